@@ -1,0 +1,3 @@
+from lbctl.cli.main import main
+
+main()

@@ -1,0 +1,70 @@
+"""Pool use cases: add, list, show, remove, reserve, unreserve.
+
+Each mutating action runs one pure change from :mod:`lbctl.core.pools` through the state store
+and returns the :class:`~lbctl.state.store.Applied` record (before/after states), which is what
+``--dry-run`` shows as a diff.  Reading actions return views with exact usage numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lbctl.core import pools as core
+from lbctl.core.state import Allocation, Pool, State
+from lbctl.state.store import Applied, StateStore
+
+
+@dataclass(frozen=True)
+class PoolView:
+    pool: Pool
+    usage: list[core.FamilyUsage]
+    allocations: list[Allocation]  # allocations and holds in this pool, sorted
+    holds: list[Allocation]
+
+
+def add(store: StateStore, pool: Pool, *, dry_run: bool = False) -> Applied[Pool]:
+    return store.update(lambda state: (core.add_pool(state, pool), pool), dry_run=dry_run)
+
+
+def remove(store: StateStore, name: str, *, dry_run: bool = False) -> Applied[Pool]:
+    return store.update(
+        lambda state: (core.remove_pool(state, name), core.get_pool(state, name)),
+        dry_run=dry_run,
+    )
+
+
+def reserve(store: StateStore, name: str, ips: Sequence[str], note: str, *,
+            dry_run: bool = False) -> Applied[Pool]:
+    def change(state: State) -> tuple[State, Pool]:
+        new = core.reserve(state, name, ips, note)
+        return new, new.pools[name]
+
+    return store.update(change, dry_run=dry_run)
+
+
+def unreserve(store: StateStore, name: str, ips: Sequence[str], *,
+              dry_run: bool = False) -> Applied[Pool]:
+    def change(state: State) -> tuple[State, Pool]:
+        new = core.unreserve(state, name, ips)
+        return new, new.pools[name]
+
+    return store.update(change, dry_run=dry_run)
+
+
+def views(state: State, names: Sequence[str] = ()) -> list[PoolView]:
+    """Pools (all, or the ones named) with exact usage and their allocations."""
+    selected = [core.get_pool(state, n) for n in names] or [state.pools[n]
+                                                          for n in sorted(state.pools)]
+    usage = core.usage(state)
+    return [
+        PoolView(
+            pool=pool,
+            usage=usage[pool.name],
+            allocations=sorted((a for a in state.allocations.values() if a.pool == pool.name),
+                               key=lambda a: a.key),
+            holds=sorted((a for a in state.holds.values() if a.pool == pool.name),
+                         key=lambda a: a.key),
+        )
+        for pool in selected
+    ]

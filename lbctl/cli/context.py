@@ -1,0 +1,219 @@
+"""The composition root: global options, consoles, and the adapters built from them.
+
+Nothing else in lbctl constructs an adapter.  Every command receives an :class:`App` through
+:func:`app_of` and asks it for what it needs (``app.store()``, ``app.kube()``, ``app.out``),
+so a command that never touches the cluster never imports the Kubernetes client.
+
+Global options are kubectl's: they are accepted before the command (``lbctl -n web svc list``)
+and after it (``lbctl svc list -n web``); :func:`command` adds them to every command, shown under
+"Global options" in its help.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from lbctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from lbctl.ports import KubeAPI
+    from lbctl.state.store import StateStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+PANEL = "Global options"
+
+
+class Output(str, Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+
+
+@dataclass
+class Options:
+    """The global options, as given (None/False when not given)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    output: Output | None = None
+    dry_run: bool = False
+    state: str | None = None
+    debug: bool = False
+
+    def merge(self, other: Options) -> None:
+        """Options given after the command win over the same options given before it."""
+        for f in fields(self):
+            value = getattr(other, f.name)
+            if value not in (None, False):
+                setattr(self, f.name, value)
+
+
+GLOBAL_PARAMETERS = [
+    inspect.Parameter(
+        "kubeconfig", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[str | None, typer.Option(
+            "--kubeconfig", metavar="PATH", rich_help_panel=PANEL,
+            help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")],
+    ),
+    inspect.Parameter(
+        "context", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[str | None, typer.Option(
+            "--context", metavar="NAME", rich_help_panel=PANEL,
+            help="The kubeconfig context to use.")],
+    ),
+    inspect.Parameter(
+        "namespace", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[str | None, typer.Option(
+            "-n", "--namespace", metavar="NS", rich_help_panel=PANEL,
+            help="Namespace (default: the context's namespace, else 'default').")],
+    ),
+    inspect.Parameter(
+        "all_namespaces", inspect.Parameter.KEYWORD_ONLY, default=False,
+        annotation=Annotated[bool, typer.Option(
+            "-A", "--all-namespaces", rich_help_panel=PANEL,
+            help="Act on every namespace.")],
+    ),
+    inspect.Parameter(
+        "output", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[Output | None, typer.Option(
+            "-o", "--output", rich_help_panel=PANEL, case_sensitive=False,
+            help="Output format.")],
+    ),
+    inspect.Parameter(
+        "dry_run", inspect.Parameter.KEYWORD_ONLY, default=False,
+        annotation=Annotated[bool, typer.Option(
+            "--dry-run", rich_help_panel=PANEL,
+            help="Show what would change; change nothing.")],
+    ),
+    inspect.Parameter(
+        "state", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[str | None, typer.Option(
+            "--state", metavar="PATH", rich_help_panel=PANEL,
+            help="Keep the state in this local file instead of the ConfigMap "
+                 "kube-system/lbctl-state (default: $LBCTL_STATE). Works with no cluster.")],
+    ),
+    inspect.Parameter(
+        "debug", inspect.Parameter.KEYWORD_ONLY, default=False,
+        annotation=Annotated[bool, typer.Option(
+            "--debug", rich_help_panel=PANEL, help="Show tracebacks.")],
+    ),
+]
+
+
+class App:
+    """Everything a command may use, built lazily from the global options."""
+
+    def __init__(self, options: Options, out: Console, err: Console) -> None:
+        self.options = options
+        self.out = out
+        self.err = err
+        self._kube: KubeAPI | None = None
+        self._kube_namespace = "default"
+
+    @property
+    def output(self) -> Output:
+        return self.options.output or Output.table
+
+    @property
+    def offline(self) -> bool:
+        return self.state_path is not None
+
+    @property
+    def state_path(self) -> str | None:
+        return self.options.state or os.environ.get("LBCTL_STATE") or None
+
+    def kube(self) -> KubeAPI:
+        if self._kube is None:
+            from lbctl import kube
+
+            cluster = kube.connect(self.options.kubeconfig, self.options.context)
+            self._kube, self._kube_namespace = cluster, cluster.default_namespace
+        return self._kube
+
+    @property
+    def namespace(self) -> str:
+        """``-n``, else the kubeconfig context's namespace (only when on a cluster), else
+        ``default``."""
+        if self.options.namespace:
+            return self.options.namespace
+        if not self.offline:
+            self.kube()
+            return self._kube_namespace
+        return "default"
+
+    def store(self) -> StateStore:
+        from lbctl.state.store import StateStore
+
+        if self.state_path is not None:
+            from lbctl.state.file import FileBackend
+
+            return StateStore(FileBackend(self.state_path))
+        from lbctl.state.configmap import ConfigMapBackend
+
+        return StateStore(ConfigMapBackend(self.kube()))
+
+    def require_output(self, *allowed: Output) -> Output:
+        """Refuse an ``-o`` format this command cannot produce."""
+        if self.output not in allowed:
+            raise UsageError(
+                f"-o {self.output.value} is not supported here",
+                hint="choose one of: " + ", ".join(o.value for o in allowed),
+            )
+        return self.output
+
+
+def make_consoles() -> tuple[Console, Console]:
+    """stdout for data, stderr for messages.  Markup and highlighting are off: cluster- and
+    user-provided strings ("[fd00::1]") are printed as they are.  Colour follows the terminal
+    and NO_COLOR."""
+    common: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
+    return (
+        Console(file=sys.stdout, soft_wrap=True, **common),
+        Console(file=sys.stderr, soft_wrap=True, **common),
+    )
+
+
+def app_of(ctx: typer.Context) -> App:
+    app = ctx.find_object(App)
+    assert app is not None, "the root callback creates the App"
+    return app
+
+
+def command(group: typer.Typer, name: str, *, exclude: tuple[str, ...] = (),
+            **kwargs: Any) -> Callable[[F], F]:
+    """Register ``func`` as ``group``'s command ``name`` with the global options added (except
+    those in ``exclude``, which the command defines for itself); the options given here are
+    merged into the :class:`App` before ``func`` runs."""
+    added = [p for p in GLOBAL_PARAMETERS if p.name not in exclude]
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func, eval_str=True)
+        assert "ctx" in signature.parameters, f"{func.__name__} must take ctx: typer.Context"
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **params: Any) -> Any:
+            given = Options(**{p.name: params.pop(p.name) for p in added})
+            app_of(params["ctx"]).options.merge(given)
+            return func(*args, **params)
+
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), *added]
+        )
+        group.command(name, **kwargs)(wrapper)
+        return func
+
+    return decorate

@@ -1,0 +1,102 @@
+"""The root command and the one error boundary.
+
+:func:`run` parses the command line, runs one command, and turns every outcome into an exit code:
+an :class:`~lbctl.errors.LbctlError` becomes ``lbctl: error: <message>`` and ``hint: <hint>`` on
+stderr with its documented code; a usage error from the parser exits 2; anything else is a bug
+in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+from rich.text import Text
+from typer.exceptions import TyperException
+
+from lbctl import __version__
+from lbctl.cli import pool
+from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
+from lbctl.errors import ExitCode, LbctlError
+
+app = typer.Typer(
+    name="lbctl",
+    help="Bare-metal Kubernetes load balancing from the command line: address pools, "
+    "LoadBalancer Service IPs, gratuitous ARP/NDP, kube-proxy strictARP, and doctor.\n\n"
+    "Offline (no cluster): add --state ./lb.yaml to any command.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(pool.app, name="pool")
+
+
+def _root(ctx: typer.Context, **given: object) -> None:
+    out, err = make_consoles()
+    ctx.obj = App(Options(**given), out, err)  # type: ignore[arg-type]
+
+
+_root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+     *GLOBAL_PARAMETERS]
+)
+app.callback()(_root)
+
+
+@app.command("version")
+def version(
+    short: Annotated[bool, typer.Option("--short", help="Print only the version number.")] = False,
+) -> None:
+    """Print the lbctl version."""
+    typer.echo(__version__ if short else f"lbctl {__version__}")
+
+
+def _fail(message: str, hint: str, code: int) -> int:
+    _, err = make_consoles()
+    err.print(Text(f"lbctl: error: {message}"), crop=False, overflow="ignore")
+    if hint:
+        err.print(Text(f"hint: {hint}"), crop=False, overflow="ignore")
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command line; return its exit code.  Never raises."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("LBCTL_DEBUG") == "1"
+    try:
+        result = app(args=args, prog_name="lbctl", standalone_mode=False)
+        return int(result or 0)
+    except LbctlError as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(exc.message, exc.hint, exc.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail("interrupted", "", 130)
+    except TyperException as exc:  # the parser's usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group without a command: its help
+            out, _ = make_consoles()
+            out.print(Text(exc.format_message()), crop=False, overflow="ignore")
+            return ExitCode.OK
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "lbctl"
+        return _fail(exc.format_message(), f"see '{command} --help'",
+                     getattr(exc, "exit_code", ExitCode.USAGE))
+    except Exception as exc:  # the boundary: any bug becomes one line and exit 70
+        if debug:
+            traceback.print_exc()
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in lbctl; rerun with --debug and report the traceback",
+            ExitCode.INTERNAL,
+        )
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,99 @@
+"""Rendering: kubectl-style tables, JSON/YAML documents, diffs, bars — to the consoles.
+
+Tables are aligned with plain spaces like kubectl's (no box drawing), never wrapped or cut to
+the terminal width, so they survive ``grep``, ``awk`` and narrow terminals.  Cells are
+:class:`rich.text.Text`, so colour appears only on a terminal (and never with NO_COLOR) and
+text from the cluster is never interpreted as markup.  Machine formats (``-o json|yaml``) go
+through :func:`document` and have the stable shapes documented in the README.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.text import Text
+
+Cell = str | Text
+
+
+def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell]], *,
+          no_headers: bool = False) -> None:
+    """Print rows under upper-case headers, columns separated by three spaces."""
+    body = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
+    if not no_headers:
+        body.insert(0, [Text(h.upper()) for h in headers])
+    if not body:
+        return
+    widths = [max(row[i].cell_len for row in body) for i in range(len(body[0]))]
+    for row in body:
+        line = Text()
+        for i, cell in enumerate(row):
+            line.append_text(cell)
+            if i < len(row) - 1:
+                line.append(" " * (widths[i] - cell.cell_len + 3))
+        console.print(line, crop=False, overflow="ignore", no_wrap=True)
+
+
+def document(console: Console, data: Any, fmt: str) -> None:
+    """Print data as JSON (indented, keys in the given order) or YAML."""
+    if fmt == "json":
+        console.print(Text(json.dumps(data, indent=2)), crop=False, overflow="ignore")
+    else:
+        console.print(
+            Text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip("\n")),
+            crop=False, overflow="ignore",
+        )
+
+
+def names(console: Console, items: Iterable[str]) -> None:
+    for item in items:
+        console.print(Text(item), crop=False, overflow="ignore")
+
+
+def diff(console: Console, before: str, after: str, label: str) -> None:
+    """A unified diff, coloured on a terminal; prints nothing when there is no difference."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True),
+        fromfile=f"{label} (current)", tofile=f"{label} (new)",
+    )
+    for line in lines:
+        text = line.rstrip("\n")
+        style = ("bold" if text.startswith(("---", "+++")) else
+                 "green" if text.startswith("+") else
+                 "red" if text.startswith("-") else
+                 "cyan" if text.startswith("@@") else "")
+        console.print(Text(text, style=style), crop=False, overflow="ignore", no_wrap=True)
+
+
+def bar(used: int, capacity: int, width: int = 10) -> Text:
+    """``[####------]  40%``: a utilisation bar, red at 90% and above."""
+    fraction = used / capacity if capacity else 1.0
+    filled = min(width, int(fraction * width + 0.5)) if used else 0
+    if used and not filled:
+        filled = 1
+    style = "red" if fraction >= 0.9 else "yellow" if fraction >= 0.7 else "green"
+    text = Text("[")
+    text.append("#" * filled, style=style)
+    text.append("-" * (width - filled))
+    text.append("]")
+    percent = fraction * 100
+    shown = f"{percent:.0f}%" if percent >= 1 or not used else "<1%"
+    text.append(f" {shown:>4}")
+    return text
+
+
+def say(console: Console, message: str) -> None:
+    """A message for the person (to stderr): what was done, what to do next."""
+    console.print(Text(message), crop=False, overflow="ignore")
+
+
+def count(n: int) -> str:
+    """Counts that may be astronomically large (IPv6) in a readable form: 20, 65,534, 2^64."""
+    if n >= 2**32 and n & (n - 1) == 0:
+        return f"2^{n.bit_length() - 1}"
+    return f"{n:,}"

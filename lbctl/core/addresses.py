@@ -1,0 +1,156 @@
+"""IP addresses and pool entries as integers: parsing, formatting, overlap, "buggy" addresses.
+
+A pool entry is a CIDR (``10.0.0.0/24``), a range (``10.0.0.10-10.0.0.20``) or a single address;
+each becomes an :class:`AddrRange`, an inclusive ``[first, last]`` interval of integers of one IP
+family.  Everything above this module does arithmetic on those integers, which is what lets an
+IPv6 /64 be counted and searched without ever being enumerated.
+
+Pure: no I/O.  Malformed input raises :class:`lbctl.errors.UsageError` with the offending text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import netaddr
+
+from lbctl.errors import UsageError
+
+IPV4 = 4
+IPV6 = 6
+FAMILY_NAMES = {IPV4: "IPv4", IPV6: "IPv6"}
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """One IP address: its family and its integer value.  Orders IPv4 before IPv6."""
+
+    version: int
+    value: int
+
+    def __str__(self) -> str:
+        return format_ip(self.version, self.value)
+
+
+def parse_ip(text: str) -> Address:
+    """``"10.0.0.1"`` -> Address(4, 167772161).  Strict: no leading zeros, no shorthand."""
+    try:
+        ip = netaddr.IPAddress(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise UsageError(
+            f"{text!r} is not an IP address",
+            hint="write IPv4 as 192.0.2.10 and IPv6 as 2001:db8::10",
+        ) from exc
+    return Address(ip.version, ip.value)
+
+
+def format_ip(version: int, value: int) -> str:
+    """The canonical text of an address (IPv6 compressed, lower case)."""
+    return str(netaddr.IPAddress(value, version))
+
+
+def canonical_ip(text: str) -> str:
+    """Parse and re-format, so that ``2001:DB8::0001`` and ``2001:db8::1`` compare equal."""
+    return str(parse_ip(text))
+
+
+@dataclass(frozen=True)
+class AddrRange:
+    """An inclusive interval of addresses of one family, remembering the text it came from."""
+
+    version: int
+    first: int
+    last: int
+    text: str
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+    def __contains__(self, addr: object) -> bool:
+        return (
+            isinstance(addr, Address)
+            and addr.version == self.version
+            and self.first <= addr.value <= self.last
+        )
+
+    def overlap(self, other: AddrRange) -> AddrRange | None:
+        """The common part of two entries, or None."""
+        if self.version != other.version:
+            return None
+        first, last = max(self.first, other.first), min(self.last, other.last)
+        if first > last:
+            return None
+        return AddrRange(self.version, first, last, describe(self.version, first, last))
+
+
+def describe(version: int, first: int, last: int) -> str:
+    """``10.0.0.5`` or ``10.0.0.5-10.0.0.9``: how a block of addresses is shown to a person."""
+    if first == last:
+        return format_ip(version, first)
+    return f"{format_ip(version, first)}-{format_ip(version, last)}"
+
+
+def parse_entry(text: str) -> AddrRange:
+    """Parse one pool entry: a CIDR, an ``a-b`` range or a single address."""
+    text = text.strip()
+    if not text:
+        raise UsageError("empty address entry", hint="give a CIDR, a range a-b, or an address")
+    if "/" in text:
+        return _parse_cidr(text)
+    if "-" in text:
+        low_text, _, high_text = text.partition("-")
+        low, high = parse_ip(low_text.strip()), parse_ip(high_text.strip())
+        if low.version != high.version:
+            raise UsageError(
+                f"range {text!r} mixes IPv4 and IPv6",
+                hint="give each family its own entry",
+            )
+        if low.value > high.value:
+            raise UsageError(
+                f"range {text!r} is reversed: {low} comes after {high}",
+                hint=f"write it as {high}-{low}",
+            )
+        return AddrRange(low.version, low.value, high.value, f"{low}-{high}")
+    addr = parse_ip(text)
+    return AddrRange(addr.version, addr.value, addr.value, str(addr))
+
+
+def _parse_cidr(text: str) -> AddrRange:
+    try:
+        net = netaddr.IPNetwork(text)
+        address_part, _, prefix_part = text.partition("/")
+        netaddr.IPAddress(address_part)
+        if not prefix_part.isdigit():
+            raise ValueError(prefix_part)
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise UsageError(
+            f"{text!r} is not a valid CIDR",
+            hint="write a network as 192.0.2.0/24 or 2001:db8::/64",
+        ) from exc
+    if net.ip != net.network:
+        raise UsageError(
+            f"{text!r} has host bits set",
+            hint=f"did you mean {net.cidr}? or give a range like {net.ip}-{net.broadcast or net.last}",
+        )
+    return AddrRange(net.version, net.first, net.last, str(net.cidr))
+
+
+def is_buggy(version: int, value: int) -> bool:
+    """IPv4 addresses ending in .0 or .255, which some old network stacks drop."""
+    return version == IPV4 and (value & 0xFF) in (0, 0xFF)
+
+
+def count_buggy(version: int, first: int, last: int) -> int:
+    """How many addresses in ``[first, last]`` end in .0 or .255, in O(1)."""
+    if version != IPV4 or first > last:
+        return 0
+    return _buggy_upto(last) - _buggy_upto(first - 1)
+
+
+def _buggy_upto(value: int) -> int:
+    """Number of .0/.255 addresses in ``[0, value]``."""
+    if value < 0:
+        return 0
+    blocks, rest = divmod(value + 1, 256)
+    return 2 * blocks + (1 if rest > 0 else 0)

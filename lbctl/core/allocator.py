@@ -1,0 +1,488 @@
+"""The allocator: which address a Service gets, and why it gets none.
+
+Rules (README, "Allocation"): a Service asks for explicit addresses (flags, MetalLB annotations,
+``spec.loadBalancerIP``, or its own hold) or for any address.  Any address means the lowest free
+address of the first entry with space, in pools tried by priority (lower first, unset last) then
+name; ``autoAssign: false`` pools serve only explicit requests; ``avoidBuggyIPs`` skips IPv4
+``.0``/``.255``; reserved and held addresses are never handed out; a pool serves only the
+namespaces and label selectors it names; an address is shared only as :mod:`lbctl.core.sharing`
+allows; dual-stack requests take one address per family from one pool.
+
+Cost: each pool entry keeps its used addresses as sorted, merged runs, so finding the lowest free
+address is a binary search and marking one is O(log runs): the per-allocation cost does not grow
+with the size of a pool (an IPv6 /64 is never enumerated) nor, in practice, with the number of
+allocations.
+
+Pure: no I/O.  The allocator works on its own copy of a :class:`State`; :meth:`Allocator.state`
+returns the new state.  Refusals raise :class:`AllocationError` whose ``reason`` is a stable code
+(also used as the Kubernetes Event reason detail and in ``-o json``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from lbctl.core.addresses import FAMILY_NAMES, IPV4, AddrRange, count_buggy, format_ip, parse_ip
+from lbctl.core.sharing import conflict
+from lbctl.core.state import Allocation, Pool, ServiceKey, State
+from lbctl.errors import NotFoundError, RefusedError, UsageError
+
+# Stable reason codes (README, "Why a Service stays pending").
+NO_POOL = "NoPoolAdmits"
+NOT_PERMITTED = "PoolNotPermitted"
+OUT_OF_POOL = "OutsidePools"
+EXHAUSTED = "PoolExhausted"
+WRONG_FAMILY = "WrongIPFamily"
+SHARING = "SharingConflict"
+RESERVED = "Reserved"
+HELD = "Held"
+BUGGY = "BuggyIP"
+ALREADY = "AlreadyAllocated"
+
+
+class AllocationError(RefusedError):
+    """The allocator cannot give the Service what it asks for; ``reason`` says which rule."""
+
+    def __init__(self, reason: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one Service asks of the allocator (built from a Service by :mod:`lbctl.core.service`)."""
+
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    families: tuple[int, ...] = (IPV4,)  # wanted families, primary first
+    require_all: bool = True  # False for PreferDualStack: fewer families is fine
+    ips: tuple[str, ...] = ()  # explicit addresses
+    pool: str | None = None  # explicit pool
+    sharing_key: str = ""
+    ports: tuple[str, ...] = ()  # "TCP/80"
+    backend: str = ""
+
+    @property
+    def key(self) -> ServiceKey:
+        return (self.namespace, self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class _Entry:
+    """One pool entry and the runs of its used addresses.
+
+    Invariants: ``starts``/``ends`` are sorted, disjoint, inclusive runs whose ends are used
+    addresses; every *available* address inside a run is used; between two runs lies at least one
+    available, unused address (runs separated only by unavailable .0/.255 addresses are merged).
+    """
+
+    __slots__ = ("range", "pool", "avoid", "starts", "ends", "used")
+
+    def __init__(self, entry: AddrRange, pool: Pool) -> None:
+        self.range = entry
+        self.pool = pool
+        self.avoid = pool.avoid_buggy_ips and entry.version == IPV4
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.used = 0
+
+    @property
+    def capacity(self) -> int:
+        buggy = count_buggy(self.range.version, self.range.first, self.range.last)
+        return self.range.size - (buggy if self.avoid else 0)
+
+    def available(self, value: int) -> bool:
+        return not self.avoid or (value & 0xFF) not in (0, 0xFF)
+
+    def _next_available(self, value: int) -> int:
+        if self.avoid:
+            low = value & 0xFF
+            value += 1 if low == 0 else 2 if low == 0xFF else 0
+        return value
+
+    def _prev_available(self, value: int) -> int:
+        if self.avoid:
+            low = value & 0xFF
+            value -= 2 if low == 0 else 1 if low == 0xFF else 0
+        return value
+
+    def _run(self, value: int) -> int:
+        """Index of the run containing ``value``, or -1."""
+        index = bisect.bisect_right(self.starts, value) - 1
+        return index if index >= 0 and self.ends[index] >= value else -1
+
+    def is_used(self, value: int) -> bool:
+        return self.available(value) and self._run(value) >= 0
+
+    def lowest_free(self) -> int | None:
+        value = self._next_available(self.range.first)
+        if self.starts and self.starts[0] <= value:
+            value = self._next_available(self.ends[0] + 1)
+        return value if value <= self.range.last else None
+
+    def mark(self, value: int) -> None:
+        index = bisect.bisect_right(self.starts, value) - 1
+        if index >= 0 and self._next_available(self.ends[index] + 1) == value:
+            self.ends[index] = value
+        else:
+            index += 1
+            self.starts.insert(index, value)
+            self.ends.insert(index, value)
+        if index + 1 < len(self.starts) and (
+            self._next_available(self.ends[index] + 1) == self.starts[index + 1]
+        ):
+            self.ends[index] = self.ends.pop(index + 1)
+            del self.starts[index + 1]
+        self.used += 1
+
+    def unmark(self, value: int) -> None:
+        index = self._run(value)
+        start, end = self.starts[index], self.ends[index]
+        if start == end:
+            del self.starts[index], self.ends[index]
+        elif value == start:
+            self.starts[index] = self._next_available(value + 1)
+        elif value == end:
+            self.ends[index] = self._prev_available(value - 1)
+        else:
+            self.ends[index] = self._prev_available(value - 1)
+            self.starts.insert(index + 1, self._next_available(value + 1))
+            self.ends.insert(index + 1, end)
+        self.used -= 1
+
+
+def pool_order(pools: Mapping[str, Pool]) -> list[Pool]:
+    """Pools in the order the allocator tries them: priority (lower first, unset last), name."""
+    return sorted(
+        pools.values(),
+        key=lambda p: (p.priority is None, p.priority if p.priority is not None else 0, p.name),
+    )
+
+
+class Allocator:
+    """Allocates and releases addresses on a private copy of a state."""
+
+    def __init__(self, state: State) -> None:
+        self._pools = dict(state.pools)
+        self._allocations = dict(state.allocations)
+        self._holds = dict(state.holds)
+        self._order = pool_order(self._pools)
+        self._entries: dict[str, list[_Entry]] = {}
+        self._index_keys: list[tuple[int, int]] = []
+        self._index: list[_Entry] = []
+        self._owners: dict[str, list[Allocation]] = {}
+        self._by_sharing_key: dict[str, set[ServiceKey]] = {}
+        for pool in self._pools.values():
+            self._entries[pool.name] = [_Entry(e, pool) for e in pool.entries]
+        pairs = sorted(
+            ((e.range.version, e.range.first), e) for es in self._entries.values() for e in es
+        )
+        self._index_keys = [k for k, _ in pairs]
+        self._index = [e for _, e in pairs]
+        for pool in self._pools.values():
+            for ip in pool.reservations:
+                self._mark(ip)
+        for record in state.all_records():
+            self._add_owner(record)
+
+    # ------------------------------------------------------------------ lookups
+
+    def _entry_for(self, ip: str) -> _Entry | None:
+        addr = parse_ip(ip)
+        index = bisect.bisect_right(self._index_keys, (addr.version, addr.value)) - 1
+        if index >= 0 and addr in self._index[index].range:
+            return self._index[index]
+        return None
+
+    def _mark(self, ip: str) -> None:
+        entry = self._entry_for(ip)
+        value = parse_ip(ip).value
+        if entry is not None and entry.available(value) and not entry.is_used(value):
+            entry.mark(value)
+
+    def _add_owner(self, record: Allocation) -> None:
+        for ip in record.ips:
+            owners = self._owners.setdefault(ip, [])
+            if not owners:
+                self._mark(ip)
+            owners.append(record)
+        if record.sharing_key:
+            self._by_sharing_key.setdefault(record.sharing_key, set()).add(record.key)
+
+    def _remove_owner(self, record: Allocation) -> None:
+        for ip in record.ips:
+            owners = [o for o in self._owners.get(ip, []) if o is not record]
+            if owners:
+                self._owners[ip] = owners
+                continue
+            self._owners.pop(ip, None)
+            entry = self._entry_for(ip)
+            value = parse_ip(ip).value
+            reserved = entry is not None and ip in entry.pool.reservations
+            if entry is not None and entry.is_used(value) and not reserved:
+                entry.unmark(value)
+        if record.sharing_key:
+            self._by_sharing_key.get(record.sharing_key, set()).discard(record.key)
+
+    def state(self) -> State:
+        return State(pools=self._pools, allocations=dict(self._allocations),
+                     holds=dict(self._holds))
+
+    def usage(self, pool: str) -> dict[int, tuple[int, int]]:
+        """Per family: (used, capacity) of a pool, exact for any size."""
+        out: dict[int, tuple[int, int]] = {}
+        for entry in self._entries[pool]:
+            used, capacity = out.get(entry.range.version, (0, 0))
+            out[entry.range.version] = (used + entry.used, capacity + entry.capacity)
+        return out
+
+    # ------------------------------------------------------------------ allocate
+
+    def allocate(self, request: Request) -> tuple[Allocation, bool]:
+        """Give ``request`` its addresses.  Returns the allocation and whether it is new; an
+        already-allocated Service that asks for nothing different gets its allocation back."""
+        existing = self._allocations.get(request.key)
+        if existing is not None:
+            return self._confirm(existing, request), False
+        hold = self._holds.get(request.key)
+        if request.ips:
+            ips = self._check_explicit(request, request.ips)
+        elif hold is not None:
+            ips = self._check_explicit(request, hold.ips)
+        else:
+            ips = self._reuse_shared(request) or self._pick(request)
+        if hold is not None:
+            self._remove_owner(hold)
+            del self._holds[request.key]
+        pool = self._entry_for(ips[0])
+        assert pool is not None  # every path above checked pool membership
+        record = Allocation(
+            namespace=request.namespace,
+            name=request.name,
+            ips=ips,
+            pool=pool.pool.name,
+            sharing_key=request.sharing_key,
+            ports=request.ports if request.sharing_key else (),
+            backend=request.backend if request.sharing_key else "",
+        )
+        self._allocations[request.key] = record
+        self._add_owner(record)
+        return record, True
+
+    def _confirm(self, existing: Allocation, request: Request) -> Allocation:
+        wanted = {str(parse_ip(ip)) for ip in request.ips}
+        if (wanted and wanted != set(existing.ips)) or (
+            request.pool and request.pool != existing.pool
+        ):
+            asked = ", ".join(sorted(wanted)) if wanted else f"pool {request.pool}"
+            raise AllocationError(
+                ALREADY,
+                f"{request.ref} already has {', '.join(existing.ips)} from pool {existing.pool}, "
+                f"not {asked}",
+                hint=f"release it first: lbctl release svc {request.name} -n {request.namespace}",
+            )
+        return existing
+
+    def _check_explicit(self, request: Request, ips: tuple[str, ...]) -> tuple[str, ...]:
+        addrs = [parse_ip(ip) for ip in ips]
+        families = [a.version for a in addrs]
+        if len(set(families)) != len(families):
+            raise UsageError(
+                f"{request.ref} asks for two addresses of one family: {', '.join(ips)}",
+                hint="ask for at most one IPv4 and one IPv6 address",
+            )
+        wrong = [str(a) for a in addrs if a.version not in request.families]
+        missing = [f for f in request.families if f not in families]
+        if wrong or (request.require_all and missing):
+            fams = "/".join(FAMILY_NAMES[f] for f in request.families)
+            raise AllocationError(
+                WRONG_FAMILY,
+                f"{request.ref} is {fams} (spec.ipFamilies) but asks for {', '.join(ips)}",
+                hint="ask for one address per family in spec.ipFamilies",
+            )
+        entries = []
+        for addr in addrs:
+            entry = self._entry_for(str(addr))
+            if entry is None:
+                raise AllocationError(
+                    OUT_OF_POOL,
+                    f"{addr} is outside every pool",
+                    hint="lbctl pool list shows the pools; add one with lbctl pool add",
+                )
+            entries.append(entry)
+        pool = entries[0].pool
+        if any(e.pool.name != pool.name for e in entries):
+            raise AllocationError(
+                NOT_PERMITTED,
+                f"{', '.join(ips)} lie in different pools "
+                f"({', '.join(sorted({e.pool.name for e in entries}))})",
+                hint="a dual-stack Service takes both addresses from one pool",
+            )
+        if request.pool and request.pool != pool.name:
+            self._pool_named(request.pool)
+            raise AllocationError(
+                NOT_PERMITTED,
+                f"{', '.join(ips)} is in pool {pool.name}, not in the requested pool {request.pool}",
+                hint="drop the pool request or ask for an address in that pool",
+            )
+        self._check_admits(pool, request)
+        for addr, entry in zip(addrs, entries):
+            ip = str(addr)
+            if ip in pool.reservations:
+                note = pool.reservations[ip]
+                raise AllocationError(
+                    RESERVED,
+                    f"{ip} is reserved in pool {pool.name}" + (f" ({note})" if note else ""),
+                    hint=f"ask for another address, or: lbctl pool unreserve {pool.name} {ip}",
+                )
+            if not entry.available(addr.value):
+                raise AllocationError(
+                    BUGGY,
+                    f"{ip} ends in .0 or .255 and pool {pool.name} avoids such addresses",
+                    hint="ask for another address",
+                )
+            self._check_sharing(ip, request)
+        return tuple(str(a) for a in addrs)
+
+    def _check_sharing(self, ip: str, request: Request) -> None:
+        for owner in self._owners.get(ip, []):
+            if owner.key == request.key:
+                continue
+            if owner.key in self._holds and self._holds[owner.key] is owner:
+                raise AllocationError(
+                    HELD,
+                    f"{ip} is held for {owner.ref}",
+                    hint=f"lbctl release svc {owner.name} -n {owner.namespace} drops the hold",
+                )
+            why = conflict(_as_sharer(request), owner)
+            if why:
+                raise AllocationError(
+                    SHARING,
+                    f"{ip} is used by {owner.ref}, which may not share it: {why}",
+                    hint="give both Services the same metallb.io/allow-shared-ip key and "
+                    "distinct ports, or ask for another address",
+                )
+
+    def _check_admits(self, pool: Pool, request: Request) -> None:
+        if not pool.admits(request.namespace, request.labels):
+            raise AllocationError(
+                NOT_PERMITTED,
+                f"pool {pool.name} does not serve {request.ref} (it serves {pool.scope()})",
+                hint="ask for another pool, or widen the pool's namespaces/selectors",
+            )
+
+    def _pool_named(self, name: str) -> Pool:
+        pool = self._pools.get(name)
+        if pool is None:
+            raise NotFoundError(
+                f"pool {name} not found",
+                hint="lbctl pool list shows the pools",
+            )
+        return pool
+
+    def _reuse_shared(self, request: Request) -> tuple[str, ...]:
+        """An address already used under the same sharing key, if the rules allow it."""
+        if not request.sharing_key:
+            return ()
+        for key in sorted(self._by_sharing_key.get(request.sharing_key, ())):
+            other = self._allocations.get(key) or self._holds[key]
+            try:
+                if request.pool and other.pool != request.pool:
+                    continue
+                return self._check_explicit(request, other.ips)
+            except (AllocationError, UsageError):
+                continue
+        return ()
+
+    def _pick(self, request: Request) -> tuple[str, ...]:
+        if request.pool:
+            candidates = [self._pool_named(request.pool)]
+            self._check_admits(candidates[0], request)
+        else:
+            candidates = [
+                p for p in self._order if p.auto_assign and p.admits(request.namespace,
+                                                                     request.labels)
+            ]
+        if not candidates:
+            scopes = "; ".join(
+                f"{p.name}: {p.scope()}" + ("" if p.auto_assign else " (autoAssign off)")
+                for p in self._order
+            ) or "there are no pools"
+            raise AllocationError(
+                NO_POOL,
+                f"no pool with autoAssign serves {request.ref} ({scopes})",
+                hint="add a pool (lbctl pool add), or widen a pool's namespaces/selectors",
+            )
+        reasons: list[tuple[str, str]] = []
+        for pool in candidates:
+            families = [f for f in request.families if f in pool.families]
+            if not families or (request.require_all and len(families) < len(request.families)):
+                lacking = [FAMILY_NAMES[f] for f in request.families if f not in pool.families]
+                reasons.append((WRONG_FAMILY, f"pool {pool.name} has no {'/'.join(lacking)} "
+                                              "addresses"))
+                continue
+            picks = []
+            for family in families:
+                value = self._lowest_free(pool, family)
+                if value is None:
+                    used, capacity = self.usage(pool.name)[family]
+                    reasons.append((EXHAUSTED, f"pool {pool.name} is exhausted "
+                                               f"({used} of {capacity} {FAMILY_NAMES[family]} "
+                                               "addresses used)"))
+                    break
+                picks.append(format_ip(family, value))
+            else:
+                return tuple(picks)
+        code = EXHAUSTED if any(c == EXHAUSTED for c, _ in reasons) else WRONG_FAMILY
+        raise AllocationError(
+            code,
+            f"no address for {request.ref}: " + "; ".join(text for _, text in reasons),
+            hint="add addresses (lbctl pool add) or release unused ones (lbctl svc list)"
+            if code == EXHAUSTED
+            else "add a pool with addresses of the Service's IP family",
+        )
+
+    def _lowest_free(self, pool: Pool, family: int) -> int | None:
+        for entry in self._entries[pool.name]:
+            if entry.range.version == family:
+                value = entry.lowest_free()
+                if value is not None:
+                    return value
+        return None
+
+    # ------------------------------------------------------------------ release
+
+    def release(self, namespace: str, name: str, *, hold: bool = False) -> Allocation | None:
+        """Forget a Service's allocation (or its hold); with ``hold``, keep the addresses
+        reserved for the same namespace/name.  Returns what was released, or None."""
+        key = (namespace, name)
+        record = self._allocations.pop(key, None)
+        if record is None:
+            held = self._holds.pop(key, None)
+            if held is not None:
+                self._remove_owner(held)
+            return held
+        self._remove_owner(record)
+        if hold:
+            kept = replace(record)
+            self._holds[key] = kept
+            self._add_owner(kept)
+        return record
+
+
+def _as_sharer(request: Request) -> Allocation:
+    return Allocation(
+        namespace=request.namespace,
+        name=request.name,
+        ips=(),
+        pool="",
+        sharing_key=request.sharing_key,
+        ports=request.ports,
+        backend=request.backend,
+    )

@@ -1,0 +1,82 @@
+"""Every error lbctl reports, with its exit code and a hint.
+
+This module owns the error vocabulary of the whole program.  Adapters translate library
+exceptions (``ApiException``, ``OSError``, urllib3 errors, scapy errors) into these classes at the
+edge (``raise ... from exc``); the single error boundary in :mod:`lbctl.cli` turns them into
+``lbctl: error: <message>`` and ``hint: <hint>`` on stderr and exits with ``exit_code``.
+Nothing here prints, and nothing here imports a third-party library.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (README, "Exit codes").  Never renumber: scripts depend on them."""
+
+    OK = 0
+    #: The answer is "no": a diff exists, doctor found failures, a probe found the IP in use,
+    #: a batch finished with failures.  Like ``diff`` and ``kubectl diff``.
+    NO = 1
+    #: Bad input: unknown flag, malformed address, selector or file.
+    USAGE = 2
+    #: A named thing does not exist: pool, Service, ConfigMap, interface.
+    NOT_FOUND = 3
+    #: Well-formed, but lbctl refuses: it would be unsafe, inconsistent, or lose data
+    #: (overlapping pools, a pool still in use, an invalid state document, an IP held by another
+    #: Service, a pool exhausted).
+    REFUSED = 4
+    #: Someone else changed the same object at the same time, and retrying did not help.
+    CONFLICT = 5
+    #: Not allowed: 401/403 from the API server, no CAP_NET_RAW.
+    PERMISSION = 6
+    #: The API server cannot be reached, or there is no cluster configuration at all.
+    UNREACHABLE = 7
+    #: The setting lives somewhere lbctl cannot change (k3s/RKE2 kube-proxy flags).
+    ELSEWHERE = 8
+    #: A bug in lbctl: an exception nobody translated.
+    INTERNAL = 70
+
+
+class LbctlError(Exception):
+    """Base class: a one-line message, a one-line hint, and an exit code."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(LbctlError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(LbctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class RefusedError(LbctlError):
+    exit_code = ExitCode.REFUSED
+
+
+class ConflictError(LbctlError):
+    exit_code = ExitCode.CONFLICT
+
+
+class PermissionDeniedError(LbctlError):
+    exit_code = ExitCode.PERMISSION
+
+
+class UnreachableError(LbctlError):
+    exit_code = ExitCode.UNREACHABLE
+
+
+class ElsewhereError(LbctlError):
+    exit_code = ExitCode.ELSEWHERE
+
+
+class InvalidStateError(RefusedError):
+    """The stored state document cannot be trusted; mutating commands never overwrite it."""

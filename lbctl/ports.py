@@ -1,0 +1,173 @@
+"""The ports: what actions, the state store and doctor need from the outside world.
+
+Each port is a :class:`typing.Protocol`.  The adapters (:mod:`lbctl.kube`, :mod:`lbctl.net`,
+:mod:`lbctl.state.file`, :mod:`lbctl.state.configmap`) implement them; tests implement them with
+fakes.  Ports speak plain data: Kubernetes objects are the JSON dictionaries the API server sends
+(``{"metadata": {...}, "spec": {...}}``), never client model classes, so nothing above the
+adapters imports ``kubernetes`` and nothing pays for its model classes.
+
+Error policy: an implementation raises only :mod:`lbctl.errors` classes.  In particular a stale
+``resourceVersion`` (HTTP 409) is :class:`lbctl.errors.ConflictError` and a missing object is
+:class:`lbctl.errors.NotFoundError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+#: A Kubernetes object as JSON: ``{"apiVersion": ..., "kind": ..., "metadata": ..., ...}``.
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind of object lives in the API: ``/api/v1/namespaces/{ns}/services``."""
+
+    group_version: str  # "v1", "apps/v1", "discovery.k8s.io/v1"
+    plural: str  # "services"
+    kind: str  # "Service"
+    namespaced: bool = True
+
+
+SERVICES = Resource("v1", "services", "Service")
+CONFIGMAPS = Resource("v1", "configmaps", "ConfigMap")
+NODES = Resource("v1", "nodes", "Node", namespaced=False)
+NAMESPACES = Resource("v1", "namespaces", "Namespace", namespaced=False)
+PODS = Resource("v1", "pods", "Pod")
+EVENTS = Resource("v1", "events", "Event")
+ENDPOINTSLICES = Resource("discovery.k8s.io/v1", "endpointslices", "EndpointSlice")
+DAEMONSETS = Resource("apps/v1", "daemonsets", "DaemonSet")
+DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+
+
+class KubeAPI(Protocol):
+    """The slice of the Kubernetes API lbctl uses."""
+
+    def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
+        """Read one object; :class:`~lbctl.errors.NotFoundError` when absent."""
+        ...
+
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> list[Obj]:
+        """All objects of a kind (every page), in one namespace or (``None``) in all."""
+        ...
+
+    def create(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:
+        """Create; :class:`~lbctl.errors.ConflictError` when it already exists."""
+        ...
+
+    def replace(self, resource: Resource, body: Obj) -> Obj:
+        """PUT ``body`` (which names itself and carries the ``resourceVersion`` it was read at);
+        :class:`~lbctl.errors.ConflictError` when the object changed since."""
+        ...
+
+    def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Obj | list[Obj],
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = "application/merge-patch+json",
+    ) -> Obj:
+        """PATCH the object or a subresource (``"status"``)."""
+        ...
+
+    def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
+              subresource: str = "") -> bool:
+        """SelfSubjectAccessReview: may the current identity do this?"""
+        ...
+
+    def server_version(self) -> str:
+        """``gitVersion`` of the API server."""
+        ...
+
+
+class StateBackend(Protocol):
+    """Raw storage of the state document: bytes and a version token, nothing more.
+
+    ``read`` returns ``(None, version)`` when no document exists yet.  ``write`` stores the text
+    only if the stored document is still at ``version`` and raises
+    :class:`~lbctl.errors.ConflictError` otherwise (compare-and-swap).  Neither ever parses YAML.
+    """
+
+    #: For messages: ``"ConfigMap kube-system/lbctl-state"``, ``"file ./lb.yaml"``.
+    location: str
+
+    def read(self) -> tuple[str | None, object]: ...
+
+    def write(self, text: str, version: object) -> None: ...
+
+
+Labels = Mapping[str, str]
+
+
+# ------------------------------------------------------------------------------------------------
+# Announcer port (owner: lbctl arp).  Used by lbctl.actions.arp; implemented by
+# lbctl.net.announcer.RawAnnouncer.
+# ------------------------------------------------------------------------------------------------
+
+#: Which gratuitous ARP form to send for IPv4: opcode 1, opcode 2, or one of each per round.
+ArpMode = Literal["request", "reply", "both"]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What was announced for one address: where, as which MAC, and how many frames."""
+
+    ip: str
+    interface: str
+    mac: str  # "02:00:00:00:00:01"
+    frames: int
+    via: str  # why this interface: "subnet 192.0.2.0/24", "default route", "--interface"
+
+
+@dataclass(frozen=True)
+class Probed:
+    """Who answered a probe for one address: every distinct MAC, sorted."""
+
+    ip: str
+    interface: str
+    macs: tuple[str, ...]
+    via: str
+
+
+class Announcer(Protocol):
+    """Sends gratuitous ARP / unsolicited NA and probes addresses on the local links.
+
+    Addresses are canonical text (IPv6 compressed).  The implementation picks the interface for
+    each address: ``interface`` when given, else the one whose connected subnet holds the
+    address, else the default-route interface of its family.  It checks every interface and
+    opens every socket before it sends anything, so an error means nothing was sent.  Errors:
+    :class:`~lbctl.errors.NotFoundError` (no such interface, no route),
+    :class:`~lbctl.errors.RefusedError` (interface down, no carrier, not ARP-capable),
+    :class:`~lbctl.errors.PermissionDeniedError` (no CAP_NET_RAW).
+    """
+
+    def announce(
+        self,
+        ips: Sequence[str],
+        *,
+        interface: str | None,
+        count: int,
+        interval: float,
+        mode: ArpMode,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Sent]:
+        """``count`` rounds, ``interval`` seconds apart; each round announces every address once
+        (IPv4: one frame per form of ``mode``; IPv6: one NA).  ``progress(done, total)`` counts
+        addresses announced over all rounds.  Results follow the order of ``ips``."""
+        ...
+
+    def probe(self, ips: Sequence[str], *, interface: str | None, timeout: float) -> list[Probed]:
+        """Ask who has each address (IPv4: RFC 5227 probe; IPv6: DAD and ordinary Neighbor
+        Solicitations), listen ``timeout`` seconds, and report who answered, in the order of
+        ``ips``."""
+        ...

@@ -1,0 +1,67 @@
+"""ConfigMap backend: the state document in ``kube-system/lbctl-state``, key ``state.yaml``.
+
+Reads return the whole ConfigMap as the version token, so a write keeps every other key, label
+and annotation and carries the ``resourceVersion`` it was read at: a concurrent writer makes the
+API server answer 409, which the adapter raises as :class:`~lbctl.errors.ConflictError` and the
+store retries.  The ConfigMap is created on the first write (a racing creator is a conflict too).
+
+Error policy: everything from the :class:`~lbctl.ports.KubeAPI` port passes through; a document
+over the ConfigMap size limit is refused here, before the API server is asked.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lbctl.errors import NotFoundError, RefusedError
+from lbctl.ports import CONFIGMAPS, KubeAPI
+
+DEFAULT_NAMESPACE = "kube-system"
+DEFAULT_NAME = "lbctl-state"
+KEY = "state.yaml"
+#: The API server refuses ConfigMaps whose data is larger than this.
+MAX_BYTES = 1024 * 1024
+
+
+class ConfigMapBackend:
+    def __init__(self, api: KubeAPI, namespace: str = DEFAULT_NAMESPACE,
+                 name: str = DEFAULT_NAME) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.name = name
+        self.location = f"ConfigMap {namespace}/{name}"
+
+    def read(self) -> tuple[str | None, object]:
+        try:
+            obj = self.api.get(CONFIGMAPS, self.name, self.namespace)
+        except NotFoundError:
+            return None, None
+        text = (obj.get("data") or {}).get(KEY)
+        return text, obj
+
+    def write(self, text: str, version: object) -> None:
+        size = len(text.encode("utf-8"))
+        if size > MAX_BYTES:
+            raise RefusedError(
+                f"the state document is {size} bytes; a ConfigMap holds at most {MAX_BYTES}",
+                hint="keep the state in a file (--state PATH), or split pools across clusters",
+            )
+        if version is None:
+            body: dict[str, Any] = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": self.name,
+                    "namespace": self.namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "lbctl"},
+                },
+                "data": {KEY: text},
+            }
+            self.api.create(CONFIGMAPS, body, self.namespace)
+            return
+        assert isinstance(version, dict)
+        body = copy.deepcopy(version)
+        body.setdefault("data", {})
+        body["data"] = {**(body["data"] or {}), KEY: text}
+        self.api.replace(CONFIGMAPS, body)

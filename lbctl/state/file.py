@@ -1,0 +1,104 @@
+"""File backend: the state document as a local YAML file (``--state PATH``, ``LBCTL_STATE``).
+
+What works with no cluster at all.  Writes are atomic (a temporary file in the same directory,
+fsync, rename, fsync of the directory), so a crash or a full disk leaves either the old or the
+new document, never a truncated one.  An exclusive ``flock`` on ``PATH.lock`` serialises local
+writers; the compare-and-swap check under that lock (the bytes still hash to what was read)
+turns a lost race into :class:`~lbctl.errors.ConflictError`, which the store retries.
+
+Error policy: ``OSError`` becomes :class:`~lbctl.errors.PermissionDeniedError`,
+:class:`~lbctl.errors.NotFoundError` or :class:`~lbctl.errors.RefusedError` with the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lbctl.errors import (
+    ConflictError,
+    LbctlError,
+    NotFoundError,
+    PermissionDeniedError,
+    RefusedError,
+)
+
+
+def _translate(path: str, exc: OSError) -> LbctlError:
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return PermissionDeniedError(f"cannot write state file {path}: {exc.strerror}",
+                                     hint="check the file's permissions, or choose another --state")
+    if exc.errno == errno.ENOENT:
+        return NotFoundError(f"directory of state file {path} does not exist",
+                             hint="create the directory, or choose another --state")
+    return RefusedError(f"cannot use state file {path}: {exc.strerror or exc}",
+                        hint="the file was left as it was")
+
+
+class FileBackend:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.location = f"state file {path}"
+
+    def _digest(self) -> str | None:
+        try:
+            with open(self.path, "rb") as handle:
+                return hashlib.sha256(handle.read()).hexdigest()
+        except FileNotFoundError:
+            return None
+
+    def read(self) -> tuple[str | None, object]:
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            raise _translate(self.path, exc) from exc
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RefusedError(f"{self.location} is not UTF-8 text",
+                               hint="is --state pointing at the right file?") from exc
+        return text, hashlib.sha256(data).hexdigest()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def write(self, text: str, version: object) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            with self._locked():
+                if self._digest() != version:
+                    raise ConflictError(f"{self.location} changed while lbctl was working",
+                                        hint="run the command again")
+                mode = os.stat(self.path).st_mode & 0o777 if version is not None else 0o644
+                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lbctl-state-")
+                try:
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(text.encode("utf-8"))
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                    os.chmod(tmp, mode)
+                    os.replace(tmp, self.path)
+                except BaseException:
+                    os.unlink(tmp)
+                    raise
+                dir_fd = os.open(directory, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except OSError as exc:
+            raise _translate(self.path, exc) from exc

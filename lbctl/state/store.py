@@ -1,0 +1,74 @@
+"""The state store: load, pure change, compare-and-swap write, retry on conflict.
+
+:class:`StateStore` is the only way commands change the state document.  A change is a pure
+function ``State -> (State, result)``; the store reads the document and its version, runs the
+change, and writes the new text only if the stored document is still at that version.  When
+another writer got there first (a 409 from the API server, a changed file) it reads again and
+re-runs the change, a bounded number of times.
+
+Refusals: a document that does not decode (bad YAML, unknown schemaVersion, failed validation)
+raises :class:`~lbctl.errors.InvalidStateError` before any change runs, so it is never
+overwritten.  A change that raises writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from lbctl.core.state import State, decode, encode
+from lbctl.errors import ConflictError
+from lbctl.ports import StateBackend
+
+R = TypeVar("R")
+
+#: How many times a change is re-run after losing a race before giving up.
+ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Applied(Generic[R]):
+    """What :meth:`StateStore.update` did: the change's result, the state before and after, and
+    whether anything was written (False for a dry run or a change that changed nothing)."""
+
+    result: R
+    before: State
+    after: State
+    written: bool
+
+
+class StateStore:
+    def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS) -> None:
+        self.backend = backend
+        self.attempts = attempts
+
+    @property
+    def location(self) -> str:
+        return self.backend.location
+
+    def load(self) -> State:
+        text, _ = self.backend.read()
+        return decode(text, self.backend.location)
+
+    def update(
+        self, change: Callable[[State], tuple[State, R]], *, dry_run: bool = False
+    ) -> Applied[R]:
+        """Apply ``change`` atomically.  Nothing is written when the change leaves the state as
+        it was, or with ``dry_run``."""
+        for _ in range(self.attempts):
+            text, version = self.backend.read()
+            state = decode(text, self.backend.location)
+            new_state, result = change(state)
+            if dry_run or new_state == state:
+                return Applied(result, state, new_state, written=False)
+            try:
+                self.backend.write(encode(new_state), version)
+            except ConflictError:
+                continue
+            return Applied(result, state, new_state, written=True)
+        raise ConflictError(
+            f"{self.backend.location} kept changing under lbctl: gave up after "
+            f"{self.attempts} attempts",
+            hint="another writer is busy; run the command again",
+        )

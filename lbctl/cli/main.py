@@ -29,6 +29,7 @@ app = typer.Typer(
     "LoadBalancer Service IPs, gratuitous ARP/NDP, kube-proxy strictARP, and doctor.\n\n"
     "Offline (no cluster): add --state ./lb.yaml to any command.",
     no_args_is_help=True,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -3,31 +3,37 @@
 Each command parses its arguments, makes one call into :mod:`lbctl.actions.pools`, and renders
 the result.  Mutating commands print ``pool/NAME <verb>`` to stdout (kubectl's convention) and,
 with ``--dry-run``, the diff of the state document they would write.
+
+Like every command module, this one imports actions and the core inside the command bodies, so
+``lbctl --help`` and shell completion never pay for them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.actions import pools as actions
 from lbctl.cli import render
 from lbctl.cli.context import App, Output, app_of, command
-from lbctl.core.pools import make_pool
-from lbctl.core.state import Allocation, Pool, encode
-from lbctl.state.store import Applied
+
+if TYPE_CHECKING:
+    from lbctl.actions.pools import PoolView
+    from lbctl.core.state import Allocation, Pool
+    from lbctl.state.store import Applied
 
 app = typer.Typer(
     help="Manage address pools: the IPs lbctl may give to LoadBalancer Services.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
+
 
 TABLE_FORMATS = (Output.table, Output.wide, Output.json, Output.yaml, Output.name)
 DOC_FORMATS = (Output.table, Output.json, Output.yaml)
 
 
-def _pool_doc(view: actions.PoolView, *, details: bool) -> dict[str, Any]:
+def _pool_doc(view: PoolView, *, details: bool) -> dict[str, Any]:
     pool = view.pool
     doc: dict[str, Any] = {
         "name": pool.name,
@@ -60,9 +66,12 @@ def _record_doc(record: Allocation) -> dict[str, Any]:
 
 def _report(app: App, applied: Applied[Pool], verb: str) -> None:
     """kubectl-style outcome line, and with --dry-run the diff of the state document."""
+    from lbctl.actions.pools import views
+    from lbctl.core.state import encode
+
     pool = applied.result
     if app.output in (Output.json, Output.yaml):
-        view = actions.views(applied.after if pool.name in applied.after.pools else applied.before,
+        view = views(applied.after if pool.name in applied.after.pools else applied.before,
                              [pool.name])[0]
         render.document(app.out, _pool_doc(view, details=False), app.output.value)
         return
@@ -75,7 +84,8 @@ def _report(app: App, applied: Applied[Pool], verb: str) -> None:
 @command(app, "add", exclude=("namespace",))
 def add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name (lower case, digits, '-', '.').")],
+    name: Annotated[str, typer.Argument(help="Pool name (lower case, digits, '-', '.').",
+                                        metavar="NAME")],
     addresses: Annotated[list[str], typer.Argument(
         help="CIDRs (192.0.2.0/28), ranges (192.0.2.10-192.0.2.49) or single addresses; "
              "IPv4 and IPv6 may be mixed.", metavar="ADDRESS...")],
@@ -99,6 +109,9 @@ def add(
 
     Example: lbctl pool add default 192.168.1.30-192.168.1.49 --state ./lb.yaml
     """
+    from lbctl.actions import pools as actions
+    from lbctl.core.pools import make_pool
+
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
     pool = make_pool(
@@ -117,9 +130,11 @@ def list_(
 
     Example: lbctl pool list -o wide
     """
+    from lbctl.actions.pools import views as pool_views
+
     app = app_of(ctx)
     output = app.require_output(*TABLE_FORMATS)
-    views = actions.views(app.store().load())
+    views = pool_views(app.store().load())
     if output in (Output.json, Output.yaml):
         doc = {"kind": "PoolList", "items": [_pool_doc(v, details=False) for v in views]}
         render.document(app.out, doc, output.value)
@@ -157,15 +172,17 @@ def list_(
 @command(app, "show")
 def show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
 ) -> None:
     """Show one pool: its entries, usage per family, allocations, holds and reservations.
 
     Example: lbctl pool show default
     """
+    from lbctl.actions.pools import views
+
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
-    view = actions.views(app.store().load(), [name])[0]
+    view = views(app.store().load(), [name])[0]
     if output is not Output.table:
         render.document(app.out, _pool_doc(view, details=True), output.value)
         return
@@ -200,12 +217,14 @@ def show(
 @command(app, "remove")
 def remove(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
 ) -> None:
     """Remove a pool.  Refused while any of its addresses is allocated or held.
 
     Example: lbctl pool remove old --dry-run
     """
+    from lbctl.actions import pools as actions
+
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
     _report(app, actions.remove(app.store(), name, dry_run=app.options.dry_run), "deleted")
@@ -214,16 +233,19 @@ def remove(
 @command(app, "reserve")
 def reserve(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
     ips: Annotated[list[str], typer.Argument(help="Addresses to keep out of allocation.",
                                              metavar="IP...")],
     note: Annotated[str, typer.Option("--note", help="Why (shown by pool show).")] = "",
 ) -> None:
-    """Reserve addresses of a pool so they are never handed out (a router, a printer, a VIP
-    managed elsewhere).
+    """Reserve addresses of a pool so that they are never handed out.
+
+    For a router, a printer, or a VIP managed elsewhere.
 
     Example: lbctl pool reserve default 192.168.1.31 --note "edge router"
     """
+    from lbctl.actions import pools as actions
+
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
     applied = actions.reserve(app.store(), name, ips, note, dry_run=app.options.dry_run)
@@ -233,14 +255,16 @@ def reserve(
 @command(app, "unreserve")
 def unreserve(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
     ips: Annotated[list[str], typer.Argument(help="Reserved addresses to free.",
                                              metavar="IP...")],
 ) -> None:
-    """Undo ``pool reserve``: the addresses may be handed out again.
+    """Undo pool reserve: the addresses may be handed out again.
 
     Example: lbctl pool unreserve default 192.168.1.31
     """
+    from lbctl.actions import pools as actions
+
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
     applied = actions.unreserve(app.store(), name, ips, dry_run=app.options.dry_run)

@@ -14,7 +14,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.text import Text
 
@@ -41,6 +40,8 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
 
 def document(console: Console, data: Any, fmt: str) -> None:
     """Print data as JSON (indented, keys in the given order) or YAML."""
+    import yaml
+
     if fmt == "json":
         console.print(Text(json.dumps(data, indent=2)), crop=False, overflow="ignore")
     else:

@@ -131,7 +131,8 @@ def _parse_cidr(text: str) -> AddrRange:
     if net.ip != net.network:
         raise UsageError(
             f"{text!r} has host bits set",
-            hint=f"did you mean {net.cidr}? or give a range like {net.ip}-{net.broadcast or net.last}",
+            hint=f"did you mean {net.cidr}? or give a range like "
+            f"{net.ip}-{netaddr.IPAddress(net.last, net.version)}",
         )
     return AddrRange(net.version, net.first, net.last, str(net.cidr))
 

@@ -52,7 +52,7 @@ class AllocationError(RefusedError):
 
 @dataclass(frozen=True)
 class Request:
-    """What one Service asks of the allocator (built from a Service by :mod:`lbctl.core.service`)."""
+    """What one Service asks of the allocator (built from a Service object by the caller)."""
 
     namespace: str
     name: str
@@ -328,11 +328,12 @@ class Allocator:
             self._pool_named(request.pool)
             raise AllocationError(
                 NOT_PERMITTED,
-                f"{', '.join(ips)} is in pool {pool.name}, not in the requested pool {request.pool}",
+                f"{', '.join(ips)} is in pool {pool.name}, not in the requested pool "
+                f"{request.pool}",
                 hint="drop the pool request or ask for an address in that pool",
             )
         self._check_admits(pool, request)
-        for addr, entry in zip(addrs, entries):
+        for addr, entry in zip(addrs, entries, strict=True):
             ip = str(addr)
             if ip in pool.reservations:
                 note = pool.reservations[ip]

@@ -64,13 +64,16 @@ def parse_selector(text: str) -> Selector:
     """Parse a selector; the result's ``str()`` is its normalised form."""
     parts = _split_top_level(text)
     if not parts or any(not p.strip() for p in parts):
-        raise UsageError(f"empty requirement in selector {text!r}", hint="example: app=web,tier!=db")
+        raise UsageError(f"empty requirement in selector {text!r}",
+                         hint="example: app=web,tier!=db")
     return Selector(tuple(sorted((_parse_requirement(p, text) for p in parts), key=str)))
 
 
 def _split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside ``( )``."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1

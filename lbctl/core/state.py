@@ -172,7 +172,7 @@ def decode(text: str | None, source: str = "state") -> State:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InvalidStateError(
             f"{source} is not valid YAML{where}",
-            hint="fix the document by hand or restore it from a backup; lbctl will not overwrite it",
+            hint="fix it by hand or restore a backup; lbctl will not overwrite it",
         ) from exc
     if raw is None:
         return State()

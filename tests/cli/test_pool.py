@@ -1,0 +1,256 @@
+"""``lbctl pool``: exact output and exit codes on the offline file state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import Cli
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> str:
+    return str(tmp_path / "lb.yaml")
+
+
+def test_add_then_list(cli: Cli, state: str) -> None:
+    result = cli("pool", "add", "default", "192.168.1.30-192.168.1.49", "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/default created\n", "")
+    result = cli("pool", "list", "--state", state)
+    assert result.code == 0
+    assert result.out == (
+        "NAME      ADDRESSES                   AUTO   USED   FREE   UTILISATION\n"
+        "default   192.168.1.30-192.168.1.49   yes    0      20     [----------]   0%\n"
+    )
+    assert yaml.safe_load(Path(state).read_text())["pools"]["default"] == {
+        "addresses": ["192.168.1.30-192.168.1.49"],
+        "autoAssign": True,
+        "avoidBuggyIPs": False,
+    }
+
+
+def test_global_options_before_the_command_work_too(cli: Cli, state: str) -> None:
+    assert cli("--state", state, "pool", "add", "a", "10.0.0.0/30").code == 0
+    result = cli("--state", state, "-o", "name", "pool", "list")
+    assert (result.code, result.out) == (0, "pool/a\n")
+
+
+def test_state_from_environment(cli: Cli, state: str) -> None:
+    assert cli("pool", "add", "a", "10.0.0.0/30", env={"LBCTL_STATE": state}).code == 0
+    assert "pool/a" in cli("pool", "list", "-o", "name", "--state", state).out
+
+
+def test_list_json_shape_with_ipv6_capacity(cli: Cli, state: str) -> None:
+    cli("pool", "add", "v6", "2001:db8::/64", "10.0.0.0/24", "--avoid-buggy-ips",
+        "--priority", "5", "-n", "web", "-l", "app=web", "--state", state)
+    result = cli("pool", "list", "-o", "json", "--state", state)
+    assert result.code == 0
+    assert json.loads(result.out) == {
+        "kind": "PoolList",
+        "items": [{
+            "name": "v6",
+            "addresses": ["2001:db8::/64", "10.0.0.0/24"],
+            "autoAssign": True,
+            "avoidBuggyIPs": True,
+            "namespaces": ["web"],
+            "serviceSelectors": ["app=web"],
+            "priority": 5,
+            "reservations": {},
+            "usage": [
+                {"family": "IPv4", "used": 0, "free": 254, "capacity": 254},
+                {"family": "IPv6", "used": 0, "free": 2**64, "capacity": 2**64},
+            ],
+        }],
+    }
+
+
+def test_wide_table(cli: Cli, state: str) -> None:
+    cli("pool", "add", "v6", "2001:db8::/64", "--no-auto-assign", "--state", state)
+    result = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
+    assert result.out.split() == [
+        "v6", "2001:db8::/64", "no", "0", "2^64", "[----------]", "0%", "-", "no", "*", "*", "0",
+    ]
+
+
+def test_empty_list_says_how_to_start(cli: Cli, state: str) -> None:
+    result = cli("pool", "list", "--state", state)
+    assert (result.code, result.out) == (0, "")
+    assert result.err == f"no pools in state file {state}; add one with lbctl pool add\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message", "hint"),
+    [
+        (["bad_name", "10.0.0.1"], 2, "invalid pool name 'bad_name'",
+         "use lower-case letters, digits, '-' and '.', starting and ending alphanumeric"),
+        (["a", "10.0.0.300"], 2, "'10.0.0.300' is not an IP address",
+         "write IPv4 as 192.0.2.10 and IPv6 as 2001:db8::10"),
+        (["a", "10.0.0.9-10.0.0.1"], 2, "range '10.0.0.9-10.0.0.1' is reversed: 10.0.0.9 comes "
+         "after 10.0.0.1", "write it as 10.0.0.1-10.0.0.9"),
+        (["a", "10.0.0.1-2001:db8::1"], 2, "range '10.0.0.1-2001:db8::1' mixes IPv4 and IPv6",
+         "give each family its own entry"),
+        (["a", "10.0.0.1/24"], 2, "'10.0.0.1/24' has host bits set",
+         "did you mean 10.0.0.0/24? or give a range like 10.0.0.1-10.0.0.255"),
+        (["a", "10.0.0.0/24", "10.0.0.128/25"], 2,
+         "pool a overlap: 10.0.0.0/24 and 10.0.0.128/25 share 10.0.0.128-10.0.0.255",
+         "give each address once"),
+    ],
+    ids=["name", "malformed", "reversed", "two-families", "host-bits", "self-overlap"],
+)
+def test_add_rejects_bad_input_and_changes_nothing(
+    cli: Cli, state: str, args: list[str], code: int, message: str, hint: str
+) -> None:
+    result = cli("pool", "add", *args, "--state", state)
+    assert (result.code, result.out) == (code, "")
+    assert result.err == f"lbctl: error: {message}\nhint: {hint}\n"
+    assert not Path(state).exists()
+
+
+def test_add_without_addresses_is_a_usage_error(cli: Cli, state: str) -> None:
+    result = cli("pool", "add", "a", "--state", state)
+    assert result.code == 2
+    assert result.err.startswith("lbctl: error: Missing argument 'ADDRESS...'")
+    assert result.err.endswith("hint: see 'lbctl pool add --help'\n")
+
+
+def test_overlap_with_another_pool_names_both_and_keeps_bytes(cli: Cli, state: str) -> None:
+    cli("pool", "add", "first", "192.168.1.30-192.168.1.49", "--state", state)
+    before = Path(state).read_bytes()
+    result = cli("pool", "add", "second", "192.168.1.40/29", "--state", state)
+    assert result.code == 4
+    assert result.err == (
+        "lbctl: error: pools first and second overlap: 192.168.1.30-192.168.1.49 and "
+        "192.168.1.40/29 share 192.168.1.40-192.168.1.47\n"
+        "hint: pools may not share addresses\n"
+    )
+    assert Path(state).read_bytes() == before
+
+
+def test_remove_dry_run_shows_the_diff_and_changes_nothing(cli: Cli, state: str) -> None:
+    cli("pool", "add", "a", "10.0.0.0/30", "--state", state)
+    before = Path(state).read_bytes()
+    result = cli("pool", "remove", "a", "--dry-run", "--state", state)
+    assert result.code == 0
+    assert result.out == (
+        "--- state (current)\n"
+        "+++ state (new)\n"
+        "@@ -1,8 +1,4 @@\n"
+        " schemaVersion: 1\n"
+        "-pools:\n"
+        "-  a:\n"
+        "-    addresses: [10.0.0.0/30]\n"
+        "-    autoAssign: true\n"
+        "-    avoidBuggyIPs: false\n"
+        "+pools: {}\n"
+        " allocations: {}\n"
+        " holds: {}\n"
+        "pool/a deleted (dry run)\n"
+    )
+    assert Path(state).read_bytes() == before
+    assert cli("pool", "remove", "a", "--state", state).out == "pool/a deleted\n"
+    assert cli("pool", "list", "-o", "name", "--state", state).out == ""
+
+
+def test_remove_refuses_while_allocated_naming_the_services(cli: Cli, state: str) -> None:
+    Path(state).write_text(
+        "schemaVersion: 1\n"
+        "pools:\n  a: {addresses: [10.0.0.0/30]}\n"
+        "allocations:\n  web:\n    front: {ips: [10.0.0.1], pool: a}\n"
+    )
+    before = Path(state).read_bytes()
+    result = cli("pool", "remove", "a", "--state", state)
+    assert result.code == 4
+    assert result.err == (
+        "lbctl: error: pool a is in use by web/front (10.0.0.1)\n"
+        "hint: release those Services first (lbctl release svc NAME -n NS)\n"
+    )
+    assert Path(state).read_bytes() == before
+
+
+def test_missing_pool_is_not_found(cli: Cli, state: str) -> None:
+    cli("pool", "add", "a", "10.0.0.0/30", "--state", state)
+    result = cli("pool", "show", "nope", "--state", state)
+    assert result.code == 3
+    assert result.err == ("lbctl: error: pool nope not found (pools: a)\n"
+                          "hint: lbctl pool list shows the pools\n")
+
+
+def test_reserve_show_and_unreserve(cli: Cli, state: str) -> None:
+    cli("pool", "add", "a", "10.0.0.0/29", "--state", state)
+    result = cli("pool", "reserve", "a", "10.0.0.3", "--note", "edge router", "--state", state)
+    assert (result.code, result.out) == (0, "pool/a reserved 10.0.0.3\n")
+    result = cli("pool", "show", "a", "--state", state)
+    assert result.out == (
+        "Name:              a\n"
+        "Addresses:         10.0.0.0/29\n"
+        "Auto assign:       yes\n"
+        "Avoid buggy IPs:   no\n"
+        "Priority:          -\n"
+        "Serves:            every Service\n"
+        "IPv4:              1 used, 7 free of 8\n"
+        "\n"
+        "Allocations: none\n"
+        "\n"
+        "Holds: none\n"
+        "\n"
+        "Reservations: 1\n"
+        "IP         NOTE\n"
+        "10.0.0.3   edge router\n"
+    )
+    shown = json.loads(cli("pool", "show", "a", "-o", "json", "--state", state).out)
+    assert shown["reservations"] == {"10.0.0.3": "edge router"}
+    assert shown["allocations"] == [] and shown["holds"] == []
+    assert cli("pool", "unreserve", "a", "10.0.0.3", "--state", state).code == 0
+    result = cli("pool", "unreserve", "a", "10.0.0.3", "--state", state)
+    assert result.code == 3
+    assert result.err.startswith("lbctl: error: 10.0.0.3 is not reserved in pool a\n")
+
+
+def test_reserve_outside_the_pool_is_refused(cli: Cli, state: str) -> None:
+    cli("pool", "add", "a", "10.0.0.0/29", "--state", state)
+    result = cli("pool", "reserve", "a", "10.0.1.1", "--state", state)
+    assert result.code == 2
+    assert result.err.startswith("lbctl: error: 10.0.1.1 is not in pool a (it is in no pool)\n")
+
+
+def test_unsupported_output_format_is_a_usage_error(cli: Cli, state: str) -> None:
+    result = cli("pool", "show", "a", "-o", "name", "--state", state)
+    assert result.code == 2
+    assert result.err == ("lbctl: error: -o name is not supported here\n"
+                          "hint: choose one of: table, json, yaml\n")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("pools: [", "state file {} is not valid YAML at line 1"),
+        ("schemaVersion: 9\n", "state file {} has schemaVersion 9; this lbctl understands up to 1"),
+        ("schemaVersion: 1\nextra: 1\n",
+         "state file {} is invalid: unknown field 'extra' in the document"),
+    ],
+    ids=["yaml", "schema", "unknown-field"],
+)
+def test_an_invalid_state_is_never_overwritten(
+    cli: Cli, state: str, document: str, message: str
+) -> None:
+    Path(state).write_text(document)
+    result = cli("pool", "add", "a", "10.0.0.0/30", "--state", state)
+    assert result.code == 4
+    assert result.err.splitlines()[0] == "lbctl: error: " + message.format(state)
+    assert Path(state).read_text() == document
+
+
+def test_no_traceback_without_debug_and_one_with_it(cli: Cli, state: str) -> None:
+    Path(state).write_text("pools: [")
+    assert "Traceback" not in cli("pool", "list", "--state", state).err
+    assert "Traceback" in cli("pool", "list", "--state", state, "--debug").err
+
+
+def test_no_cluster_and_no_state_file_explains_the_offline_way(cli: Cli) -> None:
+    result = cli("pool", "list")
+    assert result.code == 7
+    assert result.err.startswith("lbctl: error: no Kubernetes configuration found")
+    assert "--state PATH" in result.err.splitlines()[1]

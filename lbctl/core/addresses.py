@@ -11,6 +11,7 @@ Pure: no I/O.  Malformed input raises :class:`lbctl.errors.UsageError` with the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import netaddr
 
@@ -32,8 +33,11 @@ class Address:
         return format_ip(self.version, self.value)
 
 
+@lru_cache(maxsize=1 << 17)
 def parse_ip(text: str) -> Address:
-    """``"10.0.0.1"`` -> Address(4, 167772161).  Strict: no leading zeros, no shorthand."""
+    """``"10.0.0.1"`` -> Address(4, 167772161).  Strict: no leading zeros, no shorthand.
+
+    Cached: the same addresses are parsed again and again (decode, validate, allocate)."""
     try:
         ip = netaddr.IPAddress(text)
     except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
@@ -44,6 +48,7 @@ def parse_ip(text: str) -> Address:
     return Address(ip.version, ip.value)
 
 
+@lru_cache(maxsize=1 << 17)
 def format_ip(version: int, value: int) -> str:
     """The canonical text of an address (IPv6 compressed, lower case)."""
     return str(netaddr.IPAddress(value, version))

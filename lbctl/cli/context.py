@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -154,6 +155,12 @@ class App:
             self.kube()
             return self._kube_namespace
         return "default"
+
+    def arp_sysctls(self, proc_root: Path) -> Callable[[], dict[str, dict[str, int]]]:
+        """A reader of this machine's ARP sysctls (arp_ignore, arp_announce per interface)."""
+        from lbctl.net import sysctl
+
+        return functools.partial(sysctl.read_arp_sysctls, proc_root)
 
     def store(self) -> StateStore:
         from lbctl.state.store import StateStore

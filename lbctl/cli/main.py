@@ -19,7 +19,7 @@ from rich.text import Text
 from typer.exceptions import TyperException
 
 from lbctl import __version__
-from lbctl.cli import pool
+from lbctl.cli import kubeproxy, pool
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
 from lbctl.errors import ExitCode, LbctlError
 
@@ -35,6 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(pool.app, name="pool")
+app.add_typer(kubeproxy.app, name="kube-proxy")
 
 
 def _root(ctx: typer.Context, **given: object) -> None:

@@ -1,4 +1,4 @@
-"""``lbctl pool``: address pools (add, list, show, remove, reserve, unreserve).
+"""``lbctl pool``: address pools (add, list, show, remove, reserve, unreserve, import, export).
 
 Each command parses its arguments, makes one call into :mod:`lbctl.actions.pools`, and renders
 the result.  Mutating commands print ``pool/NAME <verb>`` to stdout (kubectl's convention) and,
@@ -10,15 +10,20 @@ Like every command module, this one imports actions and the core inside the comm
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lbctl.cli import render
 from lbctl.cli.context import App, Output, app_of, command
+from lbctl.errors import NotFoundError, PermissionDeniedError, UsageError
 
 if TYPE_CHECKING:
+    from lbctl.actions.interop import Input
     from lbctl.actions.pools import PoolView
+    from lbctl.core.interop import Imported
     from lbctl.core.state import Allocation, Pool
     from lbctl.state.store import Applied
 
@@ -68,6 +73,7 @@ def _report(app: App, applied: Applied[Pool], verb: str) -> None:
     """kubectl-style outcome line, and with --dry-run the diff of the state document."""
     from lbctl.actions.pools import views
     from lbctl.core.state import encode
+    from lbctl.core.textdiff import unified_diff
 
     pool = applied.result
     if app.output in (Output.json, Output.yaml):
@@ -76,7 +82,8 @@ def _report(app: App, applied: Applied[Pool], verb: str) -> None:
         render.document(app.out, _pool_doc(view, details=False), app.output.value)
         return
     if app.options.dry_run:
-        render.diff(app.out, encode(applied.before), encode(applied.after), "state")
+        render.diff(app.out, unified_diff(encode(applied.before), encode(applied.after),
+                                          "state.yaml"))
     suffix = " (dry run)" if app.options.dry_run else "" if applied.written else " (unchanged)"
     render.names(app.out, [f"pool/{pool.name} {verb}{suffix}"])
 
@@ -269,3 +276,159 @@ def unreserve(
     app.require_output(*DOC_FORMATS)
     applied = actions.unreserve(app.store(), name, ips, dry_run=app.options.dry_run)
     _report(app, applied, "unreserved " + ",".join(ips))
+
+
+# --------------------------------------------------------------------------- import / export
+
+
+class Tool(str, Enum):
+    metallb = "metallb"
+    kube_vip = "kube-vip"
+
+
+_TOOL_HELP = "metallb: IPAddressPools or the legacy ConfigMap config; kube-vip: the kubevip " \
+             "ConfigMap."
+
+
+def _warn(app: App, message: str) -> None:
+    render.say(app.err, f"lbctl: warning: {message}")
+
+
+def _read_inputs(filenames: list[str]) -> list[Input]:
+    """The ``-f`` inputs (``-`` is stdin), read as UTF-8."""
+    from lbctl.actions.interop import Input
+
+    inputs = []
+    for filename in filenames:
+        if filename == "-":
+            data, source = typer.get_binary_stream("stdin").read(), "stdin"
+        else:
+            source = f"file {filename}"
+            try:
+                data = Path(filename).read_bytes()
+            except FileNotFoundError:
+                raise NotFoundError(f"{filename}: no such file",
+                                    hint="check the path given with -f") from None
+            except PermissionError:
+                raise PermissionDeniedError(f"{filename}: permission denied",
+                                            hint="check the file's permissions") from None
+            except OSError as exc:
+                raise UsageError(f"{filename}: {exc.strerror}",
+                                 hint="give a YAML file, or - for stdin") from None
+        try:
+            inputs.append(Input(data.decode("utf-8"), source))
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{source} is not UTF-8 (byte {exc.start})",
+                             hint="give YAML manifests") from None
+    return inputs
+
+
+@command(app, "import", exclude=("namespace", "all_namespaces"))
+def import_(
+    ctx: typer.Context,
+    tool: Annotated[Tool, typer.Argument(
+        help=_TOOL_HELP, metavar="metallb|kube-vip", case_sensitive=False)],
+    filenames: Annotated[list[str] | None, typer.Option(
+        "-f", "--filename", metavar="FILE",
+        help="Read manifests from this file (repeatable; '-' reads stdin) instead of the "
+             "cluster. Services in them are adopted when working offline (--state).")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "-n", "--namespace", metavar="NS",
+        help="Where the tool keeps its configuration on the cluster (default: metallb-system "
+             "for MetalLB, kube-system for kube-vip).")] = None,
+) -> None:
+    """Import the address pools of MetalLB or kube-vip, and adopt the addresses in use.
+
+    Every pool is added in one state transaction (refused, with nothing written, if a name or
+    an address is already taken).  Services that already hold an address of an imported pool
+    (status.loadBalancer.ingress) keep it: they are recorded as allocations, with their
+    metallb.io/allow-shared-ip sharing key, never re-allocated.  Services come from the cluster
+    whenever lbctl talks to one; offline (--state) they come from the -f files.  Everything
+    lbctl cannot represent (BGP, namespace label selectors, kube-vip's interfaces and key-less
+    sharing, ...) is named in a warning on stderr.  --dry-run prints the diff of the state.
+
+    Example: lbctl pool import metallb --dry-run
+
+    Example: kubectl get ipaddresspools,svc -A -o yaml | lbctl pool import metallb -f -
+    """
+    from lbctl.actions import interop as actions
+
+    app = app_of(ctx)
+    output = app.require_output(*DOC_FORMATS)
+    inputs = _read_inputs(filenames or [])
+    kube = app.kube() if not inputs or not app.offline else None
+    applied = actions.import_pools(
+        app.store(), tool.value, inputs=inputs, kube=kube,
+        namespace=namespace or app.options.namespace, dry_run=app.options.dry_run,
+        warn=lambda message: _warn(app, message),
+    )
+    _report_import(app, applied, output)
+
+
+def _report_import(app: App, applied: Applied[Imported], output: Output) -> None:
+    from lbctl.actions.pools import views
+    from lbctl.core.state import encode
+    from lbctl.core.textdiff import unified_diff
+
+    imported = applied.result
+    if output is not Output.table:
+        pool_views = views(applied.after, [p.name for p in imported.pools])
+        render.document(app.out, {
+            "kind": "PoolImport",
+            "dryRun": app.options.dry_run,
+            "pools": [_pool_doc(v, details=False) for v in pool_views],
+            "adopted": [_record_doc(a) for a in imported.adopted],
+        }, output.value)
+        return
+    if app.options.dry_run:
+        render.diff(app.out, unified_diff(encode(applied.before), encode(applied.after),
+                                          "state.yaml"))
+    suffix = " (dry run)" if app.options.dry_run else ""
+    render.names(app.out, [f"pool/{p.name} imported{suffix}" for p in imported.pools])
+    render.names(app.out, [
+        f"service/{a.name} -n {a.namespace} adopted {','.join(a.ips)} (pool {a.pool}){suffix}"
+        for a in imported.adopted
+    ])
+
+
+@command(app, "export", exclude=("namespace", "all_namespaces", "dry_run"))
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[Tool, typer.Option(
+        "--format", help="Whose manifests to write.", metavar="metallb|kube-vip",
+        case_sensitive=False)],
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Pools to export (default: every pool).", metavar="[POOL]...")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "-n", "--namespace", metavar="NS",
+        help="Namespace of the manifests (default: metallb-system for MetalLB, kube-system "
+             "for kube-vip).")] = None,
+) -> None:
+    """Print the pools as MetalLB or kube-vip manifests, ready for kubectl apply -f -.
+
+    MetalLB: one IPAddressPool per pool, and an L2Advertisement named lbctl listing them (MetalLB
+    announces no pool that no advertisement selects).  kube-vip: the ConfigMap kubevip, one
+    cidr-/range- key per namespace (or global).  Reserved addresses are left out of the exported
+    ranges; every setting the target cannot express (kube-vip has no selectors, priorities,
+    reservations or autoAssign: false) is named in a warning on stderr.  -o json prints a List.
+
+    Example: lbctl pool export --format metallb | kubectl apply -f -
+
+    Example: lbctl pool export --format kube-vip default --state ./lb.yaml
+    """
+    from lbctl.actions import interop as actions
+
+    app = app_of(ctx)
+    output = app.require_output(Output.table, Output.yaml, Output.json)
+    documents = actions.export_pools(
+        app.store(), fmt.value, names or [], namespace=namespace or app.options.namespace,
+        warn=lambda message: _warn(app, message),
+    )
+    if output is Output.json:
+        render.document(app.out, {"apiVersion": "v1", "kind": "List", "items": list(documents)},
+                        "json")
+        return
+    for index, document in enumerate(documents):
+        if index:
+            render.say(app.out, "---")
+        render.document(app.out, document, "yaml")

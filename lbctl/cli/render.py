@@ -9,7 +9,6 @@ through :func:`document` and have the stable shapes documented in the README.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -56,19 +55,20 @@ def names(console: Console, items: Iterable[str]) -> None:
         console.print(Text(item), crop=False, overflow="ignore")
 
 
-def diff(console: Console, before: str, after: str, label: str) -> None:
-    """A unified diff, coloured on a terminal; prints nothing when there is no difference."""
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True),
-        fromfile=f"{label} (current)", tofile=f"{label} (new)",
-    )
-    for line in lines:
-        text = line.rstrip("\n")
-        style = ("bold" if text.startswith(("---", "+++")) else
-                 "green" if text.startswith("+") else
-                 "red" if text.startswith("-") else
-                 "cyan" if text.startswith("@@") else "")
-        console.print(Text(text, style=style), crop=False, overflow="ignore", no_wrap=True)
+def diff(console: Console, text: str) -> None:
+    """A unified diff (from :func:`lbctl.core.textdiff.unified_diff`): coloured on a terminal,
+    the exact bytes otherwise, so that ``patch -p1`` applies what was piped."""
+    if not console.is_terminal:
+        console.file.write(text)
+        console.file.flush()
+        return
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        style = ("bold" if line.startswith(("---", "+++")) else
+                 "green" if line.startswith("+") else
+                 "red" if line.startswith("-") else
+                 "cyan" if line.startswith("@@") else "")
+        console.print(Text(line, style=style), crop=False, overflow="ignore", no_wrap=True)
 
 
 def bar(used: int, capacity: int, width: int = 10) -> Text:

@@ -11,7 +11,6 @@ module owns that knowledge:
   TEXT: YAML is parsed only to find positions (PyYAML's node marks) and to read values; every
   other byte -- order, comments, quoting, indentation, line endings, a missing final newline -- is
   kept.  The result is parsed again and must differ from the input in ``ipvs.strictARP`` alone.
-* :func:`unified_diff` renders the change like ``diff -u`` (``patch -p1`` applies it to a file).
 * :func:`detect_embedded` recognises k3s and RKE2, where kube-proxy is configured by
   ``kube-proxy-arg`` flags instead of a ConfigMap, and reads the flags each node runs with.
 * :func:`rollout_status` judges a DaemonSet rollout the way ``kubectl rollout status`` does.
@@ -27,7 +26,6 @@ a document that cannot be edited safely, or whose edit would change anything els
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +52,8 @@ ARP_ANNOUNCE_MIN = 2
 _BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")  # what YAML counts as a line break
 _BLOCK_HEADER = re.compile(r"\|(?:([1-9])[-+]?|[-+]([1-9])?)?(?=[ \t#]|$)")
 
+_STR = "tag:yaml.org,2002:str"
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Line = tuple[str, str]  # (content, line break) -- the break is "" on a last line without one
 
 
@@ -133,6 +133,8 @@ class _Target:
     line_offset: int  # inner line i is body line i + line_offset ...
     indent: int  # ... indented by this many more spaces
     wrapped: bool  # inside a ConfigMap's data."config.conf"
+    documents: tuple[Any, ...]  # every document of ``body``, parsed
+    value: dict[str, Any]  # the KubeProxyConfiguration, parsed
     config: ProxyConfig
 
 
@@ -158,14 +160,16 @@ def _locate(text: str, source: str) -> _Target:
         root = nodes[doc]
         if not isinstance(root, MappingNode):  # a mapping value always composes to one
             raise UsageError(f"{source}: the {KIND} is not a mapping")
-        return _Target(bom, body, doc, root, body, 0, 0, False, _config_of(values[doc], source))
-    return _locate_in_configmap(bom, body, doc, nodes[doc], source)
+        return _Target(bom, body, doc, root, body, 0, 0, False, tuple(values), values[doc],
+                       _config_of(values[doc], source))
+    return _locate_in_configmap(bom, body, doc, nodes[doc], tuple(values), source)
 
 
-def _locate_in_configmap(bom: str, body: str, doc: int, node: Node, source: str) -> _Target:
+def _locate_in_configmap(bom: str, body: str, doc: int, node: Node, documents: tuple[Any, ...],
+                         source: str) -> _Target:
     data = _entry(node, "data", source)
     value = _entry(data[1], CONFIGMAP_KEY, source) if data else None
-    if value is None or not isinstance(value[1], ScalarNode):
+    if value is None or not isinstance(value[1], ScalarNode) or value[1].tag != _STR:
         raise UsageError(f"{source}: data.{CONFIGMAP_KEY} is not a string")
     scalar = value[1]
     where = f"{source}: data.{CONFIGMAP_KEY}"
@@ -190,22 +194,36 @@ def _locate_in_configmap(bom: str, body: str, doc: int, node: Node, source: str)
         indent = len(contents[0]) - len(contents[0].lstrip(" ")) if contents else 0
     for i, (content, _) in enumerate(inner_lines):
         outer = lines[first + i][0] if first + i < len(lines) else None
-        if outer is None or (outer[indent:] != content if content else outer.strip() != ""):
-            raise RefusedError(f"{where}: line {i + 1} does not map onto the file, refusing to edit")
+        if not _maps_onto(outer, content, indent):
+            raise RefusedError(f"{where}: line {i + 1} does not map onto the file; refusing")
     nodes, values = _parse(inner, where)
     if len(values) != 1 or not _is_proxy_config(values[0]) or not isinstance(nodes[0], MappingNode):
         raise UsageError(f"{where} is not one {KIND} document")
-    config = _config_of(values[0], where)
-    return _Target(bom, body, doc, nodes[0], inner, first, indent, True, config)
+    return _Target(bom, body, doc, nodes[0], inner, first, indent, True, documents, values[0],
+                   _config_of(values[0], where))
+
+
+def _maps_onto(outer: str | None, content: str, indent: int) -> bool:
+    """Is ``outer``, a line of the file, the block scalar's line ``content`` plus indentation?"""
+    if outer is None:
+        return False
+    if not content:
+        return outer.strip(" ") == ""
+    return outer[:indent] == " " * indent and outer[indent:] == content
 
 
 def _parse(text: str, source: str) -> tuple[list[Node], list[Any]]:
     try:
-        nodes = [n for n in yaml.compose_all(text)]
-        values = list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text))  # the pure-Python parser: its marks are exact
+        values = _load_all(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{source} is not valid YAML: {_yaml_problem(exc)}") from exc
     return nodes, values
+
+
+def _load_all(text: str) -> list[Any]:
+    """Every document of ``text``, read as ``yaml.safe_load_all`` does (with libyaml if present)."""
+    return list(yaml.load_all(text, Loader=_LOADER))
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -232,8 +250,10 @@ def _config_of(value: dict[str, Any], source: str) -> ProxyConfig:
     if ipvs is not None and not isinstance(ipvs, dict):
         raise UsageError(f"{source}: ipvs is {ipvs!r}, not a mapping")
     strict = (ipvs or {}).get("strictARP")
-    if isinstance(strict, (list, dict)):
+    if isinstance(strict, (list, dict, set, tuple)):
         raise UsageError(f"{source}: ipvs.strictARP is a collection, not a boolean")
+    if not isinstance(strict, (bool, int, float, str, type(None))):  # a date, bytes, a set...
+        strict = str(strict)
     return ProxyConfig(mode, strict)
 
 
@@ -286,7 +306,7 @@ def _strict_arp_edit(target: _Target) -> _Edit:
         return _Insert(value.start_mark.line + 1, (pad + "strictARP: true",))
     if not isinstance(value, MappingNode):
         raise RefusedError(f"ipvs in {where} is not a mapping; lbctl will not rewrite it",
-                           hint="write it as a mapping (ipvs:\\n  strictARP: true) by hand")
+                           hint="replace it by hand with a mapping holding strictARP: true")
     strict = _entry(value, "strictARP", "ipvs")
     if strict is None:
         return _insert_entry(value, lines, "strictARP", ("strictARP: true",), "strictARP: true",
@@ -295,9 +315,7 @@ def _strict_arp_edit(target: _Target) -> _Edit:
 
 
 def _replace_value(value: Node) -> _Edit:
-    if not isinstance(value, ScalarNode):
-        raise RefusedError("ipvs.strictARP is a collection, not a boolean; lbctl will not guess",
-                           hint="set it to true by hand")
+    assert isinstance(value, ScalarNode), "_config_of refuses a collection"
     start, end = value.start_mark, value.end_mark
     if _is_empty(value):  # "strictARP:" with nothing (or a comment) after the colon
         return _Replace(start.line, start.column, start.column, " true")
@@ -319,10 +337,10 @@ def _insert_entry(mapping: MappingNode, lines: Sequence[str], key: str, block: t
         return _Replace(start.line, start.column, end.column, "{" + flow + "}")
     keys = [k for k, _ in mapping.value]
     indent = keys[0].start_mark.column
-    names = [k.value if isinstance(k, ScalarNode) else None for k in keys]
-    later = [k for k, name in zip(keys, names) if isinstance(name, str) and name > key]
+    names = [k.value if isinstance(k, ScalarNode) else "" for k in keys]
+    later = [k for k, name in zip(keys, names, strict=True) if name > key]
     pad = " " * indent
-    if later and names == sorted(names, key=str):  # sorted, as kubeadm writes it: keep it so
+    if later and names == sorted(names):  # sorted, as kubeadm writes it: keep it so
         first = later[0]
         if lines[first.start_mark.line][:first.start_mark.column].strip():
             raise RefusedError(f"{where}: the key {first.value!r} does not start its line",
@@ -336,7 +354,7 @@ def _indent_step(root: MappingNode) -> int:
     """How far this document indents a nested block mapping (kubeadm: 2)."""
     for key, value in root.value:
         if isinstance(value, MappingNode) and not value.flow_style and value.value:
-            step = value.value[0][0].start_mark.column - key.start_mark.column
+            step = int(value.value[0][0].start_mark.column - key.start_mark.column)
             if step > 0:
                 return step
     return 2
@@ -356,8 +374,8 @@ def _comment_top(lines: Sequence[str], line: int, indent: int) -> int:
 def _last_line(node: Node) -> int:
     """The last line a block value occupies (its deepest last scalar, or a flow collection)."""
     while isinstance(node, (MappingNode, SequenceNode)) and not node.flow_style and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, MappingNode) else last
+        item = node.value[-1]
+        node = item[1] if isinstance(node, MappingNode) else item
     if _is_empty(node):  # its marks are just after the ":" or "-" on the line that owns it
         return int(node.start_mark.line)
     end = node.end_mark
@@ -390,23 +408,24 @@ def _apply(lines: list[Line], edit: _Edit, target: _Target) -> list[Line]:
 
 def _verify(target: _Target, edited: str, source: str) -> None:
     """Parse the edited text: it must differ from the original in ipvs.strictARP alone."""
-    before = list(yaml.safe_load_all(target.body))
+    hint = "set ipvs.strictARP: true by hand"
+    want = copy.deepcopy(list(target.documents))
+    strict = _with_strict_arp(target.value)
+    if target.wrapped:  # compare config.conf by what it says, not by its text
+        want[target.doc]["data"][CONFIGMAP_KEY] = [strict]
+    else:
+        want[target.doc] = strict
     try:
-        after = list(yaml.safe_load_all(edited[len(target.bom):]))
-        want = copy.deepcopy(before)
+        after = _load_all(edited[len(target.bom):])
         if target.wrapped:
-            text = after[target.doc]["data"][CONFIGMAP_KEY]
-            inner_ok = yaml.safe_load(text) == _with_strict_arp(yaml.safe_load(target.inner))
-            want[target.doc]["data"][CONFIGMAP_KEY] = text
-        else:
-            inner_ok = True
-            want[target.doc] = _with_strict_arp(want[target.doc])
-    except (yaml.YAMLError, LookupError, TypeError) as exc:
-        raise RefusedError(f"{source}: the edited text no longer reads back ({exc.__class__.__name__})",
-                           hint="set ipvs.strictARP: true by hand") from exc
-    if not inner_ok or after != want:
+            data = after[target.doc]["data"]
+            data[CONFIGMAP_KEY] = _load_all(data[CONFIGMAP_KEY])
+    except (yaml.YAMLError, LookupError, TypeError, AttributeError) as exc:
+        raise RefusedError(f"{source}: the edited text no longer reads back; refusing",
+                           hint=hint) from exc
+    if after != want:
         raise RefusedError(f"{source}: the edit would change more than ipvs.strictARP; refusing",
-                           hint="set ipvs.strictARP: true by hand")
+                           hint=hint)
 
 
 def _with_strict_arp(config: dict[str, Any]) -> dict[str, Any]:
@@ -429,26 +448,6 @@ def _lines(text: str) -> list[Line]:
 
 def _join(lines: Iterable[Line]) -> str:
     return "".join(content + brk for content, brk in lines)
-
-
-# --- the diff --------------------------------------------------------------------------------
-
-
-def unified_diff(before: str, after: str, label: str) -> str:
-    """``diff -u`` of two texts, labelled ``a/<label>`` and ``b/<label>``; "" when equal.
-
-    Lines keep their own breaks (a CRLF file diffs as CRLF); a last line without a break gets
-    ``\\ No newline at end of file`` as in GNU diff, so ``patch -p1`` applies the output.
-    """
-    out: list[str] = []
-    for line in difflib.unified_diff(_join_each(before), _join_each(after),
-                                     f"a/{label}", f"b/{label}"):
-        out.append(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
-def _join_each(text: str) -> list[str]:
-    return [content + brk for content, brk in _lines(text)]
 
 
 # --- k3s and RKE2 ----------------------------------------------------------------------------
@@ -498,8 +497,12 @@ class EmbeddedKubeProxy:
         message = (f"kube-proxy on this {name} cluster is configured by {self.distro} flags, "
                    f"not a ConfigMap ({self.summary()})")
         if self.nodes and not self.unread and all(node.ok for node in self.nodes):
-            return ElsewhereError(
-                message, hint=f"nothing to add; keep kube-proxy-arg in {self.config_file} as it is")
+            if any(node.mode == STRICT_MODE for node in self.nodes):
+                hint = f"nothing to add: keep ipvs-strict-arp=true in {self.config_file}"
+            else:
+                hint = (f"nothing to add in this mode; switching to proxy-mode=ipvs, add "
+                        f"ipvs-strict-arp=true with it in {self.config_file}")
+            return ElsewhereError(message, hint=hint)
         service = {"k3s": "k3s (k3s-agent on agents)",
                    "rke2": "rke2-server (rke2-agent on agents)"}[self.distro]
         flag = ("kube-proxy-arg: [ipvs-strict-arp=true]" if self.distro == "rke2" else
@@ -512,11 +515,11 @@ def _flag_state(node: NodeFlags) -> str:
     mode = f"proxy-mode={node.mode}" if node.mode else "default proxy-mode (iptables)"
     if node.mode != STRICT_MODE:
         return mode
-    return f"{mode} with ipvs-strict-arp=true" if node.ok else f"{mode} without ipvs-strict-arp=true"
+    return f"{mode} {'with' if node.ok else 'without'} ipvs-strict-arp=true"
 
 
 def distro_of(nodes: Iterable[Mapping[str, Any]]) -> str | None:
-    """"rke2", "k3s" or None, from kubelet versions (``+rke2r1``), annotations and labels."""
+    """``rke2``, ``k3s`` or None, from kubelet versions (``+rke2r1``), annotations and labels."""
     seen: set[str] = set()
     for node in nodes:
         meta = node.get("metadata") or {}
@@ -542,7 +545,7 @@ def detect_embedded(nodes: Sequence[Mapping[str, Any]],
     distro = distro_of(nodes)
     if distro is None:
         return None
-    from_pods = {}
+    from_pods: dict[str, tuple[str, dict[str, str]]] = {}
     for pod in pods:
         node_name = (pod.get("spec") or {}).get("nodeName")
         args = _pod_args(pod)
@@ -554,15 +557,13 @@ def detect_embedded(nodes: Sequence[Mapping[str, Any]],
     for node in nodes:
         meta = node.get("metadata") or {}
         name = str(meta.get("name"))
-        if name in from_pods:
-            source, flags = from_pods[name]
-        else:
-            annotation = f"{distro}.io/node-args"
-            flags = _node_args(str((meta.get("annotations") or {}).get(annotation) or ""))
-            source = f"annotation {annotation}"
-            if flags is None:
-                unread.append(name)
-                continue
+        annotation = f"{distro}.io/node-args"
+        source, flags = from_pods.get(name) or (
+            f"annotation {annotation}",
+            _node_args(str((meta.get("annotations") or {}).get(annotation) or "")))
+        if flags is None:
+            unread.append(name)
+            continue
         found.append(NodeFlags(name, source, flags.get("proxy-mode", ""),
                                _go_bool(flags["ipvs-strict-arp"]) if "ipvs-strict-arp" in flags
                                else None))
@@ -623,6 +624,8 @@ class RolloutStatus:
     desired: int
     updated: int
     available: int
+    #: False when waiting cannot help: an OnDelete DaemonSet replaces pods only when deleted.
+    progressing: bool = True
 
 
 def rollout_status(daemonset: Mapping[str, Any]) -> RolloutStatus:
@@ -635,7 +638,7 @@ def rollout_status(daemonset: Mapping[str, Any]) -> RolloutStatus:
     strategy = ((daemonset.get("spec") or {}).get("updateStrategy") or {}).get("type")
     if strategy == "OnDelete":
         return RolloutStatus(False, "the DaemonSet updates OnDelete: its pods restart only when "
-                             "deleted", desired, updated, available)
+                             "deleted", desired, updated, available, progressing=False)
     if int(meta.get("generation") or 0) > int(status.get("observedGeneration") or 0):
         message = "waiting for the DaemonSet spec update to be observed"
     elif updated < desired:
@@ -663,7 +666,7 @@ class InterfaceArp:
 
     @property
     def strict(self) -> bool:
-        return self.effective_ignore >= ARP_IGNORE_MIN and self.effective_announce >= ARP_ANNOUNCE_MIN
+        return _strict(self.effective_ignore, self.effective_announce)
 
 
 @dataclass(frozen=True)
@@ -676,8 +679,12 @@ class NodeArp:
     def active(self) -> bool:
         """Strict ARP holds on every interface (on ``all`` alone when there is none)."""
         if not self.interfaces:
-            return self.all_ignore >= ARP_IGNORE_MIN and self.all_announce >= ARP_ANNOUNCE_MIN
+            return _strict(self.all_ignore, self.all_announce)
         return all(interface.strict for interface in self.interfaces)
+
+
+def _strict(arp_ignore: int, arp_announce: int) -> bool:
+    return arp_ignore >= ARP_IGNORE_MIN and arp_announce >= ARP_ANNOUNCE_MIN
 
 
 def evaluate_arp(sysctls: Mapping[str, Mapping[str, int]]) -> NodeArp:

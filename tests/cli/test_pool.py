@@ -135,8 +135,8 @@ def test_remove_dry_run_shows_the_diff_and_changes_nothing(cli: Cli, state: str)
     result = cli("pool", "remove", "a", "--dry-run", "--state", state)
     assert result.code == 0
     assert result.out == (
-        "--- state (current)\n"
-        "+++ state (new)\n"
+        "--- a/state.yaml\n"
+        "+++ b/state.yaml\n"
         "@@ -1,8 +1,4 @@\n"
         " schemaVersion: 1\n"
         "-pools:\n"

@@ -99,7 +99,9 @@ def test_refused_change_and_invalid_document_leave_bytes_identical(
         store.update(_with_pool)  # a second pool named default is refused
     assert _stored_text(kube_server) == before
 
-    broken = before + "allocations:\n  web:\n    x: {ips: [192.0.2.1], pool: default}\n"
+    broken = before.replace(
+        "allocations: {}\n", "allocations:\n  web:\n    x: {ips: [192.0.2.1], pool: default}\n"
+    )
     obj = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
     assert obj is not None
     obj["data"]["state.yaml"] = broken

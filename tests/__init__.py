@@ -1,0 +1,1 @@
+"""lbctl's test suite; a package so that helpers such as ``tests.kubefake`` import by name."""

@@ -12,14 +12,12 @@ import inspect
 import os
 import sys
 import traceback
-from typing import Annotated
 
 import typer
 from rich.text import Text
 from typer.exceptions import TyperException
 
-from lbctl import __version__
-from lbctl.cli import kubeproxy, pool
+from lbctl.cli import kubeproxy, pool, rbac, version
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
 from lbctl.errors import ExitCode, LbctlError
 
@@ -36,6 +34,8 @@ app = typer.Typer(
 )
 app.add_typer(pool.app, name="pool")
 app.add_typer(kubeproxy.app, name="kube-proxy")
+rbac.register(app)
+version.register(app)
 
 
 def _root(ctx: typer.Context, **given: object) -> None:
@@ -50,46 +50,39 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 app.callback()(_root)
 
 
-@app.command("version")
-def version(
-    short: Annotated[bool, typer.Option("--short", help="Print only the version number.")] = False,
-) -> None:
-    """Print the lbctl version."""
-    typer.echo(__version__ if short else f"lbctl {__version__}")
-
-
-def _fail(message: str, hint: str, code: int) -> int:
+def _fail(message: str, hint: str, code: int, prog_name: str = "lbctl") -> int:
     _, err = make_consoles()
-    err.print(Text(f"lbctl: error: {message}"), crop=False, overflow="ignore")
+    err.print(Text(f"{prog_name}: error: {message}"), crop=False, overflow="ignore")
     if hint:
         err.print(Text(f"hint: {hint}"), crop=False, overflow="ignore")
     return code
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Run one command line; return its exit code.  Never raises."""
+def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
+    """Run one command line; return its exit code.  Never raises.  ``prog_name`` is the name
+    shown in help and errors (``kubectl lb`` for the kubectl plugin)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("LBCTL_DEBUG") == "1"
     try:
-        result = app(args=args, prog_name="lbctl", standalone_mode=False)
+        result = app(args=args, prog_name=prog_name, standalone_mode=False)
         return int(result or 0)
     except LbctlError as exc:
         if debug:
             traceback.print_exc()
-        return _fail(exc.message, exc.hint, exc.exit_code)
+        return _fail(exc.message, exc.hint, exc.exit_code, prog_name)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        return _fail("interrupted", "", 130)
+        return _fail("interrupted", "", 130, prog_name)
     except TyperException as exc:  # the parser's usage errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group without a command: its help
             out, _ = make_consoles()
             out.print(Text(exc.format_message()), crop=False, overflow="ignore")
             return ExitCode.OK
         ctx = getattr(exc, "ctx", None)
-        command = ctx.command_path if ctx is not None else "lbctl"
+        command = ctx.command_path if ctx is not None else prog_name
         return _fail(exc.format_message(), f"see '{command} --help'",
-                     getattr(exc, "exit_code", ExitCode.USAGE))
+                     getattr(exc, "exit_code", ExitCode.USAGE), prog_name)
     except Exception as exc:  # the boundary: any bug becomes one line and exit 70
         if debug:
             traceback.print_exc()
@@ -97,6 +90,7 @@ def run(argv: list[str] | None = None) -> int:
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a bug in lbctl; rerun with --debug and report the traceback",
             ExitCode.INTERNAL,
+            prog_name,
         )
 
 

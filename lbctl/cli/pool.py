@@ -18,7 +18,7 @@ import typer
 
 from lbctl.cli import render
 from lbctl.cli.context import App, Output, app_of, command
-from lbctl.errors import NotFoundError, PermissionDeniedError, UsageError
+from lbctl.errors import NotFoundError, PermissionDeniedError, UnreachableError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions.interop import Input
@@ -356,7 +356,16 @@ def import_(
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
     inputs = _read_inputs(filenames or [])
-    kube = app.kube() if not inputs or not app.offline else None
+    kube = None
+    if not inputs or not app.offline:
+        try:
+            kube = app.kube()
+        except UnreachableError as exc:
+            if inputs:
+                raise
+            raise UnreachableError(exc.message, hint="give the manifests with -f FILE ('-' for "
+                                                     "stdin), or a cluster with --kubeconfig"
+                                   ) from exc
     applied = actions.import_pools(
         app.store(), tool.value, inputs=inputs, kube=kube,
         namespace=namespace or app.options.namespace, dry_run=app.options.dry_run,
@@ -404,7 +413,7 @@ def export(
         help="Namespace of the manifests (default: metallb-system for MetalLB, kube-system "
              "for kube-vip).")] = None,
 ) -> None:
-    """Print the pools as MetalLB or kube-vip manifests, ready for kubectl apply -f -.
+    """Print the pools as MetalLB or kube-vip manifests, for kubectl apply.
 
     MetalLB: one IPAddressPool per pool, and an L2Advertisement named lbctl listing them (MetalLB
     announces no pool that no advertisement selects).  kube-vip: the ConfigMap kubevip, one

@@ -1,0 +1,136 @@
+"""Pool import and export: MetalLB and kube-vip configuration in, manifests for them out.
+
+Import reads the other tool's configuration from files (already read by the CLI) or from the
+cluster, converts it with :mod:`lbctl.core.interop`, and runs one state transaction that adds
+every pool and adopts the Services already holding addresses in them.  Services come from the
+cluster whenever lbctl talks to one (the configuration is read from it, or the state lives in
+it); only offline, with every input from files, are the Services in those files adopted.
+
+From the cluster: MetalLB's IPAddressPools (and its L2/BGP advertisements, to name what cannot be
+imported) in MetalLB's namespace; when that API is not served or holds no pool, the legacy
+ConfigMap ``config``; kube-vip's ConfigMap ``kubevip`` in kube-system.
+
+Error policy: port errors pass through; "nothing to import" is
+:class:`~lbctl.errors.NotFoundError`; conversion and state errors come from the core.  Warnings
+go to the ``warn`` callback as soon as they are known (so they are shown even when the import is
+then refused); nothing is printed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from lbctl.core import interop as core
+from lbctl.core.interop import Imported
+from lbctl.errors import NotFoundError
+from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI, Obj, Resource
+from lbctl.state.store import Applied, StateStore
+
+Tool = Literal["metallb", "kube-vip"]
+
+IPADDRESSPOOLS = Resource(core.METALLB_API, "ipaddresspools", "IPAddressPool")
+L2ADVERTISEMENTS = Resource(core.METALLB_API, "l2advertisements", "L2Advertisement")
+BGPADVERTISEMENTS = Resource(core.METALLB_API, "bgpadvertisements", "BGPAdvertisement")
+
+DEFAULT_NAMESPACES: dict[Tool, str] = {
+    "metallb": core.METALLB_NAMESPACE,
+    "kube-vip": core.KUBEVIP_NAMESPACE,
+}
+
+
+@dataclass(frozen=True)
+class Input:
+    """One ``-f`` input, already read: its text and how to name it in messages."""
+
+    text: str
+    source: str  # "file pools.yaml", "stdin"
+
+
+Warn = Callable[[str], None]
+
+
+def _ignore(message: str) -> None:
+    """The default ``warn``: drop the message."""
+
+
+def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
+    try:
+        pools = kube.list(IPADDRESSPOOLS, namespace)
+    except NotFoundError:  # MetalLB < 0.13: its CRDs are not installed
+        pools = []
+    if pools:
+        return [*pools, *kube.list(L2ADVERTISEMENTS, namespace),
+                *kube.list(BGPADVERTISEMENTS, namespace)]
+    try:
+        return [kube.get(CONFIGMAPS, core.METALLB_LEGACY_CONFIGMAP, namespace)]
+    except NotFoundError:
+        raise NotFoundError(
+            f"no MetalLB configuration in namespace {namespace}: no IPAddressPool and no "
+            f"ConfigMap {core.METALLB_LEGACY_CONFIGMAP}",
+            hint="name MetalLB's namespace with -n, or give its manifests with -f FILE",
+        ) from None
+
+
+def _kubevip_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
+    try:
+        return [kube.get(CONFIGMAPS, core.KUBEVIP_CONFIGMAP, namespace)]
+    except NotFoundError:
+        raise NotFoundError(
+            f"no kube-vip configuration: ConfigMap {namespace}/{core.KUBEVIP_CONFIGMAP} not found",
+            hint="name its namespace with -n, or give the ConfigMap with -f FILE",
+        ) from None
+
+
+def import_pools(
+    store: StateStore,
+    tool: Tool,
+    *,
+    inputs: Sequence[Input] = (),
+    kube: KubeAPI | None = None,
+    namespace: str | None = None,
+    dry_run: bool = False,
+    warn: Warn = _ignore,
+) -> Applied[Imported]:
+    """Import the pools of ``tool`` from ``inputs`` (or, with none, from the cluster) and adopt
+    the Services holding their addresses (from the cluster when ``kube`` is given, else from
+    ``inputs``)."""
+    namespace = namespace or DEFAULT_NAMESPACES[tool]
+    if inputs:
+        objects = [obj for i in inputs for obj in core.parse_manifests(i.text, i.source)]
+        source = ", ".join(i.source for i in inputs)
+    else:
+        assert kube is not None, "without inputs the configuration comes from the cluster"
+        read = _metallb_objects if tool == "metallb" else _kubevip_objects
+        objects = read(kube, namespace)
+        source = f"the cluster (namespace {namespace})"
+    found = core.from_metallb(objects) if tool == "metallb" else core.from_kubevip(objects)
+    for message in found.warnings:
+        warn(message)
+    if not found.pools:
+        raise NotFoundError(f"no {tool} address pools in {source}",
+                            hint="check the input; the warnings say what was skipped")
+    services: Sequence[Obj] = found.services
+    if kube is not None:
+        if found.services:
+            warn(f"{len(found.services)} Services in {source} ignored: the cluster's own "
+                 "Services are adopted")
+        services = kube.list(SERVICES)
+    applied = store.update(lambda state: core.import_pools(state, found, services),
+                           dry_run=dry_run)
+    for message in applied.result.warnings:
+        warn(message)
+    return applied
+
+
+def export_pools(store: StateStore, tool: Tool, names: Sequence[str] = (), *,
+                 namespace: str | None = None, warn: Warn = _ignore) -> tuple[Obj, ...]:
+    """Manifests for ``tool`` describing the pools (all, or those named)."""
+    state = store.load()
+    namespace = namespace or DEFAULT_NAMESPACES[tool]
+    convert = core.to_metallb if tool == "metallb" else core.to_kubevip
+    exported = convert(state, names, namespace)
+    for message in exported.warnings:
+        warn(message)
+    return exported.documents

@@ -1,0 +1,745 @@
+"""MetalLB and kube-vip configuration <-> lbctl pools: pure conversions, and adopting Service IPs.
+
+Owns the knowledge of the other tools' formats, so that a cluster can move to lbctl and back:
+
+* MetalLB >= 0.13: ``IPAddressPool`` (``metallb.io/v1beta1``: ``addresses``, ``autoAssign``,
+  ``avoidBuggyIPs``, ``serviceAllocation`` with ``priority``, ``namespaces``,
+  ``namespaceSelectors``, ``serviceSelectors``), the deprecated ``AddressPool``, and the
+  advertisement and BGP kinds (which lbctl cannot represent);
+* MetalLB < 0.13: the ConfigMap ``metallb-system/config``, key ``config``, whose ``address-pools``
+  have ``name``, ``protocol``, ``addresses``, ``auto-assign``, ``avoid-buggy-ips`` (a file holding
+  that inner document alone is accepted too);
+* kube-vip's cloud provider: the ConfigMap ``kube-system/kubevip`` with ``cidr-<scope>`` and
+  ``range-<scope>`` (comma-separated; ``<scope>`` is a namespace or ``global``; ``cidr-`` wins
+  over ``range-`` for one scope), ``allow-share-<scope>``, ``interface-<scope>``,
+  ``search-order`` and ``skip-end-ips-in-cidr``.
+
+Import never drops anything silently: every field lbctl cannot represent is named in a warning
+(BGP, namespace label selectors, kube-vip's key-less sharing, interfaces, ...).  Export carves
+reserved addresses out of the exported ranges (neither tool has reservations) and warns, by pool
+and field, about everything else the target cannot express.
+
+Adopting: Services that already hold an address in an imported pool (``status.loadBalancer.
+ingress[].ip``) are recorded as allocations through the allocator's explicit-request path, with
+the request :mod:`lbctl.core.service` reads from the Service, so every rule (pool membership,
+sharing keys, ports and backends) is checked exactly as for ``assign``.
+
+Pure: no I/O; input is parsed YAML (plain dicts) or text.  Malformed input raises
+:class:`~lbctl.errors.UsageError` naming the object and field; an address that cannot be adopted
+raises :class:`~lbctl.errors.RefusedError`; warnings are returned, never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+
+from lbctl.core import service
+from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
+from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
+from lbctl.core.pools import add_pool, get_pool, make_pool
+from lbctl.core.selectors import parse_selector
+from lbctl.core.state import Allocation, Pool, State
+from lbctl.errors import NotFoundError, RefusedError, UsageError
+from lbctl.ports import Obj
+
+METALLB_NAMESPACE = "metallb-system"
+#: MetalLB < 0.13 kept its whole configuration in this ConfigMap, under the key ``config``.
+METALLB_LEGACY_CONFIGMAP = "config"
+METALLB_API = "metallb.io/v1beta1"
+#: The L2Advertisement written by ``pool export --format metallb``: MetalLB announces only the
+#: pools some advertisement names.
+L2_ADVERTISEMENT = "lbctl"
+KUBEVIP_NAMESPACE = "kube-system"
+KUBEVIP_CONFIGMAP = "kubevip"
+#: kube-vip serves a namespace from its own pool, and other namespaces from the global one; the
+#: imported namespace pools get this priority so that lbctl tries them first too.
+KUBEVIP_NAMESPACE_PRIORITY = 1
+KUBEVIP_GLOBAL = "global"
+#: The sharing-key annotation, as named in messages (the older prefix is read too).
+SHARING_ANNOTATION = service.PREFIXES[0] + service.SHARED
+
+_IPADDRESSPOOL_FIELDS = {"addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"}
+_ALLOCATION_FIELDS = {"priority", "namespaces", "namespaceSelectors", "serviceSelectors"}
+_LEGACY_POOL_FIELDS = {"name", "protocol", "addresses", "auto-assign", "avoid-buggy-ips"}
+_LEGACY_SECTIONS = {"peers", "bgp-communities", "peer-autodiscovery", "bfd-profiles"}
+_NOT_REPRESENTED = {
+    "BGPAdvertisement": "lbctl announces with ARP/NDP only",
+    "BGPPeer": "lbctl does not speak BGP",
+    "BFDProfile": "lbctl does not speak BGP",
+    "Community": "lbctl does not speak BGP",
+}
+_TRUE = {"1", "t", "T", "true", "TRUE", "True"}  # what kube-vip's strconv.ParseBool accepts
+#: libyaml's parser when PyYAML has it: `kubectl get svc -A -o yaml` can be megabytes.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a MetalLB or kube-vip configuration holds: lbctl pools, the Services that came with
+    it (from ``-f`` files), and a warning for everything that could not be represented."""
+
+    pools: tuple[Pool, ...]
+    services: tuple[Obj, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Imported:
+    """The outcome of an import: the pools added, the allocations adopted, and a warning for
+    each Service that holds an imported address but was left out."""
+
+    pools: tuple[Pool, ...]
+    adopted: tuple[Allocation, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Exported:
+    """Manifests for another tool, and what they cannot express."""
+
+    documents: tuple[Obj, ...]
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- reading input
+
+
+def parse_manifests(text: str, source: str) -> list[Obj]:
+    """Every object in a YAML stream (``---``-separated documents, ``kind: List`` flattened)."""
+    try:
+        documents = list(yaml.load_all(text, Loader=_LOADER))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{source} is not valid YAML{where}",
+                         hint="check it with: kubectl apply --dry-run=client -f FILE") from exc
+    objects: list[Obj] = []
+    for number, document in enumerate(documents, start=1):
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            raise UsageError(f"{source}: document {number} is not a mapping",
+                             hint="give Kubernetes manifests (kubectl get ... -o yaml)")
+        items = document.get("items")
+        if str(document.get("kind", "")).endswith("List") and isinstance(items, list):
+            objects.extend(item for item in items if isinstance(item, dict))
+        else:
+            objects.append(document)
+    return objects
+
+
+def _ref(obj: Obj) -> str:
+    """``IPAddressPool metallb-system/default``: how an object is named in messages."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name = str(meta.get("name", "?"))
+    namespace = meta.get("namespace")
+    kind = obj.get("kind", "object")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+def _name(obj: Obj) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"{where} must be a mapping", hint="check the manifest's shape")
+    return value
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where} must be a list of strings", hint="check the manifest's shape")
+    return value
+
+
+def _flag(value: Any, default: bool, where: str) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise UsageError(f"{where} must be true or false, not {value!r}",
+                         hint="check the manifest's shape")
+    return value
+
+
+def _entry_text(text: str, where: str, warnings: list[str]) -> str:
+    """One address entry as lbctl stores it.  A CIDR with host bits set is read the way MetalLB
+    and kube-vip read it (the network), with a warning; ``a/32``, ``a/128`` and ``a-a`` become
+    the single address ``a``."""
+    text = text.strip()
+    address, slash, prefix = text.partition("/")
+    if slash and prefix.isdigit():
+        try:
+            addr = parse_ip(address)
+        except UsageError:
+            return text  # make_pool reports it
+        bits = 32 if addr.version == 4 else 128
+        length = int(prefix)
+        if length <= bits:
+            network = addr.value & ~((1 << (bits - length)) - 1)
+            if network != addr.value:
+                masked = f"{format_ip(addr.version, network)}/{length}"
+                warnings.append(f"{where}: {text} has host bits set; imported as {masked}, "
+                                "the network the other tool reads it as")
+                text = masked
+            if length == bits:
+                return str(addr)
+        return text
+    low, dash, high = text.partition("-")
+    if dash:
+        try:
+            if parse_ip(low.strip()) == parse_ip(high.strip()):
+                return str(parse_ip(low.strip()))
+        except UsageError:
+            pass  # make_pool reports it
+    return text
+
+
+def _pool(name: str, addresses: Iterable[str], where: str, **settings: Any) -> Pool:
+    """:func:`make_pool`, with the object the pool came from named in any error."""
+    try:
+        return make_pool(name, addresses, **settings)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from exc
+
+
+# --------------------------------------------------------------------------- label selectors
+
+
+def selector_text(selector: Any, where: str) -> str | None:
+    """A Kubernetes ``LabelSelector`` as lbctl's selector text; ``None`` for the empty selector,
+    which matches every object."""
+    selector = _mapping(selector, where)
+    unknown = sorted(set(selector) - {"matchLabels", "matchExpressions"})
+    if unknown:
+        raise UsageError(f"{where}: unknown field {unknown[0]!r} in a label selector",
+                         hint="a label selector has matchLabels and matchExpressions")
+    parts = [f"{key}={value}" for key, value in
+             sorted(_mapping(selector.get("matchLabels"), f"{where}.matchLabels").items())]
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(expressions, list):
+        raise UsageError(f"{where}.matchExpressions must be a list", hint="check the manifest")
+    for expression in expressions:
+        expression = _mapping(expression, f"{where}.matchExpressions[]")
+        key = str(expression.get("key", ""))
+        operator = expression.get("operator")
+        values = _strings(expression.get("values"), f"{where}.matchExpressions[].values")
+        if operator == "In" and values:
+            parts.append(f"{key} in ({','.join(values)})")
+        elif operator == "NotIn" and len(values) == 1:
+            parts.append(f"{key}!={values[0]}")
+        elif operator == "NotIn" and values:
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif operator == "Exists" and not values:
+            parts.append(key)
+        elif operator == "DoesNotExist" and not values:
+            parts.append(f"!{key}")
+        else:
+            raise UsageError(
+                f"{where}: invalid match expression {key} {operator} {values}",
+                hint="operators: In and NotIn (with values), Exists and DoesNotExist (without)",
+            )
+    if not parts:
+        return None
+    try:
+        return str(parse_selector(",".join(parts)))
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from exc
+
+
+def label_selector(text: str) -> Obj:
+    """lbctl's selector text as a Kubernetes ``LabelSelector`` (the inverse of
+    :func:`selector_text`)."""
+    labels: dict[str, str] = {}
+    expressions: list[Obj] = []
+    for requirement in parse_selector(text).requirements:
+        key, op, values = requirement.key, requirement.op, list(requirement.values)
+        if op == "=" and key not in labels:
+            labels[key] = values[0]
+        elif op in ("=", "in"):
+            expressions.append({"key": key, "operator": "In", "values": values})
+        elif op in ("!=", "notin"):
+            expressions.append({"key": key, "operator": "NotIn", "values": values})
+        else:
+            operator = "Exists" if op == "exists" else "DoesNotExist"
+            expressions.append({"key": key, "operator": operator})
+    selector: Obj = {}
+    if labels:
+        selector["matchLabels"] = labels
+    if expressions:
+        selector["matchExpressions"] = expressions
+    return selector
+
+
+# --------------------------------------------------------------------------- MetalLB import
+
+
+def from_metallb(objects: Iterable[Obj]) -> Found:
+    """Pools from MetalLB objects: IPAddressPools, deprecated AddressPools, the legacy ConfigMap
+    (or its bare ``config`` document); Services are kept for adopting; the rest is warned about."""
+    pools: list[Pool] = []
+    services: list[Obj] = []
+    warnings: list[str] = []
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind is None and "address-pools" in obj:
+            pools.extend(_legacy_config(obj, "the MetalLB configuration", warnings))
+        elif kind == "Service":
+            services.append(obj)
+        elif kind == "ConfigMap":
+            text = _mapping(obj.get("data"), f"{_ref(obj)} data").get("config")
+            if text is None:
+                warnings.append(f"{_ref(obj)} ignored: it has no key 'config' (MetalLB's "
+                                "configuration)")
+                continue
+            where = _ref(obj)
+            try:
+                config = yaml.load(str(text), Loader=_LOADER)
+            except yaml.YAMLError as exc:
+                raise UsageError(f"{where}: key config is not valid YAML",
+                                 hint="kubectl -n metallb-system get cm config -o yaml shows it"
+                                 ) from exc
+            pools.extend(_legacy_config(_mapping(config, f"{where} config"), where, warnings))
+        elif kind in ("IPAddressPool", "AddressPool") and str(obj.get("apiVersion", "")
+                                                               ).startswith("metallb.io/"):
+            pools.append(_ipaddresspool(obj, warnings))
+        elif kind == "L2Advertisement":
+            _l2advertisement(obj, warnings)
+        elif kind in _NOT_REPRESENTED:
+            warnings.append(f"{_ref(obj)} not imported: {_NOT_REPRESENTED[kind]}")
+        else:
+            warnings.append(f"{_ref(obj)} ignored: not a MetalLB object")
+    return Found(tuple(pools), tuple(services), tuple(warnings))
+
+
+def _legacy_config(config: dict[str, Any], where: str, warnings: list[str]) -> list[Pool]:
+    for section in sorted(_LEGACY_SECTIONS & set(config)):
+        if config[section]:
+            warnings.append(f"{where}: {section} not imported: lbctl does not speak BGP")
+    for key in sorted(set(config) - _LEGACY_SECTIONS - {"address-pools"}):
+        warnings.append(f"{where}: unknown setting {key!r} not imported")
+    raw_pools = config.get("address-pools") or []
+    if not isinstance(raw_pools, list):
+        raise UsageError(f"{where}: address-pools must be a list", hint="check the manifest")
+    pools = []
+    for raw in raw_pools:
+        raw = _mapping(raw, f"{where}: address-pools[]")
+        name = str(raw.get("name", ""))
+        here = f"{where}: pool {name}"
+        protocol = raw.get("protocol")
+        if protocol not in (None, "layer2"):
+            warnings.append(f"{here}: protocol {protocol} not imported: lbctl announces with "
+                            "ARP/NDP only (the addresses are imported)")
+        if raw.get("bgp-advertisements"):
+            warnings.append(f"{here}: bgp-advertisements not imported: lbctl announces with "
+                            "ARP/NDP only")
+        for key in sorted(set(raw) - _LEGACY_POOL_FIELDS - {"bgp-advertisements"}):
+            warnings.append(f"{here}: unknown field {key!r} not imported")
+        addresses = [_entry_text(a, here, warnings)
+                     for a in _strings(raw.get("addresses"), f"{here}: addresses")]
+        pools.append(_pool(
+            name, addresses, here,
+            auto_assign=_flag(raw.get("auto-assign"), True, f"{here}: auto-assign"),
+            avoid_buggy_ips=_flag(raw.get("avoid-buggy-ips"), False, f"{here}: avoid-buggy-ips"),
+        ))
+    return pools
+
+
+def _ipaddresspool(obj: Obj, warnings: list[str]) -> Pool:
+    where = _ref(obj)
+    spec = _mapping(obj.get("spec"), f"{where} spec")
+    known = set(_IPADDRESSPOOL_FIELDS)
+    if obj.get("kind") == "AddressPool":  # the deprecated kind: pools with a protocol
+        known |= {"protocol", "bgpAdvertisements"}
+        if spec.get("protocol") not in (None, "layer2"):
+            warnings.append(f"{where}: protocol {spec.get('protocol')} not imported: lbctl "
+                            "announces with ARP/NDP only (the addresses are imported)")
+        if spec.get("bgpAdvertisements"):
+            warnings.append(f"{where}: bgpAdvertisements not imported: lbctl announces with "
+                            "ARP/NDP only")
+    for key in sorted(set(spec) - known):
+        warnings.append(f"{where}: unknown field spec.{key} not imported")
+    allocation = _mapping(spec.get("serviceAllocation"), f"{where} spec.serviceAllocation")
+    for key in sorted(set(allocation) - _ALLOCATION_FIELDS):
+        warnings.append(f"{where}: unknown field spec.serviceAllocation.{key} not imported")
+    namespaces = _strings(allocation.get("namespaces"),
+                          f"{where}: spec.serviceAllocation.namespaces")
+    namespace_selectors = allocation.get("namespaceSelectors") or []
+    if namespace_selectors:
+        shown = "; ".join(
+            selector_text(s, f"{where}: spec.serviceAllocation.namespaceSelectors") or "{}"
+            for s in namespace_selectors
+        )
+        serves = ("only namespaces " + ", ".join(sorted(namespaces)) if namespaces
+                  else "every namespace")
+        warnings.append(f"{where}: spec.serviceAllocation.namespaceSelectors ({shown}) not "
+                        "imported: lbctl pools name namespaces, not namespace labels; the pool "
+                        f"serves {serves}")
+    selectors: list[str] = []
+    for raw in allocation.get("serviceSelectors") or []:
+        text = selector_text(raw, f"{where}: spec.serviceAllocation.serviceSelectors")
+        if text is None:  # an empty selector matches every Service: no restriction at all
+            selectors = []
+            break
+        selectors.append(text)
+    priority = allocation.get("priority")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise UsageError(f"{where}: spec.serviceAllocation.priority must be an integer",
+                         hint="check the manifest's shape")
+    addresses = [_entry_text(a, where, warnings)
+                 for a in _strings(spec.get("addresses"), f"{where}: spec.addresses")]
+    return _pool(
+        _name(obj), addresses, where,
+        auto_assign=_flag(spec.get("autoAssign"), True, f"{where}: spec.autoAssign"),
+        avoid_buggy_ips=_flag(spec.get("avoidBuggyIPs"), False, f"{where}: spec.avoidBuggyIPs"),
+        namespaces=namespaces,
+        selectors=selectors,
+        priority=priority or None,  # MetalLB reads 0 as "no priority"
+    )
+
+
+def _l2advertisement(obj: Obj, warnings: list[str]) -> None:
+    spec = _mapping(obj.get("spec"), f"{_ref(obj)} spec")
+    for key in ("ipAddressPoolSelectors", "nodeSelectors", "interfaces"):
+        if spec.get(key):
+            warnings.append(f"{_ref(obj)}: spec.{key} not imported: lbctl arp announce chooses "
+                            "the interface by subnet (or --interface) on the node it runs on")
+
+
+# --------------------------------------------------------------------------- kube-vip import
+
+
+def from_kubevip(objects: Iterable[Obj]) -> Found:
+    """Pools from kube-vip's ConfigMap(s): one pool per scope, named after it (``global`` or the
+    namespace); Services are kept for adopting; the rest is warned about."""
+    pools: list[Pool] = []
+    services: list[Obj] = []
+    warnings: list[str] = []
+    for obj in objects:
+        if obj.get("kind") == "Service":
+            services.append(obj)
+        elif obj.get("kind") == "ConfigMap":
+            pools.extend(_kubevip_configmap(obj, warnings))
+        else:
+            warnings.append(f"{_ref(obj)} ignored: kube-vip's cloud provider reads only its "
+                            "ConfigMap")
+    return Found(tuple(pools), tuple(services), tuple(warnings))
+
+
+def _kubevip_configmap(obj: Obj, warnings: list[str]) -> list[Pool]:
+    where = _ref(obj)
+    data = {str(k): str(v) for k, v in _mapping(obj.get("data"), f"{where} data").items()}
+    skip_ends = data.get("skip-end-ips-in-cidr") == "true"
+    scopes: dict[str, tuple[str, str]] = {}  # scope -> (key, value) kube-vip uses
+    for key in sorted(data):
+        value = data[key]
+        kind, _, scope = key.partition("-")
+        if kind in ("cidr", "range") and scope:
+            if kind == "range" and f"cidr-{scope}" in data:
+                warnings.append(f"{where}: {key} not imported: kube-vip ignores it because "
+                                f"cidr-{scope} is set")
+                continue
+            scopes[scope] = (key, value)
+        elif key.startswith("allow-share-"):
+            if value in _TRUE:
+                scope = key.removeprefix("allow-share-")
+                who = "any Services" if scope == KUBEVIP_GLOBAL else \
+                    f"any Services of namespace {scope}"
+                warnings.append(
+                    f"{where}: {key} not imported: kube-vip lets {who} share an IPv4 address "
+                    "when their ports differ; lbctl shares only between Services with the "
+                    f"same {SHARING_ANNOTATION} annotation: add it to those that share"
+                )
+        elif key.startswith("interface-"):
+            warnings.append(f"{where}: {key} ({value}) not imported: lbctl arp announce chooses "
+                            "the interface by subnet, or --interface")
+        elif key == "search-order":
+            if value != "asc":
+                warnings.append(f"{where}: search-order {value} not imported: lbctl always "
+                                "hands out the lowest free address")
+        elif key != "skip-end-ips-in-cidr":
+            warnings.append(f"{where}: unknown key {key!r} not imported")
+    pools = []
+    for scope, (key, value) in sorted(scopes.items()):
+        here = f"{where}: {key}"
+        texts = [t.strip() for t in value.split(",") if t.strip()]
+        if key.startswith("cidr-"):
+            if "0.0.0.0/32" in texts:
+                warnings.append(f"{here}: 0.0.0.0/32 (kube-vip's DHCP mode) not imported")
+                texts = [t for t in texts if t != "0.0.0.0/32"]
+            texts = [_entry_text(t, here, warnings) for t in texts]
+            if skip_ends:
+                texts = [_without_ends(t) for t in texts]
+        else:
+            texts = [_entry_text(t, here, warnings) for t in texts]
+        if not texts:
+            continue
+        addresses = _merged(texts, here, warnings)
+        in_namespace = scope != KUBEVIP_GLOBAL
+        pools.append(_pool(
+            scope, addresses, here,
+            namespaces=[scope] if in_namespace else [],
+            priority=KUBEVIP_NAMESPACE_PRIORITY if in_namespace else None,
+        ))
+    return pools
+
+
+def _without_ends(text: str) -> str:
+    """``skip-end-ips-in-cidr: "true"``: kube-vip leaves out the first and last address of IPv4
+    CIDRs other than /31 and /32."""
+    if "/" not in text:
+        return text
+    entry = parse_entry(text)
+    if entry.version != 4 or entry.size <= 2:
+        return text
+    return describe(4, entry.first + 1, entry.last - 1)
+
+
+def _merged(texts: list[str], where: str, warnings: list[str]) -> list[str]:
+    """kube-vip accepts overlapping entries in one scope; lbctl keeps their union."""
+    try:
+        entries = sorted((parse_entry(t) for t in texts), key=lambda e: (e.version, e.first))
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from exc
+    union: list[AddrRange] = []
+    for entry in entries:
+        last = union[-1] if union else None
+        if last is None or last.version != entry.version or entry.first > last.last:
+            union.append(entry)
+        elif entry.last > last.last:
+            union[-1] = AddrRange(entry.version, last.first, entry.last,
+                                  describe(entry.version, last.first, entry.last))
+    if len(union) == len(texts):
+        return texts
+    merged = ", ".join(e.text for e in union)
+    warnings.append(f"{where}: overlapping entries merged into {merged}")
+    return [e.text for e in union]
+
+
+# --------------------------------------------------------------------------- adopting
+
+
+def _in_pools(state: State, ip: str, names: set[str]) -> bool:
+    try:
+        return state.pool_of(ip) in names
+    except UsageError:  # a malformed ingress entry: not an address of ours
+        return False
+
+
+def adopt(state: State, pools: Iterable[str], services: Iterable[Obj]
+          ) -> tuple[State, list[Allocation], list[str]]:
+    """Record every LoadBalancer Service whose ingress IPs lie in ``pools`` as an allocation of
+    those IPs; refuse (naming the Service and the rule) when the allocator would not give them.
+    Returns the new state, the allocations, and a warning per Service left out (another
+    controller's ``loadBalancerClass``)."""
+    names = set(pools)
+    allocator = Allocator(state)
+    adopted: list[Allocation] = []
+    warnings: list[str] = []
+    for obj in sorted(services, key=service.key_of):
+        if not service.is_load_balancer(obj):
+            continue
+        ips = tuple(dict.fromkeys(ip for ip in service.ingress_ips(obj)
+                                  if _in_pools(state, ip, names)))
+        if not ips:
+            continue
+        if service.is_foreign(obj):
+            warnings.append(f"service {service.ref(obj)} not adopted: its loadBalancerClass "
+                            f"{service.lb_class(obj)} belongs to another controller; it holds "
+                            f"{', '.join(ips)} (keep it from others with lbctl pool reserve)")
+            continue
+        request = replace(service.request(obj, ips=ips),
+                          families=tuple(parse_ip(ip).version for ip in ips), require_all=True)
+        try:
+            record, _ = allocator.allocate(request)
+        except (AllocationError, UsageError) as exc:
+            hint = exc.hint
+            if getattr(exc, "reason", "") == SHARING:
+                hint = (f"give the Services that share an address the same {SHARING_ANNOTATION} "
+                        "annotation and distinct ports, then import again")
+            raise RefusedError(
+                f"cannot adopt {request.ref}, which holds {', '.join(ips)}: {exc.message}",
+                hint=hint,
+            ) from exc
+        adopted.append(record)
+    return allocator.state(), adopted, warnings
+
+
+def import_pools(state: State, found: Found, services: Iterable[Obj]
+                 ) -> tuple[State, Imported]:
+    """Add every found pool (refusing a name or an address already in use) and adopt the
+    Services that hold addresses in them: the pure change ``pool import`` runs in one state
+    transaction."""
+    for pool in found.pools:
+        state = add_pool(state, pool)
+    state, adopted, warnings = adopt(state, [p.name for p in found.pools], services)
+    return state, Imported(found.pools, tuple(adopted), tuple(warnings))
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _selected(state: State, names: Sequence[str]) -> list[Pool]:
+    pools = [get_pool(state, n) for n in dict.fromkeys(names)] or pool_order(state.pools)
+    if not pools:
+        raise NotFoundError("no pools to export", hint="add one with lbctl pool add")
+    return pools
+
+
+def _pieces(pool: Pool) -> list[tuple[AddrRange, list[tuple[int, int]]]]:
+    """Each entry with the blocks left once reserved addresses are taken out."""
+    reserved = sorted((parse_ip(ip).version, parse_ip(ip).value) for ip in pool.reservations)
+    out = []
+    for entry in pool.entries:
+        blocks = []
+        start = entry.first
+        for version, value in reserved:
+            if version == entry.version and entry.first <= value <= entry.last:
+                if value > start:
+                    blocks.append((start, value - 1))
+                start = value + 1
+        if start <= entry.last:
+            blocks.append((start, entry.last))
+        out.append((entry, blocks))
+    return out
+
+
+def _reservation_warning(pool: Pool, target: str) -> list[str]:
+    if not pool.reservations:
+        return []
+    return [f"pool {pool.name}: reservations have no {target} equivalent; their addresses "
+            f"({', '.join(sorted(pool.reservations, key=parse_ip))}) are left out of the "
+            "exported addresses instead, and their notes are lost"]
+
+
+def _single(version: int, value: int) -> str:
+    return f"{format_ip(version, value)}/{32 if version == 4 else 128}"
+
+
+def to_metallb(state: State, names: Sequence[str] = (),
+               namespace: str = METALLB_NAMESPACE) -> Exported:
+    """IPAddressPools for the pools (all, or those named), and one L2Advertisement naming them:
+    MetalLB announces nothing that no advertisement selects."""
+    documents: list[Obj] = []
+    warnings: list[str] = []
+    selected = _selected(state, names)
+    for pool in selected:
+        addresses = []
+        for entry, blocks in _pieces(pool):
+            for first, last in blocks:
+                if (first, last) == (entry.first, entry.last) and "/" in entry.text:
+                    addresses.append(entry.text)
+                elif first == last:
+                    addresses.append(_single(entry.version, first))
+                else:
+                    addresses.append(describe(entry.version, first, last))
+        warnings.extend(_reservation_warning(pool, "MetalLB"))
+        spec: Obj = {"addresses": addresses, "autoAssign": pool.auto_assign,
+                     "avoidBuggyIPs": pool.avoid_buggy_ips}
+        allocation: Obj = {}
+        if pool.priority is not None:
+            if pool.priority == 0:
+                warnings.append(f"pool {pool.name}: priority 0 not exported: MetalLB reads 0 as "
+                                "no priority (use 1 or more)")
+            else:
+                allocation["priority"] = pool.priority
+        if pool.namespaces:
+            allocation["namespaces"] = list(pool.namespaces)
+        if pool.service_selectors:
+            allocation["serviceSelectors"] = [label_selector(s) for s in pool.service_selectors]
+        if allocation:
+            spec["serviceAllocation"] = allocation
+        documents.append({
+            "apiVersion": METALLB_API,
+            "kind": "IPAddressPool",
+            "metadata": {"name": pool.name, "namespace": namespace},
+            "spec": spec,
+        })
+    documents.append({
+        "apiVersion": METALLB_API,
+        "kind": "L2Advertisement",
+        "metadata": {"name": L2_ADVERTISEMENT, "namespace": namespace},
+        "spec": {"ipAddressPools": [pool.name for pool in selected]},
+    })
+    return Exported(tuple(documents), tuple(warnings))
+
+
+def to_kubevip(state: State, names: Sequence[str] = (),
+               namespace: str = KUBEVIP_NAMESPACE) -> Exported:
+    """kube-vip's ConfigMap for the pools (all, or those named): one ``cidr-``/``range-`` key
+    per scope (a pool's namespace, or ``global``)."""
+    warnings: list[str] = []
+    scopes: dict[str, list[Pool]] = {}
+    for pool in _selected(state, names):
+        if not pool.auto_assign:
+            warnings.append(f"pool {pool.name} not exported: kube-vip has no autoAssign: false "
+                            "(it would hand the addresses out to any Service); Services can "
+                            "still ask for them with the kube-vip.io/loadbalancerIPs annotation")
+            continue
+        scope = pool.namespaces[0] if pool.namespaces else KUBEVIP_GLOBAL
+        if len(pool.namespaces) > 1:
+            warnings.append(f"pool {pool.name}: exported for namespace {scope} only: a kube-vip "
+                            "pool serves one namespace (namespaces "
+                            f"{', '.join(pool.namespaces[1:])} lose it)")
+        if pool.service_selectors:
+            warnings.append(f"pool {pool.name}: serviceSelectors ("
+                            f"{' | '.join(pool.service_selectors)}) not exported: kube-vip has "
+                            "no selectors; the pool serves "
+                            + ("every Service" if scope == KUBEVIP_GLOBAL
+                               else f"every Service of namespace {scope}"))
+        if pool.priority is not None and scope == KUBEVIP_GLOBAL:
+            warnings.append(f"pool {pool.name}: priority {pool.priority} not exported: kube-vip "
+                            "has no priorities")
+        if pool.avoid_buggy_ips:
+            warnings.append(f"pool {pool.name}: avoidBuggyIPs not exported: kube-vip may hand "
+                            "out addresses ending in .0 and .255")
+        warnings.extend(_reservation_warning(pool, "kube-vip"))
+        scopes.setdefault(scope, []).append(pool)
+    data: dict[str, str] = {}
+    for scope, pools in sorted(scopes.items()):
+        if len(pools) > 1:
+            serves = "every namespace" if scope == KUBEVIP_GLOBAL else f"namespace {scope}"
+            warnings.append(f"pools {', '.join(p.name for p in pools)} merged into one kube-vip "
+                            f"pool for {serves}")
+        pieces = [piece for pool in pools for piece in _pieces(pool)]
+        whole = all(blocks == [(e.first, e.last)] and "/" in e.text for e, blocks in pieces)
+        if whole:
+            data[f"cidr-{scope}"] = ",".join(e.text for e, _ in pieces)
+        else:
+            data[f"range-{scope}"] = ",".join(
+                f"{format_ip(e.version, first)}-{format_ip(e.version, last)}"
+                for e, blocks in pieces for first, last in blocks
+            )
+    exported = [p for pools in scopes.values() for p in pools]
+    held = [r for r in state.all_records() if r.pool in {p.name for p in exported}]
+    if held:
+        warnings.append(f"{len(held)} allocations in the exported pools are not carried over: "
+                        "kube-vip counts an address as used only when its Service has the "
+                        "kube-vip.io/loadbalancerIPs annotation")
+        shared = sorted({r.sharing_key for r in held if r.sharing_key})
+        if shared:
+            warnings.append(f"sharing keys ({', '.join(shared)}) not exported: kube-vip shares "
+                            "with allow-share-<namespace>, between any Services whose ports "
+                            "differ")
+    if not data:
+        raise RefusedError(
+            "nothing to export: kube-vip has no autoAssign: false, which every selected pool has",
+            hint="name pools with autoAssign, or export them with --format metallb",
+        )
+    document: Obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": KUBEVIP_CONFIGMAP, "namespace": namespace},
+        "data": data,
+    }
+    return Exported((document,), tuple(warnings))

@@ -1,0 +1,118 @@
+"""Every Kubernetes API permission lbctl uses, in one list, each with the reason it is needed.
+
+This list is the single source for two consumers: ``lbctl doctor`` asks the API server whether
+the current identity holds each permission (a SelfSubjectAccessReview per entry, check
+``rbac.permissions``), and the RBAC manifests lbctl generates are built from it.  A command that
+starts calling the API in a new way adds its permission here, and both follow.
+
+Each entry is what an RBAC rule grants: a verb on a resource (and subresource) of an API group,
+in one namespace or in all of them, on one named object or on any.  ``create`` can never be
+limited to a name (the name is not known when the request is authorised), so no ``create``
+entry has one.
+
+Pure data: no I/O, no imports beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Where lbctl keeps its state by default, and where kubeadm keeps kube-proxy's configuration.
+SYSTEM_NAMESPACE = "kube-system"
+STATE_CONFIGMAP = "lbctl-state"
+KUBE_PROXY = "kube-proxy"
+METALLB_NAMESPACE = "metallb-system"
+
+
+@dataclass(frozen=True)
+class Permission:
+    verb: str  # "get", "list", "create", "update", "patch"
+    group: str  # "" for the core API group
+    resource: str  # plural: "services"
+    why: str  # what lbctl does with it, for a person reading doctor's report or the RBAC
+    commands: tuple[str, ...]  # the lbctl commands that use it
+    subresource: str = ""  # "status"
+    namespace: str | None = None  # None: every namespace (or a cluster-scoped resource)
+    name: str | None = None  # None: any object
+
+    @property
+    def cluster_wide(self) -> bool:
+        """Needs a ClusterRole (every namespace, or a cluster-scoped resource)."""
+        return self.namespace is None
+
+    def describe(self) -> str:
+        """``patch services/status (all namespaces)``, ``get configmaps kube-system/lbctl-state``,
+        ``list deployments.apps (all namespaces)``."""
+        resource = self.resource + (f".{self.group}" if self.group else "")
+        if self.subresource:
+            resource += f"/{self.subresource}"
+        if self.namespace is None:
+            where = f" {self.name}" if self.name else " (all namespaces)"
+        else:
+            where = f" {self.namespace}/{self.name}" if self.name else f" in {self.namespace}"
+        return f"{self.verb} {resource}{where}"
+
+
+_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool import", "doctor")
+_STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor")
+_PROXY = ("kube-proxy diff", "kube-proxy apply", "doctor")
+
+PERMISSIONS: tuple[Permission, ...] = (
+    # Services and their published addresses.
+    Permission("get", "", "services", "read the Service being assigned or released",
+               ("svc show", "assign", "release")),
+    Permission("list", "", "services", "find LoadBalancer Services and the ClusterIPs in use",
+               _SVC),
+    Permission("patch", "", "services", "publish the address in status.loadBalancer.ingress, "
+               "and withdraw it", ("assign", "release", "reconcile"), subresource="status"),
+    Permission("create", "", "events", "record on the Service why it got no address",
+               ("assign", "reconcile")),
+    Permission("list", "discovery.k8s.io", "endpointslices",
+               "find the nodes with ready endpoints of externalTrafficPolicy: Local Services",
+               ("svc list", "svc show", "doctor")),
+    # The state document.
+    Permission("get", "", "configmaps", "read the state document", _STATE,
+               namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    Permission("create", "", "configmaps", "create the state ConfigMap on the first change",
+               ("pool", "assign"), namespace=SYSTEM_NAMESPACE),
+    Permission("update", "", "configmaps", "write the state document (compare-and-swap)",
+               ("pool", "assign", "release", "reconcile"),
+               namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    # kube-proxy's strictARP.
+    Permission("get", "", "configmaps", "read kube-proxy's configuration (strictARP)", _PROXY,
+               namespace=SYSTEM_NAMESPACE, name=KUBE_PROXY),
+    Permission("update", "", "configmaps", "set ipvs.strictARP: true", ("kube-proxy apply",),
+               namespace=SYSTEM_NAMESPACE, name=KUBE_PROXY),
+    Permission("get", "apps", "daemonsets", "follow kube-proxy's rollout",
+               ("kube-proxy apply",), namespace=SYSTEM_NAMESPACE, name=KUBE_PROXY),
+    Permission("patch", "apps", "daemonsets", "restart kube-proxy so it reads the change",
+               ("kube-proxy apply",), namespace=SYSTEM_NAMESPACE, name=KUBE_PROXY),
+    Permission("list", "", "pods", "read RKE2's kube-proxy flags from its static pods", _PROXY,
+               namespace=SYSTEM_NAMESPACE),
+    Permission("list", "", "nodes", "node addresses and pod CIDRs; k3s/RKE2 kube-proxy flags",
+               ("kube-proxy diff", "doctor")),
+    # Other load balancers: the traces doctor looks for, the configuration pool import reads.
+    Permission("list", "apps", "deployments", "find other load-balancer controllers",
+               ("doctor",)),
+    Permission("list", "apps", "daemonsets", "find other load-balancer speakers and k3s "
+               "ServiceLB", ("doctor",)),
+    Permission("get", "", "configmaps", "read kube-vip cloud provider's address ranges",
+               ("pool import", "doctor"), namespace=SYSTEM_NAMESPACE, name="kubevip"),
+    Permission("get", "", "configmaps", "read MetalLB's configuration (before MetalLB 0.13)",
+               ("pool import", "doctor"), namespace=METALLB_NAMESPACE, name="config"),
+    Permission("get", "", "configmaps", "find whether Cilium's LB IPAM is switched off",
+               ("doctor",), namespace=SYSTEM_NAMESPACE, name="cilium-config"),
+    Permission("list", "metallb.io", "ipaddresspools", "read MetalLB's address pools",
+               ("pool import", "doctor")),
+    Permission("list", "metallb.io", "l2advertisements",
+               "name the MetalLB advertisements an import leaves behind", ("pool import",),
+               namespace=METALLB_NAMESPACE),
+    Permission("list", "metallb.io", "bgpadvertisements",
+               "name the MetalLB advertisements an import leaves behind", ("pool import",),
+               namespace=METALLB_NAMESPACE),
+    Permission("list", "cilium.io", "ciliumloadbalancerippools",
+               "find Cilium LB IPAM address pools", ("doctor",)),
+    Permission("list", "network.kubesphere.io", "eips", "find OpenELB address pools",
+               ("doctor",)),
+    Permission("list", "purelb.io", "servicegroups", "find PureLB address pools", ("doctor",)),
+)

@@ -1,0 +1,567 @@
+"""MetalLB / kube-vip conversions: what is imported, what is warned about, what is exported.
+
+Fixtures in ``tests/fixtures/interop/`` are written for these tests in the shapes MetalLB's and
+kube-vip's documentation show: ``metallb-crds.yaml`` (IPAddressPools with every
+``serviceAllocation`` field, an L2Advertisement with interfaces, a BGPAdvertisement and a
+BGPPeer), ``metallb-configmap.yaml`` (the pre-0.13 ConfigMap, layer2 and bgp pools, peers and
+communities), ``kubevip-configmap.yaml`` (global and per-namespace pools, a scope with both
+``cidr-`` and ``range-``, overlapping entries, sharing, an interface, descending order) and
+``services.yaml`` (a ``kubectl get svc -A -o yaml`` List).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lbctl.core import interop
+from lbctl.core.addresses import describe
+from lbctl.core.interop import Found
+from lbctl.core.state import Allocation, Pool, State
+from lbctl.errors import NotFoundError, RefusedError, UsageError
+from tests.core.support import pool, state_of
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "interop"
+
+
+def objects(*names: str) -> list[dict[str, Any]]:
+    return [obj for name in names
+            for obj in interop.parse_manifests((FIXTURES / name).read_text(), name)]
+
+
+def service(name: str, namespace: str, *ips: str, annotations: dict[str, str] | None = None,
+            **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}], **spec},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
+    }
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_parse_manifests_flattens_lists_and_skips_empty_documents() -> None:
+    text = "---\n---\nkind: List\nitems: [{kind: A}, {kind: B}]\n---\nkind: C\n"
+    assert [o["kind"] for o in interop.parse_manifests(text, "f")] == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: [1\nb: 2\n", "file x is not valid YAML at line 2"),
+    ("- 1\n- 2\n", "file x: document 1 is not a mapping"),
+])
+def test_parse_manifests_refuses_what_is_not_manifests(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        interop.parse_manifests(text, "file x")
+    assert caught.value.message == message
+
+
+# --------------------------------------------------------------------------- MetalLB import
+
+
+def test_metallb_crds() -> None:
+    found = interop.from_metallb(objects("metallb-crds.yaml"))
+    assert found.pools == (
+        pool("production", "192.168.10.0/24", "192.168.9.1-192.168.9.5",
+             "fc00:f853:ccd:e799::/124"),
+        pool("expensive", "42.176.25.64/30", "42.176.25.70", auto_assign=False),
+        pool("tenant-a", "172.20.0.0/25", avoid_buggy_ips=True, priority=50,
+             namespaces=["team-a", "team-a-staging"],
+             selectors=["exposure=public", "tier in (frontend,edge),!canary"]),
+        pool("labelled", "172.20.1.0/28"),  # priority 0 is MetalLB's "no priority"
+    )
+    assert found.warnings == (
+        "IPAddressPool metallb-system/labelled: spec.serviceAllocation.namespaceSelectors "
+        "(environment=prod) not imported: lbctl pools name namespaces, not namespace labels; "
+        "the pool serves every namespace",
+        "L2Advertisement metallb-system/l2: spec.interfaces not imported: lbctl arp announce "
+        "chooses the interface by subnet (or --interface) on the node it runs on",
+        "BGPAdvertisement metallb-system/external not imported: lbctl announces with ARP/NDP "
+        "only",
+        "BGPPeer metallb-system/tor not imported: lbctl does not speak BGP",
+    )
+
+
+def test_metallb_legacy_configmap() -> None:
+    found = interop.from_metallb(objects("metallb-configmap.yaml"))
+    assert found.pools == (
+        pool("default", "192.168.1.240-192.168.1.250"),
+        pool("reserved", "192.168.144.0/20", auto_assign=False, avoid_buggy_ips=True),
+        pool("bgp-pool", "198.51.100.0/24"),
+    )
+    where = "ConfigMap metallb-system/config"
+    assert found.warnings == (
+        f"{where}: bgp-communities not imported: lbctl does not speak BGP",
+        f"{where}: peers not imported: lbctl does not speak BGP",
+        f"{where}: pool bgp-pool: protocol bgp not imported: lbctl announces with ARP/NDP only "
+        "(the addresses are imported)",
+        f"{where}: pool bgp-pool: bgp-advertisements not imported: lbctl announces with "
+        "ARP/NDP only",
+    )
+
+
+def test_metallb_bare_legacy_config_and_unknown_fields() -> None:
+    config = {"address-pools": [{"name": "a", "protocol": "layer2", "addresses": ["10.0.0.0/30"],
+                                 "ipam": {"secret-name": "x"}}], "extra": 1}
+    found = interop.from_metallb([config])
+    assert found.pools == (pool("a", "10.0.0.0/30"),)
+    assert found.warnings == (
+        "the MetalLB configuration: unknown setting 'extra' not imported",
+        "the MetalLB configuration: pool a: unknown field 'ipam' not imported",
+    )
+
+
+def test_metallb_deprecated_addresspool_and_other_kinds() -> None:
+    found = interop.from_metallb([
+        {"apiVersion": "metallb.io/v1beta1", "kind": "AddressPool",
+         "metadata": {"name": "old", "namespace": "metallb-system"},
+         "spec": {"protocol": "bgp", "addresses": ["10.1.0.0/30"], "bgpAdvertisements": [{}],
+                  "future": True}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "x"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}, "data": {}},
+    ])
+    assert found.pools == (pool("old", "10.1.0.0/30"),)
+    assert found.warnings == (
+        "AddressPool metallb-system/old: protocol bgp not imported: lbctl announces with "
+        "ARP/NDP only (the addresses are imported)",
+        "AddressPool metallb-system/old: bgpAdvertisements not imported: lbctl announces with "
+        "ARP/NDP only",
+        "AddressPool metallb-system/old: unknown field spec.future not imported",
+        "Secret x/s ignored: not a MetalLB object",
+        "ConfigMap other ignored: it has no key 'config' (MetalLB's configuration)",
+    )
+
+
+def ipaddresspool(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": name, "namespace": "metallb-system"}, "spec": spec}
+
+
+def test_an_empty_service_selector_matches_every_service() -> None:
+    found = interop.from_metallb([ipaddresspool(
+        "a", addresses=["10.0.0.0/30"],
+        serviceAllocation={"serviceSelectors": [{"matchLabels": {"app": "x"}}, {}]})])
+    assert found.pools[0].service_selectors == ()
+
+
+def test_namespace_selectors_next_to_namespaces_keep_the_namespaces() -> None:
+    found = interop.from_metallb([ipaddresspool(
+        "a", addresses=["10.0.0.0/30"],
+        serviceAllocation={"namespaces": ["b", "a"], "namespaceSelectors": [
+            {"matchExpressions": [{"key": "env", "operator": "Exists"}]}]})])
+    assert found.pools[0].namespaces == ("a", "b")
+    assert found.warnings[0].endswith("(env) not imported: lbctl pools name namespaces, not "
+                                      "namespace labels; the pool serves only namespaces a, b")
+
+
+@pytest.mark.parametrize(("given", "stored", "warned"), [
+    ("192.168.1.5/24", "192.168.1.0/24", "192.168.1.5/24 has host bits set; imported as "
+                                         "192.168.1.0/24, the network the other tool reads it as"),
+    ("42.176.25.70/32", "42.176.25.70", ""),
+    ("2001:db8::7/128", "2001:db8::7", ""),
+    ("10.0.0.9-10.0.0.9", "10.0.0.9", ""),
+    (" 10.0.0.1 - 10.0.0.3 ", "10.0.0.1-10.0.0.3", ""),
+])
+def test_address_entries_are_read_as_metallb_reads_them(given: str, stored: str,
+                                                        warned: str) -> None:
+    found = interop.from_metallb([ipaddresspool("a", addresses=[given])])
+    assert found.pools[0].addresses == (stored,)
+    assert found.warnings == ((f"IPAddressPool metallb-system/a: {warned}",) if warned else ())
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"addresses": "10.0.0.0/30"},
+     "IPAddressPool metallb-system/a: spec.addresses must be a list of strings"),
+    ({"addresses": ["10.0.0.0/30"], "autoAssign": "no"},
+     "IPAddressPool metallb-system/a: spec.autoAssign must be true or false, not 'no'"),
+    ({"addresses": ["10.0.0.0/30"], "serviceAllocation": {"priority": "high"}},
+     "IPAddressPool metallb-system/a: spec.serviceAllocation.priority must be an integer"),
+    ({"addresses": []}, "IPAddressPool metallb-system/a: pool a has no addresses"),
+    ({"addresses": ["10.0.0.0/30", "10.0.0.2"]},
+     "IPAddressPool metallb-system/a: pool a overlap: 10.0.0.0/30 and 10.0.0.2 share 10.0.0.2"),
+    ({"addresses": ["10.0.0.0/30"], "serviceAllocation": {"serviceSelectors": [
+        {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}]}},
+     "IPAddressPool metallb-system/a: spec.serviceAllocation.serviceSelectors: invalid match "
+     "expression a Gt ['1']"),
+])
+def test_malformed_ipaddresspools_are_refused_by_name(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        interop.from_metallb([ipaddresspool("a", **spec)])
+    assert caught.value.message == message
+
+
+def test_legacy_configmap_with_broken_yaml() -> None:
+    broken = {"kind": "ConfigMap", "metadata": {"name": "config", "namespace": "metallb-system"},
+              "data": {"config": "address-pools: [\n"}}
+    with pytest.raises(UsageError) as caught:
+        interop.from_metallb([broken])
+    assert caught.value.message == "ConfigMap metallb-system/config: key config is not valid YAML"
+
+
+# --------------------------------------------------------------------------- label selectors
+
+
+@pytest.mark.parametrize(("selector", "text"), [
+    ({"matchLabels": {"b": "2", "a": "1"}}, "a=1,b=2"),
+    ({"matchExpressions": [{"key": "t", "operator": "In", "values": ["y", "x"]}]}, "t in (x,y)"),
+    ({"matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["x"]}]}, "t!=x"),
+    ({"matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["x", "y"]}]},
+     "t notin (x,y)"),
+    ({"matchExpressions": [{"key": "t", "operator": "Exists"}]}, "t"),
+    ({"matchExpressions": [{"key": "t", "operator": "DoesNotExist"}]}, "!t"),
+    ({}, None),
+    ({"matchLabels": {}, "matchExpressions": []}, None),
+])
+def test_selector_text(selector: dict[str, Any], text: str | None) -> None:
+    assert interop.selector_text(selector, "here") == text
+
+
+@pytest.mark.parametrize("text", [
+    "app=web", "a=1,b=2", "t in (x,y)", "t notin (x,y)", "t!=x", "t", "!t",
+    "!canary,app=web,tier in (edge,frontend)", "example.com/role=lb",
+])
+def test_label_selector_round_trip(text: str) -> None:
+    assert interop.selector_text(interop.label_selector(text), "here") == text
+
+
+def test_label_selector_shape() -> None:
+    assert interop.label_selector("app=web,tier in (a,b),!canary") == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "canary", "operator": "DoesNotExist"},
+                             {"key": "tier", "operator": "In", "values": ["a", "b"]}],
+    }
+
+
+# --------------------------------------------------------------------------- kube-vip import
+
+
+def test_kubevip_configmap() -> None:
+    found = interop.from_kubevip(objects("kubevip-configmap.yaml"))
+    assert found.pools == (
+        pool("development", "192.168.0.224/29", namespaces=["development"], priority=1),
+        pool("finance", "192.168.0.232-192.168.0.239", namespaces=["finance"], priority=1),
+        pool("global", "192.168.0.200-192.168.0.219", "2001:db8:10::10-2001:db8:10::1f"),
+    )
+    where = "ConfigMap kube-system/kubevip"
+    assert found.warnings == (
+        f"{where}: allow-share-development not imported: kube-vip lets any Services of "
+        "namespace development share an IPv4 address when their ports differ; lbctl shares "
+        "only between Services with the same metallb.io/allow-shared-ip annotation: add it to "
+        "those that share",
+        f"{where}: interface-finance (eth3) not imported: lbctl arp announce chooses the "
+        "interface by subnet, or --interface",
+        f"{where}: range-finance not imported: kube-vip ignores it because cidr-finance is set",
+        f"{where}: search-order desc not imported: lbctl always hands out the lowest free "
+        "address",
+        f"{where}: cidr-finance: overlapping entries merged into 192.168.0.232-192.168.0.239",
+    )
+
+
+def kubevip(**data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kubevip", "namespace": "kube-system"}, "data": data}
+
+
+def test_kubevip_skip_end_ips_in_cidr() -> None:
+    found = interop.from_kubevip([kubevip(**{
+        "cidr-global": "10.0.0.0/29,10.0.1.0/31,10.0.2.7/32,2001:db8::/126",
+        "skip-end-ips-in-cidr": "true", "search-order": "asc", "allow-share-global": "false",
+    })])
+    assert found.pools == (pool("global", "10.0.0.1-10.0.0.6", "10.0.1.0/31", "10.0.2.7",
+                                "2001:db8::/126"),)
+    assert found.warnings == ()
+
+
+def test_kubevip_dhcp_mode_and_unknown_keys() -> None:
+    found = interop.from_kubevip([kubevip(**{"cidr-global": "0.0.0.0/32", "cidr-web":
+                                             "10.0.0.0/30", "loadbalancer-mode": "x"}),
+                                  {"kind": "Secret", "metadata": {"name": "s"}}])
+    assert [p.name for p in found.pools] == ["web"]
+    assert found.warnings == (
+        "ConfigMap kube-system/kubevip: unknown key 'loadbalancer-mode' not imported",
+        "ConfigMap kube-system/kubevip: cidr-global: 0.0.0.0/32 (kube-vip's DHCP mode) not "
+        "imported",
+        "Secret s ignored: kube-vip's cloud provider reads only its ConfigMap",
+    )
+
+
+def test_kubevip_namespace_pools_are_tried_before_the_global_one() -> None:
+    found = interop.from_kubevip([kubevip(**{"range-global": "10.0.0.1-10.0.0.9",
+                                             "range-zz": "10.0.1.1-10.0.1.9"})])
+    from lbctl.core.allocator import Allocator, Request
+
+    state = state_of(*found.pools)
+    record, _ = Allocator(state).allocate(Request("zz", "svc"))
+    assert record.pool == "zz"  # "global" sorts first by name; priority puts zz before it
+    record, _ = Allocator(state).allocate(Request("other", "svc"))
+    assert record.pool == "global"
+
+
+# --------------------------------------------------------------------------- adopting
+
+
+def test_adopting_the_services_of_the_fixture() -> None:
+    found = interop.from_metallb(objects("metallb-configmap.yaml"))
+    state, imported = interop.import_pools(State(), found, objects("services.yaml"))
+    assert imported.adopted == (
+        Allocation("infra", "dns-tcp", ("192.168.1.240",), "default", "dns", ("TCP/53",), ""),
+        Allocation("infra", "dns-udp", ("192.168.1.240",), "default", "dns", ("UDP/53",), ""),
+        Allocation("shop", "web", ("192.168.1.241",), "default"),
+    )
+    assert dict(state.allocations) == {a.key: a for a in imported.adopted}
+    assert sorted(state.pools) == ["bgp-pool", "default", "reserved"]
+    assert imported.warnings == ()
+
+
+def test_adopting_refuses_two_services_on_one_address_without_a_sharing_key() -> None:
+    found = Found((pool("a", "10.0.0.0/29"),))
+    keyed = {"metallb.io/allow-shared-ip": "k"}
+    services = [service("one", "x", "10.0.0.1"),
+                service("two", "x", "10.0.0.1", annotations=keyed)]
+    with pytest.raises(RefusedError) as caught:
+        interop.import_pools(State(), found, services)
+    assert caught.value.message == (
+        "cannot adopt x/two, which holds 10.0.0.1: 10.0.0.1 is used by x/one, which may not "
+        "share it: x/one has no sharing key")
+    assert caught.value.hint == ("give the Services that share an address the same "
+                                 "metallb.io/allow-shared-ip annotation and distinct ports, then "
+                                 "import again")
+
+
+def test_adopting_keeps_only_the_addresses_in_imported_pools() -> None:
+    existing = state_of(pool("old", "10.9.0.0/30"))
+    found = Found((pool("v4", "10.0.0.0/29"),))
+    dual = service("dual", "x", "10.0.0.3", "2001:db8::3", ipFamilyPolicy="RequireDualStack",
+                   ipFamilies=["IPv4", "IPv6"])
+    other = service("other", "x", "10.9.0.1")
+    state, imported = interop.import_pools(existing, found, [dual, other])
+    assert [(a.ref, a.ips, a.pool) for a in imported.adopted] == [("x/dual", ("10.0.0.3",), "v4")]
+    assert state.allocation("x", "other") is None
+
+
+def test_adopting_leaves_another_controllers_service_out_with_a_warning() -> None:
+    found = Found((pool("a", "10.0.0.0/29"),))
+    foreign = service("f", "x", "10.0.0.2", loadBalancerClass="example.com/other")
+    plain = {**service("c", "x", "10.0.0.3"), "spec": {"type": "ClusterIP"}}
+    state, imported = interop.import_pools(State(), found, [foreign, plain])
+    assert imported.adopted == ()
+    assert imported.warnings == (
+        "service x/f not adopted: its loadBalancerClass example.com/other belongs to another "
+        "controller; it holds 10.0.0.2 (keep it from others with lbctl pool reserve)",)
+
+
+def test_import_refuses_a_pool_that_overlaps_an_existing_one() -> None:
+    existing = state_of(pool("mine", "10.0.0.0/30"))
+    with pytest.raises(RefusedError) as caught:
+        interop.import_pools(existing, Found((pool("theirs", "10.0.0.2-10.0.0.9"),)), [])
+    assert caught.value.message == ("pools mine and theirs overlap: 10.0.0.0/30 and "
+                                    "10.0.0.2-10.0.0.9 share 10.0.0.2-10.0.0.3")
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_to_metallb() -> None:
+    state = state_of(
+        pool("b", "10.0.0.0/24", "2001:db8::5", avoid_buggy_ips=True, priority=5,
+             namespaces=["web"], selectors=["app=web,tier in (a,b)"]),
+        pool("a", "10.1.0.0/29", auto_assign=False),
+    )
+    exported = interop.to_metallb(state)
+    assert exported.warnings == ()
+    assert list(exported.documents) == list(yaml.safe_load_all("""
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: b, namespace: metallb-system}
+spec:
+  addresses: [10.0.0.0/24, 2001:db8::5/128]
+  autoAssign: true
+  avoidBuggyIPs: true
+  serviceAllocation:
+    priority: 5
+    namespaces: [web]
+    serviceSelectors:
+    - matchLabels: {app: web}
+      matchExpressions: [{key: tier, operator: In, values: [a, b]}]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: a, namespace: metallb-system}
+spec: {addresses: [10.1.0.0/29], autoAssign: false, avoidBuggyIPs: false}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: lbctl, namespace: metallb-system}
+spec: {ipAddressPools: [b, a]}
+"""))
+
+
+def test_to_metallb_carves_reservations_out_and_says_so() -> None:
+    from lbctl.core.pools import reserve
+
+    state = reserve(state_of(pool("a", "10.0.0.0/29", "10.0.1.7", priority=0)), "a",
+                    ["10.0.0.0", "10.0.0.3", "10.0.0.4", "10.0.1.7"], "router")
+    exported = interop.to_metallb(state, ["a"], namespace="lb")
+    assert exported.documents[0]["spec"]["addresses"] == ["10.0.0.1-10.0.0.2",
+                                                          "10.0.0.5-10.0.0.7"]
+    assert exported.documents[0]["metadata"] == {"name": "a", "namespace": "lb"}
+    assert exported.warnings == (
+        "pool a: reservations have no MetalLB equivalent; their addresses (10.0.0.0, 10.0.0.3, "
+        "10.0.0.4, 10.0.1.7) are left out of the exported addresses instead, and their notes "
+        "are lost",
+        "pool a: priority 0 not exported: MetalLB reads 0 as no priority (use 1 or more)",
+    )
+
+
+def test_export_names_unknown_pools_and_needs_a_pool() -> None:
+    with pytest.raises(NotFoundError) as caught:
+        interop.to_metallb(state_of(pool("a", "10.0.0.1")), ["nope"])
+    assert caught.value.message == "pool nope not found (pools: a)"
+    with pytest.raises(NotFoundError) as caught:
+        interop.to_kubevip(State())
+    assert caught.value.message == "no pools to export"
+
+
+def test_to_kubevip() -> None:
+    state = state_of(
+        pool("g1", "10.0.0.0/29", priority=3),
+        pool("g2", "10.0.1.0/30", "2001:db8::/120", avoid_buggy_ips=True),
+        pool("web", "10.0.2.0/30", namespaces=["web", "api"], selectors=["app=x"]),
+        pool("dev", "10.0.3.1-10.0.3.9", namespaces=["dev"], priority=1),
+        pool("manual", "10.0.4.0/30", auto_assign=False),
+        allocations=[Allocation("web", "s", ("10.0.2.1",), "web", "k", ("TCP/80",))],
+    )
+    exported = interop.to_kubevip(state)
+    assert exported.documents == ({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kubevip", "namespace": "kube-system"},
+        "data": {
+            "cidr-api": "10.0.2.0/30",
+            "range-dev": "10.0.3.1-10.0.3.9",
+            "cidr-global": "10.0.0.0/29,10.0.1.0/30,2001:db8::/120",
+        },
+    },)
+    assert exported.warnings == (
+        "pool g1: priority 3 not exported: kube-vip has no priorities",
+        "pool g2: avoidBuggyIPs not exported: kube-vip may hand out addresses ending in .0 and "
+        ".255",
+        "pool manual not exported: kube-vip has no autoAssign: false (it would hand the "
+        "addresses out to any Service); Services can still ask for them with the "
+        "kube-vip.io/loadbalancerIPs annotation",
+        "pool web: exported for namespace api only: a kube-vip pool serves one namespace "
+        "(namespaces web lose it)",
+        "pool web: serviceSelectors (app=x) not exported: kube-vip has no selectors; the pool "
+        "serves every Service of namespace api",
+        "pools g1, g2 merged into one kube-vip pool for every namespace",
+        "1 allocations in the exported pools are not carried over: kube-vip counts an address "
+        "as used only when its Service has the kube-vip.io/loadbalancerIPs annotation",
+        "sharing keys (k) not exported: kube-vip shares with allow-share-<namespace>, between "
+        "any Services whose ports differ",
+    )
+
+
+def test_to_kubevip_writes_ranges_around_reservations() -> None:
+    from lbctl.core.pools import reserve
+
+    state = reserve(state_of(pool("a", "10.0.0.0/30", "10.0.0.9")), "a", ["10.0.0.1"], "")
+    exported = interop.to_kubevip(state)
+    assert exported.documents[0]["data"] == {"range-global": "10.0.0.0-10.0.0.0,"
+                                             "10.0.0.2-10.0.0.3,10.0.0.9-10.0.0.9"}
+
+
+def test_to_kubevip_with_nothing_it_can_express() -> None:
+    with pytest.raises(RefusedError) as caught:
+        interop.to_kubevip(state_of(pool("a", "10.0.0.1", auto_assign=False)))
+    assert caught.value.message == ("nothing to export: kube-vip has no autoAssign: false, which "
+                                    "every selected pool has")
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def addresses_as_sets(pools: Iterable[Pool]) -> list[Pool]:
+    """Pools with each address entry written as its first-last range: ``10.0.0.1/32`` and
+    ``10.0.0.1`` are the same entry (MetalLB needs the first form, lbctl shows the second)."""
+    return sorted(
+        (replace(p, addresses=tuple(describe(e.version, e.first, e.last) + "#"
+                                    for e in p.entries)) for p in pools),
+        key=lambda p: p.name,
+    )
+
+
+def test_single_addresses_travel_as_host_cidrs() -> None:
+    exported = interop.to_metallb(state_of(pool("a", "10.0.0.1", "2001:db8::1")))
+    assert exported.documents[0]["spec"]["addresses"] == ["10.0.0.1/32", "2001:db8::1/128"]
+    assert interop.from_metallb(exported.documents[:1]).pools == (
+        pool("a", "10.0.0.1", "2001:db8::1"),)
+
+
+_label = st.text(alphabet="abcxyz019", min_size=1, max_size=4).map(lambda t: "l" + t)
+
+
+@st.composite
+def selectors(draw: st.DrawFn) -> str:
+    parts = []
+    for key in draw(st.lists(_label, min_size=1, max_size=3, unique=True)):
+        values = draw(st.lists(_label, min_size=2, max_size=3, unique=True))
+        parts.append(draw(st.sampled_from([
+            f"{key}={values[0]}", f"{key}!={values[0]}", f"{key} in ({','.join(values)})",
+            f"{key} in ({values[0]})", f"{key} notin ({','.join(values)})", key, f"!{key}",
+        ])))
+    return ",".join(parts)
+
+
+@st.composite
+def metallb_pools(draw: st.DrawFn) -> list[Pool]:
+    """Pools with every field MetalLB can express: disjoint IPv4 blocks and IPv6 CIDRs."""
+    pools = []
+    for index in range(draw(st.integers(1, 4))):
+        entries = [f"10.{index}.0.0/{draw(st.integers(16, 32))}",
+                   f"10.{index + 100}.0.{draw(st.integers(0, 9))}-10.{index + 100}.1.5"]
+        if draw(st.booleans()):
+            entries.append(f"2001:db8:{index}::/{draw(st.integers(48, 128))}")
+        pools.append(pool(
+            f"p{index}", *entries,
+            auto_assign=draw(st.booleans()), avoid_buggy_ips=draw(st.booleans()),
+            namespaces=draw(st.lists(_label, max_size=2)),
+            selectors=draw(st.lists(selectors(), max_size=2)),
+            priority=draw(st.one_of(st.none(), st.integers(1, 1000))),
+        ))
+    return pools
+
+
+def dump(documents: Iterable[dict[str, Any]]) -> str:
+    return yaml.dump_all(documents, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+
+
+@settings(max_examples=100, deadline=None)
+@given(metallb_pools())
+def test_metallb_round_trip(pools: list[Pool]) -> None:
+    exported = interop.to_metallb(state_of(*pools))
+    assert exported.warnings == ()
+    text = dump(exported.documents)
+    back = interop.from_metallb(interop.parse_manifests(text, "export"))
+    assert back.warnings == ()
+    assert addresses_as_sets(back.pools) == addresses_as_sets(pools)
+
+
+@pytest.mark.parametrize("pools", [
+    [pool("global", "10.0.0.0/24", "2001:db8::/64")],
+    [pool("global", "10.0.0.5-10.0.0.9", "10.0.1.1"),
+     pool("web", "10.0.2.0/30", namespaces=["web"], priority=1)],
+    [pool("a", "10.0.3.0/29", namespaces=["a"], priority=1),
+     pool("b", "10.0.4.1-10.0.4.2", namespaces=["b"], priority=1)],
+], ids=["global", "global-and-namespace", "namespaces"])
+def test_kubevip_round_trip(pools: list[Pool]) -> None:
+    exported = interop.to_kubevip(state_of(*pools))
+    assert exported.warnings == ()
+    text = dump(exported.documents)
+    assert list(interop.from_kubevip(interop.parse_manifests(text, "export")).pools) == pools

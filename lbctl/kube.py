@@ -173,12 +173,15 @@ class KubeClient:
         group: str = "",
         namespace: str | None = None,
         subresource: str = "",
+        name: str = "",
     ) -> bool:
         attributes = {"verb": verb, "group": group, "resource": resource}
         if namespace:
             attributes["namespace"] = namespace
         if subresource:
             attributes["subresource"] = subresource
+        if name:
+            attributes["name"] = name
         review = {
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SelfSubjectAccessReview",

@@ -13,6 +13,7 @@ Error policy: an implementation raises only :mod:`lbctl.errors` classes.  In par
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -54,7 +55,7 @@ class KubeAPI(Protocol):
         resource: Resource,
         namespace: str | None = None,
         label_selector: str | None = None,
-    ) -> list[Obj]:
+    ) -> builtins.list[Obj]:
         """All objects of a kind (every page), in one namespace or (``None``) in all."""
         ...
 
@@ -71,7 +72,7 @@ class KubeAPI(Protocol):
         self,
         resource: Resource,
         name: str,
-        patch: Obj | list[Obj],
+        patch: Obj | builtins.list[Obj],
         namespace: str | None = None,
         *,
         subresource: str | None = None,
@@ -81,8 +82,9 @@ class KubeAPI(Protocol):
         ...
 
     def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
-              subresource: str = "") -> bool:
-        """SelfSubjectAccessReview: may the current identity do this?"""
+              subresource: str = "", name: str = "") -> bool:
+        """SelfSubjectAccessReview: may the current identity do this (to the object ``name``,
+        when the permission is limited to named objects)?"""
         ...
 
     def server_version(self) -> str:
@@ -120,12 +122,14 @@ ArpMode = Literal["request", "reply", "both"]
 
 @dataclass(frozen=True)
 class Sent:
-    """What was announced for one address: where, as which MAC, and how many frames."""
+    """Addresses announced alike: on one interface, as one MAC, chosen for one reason, with the
+    same number of frames each.  One per group, not per address: ``--all`` on a large pool
+    announces tens of thousands of addresses."""
 
-    ip: str
+    ips: tuple[str, ...]
     interface: str
     mac: str  # "02:00:00:00:00:01"
-    frames: int
+    frames: int  # per address, over all rounds
     via: str  # why this interface: "subnet 192.0.2.0/24", "default route", "--interface"
 
 
@@ -163,7 +167,7 @@ class Announcer(Protocol):
     ) -> list[Sent]:
         """``count`` rounds, ``interval`` seconds apart; each round announces every address once
         (IPv4: one frame per form of ``mode``; IPv6: one NA).  ``progress(done, total)`` counts
-        addresses announced over all rounds.  Results follow the order of ``ips``."""
+        addresses announced over all rounds.  Every address is in exactly one result."""
         ...
 
     def probe(self, ips: Sequence[str], *, interface: str | None, timeout: float) -> list[Probed]:

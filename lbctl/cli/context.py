@@ -27,7 +27,7 @@ from rich.console import Console
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from lbctl.ports import KubeAPI
+    from lbctl.ports import Announcer, KubeAPI
     from lbctl.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -155,6 +155,12 @@ class App:
             self.kube()
             return self._kube_namespace
         return "default"
+
+    def announcer(self) -> Announcer:
+        """Raw-socket ARP/NDP on this machine's interfaces."""
+        from lbctl.net.announcer import RawAnnouncer
+
+        return RawAnnouncer()
 
     def arp_sysctls(self, proc_root: Path) -> Callable[[], dict[str, dict[str, int]]]:
         """A reader of this machine's ARP sysctls (arp_ignore, arp_announce per interface)."""

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 HEAVY = ("kubernetes", "scapy", "yaml", "netaddr", "lbctl.core", "lbctl.actions", "lbctl.kube",
-         "lbctl.net")
+         "lbctl.net", "lbctl.doctor")
 
 
 def test_help_imports_none_of_the_heavy_modules() -> None:
@@ -17,7 +17,7 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
         "import sys\n"
         "from lbctl.cli.main import run\n"
         "assert run(['--help']) == 0\n"
-        "for group in ('pool', 'kube-proxy'):\n"
+        "for group in ('pool', 'kube-proxy', 'doctor'):\n"
         "    assert run([group, '--help']) == 0\n"
         f"print(sorted(m for m in sys.modules if m.startswith({HEAVY!r})))\n"
     )

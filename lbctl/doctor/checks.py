@@ -1,0 +1,738 @@
+"""Every doctor check: a pure function from :class:`~lbctl.doctor.facts.Facts` to findings.
+
+Each :class:`Check` has a stable ID (``group.name``; docs/doctor.md explains each one and how to
+fix what it finds) and judges one thing.  The judging itself belongs to the core, never to this
+module: the state document is decoded and validated by :func:`lbctl.core.state.decode`, pool
+usage comes from :func:`lbctl.core.pools.usage`, why a Service stays pending from the
+:class:`~lbctl.core.allocator.Allocator`, a Service's request and condition from
+:mod:`lbctl.core.service`, sharing from :func:`lbctl.core.sharing.conflict`, strictARP from
+:mod:`lbctl.core.kubeproxy`, other implementations from :mod:`lbctl.doctor.others`.  This module
+only sorts those answers into findings with a message, a hint and the objects involved.
+
+A check whose facts are :class:`~lbctl.doctor.facts.Absent` is skipped with the reason.  An
+:class:`~lbctl.errors.LbctlError` inside one check becomes an error finding of that check; the
+other checks still run.  Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
+
+from lbctl.core import kubeproxy
+from lbctl.core import service as svc_core
+from lbctl.core.addresses import count_buggy, is_buggy, parse_entry, parse_ip
+from lbctl.core.allocator import EXHAUSTED, AllocationError, Allocator
+from lbctl.core.pools import usage
+from lbctl.core.sharing import conflict
+from lbctl.core.state import Allocation, ServiceKey, State, decode, problems_of
+from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
+from lbctl.doctor.others import IMPLEMENTATIONS, Implementation, evidence
+from lbctl.doctor.report import CheckResult, Finding
+from lbctl.errors import LbctlError, UsageError
+from lbctl.ports import Obj
+
+T = TypeVar("T")
+
+#: Utilisation at or above which a pool gets a warning.
+FULL_WARNING = 0.9
+
+
+class _Skip(Exception):
+    """Raised by :meth:`Context.need`: the check cannot run; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Sharer:
+    """A Service as :func:`lbctl.core.sharing.conflict` sees it."""
+
+    ref: str
+    sharing_key: str
+    ports: tuple[str, ...]
+    backend: str
+
+
+def _ok(message: str) -> list[Finding]:
+    return [Finding("pass", message)]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('s') else 's'}"
+
+
+def _svc_object(key: ServiceKey) -> str:
+    return f"service/{key[0]}/{key[1]}"
+
+
+def _assign_hint(key: ServiceKey) -> str:
+    return f"lbctl assign svc {key[1]} -n {key[0]}"
+
+
+# --------------------------------------------------------------------------- the state document
+
+#: How each problem :func:`lbctl.core.state.decode` reports is filed under a check.  The messages
+#: are the core's; the order matters (first match wins); anything unmatched is
+#: ``state.consistency``.  Fatal categories stop validation, so the other state checks skip.
+_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("state.schema", re.compile(r"schemaVersion")),
+    ("state.parse", re.compile(r"is not valid YAML|the document is not a mapping"
+                               r"|unknown field|must be ")),
+    ("state.pool-overlap", re.compile(r"overlap: ")),
+    ("state.shared-ip", re.compile(r" is held by ")),
+    ("state.consistency", re.compile(r"^pool \S+ reservation: ")),
+    ("state.outside-pool", re.compile(r"is outside every pool|, not in pool ")),
+)
+_FATAL = re.compile(r"schemaVersion|is not valid YAML|the document is not a mapping")
+
+
+def _category(problem: str) -> str:
+    return next((check for check, pattern in _CATEGORIES if pattern.search(problem)),
+                "state.consistency")
+
+
+class Context:
+    """The facts, and what the core derives from them once per run (the decoded state, the
+    Services that are lbctl's, the allocator's answer for each pending Service)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+
+    def need(self, fact: Known[T]) -> T:
+        if isinstance(fact, Absent):
+            raise _Skip(fact.reason)
+        return fact
+
+    # ------------------------------------------------------------------ the state
+
+    @cached_property
+    def _decoded(self) -> tuple[State | None, list[str]]:
+        """The state (None unless it is sound), and every problem with the document."""
+        text = self.need(self.facts.state)
+        if text.problem:  # not even text: state.parse reports it
+            return None, []
+        try:
+            return decode(text.text, text.source), []
+        except LbctlError as exc:
+            return None, problems_of(exc)
+
+    @property
+    def state_problems(self) -> list[str]:
+        return self._decoded[1]
+
+    @property
+    def state(self) -> State:
+        """The decoded state; checks that need it skip when it cannot be trusted."""
+        text = self.need(self.facts.state)
+        state = self._decoded[0]
+        if state is None:
+            raise _Skip("the state document cannot be read (see state.parse)" if text.problem
+                        else "the state document is invalid (see the state.* checks)")
+        return state
+
+    def recorded(self, key: ServiceKey) -> Allocation | None:
+        """The Service's allocation, when the state can be read (None otherwise)."""
+        try:
+            return self.state.allocation(*key)
+        except _Skip:
+            return None
+
+    # ------------------------------------------------------------------ Services
+
+    @property
+    def services(self) -> list[Obj]:
+        return self.need(self.facts.services)
+
+    @cached_property
+    def by_key(self) -> dict[ServiceKey, Obj]:
+        return {svc_core.key_of(svc): svc for svc in self.services}
+
+    @cached_property
+    def ours(self) -> list[tuple[ServiceKey, Obj]]:
+        """lbctl's Services (type LoadBalancer, no other class), sorted."""
+        return sorted((key, svc) for key, svc in self.by_key.items() if svc_core.is_ours(svc))
+
+    def condition(self, key: ServiceKey, svc: Obj) -> svc_core.Condition:
+        return svc_core.condition(svc, self.state.allocation(*key))
+
+    @cached_property
+    def pending(self) -> tuple[dict[ServiceKey, Allocation | LbctlError], State]:
+        """What the allocator gives each pending Service, in order, as ``lbctl assign --all``
+        would; and the state after it."""
+        allocator = Allocator(self.state)
+        answers: dict[ServiceKey, Allocation | LbctlError] = {}
+        for key, svc in self.ours:
+            if self.condition(key, svc).state != svc_core.PENDING:
+                continue
+            try:
+                answers[key] = allocator.allocate(svc_core.request(svc))[0]
+            except LbctlError as exc:
+                answers[key] = exc
+        return answers, allocator.state()
+
+
+Run = Callable[[Context], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    run: Run
+
+
+def _state_check(check: str, title: str) -> Run:
+    def run(ctx: Context) -> list[Finding]:
+        text = ctx.need(ctx.facts.state)
+        if text.problem and check != "state.parse":
+            raise _Skip("the state document cannot be read (see state.parse)")
+        problems = [text.problem] if text.problem else ctx.state_problems
+        if text.text is None and not problems:
+            return _ok(f"{text.source}: no state document yet (no pools, no allocations)")
+        mine = [p for p in problems if text.problem or _category(p) == check]
+        if not mine and any(_FATAL.search(p) for p in problems):
+            raise _Skip("the state document cannot be read (see state.parse and "
+                        "state.schema)")
+        if not mine:
+            return _ok(f"{text.source}: {title}")
+        return [Finding("error", p if p.startswith(text.source) else f"{text.source}: {p}",
+                        _STATE_HINTS[check]) for p in mine]
+
+    return run
+
+
+_STATE_HINTS = {
+    "state.parse": "fix the document by hand or restore a backup; lbctl never overwrites a "
+                   "document it cannot read",
+    "state.schema": "upgrade lbctl: it reads only the schema versions it knows, and never "
+                    "overwrites a newer document",
+    "state.pool-overlap": "move the shared addresses out of one of the pools",
+    "state.shared-ip": "release one of the Services (lbctl release svc NAME -n NS), or give "
+                       "both the same sharing key, distinct ports and the same traffic policy",
+    "state.outside-pool": "put the address back into its pool, or release the Service",
+    "state.consistency": "correct the entry by hand; lbctl refuses to change the document "
+                         "until it is sound",
+}
+
+
+# --------------------------------------------------------------------------- pools
+
+
+def _node_addresses(node: Obj) -> list[tuple[str, str]]:
+    """(type, address) of a Node's InternalIP and ExternalIP addresses."""
+    return [(str(a.get("type")), str(a.get("address")))
+            for a in (node.get("status") or {}).get("addresses") or []
+            if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")]
+
+
+def _name(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _pool_of(state: State, ip: str) -> str | None:
+    try:
+        return state.pool_of(ip)
+    except LbctlError:  # not an address at all: it is in no pool
+        return None
+
+
+def _reserved(state: State, pool: str, ip: str) -> bool:
+    try:
+        return str(parse_ip(ip)) in state.pools[pool].reservations
+    except LbctlError:
+        return False
+
+
+def check_node_overlap(ctx: Context) -> list[Finding]:
+    state, nodes = ctx.state, ctx.need(ctx.facts.nodes)
+    findings = []
+    for node in nodes:
+        for kind, ip in _node_addresses(node):
+            pool = _pool_of(state, ip)
+            if pool is not None and not _reserved(state, pool, ip):
+                findings.append(Finding(
+                    "error", f"pool {pool} contains {ip}, the {kind} of node {_name(node)}",
+                    f"take it out of the pool, or keep lbctl from handing it out: lbctl pool "
+                    f"reserve {pool} {ip} --note 'node {_name(node)}'",
+                    (f"pool/{pool}", f"node/{_name(node)}")))
+    return findings or _ok(f"no pool contains an address of the {_plural(len(nodes), 'node')}")
+
+
+def check_pod_cidr_overlap(ctx: Context) -> list[Finding]:
+    state, nodes = ctx.state, ctx.need(ctx.facts.nodes)
+    findings = []
+    for node in nodes:
+        spec = node.get("spec") or {}
+        cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
+        for cidr in cidrs:
+            try:
+                pod_range = parse_entry(str(cidr))
+            except LbctlError:
+                continue
+            for pool in state.pools.values():
+                for entry in pool.entries:
+                    common = entry.overlap(pod_range)
+                    if common is not None:
+                        findings.append(Finding(
+                            "error", f"pool {pool.name} entry {entry.text} overlaps pod CIDR "
+                                     f"{cidr} of node {_name(node)} ({common.text})",
+                            "pool addresses must not be pod addresses: move the pool to a free "
+                            "range of the node network",
+                            (f"pool/{pool.name}", f"node/{_name(node)}")))
+    return findings or _ok("no pool overlaps a pod CIDR")
+
+
+def check_cluster_ip_overlap(ctx: Context) -> list[Finding]:
+    state, services = ctx.state, ctx.services
+    findings = []
+    for svc in services:
+        key = svc_core.key_of(svc)
+        spec = svc.get("spec") or {}
+        for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+            pool = _pool_of(state, str(ip)) if ip and ip != "None" else None
+            if pool is not None:
+                findings.append(Finding(
+                    "error", f"pool {pool} contains {ip}, the ClusterIP of service "
+                             f"{key[0]}/{key[1]}",
+                    "the pool overlaps the Service CIDR: take those addresses out of the pool",
+                    (f"pool/{pool}", _svc_object(key))))
+    return findings or _ok(f"no pool contains a ClusterIP of the "
+                           f"{_plural(len(services), 'Service')}")
+
+
+def check_buggy_ips(ctx: Context) -> list[Finding]:
+    state = ctx.state
+    findings = []
+    for pool in sorted(state.pools.values(), key=lambda p: p.name):
+        if pool.avoid_buggy_ips:
+            continue
+        reserved = [parse_ip(ip) for ip in pool.reservations]
+        for entry in pool.entries:
+            count = count_buggy(entry.version, entry.first, entry.last) - sum(
+                1 for addr in reserved if addr in entry and is_buggy(addr.version, addr.value))
+            if count:
+                findings.append(Finding(
+                    "warning", f"pool {pool.name} entry {entry.text} holds "
+                               f"{_plural(count, 'address')} ending in .0 or .255, which some "
+                               "clients and routers drop as network or broadcast addresses",
+                    "turn on avoidBuggyIPs for the pool (lbctl pool add --avoid-buggy-ips), "
+                    "or start and end the range inside the subnet",
+                    (f"pool/{pool.name}",)))
+    return findings or _ok("no pool hands out addresses ending in .0 or .255")
+
+
+def check_utilisation(ctx: Context) -> list[Finding]:
+    findings = []
+    for name, families in usage(ctx.state).items():
+        for family in families:
+            if family.capacity and family.used / family.capacity >= FULL_WARNING:
+                percent = family.used * 100 // family.capacity
+                findings.append(Finding(
+                    "warning", f"pool {name} is {percent}% used: {family.used} of "
+                               f"{family.capacity} {family.family} addresses allocated, held or "
+                               "reserved",
+                    "add addresses (lbctl pool add) or release unused ones",
+                    (f"pool/{name}",)))
+    return findings or _ok(f"every pool is less than {int(FULL_WARNING * 100)}% used")
+
+
+def check_exhausted(ctx: Context) -> list[Finding]:
+    answers, after = ctx.pending
+    starved = [key for key, answer in answers.items()
+               if isinstance(answer, AllocationError) and answer.reason == EXHAUSTED]
+    findings = []
+    for name, families in usage(after).items():
+        full = [f.family for f in families if f.capacity and not f.free]
+        pool = after.pools[name]
+        waiting = [key for key in starved
+                   if pool.admits(key[0], (ctx.by_key[key].get("metadata") or {}).get("labels")
+                                  or {})]
+        if full and waiting:
+            findings.append(Finding(
+                "error", f"pool {name} has too few free {'/'.join(full)} addresses: "
+                         f"{_plural(len(waiting), 'pending Service')} it serves would get none: "
+                         + ", ".join(f"{k[0]}/{k[1]}" for k in waiting),
+                "add addresses to the pool (lbctl pool add) or release unused ones",
+                (f"pool/{name}", *(_svc_object(k) for k in waiting))))
+    return findings or _ok("no Service is pending for lack of addresses")
+
+
+# --------------------------------------------------------------------------- Services
+
+
+def check_pending(ctx: Context) -> list[Finding]:
+    answers, _ = ctx.pending
+    findings = []
+    for key, answer in answers.items():
+        who = f"service {key[0]}/{key[1]}"
+        if isinstance(answer, Allocation):
+            findings.append(Finding(
+                "warning", f"{who} is pending; the allocator would give it "
+                           f"{', '.join(answer.ips)} from pool {answer.pool}",
+                f"assign it: {_assign_hint(key)} (or lbctl assign --all)",
+                (_svc_object(key), f"pool/{answer.pool}")))
+        else:
+            why = (f"{answer.reason}: {answer.message}" if isinstance(answer, AllocationError)
+                   else answer.message)
+            findings.append(Finding("error", f"{who} is pending: {why}", answer.hint,
+                                    (_svc_object(key),)))
+    return findings or _ok(f"no LoadBalancer Service is pending "
+                           f"({_plural(len(ctx.ours), 'Service')} checked)")
+
+
+def check_drift(ctx: Context) -> list[Finding]:
+    findings = []
+    for key, svc in ctx.ours:
+        found = ctx.condition(key, svc)
+        if found.state != svc_core.DRIFT:
+            continue
+        who = f"service {key[0]}/{key[1]}"
+        if found.drift == svc_core.UNPUBLISHED and "status" not in svc:
+            continue  # a manifest without a status says nothing about what is published
+        if found.drift == svc_core.UNPUBLISHED:
+            findings.append(Finding("warning", f"{who}: {found.detail}",
+                                    f"publish it: {_assign_hint(key)}", (_svc_object(key),)))
+        else:
+            pins = " ".join(f"--ip {ip}" for ip in svc_core.ingress_ips(svc))
+            findings.append(Finding(
+                "error", f"{who}: {found.detail}",
+                "if another controller set the status, see the impl.* checks; otherwise "
+                f"record what it shows: {_assign_hint(key)} {pins}",
+                (_svc_object(key),)))
+    return findings or _ok("every LoadBalancer Service shows what the state records")
+
+
+def check_orphans(ctx: Context) -> list[Finding]:
+    state, by_key = ctx.state, ctx.by_key
+    findings = []
+    for key in sorted(state.allocations):
+        record = state.allocations[key]
+        svc = by_key.get(key)
+        if svc is not None and svc_core.is_ours(svc):
+            continue
+        why = ("does not exist" if svc is None else
+               "is not a LoadBalancer Service of lbctl's any more")
+        findings.append(Finding(
+            "warning", f"the state allocates {', '.join(record.ips)} (pool {record.pool}) to "
+                       f"service {key[0]}/{key[1]}, which {why}",
+            f"free the addresses: lbctl release svc {key[1]} -n {key[0]}",
+            (_svc_object(key), f"pool/{record.pool}")))
+    return findings or _ok(f"every allocation belongs to a Service "
+                           f"({_plural(len(state.allocations), 'allocation')})")
+
+
+def check_outside_pools(ctx: Context) -> list[Finding]:
+    state = ctx.state
+    findings = []
+    for key, svc in ctx.ours:
+        for ip in svc_core.ingress_ips(svc):
+            if _pool_of(state, ip) is None:
+                findings.append(Finding(
+                    "warning", f"service {key[0]}/{key[1]} shows {ip}, which is in no pool",
+                    "add the address to a pool and record it, or clear the Service's status "
+                    f"(lbctl release svc {key[1]} -n {key[0]})",
+                    (_svc_object(key),)))
+    return findings or _ok("every published address lies in a pool")
+
+
+def check_shared_ip(ctx: Context) -> list[Finding]:
+    holders: dict[str, list[tuple[ServiceKey, Obj]]] = {}
+    for key, svc in sorted(ctx.by_key.items()):
+        if svc_core.is_load_balancer(svc):
+            for ip in svc_core.ingress_ips(svc):
+                holders.setdefault(ip, []).append((key, svc))
+    findings = []
+    for ip, users in sorted(holders.items()):
+        sharers = [_Sharer(f"{k[0]}/{k[1]}", svc_core.sharing_key(s), svc_core.ports(s),
+                           svc_core.backend(s)) for k, s in users]
+        for i, first in enumerate(sharers):
+            for second in sharers[i + 1:]:
+                why = conflict(first, second)
+                if why:
+                    findings.append(Finding(
+                        "error", f"{ip} is shown by services {first.ref} and {second.ref}, "
+                                 f"which may not share it: {why}",
+                        "move one of them to another address; to share on purpose, give both "
+                        "the annotation metallb.io/allow-shared-ip with one key",
+                        (f"service/{first.ref}", f"service/{second.ref}")))
+    return findings or _ok("no address is shown by two Services that may not share it")
+
+
+def check_requested_ip(ctx: Context) -> list[Finding]:
+    state = ctx.state
+    findings = []
+    for key, svc in ctx.ours:
+        who = f"service {key[0]}/{key[1]}"
+        try:
+            asked = svc_core.asked(svc)
+        except UsageError as exc:
+            findings.append(Finding("error", exc.message, exc.hint, (_svc_object(key),)))
+            continue
+        for ip in asked.ips:
+            if _pool_of(state, ip) is None:
+                findings.append(Finding(
+                    "error", f"{who} asks for {ip} ({asked.source}), which is in no pool",
+                    "ask for an address of a pool (lbctl pool list), or add it to one",
+                    (_svc_object(key),)))
+    return findings or _ok("every requested address lies in a pool")
+
+
+def check_local_endpoints(ctx: Context) -> list[Finding]:
+    ready = svc_core.ready_nodes(ctx.need(ctx.facts.endpoint_slices))
+    findings = []
+    local = 0
+    for key, svc in ctx.ours:
+        if svc_core.traffic_policy(svc) != "Local":
+            continue
+        local += 1
+        allocation = ctx.recorded(key)
+        ips = svc_core.ingress_ips(svc) or (allocation.ips if allocation else ())
+        if ips and not ready.get(key):
+            findings.append(Finding(
+                "warning", f"service {key[0]}/{key[1]} has externalTrafficPolicy: Local and no "
+                           f"ready endpoint, so no node may announce {', '.join(ips)}",
+                f"check its pods (kubectl -n {key[0]} get endpointslices -l "
+                f"kubernetes.io/service-name={key[1]}), or use externalTrafficPolicy: Cluster",
+                (_svc_object(key),)))
+    return findings or _ok(f"every addressed externalTrafficPolicy: Local Service has a ready "
+                           f"endpoint ({_plural(local, 'such Service')})")
+
+
+def check_deprecated_annotations(ctx: Context) -> list[Finding]:
+    current, old = svc_core.PREFIXES
+    findings = []
+    for key, svc in ctx.ours:
+        annotations = (svc.get("metadata") or {}).get("annotations") or {}
+        for name in sorted(a for a in annotations if a.startswith(old)):
+            findings.append(Finding(
+                "info", f"service {key[0]}/{key[1]} uses the deprecated annotation {name}",
+                f"rename it to {current}{name[len(old):]} (lbctl reads both; MetalLB deprecated "
+                "the old prefix)",
+                (_svc_object(key),)))
+    return findings or _ok(f"no Service uses a {old} annotation")
+
+
+# --------------------------------------------------------------------------- kube-proxy
+
+
+def _yaml_value(value: kubeproxy.Scalar) -> str:
+    """A value as it reads in YAML: ``false``, ``"false"``, unset."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_strict_arp(ctx: Context) -> list[Finding]:
+    found = ctx.need(ctx.facts.kube_proxy)
+    if found is not None:
+        try:
+            config = kubeproxy.read_config(found.text, found.source)
+        except LbctlError as exc:
+            return [Finding("error", f"cannot read kube-proxy's configuration: {exc.message}",
+                            exc.hint or "check the ConfigMap by hand")]
+        if config.requires_strict_arp and not config.strict:
+            now = _yaml_value(config.strict_arp)
+            return [Finding(
+                "error", f"{found.source}: kube-proxy runs in IPVS mode without "
+                         f"ipvs.strictARP: true (it is {now}), so every node answers ARP for "
+                         "every LoadBalancer address",
+                "lbctl kube-proxy diff shows the change; lbctl kube-proxy apply --restart "
+                "makes it", ("configmap/kube-system/kube-proxy",))]
+        mode = config.mode or "iptables (the default)"
+        need = "strictARP is set" if config.requires_strict_arp else "strictARP is not needed"
+        return _ok(f"{found.source}: mode {mode}; {need}")
+    embedded = kubeproxy.detect_embedded(ctx.need(ctx.facts.nodes),
+                                         ctx.need(ctx.facts.system_pods))
+    if embedded is None:
+        raise _Skip("no kube-proxy ConfigMap kube-system/kube-proxy (kube-proxy may be "
+                    "replaced by the CNI, or configured on each node)")
+    error = embedded.error()
+    missing = [n for n in embedded.nodes if not n.ok]
+    if missing:
+        return [Finding("error", f"{error.message}; in IPVS mode without ipvs-strict-arp: "
+                                 + ", ".join(n.node for n in missing), error.hint,
+                        tuple(f"node/{n.node}" for n in missing))]
+    if embedded.unread:
+        return [Finding("warning", error.message, error.hint,
+                        tuple(f"node/{n}" for n in embedded.unread))]
+    return _ok(embedded.summary() + ": strictARP is set or not needed on every node")
+
+
+# --------------------------------------------------------------------------- other implementations
+
+
+def _listed(ctx: Context, fact: Known[list[Obj]]) -> list[Obj]:
+    """Offline, a kind no file holds is simply not there; live, it could not be read."""
+    if isinstance(fact, Absent) and ctx.facts.mode == "offline":
+        return []
+    return ctx.need(fact)
+
+
+def _implementation_check(impl: Implementation) -> Run:
+    def run(ctx: Context) -> list[Finding]:
+        facts = ctx.facts
+        sources: dict[str, Known[list[Obj]]] = {"workloads": facts.workloads}
+        if impl.configmaps or impl.disabled_by:
+            sources["configmaps"] = facts.configmaps
+        if impl.groups:
+            sources["custom"] = facts.custom
+        if impl.node_labels:
+            sources["nodes"] = facts.nodes
+        read = {name: _listed(ctx, fact) for name, fact in sources.items()}
+        found = evidence(impl, workloads=read["workloads"], configmaps=read.get("configmaps", []),
+                         custom=read.get("custom", []), nodes=read.get("nodes", []))
+        offline = facts.mode == "offline"
+        if not found.found:
+            where = "among the files" if offline else "in the cluster"
+            return _ok(f"no trace of {impl.name} {where}")
+        traces = "; ".join(found.all())
+        objects = tuple(found.all())
+        if found.disabled:
+            return [Finding("pass", f"{impl.name} is installed but switched off: "
+                                    f"{found.disabled}", "", objects)]
+        if impl.dormant_without_resources and not found.resources:
+            return [Finding("info", f"{impl.name} is installed ({traces}) but dormant: it "
+                                    "assigns addresses once one of its pools exists",
+                            impl.hint, objects)]
+        where = "appears among the files" if offline else "runs in the cluster"
+        return [Finding("warning", f"{impl.name} {where}: {traces}; it would fight lbctl over "
+                                   "the same LoadBalancer Services", impl.hint, objects)]
+
+    return run
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def check_permissions(ctx: Context) -> list[Finding]:
+    answers = ctx.need(ctx.facts.permissions)
+    findings = [
+        Finding("error", f"this identity may not {p.describe()}: lbctl needs it to {p.why} "
+                         f"({', '.join(p.commands)})",
+                "grant it (lbctl's RBAC manifests hold every permission lbctl uses), or run "
+                "lbctl as an identity that has it")
+        for p, allowed in answers if not allowed
+    ]
+    return findings or _ok(f"this identity holds all {len(answers)} permissions lbctl uses")
+
+
+# --------------------------------------------------------------------------- the wire
+
+
+def check_probe(ctx: Context) -> list[Finding]:
+    probes = ctx.facts.probes
+    if isinstance(probes, ProbeFailed):
+        return [Finding("error", f"the probe could not run: {probes.reason}",
+                        "run doctor --probe as root (or with CAP_NET_RAW) on a host in the "
+                        "nodes' layer-2 segment")]
+    answered = ctx.need(probes)
+    if not answered:
+        return _ok("no address is allocated, so there is nothing to probe")
+    owners = {ip: record.ref for record in ctx.state.allocations.values() for ip in record.ips}
+    findings = []
+    for probed in answered:
+        who = f"{probed.ip} (service {owners.get(probed.ip, '?')}, via {probed.interface})"
+        objects = (f"service/{owners[probed.ip]}",) if probed.ip in owners else ()
+        if not probed.macs:
+            findings.append(Finding(
+                "error", f"{who}: nobody answers; no node announces it",
+                "announce it from the node that should hold it: lbctl arp announce "
+                f"{probed.ip}", objects))
+        elif len(probed.macs) > 1:
+            findings.append(Finding(
+                "error", f"{who}: {len(probed.macs)} MACs answer ({', '.join(probed.macs)}): "
+                         "two nodes announce it, or kube-proxy in IPVS mode answers from every "
+                         "node (see kube-proxy.strict-arp)",
+                "make one node hold the address; check lbctl kube-proxy diff", objects))
+    return findings or _ok(f"each of the {_plural(len(answered), 'allocated address')} is "
+                           "answered by exactly one MAC")
+
+
+# --------------------------------------------------------------------------- the registry
+
+CHECKS: tuple[Check, ...] = (
+    *(Check(check, title, _state_check(check, title)) for check, title in (
+        ("state.parse", "the state document is readable YAML with the known fields"),
+        ("state.schema", "the state document's schemaVersion is one this lbctl knows"),
+        ("state.pool-overlap", "no two pools (or entries of one pool) share an address"),
+        ("state.shared-ip", "no address is held twice without valid sharing"),
+        ("state.outside-pool", "every allocation lies inside its own pool"),
+        ("state.consistency", "pools, reservations and allocations are well formed"),
+    )),
+    Check("pool.node-overlap", "no pool contains a node's address", check_node_overlap),
+    Check("pool.pod-cidr-overlap", "no pool overlaps a node's pod CIDR", check_pod_cidr_overlap),
+    Check("pool.cluster-ip-overlap", "no pool contains a Service ClusterIP in use",
+          check_cluster_ip_overlap),
+    Check("pool.buggy-ips", "pools without avoidBuggyIPs hold no .0/.255 addresses",
+          check_buggy_ips),
+    Check("pool.utilisation", f"no pool is {int(FULL_WARNING * 100)}% used or more",
+          check_utilisation),
+    Check("pool.exhausted", "no pool is full while Services it serves are pending",
+          check_exhausted),
+    Check("svc.pending", "no LoadBalancer Service is waiting for an address", check_pending),
+    Check("svc.drift", "each Service's status shows exactly what the state records",
+          check_drift),
+    Check("svc.orphan", "every allocation in the state belongs to an existing Service",
+          check_orphans),
+    Check("svc.outside-pools", "every address a Service shows lies in a pool",
+          check_outside_pools),
+    Check("svc.shared-ip", "no address is shown by two Services that may not share it",
+          check_shared_ip),
+    Check("svc.requested-ip", "every requested address (annotation, spec.loadBalancerIP) lies "
+          "in a pool", check_requested_ip),
+    Check("svc.local-no-endpoints", "each addressed externalTrafficPolicy: Local Service has a "
+          "ready endpoint", check_local_endpoints),
+    Check("svc.deprecated-annotation", "no Service uses the old metallb.universe.tf/ "
+          "annotations", check_deprecated_annotations),
+    Check("kube-proxy.strict-arp", "kube-proxy in IPVS mode has strictARP", check_strict_arp),
+    *(Check(impl.check, f"{impl.name} is not installed next to lbctl",
+            _implementation_check(impl)) for impl in IMPLEMENTATIONS),
+    Check("rbac.permissions", "the current identity holds every permission lbctl uses",
+          check_permissions),
+    Check("net.probe", "each allocated address is answered by exactly one MAC (--probe)",
+          check_probe),
+)
+
+IDS: tuple[str, ...] = tuple(check.id for check in CHECKS)
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(check.id.partition(".")[0] for check in CHECKS))
+
+
+def selected(skip: Iterable[str]) -> set[str]:
+    """The check IDs named by ``--skip`` values: an ID, a group (``svc``) or ``group.*``."""
+    chosen: set[str] = set()
+    for item in skip:
+        group = item[:-2] if item.endswith(".*") else item
+        if item in IDS:
+            chosen.add(item)
+        elif group in GROUPS:
+            chosen.update(i for i in IDS if i.partition(".")[0] == group)
+        else:
+            raise UsageError(f"unknown check {item!r} in --skip",
+                             hint=f"checks: {', '.join(IDS)}; groups: {', '.join(GROUPS)}")
+    return chosen
+
+
+def diagnose(facts: Facts, skip: Sequence[str] = ()) -> tuple[CheckResult, ...]:
+    """Run every check on ``facts``, in registry order; ``skip`` as :func:`selected` reads it."""
+    skipped = selected(skip)
+    ctx = Context(facts)
+    results = []
+    for check in CHECKS:
+        findings: list[Finding]
+        if check.id in skipped:
+            findings = [Finding("skip", "skipped with --skip")]
+        else:
+            try:
+                findings = check.run(ctx)
+            except _Skip as exc:
+                findings = [Finding("skip", str(exc))]
+            except LbctlError as exc:
+                findings = [Finding("error", f"the check could not finish: {exc.message}",
+                                    exc.hint)]
+        results.append(CheckResult(check.id, check.title, tuple(findings)))
+    return tuple(results)
+

@@ -1,0 +1,386 @@
+"""Gathering doctor's :class:`~lbctl.doctor.facts.Facts`: from a live cluster, or from files.
+
+:func:`live` reads everything through the :class:`~lbctl.ports.KubeAPI` port, each thing once:
+Services, Nodes, EndpointSlices, the kube-proxy ConfigMap, kube-system's pods, Deployments and
+DaemonSets, the ConfigMaps and address-pool resources of other implementations, and one
+SelfSubjectAccessReview per permission in :data:`lbctl.core.permissions.PERMISSIONS`.
+:func:`offline` reads manifests (files and directories, multi-document YAML or JSON, ``kind:
+List``) and recognises the state document by its ``schemaVersion``.  Both read the state through
+the :class:`~lbctl.ports.StateBackend` port when one is given, and both can probe the allocated
+addresses through the :class:`~lbctl.ports.Announcer` port.
+
+What cannot be read becomes :class:`~lbctl.doctor.facts.Absent` with the reason, so the checks
+that need it are skipped, not passed: a 403 (the ``rbac.permissions`` check names the missing
+permission), a custom resource whose CRD is not installed (an empty list: nothing configured),
+a kind no file holds.
+
+Error policy: an unreachable API server ends the run (:class:`~lbctl.errors.UnreachableError`,
+exit 7): nothing could be checked.  A path that does not exist or a file that is not YAML is a
+:class:`~lbctl.errors.UsageError`.  A failed probe is recorded as
+:class:`~lbctl.doctor.facts.ProbeFailed`, never raised: the rest of the report still stands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import yaml
+
+from lbctl.core.kubeproxy import CONFIGMAP_KEY
+from lbctl.core.kubeproxy import KIND as PROXY_KIND
+from lbctl.core.permissions import KUBE_PROXY, PERMISSIONS, SYSTEM_NAMESPACE, Permission
+from lbctl.core.state import decode
+from lbctl.doctor.facts import (
+    Absent,
+    Facts,
+    Known,
+    ProbeFailed,
+    ProxyConfigText,
+    StateText,
+)
+from lbctl.doctor.others import IMPLEMENTATIONS, POOL_RESOURCES
+from lbctl.errors import LbctlError, NotFoundError, PermissionDeniedError, RefusedError, UsageError
+from lbctl.ports import (
+    CONFIGMAPS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    ENDPOINTSLICES,
+    NODES,
+    PODS,
+    SERVICES,
+    Announcer,
+    KubeAPI,
+    Obj,
+    Probed,
+    StateBackend,
+)
+
+T = TypeVar("T")
+
+#: File names read from a directory (files named on the command line are read whatever their
+#: name).
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
+#: Namespaced kinds whose manifests may leave out the namespace (kubectl puts them in default).
+_NAMESPACED = frozenset({"Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
+                         "Pod"})
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """``--probe``: the port to probe through and how (``interface`` None: by route)."""
+
+    announcer: Announcer
+    interface: str | None = None
+    timeout: float = 1.0
+
+
+# --------------------------------------------------------------------------- live
+
+
+def _forbidden(exc: PermissionDeniedError) -> Absent:
+    """The API server's own words ("forbidden: cannot list deployments.apps ...")."""
+    return Absent(exc.message)
+
+
+def _readable(read: Callable[[], T]) -> Known[T]:
+    try:
+        return read()
+    except PermissionDeniedError as exc:
+        return _forbidden(exc)
+
+
+def _state(backend: StateBackend) -> Known[StateText]:
+    try:
+        text, _ = backend.read()
+    except PermissionDeniedError as exc:
+        return _forbidden(exc)
+    except RefusedError as exc:  # not UTF-8: the document is there and unreadable
+        return StateText(None, backend.location, problem=exc.message)
+    return StateText(text, backend.location)
+
+
+def _kube_proxy(kube: KubeAPI) -> Known[ProxyConfigText | None]:
+    try:
+        configmap = kube.get(CONFIGMAPS, KUBE_PROXY, SYSTEM_NAMESPACE)
+    except NotFoundError:
+        return None
+    except PermissionDeniedError as exc:
+        return _forbidden(exc)
+    text = (configmap.get("data") or {}).get(CONFIGMAP_KEY)
+    return ProxyConfigText(text if isinstance(text, str) else "",
+                           f"ConfigMap {SYSTEM_NAMESPACE}/{KUBE_PROXY}")
+
+
+def _configmaps(kube: KubeAPI) -> Known[list[Obj]]:
+    wanted = sorted({place for impl in IMPLEMENTATIONS for place in impl.configmaps}
+                    | {impl.disabled_by[:2] for impl in IMPLEMENTATIONS if impl.disabled_by})
+    found = []
+    for namespace, name in wanted:
+        try:
+            found.append(kube.get(CONFIGMAPS, name, namespace))
+        except NotFoundError:
+            continue
+        except PermissionDeniedError as exc:
+            return _forbidden(exc)
+    return found
+
+
+def _custom(kube: KubeAPI) -> Known[list[Obj]]:
+    found: dict[tuple[str, str, str], Obj] = {}
+    for resource in POOL_RESOURCES:
+        try:
+            items = kube.list(resource)
+        except NotFoundError:  # the CRD (or this version of it) is not installed
+            continue
+        except PermissionDeniedError as exc:
+            return _forbidden(exc)
+        for obj in items:
+            meta = obj.get("metadata") or {}
+            obj.setdefault("apiVersion", resource.group_version)
+            obj.setdefault("kind", resource.kind)
+            found.setdefault((resource.kind, str(meta.get("namespace") or ""),
+                              str(meta.get("name"))), obj)
+    return list(found.values())
+
+
+def _workloads(kube: KubeAPI) -> Known[list[Obj]]:
+    found: list[Obj] = []
+    for resource in (DEPLOYMENTS, DAEMONSETS):
+        try:
+            items = kube.list(resource)
+        except PermissionDeniedError as exc:
+            return _forbidden(exc)
+        # LIST answers leave out each item's kind; the evidence names it.
+        found.extend({**obj, "kind": resource.kind} for obj in items)
+    return found
+
+
+def _permissions(kube: KubeAPI) -> Known[list[tuple[Permission, bool]]]:
+    answers = []
+    for permission in PERMISSIONS:
+        try:
+            allowed = kube.can_i(permission.verb, permission.resource, permission.group,
+                                 permission.namespace, permission.subresource,
+                                 name=permission.name or "")
+        except PermissionDeniedError as exc:
+            return _forbidden(exc)
+        answers.append((permission, allowed))
+    return answers
+
+
+def _quiet(what: str) -> None:
+    """The default ``progress``: say nothing."""
+
+
+def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
+         probe: ProbeOptions | None = None,
+         progress: Callable[[str], None] = _quiet) -> Facts:
+    """Everything doctor checks, read from the cluster ``kube`` talks to.  ``progress`` is told
+    what is being read next ("Services", "permissions", ...)."""
+    progress("the API server")
+    version = kube.server_version()  # unreachable: fail now, before anything else
+    progress("the state document")
+    state_text = _state(state)
+    progress("Services, Nodes and EndpointSlices")
+    services = _readable(lambda: kube.list(SERVICES))
+    nodes = _readable(lambda: kube.list(NODES))
+    endpoint_slices = _readable(lambda: kube.list(ENDPOINTSLICES))
+    progress("kube-proxy's configuration")
+    kube_proxy = _kube_proxy(kube)
+    system_pods = _readable(lambda: kube.list(PODS, SYSTEM_NAMESPACE))
+    progress("workloads and resources of other load balancers")
+    workloads, configmaps, custom = _workloads(kube), _configmaps(kube), _custom(kube)
+    progress("permissions")
+    permissions = _permissions(kube)
+    if probe is not None:
+        progress("who answers for each allocated address")
+    return Facts(
+        mode="live",
+        source=f"context {context or '(current)'}, Kubernetes {version}",
+        state=state_text,
+        services=services,
+        nodes=nodes,
+        endpoint_slices=endpoint_slices,
+        kube_proxy=kube_proxy,
+        system_pods=system_pods,
+        workloads=workloads,
+        configmaps=configmaps,
+        custom=custom,
+        permissions=permissions,
+        probes=_probe(state_text, probe),
+    )
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _probe(state: Known[StateText],
+           probe: ProbeOptions | None) -> Known[list[Probed]] | ProbeFailed:
+    if probe is None:
+        return Absent("not asked for: add --probe (needs CAP_NET_RAW and the same layer-2 "
+                      "segment as the nodes)")
+    if isinstance(state, Absent):
+        return Absent(f"no state to take the allocated addresses from ({state.reason})")
+    try:
+        decoded = decode(state.text, state.source) if not state.problem else None
+    except LbctlError:
+        decoded = None
+    if decoded is None:
+        return Absent("the state document is invalid (see state.*)")
+    ips = list(dict.fromkeys(ip for key in sorted(decoded.allocations)
+                             for ip in decoded.allocations[key].ips))
+    if not ips:
+        return []
+    try:
+        return probe.announcer.probe(ips, interface=probe.interface, timeout=probe.timeout)
+    except LbctlError as exc:
+        return ProbeFailed(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+
+
+# --------------------------------------------------------------------------- offline
+
+
+@dataclass
+class _Found:
+    """Every object read from the files, by kind."""
+
+    paths: list[str] = field(default_factory=list)
+    states: list[tuple[str, str]] = field(default_factory=list)  # (path, text)
+    objects: dict[str, list[Obj]] = field(default_factory=dict)
+    proxy: list[ProxyConfigText] = field(default_factory=list)
+
+    def of(self, *kinds: str) -> list[Obj]:
+        return [obj for kind in kinds for obj in self.objects.get(kind, [])]
+
+
+def _files(paths: Sequence[str]) -> Iterator[str]:
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                for name in sorted(names):
+                    if name.endswith(MANIFEST_SUFFIXES):
+                        yield os.path.join(root, name)
+        elif os.path.exists(path):
+            yield path
+        else:
+            raise UsageError(f"{path} does not exist",
+                             hint="give manifest files or directories with -f")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text", hint="give YAML or JSON manifests") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}",
+                         hint="check the path and its permissions") from exc
+
+
+def _documents(text: str, path: str) -> list[Any]:
+    try:
+        return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path} is not valid YAML{where}",
+                         hint="fix the file; doctor reads every file it is given") from exc
+
+
+def _is_state(doc: Any) -> bool:
+    return isinstance(doc, dict) and "schemaVersion" in doc and "kind" not in doc
+
+
+def _add(found: _Found, obj: Obj, path: str) -> None:
+    kind = str(obj.get("kind") or "")
+    if kind == "List":
+        for item in obj.get("items") or []:
+            if isinstance(item, dict):
+                _add(found, item, path)
+        return
+    if kind in _NAMESPACED:
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", "default")
+    if kind == PROXY_KIND:
+        found.proxy.append(ProxyConfigText(yaml.safe_dump(obj), f"file {path}"))
+    elif (kind == "ConfigMap" and (obj.get("metadata") or {}).get("name") == KUBE_PROXY
+          and isinstance((obj.get("data") or {}).get(CONFIGMAP_KEY), str)):
+        found.proxy.append(ProxyConfigText(obj["data"][CONFIGMAP_KEY], f"file {path}"))
+    found.objects.setdefault(kind, []).append(obj)
+
+
+def _scan(paths: Sequence[str]) -> _Found:
+    found = _Found()
+    for path in _files(paths):
+        found.paths.append(path)
+        text = _read_text(path)
+        documents = _documents(text, path)
+        if len(documents) == 1 and _is_state(documents[0]):
+            found.states.append((path, text))
+            continue
+        for doc in documents:
+            if _is_state(doc):
+                raise UsageError(f"{path} holds a state document among other documents",
+                                 hint="keep the state document in a file of its own")
+            if isinstance(doc, dict):
+                _add(found, doc, path)
+    return found
+
+
+def _present(items: list[Obj], missing: str) -> Known[list[Obj]]:
+    return items if items else Absent(missing)
+
+
+def offline(paths: Sequence[str], state: StateBackend | None = None, *,
+            probe: ProbeOptions | None = None) -> Facts:
+    """Everything doctor can check from files alone.  ``state`` (``--state``) wins over a state
+    document found among ``paths``."""
+    found = _scan(paths)
+    state_text: Known[StateText]
+    if state is not None:
+        state_text = _state(state)
+    elif len(found.states) > 1:
+        raise UsageError(
+            "several state documents: " + ", ".join(path for path, _ in found.states),
+            hint="name the one to check with --state PATH",
+        )
+    elif found.states:
+        path, text = found.states[0]
+        state_text = StateText(text, f"state file {path}")
+    else:
+        state_text = Absent("no state document among the files: give one with --state PATH")
+    if len(found.proxy) > 1:
+        raise UsageError(
+            "several kube-proxy configurations: " + ", ".join(p.source for p in found.proxy),
+            hint="give doctor the one the cluster uses",
+        )
+    cluster = "offline: no cluster"
+    files = len(found.paths)
+    where = f"{files} file{'s' if files != 1 else ''}" if paths else "the state file alone"
+    return Facts(
+        mode="offline",
+        source=f"{where} ({', '.join(paths)})" if paths else where,
+        state=state_text,
+        services=_present(found.of("Service"), "no Service manifests among the files"),
+        nodes=_present(found.of("Node"), "no Node manifests among the files"),
+        endpoint_slices=_present(found.of("EndpointSlice"),
+                                 "no EndpointSlices among the files (readiness is known only "
+                                 "on a cluster)"),
+        kube_proxy=found.proxy[0] if found.proxy else Absent(
+            "no kube-proxy configuration among the files"),
+        system_pods=[pod for pod in found.of("Pod")
+                     if (pod.get("metadata") or {}).get("namespace") == SYSTEM_NAMESPACE],
+        workloads=found.of("Deployment", "DaemonSet", "Pod"),
+        configmaps=found.of("ConfigMap"),
+        custom=[obj for kind, objs in found.objects.items() for obj in objs
+                if str(obj.get("apiVersion") or "").partition("/")[0]
+                in {g for impl in IMPLEMENTATIONS for g in impl.groups}],
+        permissions=Absent(f"{cluster} to ask"),
+        probes=_probe(state_text, probe),
+    )

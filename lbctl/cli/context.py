@@ -189,6 +189,12 @@ class App:
         return self.output
 
 
+def group(help: str) -> typer.Typer:
+    """A command group with lbctl's settings: plain, kubectl-like help (rich's help renderer
+    costs ~100 ms of start-up), and the group's help when no command is given."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
 def make_consoles() -> tuple[Console, Console]:
     """stdout for data, stderr for messages.  Markup and highlighting are off: cluster- and
     user-provided strings ("[fd00::1]") are printed as they are.  Colour follows the terminal

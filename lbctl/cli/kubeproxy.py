@@ -39,18 +39,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lbctl.cli import render
-from lbctl.cli.context import App, Output, app_of, command
+from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import ExitCode, NotFoundError, PermissionDeniedError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions import kubeproxy as actions
     from lbctl.core.kubeproxy import NodeArp, RolloutStatus
 
-app = typer.Typer(
-    help="kube-proxy's strictARP: without it, in IPVS mode every node answers ARP for every "
-         "LoadBalancer IP and layer-2 announcement breaks.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = group(
+    "kube-proxy's strictARP: without it, in IPVS mode every node answers ARP for every "
+    "LoadBalancer IP and layer-2 announcement breaks.",
 )
 
 FORMATS = (Output.table, Output.json, Output.yaml)

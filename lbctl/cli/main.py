@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 from typer.exceptions import TyperException
 
-from lbctl.cli import doctor, kubeproxy, pool, rbac, version
+from lbctl.cli import arp, doctor, kubeproxy, pool, rbac, version
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
 from lbctl.errors import ExitCode, LbctlError
 
@@ -34,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(pool.app, name="pool")
 app.add_typer(kubeproxy.app, name="kube-proxy")
+app.add_typer(arp.app, name="arp")
 doctor.register(app)
 rbac.register(app)
 version.register(app)

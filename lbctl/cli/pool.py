@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lbctl.cli import render
-from lbctl.cli.context import App, Output, app_of, command
+from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import NotFoundError, PermissionDeniedError, UnreachableError, UsageError
 
 if TYPE_CHECKING:
@@ -27,10 +27,8 @@ if TYPE_CHECKING:
     from lbctl.core.state import Allocation, Pool
     from lbctl.state.store import Applied
 
-app = typer.Typer(
-    help="Manage address pools: the IPs lbctl may give to LoadBalancer Services.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+app = group(
+    "Manage address pools: the IPs lbctl may give to LoadBalancer Services.",
 )
 
 

@@ -27,6 +27,7 @@ from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_entry, parse_ip
 from lbctl.core.allocator import EXHAUSTED, AllocationError, Allocator
 from lbctl.core.pools import usage
+from lbctl.core.probe import judge
 from lbctl.core.sharing import conflict
 from lbctl.core.state import Allocation, ServiceKey, State, decode, problems_of
 from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
@@ -635,19 +636,16 @@ def check_probe(ctx: Context) -> list[Finding]:
     owners = {ip: record.ref for record in ctx.state.allocations.values() for ip in record.ips}
     findings = []
     for probed in answered:
-        who = f"{probed.ip} (service {owners.get(probed.ip, '?')}, via {probed.interface})"
-        objects = (f"service/{owners[probed.ip]}",) if probed.ip in owners else ()
-        if not probed.macs:
-            findings.append(Finding(
-                "error", f"{who}: nobody answers; no node announces it",
-                "announce it from the node that should hold it: lbctl arp announce "
-                f"{probed.ip}", objects))
-        elif len(probed.macs) > 1:
-            findings.append(Finding(
-                "error", f"{who}: {len(probed.macs)} MACs answer ({', '.join(probed.macs)}): "
-                         "two nodes announce it, or kube-proxy in IPVS mode answers from every "
-                         "node (see kube-proxy.strict-arp)",
-                "make one node hold the address; check lbctl kube-proxy diff", objects))
+        verdict = judge(probed, "one")
+        if verdict.ok:
+            continue
+        owner = owners.get(probed.ip)
+        hint = (f"announce it from the node that should hold it: lbctl arp announce {probed.ip}"
+                if verdict.status == "none"
+                else "make one node hold the address; check lbctl kube-proxy diff")
+        findings.append(Finding(
+            "error", f"service {owner}: {verdict.detail}" if owner else verdict.detail,
+            f"{hint} (probed via {probed.interface})", (f"service/{owner}",) if owner else ()))
     return findings or _ok(f"each of the {_plural(len(answered), 'allocated address')} is "
                            "answered by exactly one MAC")
 

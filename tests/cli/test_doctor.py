@@ -225,5 +225,6 @@ def test_probe(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     assert result.code == 1
     probe = next(c for c in json.loads(result.out)["checks"] if c["id"] == "net.probe")
     assert [f["message"] for f in probe["findings"]] == [
-        "192.168.10.33 (service shop/cart, via eth0): nobody answers; no node announces it"]
+        "service shop/cart: 192.168.10.33: nobody answered; no node announces it (is it "
+        "assigned, and is the node or speaker that should hold it up?)"]
     assert announcer.asked == [(["192.168.10.33", "192.168.10.32"], "eth1", 0.2)]

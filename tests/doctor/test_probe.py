@@ -68,10 +68,12 @@ def test_every_allocated_address_is_probed_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("macs", "message"), [
-    ((), "192.0.2.11 (service web/api, via eth0): nobody answers; no node announces it"),
-    ((ONE, TWO), "192.0.2.11 (service web/api, via eth0): 2 MACs answer (02:00:00:00:00:01, "
-                 "02:00:00:00:00:02): two nodes announce it, or kube-proxy in IPVS mode answers "
-                 "from every node (see kube-proxy.strict-arp)"),
+    ((), "service web/api: 192.0.2.11: nobody answered; no node announces it (is it assigned, "
+         "and is the node or speaker that should hold it up?)"),
+    ((ONE, TWO), "service web/api: 192.0.2.11: 2 MACs answer (02:00:00:00:00:01, "
+                 "02:00:00:00:00:02): two nodes announce it (split brain), or kube-proxy in IPVS "
+                 "mode answers from every node because strictARP is off (see lbctl kube-proxy "
+                 "diff)"),
 ])
 def test_none_or_several_answers_fail(tmp_path: Path, macs: tuple[str, ...],
                                       message: str) -> None:

@@ -1,0 +1,158 @@
+"""``arp announce`` and ``arp probe``: which addresses, whether lbctl may announce them, and what
+the answers to a probe mean.
+
+Owns three decisions and nothing about frames or sockets (those belong to the
+:class:`~lbctl.ports.Announcer` port):
+
+* **targets**: an address, ``svc/NAME`` (the addresses allocated to that Service in the state),
+  or every allocated address (optionally of one pool); canonical, each once, in the order given;
+* **safety**: an address in no pool is refused unless forced.  Gratuitous ARP for an address
+  that another host owns redirects that host's traffic here: it is ARP spoofing;
+* **verdicts**: a probe answers one of two questions.  "Is it free?" (the default) is yes when
+  nobody answers.  "Does exactly one node answer?" (``expect_one``) is yes with one MAC; no MAC
+  means nobody announces the address, two or more mean two announcers (split brain) or
+  kube-proxy in IPVS mode answering from every node because ``strictARP`` is off.
+
+The user-facing defaults (rounds, interval, forms, probe timeout) and why they were chosen live
+with the command, :mod:`lbctl.cli.arp`.  The state is passed in (the command loads it); nothing
+here prints.  Errors:
+:class:`~lbctl.errors.UsageError` (malformed target), :class:`~lbctl.errors.NotFoundError`
+(unknown pool or Service), :class:`~lbctl.errors.RefusedError` (address in no pool), plus
+whatever the port raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lbctl.core.addresses import canonical_ip
+from lbctl.core.probe import Question, Verdict, judge
+from lbctl.core.state import State
+from lbctl.errors import NotFoundError, RefusedError, UsageError
+from lbctl.ports import Announcer, ArpMode, Sent
+
+_SERVICE_PREFIXES = ("svc/", "service/", "services/")
+
+
+def targets(
+    state: State,
+    args: Sequence[str],
+    *,
+    namespace: str,
+    all_allocated: bool = False,
+    pool: str | None = None,
+) -> list[str]:
+    """The addresses named by ``args`` (IPs and ``svc/NAME`` in ``namespace``), or with
+    ``all_allocated`` every allocated address (of ``pool`` only, when given)."""
+    if all_allocated and args:
+        raise UsageError("give addresses or --all, not both",
+                         hint="lbctl arp announce --all, or lbctl arp announce IP|svc/NAME...")
+    if pool is not None and not all_allocated:
+        raise UsageError("--pool selects addresses for --all", hint="add --all")
+    if not all_allocated and not args:
+        raise UsageError("nothing to announce", hint="name addresses or svc/NAME, or use --all")
+    found: list[str] = []
+    if all_allocated:
+        if pool is not None and pool not in state.pools:
+            raise NotFoundError(f"pool {pool} does not exist", hint="see lbctl pool list")
+        for key in sorted(state.allocations):
+            allocated = state.allocations[key]
+            if pool is None or allocated.pool == pool:
+                found.extend(allocated.ips)
+    for arg in args:
+        prefix = next((p for p in _SERVICE_PREFIXES if arg.startswith(p)), None)
+        if prefix is None:
+            found.append(canonical_ip(arg))
+            continue
+        name = arg[len(prefix):]
+        record = state.allocation(namespace, name)
+        if record is None:
+            raise NotFoundError(
+                f"service {namespace}/{name} has no allocated address",
+                hint=f"assign one with: lbctl assign svc {name} -n {namespace}",
+            )
+        found.extend(record.ips)
+    return list(dict.fromkeys(found))
+
+
+def check_managed(state: State, ips: Sequence[str]) -> None:
+    """Refuse addresses outside every pool: lbctl announces only what it manages."""
+    strays = [ip for ip in ips if state.pool_of(ip) is None]
+    if strays:
+        more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+        raise RefusedError(
+            f"{strays[0]}{more} is in no pool: announcing an address lbctl does not manage "
+            "is ARP spoofing",
+            hint="add it to a pool, or pass --force if this host really owns it",
+        )
+
+
+@dataclass(frozen=True)
+class Announced:
+    """The addresses announced, in the order asked, and what the announcer reported."""
+
+    ips: list[str]
+    sent: list[Sent]
+
+    def per_address(self) -> list[tuple[str, Sent]]:
+        """Each address with the report of its group, in the order asked (none for a dry
+        run)."""
+        report = {ip: sent for sent in self.sent for ip in sent.ips}
+        return [(ip, report[ip]) for ip in self.ips if ip in report]
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames * len(s.ips) for s in self.sent)
+
+
+def announce(
+    announcer: Announcer,
+    state: State,
+    args: Sequence[str],
+    *,
+    namespace: str,
+    all_allocated: bool = False,
+    pool: str | None = None,
+    force: bool = False,
+    interface: str | None,
+    count: int,
+    interval: float,
+    mode: ArpMode,
+    progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
+) -> Announced:
+    """Announce the addresses named by ``args`` (see :func:`targets`) from this host.  With
+    ``dry_run``, only decide which addresses (and refuse the same ones); send nothing."""
+    ips = targets(state, args, namespace=namespace, all_allocated=all_allocated, pool=pool)
+    if not force:
+        check_managed(state, ips)
+    if not ips or dry_run:
+        return Announced(ips, [])
+    return Announced(ips, announcer.announce(ips, interface=interface, count=count,
+                                             interval=interval, mode=mode, progress=progress))
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    question: Question
+    verdicts: list[Verdict]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+
+def probe(
+    announcer: Announcer,
+    args: Sequence[str],
+    *,
+    interface: str | None,
+    timeout: float,
+    expect_one: bool = False,
+) -> ProbeReport:
+    """Probe each address and judge the answers (see the module docstring)."""
+    ips = list(dict.fromkeys(canonical_ip(arg) for arg in args))
+    question: Question = "one" if expect_one else "free"
+    probed = announcer.probe(ips, interface=interface, timeout=timeout)
+    return ProbeReport(question, [judge(p, question) for p in probed])

@@ -1,0 +1,129 @@
+"""AF_PACKET sockets: put prebuilt Ethernet frames on one interface, read the frames that arrive.
+
+Owns the socket calls and their failure modes, nothing about what the frames mean.  One socket
+per interface sends every frame of a batch with plain ``send`` calls, as fast as a bare Python
+loop can (``bench/results-arp.md``; scapy's ``sendp``, a socket per frame, manages ~41 frames/s).
+
+Error policy: every ``OSError`` becomes an :mod:`lbctl.errors` class here, with the fix in the
+hint: no CAP_NET_RAW -> :class:`~lbctl.errors.PermissionDeniedError`; the interface vanished ->
+:class:`~lbctl.errors.NotFoundError`; it went down, or its transmit queue stayed full ->
+:class:`~lbctl.errors.RefusedError`.  A full transmit queue (ENOBUFS) is first waited out for up
+to :data:`QUEUE_FULL_PATIENCE` seconds: a burst of thousands of frames can fill a small queue
+without anything being wrong.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+
+from lbctl.errors import LbctlError, NotFoundError, PermissionDeniedError, RefusedError
+
+#: Seconds a send may wait, in total, for a full transmit queue to drain.
+QUEUE_FULL_PATIENCE = 2.0
+_QUEUE_FULL_PAUSE = 0.001
+
+
+def _translate(exc: OSError, ifname: str, doing: str) -> LbctlError:
+    if exc.errno in (errno.EPERM, errno.EACCES):
+        python = os.path.realpath(sys.executable)
+        return PermissionDeniedError(
+            "sending raw ARP/NDP frames needs the CAP_NET_RAW capability",
+            hint=f"run lbctl as root, or grant it: setcap cap_net_raw+ep {python}",
+        )
+    if exc.errno in (errno.ENODEV, errno.ENXIO):
+        return NotFoundError(f"interface {ifname} disappeared while {doing}",
+                             hint="check `ip -br link` and run the command again")
+    if exc.errno == errno.ENETDOWN:
+        return RefusedError(f"interface {ifname} went down while {doing}",
+                            hint=f"bring it up: ip link set {ifname} up")
+    return RefusedError(f"{doing} on {ifname} failed: {exc.strerror or exc}",
+                        hint="run with --debug for details")
+
+
+def send_frames(send: Callable[[bytes], object], frames: Iterable[bytes], ifname: str,
+                patience: float = QUEUE_FULL_PATIENCE) -> None:
+    """Send every frame with ``send``, waiting out a full transmit queue (ENOBUFS) for up to
+    ``patience`` seconds in all; translate every other failure."""
+    sent = 0
+    waited = 0.0
+    for frame in frames:
+        while True:
+            try:
+                send(frame)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise _translate(exc, ifname, "sending") from exc
+                if waited >= patience:
+                    raise RefusedError(
+                        f"the transmit queue of {ifname} stayed full for {patience:g} s after "
+                        f"{sent} frames",
+                        hint="send fewer addresses at once, or check the interface with "
+                             "`ip -s link`",
+                    ) from exc
+                time.sleep(_QUEUE_FULL_PAUSE)
+                waited += _QUEUE_FULL_PAUSE
+        sent += 1
+
+
+class PacketSocket:
+    """A raw socket bound to one interface.
+
+    ``ethertype`` selects which arriving frames it receives; 0 makes a send-only socket that
+    never queues anything.
+    """
+
+    def __init__(self, ifname: str, ethertype: int = 0) -> None:
+        self.ifname = ifname
+        try:
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
+        except OSError as exc:
+            raise _translate(exc, ifname, "opening a raw socket") from exc
+        try:
+            self._sock.bind((ifname, ethertype))  # bind() converts to network order itself
+        except OSError as exc:
+            self._sock.close()
+            raise _translate(exc, ifname, "binding a raw socket") from exc
+
+    def __enter__(self) -> PacketSocket:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send_all(self, frames: Iterable[bytes]) -> None:
+        """Send every frame, in order."""
+        send_frames(self._sock.send, frames, self.ifname)
+
+    def drain(self) -> list[bytes]:
+        """Every frame waiting on the socket, without blocking, minus the ones this host sent.
+
+        Wait for the socket with a selector first.
+        """
+        received: list[bytes] = []
+        while True:
+            try:
+                frame, address = self._sock.recvfrom(65535, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return received
+            except OSError as exc:
+                raise _translate(exc, self.ifname, "receiving") from exc
+            if address[2] != socket.PACKET_OUTGOING:
+                received.append(frame)

@@ -1,0 +1,56 @@
+"""Sending frames: a full transmit queue is waited out, every other socket failure becomes an
+lbctl error with a fix (no OSError leaks)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from lbctl.errors import LbctlError, NotFoundError, PermissionDeniedError, RefusedError
+from lbctl.net.packet import send_frames
+
+
+class FlakySend:
+    """A ``send`` that fails with ``errno_`` ``failures`` times, then works."""
+
+    def __init__(self, errno_: int, failures: int) -> None:
+        self.errno = errno_
+        self.failures = failures
+        self.sent: list[bytes] = []
+
+    def __call__(self, frame: bytes) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(self.errno, "injected")
+        self.sent.append(frame)
+        return len(frame)
+
+
+def test_a_full_queue_is_waited_out_and_nothing_is_lost() -> None:
+    send = FlakySend(errno.ENOBUFS, failures=5)
+    send_frames(send, [b"a", b"b", b"c"], "lan0")
+    assert send.sent == [b"a", b"b", b"c"]
+
+
+def test_a_queue_that_stays_full_is_refused() -> None:
+    send = FlakySend(errno.ENOBUFS, failures=10**6)
+    with pytest.raises(RefusedError) as caught:
+        send_frames(send, [b"a"], "lan0", patience=0.01)
+    assert caught.value.message == (
+        "the transmit queue of lan0 stayed full for 0.01 s after 0 frames")
+
+
+@pytest.mark.parametrize(("errno_", "error", "message"), [
+    (errno.ENETDOWN, RefusedError, "interface lan0 went down while sending"),
+    (errno.ENXIO, NotFoundError, "interface lan0 disappeared while sending"),
+    (errno.EPERM, PermissionDeniedError,
+     "sending raw ARP/NDP frames needs the CAP_NET_RAW capability"),
+    (errno.EMSGSIZE, RefusedError, "sending on lan0 failed: injected"),
+])
+def test_socket_errors_become_lbctl_errors(errno_: int, error: type[LbctlError],
+                                           message: str) -> None:
+    with pytest.raises(error) as caught:
+        send_frames(FlakySend(errno_, failures=1), [b"a"], "lan0")
+    assert caught.value.message == message
+    assert caught.value.hint

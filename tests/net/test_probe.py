@@ -1,0 +1,94 @@
+"""Probes between network namespaces: the frames sent, and who is reported as answering."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
+from scapy.layers.l2 import ARP, Ether
+
+from lbctl.net.announcer import RawAnnouncer
+from lbctl.ports import Probed
+from tests.net.netns import Lan, sh
+
+pytestmark = pytest.mark.netns
+
+TIMEOUT = 0.3
+FAMILIES = pytest.mark.parametrize(("prefix", "owned", "free"), [
+    ("24", "10.9.0.50", "10.9.0.51"),
+    ("64", "fd00:9::50", "fd00:9::51"),
+], ids=["ipv4", "ipv6"])
+
+
+def probe(ips: list[str]) -> list[Probed]:
+    """Runs inside a host namespace."""
+    return RawAnnouncer().probe(ips, interface=None, timeout=TIMEOUT)
+
+
+def prober(lan: Lan) -> str:
+    return lan.host("a", "10.9.0.1/24", "fd00:9::1/64")
+
+
+def lan_subnet(prefix: str) -> str:
+    return "10.9.0.0/24" if prefix == "24" else "fd00:9::/64"
+
+
+@FAMILIES
+def test_the_owner_is_reported(lan: Lan, prefix: str, owned: str, free: str) -> None:
+    a = prober(lan)
+    b = lan.host("b", f"{owned}/{prefix}")
+    assert lan.run(a, probe, [owned]) == [
+        Probed(owned, "lan0", (lan.mac(b),), f"subnet {lan_subnet(prefix)}")]
+
+
+@FAMILIES
+def test_two_owners_are_both_reported(lan: Lan, prefix: str, owned: str, free: str) -> None:
+    a = prober(lan)
+    b = lan.host("b", f"{owned}/{prefix}")
+    c = lan.host("c", f"{owned}/{prefix}")
+    [result] = lan.run(a, probe, [owned])
+    assert result.macs == tuple(sorted([lan.mac(b), lan.mac(c)]))
+
+
+@FAMILIES
+def test_nobody_answers_for_a_free_address(lan: Lan, prefix: str, owned: str,
+                                           free: str) -> None:
+    a = prober(lan)
+    b = lan.host("b", f"{owned}/{prefix}")
+    started = time.monotonic()
+    results = lan.run(a, probe, [free, owned])
+    assert time.monotonic() - started >= TIMEOUT
+    assert [(r.ip, r.macs) for r in results] == [(free, ()), (owned, (lan.mac(b),))]
+
+
+def test_probe_frames(lan: Lan) -> None:
+    a = prober(lan)
+    b = lan.host("b")
+    mac = lan.mac(a)
+    with lan.capture(b) as seen:
+        lan.run(a, probe, ["10.9.0.50", "fd00:9::50"])
+    packets = [Ether(f.data) for f in seen if Ether(f.data).src == mac]
+    [arp] = [p[ARP] for p in packets if ARP in p]
+    assert (arp.op, arp.hwsrc, arp.psrc, arp.hwdst, arp.pdst) == (
+        1, mac, "0.0.0.0", "00:00:00:00:00:00", "10.9.0.50")
+    solicitations = [p for p in packets if ICMPv6ND_NS in p]
+    assert [(p[IPv6].src, p[IPv6].dst, p[IPv6].hlim, p[ICMPv6ND_NS].tgt, p.dst)
+            for p in solicitations] == [
+        ("::", "ff02::1:ff00:50", 255, "fd00:9::50", "33:33:ff:00:00:50"),
+        (lan.link_local(a), "ff02::1:ff00:50", 255, "fd00:9::50", "33:33:ff:00:00:50"),
+    ]
+    assert ICMPv6NDOptSrcLLAddr not in solicitations[0]
+    assert solicitations[1][ICMPv6NDOptSrcLLAddr].lladdr == mac
+
+
+def test_without_link_local_the_dad_form_alone_finds_the_owner(lan: Lan) -> None:
+    a = prober(lan)
+    b = lan.host("b", "fd00:9::50/64")
+    sh("ip", "-n", a, "-6", "addr", "flush", "dev", "lan0", "scope", "link")
+    with lan.capture(b) as seen:
+        [result] = lan.run(a, probe, ["fd00:9::50"])
+    assert result.macs == (lan.mac(b),)
+    sources = [Ether(f.data)[IPv6].src for f in seen
+               if ICMPv6ND_NS in Ether(f.data) and Ether(f.data).src == lan.mac(a)]
+    assert sources == ["::"]

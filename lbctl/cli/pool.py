@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import complete, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import NotFoundError, PermissionDeniedError, UnreachableError, UsageError
 
@@ -177,7 +177,8 @@ def list_(
 @command(app, "show")
 def show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
+                                        autocompletion=complete.pool_names)],
 ) -> None:
     """Show one pool: its entries, usage per family, allocations, holds and reservations.
 
@@ -222,7 +223,8 @@ def show(
 @command(app, "remove")
 def remove(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
+                                        autocompletion=complete.pool_names)],
 ) -> None:
     """Remove a pool.  Refused while any of its addresses is allocated or held.
 
@@ -238,7 +240,8 @@ def remove(
 @command(app, "reserve")
 def reserve(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
+                                        autocompletion=complete.pool_names)],
     ips: Annotated[list[str], typer.Argument(help="Addresses to keep out of allocation.",
                                              metavar="IP...")],
     note: Annotated[str, typer.Option("--note", help="Why (shown by pool show).")] = "",
@@ -260,7 +263,8 @@ def reserve(
 @command(app, "unreserve")
 def unreserve(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
+                                        autocompletion=complete.pool_names)],
     ips: Annotated[list[str], typer.Argument(help="Reserved addresses to free.",
                                              metavar="IP...")],
 ) -> None:

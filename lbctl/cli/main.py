@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 from typer.exceptions import TyperException
 
-from lbctl.cli import arp, doctor, kubeproxy, pool, rbac, version
+from lbctl.cli import arp, assign, doctor, kubeproxy, pool, rbac, reconcile, release, svc, version
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
 from lbctl.errors import ExitCode, LbctlError
 
@@ -35,6 +35,10 @@ app = typer.Typer(
 app.add_typer(pool.app, name="pool")
 app.add_typer(kubeproxy.app, name="kube-proxy")
 app.add_typer(arp.app, name="arp")
+app.add_typer(svc.app, name="svc")
+assign.register(app)
+release.register(app)
+reconcile.register(app)
 doctor.register(app)
 rbac.register(app)
 version.register(app)

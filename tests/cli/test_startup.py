@@ -17,7 +17,7 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
         "import sys\n"
         "from lbctl.cli.main import run\n"
         "assert run(['--help']) == 0\n"
-        "for group in ('pool', 'kube-proxy', 'doctor', 'arp'):\n"
+        "for group in ('pool', 'kube-proxy', 'doctor', 'arp', 'svc', 'assign', 'release', 'reconcile'):\n"
         "    assert run([group, '--help']) == 0\n"
         f"print(sorted(m for m in sys.modules if m.startswith({HEAVY!r})))\n"
     )

@@ -1,0 +1,655 @@
+"""Service use cases: list and show, assign (one, every pending one, manifests), release,
+reconcile.
+
+Owns the order in which lbctl changes two places, the state and the cluster, so that a crash at
+any point leaves nothing worse than an address reserved for nobody (which ``reconcile``
+repairs), never one address published for two Services:
+
+* **record before publishing**: an allocation is written to the state (compare-and-swap, the
+  whole batch in one transaction) before ``status.loadBalancer.ingress`` is patched;
+* **withdraw before forgetting**: the ingress is cleared before the state forgets the
+  allocation;
+* a publication the API server *refused* (403, 404, 422) is rolled back in the state, since
+  nothing was published; one that may have reached the server (connection lost) is kept for
+  ``reconcile`` to finish.
+
+Every rule about a Service comes from :mod:`lbctl.core.service` and every allocation decision
+from :class:`~lbctl.core.allocator.Allocator` (``svc show`` explains a pending Service by running
+it on the current state, without writing).  Kubernetes is reached only through the
+:class:`~lbctl.ports.KubeAPI` port; manifests arrive as text and leave as text (the command
+reads and writes the files).  Time is passed in (``now``, for Events).  Nothing here prints,
+touches a file or builds an adapter: warnings go to ``warn``, progress to ``progress``.
+
+Events: ``assign svc`` records ``IPAllocated`` or ``AllocationFailed``; a batch (``--all``,
+``reconcile``) records only ``AllocationFailed``, so that N Services cost N + 3 requests.
+
+Error policy: :mod:`lbctl.errors` only.  Single-Service actions raise; batch actions never stop
+at one Service's failure: each failure is an :class:`Outcome` with a stable ``reason``.  An Event
+that cannot be recorded is a warning, never a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lbctl.core import service as core
+from lbctl.core.allocator import AllocationError, Allocator, Request
+from lbctl.core.manifests import Manifest
+from lbctl.core.state import Allocation, ServiceKey, State
+from lbctl.errors import (
+    ConflictError,
+    LbctlError,
+    NotFoundError,
+    PermissionDeniedError,
+    RefusedError,
+    UnreachableError,
+    UsageError,
+)
+from lbctl.ports import ENDPOINTSLICES, EVENTS, SERVICES, KubeAPI, Obj
+from lbctl.state.store import StateStore
+
+#: Status patches and Events sent at once by a batch.
+WORKERS = 16
+
+Warn = Callable[[str], None]
+Progress = Callable[[int, int], None]
+
+
+def _ignore(_: str) -> None:
+    """The default ``warn``: say nothing."""
+
+
+# --------------------------------------------------------------------------- outcomes
+
+ASSIGNED = "assigned"  # newly recorded in the state and published
+PUBLISHED = "published"  # already recorded; the status did not show it, now it does
+UNCHANGED = "unchanged"
+RELEASED = "released"
+HELD = "held"
+PINNED = "pinned"
+SKIPPED = "skipped"
+DRIFT = "drift"
+FAILED = "failed"
+
+
+def reason_of(error: LbctlError) -> str:
+    """A stable code for a failure (``-o json``, Event messages): the allocator's reason, or
+    the kind of error."""
+    if isinstance(error, AllocationError):
+        return error.reason
+    for kind, code in ((PermissionDeniedError, "Forbidden"), (NotFoundError, "NotFound"),
+                       (UnreachableError, "Unreachable"), (ConflictError, "Conflict"),
+                       (UsageError, "InvalidRequest")):
+        if isinstance(error, kind):
+            return code
+    return "Refused"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one Service in a batch."""
+
+    namespace: str
+    name: str
+    result: str  # ASSIGNED, PUBLISHED, UNCHANGED, RELEASED, PINNED, SKIPPED, DRIFT, FAILED
+    ips: tuple[str, ...] = ()
+    pool: str = ""
+    reason: str = ""  # for FAILED and DRIFT
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result not in (FAILED, DRIFT)
+
+
+@dataclass(frozen=True)
+class Batch:
+    outcomes: list[Outcome]
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def _failed(key: ServiceKey, error: LbctlError) -> Outcome:
+    return Outcome(key[0], key[1], FAILED, reason=reason_of(error), message=error.message)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """A LoadBalancer Service next to its allocation."""
+
+    svc: Obj
+    allocation: Allocation | None
+    condition: core.Condition
+    nodes: tuple[str, ...] | None = None  # nodes with ready endpoints, when asked for
+
+    @property
+    def key(self) -> ServiceKey:
+        return core.key_of(self.svc)
+
+
+def list_services(kube: KubeAPI, store: StateStore, namespace: str | None, *,
+                  with_nodes: bool = False) -> list[ServiceView]:
+    """Every LoadBalancer Service in ``namespace`` (None: all), sorted, with its state: one
+    LIST of Services (filtered here: the ``spec.type`` field selector needs Kubernetes 1.31),
+    one state read, and with ``with_nodes`` one LIST of EndpointSlices."""
+    services = [s for s in kube.list(SERVICES, namespace) if core.is_load_balancer(s)]
+    state = store.load()
+    nodes = core.ready_nodes(kube.list(ENDPOINTSLICES, namespace)) if with_nodes else None
+    views = []
+    for svc in services:
+        key = core.key_of(svc)
+        allocation = state.allocations.get(key)
+        views.append(ServiceView(svc, allocation, core.condition(svc, allocation),
+                                 None if nodes is None else nodes.get(key, ())))
+    return sorted(views, key=lambda v: v.key)
+
+
+def _get(kube: KubeAPI, namespace: str, name: str) -> Obj:
+    try:
+        return kube.get(SERVICES, name, namespace)
+    except NotFoundError as exc:
+        raise NotFoundError(f"service {namespace}/{name} not found",
+                            hint=f"kubectl get svc -n {namespace} lists the Services") from exc
+
+
+@dataclass(frozen=True)
+class Detail:
+    """Everything ``svc show`` says about one Service."""
+
+    view: ServiceView
+    asked: core.Asked | None  # None when the request itself is malformed
+    hold: Allocation | None
+    problem: LbctlError | None  # why a pending Service gets no address
+    would_get: Allocation | None  # what it would get now, when pending and nothing stops it
+
+
+def show_service(kube: KubeAPI, store: StateStore, namespace: str, name: str) -> Detail:
+    """One Service, and for a pending one the allocator's answer on the current state."""
+    svc = _get(kube, namespace, name)
+    state = store.load()
+    slices = kube.list(ENDPOINTSLICES, namespace,
+                       label_selector=f"kubernetes.io/service-name={name}")
+    allocation = state.allocation(namespace, name)
+    view = ServiceView(svc, allocation, core.condition(svc, allocation),
+                       core.ready_nodes(slices).get((namespace, name), ()))
+    problem: LbctlError | None = None
+    would_get = None
+    asked = None
+    try:
+        asked = core.asked(svc)
+        if core.is_ours(svc) and view.condition.state == core.PENDING:
+            would_get, _ = Allocator(state).allocate(core.request(svc))
+    except LbctlError as exc:
+        problem = exc
+    return Detail(view, asked, state.holds.get((namespace, name)), problem, would_get)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _record_event(kube: KubeAPI, svc: Obj, reason: str, message: str, now: datetime, *,
+                  warning: bool = False) -> str:
+    """Record a core/v1 Event on ``svc``; return why it failed, or ``""``."""
+    namespace, name = core.key_of(svc)
+    meta = svc.get("metadata") or {}
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{name}.", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": "v1", "kind": "Service", "namespace": namespace, "name": name,
+            "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", ""),
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": "lbctl"},
+        "reportingComponent": "lbctl",
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+    try:
+        kube.create(EVENTS, body, namespace)
+    except LbctlError as exc:
+        return exc.message
+    return ""
+
+
+def _allocated_message(allocation: Allocation) -> str:
+    return f"Assigned IP {', '.join(allocation.ips)} from pool {allocation.pool}"
+
+
+# --------------------------------------------------------------------------- assign one
+
+
+@dataclass(frozen=True)
+class Assigned:
+    namespace: str
+    name: str
+    allocation: Allocation
+    result: str  # ASSIGNED (newly recorded), PUBLISHED (recorded before), UNCHANGED
+
+
+def assign(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
+           ips: Sequence[str] = (), pool: str | None = None, dry_run: bool = False,
+           now: datetime, warn: Warn = _ignore) -> Assigned:
+    """Give one Service its address: record it in the state, then publish it in the status,
+    then record an Event (``IPAllocated``, or ``AllocationFailed`` with the reason when the
+    Service's request cannot be met).  Running it again on an assigned Service changes
+    nothing."""
+    svc = _get(kube, namespace, name)
+    core.check_ours(svc)
+
+    def event(reason: str, message: str, *, warning: bool = False) -> None:
+        failed = _record_event(kube, svc, reason, message, now, warning=warning)
+        if failed:
+            warn(f"could not record an Event on service {namespace}/{name}: {failed}")
+
+    def refused(error: LbctlError) -> LbctlError:
+        if not dry_run:
+            event("AllocationFailed", f"{reason_of(error)}: {error.message}", warning=True)
+        return error
+
+    try:
+        request = core.request(svc, ips, pool)
+    except LbctlError as exc:
+        raise refused(exc) from None
+
+    def change(state: State) -> tuple[State, tuple[Allocation, bool] | LbctlError]:
+        found = core.condition(svc, state.allocation(namespace, name))
+        if found.drift in (core.UNRECORDED, core.MISMATCH):
+            raise RefusedError(
+                f"service {namespace}/{name}: {found.detail}; lbctl does not overwrite an "
+                "address it did not publish",
+                hint=f"if that address is stale, clear it first: lbctl release svc {name} "
+                     f"-n {namespace}",
+            )
+        allocator = Allocator(state)
+        try:
+            result = allocator.allocate(request)
+        except LbctlError as exc:
+            return state, exc
+        return allocator.state(), result
+
+    outcome = store.update(change, dry_run=dry_run).result
+    if isinstance(outcome, LbctlError):
+        raise refused(outcome)
+    allocation, new = outcome
+    shown = set(core.ingress_ips(svc)) == set(allocation.ips)
+    result = ASSIGNED if new else UNCHANGED if shown else PUBLISHED
+    if dry_run or shown:
+        return Assigned(namespace, name, allocation, result)
+    try:
+        _publish(kube, svc, allocation)
+    except LbctlError as exc:
+        raise _after_failed_publish(store, {request.key: (exc, new)}, warn)[request.key] from exc
+    event("IPAllocated", _allocated_message(allocation))
+    return Assigned(namespace, name, allocation, result)
+
+
+def _publish(kube: KubeAPI, svc: Obj, allocation: Allocation) -> None:
+    namespace, name = core.key_of(svc)
+    kube.patch(SERVICES, name, core.ingress_patch(allocation.ips), namespace,
+               subresource="status")
+
+
+def _definite(error: LbctlError) -> bool:
+    """The API server answered and refused, so the status surely did not change."""
+    return not isinstance(error, (UnreachableError, ConflictError))
+
+
+def _after_failed_publish(store: StateStore, failures: Mapping[ServiceKey, tuple[LbctlError,
+                                                                              bool]],
+                          warn: Warn) -> dict[ServiceKey, LbctlError]:
+    """Forget new allocations whose publication was refused (nothing was published, so the
+    state may forget them); keep the others for ``reconcile``.  Returns each error with a hint
+    that says which of the two happened.  ``failures``: key -> (error, newly allocated)."""
+    undo = [key for key, (error, new) in failures.items() if new and _definite(error)]
+    rolled_back = False
+    if undo:
+        def change(state: State) -> tuple[State, None]:
+            allocator = Allocator(state)
+            for namespace, name in undo:
+                allocator.release(namespace, name)
+            return allocator.state(), None
+
+        try:
+            store.update(change)
+            rolled_back = True
+        except LbctlError as exc:
+            warn(f"could not take back {len(undo)} unpublished allocation(s) from "
+                 f"{store.location}: {exc.message}; lbctl reconcile will")
+    explained: dict[ServiceKey, LbctlError] = {}
+    for key, (error, new) in failures.items():
+        if new and _definite(error) and rolled_back:
+            note = "the state no longer holds an address for it"
+        else:
+            note = "the address stays recorded in the state; lbctl reconcile publishes it"
+        explained[key] = type(error)(error.message, f"{error.hint}; {note}" if error.hint
+                                     else note)
+    return explained
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass
+class _Plan:
+    """What one batch will do: Services to allocate (and publish), allocations to forget."""
+
+    allocate: list[Obj] = field(default_factory=list)
+    forget: list[ServiceKey] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # decided without any change
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One Service after the state transaction: its allocation, or why it has none."""
+
+    svc: Obj
+    result: Allocation | LbctlError
+    new: bool
+
+    @property
+    def key(self) -> ServiceKey:
+        return core.key_of(self.svc)
+
+    def outcome(self) -> Outcome:
+        if isinstance(self.result, LbctlError):
+            return _failed(self.key, self.result)
+        return Outcome(*self.key, ASSIGNED if self.new else PUBLISHED, self.result.ips,
+                       self.result.pool)
+
+
+def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
+         warn: Warn, progress: Progress | None, workers: int = WORKERS) -> Batch:
+    """One state transaction for the whole plan, then the status patches and Events in
+    parallel, then the rollback of refused publications."""
+    requests: dict[ServiceKey, tuple[Obj, Request]] = {}
+    invalid: list[_Job] = []  # Services whose own request is malformed
+    outcomes = list(plan.outcomes)
+    for svc in plan.allocate:
+        try:
+            requests[core.key_of(svc)] = (svc, core.request(svc))
+        except LbctlError as exc:
+            invalid.append(_Job(svc, exc, False))
+
+    def change(state: State) -> tuple[State, list[_Job]]:
+        allocator = Allocator(state)
+        for namespace, name in plan.forget:
+            allocator.release(namespace, name)
+        jobs = []
+        for svc, request in requests.values():
+            try:
+                allocation, new = allocator.allocate(request)
+                jobs.append(_Job(svc, allocation, new))
+            except LbctlError as exc:
+                jobs.append(_Job(svc, exc, False))
+        return allocator.state(), jobs
+
+    jobs = invalid + store.update(change, dry_run=dry_run).result
+    outcomes += [Outcome(namespace, name, RELEASED) for namespace, name in plan.forget]
+    if dry_run:
+        return Batch(_sorted(outcomes + [job.outcome() for job in jobs]), dry_run=True)
+
+    def work(job: _Job) -> tuple[LbctlError | None, str]:
+        """Publish, or say in an Event why not: (publish error, Event error).  A batch records
+        no ``IPAllocated`` Event: the status shows the address, and an Event per Service
+        would double the requests (N+3 instead of 2N+3)."""
+        if isinstance(job.result, LbctlError):
+            message = f"{reason_of(job.result)}: {job.result.message}"
+            return None, _record_event(kube, job.svc, "AllocationFailed", message, now,
+                                       warning=True)
+        try:
+            _publish(kube, job.svc, job.result)
+        except LbctlError as exc:
+            return exc, ""
+        return None, ""
+
+    failures: dict[ServiceKey, tuple[LbctlError, bool]] = {}
+    event_errors: list[str] = []
+    if progress is not None:
+        progress(0, len(jobs))
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+        futures = {pool.submit(work, job): job for job in jobs}
+        for done, future in enumerate(as_completed(futures), start=1):
+            job = futures[future]
+            publish_error, event_error = future.result()
+            if publish_error is not None:
+                failures[job.key] = (publish_error, job.new)
+            if event_error:
+                event_errors.append(event_error)
+            if progress is not None:
+                progress(done, len(jobs))
+    explained = _after_failed_publish(store, failures, warn)
+    for job in jobs:
+        outcomes.append(_failed(job.key, explained[job.key]) if job.key in explained
+                        else job.outcome())
+    if event_errors:
+        warn(f"could not record {len(event_errors)} Event(s); first: {event_errors[0]}")
+    return Batch(_sorted(outcomes))
+
+
+def _sorted(outcomes: list[Outcome]) -> list[Outcome]:
+    return sorted(outcomes, key=lambda o: (o.namespace, o.name))
+
+
+def assign_all(kube: KubeAPI, store: StateStore, namespace: str | None, *,
+               dry_run: bool = False, now: datetime, warn: Warn = _ignore,
+               progress: Progress | None = None, workers: int = WORKERS) -> Batch:
+    """Assign every Service of ours in ``namespace`` (None: all) whose status shows no address:
+    the pending ones, and those recorded but not yet published.  One LIST, one state
+    transaction (a read and a write), then one status PATCH per Service, ``workers`` at a
+    time, and an ``AllocationFailed`` Event on each Service that got no address."""
+    plan = _Plan()
+    for svc in kube.list(SERVICES, namespace):
+        if core.is_ours(svc) and not core.ingress_ips(svc):
+            plan.allocate.append(svc)
+    return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
+                workers=workers)
+
+
+def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
+              dry_run: bool = False, now: datetime, warn: Warn = _ignore,
+              progress: Progress | None = None, workers: int = WORKERS) -> Batch:
+    """One pass that makes the state and the cluster agree where it is safe to:
+
+    * assigns pending Services, and publishes allocations the status does not show (a crash
+      between recording and publishing);
+    * releases allocations whose Service is gone, no longer of type LoadBalancer, or now of
+      another class, withdrawing the address from its status first;
+    * reports, without touching it, a status that shows an address the state does not record
+      for that Service (it may belong to another controller, or be stale)."""
+    services = {core.key_of(s): s for s in kube.list(SERVICES, namespace)}
+    state = store.load()
+    plan = _Plan()
+    for key, svc in sorted(services.items()):
+        if not core.is_ours(svc):
+            continue
+        found = core.condition(svc, state.allocations.get(key))
+        if found.state == core.PENDING or found.drift == core.UNPUBLISHED:
+            plan.allocate.append(svc)
+        elif found.state == core.DRIFT:
+            plan.outcomes.append(Outcome(key[0], key[1], DRIFT, core.ingress_ips(svc),
+                                         reason=found.drift, message=found.detail))
+    for key, allocation in sorted(state.allocations.items()):
+        if namespace is not None and key[0] != namespace:
+            continue
+        owner = services.get(key)
+        if owner is None:
+            plan.forget.append(key)
+        elif not core.is_ours(owner):
+            _withdraw_orphan(kube, owner, allocation, plan, dry_run=dry_run)
+    return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
+                workers=workers)
+
+
+def _withdraw_orphan(kube: KubeAPI, svc: Obj, allocation: Allocation, plan: _Plan, *,
+                     dry_run: bool) -> None:
+    """An allocation whose Service is no longer ours: withdraw the address from the status
+    (when the status shows it), then plan to forget it.  Another class's Service that still
+    shows the address is only reported: its status is not lbctl's to change, and forgetting
+    the address could hand it to a second Service."""
+    key = core.key_of(svc)
+    shown = core.ingress_ips(svc)
+    if not shown or not set(shown) <= set(allocation.ips):
+        plan.forget.append(key)
+        return
+    if core.is_foreign(svc):
+        plan.outcomes.append(Outcome(
+            *key, DRIFT, shown, reason="ForeignClass",
+            message=f"now {core.condition(svc, allocation).detail}, its status still shows "
+                    f"{','.join(shown)}; release it by hand: lbctl release svc {key[1]} "
+                    f"-n {key[0]}"))
+        return
+    if not dry_run:
+        try:
+            kube.patch(SERVICES, key[1], core.ingress_patch(()), key[0], subresource="status")
+        except LbctlError as exc:
+            plan.outcomes.append(_failed(key, exc))
+            return
+    plan.forget.append(key)
+
+
+# --------------------------------------------------------------------------- release
+
+
+@dataclass(frozen=True)
+class Released:
+    namespace: str
+    name: str
+    record: Allocation  # what was released (or is now held)
+    held: bool  # kept as a hold for the same namespace/name
+    withdrawn: bool  # the status was cleared now
+    orphan: bool  # the Service no longer exists
+    left: tuple[str, ...] = ()  # addresses the status shows that were not lbctl's: untouched
+    unchanged: bool = False
+
+
+def release(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
+            hold: bool = False, dry_run: bool = False) -> Released:
+    """Withdraw a Service's address from its status, then forget it in the state (or keep it
+    as a hold with ``hold``).  Works for a Service that no longer exists."""
+    state = store.load()
+    key = (namespace, name)
+    record = state.allocations.get(key)
+    if record is None and key not in state.holds:
+        raise NotFoundError(f"service {namespace}/{name} has no address in {store.location}",
+                            hint="lbctl svc list shows the assigned Services")
+    try:
+        svc: Obj | None = kube.get(SERVICES, name, namespace)
+    except NotFoundError:
+        svc = None
+    shown = core.ingress_ips(svc) if svc is not None else ()
+    ours = record is not None and bool(shown) and set(shown) <= set(record.ips)
+    if ours and not dry_run:
+        kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
+
+    def change(current: State) -> tuple[State, tuple[Allocation, bool]]:
+        if hold and key not in current.allocations and key in current.holds:
+            return current, (current.holds[key], True)
+        allocator = Allocator(current)
+        released = allocator.release(namespace, name, hold=hold)
+        if released is None:
+            raise NotFoundError(f"service {namespace}/{name} has no address in {store.location}",
+                                hint="someone released it at the same time")
+        return allocator.state(), (released, False)
+
+    applied = store.update(change, dry_run=dry_run)
+    released, unchanged = applied.result
+    return Released(namespace, name, released, held=hold, withdrawn=ours and not dry_run,
+                    orphan=svc is None, left=() if ours else shown, unchanged=unchanged)
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+@dataclass(frozen=True)
+class Source:
+    """A manifest text and where it came from (a path, or ``-`` for stdin)."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    source: Source
+    text: str  # the new text (the same text when nothing changed)
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.source.text
+
+
+def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace: str,
+                     dry_run: bool = False) -> tuple[list[Rewritten], Batch]:
+    """Allocate for every LoadBalancer Service of ours in the manifests (same allocator, same
+    state, one transaction) and pin each address in the annotation
+    ``metallb.io/loadBalancerIPs`` of its text.  A Service without ``metadata.namespace`` is in
+    ``namespace``.  Services whose text cannot be edited safely are refused before the state
+    changes; another class's Services are skipped."""
+    manifests = [Manifest(source.text, source.path) for source in sources]
+    outcomes: list[Outcome] = []
+    requests: dict[ServiceKey, Request] = {}
+    refused: set[ServiceKey] = set()
+    for manifest in manifests:
+        for found in manifest.services:
+            key = core.key_of(found.obj, namespace)
+            where = f"{manifest.source}:{found.line}"
+            try:
+                if core.is_foreign(found.obj):
+                    outcomes.append(Outcome(*key, SKIPPED,
+                                            message=core.condition(found.obj, None).detail))
+                    continue
+                if not key[1]:
+                    raise UsageError(f"{where}: a Service without metadata.name")
+                if found.problem:
+                    raise RefusedError(f"{where}: {found.problem}")
+                requests.setdefault(key, core.request(found.obj, default_namespace=namespace))
+            except LbctlError as exc:
+                outcomes.append(_failed(key, exc))
+                refused.add(key)
+    for key in refused:  # the same Service elsewhere in the manifests is not assigned either
+        requests.pop(key, None)
+
+    def change(state: State) -> tuple[State, dict[ServiceKey, Allocation | LbctlError]]:
+        allocator = Allocator(state)
+        results: dict[ServiceKey, Allocation | LbctlError] = {}
+        for key, request in requests.items():
+            try:
+                results[key] = allocator.allocate(request)[0]
+            except LbctlError as exc:
+                results[key] = exc
+        return allocator.state(), results
+
+    results = store.update(change, dry_run=dry_run).result
+    outcomes += [_failed(key, r) for key, r in results.items() if isinstance(r, LbctlError)]
+    allocated = {key: r for key, r in results.items() if isinstance(r, Allocation)}
+    rewritten = []
+    for manifest, source in zip(manifests, sources, strict=True):
+        mine = {found.index: core.key_of(found.obj, namespace) for found in manifest.services
+                if core.key_of(found.obj, namespace) in allocated}
+        try:
+            text, edited = manifest.pin({i: allocated[key].ips for i, key in mine.items()})
+        except RefusedError as exc:
+            rewritten.append(Rewritten(source, source.text))
+            outcomes += [_failed(key, exc) for key in mine.values()]
+            continue
+        rewritten.append(Rewritten(source, text))
+        for index, key in mine.items():
+            allocation = allocated[key]
+            outcomes.append(Outcome(*key, PINNED if index in edited else UNCHANGED,
+                                    allocation.ips, allocation.pool))
+    return rewritten, Batch(_sorted(outcomes), dry_run=dry_run)

@@ -1,0 +1,289 @@
+"""``lbctl assign``: give LoadBalancer Services their addresses — on the cluster, or in
+manifests (GitOps).
+
+Parses the target (``svc NAME``, ``svc/NAME``, ``svc --all``, or ``-f PATH``), makes one call
+into :mod:`lbctl.actions.services`, and renders: the outcome line (``service/web assigned ...``)
+or the batch summary table on stdout, warnings and progress on stderr.  With ``-f`` the
+manifests are the data: they go to stdout (or back to their files with ``--in-place``) and the
+summary goes to stderr.  This module also reads and writes those files: reading is the
+command's input, writing is atomic (temporary file, then rename), and only changed files are
+written.
+
+Exit codes: 0 when every Service got its address; 1 when a batch (``--all``, ``-f``) finished
+with failures (the others were assigned); the error's own code when a single Service fails.
+Errors are :mod:`lbctl.errors` classes (file problems translated here), handled by the error
+boundary in :mod:`lbctl.cli.main`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lbctl.cli import render, svc
+from lbctl.cli.context import App, Output, app_of, command
+from lbctl.errors import ExitCode, NotFoundError, PermissionDeniedError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lbctl.actions.services import Batch, Source
+
+
+BATCH_FORMATS = (Output.table, Output.json, Output.yaml)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``lbctl assign`` to the root command."""
+    command(root, "assign", no_args_is_help=True)(assign)
+
+
+@contextmanager
+def progress_bar(app: App, what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient progress bar on stderr when it is a terminal; no callback otherwise."""
+    if not app.err.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=app.err, transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def batch_doc(batch: Batch, kind: str) -> dict[str, Any]:
+    """``-o json`` of a batch: ``{"kind", "dryRun", "items": [{"namespace", "name", "result",
+    "ips", "pool", "reason", "message"}]}``."""
+    return {
+        "kind": kind,
+        "dryRun": batch.dry_run,
+        "items": [
+            {"namespace": o.namespace, "name": o.name, "result": o.result, "ips": list(o.ips),
+             "pool": o.pool or None, "reason": o.reason, "message": o.message}
+            for o in batch.outcomes
+        ],
+    }
+
+
+def render_batch(app: App, batch: Batch, kind: str, *, console: Console | None = None) -> int:
+    """The summary of a batch (table or document), a count line on stderr; the exit code."""
+    out = console or app.out
+    if app.output in (Output.json, Output.yaml):
+        render.document(out, batch_doc(batch, kind), app.output.value)
+    elif batch.outcomes:
+        render.table(out, ["namespace", "name", "result", "external-ip", "pool", "message"], [
+            [o.namespace, o.name, o.result + (" (dry run)" if batch.dry_run else ""),
+             ",".join(o.ips) or "-", o.pool or "-", o.message or "-"]
+            for o in batch.outcomes
+        ])
+    counts: dict[str, int] = {}
+    for outcome in batch.outcomes:
+        counts[outcome.result] = counts.get(outcome.result, 0) + 1
+    summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing to do"
+    render.say(app.err, summary + (" (dry run)" if batch.dry_run else ""))
+    return ExitCode.NO if batch.failed else ExitCode.OK
+
+
+def assign(
+    ctx: typer.Context,
+    target: Annotated[list[str] | None, typer.Argument(
+        metavar="svc NAME | svc/NAME", show_default=False,
+        help="The Service (in -n NS).")] = None,
+    ips: Annotated[list[str] | None, typer.Option(
+        "--ip", metavar="IP", help="Ask for this address (repeat for one IPv4 and one IPv6). "
+                                   "Overrides the Service's own request.")] = None,
+    pool: Annotated[str | None, typer.Option(
+        "--pool", metavar="POOL", help="Take the address from this pool. Overrides the "
+                                       "Service's own request.")] = None,
+    all_pending: Annotated[bool, typer.Option(
+        "--all", help="Every Service in -n NS (or -A) whose status shows no address.")] = False,
+    files: Annotated[list[str] | None, typer.Option(
+        "-f", "--filename", metavar="PATH",
+        help="Manifests instead of the cluster: a file, a directory (*.yaml, *.yml, "
+             "recursively) or - for stdin. Repeatable.")] = None,
+    in_place: Annotated[bool, typer.Option(
+        "--in-place", help="With -f: write the pinned manifests back to their files instead "
+                           "of stdout.")] = False,
+) -> int:
+    """Give LoadBalancer Services their external addresses.
+
+    On the cluster: check that the Service exists, is of type LoadBalancer and of no other
+    loadBalancerClass; take the address the Service asks for (--ip/--pool, else the
+    metallb.io/loadBalancerIPs and metallb.io/address-pool annotations, also under
+    metallb.universe.tf/, else spec.loadBalancerIP, else the first free address); record it in
+    the state, then publish it in status.loadBalancer.ingress, then record an Event
+    (IPAllocated, or AllocationFailed with the reason).  Running it again changes nothing.
+    --all does every Service whose status shows no address, in one state transaction, records
+    an Event only where a Service got no address, and exits 1 if some failed (the others are
+    assigned).
+
+    With -f: the same, for the Services in manifests, and the address is pinned in the
+    annotation metallb.io/loadBalancerIPs (spec.loadBalancerIP is deprecated since Kubernetes
+    1.24 and cannot hold two families; MetalLB and lbctl both read the annotation).  Only that
+    annotation changes; comments, order and quoting are kept.  Use --state to work without a
+    cluster.
+
+    Examples:
+
+    \b
+      lbctl assign svc web -n shop --ip 192.0.2.10
+      lbctl assign svc --all -A
+      lbctl assign -f deploy/ --state ./lb.yaml --in-place
+    """
+    app = app_of(ctx)
+    if files:
+        if target or ips or pool or all_pending:
+            raise UsageError("-f assigns the Services in the manifests; give no Service, --ip, "
+                             "--pool or --all with it", hint="lbctl assign -f PATH --state FILE")
+        app.require_output(Output.table)
+        return _manifests(app, files, in_place=in_place)
+    if in_place:
+        raise UsageError("--in-place goes with -f", hint="lbctl assign -f PATH --in-place")
+    name = svc.service_name(target or [], optional=all_pending)
+    if name is None:
+        if ips or pool:
+            raise UsageError("--all assigns every pending Service as it asks; give no --ip or "
+                             "--pool", hint="lbctl assign svc --all -n NS (or -A)")
+        return _all_pending(app)
+    if all_pending:
+        raise UsageError("--all assigns every pending Service; give no NAME",
+                         hint="lbctl assign svc --all -n NS (or -A)")
+    return _one(app, name, ips or [], pool)
+
+
+def warner(app: App) -> Callable[[str], None]:
+    """The ``warn`` callback of the actions: ``warning: ...`` on stderr."""
+    return lambda message: render.say(app.err, f"warning: {message}")
+
+
+def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
+    from lbctl.actions import services as actions
+
+    output = app.require_output(*BATCH_FORMATS)
+    result = actions.assign(app.kube(), app.store(), app.namespace, name, ips=ips, pool=pool,
+                            dry_run=app.options.dry_run, now=svc.now(), warn=warner(app))
+    allocation = result.allocation
+    if output is not Output.table:
+        render.document(app.out, {
+            "kind": "Assignment", "namespace": result.namespace, "name": result.name,
+            "result": result.result, "dryRun": app.options.dry_run, "ips": list(allocation.ips),
+            "pool": allocation.pool}, output.value)
+        return ExitCode.OK
+    what = f"{', '.join(allocation.ips)} (pool {allocation.pool})"
+    line = (f"service/{name} unchanged: already {what}" if result.result == actions.UNCHANGED
+            else f"service/{name} {result.result} {what}")
+    render.names(app.out, [line + (" (dry run)" if app.options.dry_run else "")])
+    return ExitCode.OK
+
+
+def _all_pending(app: App) -> int:
+    from lbctl.actions import services as actions
+
+    app.require_output(*BATCH_FORMATS)
+    namespace = None if app.options.all_namespaces else app.namespace
+    with progress_bar(app, "assigning") as progress:
+        batch = actions.assign_all(app.kube(), app.store(), namespace,
+                                   dry_run=app.options.dry_run, now=svc.now(), warn=warner(app),
+                                   progress=progress)
+    return render_batch(app, batch, "AssignmentList")
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def _read(path: Path) -> Source:
+    from lbctl.actions.services import Source
+
+    try:
+        return Source(str(path), path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text", hint="give YAML manifests") from exc
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"cannot read {path}: permission denied",
+                                    hint="check the file's permissions") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
+
+
+def read_sources(paths: list[str]) -> list[Source]:
+    """Each file, each *.yaml/*.yml under each directory (sorted), or stdin for ``-``."""
+    from lbctl.actions.services import Source
+
+    sources = []
+    for given in paths:
+        if given == "-":
+            sources.append(Source("-", sys.stdin.read()))
+            continue
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
+                           and p.is_file())
+            sources += [_read(p) for p in found]
+        elif path.exists():
+            sources.append(_read(path))
+        else:
+            raise NotFoundError(f"{given} does not exist", hint="give a file, a directory or -")
+    return sources
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Replace the file's content with ``text`` (same mode), never leaving half a file."""
+    target = Path(path)
+    try:
+        mode = target.stat().st_mode & 0o7777
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"cannot write {path}: permission denied",
+                                    hint="check the file's permissions") from exc
+
+
+def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
+    from lbctl.actions.services import assign_manifests
+    from lbctl.core.textdiff import unified_diff
+
+    if in_place and "-" in paths:
+        raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
+    sources = read_sources(paths)
+    rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
+                                                dry_run=app.options.dry_run)
+    if in_place:
+        for item in rewritten:
+            if not item.changed:
+                continue
+            if app.options.dry_run:
+                render.diff(app.out, unified_diff(item.source.text, item.text,
+                                                  item.source.path.lstrip("/")))
+            else:
+                write_atomically(item.source.path, item.text)
+                render.say(app.err, f"{item.source.path}: written")
+    else:
+        many = len(rewritten) > 1
+        for number, item in enumerate(rewritten):
+            if many:
+                app.out.file.write(("---\n" if number else "") + f"# Source: {item.source.path}\n")
+            app.out.file.write(item.text)
+            if many and item.text and not item.text.endswith("\n"):
+                app.out.file.write("\n")
+        app.out.file.flush()
+    return render_batch(app, batch, "AssignmentList", console=app.err)

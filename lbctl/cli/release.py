@@ -1,0 +1,76 @@
+"""``lbctl release``: take a LoadBalancer Service's address back.
+
+Parses ``svc NAME``, makes one call into :func:`lbctl.actions.services.release` (which clears
+the status before the state forgets, so the address is never free while still published), and
+prints the outcome line on stdout and any note on stderr.  Errors (not in the state: 3,
+forbidden: 6, unreachable: 7) pass through to the error boundary in :mod:`lbctl.cli.main`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lbctl.cli import render, svc
+from lbctl.cli.context import Output, app_of, command
+from lbctl.errors import ExitCode
+
+FORMATS = (Output.table, Output.json, Output.yaml)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``lbctl release`` to the root command."""
+    command(root, "release", no_args_is_help=True)(release)
+
+
+def release(
+    ctx: typer.Context,
+    target: Annotated[list[str], typer.Argument(
+        metavar="svc NAME | svc/NAME", help="The Service (in -n NS).", show_default=False)],
+    hold: Annotated[bool, typer.Option(
+        "--hold", help="Keep the address reserved for this namespace/name, so that a Service "
+                       "deleted and created again gets it back.")] = False,
+) -> int:
+    """Take a Service's address back.
+
+    Clears it from status.loadBalancer.ingress first, then forgets it in the state (or, with
+    --hold, keeps it reserved for the same namespace/name).  Works for a Service that no
+    longer exists; needs the cluster even with --state, because the address is withdrawn
+    from the Service before it is freed.  A Service of type LoadBalancer that still
+    exists is pending afterwards, and lbctl reconcile (or assign --all) gives it an address
+    again.  An address the status shows that lbctl did not record is left as it is.
+
+    Example: lbctl release svc web -n shop --hold
+    """
+    from lbctl.actions import services as actions
+
+    app = app_of(ctx)
+    output = app.require_output(*FORMATS)
+    name = svc.service_name(target)
+    assert name is not None
+    result = actions.release(app.kube(), app.store(), app.namespace, name, hold=hold,
+                             dry_run=app.options.dry_run)
+    verb = (actions.UNCHANGED if result.unchanged else actions.HELD if hold
+            else actions.RELEASED)
+    if output is not Output.table:
+        render.document(app.out, {
+            "kind": "Release", "namespace": result.namespace, "name": result.name,
+            "result": verb, "dryRun": app.options.dry_run, "ips": list(result.record.ips),
+            "pool": result.record.pool, "withdrawn": result.withdrawn, "orphan": result.orphan,
+        }, output.value)
+        return ExitCode.OK
+    ips = ", ".join(result.record.ips)
+    line = {
+        actions.UNCHANGED: f"service/{name} unchanged: {ips} already held",
+        actions.HELD: f"service/{name} released {ips}, held for {app.namespace}/{name}",
+        actions.RELEASED: f"service/{name} released {ips}",
+    }[verb]
+    render.names(app.out, [line + (" (dry run)" if app.options.dry_run else "")])
+    if result.orphan:
+        render.say(app.err, f"service {app.namespace}/{name} no longer exists; its address was "
+                            "only in the state")
+    if result.left:
+        render.say(app.err, f"warning: its status shows {', '.join(result.left)}, which lbctl "
+                            "did not record; left as it is")
+    return ExitCode.OK

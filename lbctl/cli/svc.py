@@ -1,0 +1,239 @@
+"""``lbctl svc``: LoadBalancer Services and where each stands (list, show).
+
+Each command parses its arguments, makes one call into :mod:`lbctl.actions.services`, and
+renders: kubectl-style tables (``-o wide`` adds the nodes with ready endpoints), or the stable
+``-o json|yaml`` documents below.  Also home of what the Service commands share: the
+``svc NAME`` / ``svc/NAME`` argument and the clock.
+
+``svc list -o json``::
+
+    {"kind": "ServiceList", "items": [{"namespace", "name", "state", "detail",
+      "externalIPs": [...],        # what status.loadBalancer.ingress shows
+      "allocated": [...], "pool",  # what the state records ([] and null when nothing)
+      "ports": ["80/TCP"], "externalTrafficPolicy", "loadBalancerClass", "creationTimestamp"}]}
+
+``svc show -o json`` is one such item plus ``ipFamilies``, ``ipFamilyPolicy``,
+``sharingKey``, ``requested`` (``{"ips", "pool", "source"}``), ``hold`` (addresses or null),
+``nodes`` (with ready endpoints), ``why`` (``{"reason", "message"}`` or null) and ``wouldGet``
+(``{"ips", "pool"}`` or null).
+
+Errors from the action (Service not found: 3; cluster unreachable: 7) pass through to the error
+boundary in :mod:`lbctl.cli.main`; this module only raises :class:`~lbctl.errors.UsageError`
+for a malformed ``svc NAME``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lbctl.cli import render
+from lbctl.cli.context import Output, app_of, command, group
+from lbctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from lbctl.actions.services import ServiceView
+    from lbctl.core.service import Asked
+
+app = group("LoadBalancer Services: their external IPs, pool, and whether the state agrees.")
+
+LIST_FORMATS = (Output.table, Output.wide, Output.json, Output.yaml, Output.name)
+DOC_FORMATS = (Output.table, Output.json, Output.yaml)
+KINDS = ("svc", "service", "services")
+
+
+def now() -> datetime:
+    """The clock of the Service commands (ages, Event timestamps)."""
+    return datetime.now(timezone.utc)
+
+
+def service_name(args: Sequence[str], *, optional: bool = False) -> str | None:
+    """The NAME of ``svc NAME`` or ``svc/NAME`` (kubectl's spellings); with ``optional``, a bare
+    ``svc`` (for ``--all``) gives None."""
+    words = list(args)
+    if len(words) == 1 and "/" in words[0]:
+        words = words[0].split("/", 1)
+    if words and words[0] in KINDS:
+        if len(words) == 2 and words[1]:
+            return words[1]
+        if len(words) == 1 and optional:
+            return None
+    raise UsageError(
+        f"expected svc NAME or svc/NAME, not {' '.join(args) or 'nothing'}",
+        hint="example: lbctl assign svc web -n shop" + (", or svc --all" if optional else ""),
+    )
+
+
+def _item(view: ServiceView) -> dict[str, Any]:
+    from lbctl.core import service as core
+
+    svc = view.svc
+    namespace, name = view.key
+    return {
+        "namespace": namespace,
+        "name": name,
+        "state": view.condition.state,
+        "detail": view.condition.detail,
+        "externalIPs": list(core.ingress_ips(svc)),
+        "allocated": list(view.allocation.ips) if view.allocation else [],
+        "pool": view.allocation.pool if view.allocation else None,
+        "ports": core.port_list(svc),
+        "externalTrafficPolicy": core.traffic_policy(svc),
+        "loadBalancerClass": core.lb_class(svc),
+        "creationTimestamp": (svc.get("metadata") or {}).get("creationTimestamp"),
+    }
+
+
+@command(app, "list")
+def list_(
+    ctx: typer.Context,
+    no_headers: Annotated[bool, typer.Option("--no-headers", help="Omit the header row.")] = False,
+) -> None:
+    """List Services of type LoadBalancer: external IPs, pool, ports, traffic policy, age, and a
+    state: assigned, pending, drift (the status and the state disagree; see svc show) or
+    foreign (another loadBalancerClass).  -o wide adds the nodes with ready endpoints: for
+    externalTrafficPolicy Local, the only nodes that may announce the address.
+
+    Example: lbctl svc list -A -o wide
+    """
+    from lbctl.actions import services as actions
+    from lbctl.core import service as core
+
+    app = app_of(ctx)
+    output = app.require_output(*LIST_FORMATS)
+    namespace = None if app.options.all_namespaces else app.namespace
+    views = actions.list_services(app.kube(), app.store(), namespace,
+                                  with_nodes=output is Output.wide)
+    if output in (Output.json, Output.yaml):
+        render.document(app.out, {"kind": "ServiceList", "items": [_item(v) for v in views]},
+                        output.value)
+        return
+    if output is Output.name:
+        render.names(app.out, [f"service/{v.key[1]}" for v in views])
+        return
+    if not views:
+        where = "any namespace" if namespace is None else f"namespace {namespace}"
+        render.say(app.err, f"No LoadBalancer Services found in {where}.")
+        return
+    headers = ["name", "external-ip", "pool", "ports", "traffic-policy", "age", "state"]
+    if namespace is None:
+        headers.insert(0, "namespace")
+    if output is Output.wide:
+        headers.append("nodes")
+    clock = now()
+    rows = []
+    for view in views:
+        svc = view.svc
+        row: list[render.Cell] = [
+            view.key[1],
+            ",".join(core.ingress_ips(svc)) or "<pending>",
+            view.allocation.pool if view.allocation else "-",
+            ",".join(core.port_list(svc)) or "<none>",
+            core.traffic_policy(svc),
+            core.age(core.created(svc), clock),
+            view.condition.state,
+        ]
+        if namespace is None:
+            row.insert(0, view.key[0])
+        if output is Output.wide:
+            row.append(",".join(view.nodes or ()) or "<none>")
+        rows.append(row)
+    render.table(app.out, headers, rows, no_headers=no_headers)
+
+
+def _ips(ips: Sequence[str]) -> str:
+    return ", ".join(ips) or "<none>"
+
+
+@command(app, "show")
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Service name (in -n NS).")],
+) -> None:
+    """Show everything lbctl knows about one Service, and for a pending one why it has no
+    address: the allocator's answer on the current state (no pool admits it, the requested IP
+    is outside every pool, the pool is exhausted, a sharing conflict naming the other Service,
+    a wrong IP family), or the address it would get now.
+
+    Example: lbctl svc show web -n shop
+    """
+    from lbctl.actions import services as actions
+    from lbctl.core import service as core
+
+    app = app_of(ctx)
+    output = app.require_output(*DOC_FORMATS)
+    namespace = app.namespace
+    detail = actions.show_service(app.kube(), app.store(), namespace, name)
+    view, svc = detail.view, detail.view.svc
+    families = _families(svc)
+    policy = (svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack"
+    if output is not Output.table:
+        doc = _item(view)
+        doc.update({
+            "ipFamilies": families,
+            "ipFamilyPolicy": policy,
+            "sharingKey": core.sharing_key(svc),
+            "requested": None if detail.asked is None else {
+                "ips": list(detail.asked.ips), "pool": detail.asked.pool,
+                "source": detail.asked.source},
+            "hold": list(detail.hold.ips) if detail.hold else None,
+            "nodes": list(view.nodes or ()),
+            "why": None if detail.problem is None else {
+                "reason": actions.reason_of(detail.problem), "message": detail.problem.message},
+            "wouldGet": None if detail.would_get is None else {
+                "ips": list(detail.would_get.ips), "pool": detail.would_get.pool},
+        })
+        render.document(app.out, doc, output.value)
+        return
+    allocation = view.allocation
+    asked = detail.asked
+    facts: list[tuple[str, str]] = [
+        ("Name", name),
+        ("Namespace", namespace),
+        ("Type", str((svc.get("spec") or {}).get("type") or "ClusterIP")),
+        ("Class", core.lb_class(svc) or "<none>"),
+        ("State", view.condition.state),
+        ("External IPs", _ips(core.ingress_ips(svc))),
+        ("Allocated", f"{_ips(allocation.ips)} (pool {allocation.pool})" if allocation
+         else "<none>"),
+        ("Requested", "<invalid>" if asked is None else _requested(asked)),
+        ("Sharing key", core.sharing_key(svc) or "<none>"),
+        ("IP families", f"{','.join(families) or '<invalid>'} ({policy})"),
+        ("Traffic policy", core.traffic_policy(svc)),
+        ("Ports", ", ".join(core.port_list(svc)) or "<none>"),
+        ("Ready nodes", ", ".join(view.nodes or ()) or "<none>"),
+    ]
+    if detail.hold is not None:
+        facts.append(("Held", ", ".join(detail.hold.ips)))
+    if view.condition.state == core.DRIFT:
+        facts.append(("Drift", view.condition.detail))
+    elif view.condition.detail:
+        facts.append(("Not served", view.condition.detail))
+    if detail.problem is not None:
+        label = "Why pending" if view.condition.state == core.PENDING else "Invalid request"
+        facts.append((label, f"{actions.reason_of(detail.problem)}: {detail.problem.message}"))
+    if detail.would_get is not None:
+        facts.append(("Would get", f"{_ips(detail.would_get.ips)} from pool "
+                                   f"{detail.would_get.pool} (lbctl assign svc {name})"))
+    render.table(app.out, ["", ""], [[f"{k}:", v] for k, v in facts], no_headers=True)
+
+
+def _families(svc: dict[str, Any]) -> list[str]:
+    from lbctl.core import service as core
+
+    try:
+        return core.family_names(svc)
+    except UsageError:
+        return []
+
+
+def _requested(asked: Asked) -> str:
+    if asked.source == "automatic":
+        return "any address (automatic)"
+    parts = [", ".join(asked.ips)] if asked.ips else []
+    if asked.pool:
+        parts.append(f"pool {asked.pool}")
+    return f"{' in '.join(parts)} (from {asked.source})"

@@ -1,0 +1,382 @@
+"""A Service object, as lbctl reads it: what it asks of the allocator and where it stands.
+
+Owns the translation of a Service (the JSON dictionary the API server sends, or a manifest
+document) into an allocator :class:`~lbctl.core.allocator.Request`, and the comparison of its
+``status.loadBalancer.ingress`` with the state.  The rules, in one place:
+
+* **Ours**: ``spec.type: LoadBalancer`` with ``spec.loadBalancerClass`` unset or set to lbctl's
+  own class :data:`LBCTL_CLASS` (``lbctl.io/lbctl``).  A Service of another class belongs to
+  another controller and is never touched (state ``foreign``).
+* **Requested addresses**, first source that asks wins: the command's ``--ip``/``--pool`` flags
+  (together, as one request); else MetalLB's annotations ``loadBalancerIPs`` (comma list) and
+  ``address-pool``; else ``spec.loadBalancerIP``; else any address.  Annotations are read under
+  ``metallb.io/`` and the older ``metallb.universe.tf/``; when the ``metallb.io/`` key is
+  present it wins, even when empty, as in MetalLB.  (MetalLB refuses a Service carrying both the
+  annotation and ``spec.loadBalancerIP``; lbctl takes the annotation.)
+* **IP families** from ``spec.ipFamilies`` (primary first) and ``spec.ipFamilyPolicy``:
+  ``SingleStack`` takes the first family, ``RequireDualStack`` needs both, ``PreferDualStack``
+  takes what the pools have.  Absent fields mean IPv4 single stack: the API server always fills
+  them in, so they are absent only in manifests, where IPv4 is the usual default.
+* **Sharing**: the key is the ``allow-shared-ip`` annotation; ports are ``TCP/80`` (protocol
+  defaults to TCP); the backend is ``""`` for ``externalTrafficPolicy: Cluster`` and the
+  normalised pod selector (``app=web,tier=fe``) for ``Local``, because only nodes with
+  endpoints may announce a Local Service's address.
+* **State** (``svc list``): ``assigned`` (status shows exactly the recorded addresses),
+  ``pending`` (neither shows any), ``drift`` (they disagree: recorded but not published, shown
+  but not recorded, or different), ``foreign`` (another class).
+
+Pure: no I/O and no clock (:func:`age` takes ``now``).  Malformed requests (an annotation that
+is not a list of IPs, two families without a dual-stack policy) raise
+:class:`~lbctl.errors.UsageError` naming the Service; :func:`check_ours` raises
+:class:`~lbctl.errors.RefusedError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from lbctl.core.addresses import IPV4, IPV6, canonical_ip
+from lbctl.core.allocator import Request
+from lbctl.core.state import Allocation, ServiceKey
+from lbctl.errors import LbctlError, RefusedError, UsageError
+
+#: The ``spec.loadBalancerClass`` lbctl answers to, besides no class at all.
+LBCTL_CLASS = "lbctl.io/lbctl"
+
+#: MetalLB's annotation prefixes, the current one first.
+PREFIXES = ("metallb.io/", "metallb.universe.tf/")
+IPS = "loadBalancerIPs"
+POOL = "address-pool"
+SHARED = "allow-shared-ip"
+
+#: Where ``assign -f`` pins an address: read by MetalLB and lbctl, and able to carry two
+#: families, unlike ``spec.loadBalancerIP`` (deprecated since Kubernetes 1.24, one address).
+PIN_ANNOTATION = PREFIXES[0] + IPS
+
+ASSIGNED = "assigned"
+PENDING = "pending"
+DRIFT = "drift"
+FOREIGN = "foreign"
+IGNORED = "ignored"  # not of type LoadBalancer: gets no external address (``svc show`` only)
+
+#: Kinds of drift, for ``reconcile``: what it repairs (unpublished) and what it only reports.
+UNPUBLISHED = "unpublished"  # the state records addresses the status does not show
+UNRECORDED = "unrecorded"  # the status shows addresses the state does not record
+MISMATCH = "mismatch"  # both show addresses, and they differ
+
+_FAMILIES = {"IPv4": IPV4, "IPv6": IPV6}
+_FAMILY_NAMES = {v: k for k, v in _FAMILIES.items()}
+
+Obj = Mapping[str, Any]
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def key_of(svc: Obj, default_namespace: str = "default") -> ServiceKey:
+    """``(namespace, name)``; a manifest without a namespace is in ``default_namespace``."""
+    meta = svc.get("metadata") or {}
+    return (str(meta.get("namespace") or default_namespace), str(meta.get("name") or ""))
+
+
+def ref(svc: Obj, default_namespace: str = "default") -> str:
+    namespace, name = key_of(svc, default_namespace)
+    return f"{namespace}/{name}"
+
+
+def _spec(svc: Obj) -> Mapping[str, Any]:
+    return svc.get("spec") or {}
+
+
+def is_load_balancer(svc: Obj) -> bool:
+    return _spec(svc).get("type") == "LoadBalancer"
+
+
+def lb_class(svc: Obj) -> str | None:
+    value = _spec(svc).get("loadBalancerClass")
+    return str(value) if value else None
+
+
+def is_foreign(svc: Obj) -> bool:
+    """Another controller's Service: a ``loadBalancerClass`` that is not lbctl's."""
+    cls = lb_class(svc)
+    return cls is not None and cls != LBCTL_CLASS
+
+
+def is_ours(svc: Obj) -> bool:
+    return is_load_balancer(svc) and not is_foreign(svc)
+
+
+def check_ours(svc: Obj, default_namespace: str = "default") -> None:
+    """Refuse a Service lbctl must not give an address to, saying why."""
+    who = ref(svc, default_namespace)
+    if not is_load_balancer(svc):
+        kind = _spec(svc).get("type") or "ClusterIP"
+        raise RefusedError(
+            f"service {who} is of type {kind}, not LoadBalancer",
+            hint="only Services of type LoadBalancer get an external address",
+        )
+    if is_foreign(svc):
+        raise RefusedError(
+            f"service {who} has loadBalancerClass {lb_class(svc)}; another controller owns it",
+            hint=f"lbctl serves Services without a class or with class {LBCTL_CLASS}",
+        )
+
+
+# --------------------------------------------------------------------------- the request
+
+
+def annotation(svc: Obj, name: str) -> tuple[str, str] | None:
+    """``(key, value)`` of MetalLB annotation ``name`` under the first prefix present."""
+    annotations = (svc.get("metadata") or {}).get("annotations") or {}
+    for prefix in PREFIXES:
+        if prefix + name in annotations:
+            return prefix + name, str(annotations[prefix + name] or "")
+    return None
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The explicit part of a request and where it came from (shown by ``svc show``)."""
+
+    ips: tuple[str, ...] = ()
+    pool: str | None = None
+    source: str = "automatic"
+
+
+def _ip_list(text: str, svc: Obj, where: str) -> tuple[str, ...]:
+    try:
+        return tuple(canonical_ip(part.strip()) for part in text.split(","))
+    except LbctlError as exc:
+        raise UsageError(
+            f"service {ref(svc)}: {where} is {text!r}, not a list of IP addresses",
+            hint="write one address per family, comma-separated: 192.0.2.10,2001:db8::10",
+        ) from exc
+
+
+def asked(svc: Obj, ips: Sequence[str] = (), pool: str | None = None) -> Asked:
+    """The explicit addresses and pool.  Flags replace the Service's own request; otherwise
+    the addresses come from the ``loadBalancerIPs`` annotation, else ``spec.loadBalancerIP``,
+    and the pool from the ``address-pool`` annotation."""
+    if ips or pool:
+        return Asked(tuple(canonical_ip(ip) for ip in ips), pool or None, "flags")
+    sources = []
+    wanted: tuple[str, ...] = ()
+    found_ips = annotation(svc, IPS)
+    legacy = str(_spec(svc).get("loadBalancerIP") or "")
+    if found_ips and found_ips[1]:
+        wanted = _ip_list(found_ips[1], svc, found_ips[0])
+        sources.append(found_ips[0])
+    elif legacy:
+        wanted = _ip_list(legacy, svc, "spec.loadBalancerIP")
+        if len(wanted) > 1:
+            raise UsageError(f"service {ref(svc)}: spec.loadBalancerIP holds one address",
+                             hint=f"use the annotation {PIN_ANNOTATION} for two")
+        sources.append("spec.loadBalancerIP")
+    found_pool = annotation(svc, POOL)
+    if found_pool and found_pool[1]:
+        sources.append(found_pool[0])
+    return Asked(wanted, found_pool[1] if found_pool and found_pool[1] else None,
+                 ", ".join(sources) or "automatic")
+
+
+def families(svc: Obj) -> tuple[tuple[int, ...], bool]:
+    """Wanted families, primary first, and whether all of them are required."""
+    spec = _spec(svc)
+    named = spec.get("ipFamilies") or []
+    unknown = [f for f in named if f not in _FAMILIES]
+    if unknown or len(set(named)) != len(named):
+        raise UsageError(
+            f"service {ref(svc)}: spec.ipFamilies {named} is not a list of distinct "
+            "IPv4/IPv6",
+            hint="use IPv4, IPv6, or both",
+        )
+    given = tuple(_FAMILIES[f] for f in named)
+    policy = spec.get("ipFamilyPolicy") or "SingleStack"
+    if policy == "SingleStack":
+        if len(given) > 1:
+            raise UsageError(
+                f"service {ref(svc)} lists two ipFamilies but ipFamilyPolicy is SingleStack",
+                hint="set ipFamilyPolicy to PreferDualStack or RequireDualStack",
+            )
+        return given or (IPV4,), True
+    if policy not in ("PreferDualStack", "RequireDualStack"):
+        raise UsageError(
+            f"service {ref(svc)}: unknown ipFamilyPolicy {policy!r}",
+            hint="use SingleStack, PreferDualStack or RequireDualStack",
+        )
+    primary = given[0] if given else IPV4
+    both = given if len(given) == 2 else (primary, IPV6 if primary == IPV4 else IPV4)
+    return both, policy == "RequireDualStack"
+
+
+def family_names(svc: Obj) -> list[str]:
+    wanted, _ = families(svc)
+    return [_FAMILY_NAMES[f] for f in wanted]
+
+
+def ports(svc: Obj) -> tuple[str, ...]:
+    """``("TCP/80", "UDP/53")``: what an address shared with another Service must not reuse."""
+    found = {f"{p.get('protocol') or 'TCP'}/{p.get('port')}" for p in _spec(svc).get("ports") or []}
+    return tuple(sorted(found))
+
+
+def traffic_policy(svc: Obj) -> str:
+    return str(_spec(svc).get("externalTrafficPolicy") or "Cluster")
+
+
+def backend(svc: Obj) -> str:
+    """``""`` for Cluster traffic; for Local, the pod selector (``app=web,tier=fe``)."""
+    if traffic_policy(svc) != "Local":
+        return ""
+    selector = _spec(svc).get("selector") or {}
+    return ",".join(f"{k}={selector[k]}" for k in sorted(selector))
+
+
+def sharing_key(svc: Obj) -> str:
+    found = annotation(svc, SHARED)
+    return found[1] if found else ""
+
+
+def request(svc: Obj, ips: Sequence[str] = (), pool: str | None = None,
+            default_namespace: str = "default") -> Request:
+    """What ``svc`` asks of the allocator, with ``ips``/``pool`` (the flags) taking precedence."""
+    namespace, name = key_of(svc, default_namespace)
+    wanted, require_all = families(svc)
+    explicit = asked(svc, ips, pool)
+    return Request(
+        namespace=namespace,
+        name=name,
+        labels=dict((svc.get("metadata") or {}).get("labels") or {}),
+        families=wanted,
+        require_all=require_all,
+        ips=explicit.ips,
+        pool=explicit.pool,
+        sharing_key=sharing_key(svc),
+        ports=ports(svc),
+        backend=backend(svc),
+    )
+
+
+# --------------------------------------------------------------------------- where it stands
+
+
+def ingress_ips(svc: Obj) -> tuple[str, ...]:
+    """The addresses ``status.loadBalancer.ingress`` shows (canonical; host names ignored)."""
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    shown = []
+    for entry in ingress:
+        ip = entry.get("ip") if isinstance(entry, Mapping) else None
+        if ip:
+            try:
+                shown.append(canonical_ip(str(ip)))
+            except LbctlError:
+                shown.append(str(ip))
+    return tuple(shown)
+
+
+def ingress_patch(ips: Sequence[str]) -> dict[str, Any]:
+    """The merge patch for the status subresource that publishes ``ips`` (or, empty, clears)."""
+    ingress: list[dict[str, str]] | None = [{"ip": ip} for ip in ips] or None
+    return {"status": {"loadBalancer": {"ingress": ingress}}}
+
+
+@dataclass(frozen=True)
+class Condition:
+    state: str  # ASSIGNED, PENDING, DRIFT, FOREIGN
+    drift: str = ""  # UNPUBLISHED, UNRECORDED, MISMATCH when state is DRIFT
+    detail: str = ""  # one line for a person; "" when assigned or pending
+
+
+def condition(svc: Obj, allocation: Allocation | None) -> Condition:
+    """Where a LoadBalancer Service stands, comparing its status with its allocation."""
+    if not is_load_balancer(svc):
+        return Condition(IGNORED, detail=f"type {_spec(svc).get('type') or 'ClusterIP'}, "
+                                         "not LoadBalancer")
+    if is_foreign(svc):
+        return Condition(FOREIGN, detail=f"loadBalancerClass {lb_class(svc)}")
+    shown = ingress_ips(svc)
+    if allocation is None:
+        if not shown:
+            return Condition(PENDING)
+        return Condition(DRIFT, UNRECORDED,
+                         f"status shows {','.join(shown)}, which the state does not record")
+    recorded = ",".join(allocation.ips)
+    if not shown:
+        return Condition(DRIFT, UNPUBLISHED,
+                         f"the state records {recorded}, which the status does not show")
+    if set(shown) == set(allocation.ips):
+        return Condition(ASSIGNED)
+    return Condition(DRIFT, MISMATCH,
+                     f"status shows {','.join(shown)}, the state records {recorded}")
+
+
+def port_list(svc: Obj) -> list[str]:
+    """Ports as ``kubectl get svc`` shows them without node ports: ``80/TCP``."""
+    return [f"{p.get('port')}/{p.get('protocol') or 'TCP'}" for p in _spec(svc).get("ports") or []]
+
+
+def created(svc: Obj) -> datetime | None:
+    text = (svc.get("metadata") or {}).get("creationTimestamp")
+    if not text:
+        return None
+    try:  # RFC 3339 in UTC, "2024-01-01T00:00:00Z"; fromisoformat is ten times faster than
+        # strptime, and on Python 3.10 does not know "Z"
+        stamp = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def age(since: datetime | None, now: datetime) -> str:
+    """How long ago, the way kubectl prints an AGE column: ``45s``, ``5m30s``, ``3h``, ``3d4h``,
+    ``2y10d``; ``<unknown>`` without a timestamp."""
+    if since is None:
+        return "<unknown>"
+    seconds = int((now - since).total_seconds())
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 10:
+        return _two(minutes, "m", seconds % 60, "s")
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return _two(hours, "h", minutes % 60, "m")
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return _two(days, "d", hours % 24, "h")
+    if days < 365 * 2:
+        return f"{days}d"
+    if days < 365 * 8:
+        return _two(days // 365, "y", days % 365, "d")
+    return f"{days // 365}y"
+
+
+def _two(big: int, big_unit: str, small: int, small_unit: str) -> str:
+    return f"{big}{big_unit}{small}{small_unit}" if small else f"{big}{big_unit}"
+
+
+def ready_nodes(slices: Iterable[Obj]) -> dict[ServiceKey, tuple[str, ...]]:
+    """Per Service, the nodes that have a ready endpoint (EndpointSlice ``conditions.ready``
+    unset counts as ready, as the API documents)."""
+    found: dict[ServiceKey, set[str]] = {}
+    for endpoint_slice in slices:
+        meta = endpoint_slice.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        if not owner:
+            continue
+        nodes = found.setdefault((str(meta.get("namespace") or ""), str(owner)), set())
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            ready = (endpoint.get("conditions") or {}).get("ready")
+            if ready is not False and endpoint.get("nodeName"):
+                nodes.add(str(endpoint["nodeName"]))
+    return {key: tuple(sorted(nodes)) for key, nodes in found.items()}

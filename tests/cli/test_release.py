@@ -1,0 +1,93 @@
+"""``lbctl release``: exact output and exit codes against the fake kube-apiserver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import Cli, Result
+from tests.kubefake import resources
+from tests.kubefake.server import FakeKubeServer
+
+
+def put(server: FakeKubeServer, name: str) -> None:
+    server.put_object({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+    })
+
+
+def shown(server: FakeKubeServer, name: str) -> list[str]:
+    obj = server.get_object("services", name, "shop")
+    assert obj is not None
+    return [i["ip"] for i in obj.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+
+
+def state(server: FakeKubeServer) -> dict[str, object]:
+    obj = server.get_object("configmaps", "lbctl-state", "kube-system")
+    assert obj is not None
+    loaded: dict[str, object] = yaml.safe_load(obj["data"]["state.yaml"])
+    return loaded
+
+
+@pytest.fixture
+def run(cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer) -> Cli:
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return cli(*args, "--kubeconfig", str(kubeconfig), env=env)
+
+    assert invoke("pool", "add", "default", "192.0.2.10-192.0.2.12").code == 0
+    put(kube_server, "web")
+    assert invoke("assign", "svc", "web", "-n", "shop").code == 0
+    return invoke
+
+
+def test_release(run: Cli, kube_server: FakeKubeServer) -> None:
+    result = run("release", "svc", "web", "-n", "shop")
+    assert (result.code, result.out, result.err) == (0, "service/web released 192.0.2.10\n", "")
+    assert shown(kube_server, "web") == []
+    assert state(kube_server)["allocations"] == {}
+
+
+def test_dry_run_changes_nothing(run: Cli, kube_server: FakeKubeServer) -> None:
+    result = run("release", "svc/web", "-n", "shop", "--dry-run", "-o", "json")
+    assert json.loads(result.out) == {
+        "kind": "Release", "namespace": "shop", "name": "web", "result": "released",
+        "dryRun": True, "ips": ["192.0.2.10"], "pool": "default", "withdrawn": False,
+        "orphan": False}
+    assert shown(kube_server, "web") == ["192.0.2.10"]
+
+
+def test_hold_an_orphan_then_recreate(run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.store.delete(resources.lookup("services"), "shop", "web", {})
+    result = run("release", "svc", "web", "-n", "shop", "--hold")
+    assert (result.code, result.out, result.err) == (
+        0, "service/web released 192.0.2.10, held for shop/web\n",
+        "service shop/web no longer exists; its address was only in the state\n")
+    assert state(kube_server)["holds"] == {"shop": {"web": {"ips": ["192.0.2.10"],
+                                                            "pool": "default"}}}
+    again = run("release", "svc", "web", "-n", "shop", "--hold")
+    assert again.out == "service/web unchanged: 192.0.2.10 already held\n"
+    put(kube_server, "web")
+    assert run("assign", "svc", "web", "-n", "shop").out == (
+        "service/web assigned 192.0.2.10 (pool default)\n")
+
+
+def test_not_in_state(run: Cli) -> None:
+    result = run("release", "svc", "other", "-n", "shop")
+    assert (result.code, result.out, result.err) == (
+        3, "", "lbctl: error: service shop/other has no address in ConfigMap "
+               "kube-system/lbctl-state\n"
+               "hint: lbctl svc list shows the assigned Services\n")
+
+
+def test_forbidden_withdrawal_keeps_the_state(run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.deny("patch", "services/status")
+    result = run("release", "svc", "web", "-n", "shop")
+    assert (result.code, result.err) == (
+        6, "lbctl: error: forbidden: cannot patch services/status in namespace shop\n"
+           "hint: kubectl auth can-i patch services --subresource=status -n shop\n")
+    assert state(kube_server)["allocations"] == {"shop": {"web": {"ips": ["192.0.2.10"],
+                                                                  "pool": "default"}}}

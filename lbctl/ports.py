@@ -23,6 +23,19 @@ Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Source:
+    """Text the user gave with ``-f``: a file's content, or stdin's (``name`` is ``-``)."""
+
+    name: str  # the path as given, or "-"
+    text: str
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``file k8s/svc.yaml`` or ``stdin``."""
+        return "stdin" if self.name == "-" else f"file {self.name}"
+
+
+@dataclass(frozen=True)
 class Resource:
     """Where a kind of object lives in the API: ``/api/v1/namespaces/{ns}/services``."""
 

@@ -19,13 +19,12 @@ then refused); nothing is printed here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from lbctl.core import interop as core
 from lbctl.core.interop import Imported
 from lbctl.errors import NotFoundError
-from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI, Obj, Resource
+from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI, Obj, Resource, Source
 from lbctl.state.store import Applied, StateStore
 
 Tool = Literal["metallb", "kube-vip"]
@@ -38,14 +37,6 @@ DEFAULT_NAMESPACES: dict[Tool, str] = {
     "metallb": core.METALLB_NAMESPACE,
     "kube-vip": core.KUBEVIP_NAMESPACE,
 }
-
-
-@dataclass(frozen=True)
-class Input:
-    """One ``-f`` input, already read: its text and how to name it in messages."""
-
-    text: str
-    source: str  # "file pools.yaml", "stdin"
 
 
 Warn = Callable[[str], None]
@@ -87,7 +78,7 @@ def import_pools(
     store: StateStore,
     tool: Tool,
     *,
-    inputs: Sequence[Input] = (),
+    inputs: Sequence[Source] = (),
     kube: KubeAPI | None = None,
     namespace: str | None = None,
     dry_run: bool = False,
@@ -98,8 +89,8 @@ def import_pools(
     ``inputs``)."""
     namespace = namespace or DEFAULT_NAMESPACES[tool]
     if inputs:
-        objects = [obj for i in inputs for obj in core.parse_manifests(i.text, i.source)]
-        source = ", ".join(i.source for i in inputs)
+        objects = [obj for i in inputs for obj in core.parse_manifests(i.text, i.label)]
+        source = ", ".join(i.label for i in inputs)
     else:
         assert kube is not None, "without inputs the configuration comes from the cluster"
         read = _metallb_objects if tool == "metallb" else _kubevip_objects

@@ -48,7 +48,7 @@ from lbctl.errors import (
     UnreachableError,
     UsageError,
 )
-from lbctl.ports import ENDPOINTSLICES, EVENTS, SERVICES, KubeAPI, Obj
+from lbctl.ports import ENDPOINTSLICES, EVENTS, SERVICES, KubeAPI, Obj, Source
 from lbctl.state.store import StateStore
 
 #: Status patches and Events sent at once by a batch.
@@ -576,14 +576,6 @@ def release(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
 
 
 @dataclass(frozen=True)
-class Source:
-    """A manifest text and where it came from (a path, or ``-`` for stdin)."""
-
-    path: str
-    text: str
-
-
-@dataclass(frozen=True)
 class Rewritten:
     source: Source
     text: str  # the new text (the same text when nothing changed)
@@ -600,7 +592,7 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
     ``metallb.io/loadBalancerIPs`` of its text.  A Service without ``metadata.namespace`` is in
     ``namespace``.  Services whose text cannot be edited safely are refused before the state
     changes; another class's Services are skipped."""
-    manifests = [Manifest(source.text, source.path) for source in sources]
+    manifests = [Manifest(source.text, source.name) for source in sources]
     outcomes: list[Outcome] = []
     requests: dict[ServiceKey, Request] = {}
     refused: set[ServiceKey] = set()

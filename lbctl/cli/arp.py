@@ -17,8 +17,6 @@ ANNOUNCE_WAIT = 2 s because it also spaces its probes 1-2 s apart); ``--timeout`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Any
 
@@ -47,23 +45,6 @@ class Mode(str, Enum):
     request = "request"
     reply = "reply"
     both = "both"
-
-
-@contextmanager
-def _progress(app: App, what: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient progress bar on stderr when it is a terminal; no callback otherwise."""
-    if not app.err.is_terminal:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=app.err, transient=True) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 @command(app, "announce")
@@ -116,7 +97,7 @@ def announce(
     output = app.require_output(*FORMATS)
     state = app.store().load()
     args = targets or []
-    with _progress(app, "announcing") as progress:
+    with render.progress(app.err, "announcing") as progress:
         result = actions.announce(
             app.announcer(), state, args,
             namespace=app.namespace,

@@ -17,24 +17,19 @@ boundary in :mod:`lbctl.cli.main`.
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lbctl.cli import render, svc
 from lbctl.cli.context import App, Output, app_of, command
-from lbctl.errors import ExitCode, NotFoundError, PermissionDeniedError, UsageError
+from lbctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from lbctl.actions.services import Batch, Source
+    from lbctl.actions.services import Batch
 
 
 BATCH_FORMATS = (Output.table, Output.json, Output.yaml)
@@ -43,23 +38,6 @@ BATCH_FORMATS = (Output.table, Output.json, Output.yaml)
 def register(root: typer.Typer) -> None:
     """Add ``lbctl assign`` to the root command."""
     command(root, "assign", no_args_is_help=True)(assign)
-
-
-@contextmanager
-def progress_bar(app: App, what: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient progress bar on stderr when it is a terminal; no callback otherwise."""
-    if not app.err.is_terminal:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=app.err, transient=True) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def batch_doc(batch: Batch, kind: str) -> dict[str, Any]:
@@ -192,7 +170,7 @@ def _all_pending(app: App) -> int:
 
     app.require_output(*BATCH_FORMATS)
     namespace = None if app.options.all_namespaces else app.namespace
-    with progress_bar(app, "assigning") as progress:
+    with render.progress(app.err, "assigning") as progress:
         batch = actions.assign_all(app.kube(), app.store(), namespace,
                                    dry_run=app.options.dry_run, now=svc.now(), warn=warner(app),
                                    progress=progress)
@@ -202,65 +180,11 @@ def _all_pending(app: App) -> int:
 # --------------------------------------------------------------------------- manifests
 
 
-def _read(path: Path) -> Source:
-    from lbctl.actions.services import Source
-
-    try:
-        return Source(str(path), path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text", hint="give YAML manifests") from exc
-    except PermissionError as exc:
-        raise PermissionDeniedError(f"cannot read {path}: permission denied",
-                                    hint="check the file's permissions") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
-
-
-def read_sources(paths: list[str]) -> list[Source]:
-    """Each file, each *.yaml/*.yml under each directory (sorted), or stdin for ``-``."""
-    from lbctl.actions.services import Source
-
-    sources = []
-    for given in paths:
-        if given == "-":
-            sources.append(Source("-", sys.stdin.read()))
-            continue
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
-                           and p.is_file())
-            sources += [_read(p) for p in found]
-        elif path.exists():
-            sources.append(_read(path))
-        else:
-            raise NotFoundError(f"{given} does not exist", hint="give a file, a directory or -")
-    return sources
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Replace the file's content with ``text`` (same mode), never leaving half a file."""
-    target = Path(path)
-    try:
-        mode = target.stat().st_mode & 0o7777
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except PermissionError as exc:
-        raise PermissionDeniedError(f"cannot write {path}: permission denied",
-                                    hint="check the file's permissions") from exc
-
-
 def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
     from lbctl.actions.services import assign_manifests
+    from lbctl.cli.inputs import read_sources
     from lbctl.core.textdiff import unified_diff
+    from lbctl.state.file import write_atomically
 
     if in_place and "-" in paths:
         raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
@@ -273,15 +197,15 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
                 continue
             if app.options.dry_run:
                 render.diff(app.out, unified_diff(item.source.text, item.text,
-                                                  item.source.path.lstrip("/")))
+                                                  item.source.name.lstrip("/")))
             else:
-                write_atomically(item.source.path, item.text)
-                render.say(app.err, f"{item.source.path}: written")
+                write_atomically(item.source.name, item.text)
+                render.say(app.err, f"{item.source.name}: written")
     else:
         many = len(rewritten) > 1
         for number, item in enumerate(rewritten):
             if many:
-                app.out.file.write(("---\n" if number else "") + f"# Source: {item.source.path}\n")
+                app.out.file.write(("---\n" if number else "") + f"# Source: {item.source.name}\n")
             app.out.file.write(item.text)
             if many and item.text and not item.text.endswith("\n"):
                 app.out.file.write("\n")

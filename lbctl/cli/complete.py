@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 def _option(ctx: typer.Context, name: str) -> str | None:
     """A global option's value from this command or any parent (completion parses leniently
     and runs no callbacks, so the App does not exist yet)."""
-    current: typer.Context | None = ctx
-    while current is not None:
+    current = ctx
+    while True:
         value = current.params.get(name)
         if value:
             return str(value)
-        current = current.parent
-    return None
+        if current.parent is None:
+            return None
+        current = current.parent  # type: ignore[assignment]
 
 
 def _local_state(ctx: typer.Context) -> State | None:

@@ -14,8 +14,6 @@ Like every command module, this one imports the doctor package inside the comman
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -53,16 +51,6 @@ def _format(app: App, given: Format | None) -> Format:
     if given is not None:
         return given
     return Format(app.require_output(Output.table, Output.json, Output.yaml).value)
-
-
-@contextmanager
-def _progress(app: App) -> Iterator[Callable[[str], None]]:
-    """What is being read, as a transient line on stderr when it is a terminal."""
-    if not app.err.is_terminal:
-        yield lambda what: None
-        return
-    with app.err.status("lbctl doctor: connecting") as status:
-        yield lambda what: status.update(f"lbctl doctor: reading {what}")
 
 
 def _print(app: App, text: Text) -> None:
@@ -148,11 +136,15 @@ def doctor(
     probing = gather.ProbeOptions(app.announcer(), interface, timeout) if probe else None
     if filenames or app.offline:
         state = app.store().backend if app.state_path is not None else None
-        facts = gather.offline(filenames or [], state, probe=probing)
+        from lbctl.cli.inputs import read_sources
+
+        facts = gather.offline(read_sources(filenames or []), state, given=filenames or (),
+                               probe=probing)
     else:
-        with _progress(app) as progress:
+        with render.spinner(app.err, "lbctl doctor: connecting") as status:
             facts = gather.live(app.kube(), app.store().backend, context=app.options.context,
-                                probe=probing, progress=progress)
+                                probe=probing,
+                                progress=lambda what: status(f"lbctl doctor: reading {what}"))
     report = Report(facts.mode, facts.source, checks.diagnose(facts, sorted(skipped)),
                     "warning" if fail_on is FailOn.warning else "error")
     if fmt is Format.table:

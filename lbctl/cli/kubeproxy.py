@@ -30,9 +30,7 @@ lives in k3s/RKE2 flags).
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,11 +38,11 @@ import typer
 
 from lbctl.cli import render
 from lbctl.cli.context import App, Output, app_of, command, group
-from lbctl.errors import ExitCode, NotFoundError, PermissionDeniedError, UsageError
+from lbctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions import kubeproxy as actions
-    from lbctl.core.kubeproxy import NodeArp, RolloutStatus
+    from lbctl.core.kubeproxy import NodeArp
 
 app = group(
     "kube-proxy's strictARP: without it, in IPVS mode every node answers ARP for every "
@@ -85,8 +83,15 @@ def diff(
     if filename is None:
         result = actions.diff_cluster(app.kube(), always=always)
     else:
-        text, source, label = _read_input(filename)
-        result = actions.diff_text(text, source, label, always=always)
+        from lbctl.cli.inputs import read_sources
+
+        sources = read_sources([filename])
+        if len(sources) != 1:
+            raise UsageError(f"{filename} is a directory",
+                             hint="give one file (a ConfigMap or a KubeProxyConfiguration), or -")
+        source = sources[0]
+        label = "stdin" if source.name == "-" else source.name.lstrip("/")  # a/etc/..., not a//
+        result = actions.diff_text(source.text, source.label, label, always=always)
     if output is not Output.table:
         render.document(app.out, _diff_doc(result), output.value)
     else:
@@ -124,9 +129,11 @@ def apply(
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
-    with _progress(app) as progress:
-        result = actions.apply(app.kube(), always=always, dry_run=app.options.dry_run,
-                               restart=restart, timeout=timeout, progress=progress)
+    with render.spinner(app.err, "kube-proxy") as status:
+        result = actions.apply(
+            app.kube(), always=always, dry_run=app.options.dry_run, restart=restart,
+            timeout=timeout,
+            progress=lambda rollout: status(f"kube-proxy rollout: {rollout.message}"))
     if output is not Output.table:
         render.document(app.out, _apply_doc(result, app.options.dry_run), output.value)
     else:
@@ -166,27 +173,6 @@ def check_node(
 
 
 # --- input -----------------------------------------------------------------------------------
-
-
-def _read_input(filename: str) -> tuple[str, str, str]:
-    """(text, source for messages, label for the diff header); line endings kept as they are."""
-    if filename == "-":
-        data, source, label = typer.get_binary_stream("stdin").read(), "stdin", "stdin"
-    else:
-        source, label = f"file {filename}", filename.lstrip("/")  # a/etc/..., not a//etc/...
-        try:
-            data = Path(filename).read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(f"{filename}: no such file") from None
-        except PermissionError:
-            raise PermissionDeniedError(f"{filename}: permission denied") from None
-        except OSError as exc:
-            raise UsageError(f"{filename}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8"), source, label
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{source} is not UTF-8 (byte {exc.start})",
-                         hint="kube-proxy reads UTF-8 YAML") from None
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -261,16 +247,6 @@ def _report_apply(app: App, result: actions.Applied, timeout: float) -> None:
     elif would_write:
         render.say(app.err, "hint: kube-proxy reads its configuration only at start; restart it: "
                             f"{actions.RESTART_COMMAND}")
-
-
-@contextlib.contextmanager
-def _progress(app: App) -> Iterator[Callable[[RolloutStatus], None]]:
-    """A spinner with the rollout's status on a terminal; nothing otherwise."""
-    if not app.err.is_terminal:
-        yield lambda status: None
-        return
-    with app.err.status("kube-proxy") as spinner:
-        yield lambda status: spinner.update(f"kube-proxy rollout: {status.message}")
 
 
 def _node_doc(node: NodeArp) -> dict[str, Any]:

@@ -11,17 +11,15 @@ Like every command module, this one imports actions and the core inside the comm
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lbctl.cli import complete, render
 from lbctl.cli.context import App, Output, app_of, command, group
-from lbctl.errors import NotFoundError, PermissionDeniedError, UnreachableError, UsageError
+from lbctl.errors import UnreachableError
 
 if TYPE_CHECKING:
-    from lbctl.actions.interop import Input
     from lbctl.actions.pools import PoolView
     from lbctl.core.interop import Imported
     from lbctl.core.state import Allocation, Pool
@@ -296,35 +294,6 @@ def _warn(app: App, message: str) -> None:
     render.say(app.err, f"lbctl: warning: {message}")
 
 
-def _read_inputs(filenames: list[str]) -> list[Input]:
-    """The ``-f`` inputs (``-`` is stdin), read as UTF-8."""
-    from lbctl.actions.interop import Input
-
-    inputs = []
-    for filename in filenames:
-        if filename == "-":
-            data, source = typer.get_binary_stream("stdin").read(), "stdin"
-        else:
-            source = f"file {filename}"
-            try:
-                data = Path(filename).read_bytes()
-            except FileNotFoundError:
-                raise NotFoundError(f"{filename}: no such file",
-                                    hint="check the path given with -f") from None
-            except PermissionError:
-                raise PermissionDeniedError(f"{filename}: permission denied",
-                                            hint="check the file's permissions") from None
-            except OSError as exc:
-                raise UsageError(f"{filename}: {exc.strerror}",
-                                 hint="give a YAML file, or - for stdin") from None
-        try:
-            inputs.append(Input(data.decode("utf-8"), source))
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{source} is not UTF-8 (byte {exc.start})",
-                             hint="give YAML manifests") from None
-    return inputs
-
-
 @command(app, "import", exclude=("namespace", "all_namespaces"))
 def import_(
     ctx: typer.Context,
@@ -354,10 +323,11 @@ def import_(
     Example: kubectl get ipaddresspools,svc -A -o yaml | lbctl pool import metallb -f -
     """
     from lbctl.actions import interop as actions
+    from lbctl.cli.inputs import read_sources
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
-    inputs = _read_inputs(filenames or [])
+    inputs = read_sources(filenames or [])
     kube = None
     if not inputs or not app.offline:
         try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import typer
 
-from lbctl.cli import svc
-from lbctl.cli.assign import BATCH_FORMATS, progress_bar, render_batch, warner
+from lbctl.cli import render, svc
+from lbctl.cli.assign import BATCH_FORMATS, render_batch, warner
 from lbctl.cli.context import app_of, command
 
 
@@ -39,7 +39,7 @@ def reconcile(ctx: typer.Context) -> int:
     app = app_of(ctx)
     app.require_output(*BATCH_FORMATS)
     namespace = app.options.namespace if not app.options.all_namespaces else None
-    with progress_bar(app, "reconciling") as progress:
+    with render.progress(app.err, "reconciling") as progress:
         batch = actions.reconcile(
             app.kube(), app.store(), namespace, dry_run=app.options.dry_run, now=svc.now(),
             warn=warner(app), progress=progress)

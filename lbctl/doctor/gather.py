@@ -22,8 +22,7 @@ exit 7): nothing could be checked.  A path that does not exist or a file that is
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,14 +54,12 @@ from lbctl.ports import (
     KubeAPI,
     Obj,
     Probed,
+    Source,
     StateBackend,
 )
 
 T = TypeVar("T")
 
-#: File names read from a directory (files named on the command line are read whatever their
-#: name).
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
 #: Namespaced kinds whose manifests may leave out the namespace (kubectl puts them in default).
 _NAMESPACED = frozenset({"Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
@@ -257,32 +254,6 @@ class _Found:
         return [obj for kind in kinds for obj in self.objects.get(kind, [])]
 
 
-def _files(paths: Sequence[str]) -> Iterator[str]:
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
-                    if name.endswith(MANIFEST_SUFFIXES):
-                        yield os.path.join(root, name)
-        elif os.path.exists(path):
-            yield path
-        else:
-            raise UsageError(f"{path} does not exist",
-                             hint="give manifest files or directories with -f")
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text", hint="give YAML or JSON manifests") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}",
-                         hint="check the path and its permissions") from exc
-
-
 def _documents(text: str, path: str) -> list[Any]:
     try:
         return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
@@ -315,11 +286,11 @@ def _add(found: _Found, obj: Obj, path: str) -> None:
     found.objects.setdefault(kind, []).append(obj)
 
 
-def _scan(paths: Sequence[str]) -> _Found:
+def _scan(sources: Sequence[Source]) -> _Found:
     found = _Found()
-    for path in _files(paths):
+    for source in sources:
+        path, text = source.name, source.text
         found.paths.append(path)
-        text = _read_text(path)
         documents = _documents(text, path)
         if len(documents) == 1 and _is_state(documents[0]):
             found.states.append((path, text))
@@ -337,11 +308,12 @@ def _present(items: list[Obj], missing: str) -> Known[list[Obj]]:
     return items if items else Absent(missing)
 
 
-def offline(paths: Sequence[str], state: StateBackend | None = None, *,
-            probe: ProbeOptions | None = None) -> Facts:
-    """Everything doctor can check from files alone.  ``state`` (``--state``) wins over a state
-    document found among ``paths``."""
-    found = _scan(paths)
+def offline(sources: Sequence[Source], state: StateBackend | None = None, *,
+            given: Sequence[str] = (), probe: ProbeOptions | None = None) -> Facts:
+    """Everything doctor can check from files alone (the ``-f`` inputs, already read; ``given``
+    names them as the user did, for the report).  ``state`` (``--state``) wins over a state
+    document found among them."""
+    found = _scan(sources)
     state_text: Known[StateText]
     if state is not None:
         state_text = _state(state)
@@ -362,10 +334,10 @@ def offline(paths: Sequence[str], state: StateBackend | None = None, *,
         )
     cluster = "offline: no cluster"
     files = len(found.paths)
-    where = f"{files} file{'s' if files != 1 else ''}" if paths else "the state file alone"
+    where = f"{files} file{'s' if files != 1 else ''}" if sources else "the state file alone"
     return Facts(
         mode="offline",
-        source=f"{where} ({', '.join(paths)})" if paths else where,
+        source=f"{where} ({', '.join(given or found.paths)})" if sources else where,
         state=state_text,
         services=_present(found.of("Service"), "no Service manifests among the files"),
         nodes=_present(found.of("Node"), "no Node manifests among the files"),

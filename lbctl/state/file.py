@@ -28,15 +28,18 @@ from lbctl.errors import (
     RefusedError,
 )
 
+STATE_FILE = "state file"
 
-def _translate(path: str, exc: OSError) -> LbctlError:
+
+def _translate(path: str, exc: OSError, what: str = STATE_FILE) -> LbctlError:
+    other = ", or choose another --state" if what == STATE_FILE else ""
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return PermissionDeniedError(f"cannot write state file {path}: {exc.strerror}",
-                                     hint="check the file's permissions, or choose another --state")
+        return PermissionDeniedError(f"cannot write {what} {path}: {exc.strerror}",
+                                     hint=f"check the file's permissions{other}")
     if exc.errno == errno.ENOENT:
-        return NotFoundError(f"directory of state file {path} does not exist",
-                             hint="create the directory, or choose another --state")
-    return RefusedError(f"cannot use state file {path}: {exc.strerror or exc}",
+        return NotFoundError(f"directory of {what} {path} does not exist",
+                             hint=f"create the directory{other}")
+    return RefusedError(f"cannot use {what} {path}: {exc.strerror or exc}",
                         hint="the file was left as it was")
 
 
@@ -77,28 +80,41 @@ class FileBackend:
             os.close(fd)
 
     def write(self, text: str, version: object) -> None:
-        directory = os.path.dirname(os.path.abspath(self.path))
         try:
             with self._locked():
                 if self._digest() != version:
                     raise ConflictError(f"{self.location} changed while lbctl was working",
                                         hint="run the command again")
-                mode = os.stat(self.path).st_mode & 0o777 if version is not None else 0o644
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lbctl-state-")
-                try:
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(text.encode("utf-8"))
-                        handle.flush()
-                        os.fsync(handle.fileno())
-                    os.chmod(tmp, mode)
-                    os.replace(tmp, self.path)
-                except BaseException:
-                    os.unlink(tmp)
-                    raise
-                dir_fd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-        except OSError as exc:
+                write_atomically(self.path, text, STATE_FILE)
+        except OSError as exc:  # the lock file, or reading the current bytes
             raise _translate(self.path, exc) from exc
+
+
+def write_atomically(path: str, text: str, what: str = "file") -> None:
+    """Replace the file at ``path`` with ``text`` (keeping its mode; 0644 for a new file):
+    a temporary file in the same directory, fsync, rename, fsync of the directory.  A crash or a
+    full disk leaves the old content or the new, never half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o644
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise _translate(path, exc, what) from exc

@@ -27,7 +27,7 @@ from lbctl.errors import (
     RefusedError,
     UnreachableError,
 )
-from lbctl.ports import KubeAPI
+from lbctl.ports import KubeAPI, Source
 from lbctl.state.configmap import ConfigMapBackend
 from lbctl.state.file import FileBackend
 from lbctl.state.store import StateStore
@@ -466,7 +466,7 @@ def test_manifests_are_pinned_from_the_same_state(tmp_path: Path) -> None:
     store = StateStore(FileBackend(str(tmp_path / "lb.yaml")))
     add(store, "default", "192.0.2.10-192.0.2.29")
     fixtures = Path(__file__).parents[1] / "fixtures" / "manifests"
-    sources = [actions.Source(name, (fixtures / name).read_text())
+    sources = [Source(name, (fixtures / name).read_text())
                for name in ("app.yaml", "flow.yaml", "pinned.yaml")]
     rewritten, batch = actions.assign_manifests(store, sources, namespace="default")
     assert rewritten[0].text == (fixtures / "app.yaml.expected").read_text()
@@ -480,7 +480,7 @@ def test_manifests_are_pinned_from_the_same_state(tmp_path: Path) -> None:
         ("web", "pinned", ("192.0.2.10",), ""),
     ]
     assert ("shop", "compact") not in recorded(store)  # refused before the state changed
-    again_sources = [actions.Source(r.source.path, r.text) for r in rewritten]
+    again_sources = [Source(r.source.name, r.text) for r in rewritten]
     again, batch = actions.assign_manifests(store, again_sources, namespace="default")
     assert [r.changed for r in again] == [False, False, False]
     assert {o.result for o in batch.outcomes} == {"failed", "skipped", "unchanged"}
@@ -492,7 +492,7 @@ def test_manifests_dry_run_pins_but_records_nothing(tmp_path: Path) -> None:
     before = store.load()
     text = (Path(__file__).parents[1] / "fixtures" / "manifests" / "nested" / "more.yml")
     rewritten, batch = actions.assign_manifests(
-        store, [actions.Source("more.yml", text.read_text())], namespace="dev", dry_run=True)
+        store, [Source("more.yml", text.read_text())], namespace="dev", dry_run=True)
     assert batch.dry_run and rewritten[0].changed
     assert [(o.namespace, o.name, o.ips) for o in batch.outcomes] == [
         ("dev", "more", ("192.0.2.10",))]

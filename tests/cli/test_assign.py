@@ -224,7 +224,7 @@ def test_offline_in_place_directory_is_idempotent(offline: tuple[Cli, Path]) -> 
 def test_offline_from_stdin(offline: tuple[Cli, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     cli, root = offline
     text = (FIXTURES / "nested" / "more.yml").read_text()
-    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
     result = cli("assign", "-f", "-", "--state", str(root / "lb.yaml"), "--dry-run")
     assert result.out == text.replace(
         "  name: more\n", "  name: more\n  annotations:\n    metallb.io/loadBalancerIPs: "
@@ -252,27 +252,10 @@ def test_offline_errors(offline: tuple[Cli, Path]) -> None:
     missing = cli("assign", "-f", str(root / "nope.yaml"), "--state", state)
     assert (missing.code, missing.err) == (
         3, f"lbctl: error: {root / 'nope.yaml'} does not exist\n"
-           "hint: give a file, a directory or -\n")
+           "hint: give files, directories, or - for stdin, with -f\n")
     (root / "bad.yaml").write_text("a: [\n")
     bad = cli("assign", "-f", str(root / "bad.yaml"), "--state", state)
     assert (bad.code, bad.err) == (
         2, f"lbctl: error: {root / 'bad.yaml'}:2 is not valid YAML\n"
            "hint: fix the file; lbctl leaves it as it is\n")
     assert cli("assign", "-f", "-", "--in-place", "--state", state).code == 2
-
-
-def test_progress_bar_only_on_a_terminal() -> None:
-    from rich.console import Console
-
-    from lbctl.cli.assign import progress_bar
-    from lbctl.cli.context import App, Options
-
-    for terminal in (False, True):
-        err = io.StringIO()
-        app = App(Options(), Console(file=io.StringIO()),
-                  Console(file=err, force_terminal=terminal, width=80))
-        with progress_bar(app, "assigning") as progress:
-            assert (progress is not None) is terminal
-            if progress is not None:
-                progress(3, 4)
-        assert ("assigning" in err.getvalue()) is terminal

@@ -155,14 +155,14 @@ def test_output_before_the_command(cli: Cli) -> None:
     assert "-o wide is not supported here" in result.err
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--skip", "svc.orphans"), "lbctl: error: unknown check 'svc.orphans' in --skip"),
-    (("-f", "no/such/dir"), "lbctl: error: no/such/dir does not exist"),
-    (("-o", "xml"), "'xml' is not one of"),
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (("--skip", "svc.orphans"), "lbctl: error: unknown check 'svc.orphans' in --skip", 2),
+    (("-f", "no/such/dir"), "lbctl: error: no/such/dir does not exist", 3),
+    (("-o", "xml"), "'xml' is not one of", 2),
 ])
-def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
+def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str, code: int) -> None:
     result = cli("doctor", "-f", _example("clean"), *args)
-    assert (result.code, result.out) == (2, "")
+    assert (result.code, result.out) == (code, "")
     assert message in result.err
 
 

@@ -177,7 +177,8 @@ def test_import_refuses_an_address_held_twice_without_sharing(cli: Cli, state: s
 
 @pytest.mark.parametrize(("args", "code", "err"), [
     (["metallb", "-f", "nope.yaml"], 3,
-     "lbctl: error: nope.yaml: no such file\nhint: check the path given with -f\n"),
+     "lbctl: error: nope.yaml does not exist\n"
+     "hint: give files, directories, or - for stdin, with -f\n"),
     (["kube-vip", "-f", SERVICES], 3,
      "lbctl: error: no kube-vip address pools in file " + SERVICES + "\n"
      "hint: check the input; the warnings say what was skipped\n"),

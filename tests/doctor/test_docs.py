@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+from lbctl.cli.inputs import read_sources
 from lbctl.doctor import checks, gather
 from lbctl.doctor.report import Report, to_document
 from tests.doctor.clusters import EXAMPLES
@@ -28,7 +29,7 @@ def test_the_examples_readme_names_only_real_checks() -> None:
 def test_the_documented_json_report_has_the_printed_shape() -> None:
     block = DOCS.read_text().split("### JSON report")[1].split("```json\n")[1].split("```")[0]
     documented = json.loads(block)
-    facts = gather.offline([str(EXAMPLES / "broken")])
+    facts = gather.offline(read_sources([str(EXAMPLES / "broken")]))
     printed = to_document(Report(facts.mode, facts.source, checks.diagnose(facts)))
     assert documented["summary"] == printed["summary"]
     assert set(documented) == set(printed)

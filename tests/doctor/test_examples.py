@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lbctl.cli.inputs import read_sources
 from lbctl.doctor import checks, gather
 from lbctl.doctor.report import CheckResult, Severity
 from lbctl.state.configmap import ConfigMapBackend
@@ -75,7 +76,7 @@ def offline() -> Callable[[str], Results]:
 
     def report(example: str) -> Results:
         if example not in cache:
-            facts = gather.offline([str(EXAMPLES / example)])
+            facts = gather.offline(read_sources([str(EXAMPLES / example)]))
             cache[example] = _by_id(checks.diagnose(facts))
         return cache[example]
 
@@ -101,7 +102,7 @@ def test_planted_problem_fails_offline(offline: Callable[[str], Results], check:
 
 
 def test_an_explicit_state_file_wins_over_the_one_among_the_files(tmp_path: Path) -> None:
-    facts = gather.offline([str(EXAMPLES / "clean")],
+    facts = gather.offline(read_sources([str(EXAMPLES / "clean")]),
                            FileBackend(str(EXAMPLES / "broken-state" / "lbctl-state.yaml")))
     results = _by_id(checks.diagnose(facts))
     assert results["state.pool-overlap"].status == "error"

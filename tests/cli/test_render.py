@@ -1,0 +1,56 @@
+"""Rendering: tables read the same on a terminal and in a pipe; progress only on a terminal."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from lbctl.cli import render
+
+ROWS = [["default", "192.0.2.0/28", Text("[##--]", style="green")],
+        ["v6", "2001:db8::/64", "[----]"]]
+EXPECTED = ("NAME      ADDRESSES       BAR\n"
+            "default   192.0.2.0/28    [##--]\n"
+            "v6        2001:db8::/64   [----]\n")
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])
+def test_table_text_is_the_same_on_a_terminal_and_in_a_pipe(terminal: bool) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, no_color=True, width=20)
+    render.table(console, ["name", "addresses", "bar"], ROWS)
+    assert out.getvalue() == EXPECTED
+
+
+def test_table_keeps_colour_on_a_terminal_only() -> None:
+    out = io.StringIO()
+    render.table(Console(file=out, force_terminal=True, color_system="standard"), ["a"],
+                 [[Text("x", style="green")]], no_headers=True)
+    assert "\x1b[32mx" in out.getvalue()
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])
+def test_progress_and_spinner_only_on_a_terminal(terminal: bool) -> None:
+    err = io.StringIO()
+    console = Console(file=err, force_terminal=terminal, width=80)
+    with render.progress(console, "assigning") as progress:
+        assert (progress is not None) is terminal
+        if progress is not None:
+            progress(3, 4)
+    with render.spinner(console, "connecting") as status:
+        status("reading services")
+    assert ("assigning" in err.getvalue()) is terminal
+    assert ("reading services" in err.getvalue()) is terminal
+
+
+def test_diff_is_exact_in_a_pipe_and_coloured_on_a_terminal() -> None:
+    text = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+    pipe = io.StringIO()
+    render.diff(Console(file=pipe), text)
+    assert pipe.getvalue() == text
+    tty = io.StringIO()
+    render.diff(Console(file=tty, force_terminal=True, color_system="standard"), text)
+    assert "\x1b[31m-a" in tty.getvalue() and "\x1b[32m+b" in tty.getvalue()

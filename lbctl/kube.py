@@ -524,6 +524,9 @@ def connect(
             f"cannot read the kubeconfig {', '.join(existing)}: {_first_line(exc)}",
             hint="check the file, or pass another one with --kubeconfig",
         ) from exc
+    # Batches patch Services 16 at a time; the client's default pool (5 per CPU) would make
+    # some of them reconnect for every request.
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
     # Connection errors are retried by urllib3 (cheap, and they never reached the server);
     # a read error is retried once for idempotent methods.  HTTP statuses are retried by
     # KubeClient, so urllib3 must neither retry nor raise on them (not even on Retry-After).

@@ -393,9 +393,11 @@ class Allocator:
             return ()
         for key in sorted(self._by_sharing_key.get(request.sharing_key, ())):
             other = self._allocations.get(key) or self._holds[key]
+            pool = self._pools.get(other.pool)
+            if pool is None or not (pool.name == request.pool if request.pool
+                                    else pool.auto_assign):
+                continue  # only the requested pool, else pools with autoAssign
             try:
-                if request.pool and other.pool != request.pool:
-                    continue
                 return self._check_explicit(request, other.ips)
             except (AllocationError, UsageError):
                 continue
@@ -465,6 +467,8 @@ class Allocator:
         key = (namespace, name)
         record = self._allocations.pop(key, None)
         if record is None:
+            if hold:  # already held: keep it so
+                return None
             held = self._holds.pop(key, None)
             if held is not None:
                 self._remove_owner(held)

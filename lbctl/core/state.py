@@ -166,7 +166,7 @@ def decode(text: str | None, source: str = "state") -> State:
     if text is None or not text.strip():
         return State()
     try:
-        raw = yaml.load(text, Loader=_Loader)
+        raw = _load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -174,6 +174,8 @@ def decode(text: str | None, source: str = "state") -> State:
             f"{source} is not valid YAML{where}",
             hint="fix it by hand or restore a backup; lbctl will not overwrite it",
         ) from exc
+    except _DuplicateKey as exc:
+        raise _invalid(source, [str(exc)]) from exc
     if raw is None:
         return State()
     if not isinstance(raw, dict):
@@ -402,25 +404,147 @@ class _Flow(dict[str, Any]):
     """A mapping written on one line: ``{ips: [192.0.2.10], pool: default}``."""
 
 
-# libyaml's C emitter and parser when PyYAML has them (about 10x faster on a large state); the
-# pure-Python ones otherwise.  Both produce the same bytes for this document's shape.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# --------------------------------------------------------------------------- YAML
+#
+# The text is read and written through libyaml's parser and emitter when PyYAML has them (the
+# pure-Python ones otherwise), but not through PyYAML's node graph, constructor and representer:
+# those are pure Python and cost 3-7x more than the parsing and emitting on a large state.
+# Reading builds plain data straight from the parser's events; writing feeds the emitter events.
+# Both resolve plain scalars with PyYAML's own resolver, so a document means what
+# ``yaml.safe_load`` says it means and the bytes are those ``yaml.safe_dump`` would write.  A
+# document with anything the event reader does not handle (tags, anchors, aliases, merge keys,
+# complex keys, several documents) is read by the full loader instead.
+
+_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
+    yaml.resolver.Resolver().resolve)
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = {f"tag:yaml.org,2002:{kind}" for kind in ("null", "bool", "int", "float", "timestamp")}
+_NO_KEY = object()
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    pass
+class _DuplicateKey(Exception):
+    """YAML keeps the last of two equal keys and drops the others silently: a hand-edited state
+    that lists a Service twice would lose one on the next write.  Such a document is refused."""
 
 
-def _represent_flow(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
+class _Unusual(Exception):
+    """A document the event reader leaves to the full loader."""
 
 
-def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if (key.tag, key.value) in seen:
+                    raise _DuplicateKey(_duplicate(key.value, key.start_mark))
+                seen.add((key.tag, key.value))
+        return dict(super().construct_mapping(node, deep))
 
 
-_Dumper.add_representer(_Flow, _represent_flow)
-_Dumper.add_representer(list, _represent_list)
+def _duplicate(key: str, mark: Any) -> str:
+    return f"duplicate key {key!r} at line {mark.line + 1}"
+
+
+def _load(text: str) -> Any:
+    """``yaml.load(text, Loader=_Loader)``, the fast way when the document allows it."""
+    try:
+        return _read(yaml.parse(text, Loader=_Loader))
+    except _Unusual:
+        return yaml.load(text, Loader=_Loader)
+
+
+def _read(events: Iterable[yaml.Event]) -> Any:
+    root: Any = None
+    stack: list[Any] = []  # the open collections, innermost last
+    keys: list[Any] = []  # for each open collection: the key awaiting its value, or _NO_KEY
+    documents = 0
+    for event in events:
+        if isinstance(event, yaml.ScalarEvent):
+            value = _scalar(event)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if event.anchor is not None or event.tag is not None:
+                raise _Unusual
+            value = {} if isinstance(event, yaml.MappingStartEvent) else []
+        elif isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+            keys.pop()
+            continue
+        elif isinstance(event, yaml.AliasEvent):
+            raise _Unusual
+        else:  # the stream's and the document's start and end
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _Unusual  # the full loader says why that is an error
+            continue
+        if not stack:
+            root = value
+        elif isinstance(stack[-1], list):
+            stack[-1].append(value)
+        elif keys[-1] is _NO_KEY:
+            if not isinstance(event, yaml.ScalarEvent):
+                raise _Unusual  # a collection as a key
+            if value in stack[-1]:
+                raise _DuplicateKey(_duplicate(event.value, event.start_mark))
+            keys[-1] = value
+        else:
+            stack[-1][keys[-1]] = value
+            keys[-1] = _NO_KEY
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append(value)
+            keys.append(_NO_KEY)
+    return root
+
+
+def _scalar(event: yaml.ScalarEvent) -> Any:
+    """The value of a scalar, as PyYAML's composer and safe constructor would make it."""
+    if event.anchor is not None or event.tag is not None:
+        raise _Unusual
+    tag = _resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag == _STR:
+        return event.value
+    if tag not in _SCALARS:
+        raise _Unusual  # a merge key, or "=" (which the full loader refuses)
+    return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
+
+
+def _dump(document: dict[str, Any]) -> str:
+    """``yaml.safe_dump`` of a document of mappings (block; :class:`_Flow`: one line), lists
+    (one line), strings, integers and booleans, with ``sort_keys=False`` and ``width=4096``."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.emit(_events(document), Dumper=dumper, width=4096))
+
+
+def _events(document: dict[str, Any]) -> Iterator[yaml.Event]:
+    yield yaml.StreamStartEvent()
+    yield yaml.DocumentStartEvent(explicit=False)
+    yield from _events_of(document)
+    yield yaml.DocumentEndEvent(explicit=False)
+    yield yaml.StreamEndEvent()
+
+
+def _events_of(data: Any) -> Iterator[yaml.Event]:
+    if isinstance(data, dict):
+        yield yaml.MappingStartEvent(None, None, True, flow_style=isinstance(data, _Flow))
+        for key, value in data.items():
+            yield from _events_of(key)
+            yield from _events_of(value)
+        yield yaml.MappingEndEvent()
+    elif isinstance(data, list):
+        yield yaml.SequenceStartEvent(None, None, True, flow_style=True)
+        for item in data:
+            yield from _events_of(item)
+        yield yaml.SequenceEndEvent()
+    elif isinstance(data, bool):
+        yield yaml.ScalarEvent(None, "tag:yaml.org,2002:bool", (True, False),
+                               "true" if data else "false")
+    elif isinstance(data, int):
+        yield yaml.ScalarEvent(None, "tag:yaml.org,2002:int", (True, False), str(data))
+    else:
+        plain = _resolve(yaml.ScalarNode, data, (True, False)) == _STR
+        yield yaml.ScalarEvent(None, _STR, (plain, True), data)
 
 
 def to_document(state: State) -> dict[str, Any]:
@@ -469,6 +593,4 @@ def _encode_records(records: Mapping[ServiceKey, Allocation]) -> dict[str, Any]:
 
 def encode(state: State) -> str:
     """Deterministic YAML text of a state: same state, same bytes."""
-    return yaml.dump(
-        to_document(state), Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096
-    )
+    return _dump(to_document(state))

@@ -1,0 +1,338 @@
+"""The state document: its exact text, round trips, schema versions, and every validation error."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lbctl.core import state as codec
+from lbctl.core.pools import reserve
+from lbctl.core.state import (
+    Allocation,
+    State,
+    decode,
+    encode,
+    problems_of,
+    to_document,
+    validate,
+)
+from lbctl.errors import ExitCode, InvalidStateError
+from tests.core.support import pool, state_of
+
+GOLDEN = """\
+schemaVersion: 1
+pools:
+  dmz:
+    addresses: [198.51.100.0/28]
+    autoAssign: false
+    avoidBuggyIPs: true
+  lan:
+    addresses: [192.0.2.10-192.0.2.49, '2001:db8::/64']
+    autoAssign: true
+    avoidBuggyIPs: false
+    namespaces: [web]
+    serviceSelectors: [app=web]
+    priority: 10
+    reservations: {192.0.2.11: router, '2001:db8::': router}
+allocations:
+  web:
+    api: {ips: [192.0.2.12, '2001:db8::1'], pool: lan, sharingKey: k, ports: [TCP/443], \
+backend: app=api}
+    frontend: {ips: [192.0.2.10], pool: lan}
+holds:
+  web:
+    old: {ips: [192.0.2.13], pool: lan}
+"""
+
+FRONTEND = Allocation("web", "frontend", ("192.0.2.10",), "lan")
+API = Allocation("web", "api", ("192.0.2.12", "2001:db8::1"), "lan", "k", ("TCP/443",), "app=api")
+OLD = Allocation("web", "old", ("192.0.2.13",), "lan")
+
+
+def golden_state(reverse: bool = False) -> State:
+    """The state of GOLDEN, its mappings filled in one order or the reverse."""
+    order = reversed if reverse else list
+    lan = pool("lan", "192.0.2.10-192.0.2.49", "2001:db8::/64", namespaces=["web"],
+               selectors=["app=web"], priority=10)
+    dmz = pool("dmz", "198.51.100.0/28", auto_assign=False, avoid_buggy_ips=True)
+    state = state_of(*order([lan, dmz]), allocations=order([FRONTEND, API]), holds=[OLD])
+    for ip in order(["192.0.2.11", "2001:db8::"]):
+        state = reserve(state, "lan", [ip], "router")
+    return state
+
+
+def test_encode_writes_the_documented_shape() -> None:
+    assert encode(golden_state()) == GOLDEN
+
+
+def test_encode_does_not_depend_on_insertion_order() -> None:
+    assert list(golden_state(reverse=True).pools) == ["dmz", "lan"]
+    assert encode(golden_state(reverse=True)) == encode(golden_state()) == GOLDEN
+
+
+def test_round_trip() -> None:
+    assert decode(GOLDEN) == golden_state()
+    assert decode(encode(golden_state())) == golden_state()
+
+
+def test_yaml_look_alikes_stay_strings() -> None:
+    """Names YAML 1.1 would read as booleans, nulls or numbers survive a round trip."""
+    odd = pool("no", "10.0.0.0/24", namespaces=["on", "123", "null"])
+    state = reserve(state_of(odd), "no", ["10.0.0.1"], "yes: #1")
+    state = State(pools=state.pools, allocations={
+        ("123", "true"): Allocation("123", "true", ("10.0.0.2",), "no", "off", ("TCP/80",),
+                                    "app in (a,b)"),
+        ("on", "1.5"): Allocation("on", "1.5", ("10.0.0.3",), "no"),
+    })
+    assert decode(encode(state)) == state
+
+
+@pytest.mark.parametrize("text", [None, "", "  \n", "# nothing yet\n"])
+def test_nothing_is_the_empty_state(text: str | None) -> None:
+    assert decode(text) == State()
+    assert to_document(State()) == {"schemaVersion": 1, "pools": {}, "allocations": {},
+                                    "holds": {}}
+
+
+# ------------------------------------------------------------------------------- refusals
+
+POOLS = """\
+schemaVersion: 1
+pools:
+  a: {addresses: [10.0.0.0/24, '2001:db8::/64'], reservations: {10.0.0.1: gw}}
+  b: {addresses: [10.0.1.0/24]}
+"""
+
+
+def refused(text: str) -> InvalidStateError:
+    with pytest.raises(InvalidStateError) as caught:
+        decode(text, "state file lb.yaml")
+    assert caught.value.exit_code == ExitCode.REFUSED
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("pools: [\n  a\n", "state file lb.yaml is not valid YAML at line 3",
+                     id="unclosed-flow"),
+        pytest.param("schemaVersion: 1\npools:\n\ta: {}\n",
+                     "state file lb.yaml is not valid YAML at line 3", id="tab"),
+        pytest.param("- schemaVersion: 1\n", "state file lb.yaml is invalid: the document is "
+                     "not a mapping", id="not-a-mapping"),
+        pytest.param("pools: {}\n", "state file lb.yaml is invalid: schemaVersion must be a "
+                     "positive integer, not None", id="no-schema-version"),
+        pytest.param("schemaVersion: '1'\n", "state file lb.yaml is invalid: schemaVersion must "
+                     "be a positive integer, not '1'", id="schema-version-text"),
+        pytest.param("schemaVersion: true\n", "state file lb.yaml is invalid: schemaVersion must "
+                     "be a positive integer, not True", id="schema-version-bool"),
+        pytest.param("schemaVersion: 0\n", "state file lb.yaml is invalid: schemaVersion must "
+                     "be a positive integer, not 0", id="schema-version-zero"),
+        pytest.param("schemaVersion: 2\n", "state file lb.yaml has schemaVersion 2; this lbctl "
+                     "understands up to 1", id="too-new"),
+    ],
+)
+def test_refused_before_validation(text: str, message: str) -> None:
+    assert refused(text).message == message
+
+
+def test_too_new_schema_says_to_upgrade() -> None:
+    assert refused("schemaVersion: 7\npools: {x: 1}\n").hint == (
+        "upgrade lbctl; it never overwrites a document it does not understand")
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        pytest.param("schemaVersion: 1\nextra: 1\nalso: 2\n",
+                     ["unknown field 'also' in the document",
+                      "unknown field 'extra' in the document"], id="unknown-top"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24], autoassign: no}\n",
+                     ["unknown field 'autoassign' in pool a"], id="unknown-pool-field"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.2], pool: a, ip: 1}\n",
+                     ["unknown field 'ip' in allocations web/x"], id="unknown-allocation-field"),
+        pytest.param(POOLS + "holds:\n  web:\n    x: {ips: [10.0.0.2], pool: a, note: n}\n",
+                     ["unknown field 'note' in holds web/x"], id="unknown-hold-field"),
+        pytest.param("schemaVersion: 1\npools: [a]\n", ["pools must be a mapping"],
+                     id="pools-not-mapping"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: 10.0.0.0/24}\n",
+                     ["pool a: addresses must be a list of strings", "pool a has no addresses"],
+                     id="addresses-not-list"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24], autoAssign: 1, "
+                     "avoidBuggyIPs: 'true', priority: high}\n",
+                     ["pool a: autoAssign must be true or false",
+                      "pool a: avoidBuggyIPs must be true or false",
+                      "pool a: priority must be an integer"], id="pool-field-types"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: []}\n",
+                     ["pool a has no addresses"], id="empty-pool"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.1/24]}\n",
+                     ["pool a: '10.0.0.1/24' has host bits set"], id="host-bits"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.9-10.0.0.1]}\n",
+                     ["pool a: range '10.0.0.9-10.0.0.1' is reversed: 10.0.0.9 comes after "
+                      "10.0.0.1"], id="reversed-range"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24], "
+                     "serviceSelectors: ['a=b=c']}\n",
+                     ["pool a: invalid label value 'b=c' in selector 'a=b=c'"], id="selector"),
+        pytest.param(POOLS + "  c: {addresses: [10.0.0.128/25, 10.0.1.255]}\n",
+                     ["pools a and c overlap: 10.0.0.0/24 and 10.0.0.128/25 share "
+                      "10.0.0.128-10.0.0.255",
+                      "pools b and c overlap: 10.0.1.0/24 and 10.0.1.255 share 10.0.1.255"],
+                     id="overlap"),
+        pytest.param(POOLS.replace("gw}", "gw, 10.0.1.1: x, 10.0.0.01: y}"),
+                     ["pool a reservation: 10.0.1.1 is in pool b, not in pool a",
+                      "pool a reservation: '10.0.0.01' is not an IP address"],
+                     id="reservations"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.2, 10.0.0.3], pool: a}\n"
+                     "    y: {ips: [], pool: a}\n    z: {ips: [10.0.0.4], pool: 7}\n",
+                     ["allocations web/z: pool must be a pool name",
+                      "web/x has two addresses of one family", "web/y has no ips",
+                      "web/z: 10.0.0.4 is in pool a, not in pool 7"], id="allocation-shape"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.9.9.9], pool: a}\n",
+                     ["web/x: 10.9.9.9 is outside every pool"], id="outside-every-pool"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.1.5], pool: a}\n",
+                     ["web/x: 10.0.1.5 is in pool b, not in pool a"], id="wrong-pool"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: ['2001:DB8::5'], pool: a}\n",
+                     ["web/x: '2001:DB8::5' is not in canonical form (2001:db8::5)"],
+                     id="not-canonical"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.1], pool: a}\n",
+                     ["web/x uses 10.0.0.1, which pool a reserves"], id="uses-reservation"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.2], pool: a}\n"
+                     "    y: {ips: [10.0.0.2], pool: a}\n",
+                     ["10.0.0.2 is held by web/x and web/y: web/x has no sharing key"],
+                     id="duplicate-ip-unkeyed"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.2], pool: a, "
+                     "sharingKey: k, ports: [TCP/80]}\n"
+                     "holds:\n  api:\n    y: {ips: [10.0.0.2], pool: a, sharingKey: k, "
+                     "ports: [TCP/80]}\n",
+                     ["10.0.0.2 is held by web/x and api/y: both use TCP/80"],
+                     id="duplicate-ip-allocation-and-hold"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.2], pool: a}\n"
+                     "    x: {ips: [10.0.0.3], pool: a}\n",
+                     ["duplicate key 'x' at line 8"], id="duplicate-key"),
+        pytest.param(POOLS + "allocations:\n  web: &w\n    x: {ips: [10.0.0.2], pool: a}\n"
+                     "    x: {ips: [10.0.0.3], pool: a}\n",
+                     ["duplicate key 'x' at line 8"], id="duplicate-key-in-unusual-yaml"),
+    ],
+)
+def test_validation_problems(text: str, problems: list[str]) -> None:
+    error = refused(text)
+    assert problems_of(error) == problems
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    assert error.message == f"state file lb.yaml is invalid: {problems[0]}{more}"
+
+
+def test_valid_sharing_is_not_a_problem() -> None:
+    text = POOLS + (
+        "allocations:\n  web:\n"
+        "    x: {ips: [10.0.0.2], pool: a, sharingKey: k, ports: [TCP/80], backend: app=x}\n"
+        "    y: {ips: [10.0.0.2], pool: a, sharingKey: k, ports: [UDP/80], backend: app=x}\n"
+    )
+    state = decode(text)
+    assert validate(state) == []
+    assert [a.ref for a in state.holders("10.0.0.2")] == ["web/x", "web/y"]
+
+
+def test_migration_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version-1 document is carried to the current version by the registered steps."""
+
+    def rename_ip_pools(raw: dict[str, object]) -> dict[str, object]:
+        raw = dict(raw)
+        raw["pools"] = raw.pop("ipPools")
+        return raw
+
+    monkeypatch.setattr(codec, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(codec, "MIGRATIONS", {1: rename_ip_pools})
+    old = "schemaVersion: 1\nipPools:\n  a: {addresses: [10.0.0.0/24]}\n"
+    migrated = decode(old)
+    assert list(migrated.pools) == ["a"]
+    assert encode(migrated).startswith("schemaVersion: 2\npools:\n  a:\n")
+    assert decode(encode(migrated)) == migrated  # version 2 needs no step
+    assert refused("schemaVersion: 3\n").message == (
+        "state file lb.yaml has schemaVersion 3; this lbctl understands up to 2")
+
+
+# ------------------------------------------------------------------------------- the YAML layer
+# decode and encode talk to libyaml in events, not through PyYAML's constructor and representer
+# (see lbctl.core.state).  These prove that changes nothing: the same data from the same text,
+# the same bytes from the same data.
+
+
+class ReferenceDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The representer route: yaml.dump with flow style for one-line mappings and lists."""
+
+
+ReferenceDumper.add_representer(codec._Flow, lambda dumper, data: dumper.represent_mapping(
+    "tag:yaml.org,2002:map", data.items(), flow_style=True))
+ReferenceDumper.add_representer(list, lambda dumper, data: dumper.represent_sequence(
+    "tag:yaml.org,2002:seq", data, flow_style=True))
+REFERENCE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+TRICKY = st.one_of(
+    st.sampled_from(["", "yes", "No", "on", "OFF", "y", "null", "~", "Null", "1_000", "0x1F",
+                     "0o17", "017", "1:20", "1e3", "6.5", ".inf", "-.NaN", "2001-12-14",
+                     "2001-12-14t21:59:43.10-05:00", "<<", "=", "- a", "a: b", "#c", "a #c",
+                     " lead", "trail ", "2001:db8::1", "10.0.0.1", "svc-00001", "'", '"', "!x",
+                     "&a", "*a", "%x", "@x", "`x", "{a}", "[a]", "a,b", "?", "|", ">", "é",
+                     "a\nb", "tab\there", "\x85", "\u2028", "\ufeff"]),
+    st.text(st.characters(max_codepoint=0xD7FF), max_size=12),
+)
+SCALARS = st.one_of(TRICKY, st.integers(-(2**70), 2**70), st.booleans())
+PLAIN = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY, inner, max_size=4),
+    max_leaves=25,
+)
+WITH_FLOW = st.recursive(  # as encode() has them: some mappings on one line
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(TRICKY, inner, max_size=4),
+        st.dictionaries(TRICKY, inner, max_size=4).map(codec._Flow),
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(TRICKY, WITH_FLOW, max_size=5))
+def test_encoding_writes_what_the_representer_writes(document: dict[str, object]) -> None:
+    text = codec._dump(document)
+    assert text == yaml.dump(document, Dumper=ReferenceDumper, sort_keys=False,
+                             default_flow_style=False, width=4096)
+    assert codec._load(text) == yaml.load(text, Loader=REFERENCE_LOADER)
+
+
+@settings(max_examples=150, deadline=None)
+@given(PLAIN, st.sampled_from([None, True, False]))
+def test_reading_gives_what_the_loader_gives(document: object, flow: bool | None) -> None:
+    text = yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True)
+    assert codec._load(text) == yaml.load(text, Loader=REFERENCE_LOADER)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("a: &x [1, 2]\nb: *x\n", id="anchor-alias"),
+        pytest.param("base: &b {x: 1}\nderived: {<<: *b, y: 2}\n", id="merge-key"),
+        pytest.param("a: !!str 10\nb: !!binary aGk=\nc: !!set {x, y}\n", id="tags"),
+        pytest.param("? [a, b]\n: c\n", id="complex-key"),
+        pytest.param("a: 2001-12-14\nb: 2001-12-14 21:59:43.10 -5\nc: ~\nd:\n~: e\n",
+                     id="timestamps-and-nulls"),
+        pytest.param("a: 1\n---\nb: 2\n", id="two-documents"),
+        pytest.param("a: =\n", id="value-key"),
+        pytest.param("a: [1, 2\n", id="broken"),
+        pytest.param("", id="empty"),
+        pytest.param("--- plain\n", id="scalar-document"),
+    ],
+)
+def test_unusual_yaml_reads_as_the_loader_reads_it(text: str) -> None:
+    try:
+        expected = yaml.load(text, Loader=REFERENCE_LOADER)
+    except yaml.YAMLError as error:
+        with pytest.raises(type(error)) as caught:
+            codec._load(text)
+        assert str(caught.value) == str(error)
+        return
+    assert codec._load(text) == expected

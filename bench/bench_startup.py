@@ -41,7 +41,8 @@ def main() -> None:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = [(name, _median_seconds(cmd, args.runs)) for name, cmd in cases]
     base = results[0][1]
-    print(f"{args.runs} runs each, median; {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+    python = sys.version.split()[0]
+    print(f"{args.runs} runs each, median; {os.cpu_count()} CPUs, Python {python}\n")
     print("| command | median | vs import typer, rich |")
     print("| --- | ---: | ---: |")
     for name, seconds in results:

@@ -13,6 +13,8 @@ overwritten.  A change that raises writes nothing.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -23,8 +25,12 @@ from lbctl.ports import StateBackend
 
 R = TypeVar("R")
 
-#: How many times a change is re-run after losing a race before giving up.
+#: How many times a change is run (the first time, then after each lost race) before giving up.
 ATTEMPTS = 8
+#: Seconds: the first retry waits up to this long, each next one up to twice as long ...
+BACKOFF = 0.02
+#: ... but never more than this.
+MAX_BACKOFF = 1.0
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,17 @@ class Applied(Generic[R]):
 
 
 class StateStore:
-    def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS) -> None:
+    """``sleep`` and ``jitter`` (a random number in [0, 1)) pace the retries: after the k-th
+    lost race the store waits a random part of ``BACKOFF * 2**k`` seconds (at most
+    ``MAX_BACKOFF``), so that writers that collided do not collide again in lockstep."""
+
+    def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS, *,
+                 sleep: Callable[[float], None] = time.sleep,
+                 jitter: Callable[[], float] = random.random) -> None:
         self.backend = backend
         self.attempts = attempts
+        self._sleep = sleep
+        self._jitter = jitter
 
     @property
     def location(self) -> str:
@@ -56,7 +70,9 @@ class StateStore:
     ) -> Applied[R]:
         """Apply ``change`` atomically.  Nothing is written when the change leaves the state as
         it was, or with ``dry_run``."""
-        for _ in range(self.attempts):
+        for attempt in range(self.attempts):
+            if attempt:
+                self._sleep(self._jitter() * min(BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF))
             text, version = self.backend.read()
             state = decode(text, self.backend.location)
             new_state, result = change(state)

@@ -114,6 +114,24 @@ def test_gives_up_after_its_attempts(stored: Stored) -> None:
         "other1", "other2", "other3"]
 
 
+def test_retries_back_off_with_jitter_and_a_cap(stored: Stored) -> None:
+    """Writers that collided must not collide again in lockstep: each retry waits a random
+    part of a doubling window, never more than a second."""
+    sleeps: list[float] = []
+    calls = 0
+
+    def change(state: State) -> tuple[State, str]:
+        nonlocal calls
+        calls += 1
+        StateStore(stored.backend).update(adding(f"other{calls}", f"10.0.{calls}.0/24"))
+        return adding("a", "10.0.0.0/24")(state)
+
+    store = StateStore(stored.backend, attempts=8, sleep=sleeps.append, jitter=lambda: 0.5)
+    with pytest.raises(ConflictError):
+        store.update(change)
+    assert sleeps == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5]
+
+
 def test_a_change_that_raises_writes_nothing(stored: Stored) -> None:
     store = StateStore(stored.backend)
     store.update(adding("a", "10.0.0.0/24"))

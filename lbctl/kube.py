@@ -519,7 +519,9 @@ def connect(
             namespace, current = _from_kubeconfig(configuration, os.pathsep.join(existing), context)
     except config_error as exc:
         raise _config_error(str(exc), existing, context) from exc
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    # A kubeconfig of the wrong shape (a number where a mapping or list belongs) fails deep
+    # inside the client with TypeError, AttributeError or KeyError.
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
         raise UsageError(
             f"cannot read the kubeconfig {', '.join(existing)}: {_first_line(exc)}",
             hint="check the file, or pass another one with --kubeconfig",

@@ -14,7 +14,7 @@ Error policy: an implementation raises only :mod:`lbctl.errors` classes.  In par
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -120,8 +120,6 @@ class StateBackend(Protocol):
 
     def write(self, text: str, version: object) -> None: ...
 
-
-Labels = Mapping[str, str]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -149,6 +149,13 @@ def test_an_unknown_context_is_a_usage_error(kubeconfig: Path) -> None:
     [
         ("clusters: [\n", "cannot read the kubeconfig"),
         ('{"clusters": [], "contexts": [], "users": []}', "names no current context"),
+        ("[1, 2]", "cannot read the kubeconfig"),
+        ("contexts: 5\n", "cannot read the kubeconfig"),
+        ("current-context: a\ncontexts:\n- {name: a, context: 5}\n",
+         "cannot read the kubeconfig"),
+        ("current-context: a\ncontexts:\n- {name: a, context: {cluster: c, user: u}}\n"
+         "clusters:\n- {name: c, cluster: {server: 5}}\nusers:\n- {name: u, user: 7}\n",
+         "cannot read the kubeconfig"),
     ],
 )
 def test_broken_kubeconfigs_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:

@@ -18,9 +18,10 @@ then refused); nothing is printed here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
+from lbctl.actions import Warn, ignore
 from lbctl.core import interop as core
 from lbctl.core.interop import Imported
 from lbctl.errors import NotFoundError
@@ -37,13 +38,6 @@ DEFAULT_NAMESPACES: dict[Tool, str] = {
     "metallb": core.METALLB_NAMESPACE,
     "kube-vip": core.KUBEVIP_NAMESPACE,
 }
-
-
-Warn = Callable[[str], None]
-
-
-def _ignore(message: str) -> None:
-    """The default ``warn``: drop the message."""
 
 
 def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
@@ -82,7 +76,7 @@ def import_pools(
     kube: KubeAPI | None = None,
     namespace: str | None = None,
     dry_run: bool = False,
-    warn: Warn = _ignore,
+    warn: Warn = ignore,
 ) -> Applied[Imported]:
     """Import the pools of ``tool`` from ``inputs`` (or, with none, from the cluster) and adopt
     the Services holding their addresses (from the cluster when ``kube`` is given, else from
@@ -116,7 +110,7 @@ def import_pools(
 
 
 def export_pools(store: StateStore, tool: Tool, names: Sequence[str] = (), *,
-                 namespace: str | None = None, warn: Warn = _ignore) -> tuple[Obj, ...]:
+                 namespace: str | None = None, warn: Warn = ignore) -> tuple[Obj, ...]:
     """Manifests for ``tool`` describing the pools (all, or those named)."""
     state = store.load()
     namespace = namespace or DEFAULT_NAMESPACES[tool]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lbctl.core import kubeproxy as core
+from lbctl.core.permissions import KUBE_PROXY, SYSTEM_NAMESPACE
 from lbctl.core.textdiff import unified_diff
 from lbctl.errors import (
     ConflictError,
@@ -32,8 +33,8 @@ from lbctl.errors import (
 )
 from lbctl.ports import CONFIGMAPS, DAEMONSETS, NODES, PODS, KubeAPI, Obj, Resource
 
-NAMESPACE = "kube-system"
-NAME = "kube-proxy"  # the ConfigMap and the DaemonSet
+NAMESPACE = SYSTEM_NAMESPACE
+NAME = KUBE_PROXY  # the ConfigMap and the DaemonSet
 SOURCE = f"ConfigMap {NAMESPACE}/{NAME}"
 LABEL = f"configmap/{NAMESPACE}/{NAME}/{core.CONFIGMAP_KEY}"  # shown in the diff header
 RESTART_COMMAND = f"kubectl -n {NAMESPACE} rollout restart daemonset/{NAME}"

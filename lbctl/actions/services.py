@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from lbctl.actions import Warn, ignore
 from lbctl.core import service as core
 from lbctl.core.allocator import AllocationError, Allocator, Request
 from lbctl.core.manifests import Manifest
@@ -54,12 +55,7 @@ from lbctl.state.store import StateStore
 #: Status patches and Events sent at once by a batch.
 WORKERS = 16
 
-Warn = Callable[[str], None]
 Progress = Callable[[int, int], None]
-
-
-def _ignore(_: str) -> None:
-    """The default ``warn``: say nothing."""
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -243,7 +239,7 @@ class Assigned:
 
 def assign(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
            ips: Sequence[str] = (), pool: str | None = None, dry_run: bool = False,
-           now: datetime, warn: Warn = _ignore) -> Assigned:
+           now: datetime, warn: Warn = ignore) -> Assigned:
     """Give one Service its address: record it in the state, then publish it in the status,
     then record an Event (``IPAllocated``, or ``AllocationFailed`` with the reason when the
     Service's request cannot be met).  Running it again on an assigned Service changes
@@ -446,7 +442,7 @@ def _sorted(outcomes: list[Outcome]) -> list[Outcome]:
 
 
 def assign_all(kube: KubeAPI, store: StateStore, namespace: str | None, *,
-               dry_run: bool = False, now: datetime, warn: Warn = _ignore,
+               dry_run: bool = False, now: datetime, warn: Warn = ignore,
                progress: Progress | None = None, workers: int = WORKERS) -> Batch:
     """Assign every Service of ours in ``namespace`` (None: all) whose status shows no address:
     the pending ones, and those recorded but not yet published.  One LIST, one state
@@ -461,7 +457,7 @@ def assign_all(kube: KubeAPI, store: StateStore, namespace: str | None, *,
 
 
 def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
-              dry_run: bool = False, now: datetime, warn: Warn = _ignore,
+              dry_run: bool = False, now: datetime, warn: Warn = ignore,
               progress: Progress | None = None, workers: int = WORKERS) -> Batch:
     """One pass that makes the state and the cluster agree where it is safe to:
 
@@ -503,7 +499,7 @@ def _withdraw_orphan(kube: KubeAPI, svc: Obj, allocation: Allocation, plan: _Pla
     the address could hand it to a second Service."""
     key = core.key_of(svc)
     shown = core.ingress_ips(svc)
-    if not shown or not set(shown) <= set(allocation.ips):
+    if not _published(shown, allocation):
         plan.forget.append(key)
         return
     if core.is_foreign(svc):
@@ -520,6 +516,12 @@ def _withdraw_orphan(kube: KubeAPI, svc: Obj, allocation: Allocation, plan: _Pla
             plan.outcomes.append(_failed(key, exc))
             return
     plan.forget.append(key)
+
+
+def _published(shown: Sequence[str], allocation: Allocation | None) -> bool:
+    """The status shows addresses, all of them the allocation's: lbctl published them, so it
+    withdraws them; anything else there is not lbctl's to clear."""
+    return allocation is not None and bool(shown) and set(shown) <= set(allocation.ips)
 
 
 # --------------------------------------------------------------------------- release
@@ -552,7 +554,7 @@ def release(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
     except NotFoundError:
         svc = None
     shown = core.ingress_ips(svc) if svc is not None else ()
-    ours = record is not None and bool(shown) and set(shown) <= set(record.ips)
+    ours = _published(shown, record)
     if ours and not dry_run:
         kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
 

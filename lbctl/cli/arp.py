@@ -144,7 +144,7 @@ def _dry_run(app: App, output: Output, ips: list[str]) -> None:
         doc = {"kind": "Announcement", "dryRun": True, "targets": [{"ip": ip} for ip in ips]}
         render.document(app.out, doc, output.value)
         return
-    render.names(app.out, [f"{ip} (dry run)" for ip in ips])
+    render.outcomes(app.out, ips, dry_run=True)
     render.say(app.err, f"dry run: {len(ips)} addresses would be announced; nothing was sent")
 
 

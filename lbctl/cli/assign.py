@@ -141,8 +141,8 @@ def assign(
 
 
 def warner(app: App) -> Callable[[str], None]:
-    """The ``warn`` callback of the actions: ``warning: ...`` on stderr."""
-    return lambda message: render.say(app.err, f"warning: {message}")
+    """The ``warn`` callback of the actions: ``lbctl: warning: ...`` on stderr."""
+    return lambda message: render.warn(app.err, message)
 
 
 def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
@@ -161,7 +161,7 @@ def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
     what = f"{', '.join(allocation.ips)} (pool {allocation.pool})"
     line = (f"service/{name} unchanged: already {what}" if result.result == actions.UNCHANGED
             else f"service/{name} {result.result} {what}")
-    render.names(app.out, [line + (" (dry run)" if app.options.dry_run else "")])
+    render.outcomes(app.out, [line], dry_run=app.options.dry_run)
     return ExitCode.OK
 
 

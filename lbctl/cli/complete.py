@@ -1,10 +1,10 @@
 """Dynamic shell completion, only where it is cheap: names read from the local state file.
 
 Completion runs on every TAB, so it must answer in well under a second and never print an error.
-With ``--state PATH`` (or ``LBCTL_STATE``) the state document is a local read: pool names,
-namespaces and Service names with allocations complete from it.  On a cluster each TAB would
-import the Kubernetes client and ask the API server (most of a second, or a hang when the
-cluster is down), so nothing is completed there.
+With ``--state PATH`` (or ``LBCTL_STATE``) the state document is a local read: pool names, and
+the namespaces that hold allocations (for ``-n``), complete from it.  On a cluster each TAB would
+import the Kubernetes client and ask the API server (most of a second, or a hang when the cluster
+is down), so nothing is completed there.
 """
 
 from __future__ import annotations
@@ -54,16 +54,5 @@ def pool_names(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def namespaces(ctx: typer.Context, incomplete: str) -> list[str]:
     state = _local_state(ctx)
-    found = {ns for ns, _ in state.allocations} if state else set()
+    found = {ns for ns, _ in [*state.allocations, *state.holds]} if state else set()
     return sorted(n for n in found if n.startswith(incomplete))
-
-
-def service_names(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Services with an allocation or a hold, in the namespace given with ``-n`` (any, else)."""
-    state = _local_state(ctx)
-    if state is None:
-        return []
-    namespace = _option(ctx, "namespace")
-    keys = [*state.allocations, *state.holds]
-    return sorted({name for ns, name in keys
-                   if (namespace is None or ns == namespace) and name.startswith(incomplete)})

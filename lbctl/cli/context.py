@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from lbctl.cli import complete
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ GLOBAL_PARAMETERS = [
         "namespace", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option(
             "-n", "--namespace", metavar="NS", rich_help_panel=PANEL,
+            autocompletion=complete.namespaces,
             help="Namespace (default: the context's namespace, else 'default').")],
     ),
     inspect.Parameter(

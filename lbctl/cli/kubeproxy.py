@@ -172,9 +172,6 @@ def check_node(
     return ExitCode.OK if node.active else ExitCode.NO
 
 
-# --- input -----------------------------------------------------------------------------------
-
-
 # --- rendering -------------------------------------------------------------------------------
 
 
@@ -233,7 +230,7 @@ def _report_apply(app: App, result: actions.Applied, timeout: float) -> None:
     if would_write:
         _print_diff(app, result.diff)
     verb = "configured" if would_write else "unchanged"
-    render.names(app.out, [f"configmap/{actions.NAME} {verb}{' (dry run)' if dry_run else ''}"])
+    render.outcomes(app.out, [f"configmap/{actions.NAME} {verb}"], dry_run=dry_run)
     if result.restarted:
         render.names(app.out, [f"daemonset.apps/{actions.NAME} restarted"])
     render.say(app.err, _verdict(result.diff))

@@ -14,10 +14,21 @@ import sys
 import traceback
 
 import typer
-from rich.text import Text
 from typer.exceptions import TyperException
 
-from lbctl.cli import arp, assign, doctor, kubeproxy, pool, rbac, reconcile, release, svc, version
+from lbctl.cli import (
+    arp,
+    assign,
+    doctor,
+    kubeproxy,
+    pool,
+    rbac,
+    reconcile,
+    release,
+    render,
+    svc,
+    version,
+)
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
 from lbctl.errors import ExitCode, LbctlError
 
@@ -58,9 +69,9 @@ app.callback()(_root)
 
 def _fail(message: str, hint: str, code: int, prog_name: str = "lbctl") -> int:
     _, err = make_consoles()
-    err.print(Text(f"{prog_name}: error: {message}"), crop=False, overflow="ignore")
+    render.say(err, f"{prog_name}: error: {message}")
     if hint:
-        err.print(Text(f"hint: {hint}"), crop=False, overflow="ignore")
+        render.say(err, f"hint: {hint}")
     return code
 
 
@@ -83,7 +94,7 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
     except TyperException as exc:  # the parser's usage errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group without a command: its help
             out, _ = make_consoles()
-            out.print(Text(exc.format_message()), crop=False, overflow="ignore")
+            render.say(out, exc.format_message())
             return ExitCode.OK
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else prog_name

@@ -65,11 +65,19 @@ def _record_doc(record: Allocation) -> dict[str, Any]:
     }
 
 
+def _state_diff(app: App, applied: Applied[Any]) -> None:
+    """With --dry-run, the diff of the state document that would have been written."""
+    from lbctl.core.state import encode
+    from lbctl.core.textdiff import unified_diff
+
+    if app.options.dry_run:
+        render.diff(app.out, unified_diff(encode(applied.before), encode(applied.after),
+                                          "state.yaml"))
+
+
 def _report(app: App, applied: Applied[Pool], verb: str) -> None:
     """kubectl-style outcome line, and with --dry-run the diff of the state document."""
     from lbctl.actions.pools import views
-    from lbctl.core.state import encode
-    from lbctl.core.textdiff import unified_diff
 
     pool = applied.result
     if app.output in (Output.json, Output.yaml):
@@ -77,11 +85,10 @@ def _report(app: App, applied: Applied[Pool], verb: str) -> None:
                              [pool.name])[0]
         render.document(app.out, _pool_doc(view, details=False), app.output.value)
         return
-    if app.options.dry_run:
-        render.diff(app.out, unified_diff(encode(applied.before), encode(applied.after),
-                                          "state.yaml"))
-    suffix = " (dry run)" if app.options.dry_run else "" if applied.written else " (unchanged)"
-    render.names(app.out, [f"pool/{pool.name} {verb}{suffix}"])
+    _state_diff(app, applied)
+    unchanged = "" if applied.written or app.options.dry_run else " (unchanged)"
+    render.outcomes(app.out, [f"pool/{pool.name} {verb}{unchanged}"],
+                    dry_run=app.options.dry_run)
 
 
 @command(app, "add", exclude=("namespace",))
@@ -137,13 +144,17 @@ def list_(
 
     app = app_of(ctx)
     output = app.require_output(*TABLE_FORMATS)
-    views = pool_views(app.store().load())
+    store = app.store()
+    views = pool_views(store.load())
     if output in (Output.json, Output.yaml):
         doc = {"kind": "PoolList", "items": [_pool_doc(v, details=False) for v in views]}
         render.document(app.out, doc, output.value)
         return
     if output is Output.name:
         render.names(app.out, [f"pool/{v.pool.name}" for v in views])
+        return
+    if not views:
+        render.say(app.err, f"no pools in {store.location}; add one with lbctl pool add")
         return
     headers = ["name", "addresses", "auto", "used", "free", "utilisation"]
     if output is Output.wide:
@@ -166,9 +177,6 @@ def list_(
                 str(len(pool.reservations)),
             ]
         rows.append(row)
-    if not rows:
-        render.say(app.err, f"no pools in {app.store().location}; add one with lbctl pool add")
-        return
     render.table(app.out, headers, rows, no_headers=no_headers)
 
 
@@ -203,7 +211,7 @@ def show(
                         f"{render.count(u.capacity)}")
         for u in view.usage
     ]
-    render.table(app.out, ["", ""], [[f"{k}:", v] for k, v in facts], no_headers=True)
+    render.facts(app.out, facts)
     sections: list[tuple[str, list[str], list[list[render.Cell]]]] = [
         ("Allocations", ["service", "ips", "sharing key"],
          [[a.ref, ",".join(a.ips), a.sharing_key or "-"] for a in view.allocations]),
@@ -290,10 +298,6 @@ _TOOL_HELP = "metallb: IPAddressPools or the legacy ConfigMap config; kube-vip: 
              "ConfigMap."
 
 
-def _warn(app: App, message: str) -> None:
-    render.say(app.err, f"lbctl: warning: {message}")
-
-
 @command(app, "import", exclude=("namespace", "all_namespaces"))
 def import_(
     ctx: typer.Context,
@@ -341,15 +345,13 @@ def import_(
     applied = actions.import_pools(
         app.store(), tool.value, inputs=inputs, kube=kube,
         namespace=namespace or app.options.namespace, dry_run=app.options.dry_run,
-        warn=lambda message: _warn(app, message),
+        warn=lambda message: render.warn(app.err, message),
     )
     _report_import(app, applied, output)
 
 
 def _report_import(app: App, applied: Applied[Imported], output: Output) -> None:
     from lbctl.actions.pools import views
-    from lbctl.core.state import encode
-    from lbctl.core.textdiff import unified_diff
 
     imported = applied.result
     if output is not Output.table:
@@ -361,15 +363,12 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
             "adopted": [_record_doc(a) for a in imported.adopted],
         }, output.value)
         return
-    if app.options.dry_run:
-        render.diff(app.out, unified_diff(encode(applied.before), encode(applied.after),
-                                          "state.yaml"))
-    suffix = " (dry run)" if app.options.dry_run else ""
-    render.names(app.out, [f"pool/{p.name} imported{suffix}" for p in imported.pools])
-    render.names(app.out, [
-        f"service/{a.name} -n {a.namespace} adopted {','.join(a.ips)} (pool {a.pool}){suffix}"
-        for a in imported.adopted
-    ])
+    _state_diff(app, applied)
+    render.outcomes(app.out, [
+        *(f"pool/{p.name} imported" for p in imported.pools),
+        *(f"service/{a.name} -n {a.namespace} adopted {','.join(a.ips)} (pool {a.pool})"
+          for a in imported.adopted),
+    ], dry_run=app.options.dry_run)
 
 
 @command(app, "export", exclude=("namespace", "all_namespaces", "dry_run"))
@@ -403,13 +402,6 @@ def export(
     output = app.require_output(Output.table, Output.yaml, Output.json)
     documents = actions.export_pools(
         app.store(), fmt.value, names or [], namespace=namespace or app.options.namespace,
-        warn=lambda message: _warn(app, message),
+        warn=lambda message: render.warn(app.err, message),
     )
-    if output is Output.json:
-        render.document(app.out, {"apiVersion": "v1", "kind": "List", "items": list(documents)},
-                        "json")
-        return
-    for index, document in enumerate(documents):
-        if index:
-            render.say(app.out, "---")
-        render.document(app.out, document, "yaml")
+    render.manifests(app.out, documents, output.value)

@@ -62,16 +62,9 @@ def rbac(
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
     documents = manifests(PERMISSIONS, namespace or app.options.namespace or DEFAULT_NAMESPACE)
-    if output is Output.json:
-        render.document(app.out, {"apiVersion": "v1", "kind": "List", "items": documents},
-                        "json")
-        return
     if output is Output.table:
         render.names(app.out, [f"# {p.describe()}: {p.why}" for p in PERMISSIONS])
-    for index, document in enumerate(documents):
-        if index:
-            render.say(app.out, "---")
-        render.document(app.out, document, "yaml")
+    render.manifests(app.out, documents, output.value)
 
 
 def _rules(permissions: Iterable[Permission]) -> list[dict[str, Any]]:

@@ -66,11 +66,11 @@ def release(
         actions.HELD: f"service/{name} released {ips}, held for {app.namespace}/{name}",
         actions.RELEASED: f"service/{name} released {ips}",
     }[verb]
-    render.names(app.out, [line + (" (dry run)" if app.options.dry_run else "")])
+    render.outcomes(app.out, [line], dry_run=app.options.dry_run)
     if result.orphan:
         render.say(app.err, f"service {app.namespace}/{name} no longer exists; its address was "
                             "only in the state")
     if result.left:
-        render.say(app.err, f"warning: its status shows {', '.join(result.left)}, which lbctl "
-                            "did not record; left as it is")
+        render.warn(app.err, f"its status shows {', '.join(result.left)}, which lbctl did not "
+                             "record; left as it is")
     return ExitCode.OK

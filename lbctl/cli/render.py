@@ -64,9 +64,31 @@ def document(console: Console, data: Any, fmt: str) -> None:
         )
 
 
+def manifests(console: Console, documents: Sequence[Any], fmt: str) -> None:
+    """Manifests for ``kubectl apply -f -``: one ``List`` in JSON, else a YAML stream."""
+    if fmt == "json":
+        document(console, {"apiVersion": "v1", "kind": "List", "items": list(documents)}, "json")
+        return
+    for index, item in enumerate(documents):
+        if index:
+            say(console, "---")
+        document(console, item, "yaml")
+
+
 def names(console: Console, items: Iterable[str]) -> None:
     for item in items:
         console.print(Text(item), crop=False, overflow="ignore")
+
+
+def outcomes(console: Console, lines: Iterable[str], *, dry_run: bool) -> None:
+    """kubectl-style outcome lines (``pool/web created``), each marked `` (dry run)`` when
+    nothing was changed."""
+    names(console, (f"{line} (dry run)" if dry_run else line for line in lines))
+
+
+def facts(console: Console, pairs: Iterable[tuple[str, Cell]]) -> None:
+    """``Name:  value`` lines with the values aligned, like ``kubectl describe``."""
+    table(console, ["", ""], [[f"{key}:", value] for key, value in pairs], no_headers=True)
 
 
 def diff(console: Console, text: str) -> None:
@@ -129,6 +151,11 @@ def spinner(console: Console, first: str) -> Iterator[Callable[[str], None]]:
         return
     with console.status(first) as status:
         yield lambda text: status.update(text)
+
+
+def warn(console: Console, message: str) -> None:
+    """``lbctl: warning: ...``: something the person should know; the command goes on."""
+    say(console, f"lbctl: warning: {message}")
 
 
 def say(console: Console, message: str) -> None:

@@ -218,7 +218,7 @@ def show(
     if detail.would_get is not None:
         facts.append(("Would get", f"{_ips(detail.would_get.ips)} from pool "
                                    f"{detail.would_get.pool} (lbctl assign svc {name})"))
-    render.table(app.out, ["", ""], [[f"{k}:", v] for k, v in facts], no_headers=True)
+    render.facts(app.out, facts)
 
 
 def _families(svc: dict[str, Any]) -> list[str]:

@@ -22,9 +22,17 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from lbctl.core.addresses import FAMILY_NAMES, IPV4, AddrRange, count_buggy, format_ip, parse_ip
+from lbctl.core.addresses import (
+    FAMILY_NAMES,
+    IPV4,
+    AddrRange,
+    count_buggy,
+    format_ip,
+    is_buggy,
+    parse_ip,
+)
 from lbctl.core.sharing import conflict
 from lbctl.core.state import Allocation, Pool, ServiceKey, State
 from lbctl.errors import NotFoundError, RefusedError, UsageError
@@ -98,7 +106,7 @@ class _Entry:
         return self.range.size - (buggy if self.avoid else 0)
 
     def available(self, value: int) -> bool:
-        return not self.avoid or (value & 0xFF) not in (0, 0xFF)
+        return not (self.avoid and is_buggy(IPV4, value))
 
     def _next_available(self, value: int) -> int:
         if self.avoid:
@@ -173,13 +181,10 @@ class Allocator:
         self._allocations = dict(state.allocations)
         self._holds = dict(state.holds)
         self._order = pool_order(self._pools)
-        self._entries: dict[str, list[_Entry]] = {}
-        self._index_keys: list[tuple[int, int]] = []
-        self._index: list[_Entry] = []
         self._owners: dict[str, list[Allocation]] = {}
         self._by_sharing_key: dict[str, set[ServiceKey]] = {}
-        for pool in self._pools.values():
-            self._entries[pool.name] = [_Entry(e, pool) for e in pool.entries]
+        self._entries = {pool.name: [_Entry(e, pool) for e in pool.entries]
+                         for pool in self._pools.values()}
         pairs = sorted(
             ((e.range.version, e.range.first), e) for es in self._entries.values() for e in es
         )
@@ -361,7 +366,7 @@ class Allocator:
                     f"{ip} is held for {owner.ref}",
                     hint=f"lbctl release svc {owner.name} -n {owner.namespace} drops the hold",
                 )
-            why = conflict(_as_sharer(request), owner)
+            why = conflict(request, owner)
             if why:
                 raise AllocationError(
                     SHARING,
@@ -475,19 +480,6 @@ class Allocator:
             return held
         self._remove_owner(record)
         if hold:
-            kept = replace(record)
-            self._holds[key] = kept
-            self._add_owner(kept)
+            self._holds[key] = record
+            self._add_owner(record)
         return record
-
-
-def _as_sharer(request: Request) -> Allocation:
-    return Allocation(
-        namespace=request.namespace,
-        name=request.name,
-        ips=(),
-        pool="",
-        sharing_key=request.sharing_key,
-        ports=request.ports,
-        backend=request.backend,
-    )

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from lbctl.core import service
+from lbctl.core import permissions, service
 from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
 from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
 from lbctl.core.pools import add_pool, get_pool, make_pool
@@ -46,15 +46,15 @@ from lbctl.core.state import Allocation, Pool, State
 from lbctl.errors import NotFoundError, RefusedError, UsageError
 from lbctl.ports import Obj
 
-METALLB_NAMESPACE = "metallb-system"
+METALLB_NAMESPACE = permissions.METALLB_NAMESPACE
 #: MetalLB < 0.13 kept its whole configuration in this ConfigMap, under the key ``config``.
-METALLB_LEGACY_CONFIGMAP = "config"
+METALLB_LEGACY_CONFIGMAP = permissions.METALLB_LEGACY_CONFIGMAP
 METALLB_API = "metallb.io/v1beta1"
 #: The L2Advertisement written by ``pool export --format metallb``: MetalLB announces only the
 #: pools some advertisement names.
 L2_ADVERTISEMENT = "lbctl"
-KUBEVIP_NAMESPACE = "kube-system"
-KUBEVIP_CONFIGMAP = "kubevip"
+KUBEVIP_NAMESPACE = permissions.SYSTEM_NAMESPACE
+KUBEVIP_CONFIGMAP = permissions.KUBEVIP_CONFIGMAP
 #: kube-vip serves a namespace from its own pool, and other namespaces from the global one; the
 #: imported namespace pools get this priority so that lbctl tries them first too.
 KUBEVIP_NAMESPACE_PRIORITY = 1

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 SYSTEM_NAMESPACE = "kube-system"
 STATE_CONFIGMAP = "lbctl-state"
 KUBE_PROXY = "kube-proxy"
+#: Where MetalLB and kube-vip's cloud provider keep the configuration ``pool import`` reads.
 METALLB_NAMESPACE = "metallb-system"
+METALLB_LEGACY_CONFIGMAP = "config"
+KUBEVIP_CONFIGMAP = "kubevip"
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("list", "apps", "daemonsets", "find other load-balancer speakers and k3s "
                "ServiceLB", ("doctor",)),
     Permission("get", "", "configmaps", "read kube-vip cloud provider's address ranges",
-               ("pool import", "doctor"), namespace=SYSTEM_NAMESPACE, name="kubevip"),
+               ("pool import", "doctor"), namespace=SYSTEM_NAMESPACE, name=KUBEVIP_CONFIGMAP),
     Permission("get", "", "configmaps", "read MetalLB's configuration (before MetalLB 0.13)",
-               ("pool import", "doctor"), namespace=METALLB_NAMESPACE, name="config"),
+               ("pool import", "doctor"), namespace=METALLB_NAMESPACE,
+               name=METALLB_LEGACY_CONFIGMAP),
     Permission("get", "", "configmaps", "find whether Cilium's LB IPAM is switched off",
                ("doctor",), namespace=SYSTEM_NAMESPACE, name="cilium-config"),
     Permission("list", "metallb.io", "ipaddresspools", "read MetalLB's address pools",

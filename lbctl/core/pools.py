@@ -66,7 +66,7 @@ def add_pool(state: State, pool: Pool) -> State:
     found = overlaps([*state.pools.values(), pool])
     if found:
         raise RefusedError(found[0], hint="pools may not share addresses")
-    return replace(state, pools={**state.pools, pool.name: pool})
+    return _with_pool(state, pool)
 
 
 def get_pool(state: State, name: str) -> Pool:

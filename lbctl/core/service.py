@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from lbctl.core.addresses import IPV4, IPV6, canonical_ip
+from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip
 from lbctl.core.allocator import Request
 from lbctl.core.state import Allocation, ServiceKey
 from lbctl.errors import LbctlError, RefusedError, UsageError
@@ -67,8 +67,7 @@ UNPUBLISHED = "unpublished"  # the state records addresses the status does not s
 UNRECORDED = "unrecorded"  # the status shows addresses the state does not record
 MISMATCH = "mismatch"  # both show addresses, and they differ
 
-_FAMILIES = {"IPv4": IPV4, "IPv6": IPV6}
-_FAMILY_NAMES = {v: k for k, v in _FAMILIES.items()}
+_FAMILIES = {name: family for family, name in FAMILY_NAMES.items()}  # "IPv4" -> 4
 
 Obj = Mapping[str, Any]
 
@@ -215,7 +214,7 @@ def families(svc: Obj) -> tuple[tuple[int, ...], bool]:
 
 def family_names(svc: Obj) -> list[str]:
     wanted, _ = families(svc)
-    return [_FAMILY_NAMES[f] for f in wanted]
+    return [FAMILY_NAMES[f] for f in wanted]
 
 
 def ports(svc: Obj) -> tuple[str, ...]:

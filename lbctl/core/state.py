@@ -40,7 +40,8 @@ from typing import Any
 import yaml
 
 from lbctl.core.addresses import AddrRange, describe, parse_entry, parse_ip
-from lbctl.core.selectors import parse_selector
+from lbctl.core.selectors import Selector, parse_selector
+from lbctl.core.sharing import conflict
 from lbctl.errors import InvalidStateError, LbctlError
 
 SCHEMA_VERSION = 1
@@ -71,13 +72,18 @@ class Pool:
     def families(self) -> frozenset[int]:
         return frozenset(entry.version for entry in self.entries)
 
+    @cached_property
+    def selectors(self) -> tuple[Selector, ...]:
+        """The parsed ``service_selectors``: parsed once, not on every :meth:`admits`."""
+        return tuple(parse_selector(s) for s in self.service_selectors)
+
     def admits(self, namespace: str, labels: Mapping[str, str]) -> bool:
         """May a Service in ``namespace`` with ``labels`` get an address from this pool?"""
         if self.namespaces and namespace not in self.namespaces:
             return False
         if not self.service_selectors:
             return True
-        return any(parse_selector(s).matches(labels) for s in self.service_selectors)
+        return any(selector.matches(labels) for selector in self.selectors)
 
     def scope(self) -> str:
         """Who this pool serves, for messages: ``namespaces web,api; selectors app=web``."""
@@ -116,10 +122,7 @@ class State:
 
     @cached_property
     def _entry_index(self) -> tuple[list[tuple[int, int]], list[tuple[AddrRange, str]]]:
-        pairs = sorted(
-            ((entry, pool.name) for pool in self.pools.values() for entry in pool.entries),
-            key=lambda pair: (pair[0].version, pair[0].first),
-        )
+        pairs = _sorted_entries(self.pools.values())
         return [(e.version, e.first) for e, _ in pairs], pairs
 
     def pool_of(self, ip: str) -> str | None:
@@ -310,8 +313,6 @@ def _records(value: Any, section: str, problems: _Problems) -> dict[ServiceKey, 
 def validate(state: State) -> list[str]:
     """Every inconsistency in a state: bad pools, overlaps, allocations outside their pool,
     addresses held twice without valid sharing.  Empty when the state is sound."""
-    from lbctl.core.sharing import conflict  # sharing depends on this module's types
-
     problems: list[str] = []
     valid_pools: dict[str, Pool] = {}
     for pool in state.pools.values():
@@ -375,12 +376,17 @@ def _check_ip(state: State, ip: str, pool: str, who: str) -> list[str]:
     return []
 
 
-def overlaps(pools: Iterable[Pool]) -> list[str]:
-    """Overlaps between entries of different pools (and within one pool), named precisely."""
-    items = sorted(
+def _sorted_entries(pools: Iterable[Pool]) -> list[tuple[AddrRange, str]]:
+    """Every entry of ``pools`` with its pool's name, in address order (family, then first)."""
+    return sorted(
         ((entry, pool.name) for pool in pools for entry in pool.entries),
         key=lambda pair: (pair[0].version, pair[0].first),
     )
+
+
+def overlaps(pools: Iterable[Pool]) -> list[str]:
+    """Overlaps between entries of different pools (and within one pool), named precisely."""
+    items = _sorted_entries(pools)
     found = []
     reach: tuple[AddrRange, str] | None = None  # the entry seen so far that reaches furthest
     for entry, name in items:

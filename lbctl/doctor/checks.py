@@ -80,13 +80,14 @@ def _assign_hint(key: ServiceKey) -> str:
 _CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("state.schema", re.compile(r"schemaVersion")),
     ("state.parse", re.compile(r"is not valid YAML|the document is not a mapping"
-                               r"|unknown field|must be ")),
+                               r"|duplicate key|unknown field|must be ")),
     ("state.pool-overlap", re.compile(r"overlap: ")),
     ("state.shared-ip", re.compile(r" is held by ")),
     ("state.consistency", re.compile(r"^pool \S+ reservation: ")),
     ("state.outside-pool", re.compile(r"is outside every pool|, not in pool ")),
 )
-_FATAL = re.compile(r"schemaVersion|is not valid YAML|the document is not a mapping")
+_FATAL = re.compile(r"schemaVersion|is not valid YAML|the document is not a mapping"
+                    r"|duplicate key")
 
 
 def _category(problem: str) -> str:

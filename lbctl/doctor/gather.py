@@ -78,41 +78,34 @@ class ProbeOptions:
 # --------------------------------------------------------------------------- live
 
 
-def _forbidden(exc: PermissionDeniedError) -> Absent:
-    """The API server's own words ("forbidden: cannot list deployments.apps ...")."""
-    return Absent(exc.message)
-
-
 def _readable(read: Callable[[], T]) -> Known[T]:
+    """What ``read`` returns; on a 403, Absent with the API server's own words ("forbidden:
+    cannot list deployments.apps ...")."""
     try:
         return read()
     except PermissionDeniedError as exc:
-        return _forbidden(exc)
+        return Absent(exc.message)
 
 
-def _state(backend: StateBackend) -> Known[StateText]:
+def _state(backend: StateBackend) -> StateText:
     try:
         text, _ = backend.read()
-    except PermissionDeniedError as exc:
-        return _forbidden(exc)
     except RefusedError as exc:  # not UTF-8: the document is there and unreadable
         return StateText(None, backend.location, problem=exc.message)
     return StateText(text, backend.location)
 
 
-def _kube_proxy(kube: KubeAPI) -> Known[ProxyConfigText | None]:
+def _kube_proxy(kube: KubeAPI) -> ProxyConfigText | None:
     try:
         configmap = kube.get(CONFIGMAPS, KUBE_PROXY, SYSTEM_NAMESPACE)
     except NotFoundError:
         return None
-    except PermissionDeniedError as exc:
-        return _forbidden(exc)
     text = (configmap.get("data") or {}).get(CONFIGMAP_KEY)
     return ProxyConfigText(text if isinstance(text, str) else "",
                            f"ConfigMap {SYSTEM_NAMESPACE}/{KUBE_PROXY}")
 
 
-def _configmaps(kube: KubeAPI) -> Known[list[Obj]]:
+def _configmaps(kube: KubeAPI) -> list[Obj]:
     wanted = sorted({place for impl in IMPLEMENTATIONS for place in impl.configmaps}
                     | {impl.disabled_by[:2] for impl in IMPLEMENTATIONS if impl.disabled_by})
     found = []
@@ -121,20 +114,16 @@ def _configmaps(kube: KubeAPI) -> Known[list[Obj]]:
             found.append(kube.get(CONFIGMAPS, name, namespace))
         except NotFoundError:
             continue
-        except PermissionDeniedError as exc:
-            return _forbidden(exc)
     return found
 
 
-def _custom(kube: KubeAPI) -> Known[list[Obj]]:
+def _custom(kube: KubeAPI) -> list[Obj]:
     found: dict[tuple[str, str, str], Obj] = {}
     for resource in POOL_RESOURCES:
         try:
             items = kube.list(resource)
         except NotFoundError:  # the CRD (or this version of it) is not installed
             continue
-        except PermissionDeniedError as exc:
-            return _forbidden(exc)
         for obj in items:
             meta = obj.get("metadata") or {}
             obj.setdefault("apiVersion", resource.group_version)
@@ -144,29 +133,16 @@ def _custom(kube: KubeAPI) -> Known[list[Obj]]:
     return list(found.values())
 
 
-def _workloads(kube: KubeAPI) -> Known[list[Obj]]:
-    found: list[Obj] = []
-    for resource in (DEPLOYMENTS, DAEMONSETS):
-        try:
-            items = kube.list(resource)
-        except PermissionDeniedError as exc:
-            return _forbidden(exc)
-        # LIST answers leave out each item's kind; the evidence names it.
-        found.extend({**obj, "kind": resource.kind} for obj in items)
-    return found
+def _workloads(kube: KubeAPI) -> list[Obj]:
+    # LIST answers leave out each item's kind; the evidence names it.
+    return [{**obj, "kind": resource.kind} for resource in (DEPLOYMENTS, DAEMONSETS)
+            for obj in kube.list(resource)]
 
 
-def _permissions(kube: KubeAPI) -> Known[list[tuple[Permission, bool]]]:
-    answers = []
-    for permission in PERMISSIONS:
-        try:
-            allowed = kube.can_i(permission.verb, permission.resource, permission.group,
-                                 permission.namespace, permission.subresource,
-                                 name=permission.name or "")
-        except PermissionDeniedError as exc:
-            return _forbidden(exc)
-        answers.append((permission, allowed))
-    return answers
+def _permissions(kube: KubeAPI) -> list[tuple[Permission, bool]]:
+    return [(p, kube.can_i(p.verb, p.resource, p.group, p.namespace, p.subresource,
+                           name=p.name or ""))
+            for p in PERMISSIONS]
 
 
 def _quiet(what: str) -> None:
@@ -181,18 +157,20 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
     progress("the API server")
     version = kube.server_version()  # unreachable: fail now, before anything else
     progress("the state document")
-    state_text = _state(state)
+    state_text = _readable(lambda: _state(state))
     progress("Services, Nodes and EndpointSlices")
     services = _readable(lambda: kube.list(SERVICES))
     nodes = _readable(lambda: kube.list(NODES))
     endpoint_slices = _readable(lambda: kube.list(ENDPOINTSLICES))
     progress("kube-proxy's configuration")
-    kube_proxy = _kube_proxy(kube)
+    kube_proxy = _readable(lambda: _kube_proxy(kube))
     system_pods = _readable(lambda: kube.list(PODS, SYSTEM_NAMESPACE))
     progress("workloads and resources of other load balancers")
-    workloads, configmaps, custom = _workloads(kube), _configmaps(kube), _custom(kube)
+    workloads = _readable(lambda: _workloads(kube))
+    configmaps = _readable(lambda: _configmaps(kube))
+    custom = _readable(lambda: _custom(kube))
     progress("permissions")
-    permissions = _permissions(kube)
+    permissions = _readable(lambda: _permissions(kube))
     if probe is not None:
         progress("who answers for each allocated address")
     return Facts(
@@ -316,7 +294,7 @@ def offline(sources: Sequence[Source], state: StateBackend | None = None, *,
     found = _scan(sources)
     state_text: Known[StateText]
     if state is not None:
-        state_text = _state(state)
+        state_text = _readable(lambda: _state(state))
     elif len(found.states) > 1:
         raise UsageError(
             "several state documents: " + ", ".join(path for path, _ in found.states),

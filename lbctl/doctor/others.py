@@ -19,6 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lbctl.core.permissions import (
+    KUBEVIP_CONFIGMAP,
+    METALLB_LEGACY_CONFIGMAP,
+    METALLB_NAMESPACE,
+    SYSTEM_NAMESPACE,
+)
 from lbctl.core.service import LBCTL_CLASS
 from lbctl.ports import Obj, Resource
 
@@ -48,7 +54,7 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         "impl.metallb", "MetalLB",
         images=("metallb/controller", "metallb/speaker"),
         labels=(("app", "metallb"), ("app.kubernetes.io/name", "metallb")),
-        configmaps=(("metallb-system", "config"),),
+        configmaps=((METALLB_NAMESPACE, METALLB_LEGACY_CONFIGMAP),),
         groups=("metallb.io",),
         hint="uninstall MetalLB, " + _CLASS_HINT.format("MetalLB"),
     ),
@@ -56,7 +62,7 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         "impl.kube-vip", "the kube-vip cloud provider",
         images=("kube-vip/kube-vip-cloud-provider",),
         workloads=("kube-vip-cloud-provider",),
-        configmaps=(("kube-system", "kubevip"),),
+        configmaps=((SYSTEM_NAMESPACE, KUBEVIP_CONFIGMAP),),
         hint="delete the kube-vip-cloud-provider Deployment and the kubevip ConfigMap, "
              + _CLASS_HINT.format("kube-vip"),
     ),

@@ -14,11 +14,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.errors import NotFoundError, RefusedError
 from lbctl.ports import CONFIGMAPS, KubeAPI
 
-DEFAULT_NAMESPACE = "kube-system"
-DEFAULT_NAME = "lbctl-state"
+DEFAULT_NAMESPACE = SYSTEM_NAMESPACE
+DEFAULT_NAME = STATE_CONFIGMAP
 KEY = "state.yaml"
 #: The API server refuses ConfigMaps whose data is larger than this.
 MAX_BYTES = 1024 * 1024
@@ -62,6 +63,5 @@ class ConfigMapBackend:
             return
         assert isinstance(version, dict)
         body = copy.deepcopy(version)
-        body.setdefault("data", {})
-        body["data"] = {**(body["data"] or {}), KEY: text}
+        body["data"] = {**(body.get("data") or {}), KEY: text}
         self.api.replace(CONFIGMAPS, body)

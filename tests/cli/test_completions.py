@@ -38,6 +38,19 @@ def test_pool_names_complete_from_the_state_file(cli: Cli, tmp_path: Path) -> No
     assert out.split() == ["default", "dmz"]
 
 
+def test_namespaces_complete_from_the_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "lb.yaml"
+    state.write_text(
+        "schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24]}\n"
+        "allocations:\n  shop:\n    web: {ips: [10.0.0.1], pool: a}\n"
+        "  staging:\n    web: {ips: [10.0.0.2], pool: a}\n"
+        "holds:\n  search:\n    api: {ips: [10.0.0.3], pool: a}\n")
+    words = f"lbctl svc list --state {state} -n s"
+    out = _lbctl({"_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                  "COMP_CWORD": str(len(words.split()) - 1)})
+    assert out.split() == ["search", "shop", "staging"]
+
+
 def test_commands_complete() -> None:
     out = _lbctl({"_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": "lbctl pool re",
                   "COMP_CWORD": "2"})

@@ -46,6 +46,17 @@ def test_a_document_that_is_not_yaml_fails_parse_and_skips_the_rest() -> None:
         "skip", "the state document is invalid (see the state.* checks)")
 
 
+def test_a_duplicate_key_fails_parse_and_skips_the_rest() -> None:
+    text = ("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/30]}\n"
+            "  a: {addresses: [10.0.1.0/30]}\n")
+    results = {r.id: r for r in checks.diagnose(facts(state=StateText(text, "state file x.yaml")))}
+    assert results["state.parse"].status == "error"
+    assert results["state.parse"].findings[0].message == (
+        "state file x.yaml: duplicate key 'a' at line 4")
+    assert results["state.pool-overlap"].status == "skip"
+    assert results["state.consistency"].status == "skip"
+
+
 def test_no_state_document_yet_passes() -> None:
     found = facts(state=StateText(None, "ConfigMap kube-system/lbctl-state"))
     result = run("state.parse", found)

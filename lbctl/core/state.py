@@ -149,14 +149,30 @@ class State:
 # --------------------------------------------------------------------------- decoding
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a state document.  ``kind`` is a stable code that says which rule
+    it breaks (doctor files it under the check ``state.<kind>``): ``parse`` (not YAML, not the
+    document's shape), ``schema``, ``pool-overlap``, ``shared-ip``, ``outside-pool``,
+    ``consistency`` (everything else).  ``fatal``: validation stopped there, so the absence of
+    other problems proves nothing."""
+
+    kind: str
+    message: str
+    fatal: bool = False
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class _Problems:
     """Collects every validation problem instead of stopping at the first."""
 
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[Problem] = []
 
     def add(self, message: str) -> None:
-        self.items.append(message)
+        self.items.append(Problem("parse", message))
 
     def check(self, ok: bool, message: str) -> bool:
         if not ok:
@@ -173,24 +189,25 @@ def decode(text: str | None, source: str = "state") -> State:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InvalidStateError(
-            f"{source} is not valid YAML{where}",
-            hint="fix it by hand or restore a backup; lbctl will not overwrite it",
-        ) from exc
+        message = f"{source} is not valid YAML{where}"
+        raise _refused(message, "fix it by hand or restore a backup; lbctl will not overwrite it",
+                       [Problem("parse", message, fatal=True)]) from exc
     except _DuplicateKey as exc:
-        raise _invalid(source, [str(exc)]) from exc
+        raise _invalid(source, [Problem("parse", str(exc), fatal=True)]) from exc
     if raw is None:
         return State()
     if not isinstance(raw, dict):
-        raise _invalid(source, ["the document is not a mapping"])
+        raise _invalid(source, [Problem("parse", "the document is not a mapping", fatal=True)])
     version = raw.get("schemaVersion")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _invalid(source, [f"schemaVersion must be a positive integer, not {version!r}"])
+        raise _invalid(source, [Problem(
+            "schema", f"schemaVersion must be a positive integer, not {version!r}", fatal=True)])
     if version > SCHEMA_VERSION:
-        raise InvalidStateError(
-            f"{source} has schemaVersion {version}; this lbctl understands up to {SCHEMA_VERSION}",
-            hint="upgrade lbctl; it never overwrites a document it does not understand",
-        )
+        message = (f"{source} has schemaVersion {version}; this lbctl understands up to "
+                   f"{SCHEMA_VERSION}")
+        raise _refused(message,
+                       "upgrade lbctl; it never overwrites a document it does not understand",
+                       [Problem("schema", message, fatal=True)])
     for step in range(version, SCHEMA_VERSION):
         raw = MIGRATIONS[step](raw)
     problems = _Problems()
@@ -201,19 +218,24 @@ def decode(text: str | None, source: str = "state") -> State:
     return state
 
 
-def _invalid(source: str, problems: list[str]) -> InvalidStateError:
+def _invalid(source: str, problems: list[Problem]) -> InvalidStateError:
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-    error = InvalidStateError(
+    return _refused(
         f"{source} is invalid: {problems[0]}{more}",
-        hint="run `lbctl doctor` for the full list; lbctl will not overwrite an invalid document",
+        "run `lbctl doctor` for the full list; lbctl will not overwrite an invalid document",
+        problems,
     )
+
+
+def _refused(message: str, hint: str, problems: list[Problem]) -> InvalidStateError:
+    error = InvalidStateError(message, hint=hint)
     error.problems = problems  # type: ignore[attr-defined]
     return error
 
 
-def problems_of(error: LbctlError) -> list[str]:
+def problems_of(error: LbctlError) -> list[Problem]:
     """Every problem an :class:`InvalidStateError` from :func:`decode` found."""
-    return list(getattr(error, "problems", [error.message]))
+    return list(getattr(error, "problems", [Problem("parse", error.message, fatal=True)]))
 
 
 _TOP_FIELDS = {"schemaVersion", "pools", "allocations", "holds"}
@@ -310,48 +332,55 @@ def _records(value: Any, section: str, problems: _Problems) -> dict[ServiceKey, 
     return records
 
 
-def validate(state: State) -> list[str]:
+def validate(state: State) -> list[Problem]:
     """Every inconsistency in a state: bad pools, overlaps, allocations outside their pool,
     addresses held twice without valid sharing.  Empty when the state is sound."""
-    problems: list[str] = []
+    problems: list[Problem] = []
+
+    def add(kind: str, message: str) -> None:
+        problems.append(Problem(kind, message))
+
     valid_pools: dict[str, Pool] = {}
     for pool in state.pools.values():
         try:
             if not pool.entries:
-                problems.append(f"pool {pool.name} has no addresses")
+                add("consistency", f"pool {pool.name} has no addresses")
                 continue
             for selector in pool.service_selectors:
                 parse_selector(selector)
         except LbctlError as exc:
-            problems.append(f"pool {pool.name}: {exc.message}")
+            add("consistency", f"pool {pool.name}: {exc.message}")
             continue
         valid_pools[pool.name] = pool
-    problems.extend(overlaps(valid_pools.values()))
+    for overlap in overlaps(valid_pools.values()):
+        add("pool-overlap", overlap)
     checked = State(pools=valid_pools)
     for pool in valid_pools.values():
         for ip in pool.reservations:
-            problems.extend(_check_ip(checked, ip, pool.name, f"pool {pool.name} reservation"))
+            found = _check_ip(checked, ip, pool.name, f"pool {pool.name} reservation")
+            if found:
+                add("consistency", found[1])
     users: dict[str, list[Allocation]] = {}
     for record in state.all_records():
         if not record.ips:
-            problems.append(f"{record.ref} has no ips")
+            add("consistency", f"{record.ref} has no ips")
         families = [parse_ip(ip).version for ip in record.ips if _is_ip(ip)]
         if len(families) != len(set(families)):
-            problems.append(f"{record.ref} has two addresses of one family")
+            add("consistency", f"{record.ref} has two addresses of one family")
         for ip in record.ips:
             found = _check_ip(checked, ip, record.pool, record.ref)
-            problems.extend(found)
-            if not found:
-                users.setdefault(ip, []).append(record)
-                reserved = state.pools[record.pool].reservations.get(ip)
-                if reserved is not None:
-                    problems.append(f"{record.ref} uses {ip}, which pool {record.pool} reserves")
+            if found:
+                add(*found)
+                continue
+            users.setdefault(ip, []).append(record)
+            if ip in state.pools[record.pool].reservations:
+                add("consistency", f"{record.ref} uses {ip}, which pool {record.pool} reserves")
     for ip, holders in sorted(users.items()):
         for i, first in enumerate(holders):
             for second in holders[i + 1 :]:
                 why = conflict(first, second)
                 if why:
-                    problems.append(f"{ip} is held by {first.ref} and {second.ref}: {why}")
+                    add("shared-ip", f"{ip} is held by {first.ref} and {second.ref}: {why}")
     return problems
 
 
@@ -363,17 +392,18 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _check_ip(state: State, ip: str, pool: str, who: str) -> list[str]:
+def _check_ip(state: State, ip: str, pool: str, who: str) -> tuple[str, str] | None:
+    """(kind, message) when ``ip`` is not a canonical address of ``pool``; None when it is."""
     if not _is_ip(ip):
-        return [f"{who}: {ip!r} is not an IP address"]
+        return "consistency", f"{who}: {ip!r} is not an IP address"
     if str(parse_ip(ip)) != ip:
-        return [f"{who}: {ip!r} is not in canonical form ({parse_ip(ip)})"]
+        return "consistency", f"{who}: {ip!r} is not in canonical form ({parse_ip(ip)})"
     actual = state.pool_of(ip)
     if actual is None:
-        return [f"{who}: {ip} is outside every pool"]
+        return "outside-pool", f"{who}: {ip} is outside every pool"
     if actual != pool:
-        return [f"{who}: {ip} is in pool {actual}, not in pool {pool}"]
-    return []
+        return "outside-pool", f"{who}: {ip} is in pool {actual}, not in pool {pool}"
+    return None
 
 
 def _sorted_entries(pools: Iterable[Pool]) -> list[tuple[AddrRange, str]]:

@@ -16,7 +16,6 @@ other checks still run.  Nothing here does I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,7 +28,7 @@ from lbctl.core.allocator import EXHAUSTED, AllocationError, Allocator
 from lbctl.core.pools import usage
 from lbctl.core.probe import judge
 from lbctl.core.sharing import conflict
-from lbctl.core.state import Allocation, ServiceKey, State, decode, problems_of
+from lbctl.core.state import Allocation, Problem, ServiceKey, State, decode, problems_of
 from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
 from lbctl.doctor.others import IMPLEMENTATIONS, Implementation, evidence
 from lbctl.doctor.report import CheckResult, Finding
@@ -74,27 +73,6 @@ def _assign_hint(key: ServiceKey) -> str:
 
 # --------------------------------------------------------------------------- the state document
 
-#: How each problem :func:`lbctl.core.state.decode` reports is filed under a check.  The messages
-#: are the core's; the order matters (first match wins); anything unmatched is
-#: ``state.consistency``.  Fatal categories stop validation, so the other state checks skip.
-_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("state.schema", re.compile(r"schemaVersion")),
-    ("state.parse", re.compile(r"is not valid YAML|the document is not a mapping"
-                               r"|duplicate key|unknown field|must be ")),
-    ("state.pool-overlap", re.compile(r"overlap: ")),
-    ("state.shared-ip", re.compile(r" is held by ")),
-    ("state.consistency", re.compile(r"^pool \S+ reservation: ")),
-    ("state.outside-pool", re.compile(r"is outside every pool|, not in pool ")),
-)
-_FATAL = re.compile(r"schemaVersion|is not valid YAML|the document is not a mapping"
-                    r"|duplicate key")
-
-
-def _category(problem: str) -> str:
-    return next((check for check, pattern in _CATEGORIES if pattern.search(problem)),
-                "state.consistency")
-
-
 class Context:
     """The facts, and what the core derives from them once per run (the decoded state, the
     Services that are lbctl's, the allocator's answer for each pending Service)."""
@@ -110,7 +88,7 @@ class Context:
     # ------------------------------------------------------------------ the state
 
     @cached_property
-    def _decoded(self) -> tuple[State | None, list[str]]:
+    def _decoded(self) -> tuple[State | None, list[Problem]]:
         """The state (None unless it is sound), and every problem with the document."""
         text = self.need(self.facts.state)
         if text.problem:  # not even text: state.parse reports it
@@ -121,7 +99,7 @@ class Context:
             return None, problems_of(exc)
 
     @property
-    def state_problems(self) -> list[str]:
+    def state_problems(self) -> list[Problem]:
         return self._decoded[1]
 
     @property
@@ -188,15 +166,18 @@ class Check:
 def _state_check(check: str, title: str) -> Run:
     def run(ctx: Context) -> list[Finding]:
         text = ctx.need(ctx.facts.state)
-        if text.problem and check != "state.parse":
-            raise _Skip("the state document cannot be read (see state.parse)")
-        problems = [text.problem] if text.problem else ctx.state_problems
-        if text.text is None and not problems:
-            return _ok(f"{text.source}: no state document yet (no pools, no allocations)")
-        mine = [p for p in problems if text.problem or _category(p) == check]
-        if not mine and any(_FATAL.search(p) for p in problems):
-            raise _Skip("the state document cannot be read (see state.parse and "
-                        "state.schema)")
+        if text.problem:  # not even text
+            if check != "state.parse":
+                raise _Skip("the state document cannot be read (see state.parse)")
+            mine = [text.problem]
+        else:
+            problems = ctx.state_problems
+            if text.text is None and not problems:
+                return _ok(f"{text.source}: no state document yet (no pools, no allocations)")
+            mine = [p.message for p in problems if f"state.{p.kind}" == check]
+            if not mine and any(p.fatal for p in problems):
+                raise _Skip("the state document cannot be read (see state.parse and "
+                            "state.schema)")
         if not mine:
             return _ok(f"{text.source}: {title}")
         return [Finding("error", p if p.startswith(text.source) else f"{text.source}: {p}",

@@ -218,9 +218,31 @@ def test_too_new_schema_says_to_upgrade() -> None:
 )
 def test_validation_problems(text: str, problems: list[str]) -> None:
     error = refused(text)
-    assert problems_of(error) == problems
+    assert [p.message for p in problems_of(error)] == problems
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     assert error.message == f"state file lb.yaml is invalid: {problems[0]}{more}"
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        pytest.param("pools: [\n", [("parse", True)], id="not-yaml"),
+        pytest.param("- a\n", [("parse", True)], id="not-a-mapping"),
+        pytest.param("schemaVersion: 9\n", [("schema", True)], id="newer-schema"),
+        pytest.param("schemaVersion: 1\ncolour: red\n", [("parse", False)], id="unknown-field"),
+        pytest.param(POOLS + "  c: {addresses: [10.0.0.128/25]}\n",
+                     [("pool-overlap", False)], id="overlap"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.9.9.9], pool: a}\n",
+                     [("outside-pool", False)], id="outside"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.2], pool: a}\n"
+                     "    y: {ips: [10.0.0.2], pool: a}\n", [("shared-ip", False)], id="shared"),
+        pytest.param(POOLS + "allocations:\n  web:\n    x: {ips: [10.0.0.1], pool: a}\n",
+                     [("consistency", False)], id="reserved"),
+    ],
+)
+def test_each_problem_says_which_rule_it_breaks(text: str, kinds: list[tuple[str, bool]]) -> None:
+    """doctor files problems under checks by these codes, never by their wording."""
+    assert [(p.kind, p.fatal) for p in problems_of(refused(text))] == kinds
 
 
 def test_valid_sharing_is_not_a_problem() -> None:

@@ -74,6 +74,10 @@ class UnreachableError(LbctlError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class NoClusterConfigError(UnreachableError):
+    """No kubeconfig and no in-cluster service account: there is no cluster to talk to."""
+
+
 class ElsewhereError(LbctlError):
     exit_code = ExitCode.ELSEWHERE
 

@@ -35,6 +35,7 @@ from urllib.parse import quote, urlsplit
 from lbctl.errors import (
     ConflictError,
     LbctlError,
+    NoClusterConfigError,
     NotFoundError,
     PermissionDeniedError,
     RefusedError,
@@ -498,10 +499,9 @@ def connect(
     )
     if not existing and not in_cluster:
         looked = ", ".join(paths) + ("" if kubeconfig else ", the in-cluster service account")
-        raise UnreachableError(
+        raise NoClusterConfigError(
             f"no Kubernetes configuration found (looked in {looked})",
-            hint="pass --kubeconfig, set KUBECONFIG, or use --state PATH to work offline on a "
-            "local file",
+            hint="pass --kubeconfig, or set KUBECONFIG",
         )
 
     kubernetes_config = importlib.import_module("kubernetes.config")

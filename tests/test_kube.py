@@ -18,6 +18,7 @@ from lbctl import kube
 from lbctl.errors import (
     ConflictError,
     LbctlError,
+    NoClusterConfigError,
     NotFoundError,
     PermissionDeniedError,
     RefusedError,
@@ -119,15 +120,14 @@ def test_the_default_kubeconfig_is_in_the_home_directory(
 
 
 def test_no_configuration_at_all_is_unreachable(tmp_path: Path) -> None:
-    with pytest.raises(UnreachableError) as info:
+    with pytest.raises(NoClusterConfigError) as info:
         kube.connect(environ={"KUBECONFIG": str(tmp_path / "nope")})
     assert info.value.message == (
         f"no Kubernetes configuration found (looked in {tmp_path / 'nope'}, "
         "the in-cluster service account)"
     )
-    assert info.value.hint == (
-        "pass --kubeconfig, set KUBECONFIG, or use --state PATH to work offline on a local file"
-    )
+    assert info.value.hint == "pass --kubeconfig, or set KUBECONFIG"
+    assert info.value.exit_code == 7
 
 
 def test_a_missing_explicit_kubeconfig_is_unreachable(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 
 from lbctl.cli import complete
-from lbctl.errors import UsageError
+from lbctl.errors import NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.ports import Announcer, KubeAPI
@@ -179,7 +179,14 @@ class App:
             return StateStore(FileBackend(self.state_path))
         from lbctl.state.configmap import ConfigMapBackend
 
-        return StateStore(ConfigMapBackend(self.kube()))
+        try:
+            return StateStore(ConfigMapBackend(self.kube()))
+        except NoClusterConfigError as exc:
+            raise NoClusterConfigError(
+                exc.message,
+                hint="pass --kubeconfig or set KUBECONFIG; or keep the state in a local file "
+                "with --state PATH (no cluster needed)",
+            ) from exc
 
     def require_output(self, *allowed: Output) -> Output:
         """Refuse an ``-o`` format this command cannot produce."""

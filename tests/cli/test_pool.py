@@ -255,8 +255,3 @@ def test_no_cluster_and_no_state_file_explains_the_offline_way(cli: Cli) -> None
     assert result.err.startswith("lbctl: error: no Kubernetes configuration found")
     assert "--state PATH" in result.err.splitlines()[1]
 
-
-def test_a_command_that_needs_the_cluster_does_not_suggest_the_offline_file(cli: Cli) -> None:
-    result = cli("svc", "list")
-    assert result.code == 7
-    assert result.err.splitlines()[1] == "hint: pass --kubeconfig, or set KUBECONFIG"

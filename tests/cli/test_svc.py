@@ -164,3 +164,9 @@ def test_show_a_service_lbctl_does_not_serve(run: Cli) -> None:
     assert (lines[3], lines[4]) == ("Class:            example.com/cloud",
                                     "State:            foreign")
     assert lines[-1] == "Not served:       loadBalancerClass example.com/cloud"
+
+
+def test_a_command_that_needs_the_cluster_does_not_suggest_the_offline_file(cli: Cli) -> None:
+    result = cli("svc", "list")
+    assert result.code == 7
+    assert result.err.splitlines()[1] == "hint: pass --kubeconfig, or set KUBECONFIG"

@@ -13,6 +13,8 @@ reply every 1.1 s for 5 s, because some devices honour only one form.  lbctl sen
 1 s apart, both forms: every form reaches every device, and the last frame leaves 2 s after
 the first.  A probe listens 1 s: answers on a LAN arrive within milliseconds (RFC 5227 waits
 ANNOUNCE_WAIT = 2 s because it also spaces its probes 1-2 s apart); ``--timeout`` raises it.
+Like RFC 5227 (PROBE_NUM = 3), the probes go out three times, evenly over the timeout, so
+that one lost frame does not make an address in use look free.
 """
 
 from __future__ import annotations
@@ -156,7 +158,8 @@ def probe(
         "-i", "--interface", metavar="IF", help=_INTERFACE_HELP)] = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=0.01, metavar="SECONDS",
-        help="How long to listen for answers.")] = DEFAULT_TIMEOUT,
+        help="How long to listen for answers; the probes are sent three times over it.")
+    ] = DEFAULT_TIMEOUT,
     expect_one: Annotated[bool, typer.Option(
         "--expect-one",
         help="Ask instead: does exactly one node answer for each address?")] = False,

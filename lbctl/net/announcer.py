@@ -49,6 +49,11 @@ def _packed(ip: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
 
 
+
+#: Probes are sent this many times, evenly over the timeout (RFC 5227's PROBE_NUM): one lost
+#: frame must not make an address in use look free.
+PROBE_ROUNDS = 3
+
 @dataclass(frozen=True)
 class _Group:
     """Addresses of one family that share a choice of interface (and so a result)."""
@@ -157,11 +162,16 @@ class RawAnnouncer:
                                                         listener.ethertype))
                 selector.register(sock, selectors.EVENT_READ, (sock, listener))
                 listening.append((sock, listener))
-            for sock, listener in listening:
-                sock.send_all(listener.probes)
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                for key, _ in selector.select(left):
+            start = time.monotonic()
+            deadline = start + timeout
+            rounds = [start + timeout * k / PROBE_ROUNDS for k in range(PROBE_ROUNDS)]
+            while (now := time.monotonic()) < deadline:
+                while rounds and rounds[0] <= now:
+                    rounds.pop(0)
+                    for sock, listener in listening:
+                        sock.send_all(listener.probes)
+                wake = rounds[0] if rounds else deadline
+                for key, _ in selector.select(wake - now):
                     sock, listener = key.data
                     for frame in sock.drain():
                         answer = listener.parse(frame)

@@ -8,9 +8,9 @@ import pytest
 from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
 
-from lbctl.net.announcer import RawAnnouncer
+from lbctl.net.announcer import PROBE_ROUNDS, RawAnnouncer
 from lbctl.ports import Probed
-from tests.net.netns import Lan, sh
+from tests.net.netns import Child, Lan, sh
 
 pytestmark = pytest.mark.netns
 
@@ -69,15 +69,15 @@ def test_probe_frames(lan: Lan) -> None:
     with lan.capture(b) as seen:
         lan.run(a, probe, ["10.9.0.50", "fd00:9::50"])
     packets = [Ether(f.data) for f in seen if Ether(f.data).src == mac]
-    [arp] = [p[ARP] for p in packets if ARP in p]
-    assert (arp.op, arp.hwsrc, arp.psrc, arp.hwdst, arp.pdst) == (
-        1, mac, "0.0.0.0", "00:00:00:00:00:00", "10.9.0.50")
+    arps = [p[ARP] for p in packets if ARP in p]
+    assert [(arp.op, arp.hwsrc, arp.psrc, arp.hwdst, arp.pdst) for arp in arps] == [
+        (1, mac, "0.0.0.0", "00:00:00:00:00:00", "10.9.0.50")] * PROBE_ROUNDS
     solicitations = [p for p in packets if ICMPv6ND_NS in p]
     assert [(p[IPv6].src, p[IPv6].dst, p[IPv6].hlim, p[ICMPv6ND_NS].tgt, p.dst)
             for p in solicitations] == [
         ("::", "ff02::1:ff00:50", 255, "fd00:9::50", "33:33:ff:00:00:50"),
         (lan.link_local(a), "ff02::1:ff00:50", 255, "fd00:9::50", "33:33:ff:00:00:50"),
-    ]
+    ] * PROBE_ROUNDS
     assert ICMPv6NDOptSrcLLAddr not in solicitations[0]
     assert solicitations[1][ICMPv6NDOptSrcLLAddr].lladdr == mac
 
@@ -91,4 +91,17 @@ def test_without_link_local_the_dad_form_alone_finds_the_owner(lan: Lan) -> None
     assert result.macs == (lan.mac(b),)
     sources = [Ether(f.data)[IPv6].src for f in seen
                if ICMPv6ND_NS in Ether(f.data) and Ether(f.data).src == lan.mac(a)]
-    assert sources == ["::"]
+    assert sources == ["::"] * PROBE_ROUNDS
+
+
+def test_a_lost_first_round_does_not_make_an_address_look_free(lan: Lan) -> None:
+    """The owner answers only from the second round on (its address appears after the first
+    probe left): the probe still reports it, because probes are repeated over the timeout."""
+    a = prober(lan)
+    b = lan.host("b")
+    child = Child(a, RawAnnouncer().probe, ["10.9.0.50"], kwargs={"interface": None,
+                                                                 "timeout": 0.9})
+    time.sleep(0.15)  # the first round (t=0) has gone unanswered; the next is at t=0.3
+    sh("ip", "-n", b, "addr", "add", "10.9.0.50/24", "dev", "lan0")
+    [result] = child.result()
+    assert result.macs == (lan.mac(b),)

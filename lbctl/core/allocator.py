@@ -436,15 +436,17 @@ class Allocator:
                                               "addresses"))
                 continue
             picks = []
-            for family in families:
+            for index, family in enumerate(families):
                 value = self._lowest_free(pool, family)
-                if value is None:
+                if value is not None:
+                    picks.append(format_ip(family, value))
+                elif request.require_all or index == 0:
                     used, capacity = self.usage(pool.name)[family]
                     reasons.append((EXHAUSTED, f"pool {pool.name} is exhausted "
                                                f"({used} of {capacity} {FAMILY_NAMES[family]} "
                                                "addresses used)"))
                     break
-                picks.append(format_ip(family, value))
+                # PreferDualStack: a further family may be missing; the first one may not
             else:
                 return tuple(picks)
         code = EXHAUSTED if any(c == EXHAUSTED for c, _ in reasons) else WRONG_FAMILY

@@ -18,6 +18,7 @@ from lbctl.core.allocator import (
     RESERVED,
     SHARING,
     WRONG_FAMILY,
+    AllocationError,
     Allocator,
     Request,
 )
@@ -171,6 +172,28 @@ DUAL = pool("dual", "10.0.0.0/24", "2001:db8::/64")
 )
 def test_dual_stack(pools: list[Pool], request_: Request, expected: tuple[str, ...]) -> None:
     assert allocator_of(*pools).allocate(request_)[0].ips == expected
+
+
+def test_prefer_dual_stack_takes_one_family_when_the_other_is_exhausted() -> None:
+    tight = pool("tight", "10.0.0.0/32", "2001:db8::/127")
+    allocator = allocator_of(tight)
+    prefer = {"families": (IPV4, IPV6), "require_all": False}
+    assert allocator.allocate(req("a", **prefer))[0].ips == ("10.0.0.0", "2001:db8::")
+    assert allocator.allocate(req("b", families=(IPV6, IPV4), require_all=False))[0].ips == (
+        "2001:db8::1",)  # its primary family is free; IPv4 is exhausted
+    with pytest.raises(AllocationError) as caught:  # the primary family may not be missing
+        allocator.allocate(req("c", **prefer))
+    assert caught.value.reason == EXHAUSTED
+    assert allocator.usage("tight") == {IPV4: (1, 1), IPV6: (2, 2)}
+
+
+def test_require_dual_stack_takes_both_families_or_nothing() -> None:
+    allocator = allocator_of(pool("t", "10.0.0.0/32", "2001:db8::/127"))
+    allocator.allocate(req("a"))  # the only IPv4 address
+    with pytest.raises(AllocationError) as caught:
+        allocator.allocate(req("b", families=(IPV6, IPV4)))
+    assert caught.value.reason == EXHAUSTED
+    assert allocator.usage("t") == {IPV4: (1, 1), IPV6: (0, 2)}
 
 
 def test_explicit_two_addresses_of_one_family_is_a_usage_error() -> None:

@@ -164,7 +164,12 @@ def say(console: Console, message: str) -> None:
 
 
 def count(n: int) -> str:
-    """Counts that may be astronomically large (IPv6) in a readable form: 20, 65,534, 2^64."""
-    if n >= 2**32 and n & (n - 1) == 0:
-        return f"2^{n.bit_length() - 1}"
+    """Counts that may be astronomically large (IPv6) in a readable form: 20, 65,534, 2^64,
+    2^64-1 (an IPv6 /64 less its Subnet-Router anycast address), 2^64-3."""
+    if n >= 2**32:
+        power = 1 << (n.bit_length() - 1)
+        if n == power:
+            return f"2^{power.bit_length() - 1}"
+        if n + 16 >= 1 << n.bit_length():  # just under a power of two
+            return f"2^{n.bit_length()}-{(1 << n.bit_length()) - n}"
     return f"{n:,}"

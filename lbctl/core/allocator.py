@@ -4,9 +4,10 @@ Rules (README, "Allocation"): a Service asks for explicit addresses (flags, Meta
 ``spec.loadBalancerIP``, or its own hold) or for any address.  Any address means the lowest free
 address of the first entry with space, in pools tried by priority (lower first, unset last) then
 name; ``autoAssign: false`` pools serve only explicit requests; ``avoidBuggyIPs`` skips IPv4
-``.0``/``.255``; reserved and held addresses are never handed out; a pool serves only the
-namespaces and label selectors it names; an address is shared only as :mod:`lbctl.core.sharing`
-allows; dual-stack requests take one address per family from one pool.
+``.0``/``.255``; an IPv6 CIDR entry (larger than a /127) never hands out its first address, the
+Subnet-Router anycast address; reserved and held addresses are never handed out; a pool serves
+only the namespaces and label selectors it names; an address is shared only as
+:mod:`lbctl.core.sharing` allows; dual-stack requests take one address per family from one pool.
 
 Cost: each pool entry keeps its used addresses as sorted, merged runs, so finding the lowest free
 address is a binary search and marking one is O(log runs): the per-allocation cost does not grow
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from lbctl.core.addresses import (
     FAMILY_NAMES,
     IPV4,
+    IPV6,
     AddrRange,
     count_buggy,
     format_ip,
@@ -47,6 +49,7 @@ SHARING = "SharingConflict"
 RESERVED = "Reserved"
 HELD = "Held"
 BUGGY = "BuggyIP"
+ANYCAST = "SubnetRouterAnycast"
 ALREADY = "AlreadyAllocated"
 
 
@@ -85,17 +88,23 @@ class Request:
 class _Entry:
     """One pool entry and the runs of its used addresses.
 
+    Unavailable addresses are never handed out: IPv4 .0/.255 with ``avoidBuggyIPs``, and the
+    first address of an IPv6 CIDR entry larger than a /127 — its Subnet-Router anycast address
+    (RFC 4291 section 2.6.1), which routers on the link answer for.
+
     Invariants: ``starts``/``ends`` are sorted, disjoint, inclusive runs whose ends are used
     addresses; every *available* address inside a run is used; between two runs lies at least one
-    available, unused address (runs separated only by unavailable .0/.255 addresses are merged).
+    available, unused address (runs separated only by unavailable addresses are merged).
     """
 
-    __slots__ = ("range", "pool", "avoid", "starts", "ends", "used")
+    __slots__ = ("range", "pool", "avoid", "anycast", "starts", "ends", "used")
 
     def __init__(self, entry: AddrRange, pool: Pool) -> None:
         self.range = entry
         self.pool = pool
         self.avoid = pool.avoid_buggy_ips and entry.version == IPV4
+        self.anycast = (entry.first if entry.version == IPV6 and "/" in entry.text
+                        and entry.size > 2 else None)
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.used = 0
@@ -103,22 +112,23 @@ class _Entry:
     @property
     def capacity(self) -> int:
         buggy = count_buggy(self.range.version, self.range.first, self.range.last)
-        return self.range.size - (buggy if self.avoid else 0)
+        return (self.range.size - (buggy if self.avoid else 0)
+                - (0 if self.anycast is None else 1))
 
     def available(self, value: int) -> bool:
-        return not (self.avoid and is_buggy(IPV4, value))
+        return value != self.anycast and not (self.avoid and is_buggy(IPV4, value))
 
     def _next_available(self, value: int) -> int:
         if self.avoid:
             low = value & 0xFF
             value += 1 if low == 0 else 2 if low == 0xFF else 0
-        return value
+        return value + 1 if value == self.anycast else value
 
     def _prev_available(self, value: int) -> int:
         if self.avoid:
             low = value & 0xFF
             value -= 2 if low == 0 else 1 if low == 0xFF else 0
-        return value
+        return value - 1 if value == self.anycast else value
 
     def _run(self, value: int) -> int:
         """Index of the run containing ``value``, or -1."""
@@ -346,6 +356,13 @@ class Allocator:
                     RESERVED,
                     f"{ip} is reserved in pool {pool.name}" + (f" ({note})" if note else ""),
                     hint=f"ask for another address, or: lbctl pool unreserve {pool.name} {ip}",
+                )
+            if addr.value == entry.anycast:
+                raise AllocationError(
+                    ANYCAST,
+                    f"{ip} is the Subnet-Router anycast address of {entry.range.text}, which "
+                    "routers on the link answer for",
+                    hint="ask for another address",
                 )
             if not entry.available(addr.value):
                 raise AllocationError(

@@ -61,7 +61,7 @@ def test_list_json_shape_with_ipv6_capacity(cli: Cli, state: str) -> None:
             "reservations": {},
             "usage": [
                 {"family": "IPv4", "used": 0, "free": 254, "capacity": 254},
-                {"family": "IPv6", "used": 0, "free": 2**64, "capacity": 2**64},
+                {"family": "IPv6", "used": 0, "free": 2**64 - 1, "capacity": 2**64 - 1},
             ],
         }],
     }
@@ -71,7 +71,7 @@ def test_wide_table(cli: Cli, state: str) -> None:
     cli("pool", "add", "v6", "2001:db8::/64", "--no-auto-assign", "--state", state)
     result = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
     assert result.out.split() == [
-        "v6", "2001:db8::/64", "no", "0", "2^64", "[----------]", "0%", "-", "no", "*", "*", "0",
+        "v6", "2001:db8::/64", "no", "0", "2^64-1", "[----------]", "0%", "-", "no", "*", "*", "0",
     ]
 
 

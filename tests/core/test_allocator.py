@@ -9,6 +9,7 @@ import pytest
 from lbctl.core.addresses import IPV4, IPV6
 from lbctl.core.allocator import (
     ALREADY,
+    ANYCAST,
     BUGGY,
     EXHAUSTED,
     HELD,
@@ -64,7 +65,7 @@ def firsts(allocator: Allocator, requests: list[Request]) -> list[str]:
         pytest.param([pool("a", "10.0.0.254-10.0.1.1")],
                      ["10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1"], id="buggy-allowed"),
         pytest.param([pool("a", "2001:db8:1::fffe/127", "2001:db8::/64")],
-                     ["2001:db8:1::fffe", "2001:db8:1::ffff", "2001:db8::"], id="ipv6"),
+                     ["2001:db8:1::fffe", "2001:db8:1::ffff", "2001:db8::1"], id="ipv6"),
     ],
 )
 def test_order_of_allocation(pools: list[Pool], expected: list[str]) -> None:
@@ -111,11 +112,35 @@ def test_release_beside_skipped_buggy_addresses(released: str, then: list[str]) 
 
 def test_ipv6_64_is_counted_exactly_without_enumeration() -> None:
     allocator = allocator_of(pool("a", "2001:db8::/64"), pool("all", "4000::/2"))
-    assert allocator.usage("a") == {IPV6: (0, 2**64)}
-    assert allocator.usage("all") == {IPV6: (0, 2**126)}
+    assert allocator.usage("a") == {IPV6: (0, 2**64 - 1)}  # less the Subnet-Router anycast
+    assert allocator.usage("all") == {IPV6: (0, 2**126 - 1)}
     assert firsts(allocator, many(3, families=(IPV6,))) == [
-        "2001:db8::", "2001:db8::1", "2001:db8::2"]
-    assert allocator.usage("a") == {IPV6: (3, 2**64)}
+        "2001:db8::1", "2001:db8::2", "2001:db8::3"]
+    assert allocator.usage("a") == {IPV6: (3, 2**64 - 1)}
+
+
+@pytest.mark.parametrize(("entry", "first", "capacity"), [
+    ("2001:db8::/120", "2001:db8::1", 255),  # the Subnet-Router anycast address is skipped
+    ("2001:db8::/127", "2001:db8::", 2),  # RFC 6164: both addresses of a /127 are usable
+    ("2001:db8::/128", "2001:db8::", 1),
+    ("2001:db8::-2001:db8::f", "2001:db8::", 16),  # a range says exactly what it means
+    ("10.0.0.0/24", "10.0.0.0", 256),  # IPv4 has avoidBuggyIPs for this
+])
+def test_the_ipv6_subnet_router_anycast_address_is_never_handed_out(
+    entry: str, first: str, capacity: int
+) -> None:
+    allocator = allocator_of(pool("a", entry))
+    family = IPV6 if ":" in entry else IPV4
+    assert firsts(allocator, many(1, families=(family,))) == [first]
+    assert allocator.usage("a") == {family: (1, capacity)}
+
+
+def test_asking_for_the_subnet_router_anycast_address_is_refused() -> None:
+    allocator = allocator_of(pool("a", "2001:db8::/64"))
+    error = refusal(allocator, req("x", families=(IPV6,), ips=("2001:db8::",)))
+    assert (error.reason, error.message) == (
+        ANYCAST, "2001:db8:: is the Subnet-Router anycast address of 2001:db8::/64, which "
+                 "routers on the link answer for")
 
 
 # ------------------------------------------------------------------------------- explicit requests
@@ -154,12 +179,12 @@ DUAL = pool("dual", "10.0.0.0/24", "2001:db8::/64")
 @pytest.mark.parametrize(
     ("pools", "request_", "expected"),
     [
-        pytest.param([DUAL], req("x", families=(IPV4, IPV6)), ("10.0.0.0", "2001:db8::"),
+        pytest.param([DUAL], req("x", families=(IPV4, IPV6)), ("10.0.0.0", "2001:db8::1"),
                      id="require-dual"),
-        pytest.param([DUAL], req("x", families=(IPV6, IPV4)), ("2001:db8::", "10.0.0.0"),
+        pytest.param([DUAL], req("x", families=(IPV6, IPV4)), ("2001:db8::1", "10.0.0.0"),
                      id="ipv6-primary"),
         pytest.param([pool("a", "10.0.1.0/24"), DUAL], req("x", families=(IPV4, IPV6)),
-                     ("10.0.0.0", "2001:db8::"), id="require-dual-skips-single-stack-pool"),
+                     ("10.0.0.0", "2001:db8::1"), id="require-dual-skips-single-stack-pool"),
         pytest.param([pool("a", "10.0.1.0/24"), DUAL],
                      req("x", families=(IPV4, IPV6), require_all=False), ("10.0.1.0",),
                      id="prefer-dual-falls-back-to-one"),

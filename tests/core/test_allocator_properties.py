@@ -41,10 +41,13 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 
 def addresses(pool: Pool, family: int) -> Iterator[int]:
-    """The pool's addresses of one family that may be handed out, in allocation order."""
+    """The pool's addresses of one family that may be handed out, in allocation order: not the
+    .0/.255 ones with avoidBuggyIPs, not the Subnet-Router anycast address (the first) of an
+    IPv6 CIDR larger than a /127."""
     for entry in pool.entries:
         if entry.version == family:
-            for value in range(entry.first, entry.last + 1):
+            anycast = family == IPV6 and "/" in entry.text and entry.size > 2
+            for value in range(entry.first + anycast, entry.last + 1):
                 if not (pool.avoid_buggy_ips and is_buggy(family, value)):
                     yield value
 

@@ -152,7 +152,7 @@ def test_dual_stack_request_gets_one_address_per_family_from_the_allocator() -> 
     state = add_pool(State(), make_pool("dual", ["192.0.2.0/30", "2001:db8::/126"]))
     body = svc(ipFamilyPolicy="RequireDualStack", ipFamilies=["IPv6", "IPv4"])
     allocation, new = Allocator(state).allocate(service.request(body))
-    assert (allocation.ips, new) == (("2001:db8::", "192.0.2.0"), True)
+    assert (allocation.ips, new) == (("2001:db8::1", "192.0.2.0"), True)
 
 
 # --------------------------------------------------------------------------- where it stands

@@ -77,7 +77,8 @@ def reference_pick(state: State, request: Request) -> tuple[str, ...] | None:
         if not families or (request.require_all and families != list(request.families)):
             continue
         picks = [reference_lowest_free(state, pool, f) for f in families]
-        if None not in picks:
+        # RequireDualStack: every family; PreferDualStack: the first, the others when free.
+        if None not in (picks if request.require_all else picks[:1]):
             return tuple(ip for ip in picks if ip is not None)
     return None
 

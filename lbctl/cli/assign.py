@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 
 BATCH_FORMATS = (Output.table, Output.json, Output.yaml)
+#: Pinning edits YAML text in block style; a directory contributes only its YAML files.
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def register(root: typer.Typer) -> None:
@@ -188,7 +190,7 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
 
     if in_place and "-" in paths:
         raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
-    sources = read_sources(paths)
+    sources = read_sources(paths, YAML_SUFFIXES)
     rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
                                                 dry_run=app.options.dry_run)
     if in_place:

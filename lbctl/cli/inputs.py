@@ -16,12 +16,14 @@ import typer
 from lbctl.errors import NotFoundError, PermissionDeniedError, UsageError
 from lbctl.ports import Source
 
-#: What a directory contributes: its YAML and JSON files, at any depth, in name order.
+#: What a directory contributes by default: its YAML and JSON files, at any depth, in name order.
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def read_sources(paths: Sequence[str]) -> list[Source]:
-    """Each file, each manifest file under each directory (sorted), or stdin for ``-``."""
+def read_sources(paths: Sequence[str],
+                 suffixes: tuple[str, ...] = MANIFEST_SUFFIXES) -> list[Source]:
+    """Each file, each file under each directory whose name ends in one of ``suffixes``
+    (sorted), or stdin for ``-``."""
     sources = []
     for given in paths:
         if given == "-":
@@ -30,7 +32,7 @@ def read_sources(paths: Sequence[str]) -> list[Source]:
         path = Path(given)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*")
-                           if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+                           if p.suffix in suffixes and p.is_file())
             sources += [_read(str(p)) for p in found]
         else:
             sources.append(_read(given))

@@ -259,3 +259,20 @@ def test_offline_errors(offline: tuple[Cli, Path]) -> None:
         2, f"lbctl: error: {root / 'bad.yaml'}:2 is not valid YAML\n"
            "hint: fix the file; lbctl leaves it as it is\n")
     assert cli("assign", "-f", "-", "--in-place", "--state", state).code == 2
+
+
+def test_a_directory_contributes_only_its_yaml_files(cli: Cli, tmp_path: Path) -> None:
+    """Pinning edits block-style YAML; a JSON manifest beside it is left alone, not refused."""
+    (tmp_path / "k8s").mkdir()
+    service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: {}\n  namespace: shop\n"
+               "spec:\n  type: LoadBalancer\n  ports:\n  - port: 80\n")
+    (tmp_path / "k8s" / "web.yaml").write_text(service.format("web"))
+    as_json = ('{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", '
+               '"namespace": "shop"}, "spec": {"type": "LoadBalancer"}}\n')
+    (tmp_path / "k8s" / "api.json").write_text(as_json)
+    state = str(tmp_path / "lb.yaml")
+    cli("pool", "add", "default", "192.0.2.10-192.0.2.19", "--state", state)
+    result = cli("assign", "-f", str(tmp_path / "k8s"), "--state", state, "--in-place")
+    assert result.code == 0, result.err
+    assert "metallb.io/loadBalancerIPs: 192.0.2.10" in (tmp_path / "k8s" / "web.yaml").read_text()
+    assert (tmp_path / "k8s" / "api.json").read_text() == as_json

@@ -12,7 +12,8 @@ Pure: no I/O, no exceptions; :func:`conflict` returns the reason as text, or ``"
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TypeVar
 
 
 class Sharer(Protocol):
@@ -48,3 +49,15 @@ def conflict(first: Sharer, second: Sharer) -> str:
             "selector on both, and Local and Cluster never share)"
         )
     return ""
+
+
+S = TypeVar("S", bound=Sharer)
+
+
+def conflicts(holders: Sequence[S]) -> Iterator[tuple[S, S, str]]:
+    """Every pair of ``holders`` (of one address) that may not share it, with the reason."""
+    for i, first in enumerate(holders):
+        for second in holders[i + 1:]:
+            why = conflict(first, second)
+            if why:
+                yield first, second, why

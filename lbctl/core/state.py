@@ -41,7 +41,7 @@ import yaml
 
 from lbctl.core.addresses import AddrRange, describe, parse_entry, parse_ip
 from lbctl.core.selectors import Selector, parse_selector
-from lbctl.core.sharing import conflict
+from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError
 
 SCHEMA_VERSION = 1
@@ -376,11 +376,8 @@ def validate(state: State) -> list[Problem]:
             if ip in state.pools[record.pool].reservations:
                 add("consistency", f"{record.ref} uses {ip}, which pool {record.pool} reserves")
     for ip, holders in sorted(users.items()):
-        for i, first in enumerate(holders):
-            for second in holders[i + 1 :]:
-                why = conflict(first, second)
-                if why:
-                    add("shared-ip", f"{ip} is held by {first.ref} and {second.ref}: {why}")
+        for first, second, why in conflicts(holders):
+            add("shared-ip", f"{ip} is held by {first.ref} and {second.ref}: {why}")
     return problems
 
 

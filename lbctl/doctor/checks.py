@@ -27,7 +27,7 @@ from lbctl.core.addresses import count_buggy, is_buggy, parse_entry, parse_ip
 from lbctl.core.allocator import EXHAUSTED, AllocationError, Allocator
 from lbctl.core.pools import usage
 from lbctl.core.probe import judge
-from lbctl.core.sharing import conflict
+from lbctl.core.sharing import conflicts
 from lbctl.core.state import Allocation, Problem, ServiceKey, State, decode, problems_of
 from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
 from lbctl.doctor.others import IMPLEMENTATIONS, Implementation, evidence
@@ -430,16 +430,13 @@ def check_shared_ip(ctx: Context) -> list[Finding]:
     for ip, users in sorted(holders.items()):
         sharers = [_Sharer(f"{k[0]}/{k[1]}", svc_core.sharing_key(s), svc_core.ports(s),
                            svc_core.backend(s)) for k, s in users]
-        for i, first in enumerate(sharers):
-            for second in sharers[i + 1:]:
-                why = conflict(first, second)
-                if why:
-                    findings.append(Finding(
-                        "error", f"{ip} is shown by services {first.ref} and {second.ref}, "
-                                 f"which may not share it: {why}",
-                        "move one of them to another address; to share on purpose, give both "
-                        "the annotation metallb.io/allow-shared-ip with one key",
-                        (f"service/{first.ref}", f"service/{second.ref}")))
+        for first, second, why in conflicts(sharers):
+            findings.append(Finding(
+                "error", f"{ip} is shown by services {first.ref} and {second.ref}, "
+                         f"which may not share it: {why}",
+                "move one of them to another address; to share on purpose, give both "
+                "the annotation metallb.io/allow-shared-ip with one key",
+                (f"service/{first.ref}", f"service/{second.ref}")))
     return findings or _ok("no address is shown by two Services that may not share it")
 
 

@@ -66,6 +66,11 @@ class ConflictError(LbctlError):
     exit_code = ExitCode.CONFLICT
 
 
+class ExpiredError(ConflictError):
+    """A watch asked to resume from a ``resourceVersion`` the API server no longer remembers
+    (410 Gone): the watcher lists again and resumes from the new list's version."""
+
+
 class PermissionDeniedError(LbctlError):
     exit_code = ExitCode.PERMISSION
 

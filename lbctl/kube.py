@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from lbctl.errors import (
     ConflictError,
+    ExpiredError,
     LbctlError,
     NoClusterConfigError,
     NotFoundError,
@@ -42,7 +43,7 @@ from lbctl.errors import (
     UnreachableError,
     UsageError,
 )
-from lbctl.ports import NAMESPACES, Obj, Resource
+from lbctl.ports import NAMESPACES, Listing, Obj, Resource, WatchEvent
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -133,8 +134,101 @@ class KubeClient:
         namespace: str | None = None,
         label_selector: str | None = None,
     ) -> builtins.list[Obj]:
+        return self.list_versioned(resource, namespace, label_selector).items
+
+    def list_versioned(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> Listing:
         target = _Target(resource, namespace if resource.namespaced else None)
-        return [*self._pages(target, label_selector)]
+        versions: builtins.list[str] = []
+        items = [*self._pages(target, label_selector, versions)]
+        return Listing(items, versions[0] if versions else "")
+
+    def watch(
+        self,
+        resource: Resource,
+        *,
+        resource_version: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[WatchEvent]:
+        target = _Target(resource, namespace if resource.namespaced else None)
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            query["labelSelector"] = label_selector
+        status, response = self._open(target.path(), query, timeout_seconds + 10.0)
+        if status != 200:
+            data = response.read()
+            response.release_conn()
+            if status == 410:
+                raise ExpiredError(
+                    f"the watch of {target.describe()} resumed from a version the server forgot",
+                    hint="list again",
+                )
+            raise self._error(status, data, "GET", "watch", target)
+        return self._events(response, target)
+
+    def _events(self, response: Any, target: _Target) -> Iterator[WatchEvent]:
+        api_version, kind = target.resource.group_version, target.resource.kind
+        buffer = b""
+        try:
+            for chunk in response.stream(65536, decode_content=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    event = self._decode(line)
+                    kind_of = event.get("type")
+                    obj = event.get("object") or {}
+                    if kind_of == "ERROR":
+                        if obj.get("code") == 410:
+                            raise ExpiredError(
+                                f"the watch of {target.describe()} fell behind the server's "
+                                "history",
+                                hint="list again",
+                            )
+                        raise self._error(int(obj.get("code") or 500), line, "GET", "watch",
+                                          target)
+                    if kind_of not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+                        continue
+                    obj.setdefault("apiVersion", api_version)
+                    obj.setdefault("kind", kind)
+                    yield WatchEvent(kind_of, obj)
+        except self._transport_errors:
+            return  # a dropped stream ends the watch: the caller resumes from its last version
+        finally:
+            response.release_conn()
+
+    def _open(self, path: str, query: Mapping[str, str], read_timeout: float) -> tuple[int, Any]:
+        """A streaming GET: the status and the undecoded response."""
+        try:
+            request = self._api.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(
+                *request, _request_timeout=(self._timeout[0], read_timeout)
+            )
+            raw = response.response
+        except self._transport_errors as exc:
+            raise UnreachableError(
+                self._scrub(f"cannot reach the API server at {self.server}: {_reason(exc)}"),
+                hint=_UNREACHABLE_HINT,
+            ) from exc
+        return int(raw.status), raw
 
     def create(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:
         namespace = namespace or body.get("metadata", {}).get("namespace")
@@ -210,13 +304,18 @@ class KubeClient:
             )
         return _Target(resource, self._namespace(resource, namespace), name, subresource)
 
-    def _pages(self, target: _Target, label_selector: str | None) -> Iterator[Obj]:
+    def _pages(
+        self, target: _Target, label_selector: str | None, versions: builtins.list[str]
+    ) -> Iterator[Obj]:
+        """Every item of every page; the first page's ``resourceVersion`` goes to ``versions``."""
         api_version, kind = target.resource.group_version, target.resource.kind
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
         if label_selector:
             query["labelSelector"] = label_selector
         while True:
             page = self._call("GET", target, verb="list", query=query)
+            if not versions:
+                versions.append(str((page.get("metadata") or {}).get("resourceVersion") or ""))
             for item in page.get("items") or []:
                 # List items carry no kind/apiVersion on the wire; make each self-describing.
                 item.setdefault("apiVersion", api_version)

@@ -14,7 +14,7 @@ Error policy: an implementation raises only :mod:`lbctl.errors` classes.  In par
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -54,6 +54,28 @@ EVENTS = Resource("v1", "events", "Event")
 ENDPOINTSLICES = Resource("discovery.k8s.io/v1", "endpointslices", "EndpointSlice")
 DAEMONSETS = Resource("apps/v1", "daemonsets", "DaemonSet")
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+LEASES = Resource("coordination.k8s.io/v1", "leases", "Lease")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every object of a LIST (all pages) and the list's ``resourceVersion``: where a watch of the
+    same collection resumes so that it misses nothing and repeats nothing."""
+
+    items: builtins.list[Obj]
+    resource_version: str
+
+
+#: ``BOOKMARK`` carries only ``metadata.resourceVersion``: progress to resume from, no change.
+WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change of a watched collection, as the API server streamed it."""
+
+    type: WatchEventType
+    object: Obj
 
 
 class KubeAPI(Protocol):
@@ -70,6 +92,33 @@ class KubeAPI(Protocol):
         label_selector: str | None = None,
     ) -> builtins.list[Obj]:
         """All objects of a kind (every page), in one namespace or (``None``) in all."""
+        ...
+
+    def list_versioned(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> Listing:
+        """As :meth:`list`, with the collection's ``resourceVersion`` for a following watch."""
+        ...
+
+    def watch(
+        self,
+        resource: Resource,
+        *,
+        resource_version: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[WatchEvent]:
+        """Changes after ``resource_version``, bookmarks requested (``allowWatchBookmarks``).
+
+        The iterator ends when the server closes the stream (its timeout, a dropped connection):
+        the caller resumes from the last ``metadata.resourceVersion`` it saw.  A
+        ``resource_version`` the server no longer remembers (HTTP 410 Gone, or an ``ERROR`` event
+        with code 410) raises :class:`~lbctl.errors.ExpiredError`: list again.  Closing the
+        iterator (``close()``) releases the connection."""
         ...
 
     def create(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:

@@ -584,3 +584,34 @@ def test_no_library_exception_leaks(
     assert "\n" not in error.message and "\n" not in error.hint
     assert TOKEN not in error.message + error.hint
     assert error.__cause__ is None or not isinstance(error.__cause__, LbctlError)
+
+
+def test_watch_resumes_from_the_list_version_and_streams_changes(
+    client: kube.KubeClient, kube_server: FakeKubeServer
+) -> None:
+    kube_server.put_object(_service("before", type="LoadBalancer"))
+    listing = client.list_versioned(SERVICES, "default")
+    assert [s["metadata"]["name"] for s in listing.items] == ["before"]
+    assert listing.resource_version
+    kube_server.put_object(_service("after", type="LoadBalancer"))
+
+    events = client.watch(
+        SERVICES, namespace="default", resource_version=listing.resource_version,
+        timeout_seconds=1,
+    )
+    seen = [(e.type, e.object["metadata"]["name"], e.object["kind"]) for e in events]
+
+    assert seen == [("ADDED", "after", "Service")]
+    assert kube_server.requests[-1].query["allowWatchBookmarks"] == "true"
+
+
+def test_a_watch_from_a_forgotten_version_is_expired(tmp_path: Path) -> None:
+    from lbctl.errors import ExpiredError
+
+    with FakeKubeServer(watch_history=2) as server:
+        for i in range(4):
+            server.put_object(_configmap(f"cm{i}"))
+        client = kube.connect(str(server.write_kubeconfig(tmp_path / "kc")))
+        with pytest.raises(ExpiredError):
+            list(client.watch(CONFIGMAPS, namespace="default", resource_version="1",
+                              timeout_seconds=1))

@@ -113,6 +113,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "apps", "v1", "deployments", "Deployment", subresources=("status",), short_names=("deploy",)
     ),
+    ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     ResourceType(
         "authorization.k8s.io",
         "v1",

@@ -134,7 +134,9 @@ def test_version_and_discovery_documents(raw: Raw, kube_server: FakeKubeServer) 
     assert raw("GET", "/version")[1]["gitVersion"] == "v1.30.4"
     assert raw("GET", "/api")[1]["versions"] == ["v1"]
     groups = {g["name"] for g in raw("GET", "/apis")[1]["groups"]}
-    assert groups == {"apps", "authorization.k8s.io", "discovery.k8s.io", "events.k8s.io"}
+    assert groups == {
+        "apps", "authorization.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io"
+    }
     core = {r["name"]: r for r in raw("GET", "/api/v1")[1]["resources"]}
     assert core["services"]["shortNames"] == ["svc"] and core["nodes"]["namespaced"] is False
     assert "services/status" in core and "configmaps/status" not in core

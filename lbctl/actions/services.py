@@ -537,22 +537,26 @@ class Released:
     orphan: bool  # the Service no longer exists
     left: tuple[str, ...] = ()  # addresses the status shows that were not lbctl's: untouched
     unchanged: bool = False
+    offline: bool = False  # no cluster: only the state changed
 
 
-def release(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
+def release(kube: KubeAPI | None, store: StateStore, namespace: str, name: str, *,
             hold: bool = False, dry_run: bool = False) -> Released:
     """Withdraw a Service's address from its status, then forget it in the state (or keep it
-    as a hold with ``hold``).  Works for a Service that no longer exists."""
+    as a hold with ``hold``).  Works for a Service that no longer exists.  Without a cluster
+    (``kube`` None: a state file in a GitOps repository) only the state changes."""
     state = store.load()
     key = (namespace, name)
     record = state.allocations.get(key)
     if record is None and key not in state.holds:
         raise NotFoundError(f"service {namespace}/{name} has no address in {store.location}",
                             hint="lbctl svc list shows the assigned Services")
-    try:
-        svc: Obj | None = kube.get(SERVICES, name, namespace)
-    except NotFoundError:
-        svc = None
+    svc: Obj | None = None
+    if kube is not None:
+        try:
+            svc = kube.get(SERVICES, name, namespace)
+        except NotFoundError:
+            svc = None
     shown = core.ingress_ips(svc) if svc is not None else ()
     ours = _published(shown, record)
     if ours and not dry_run:
@@ -571,7 +575,8 @@ def release(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
     applied = store.update(change, dry_run=dry_run)
     released, unchanged = applied.result
     return Released(namespace, name, released, held=hold, withdrawn=ours and not dry_run,
-                    orphan=svc is None, left=() if ours else shown, unchanged=unchanged)
+                    orphan=svc is None and kube is not None, left=() if ours else shown,
+                    unchanged=unchanged, offline=kube is None)
 
 
 # --------------------------------------------------------------------------- manifests

@@ -78,7 +78,7 @@ def render_batch(app: App, batch: Batch, kind: str, *, console: Console | None =
 def assign(
     ctx: typer.Context,
     target: Annotated[list[str] | None, typer.Argument(
-        metavar="svc NAME | svc/NAME", show_default=False,
+        metavar="[svc NAME | svc/NAME]", show_default=False,
         help="The Service (in -n NS).")] = None,
     ips: Annotated[list[str] | None, typer.Option(
         "--ip", metavar="IP", help="Ask for this address (repeat for one IPv4 and one IPv6). "
@@ -118,7 +118,7 @@ def assign(
 
     \b
       lbctl assign svc web -n shop --ip 192.0.2.10
-      lbctl assign svc --all -A
+      lbctl assign --all -A
       lbctl assign -f deploy/ --state ./lb.yaml --in-place
     """
     app = app_of(ctx)
@@ -130,15 +130,16 @@ def assign(
         return _manifests(app, files, in_place=in_place)
     if in_place:
         raise UsageError("--in-place goes with -f", hint="lbctl assign -f PATH --in-place")
-    name = svc.service_name(target or [], optional=all_pending)
+    name = None if all_pending and not target else svc.service_name(target or [],
+                                                                    optional=all_pending)
     if name is None:
         if ips or pool:
             raise UsageError("--all assigns every pending Service as it asks; give no --ip or "
-                             "--pool", hint="lbctl assign svc --all -n NS (or -A)")
+                             "--pool", hint="lbctl assign --all -n NS (or -A)")
         return _all_pending(app)
     if all_pending:
         raise UsageError("--all assigns every pending Service; give no NAME",
-                         hint="lbctl assign svc --all -n NS (or -A)")
+                         hint="lbctl assign --all -n NS (or -A)")
     return _one(app, name, ips or [], pool)
 
 

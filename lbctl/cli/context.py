@@ -147,6 +147,16 @@ class App:
             self._kube, self._kube_namespace = cluster, cluster.default_namespace
         return self._kube
 
+    def kube_unless_offline(self) -> KubeAPI | None:
+        """The cluster, or None when the state is a local file and there is no kubeconfig at
+        all (GitOps: the repository is the whole world)."""
+        try:
+            return self.kube()
+        except NoClusterConfigError:
+            if self.offline:
+                return None
+            raise
+
     @property
     def namespace(self) -> str:
         """``-n``, else the kubeconfig context's namespace (only when on a cluster), else
@@ -174,9 +184,12 @@ class App:
         from lbctl.state.store import StateStore
 
         if self.state_path is not None:
+            import shlex
+
             from lbctl.state.file import FileBackend
 
-            return StateStore(FileBackend(self.state_path))
+            return StateStore(FileBackend(self.state_path),
+                              doctor=f"lbctl doctor --state {shlex.quote(self.state_path)}")
         from lbctl.state.configmap import ConfigMapBackend
 
         try:

@@ -36,8 +36,8 @@ def release(
 
     Clears it from status.loadBalancer.ingress first, then forgets it in the state (or, with
     --hold, keeps it reserved for the same namespace/name).  Works for a Service that no
-    longer exists; needs the cluster even with --state, because the address is withdrawn
-    from the Service before it is freed.  A Service of type LoadBalancer that still
+    longer exists.  With --state FILE and no kubeconfig (a GitOps repository) only the state
+    file changes: there is no status to withdraw.  A Service of type LoadBalancer that still
     exists is pending afterwards, and lbctl reconcile (or assign --all) gives it an address
     again.  An address the status shows that lbctl did not record is left as it is.
 
@@ -49,8 +49,8 @@ def release(
     output = app.require_output(*FORMATS)
     name = svc.service_name(target)
     assert name is not None
-    result = actions.release(app.kube(), app.store(), app.namespace, name, hold=hold,
-                             dry_run=app.options.dry_run)
+    result = actions.release(app.kube_unless_offline(), app.store(), app.namespace, name,
+                             hold=hold, dry_run=app.options.dry_run)
     verb = (actions.UNCHANGED if result.unchanged else actions.HELD if hold
             else actions.RELEASED)
     if output is not Output.table:
@@ -67,6 +67,8 @@ def release(
         actions.RELEASED: f"service/{name} released {ips}",
     }[verb]
     render.outcomes(app.out, [line], dry_run=app.options.dry_run)
+    if result.offline:
+        render.say(app.err, f"no cluster: only {app.store().location} changed")
     if result.orphan:
         render.say(app.err, f"service {app.namespace}/{name} no longer exists; its address was "
                             "only in the state")

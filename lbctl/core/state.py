@@ -180,8 +180,10 @@ class _Problems:
         return ok
 
 
-def decode(text: str | None, source: str = "state") -> State:
-    """Parse and validate a state document; ``None`` or empty text is the empty state."""
+def decode(text: str | None, source: str = "state", *, doctor: str = "lbctl doctor") -> State:
+    """Parse and validate a state document; ``None`` or empty text is the empty state.
+    ``doctor`` is the command that lists every problem of this document (named in the hint of
+    an invalid one): ``lbctl doctor --state FILE`` for a state file."""
     if text is None or not text.strip():
         return State()
     try:
@@ -193,15 +195,17 @@ def decode(text: str | None, source: str = "state") -> State:
         raise _refused(message, "fix it by hand or restore a backup; lbctl will not overwrite it",
                        [Problem("parse", message, fatal=True)]) from exc
     except _DuplicateKey as exc:
-        raise _invalid(source, [Problem("parse", str(exc), fatal=True)]) from exc
+        raise _invalid(source, [Problem("parse", str(exc), fatal=True)], doctor) from exc
     if raw is None:
         return State()
     if not isinstance(raw, dict):
-        raise _invalid(source, [Problem("parse", "the document is not a mapping", fatal=True)])
+        raise _invalid(source, [Problem("parse", "the document is not a mapping", fatal=True)],
+                       doctor)
     version = raw.get("schemaVersion")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _invalid(source, [Problem(
-            "schema", f"schemaVersion must be a positive integer, not {version!r}", fatal=True)])
+            "schema", f"schemaVersion must be a positive integer, not {version!r}", fatal=True)],
+            doctor)
     if version > SCHEMA_VERSION:
         message = (f"{source} has schemaVersion {version}; this lbctl understands up to "
                    f"{SCHEMA_VERSION}")
@@ -214,15 +218,15 @@ def decode(text: str | None, source: str = "state") -> State:
     state = _build(raw, problems)
     problems.items.extend(validate(state))
     if problems.items:
-        raise _invalid(source, problems.items)
+        raise _invalid(source, problems.items, doctor)
     return state
 
 
-def _invalid(source: str, problems: list[Problem]) -> InvalidStateError:
+def _invalid(source: str, problems: list[Problem], doctor: str) -> InvalidStateError:
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return _refused(
         f"{source} is invalid: {problems[0]}{more}",
-        "run `lbctl doctor` for the full list; lbctl will not overwrite an invalid document",
+        f"run `{doctor}` for the full list; lbctl will not overwrite an invalid document",
         problems,
     )
 

@@ -51,8 +51,10 @@ class StateStore:
 
     def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS, *,
                  sleep: Callable[[float], None] = time.sleep,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random,
+                 doctor: str = "lbctl doctor") -> None:
         self.backend = backend
+        self.doctor = doctor  # the command that lists an invalid document's problems
         self.attempts = attempts
         self._sleep = sleep
         self._jitter = jitter
@@ -63,7 +65,7 @@ class StateStore:
 
     def load(self) -> State:
         text, _ = self.backend.read()
-        return decode(text, self.backend.location)
+        return decode(text, self.backend.location, doctor=self.doctor)
 
     def update(
         self, change: Callable[[State], tuple[State, R]], *, dry_run: bool = False
@@ -74,7 +76,7 @@ class StateStore:
             if attempt:
                 self._sleep(self._jitter() * min(BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF))
             text, version = self.backend.read()
-            state = decode(text, self.backend.location)
+            state = decode(text, self.backend.location, doctor=self.doctor)
             new_state, result = change(state)
             if dry_run or new_state == state:
                 return Applied(result, state, new_state, written=False)

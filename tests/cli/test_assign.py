@@ -151,6 +151,20 @@ def test_assign_all_summary_and_exit_code(run: Cli, kube_server: FakeKubeServer)
     assert (again.code, again.out, again.err) == (0, "", "nothing to do\n")
 
 
+def test_assign_all_without_svc(run: Cli, kube_server: FakeKubeServer) -> None:
+    """``lbctl assign --all -A``, as the svc.pending hints and the README print it."""
+    put(kube_server, "a")
+    put(kube_server, "e", namespace="dev")
+    result = run("assign", "--all", "-A")
+    assert (result.code, result.err) == (0, "2 assigned\n")
+    assert (shown(kube_server, "e", "dev"), shown(kube_server, "a")) == (
+        ["192.0.2.10"], ["192.0.2.11"])
+    assert run("assign", "--all", "-n", "shop").err == "nothing to do\n"
+    assert run("assign", "--all", "--ip", "192.0.2.12").err == (
+        "lbctl: error: --all assigns every pending Service as it asks; give no --ip or --pool\n"
+        "hint: lbctl assign --all -n NS (or -A)\n")
+
+
 # --------------------------------------------------------------------------- offline
 
 

@@ -255,3 +255,14 @@ def test_no_cluster_and_no_state_file_explains_the_offline_way(cli: Cli) -> None
     assert result.err.startswith("lbctl: error: no Kubernetes configuration found")
     assert "--state PATH" in result.err.splitlines()[1]
 
+
+
+def test_the_invalid_state_hint_names_the_state_file_in_use(cli: Cli, state: str) -> None:
+    Path(state).write_text("schemaVersion: 1\nextra: 1\n")
+    result = cli("pool", "list", "--state", state)
+    assert result.err.splitlines()[1] == (
+        f"hint: run `lbctl doctor --state {state}` for the full list; lbctl will not "
+        "overwrite an invalid document")
+    doctor = cli("doctor", "--state", state)
+    assert doctor.code == 1
+    assert "unknown field 'extra' in the document" in doctor.out

@@ -91,3 +91,28 @@ def test_forbidden_withdrawal_keeps_the_state(run: Cli, kube_server: FakeKubeSer
            "hint: kubectl auth can-i patch services --subresource=status -n shop\n")
     assert state(kube_server)["allocations"] == {"shop": {"web": {"ips": ["192.0.2.10"],
                                                                   "pool": "default"}}}
+
+
+def test_offline_release_changes_only_the_state_file(cli: Cli, tmp_path: Path) -> None:
+    """GitOps: the state file in the repository, no kubeconfig at all."""
+    state = str(tmp_path / "lb.yaml")
+    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.12", "--state", state).code == 0
+    (tmp_path / "web.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n"
+        "spec:\n  type: LoadBalancer\n")
+    assert cli("assign", "-f", str(tmp_path / "web.yaml"), "--state", state).code == 0
+    result = cli("release", "svc", "web", "-n", "shop", "--state", state, "--hold")
+    assert (result.code, result.out, result.err) == (
+        0, "service/web released 192.0.2.10, held for shop/web\n",
+        f"no cluster: only state file {state} changed\n")
+    loaded = yaml.safe_load(Path(state).read_text())
+    assert (loaded["allocations"], loaded["holds"]) == (
+        {}, {"shop": {"web": {"ips": ["192.0.2.10"], "pool": "default"}}})
+    result = cli("release", "svc", "web", "-n", "shop", "--state", state)
+    assert (result.code, result.out) == (0, "service/web released 192.0.2.10\n")
+    assert yaml.safe_load(Path(state).read_text())["holds"] == {}
+
+
+def test_without_state_file_release_still_needs_a_cluster(cli: Cli) -> None:
+    result = cli("release", "svc", "web", "-n", "shop")
+    assert result.code == 7

@@ -559,7 +559,7 @@ def release(kube: KubeAPI | None, store: StateStore, namespace: str, name: str, 
             svc = None
     shown = core.ingress_ips(svc) if svc is not None else ()
     ours = _published(shown, record)
-    if ours and not dry_run:
+    if ours and not dry_run and kube is not None:
         kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
 
     def change(current: State) -> tuple[State, tuple[Allocation, bool]]:

@@ -1,0 +1,169 @@
+"""Leases through the :class:`~lbctl.ports.KubeAPI` port: read one, and hold one.
+
+:class:`Elector` takes, renews and gives up one Lease under one identity, with the rules of
+:mod:`lbctl.core.leases`.  ``lbctl controller`` runs one per replica on the shared Lease
+``kube-system/lbctl-controller`` (one leader, the others stand by); ``lbctl speaker`` runs one
+per node on its own Lease (always the holder: the Lease only proves it is alive).
+
+Timing (client-go's, scaled by ``duration``): every ``retry`` seconds a replica tries to take
+or renew the Lease.  A leader whose renewals keep failing for ``renew_deadline`` seconds stops
+leading *before* its claim (``duration``) runs out, so that by the time another replica may
+take over, the old leader has stopped.  Still, nothing unsafe follows if two replicas lead at
+once: the state's compare-and-swap keeps every address for one Service.
+
+The clock is passed in (``clock() -> aware UTC datetime``) and so is waiting
+(``wait(seconds) -> True when asked to stop``), so the loop runs in tests in milliseconds.
+
+Error policy: :meth:`Elector.step` never raises for an API failure: a failure is a round in
+which this replica did not renew (``last_error`` says why).  :func:`read` raises
+:mod:`lbctl.errors` classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from lbctl.core import leases as core
+from lbctl.errors import ConflictError, LbctlError, NotFoundError
+from lbctl.ports import LEASES, KubeAPI, Obj
+
+Clock = Callable[[], datetime]
+#: ``wait(seconds)``: sleep, returning True early when the caller must stop.
+Wait = Callable[[float], bool]
+
+#: client-go's defaults: a claim lasts 15 s, a leader gives up after 10 s without renewing, and
+#: every replica tries every 2 s.
+DURATION = 15.0
+RENEW_DEADLINE = 10.0
+RETRY = 2.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """A Lease as read, for status reports."""
+
+    namespace: str
+    name: str
+    record: core.LeaseRecord
+    resource_version: str
+
+
+def read(kube: KubeAPI, namespace: str, name: str) -> LeaseInfo | None:
+    """The Lease, or None when it does not exist."""
+    try:
+        obj = kube.get(LEASES, name, namespace)
+    except NotFoundError:
+        return None
+    meta = obj.get("metadata") or {}
+    return LeaseInfo(namespace, name, core.record_of(obj), str(meta.get("resourceVersion", "")))
+
+
+class Elector:
+    """Holds (or waits for) one Lease as ``identity``.  Not thread-safe: one thread steps it;
+    others may read :attr:`leading`."""
+
+    def __init__(self, kube: KubeAPI, namespace: str, name: str, identity: str, *,
+                 duration: float = DURATION, renew_deadline: float = RENEW_DEADLINE,
+                 retry: float = RETRY, clock: Clock = utc_now) -> None:
+        if not 0 < retry < renew_deadline < duration:
+            raise ValueError("leases need 0 < retry < renew_deadline < duration")
+        self.kube = kube
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.duration = duration
+        self.renew_deadline = renew_deadline
+        self.retry = retry
+        self._clock = clock
+        self._observed: core.Observed | None = None
+        self._current: Obj | None = None
+        self._renewed_at: datetime | None = None  # our clock, last successful write as leader
+        self.leading = False
+        self.last_error: LbctlError | None = None
+        self.transitions = 0  # how often this replica became leader
+
+    @property
+    def holder(self) -> str:
+        """The holder as last seen ("" when none or not read yet)."""
+        return self._observed.record.holder if self._observed is not None else ""
+
+    def step(self) -> bool:
+        """One round: read the Lease, take or renew it if allowed.  Returns :attr:`leading`."""
+        now = self._clock()
+        try:
+            self._round(now)
+            self.last_error = None
+        except LbctlError as exc:
+            self.last_error = exc
+            if self.leading and (self._renewed_at is None or
+                                 now - self._renewed_at >= timedelta(seconds=self.renew_deadline)):
+                self.leading = False
+        return self.leading
+
+    def _round(self, now: datetime) -> None:
+        try:
+            current: Obj | None = self.kube.get(LEASES, self.name, self.namespace)
+        except NotFoundError:
+            current = None
+        if current is not None:
+            self._observed = core.observe(self._observed, core.record_of(current), now)
+            if self._observed.held_by_other(self.identity, now):
+                self.leading = False
+                return
+        body = core.claimed(current, self.identity, now, self.duration,
+                            namespace=self.namespace, name=self.name)
+        try:
+            if current is None:
+                written = self.kube.create(LEASES, body, self.namespace)
+            else:
+                written = self.kube.replace(LEASES, body)
+        except ConflictError:
+            # Another replica wrote first: it leads (or renewed) this round.
+            self.leading = False
+            return
+        if not self.leading:
+            self.transitions += 1
+        self.leading = True
+        self._renewed_at = now
+        self._current = written
+        self._observed = core.observe(self._observed, core.record_of(written), now)
+
+    def release(self) -> bool:
+        """Give the Lease up now, if this replica holds it, so a standby takes over at once.
+        Returns whether it was given up."""
+        was_leading, self.leading = self.leading, False
+        if not was_leading:
+            return False
+        try:
+            current = self.kube.get(LEASES, self.name, self.namespace)
+            if core.record_of(current).holder != self.identity:
+                return False
+            self.kube.replace(LEASES, core.given_up(current, self._clock()))
+        except LbctlError as exc:
+            self.last_error = exc
+            return False
+        return True
+
+    def run(self, wait: Wait, on_change: Callable[[bool], None] | None = None) -> None:
+        """Step every ``retry`` seconds until ``wait`` says stop; call ``on_change(leading)``
+        whenever leadership changes.  On the way out: ``on_change(False)`` (when leading), then
+        the Lease is given up."""
+        leading = False
+        try:
+            while True:
+                now_leading = self.step()
+                if now_leading != leading and on_change is not None:
+                    on_change(now_leading)
+                leading = now_leading
+                if wait(self.retry):
+                    return
+        finally:
+            if leading and on_change is not None:
+                on_change(False)  # stop acting first, then let a standby take over
+            self.release()

@@ -40,6 +40,7 @@ from lbctl.core import service as core
 from lbctl.core.allocator import AllocationError, Allocator, Request
 from lbctl.core.manifests import Manifest
 from lbctl.core.state import Allocation, ServiceKey, State
+from lbctl.core.statefile import is_state_text
 from lbctl.errors import (
     ConflictError,
     LbctlError,
@@ -598,7 +599,10 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
     state, one transaction) and pin each address in the annotation
     ``metallb.io/loadBalancerIPs`` of its text.  A Service without ``metadata.namespace`` is in
     ``namespace``.  Services whose text cannot be edited safely are refused before the state
-    changes; another class's Services are skipped."""
+    changes; another class's Services are skipped.  A state file among the sources (the
+    ConfigMap manifest ``--state`` writes, or a bare state document) is no manifest: it is left
+    out of the result."""
+    sources = [source for source in sources if not is_state_text(source.text)]
     manifests = [Manifest(source.text, source.name) for source in sources]
     outcomes: list[Outcome] = []
     requests: dict[ServiceKey, Request] = {}

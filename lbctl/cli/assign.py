@@ -112,7 +112,8 @@ def assign(
     annotation metallb.io/loadBalancerIPs (spec.loadBalancerIP is deprecated since Kubernetes
     1.24 and cannot hold two families; MetalLB and lbctl both read the annotation).  Only that
     annotation changes; comments, order and quoting are kept.  Use --state to work without a
-    cluster.
+    cluster.  The state file, among the manifests, is left out.  The summary goes to stderr (with
+    --in-place and -o json|yaml, the AssignmentList document goes to stdout).
 
     Examples:
 
@@ -120,13 +121,14 @@ def assign(
       lbctl assign svc web -n shop --ip 192.0.2.10
       lbctl assign --all -A
       lbctl assign -f deploy/ --state ./lb.yaml --in-place
+      lbctl assign -f deploy/ --state ./lb.yaml --in-place -o json
     """
     app = app_of(ctx)
     if files:
         if target or ips or pool or all_pending:
             raise UsageError("-f assigns the Services in the manifests; give no Service, --ip, "
                              "--pool or --all with it", hint="lbctl assign -f PATH --state FILE")
-        app.require_output(Output.table)
+        app.require_output(*BATCH_FORMATS)
         return _manifests(app, files, in_place=in_place)
     if in_place:
         raise UsageError("--in-place goes with -f", hint="lbctl assign -f PATH --in-place")
@@ -213,4 +215,8 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
             if many and item.text and not item.text.endswith("\n"):
                 app.out.file.write("\n")
         app.out.file.flush()
-    return render_batch(app, batch, "AssignmentList", console=app.err)
+    # The manifests own stdout; the summary goes to stderr, unless it is a document (-o json or
+    # yaml) and the manifests went back to their files.
+    document = app.output in (Output.json, Output.yaml)
+    return render_batch(app, batch, "AssignmentList",
+                        console=app.out if in_place and document else app.err)

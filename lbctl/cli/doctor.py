@@ -97,7 +97,7 @@ def doctor(
         "-f", "--filename", metavar="PATH",
         help="Check these manifests (files or directories, YAML or JSON) instead of a cluster: "
              "Services, Nodes, EndpointSlices, the kube-proxy ConfigMap, other implementations' "
-             "objects, and the state document (recognised by its schemaVersion). "
+             "objects, and the state (the lbctl-state ConfigMap manifest, or a bare document). "
              "Repeatable.")] = None,
     probe: Annotated[bool, typer.Option(
         "--probe", help="Also ask on the wire who answers for each allocated address (ARP/NDP; "

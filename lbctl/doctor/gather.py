@@ -32,6 +32,7 @@ from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.permissions import KUBE_PROXY, PERMISSIONS, SYSTEM_NAMESPACE, Permission
 from lbctl.core.state import decode
+from lbctl.core.statefile import is_state, unwrap
 from lbctl.doctor.facts import (
     Absent,
     Facts,
@@ -242,10 +243,6 @@ def _documents(text: str, path: str) -> list[Any]:
                          hint="fix the file; doctor reads every file it is given") from exc
 
 
-def _is_state(doc: Any) -> bool:
-    return isinstance(doc, dict) and "schemaVersion" in doc and "kind" not in doc
-
-
 def _add(found: _Found, obj: Obj, path: str) -> None:
     kind = str(obj.get("kind") or "")
     if kind == "List":
@@ -270,11 +267,12 @@ def _scan(sources: Sequence[Source]) -> _Found:
         path, text = source.name, source.text
         found.paths.append(path)
         documents = _documents(text, path)
-        if len(documents) == 1 and _is_state(documents[0]):
-            found.states.append((path, text))
+        if len(documents) == 1 and is_state(documents[0]):
+            document, _ = unwrap(text, f"state file {path}")
+            found.states.append((path, document or ""))
             continue
         for doc in documents:
-            if _is_state(doc):
+            if is_state(doc):
                 raise UsageError(f"{path} holds a state document among other documents",
                                  hint="keep the state document in a file of its own")
             if isinstance(doc, dict):

@@ -1,10 +1,13 @@
 """File backend: the state document as a local YAML file (``--state PATH``, ``LBCTL_STATE``).
 
-What works with no cluster at all.  Writes are atomic (a temporary file in the same directory,
-fsync, rename, fsync of the directory), so a crash or a full disk leaves either the old or the
-new document, never a truncated one.  An exclusive ``flock`` on ``PATH.lock`` serialises local
-writers; the compare-and-swap check under that lock (the bytes still hash to what was read)
-turns a lost race into :class:`~lbctl.errors.ConflictError`, which the store retries.
+What works with no cluster at all.  The file is the manifest of the ConfigMap lbctl uses on a
+cluster (:mod:`lbctl.core.statefile`), so ``kubectl apply`` accepts it; a bare state document
+is read too and becomes a manifest on its next write.  Writes are atomic (a temporary file in
+the same directory, fsync, rename, fsync of the directory), so a crash or a full disk leaves
+either the old or the new document, never a truncated one.  An exclusive ``flock`` on
+``PATH.lock`` serialises local writers; the compare-and-swap check under that lock (the bytes
+still hash to what was read) turns a lost race into :class:`~lbctl.errors.ConflictError`, which
+the store retries.
 
 Error policy: ``OSError`` becomes :class:`~lbctl.errors.PermissionDeniedError`,
 :class:`~lbctl.errors.NotFoundError` or :class:`~lbctl.errors.RefusedError` with the path.
@@ -20,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from lbctl.core.statefile import unwrap, wrap
 from lbctl.errors import (
     ConflictError,
     LbctlError,
@@ -48,27 +52,28 @@ class FileBackend:
         self.path = path
         self.location = f"state file {path}"
 
-    def _digest(self) -> str | None:
-        try:
-            with open(self.path, "rb") as handle:
-                return hashlib.sha256(handle.read()).hexdigest()
-        except FileNotFoundError:
-            return None
-
-    def read(self) -> tuple[str | None, object]:
+    def _current(self) -> tuple[str | None, str | None]:
+        """The file's text and the SHA-256 of its bytes (None, None when it does not exist)."""
         try:
             with open(self.path, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError:
             return None, None
-        except OSError as exc:
-            raise _translate(self.path, exc) from exc
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RefusedError(f"{self.location} is not UTF-8 text",
                                hint="is --state pointing at the right file?") from exc
         return text, hashlib.sha256(data).hexdigest()
+
+    def read(self) -> tuple[str | None, object]:
+        """The state document (out of its ConfigMap manifest) and the file's digest."""
+        try:
+            text, digest = self._current()
+        except OSError as exc:
+            raise _translate(self.path, exc) from exc
+        document, _ = unwrap(text, self.location)
+        return document, digest
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -80,12 +85,16 @@ class FileBackend:
             os.close(fd)
 
     def write(self, text: str, version: object) -> None:
+        """Write the document ``text`` as a ConfigMap manifest, keeping the rest of an existing
+        manifest, if the file is still at ``version``."""
         try:
             with self._locked():
-                if self._digest() != version:
+                current, digest = self._current()
+                if digest != version:
                     raise ConflictError(f"{self.location} changed while lbctl was working",
                                         hint="run the command again")
-                write_atomically(self.path, text, STATE_FILE)
+                _, envelope = unwrap(current, self.location)
+                write_atomically(self.path, wrap(text, envelope), STATE_FILE)
         except OSError as exc:  # the lock file, or reading the current bytes
             raise _translate(self.path, exc) from exc
 

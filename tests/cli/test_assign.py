@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tests import statefiles
 from tests.conftest import Cli, Result
 from tests.kubefake.server import FakeKubeServer
 
@@ -192,7 +192,7 @@ def test_offline_to_stdout(offline: tuple[Cli, Path]) -> None:
         "2 pinned, 1 skipped\n"
     )
     assert (root / "manifests" / "app.yaml").read_text() == (FIXTURES / "app.yaml").read_text()
-    allocations = yaml.safe_load((root / "lb.yaml").read_text())["allocations"]
+    allocations = statefiles.document(root / "lb.yaml")["allocations"]
     assert allocations == {"shop": {
         "dns": {"ips": ["192.0.2.11"], "pool": "default", "sharingKey": "dns",
                 "ports": ["UDP/53"], "backend": ""},

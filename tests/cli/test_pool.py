@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests import statefiles
 from tests.conftest import Cli
 
 
@@ -25,7 +25,7 @@ def test_add_then_list(cli: Cli, state: str) -> None:
         "NAME      ADDRESSES                   AUTO   USED   FREE   UTILISATION\n"
         "default   192.168.1.30-192.168.1.49   yes    0      20     [----------]   0%\n"
     )
-    assert yaml.safe_load(Path(state).read_text())["pools"]["default"] == {
+    assert statefiles.document(state)["pools"]["default"] == {
         "addresses": ["192.168.1.30-192.168.1.49"],
         "autoAssign": True,
         "avoidBuggyIPs": False,

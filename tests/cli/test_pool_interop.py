@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import statefiles
 from tests.conftest import Cli
 from tests.kubefake import FakeKubeServer
 from tests.kubefake import resources as fake_resources
@@ -86,7 +87,7 @@ def load(path: str) -> list[dict[str, Any]]:
 def test_import_metallb_files_adopts_the_services_in_them(cli: Cli, state: str) -> None:
     result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--state", state)
     assert (result.code, result.out, result.err) == (0, LEGACY_IMPORTED, LEGACY_WARNINGS)
-    assert Path(state).read_text() == LEGACY_STATE
+    assert statefiles.document_text(state) == LEGACY_STATE
 
 
 def test_import_dry_run_prints_the_diff_and_writes_nothing(cli: Cli, state: str) -> None:

@@ -16,10 +16,12 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lbctl.core.allocator import Allocator, Request
 from lbctl.core.pools import add_pool, make_pool
 from lbctl.core.state import Pool, State, decode
+from lbctl.core.statefile import wrap
 from lbctl.errors import (
     ConflictError,
     NotFoundError,
@@ -29,6 +31,7 @@ from lbctl.errors import (
 from lbctl.state import file as file_backend
 from lbctl.state.file import FileBackend
 from lbctl.state.store import StateStore
+from tests.statefiles import document_text
 
 #: Enough attempts that no writer gives up while several hammer one file.
 PATIENT = 10_000
@@ -49,7 +52,9 @@ def test_missing_file_reads_as_no_document_and_first_write_creates_it(path: Path
     backend = FileBackend(str(path))
     assert backend.read() == (None, None)
     backend.write(POOL, None)
-    assert path.read_text() == POOL
+    assert path.read_text() == wrap(POOL)
+    assert yaml.safe_load(path.read_text())["data"] == {"state.yaml": POOL}
+    assert backend.read()[0] == POOL
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert debris(path) == []
 
@@ -108,7 +113,7 @@ def test_concurrent_threads_lose_nothing_and_duplicate_nothing(path: Path) -> No
         thread.start()
     for thread in threads:
         thread.join()
-    state = decode(path.read_text())
+    state = decode(document_text(path))
     assert sorted(name for _, name in state.allocations) == sorted(
         f"t{n}-{i}" for n in range(6) for i in range(6))
     ips = [a.ips for a in state.allocations.values()]
@@ -127,7 +132,7 @@ def test_concurrent_processes_lose_nothing_and_duplicate_nothing(path: Path) -> 
     for worker in workers:
         worker.join(timeout=120)
     assert [worker.exitcode for worker in workers] == [0] * 6
-    state = decode(path.read_text())
+    state = decode(document_text(path))
     assert sorted(name for _, name in state.allocations) == sorted(
         f"p{n}-{i}" for n in range(3) for i in range(5))
     assert len({a.ips for a in state.allocations.values()}) == 15

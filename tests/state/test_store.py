@@ -17,6 +17,7 @@ from lbctl.errors import ConflictError, InvalidStateError, RefusedError
 from lbctl.ports import StateBackend
 from lbctl.state.file import FileBackend
 from lbctl.state.store import Applied, StateStore
+from tests.statefiles import document_text
 
 
 class MemoryBackend:
@@ -61,7 +62,8 @@ def stored(request: pytest.FixtureRequest, tmp_path: Path) -> Stored:
         return Stored(memory, lambda: None if memory.text is None else memory.text.encode(),
                       plant_memory)
     path = tmp_path / "lb.yaml"
-    return Stored(FileBackend(str(path)), lambda: path.read_bytes() if path.exists() else None,
+    return Stored(FileBackend(str(path)),
+                  lambda: document_text(path).encode() if path.exists() else None,
                   path.write_text)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import statefiles
 from tests.conftest import Cli, Result
 from tests.kubefake import resources
 from tests.kubefake.server import FakeKubeServer
@@ -105,12 +106,12 @@ def test_offline_release_changes_only_the_state_file(cli: Cli, tmp_path: Path) -
     assert (result.code, result.out, result.err) == (
         0, "service/web released 192.0.2.10, held for shop/web\n",
         f"no cluster: only state file {state} changed\n")
-    loaded = yaml.safe_load(Path(state).read_text())
+    loaded = statefiles.document(state)
     assert (loaded["allocations"], loaded["holds"]) == (
         {}, {"shop": {"web": {"ips": ["192.0.2.10"], "pool": "default"}}})
     result = cli("release", "svc", "web", "-n", "shop", "--state", state)
     assert (result.code, result.out) == (0, "service/web released 192.0.2.10\n")
-    assert yaml.safe_load(Path(state).read_text())["holds"] == {}
+    assert statefiles.document(state)["holds"] == {}
 
 
 def test_without_state_file_release_still_needs_a_cluster(cli: Cli) -> None:

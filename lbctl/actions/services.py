@@ -37,7 +37,7 @@ from datetime import datetime
 
 from lbctl.actions import Warn, ignore
 from lbctl.core import service as core
-from lbctl.core.allocator import AllocationError, Allocator, Request
+from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
 from lbctl.core.manifests import Manifest
 from lbctl.core.state import Allocation, ServiceKey, State
 from lbctl.core.statefile import is_state_text
@@ -184,7 +184,8 @@ def show_service(kube: KubeAPI, store: StateStore, namespace: str, name: str) ->
     try:
         asked = core.asked(svc)
         if core.is_ours(svc) and view.condition.state == core.PENDING:
-            would_get, _ = Allocator(state).allocate(core.request(svc))
+            published = core.published(kube.list(SERVICES, None))
+            would_get, _ = Allocator(state, published).allocate(core.request(svc))
     except LbctlError as exc:
         problem = exc
     return Detail(view, asked, state.holds.get((namespace, name)), problem, would_get)
@@ -247,6 +248,7 @@ def assign(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
     nothing."""
     svc = _get(kube, namespace, name)
     core.check_ours(svc)
+    published = core.published(kube.list(SERVICES, None))
 
     def event(reason: str, message: str, *, warning: bool = False) -> None:
         failed = _record_event(kube, svc, reason, message, now, warning=warning)
@@ -272,7 +274,7 @@ def assign(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
                 hint=f"if that address is stale, clear it first: lbctl release svc {name} "
                      f"-n {namespace}",
             )
-        allocator = Allocator(state)
+        allocator = Allocator(state, published)
         try:
             result = allocator.allocate(request)
         except LbctlError as exc:
@@ -348,6 +350,7 @@ class _Plan:
     allocate: list[Obj] = field(default_factory=list)
     forget: list[ServiceKey] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)  # decided without any change
+    published: dict[ServiceKey, tuple[str, ...]] = field(default_factory=dict)  # every status
 
 
 @dataclass(frozen=True)
@@ -356,7 +359,7 @@ class _Job:
 
     svc: Obj
     result: Allocation | LbctlError
-    new: bool
+    new: bool = False
 
     @property
     def key(self) -> ServiceKey:
@@ -373,29 +376,17 @@ def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: d
          warn: Warn, progress: Progress | None, workers: int = WORKERS) -> Batch:
     """One state transaction for the whole plan, then the status patches and Events in
     parallel, then the rollback of refused publications."""
-    requests: dict[ServiceKey, tuple[Obj, Request]] = {}
-    invalid: list[_Job] = []  # Services whose own request is malformed
     outcomes = list(plan.outcomes)
-    for svc in plan.allocate:
-        try:
-            requests[core.key_of(svc)] = (svc, core.request(svc))
-        except LbctlError as exc:
-            invalid.append(_Job(svc, exc, False))
+    services = {core.key_of(svc): svc for svc in plan.allocate}
+    requests = core.requests(plan.allocate)
 
     def change(state: State) -> tuple[State, list[_Job]]:
-        allocator = Allocator(state)
-        for namespace, name in plan.forget:
-            allocator.release(namespace, name)
-        jobs = []
-        for svc, request in requests.values():
-            try:
-                allocation, new = allocator.allocate(request)
-                jobs.append(_Job(svc, allocation, new))
-            except LbctlError as exc:
-                jobs.append(_Job(svc, exc, False))
-        return allocator.state(), jobs
+        done = allocate_many(state, requests, release=plan.forget, published=plan.published)
+        return done.state, [_Job(services[key], answer.allocation, answer.new)
+                            if isinstance(answer, Granted) else _Job(services[key], answer)
+                            for key, answer in done.answers.items()]
 
-    jobs = invalid + store.update(change, dry_run=dry_run).result
+    jobs = store.update(change, dry_run=dry_run).result
     outcomes += [Outcome(namespace, name, RELEASED) for namespace, name in plan.forget]
     if dry_run:
         return Batch(_sorted(outcomes + [job.outcome() for job in jobs]), dry_run=True)
@@ -449,10 +440,8 @@ def assign_all(kube: KubeAPI, store: StateStore, namespace: str | None, *,
     the pending ones, and those recorded but not yet published.  One LIST, one state
     transaction (a read and a write), then one status PATCH per Service, ``workers`` at a
     time, and an ``AllocationFailed`` Event on each Service that got no address."""
-    plan = _Plan()
-    for svc in kube.list(SERVICES, namespace):
-        if core.is_ours(svc) and not core.ingress_ips(svc):
-            plan.allocate.append(svc)
+    services = kube.list(SERVICES, None)  # every status counts, whatever the namespace
+    plan = _Plan(allocate=core.to_assign(services, namespace), published=core.published(services))
     return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
                 workers=workers)
 
@@ -463,66 +452,42 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
     """One pass that makes the state and the cluster agree where it is safe to:
 
     * assigns pending Services, and publishes allocations the status does not show (a crash
-      between recording and publishing);
-    * releases allocations whose Service is gone, no longer of type LoadBalancer, or now of
-      another class, withdrawing the address from its status first;
+      between recording and publishing): the Services ``assign --all`` picks;
+    * releases the orphans (:func:`lbctl.core.service.orphans`: allocations whose Service is
+      gone, no longer of type LoadBalancer, or now of another class), withdrawing the address
+      from a status lbctl published first;
     * reports, without touching it, a status that shows an address the state does not record
       for that Service (it may belong to another controller, or be stale)."""
-    services = {core.key_of(s): s for s in kube.list(SERVICES, namespace)}
+    services = kube.list(SERVICES, None)  # every status counts, whatever the namespace
+    by_key = {core.key_of(s): s for s in services}
     state = store.load()
-    plan = _Plan()
-    for key, svc in sorted(services.items()):
-        if not core.is_ours(svc):
+    plan = _Plan(allocate=core.to_assign(services, namespace), published=core.published(services))
+    for key, svc in sorted(by_key.items()):
+        if not core.is_ours(svc) or (namespace is not None and key[0] != namespace):
             continue
         found = core.condition(svc, state.allocations.get(key))
-        if found.state == core.PENDING or found.drift == core.UNPUBLISHED:
-            plan.allocate.append(svc)
-        elif found.state == core.DRIFT:
+        if found.state == core.DRIFT and found.drift != core.UNPUBLISHED:
             plan.outcomes.append(Outcome(key[0], key[1], DRIFT, core.ingress_ips(svc),
                                          reason=found.drift, message=found.detail))
-    for key, allocation in sorted(state.allocations.items()):
-        if namespace is not None and key[0] != namespace:
-            continue
-        owner = services.get(key)
-        if owner is None:
-            plan.forget.append(key)
-        elif not core.is_ours(owner):
-            _withdraw_orphan(kube, owner, allocation, plan, dry_run=dry_run)
+    mine = [a for a in state.allocations.values() if namespace in (None, a.namespace)]
+    for orphan in core.orphans(mine, by_key):
+        _forget_orphan(kube, orphan, plan, dry_run=dry_run)
     return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
                 workers=workers)
 
 
-def _withdraw_orphan(kube: KubeAPI, svc: Obj, allocation: Allocation, plan: _Plan, *,
-                     dry_run: bool) -> None:
-    """An allocation whose Service is no longer ours: withdraw the address from the status
-    (when the status shows it), then plan to forget it.  Another class's Service that still
-    shows the address is only reported: its status is not lbctl's to change, and forgetting
-    the address could hand it to a second Service."""
-    key = core.key_of(svc)
-    shown = core.ingress_ips(svc)
-    if not _published(shown, allocation):
-        plan.forget.append(key)
-        return
-    if core.is_foreign(svc):
-        plan.outcomes.append(Outcome(
-            *key, DRIFT, shown, reason="ForeignClass",
-            message=f"now {core.condition(svc, allocation).detail}, its status still shows "
-                    f"{','.join(shown)}; release it by hand: lbctl release svc {key[1]} "
-                    f"-n {key[0]}"))
-        return
-    if not dry_run:
+def _forget_orphan(kube: KubeAPI, orphan: core.Orphan, plan: _Plan, *, dry_run: bool) -> None:
+    """Withdraw the address from the status when the orphan says so, then plan to forget it."""
+    key = orphan.allocation.key
+    if orphan.withdraw and not dry_run:
         try:
             kube.patch(SERVICES, key[1], core.ingress_patch(()), key[0], subresource="status")
         except LbctlError as exc:
             plan.outcomes.append(_failed(key, exc))
             return
+    if orphan.withdraw:  # (a dry run predicts the same) the address is free once forgotten
+        plan.published.pop(key, None)
     plan.forget.append(key)
-
-
-def _published(shown: Sequence[str], allocation: Allocation | None) -> bool:
-    """The status shows addresses, all of them the allocation's: lbctl published them, so it
-    withdraws them; anything else there is not lbctl's to clear."""
-    return allocation is not None and bool(shown) and set(shown) <= set(allocation.ips)
 
 
 # --------------------------------------------------------------------------- release
@@ -559,7 +524,7 @@ def release(kube: KubeAPI | None, store: StateStore, namespace: str, name: str, 
         except NotFoundError:
             svc = None
     shown = core.ingress_ips(svc) if svc is not None else ()
-    ours = _published(shown, record)
+    ours = core.shows_only(shown, record)
     if ours and not dry_run and kube is not None:
         kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
 
@@ -605,7 +570,7 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
     sources = [source for source in sources if not is_state_text(source.text)]
     manifests = [Manifest(source.text, source.name) for source in sources]
     outcomes: list[Outcome] = []
-    requests: dict[ServiceKey, Request] = {}
+    requests: dict[ServiceKey, Request | LbctlError] = {}
     refused: set[ServiceKey] = set()
     for manifest in manifests:
         for found in manifest.services:
@@ -628,14 +593,9 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
         requests.pop(key, None)
 
     def change(state: State) -> tuple[State, dict[ServiceKey, Allocation | LbctlError]]:
-        allocator = Allocator(state)
-        results: dict[ServiceKey, Allocation | LbctlError] = {}
-        for key, request in requests.items():
-            try:
-                results[key] = allocator.allocate(request)[0]
-            except LbctlError as exc:
-                results[key] = exc
-        return allocator.state(), results
+        done = allocate_many(state, requests)
+        return done.state, {key: answer.allocation if isinstance(answer, Granted) else answer
+                            for key, answer in done.answers.items()}
 
     results = store.update(change, dry_run=dry_run).result
     outcomes += [_failed(key, r) for key, r in results.items() if isinstance(r, LbctlError)]

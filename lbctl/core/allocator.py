@@ -9,6 +9,19 @@ Subnet-Router anycast address; reserved and held addresses are never handed out;
 only the namespaces and label selectors it names; an address is shared only as
 :mod:`lbctl.core.sharing` allows; dual-stack requests take one address per family from one pool.
 
+**Used addresses** are one rule (README, "Used addresses"): an address is in use when the state
+records it (allocation or hold), a reservation names it, or *any* Service shows it in its
+``status.loadBalancer.ingress`` -- lbctl's or another controller's, of any
+``loadBalancerClass``.  Callers pass what the Services show as ``published``
+(:func:`lbctl.core.service.published`); automatic allocation skips those addresses and an explicit
+request for one is refused with reason ``AlreadyPublished``, naming the Service that shows it.
+A Service's own status never blocks it, and an address a Service shows *and* the state records
+for it is judged by the sharing rules like any allocation.
+
+Batches: :func:`allocate_many` is the one "release these, allocate each of those, collect each
+refusal" loop that ``assign --all``, ``reconcile``, ``assign -f``, doctor and the controller
+share.
+
 Cost: each pool entry keeps its used addresses as sorted, merged runs, so finding the lowest free
 address is a binary search and marking one is O(log runs): the per-allocation cost does not grow
 with the size of a pool (an IPv6 /64 is never enumerated) nor, in practice, with the number of
@@ -22,8 +35,9 @@ returns the new state.  Refusals raise :class:`AllocationError` whose ``reason``
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 from lbctl.core.addresses import (
     FAMILY_NAMES,
@@ -37,7 +51,7 @@ from lbctl.core.addresses import (
 )
 from lbctl.core.sharing import conflict
 from lbctl.core.state import Allocation, Pool, ServiceKey, State
-from lbctl.errors import NotFoundError, RefusedError, UsageError
+from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
 
 # Stable reason codes (README, "Why a Service stays pending").
 NO_POOL = "NoPoolAdmits"
@@ -51,6 +65,7 @@ HELD = "Held"
 BUGGY = "BuggyIP"
 ANYCAST = "SubnetRouterAnycast"
 ALREADY = "AlreadyAllocated"
+PUBLISHED = "AlreadyPublished"
 
 
 class AllocationError(RefusedError):
@@ -184,9 +199,14 @@ def pool_order(pools: Mapping[str, Pool]) -> list[Pool]:
 
 
 class Allocator:
-    """Allocates and releases addresses on a private copy of a state."""
+    """Allocates and releases addresses on a private copy of a state.
 
-    def __init__(self, state: State) -> None:
+    ``published``: what each Service's ``status.loadBalancer.ingress`` shows, for every Service
+    the caller knows of (any namespace, any class, lbctl's or not); see the module docstring.
+    """
+
+    def __init__(self, state: State,
+                 published: Mapping[ServiceKey, Sequence[str]] | None = None) -> None:
         self._pools = dict(state.pools)
         self._allocations = dict(state.allocations)
         self._holds = dict(state.holds)
@@ -205,6 +225,15 @@ class Allocator:
                 self._mark(ip)
         for record in state.all_records():
             self._add_owner(record)
+        self._shown_by: dict[str, list[ServiceKey]] = {}
+        for key, shown in sorted((published or {}).items()):
+            for ip in shown:
+                try:
+                    ip = str(parse_ip(ip))
+                except UsageError:  # a status that is not an address blocks nothing
+                    continue
+                self._shown_by.setdefault(ip, []).append(key)
+                self._mark(ip)
 
     # ------------------------------------------------------------------ lookups
 
@@ -239,8 +268,8 @@ class Allocator:
             self._owners.pop(ip, None)
             entry = self._entry_for(ip)
             value = parse_ip(ip).value
-            reserved = entry is not None and ip in entry.pool.reservations
-            if entry is not None and entry.is_used(value) and not reserved:
+            kept = entry is not None and (ip in entry.pool.reservations or ip in self._shown_by)
+            if entry is not None and entry.is_used(value) and not kept:
                 entry.unmark(value)
         if record.sharing_key:
             self._by_sharing_key.get(record.sharing_key, set()).discard(record.key)
@@ -370,8 +399,23 @@ class Allocator:
                     f"{ip} ends in .0 or .255 and pool {pool.name} avoids such addresses",
                     hint="ask for another address",
                 )
+            self._check_published(ip, request)
             self._check_sharing(ip, request)
         return tuple(str(a) for a in addrs)
+
+    def _check_published(self, ip: str, request: Request) -> None:
+        """Refuse an address another Service shows, unless the state records it for that
+        Service (then the sharing rules judge it)."""
+        recorded = {owner.key for owner in self._owners.get(ip, [])}
+        for key in self._shown_by.get(ip, ()):
+            if key != request.key and key not in recorded:
+                raise AllocationError(
+                    PUBLISHED,
+                    f"{ip} is already published by service {key[0]}/{key[1]} (its "
+                    "status.loadBalancer.ingress shows it)",
+                    hint=f"ask for another address; if that status is stale, clear it "
+                         f"(kubectl -n {key[0]} edit svc {key[1]} --subresource=status)",
+                )
 
     def _check_sharing(self, ip: str, request: Request) -> None:
         for owner in self._owners.get(ip, []):
@@ -446,8 +490,11 @@ class Allocator:
             )
         reasons: list[tuple[str, str]] = []
         for pool in candidates:
+            # The first family is required, of every pool tried (PreferDualStack included):
+            # a pool without it is skipped, never used for a later family instead.
             families = [f for f in request.families if f in pool.families]
-            if not families or (request.require_all and len(families) < len(request.families)):
+            if not families or families[0] != request.families[0] or (
+                    request.require_all and len(families) < len(request.families)):
                 lacking = [FAMILY_NAMES[f] for f in request.families if f not in pool.families]
                 reasons.append((WRONG_FAMILY, f"pool {pool.name} has no {'/'.join(lacking)} "
                                               "addresses"))
@@ -502,3 +549,53 @@ class Allocator:
             self._holds[key] = record
             self._add_owner(record)
         return record
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True)
+class Granted:
+    """What a request got: its allocation, and whether it is new (False: the state already
+    recorded it, and the request asked for nothing different)."""
+
+    allocation: Allocation
+    new: bool
+
+
+#: The answer for one Service: what it got, or why it got nothing.
+Answer = Union[Granted, LbctlError]
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """The result of :func:`allocate_many`."""
+
+    state: State  # the state after every release and allocation
+    answers: dict[ServiceKey, Answer]  # one per request, in request order
+    released: tuple[Allocation, ...]  # what the releases freed (allocations or holds)
+
+
+def allocate_many(state: State, requests: Mapping[ServiceKey, Request | LbctlError], *,
+                  release: Iterable[ServiceKey] = (),
+                  published: Mapping[ServiceKey, Sequence[str]] | None = None) -> Allocated:
+    """Release the Services in ``release``, then allocate each request in order on what is
+    left, collecting each refusal instead of stopping at it.
+
+    A request given as an error (the Service's own request could not be built, e.g. a malformed
+    annotation) is answered with that error, so a caller keeps one mapping from Service to
+    answer.  ``published`` is the Services' statuses (see :class:`Allocator`).  Pure: the
+    caller writes :attr:`Allocated.state` (or, for a dry run or a prediction, does not)."""
+    allocator = Allocator(state, published)
+    released = tuple(record for record in (allocator.release(*key) for key in release)
+                     if record is not None)
+    answers: dict[ServiceKey, Answer] = {}
+    for key, request in requests.items():
+        if isinstance(request, LbctlError):
+            answers[key] = request
+            continue
+        try:
+            answers[key] = Granted(*allocator.allocate(request))
+        except LbctlError as exc:
+            answers[key] = exc
+    return Allocated(allocator.state(), answers, released)

@@ -21,6 +21,16 @@ document) into an allocator :class:`~lbctl.core.allocator.Request`, and the comp
   defaults to TCP); the backend is ``""`` for ``externalTrafficPolicy: Cluster`` and the
   normalised pod selector (``app=web,tier=fe``) for ``Local``, because only nodes with
   endpoints may announce a Local Service's address.
+* **Which Services get an address** (:func:`needs_address`, :func:`to_assign`): lbctl's
+  Services whose status shows no address -- the pending ones and those recorded but not yet
+  published -- in namespace/name order.  ``assign --all``, ``reconcile``, doctor's prediction
+  and the controller all pick them so.
+* **Used addresses** (:func:`published`): what every Service's status shows, ours or not, any
+  class; the allocator never hands those out to another Service.
+* **Orphans** (:func:`orphans`): an allocation whose Service is gone, no longer of type
+  LoadBalancer, or now of another class.  ``reconcile`` forgets it (withdrawing the address from
+  the status first when the Service is no other controller's and shows only that address);
+  doctor reports it, in the same words.
 * **State** (``svc list``): ``assigned`` (status shows exactly the recorded addresses),
   ``pending`` (neither shows any), ``drift`` (they disagree: recorded but not published, shown
   but not recorded, or different), ``foreign`` (another class).
@@ -36,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip
 from lbctl.core.allocator import Request
@@ -70,6 +80,7 @@ MISMATCH = "mismatch"  # both show addresses, and they differ
 _FAMILIES = {name: family for family, name in FAMILY_NAMES.items()}  # "IPv4" -> 4
 
 Obj = Mapping[str, Any]
+ObjT = TypeVar("ObjT", bound=Obj)
 
 
 # --------------------------------------------------------------------------- identity
@@ -260,6 +271,42 @@ def request(svc: Obj, ips: Sequence[str] = (), pool: str | None = None,
     )
 
 
+def needs_address(svc: Obj) -> bool:
+    """Does ``assign --all`` (and reconcile, doctor, the controller) allocate for ``svc``?
+    lbctl's Service whose status shows no address: pending, or recorded but unpublished."""
+    return is_ours(svc) and not ingress_ips(svc)
+
+
+def to_assign(services: Iterable[ObjT], namespace: str | None = None) -> list[ObjT]:
+    """The Services :func:`needs_address` picks, in ``namespace`` (None: all), in the order the
+    allocator serves them: by namespace, then name."""
+    return sorted((svc for svc in services if needs_address(svc)
+                   and (namespace is None or key_of(svc)[0] == namespace)), key=key_of)
+
+
+def requests(services: Iterable[Obj], default_namespace: str = "default",
+             ) -> dict[ServiceKey, Request | LbctlError]:
+    """Each Service's :func:`request`, or the error that says why its request is malformed;
+    the input of :func:`lbctl.core.allocator.allocate_many`.  The first Service of a name
+    wins."""
+    found: dict[ServiceKey, Request | LbctlError] = {}
+    for svc in services:
+        key = key_of(svc, default_namespace)
+        if key in found:
+            continue
+        try:
+            found[key] = request(svc, default_namespace=default_namespace)
+        except LbctlError as exc:
+            found[key] = exc
+    return found
+
+
+def published(services: Iterable[Obj]) -> dict[ServiceKey, tuple[str, ...]]:
+    """What each Service's status shows (every Service given, of any type and class): the
+    ``published`` input of the allocator, which keeps those addresses from other Services."""
+    return {key_of(svc): shown for svc in services if (shown := ingress_ips(svc))}
+
+
 # --------------------------------------------------------------------------- where it stands
 
 
@@ -311,6 +358,60 @@ def condition(svc: Obj, allocation: Allocation | None) -> Condition:
         return Condition(ASSIGNED)
     return Condition(DRIFT, MISMATCH,
                      f"status shows {','.join(shown)}, the state records {recorded}")
+
+
+def shows_only(shown: Sequence[str], allocation: Allocation | None) -> bool:
+    """The status shows addresses, all of them the allocation's: lbctl published them, so it
+    may withdraw them; anything else there is not lbctl's to clear."""
+    return allocation is not None and bool(shown) and set(shown) <= set(allocation.ips)
+
+
+#: Why an allocation is an orphan (:attr:`Orphan.why`).
+GONE = "gone"  # the Service does not exist
+NOT_LOAD_BALANCER = "not-load-balancer"  # it exists, but is no longer of type LoadBalancer
+OTHER_CLASS = "other-class"  # it is now of another loadBalancerClass: another controller's
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """An allocation in the state whose Service is no longer lbctl's."""
+
+    allocation: Allocation
+    why: str  # GONE, NOT_LOAD_BALANCER, OTHER_CLASS
+    shown: tuple[str, ...] = ()  # what the Service's status shows now
+    detail: str = ""  # what became of the Service, e.g. "does not exist" (doctor, reconcile)
+
+    @property
+    def withdraw(self) -> bool:
+        """Clear the status before forgetting the allocation: it shows only this allocation's
+        addresses and the Service is no other controller's.  Another class's Service keeps its
+        status (not lbctl's to change); the address stays in use while it shows it."""
+        return self.why == NOT_LOAD_BALANCER and shows_only(self.shown, self.allocation)
+
+
+def orphans(allocations: Iterable[Allocation], services: Mapping[ServiceKey, Obj],
+            ) -> list[Orphan]:
+    """The allocations whose Service is gone, not of type LoadBalancer, or of another class,
+    sorted by Service.  ``services``: every Service that could own one, by key."""
+    found = []
+    for record in sorted(allocations, key=lambda r: r.key):
+        svc = services.get(record.key)
+        if svc is not None and is_ours(svc):
+            continue
+        if svc is None:
+            found.append(Orphan(record, GONE, (), "does not exist"))
+            continue
+        shown = ingress_ips(svc)
+        if is_load_balancer(svc):
+            still = (f"; its status shows {','.join(shown)}, in use while it does" if shown
+                     else "")
+            found.append(Orphan(record, OTHER_CLASS, shown,
+                                f"now has loadBalancerClass {lb_class(svc)}{still}"))
+        else:
+            kind = _spec(svc).get("type") or "ClusterIP"
+            found.append(Orphan(record, NOT_LOAD_BALANCER, shown,
+                                f"is of type {kind}, not LoadBalancer"))
+    return found
 
 
 def port_list(svc: Obj) -> list[str]:

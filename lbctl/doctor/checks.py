@@ -24,7 +24,7 @@ from typing import TypeVar
 from lbctl.core import kubeproxy
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_entry, parse_ip
-from lbctl.core.allocator import EXHAUSTED, AllocationError, Allocator
+from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
 from lbctl.core.pools import usage
 from lbctl.core.probe import judge
 from lbctl.core.sharing import conflicts
@@ -138,19 +138,21 @@ class Context:
         return svc_core.condition(svc, self.state.allocation(*key))
 
     @cached_property
+    def prediction(self) -> Allocated:
+        """What ``lbctl assign --all -A`` would do: the same Services, the same order, the same
+        used addresses, the same allocator (a test holds doctor to it)."""
+        return allocate_many(self.state, svc_core.requests(svc_core.to_assign(self.services)),
+                             published=svc_core.published(self.services))
+
+    @cached_property
     def pending(self) -> tuple[dict[ServiceKey, Allocation | LbctlError], State]:
-        """What the allocator gives each pending Service, in order, as ``lbctl assign --all``
-        would; and the state after it."""
-        allocator = Allocator(self.state)
-        answers: dict[ServiceKey, Allocation | LbctlError] = {}
-        for key, svc in self.ours:
-            if self.condition(key, svc).state != svc_core.PENDING:
-                continue
-            try:
-                answers[key] = allocator.allocate(svc_core.request(svc))[0]
-            except LbctlError as exc:
-                answers[key] = exc
-        return answers, allocator.state()
+        """What the allocator gives each pending Service (no allocation in the state yet), in
+        order, as ``lbctl assign --all`` would; and the state after it."""
+        done = self.prediction
+        answers = {key: answer.allocation if isinstance(answer, Granted) else answer
+                   for key, answer in done.answers.items()
+                   if self.state.allocation(*key) is None}
+        return answers, done.state
 
 
 Run = Callable[[Context], list[Finding]]
@@ -388,20 +390,15 @@ def check_drift(ctx: Context) -> list[Finding]:
 
 
 def check_orphans(ctx: Context) -> list[Finding]:
-    state, by_key = ctx.state, ctx.by_key
+    state = ctx.state
     findings = []
-    for key in sorted(state.allocations):
-        record = state.allocations[key]
-        svc = by_key.get(key)
-        if svc is not None and svc_core.is_ours(svc):
-            continue
-        why = ("does not exist" if svc is None else
-               "is not a LoadBalancer Service of lbctl's any more")
+    for orphan in svc_core.orphans(state.allocations.values(), ctx.by_key):
+        record = orphan.allocation
         findings.append(Finding(
             "warning", f"the state allocates {', '.join(record.ips)} (pool {record.pool}) to "
-                       f"service {key[0]}/{key[1]}, which {why}",
-            f"free the addresses: lbctl release svc {key[1]} -n {key[0]}",
-            (_svc_object(key), f"pool/{record.pool}")))
+                       f"service {record.ref}, which {orphan.detail}",
+            f"lbctl reconcile frees it (or: lbctl release svc {record.name} -n "
+            f"{record.namespace})", (_svc_object(record.key), f"pool/{record.pool}")))
     return findings or _ok(f"every allocation belongs to a Service "
                            f"({_plural(len(state.allocations), 'allocation')})")
 

@@ -300,6 +300,7 @@ def test_reconcile_releases_what_no_service_uses_and_reports_drift(
         status=ips[("shop", "reclassed")])
     put(kube_server, "stranger", status=("198.51.100.1",))
     put(kube_server, "new")
+    put(kube_server, "newer")
     before = len(writes(kube_server))
     dry = actions.reconcile(kube, store, None, dry_run=True, now=NOW)
     assert dry.dry_run and len(writes(kube_server)) == before
@@ -307,17 +308,22 @@ def test_reconcile_releases_what_no_service_uses_and_reports_drift(
     assert [(o.name, o.result, o.reason) for o in batch.outcomes] == [
         ("gone", "released", ""),
         ("new", "assigned", ""),
-        ("reclassed", "drift", "ForeignClass"),
+        ("newer", "assigned", ""),
+        ("reclassed", "released", ""),
         ("retyped", "released", ""),
         ("stranger", "drift", "unrecorded"),
     ]
-    assert [o.result for o in dry.outcomes] == [o.result for o in batch.outcomes]
+    assert [(o.result, o.ips) for o in dry.outcomes] == [
+        (o.result, o.ips) for o in batch.outcomes]
     assert shown(kube_server, "retyped") == []  # withdrawn before forgotten
     assert shown(kube_server, "stranger") == ["198.51.100.1"]  # not lbctl's: untouched
-    # another class's Service still shows the address: kept, so nobody else gets it
-    assert recorded(store)[("shop", "reclassed")] == ips[("shop", "reclassed")]
+    # another class's Service: its status is not lbctl's to clear; the state forgets the
+    # allocation, and the address stays in use while that Service shows it
+    assert shown(kube_server, "reclassed") == list(ips[("shop", "reclassed")]) == ["192.0.2.12"]
+    assert ("shop", "reclassed") not in recorded(store)
     assert shown(kube_server, "new") == ["192.0.2.10"]  # the address "gone" had
-    assert [o.name for o in batch.failed] == ["reclassed", "stranger"]
+    assert shown(kube_server, "newer") == ["192.0.2.13"]  # "retyped"'s, not "reclassed"'s
+    assert [o.name for o in batch.failed] == ["stranger"]
 
 
 @pytest.mark.slow

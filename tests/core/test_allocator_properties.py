@@ -74,7 +74,8 @@ def reference_pick(state: State, request: Request) -> tuple[str, ...] | None:
         if not pool.admits(request.namespace, request.labels):
             continue
         families = [f for f in request.families if f in pool.families]
-        if not families or (request.require_all and families != list(request.families)):
+        if not families or families[0] != request.families[0] or (
+                request.require_all and families != list(request.families)):
             continue
         picks = [reference_lowest_free(state, pool, f) for f in families]
         # RequireDualStack: every family; PreferDualStack: the first, the others when free.

@@ -156,8 +156,9 @@ def test_foreign_services_are_not_lbctls_business() -> None:
     for check in ("svc.drift", "svc.outside-pools", "svc.pending"):
         assert run(check, found).status == "pass", check
     assert run("svc.orphan", found).findings[0].message == (
-        "the state allocates 192.0.2.10 (pool default) to service web/frontend, which is not a "
-        "LoadBalancer Service of lbctl's any more")
+        "the state allocates 192.0.2.10 (pool default) to service web/frontend, which now has "
+        "loadBalancerClass example.com/other; its status shows 203.0.113.5, in use while it "
+        "does")
 
 
 @pytest.mark.parametrize(("first", "second", "status"), [

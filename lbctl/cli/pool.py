@@ -43,6 +43,7 @@ def _pool_doc(view: PoolView, *, details: bool) -> dict[str, Any]:
         "avoidBuggyIPs": pool.avoid_buggy_ips,
         "namespaces": list(pool.namespaces),
         "serviceSelectors": list(pool.service_selectors),
+        "nodeSelectors": list(pool.node_selectors),
         "priority": pool.priority,
         "reservations": dict(pool.reservations),
         "usage": [
@@ -114,6 +115,10 @@ def add(
     priority: Annotated[int | None, typer.Option(
         "--priority", help="Pools are tried by priority, lower first; pools without one "
                            "come last, then by name.")] = None,
+    node_selectors: Annotated[list[str] | None, typer.Option(
+        "--node-selector", metavar="SELECTOR",
+        help="Announce its addresses (lbctl speaker, layer 2) only from nodes whose labels "
+             "match (openyurt.io/is-edge-worker=true). Repeat for alternatives.")] = None,
 ) -> None:
     """Add an address pool.
 
@@ -127,6 +132,7 @@ def add(
     pool = make_pool(
         name, addresses, auto_assign=not no_auto_assign, avoid_buggy_ips=avoid_buggy_ips,
         namespaces=namespaces or (), selectors=selectors or (), priority=priority,
+        node_selectors=node_selectors or (),
     )
     _report(app, actions.add(app.store(), pool, dry_run=app.options.dry_run), "created")
 
@@ -206,6 +212,7 @@ def show(
         ("Avoid buggy IPs", "yes" if pool.avoid_buggy_ips else "no"),
         ("Priority", "-" if pool.priority is None else str(pool.priority)),
         ("Serves", pool.scope()),
+        ("Announced from", " | ".join(pool.node_selectors) or "every node"),
     ] + [
         (f"{u.family}", f"{render.count(u.used)} used, {render.count(u.free)} free of "
                         f"{render.count(u.capacity)}")

@@ -30,6 +30,7 @@ def make_pool(
     namespaces: Iterable[str] = (),
     selectors: Iterable[str] = (),
     priority: int | None = None,
+    node_selectors: Iterable[str] = (),
 ) -> Pool:
     """Validate user input into a :class:`Pool` with normalised entries and selectors."""
     if not _NAME.match(name):
@@ -49,6 +50,7 @@ def make_pool(
         namespaces=tuple(sorted(set(namespaces))),
         service_selectors=tuple(sorted({str(parse_selector(s)) for s in selectors})),
         priority=priority,
+        node_selectors=tuple(sorted({str(parse_selector(s)) for s in node_selectors})),
     )
     inner = overlaps([pool])
     if inner:

@@ -466,8 +466,10 @@ def _two(big: int, big_unit: str, small: int, small_unit: str) -> str:
 
 
 def ready_nodes(slices: Iterable[Obj]) -> dict[ServiceKey, tuple[str, ...]]:
-    """Per Service, the nodes that have a ready endpoint (EndpointSlice ``conditions.ready``
-    unset counts as ready, as the API documents)."""
+    """Per Service, the nodes that have a ready endpoint, or one still serving while it
+    terminates (EndpointSlice ``conditions``; ``ready`` unset counts as ready, as the API
+    documents).  The one rule for "may this node's endpoints take traffic", used by ``svc``,
+    doctor and the speaker."""
     found: dict[ServiceKey, set[str]] = {}
     for endpoint_slice in slices:
         meta = endpoint_slice.get("metadata") or {}
@@ -476,7 +478,8 @@ def ready_nodes(slices: Iterable[Obj]) -> dict[ServiceKey, tuple[str, ...]]:
             continue
         nodes = found.setdefault((str(meta.get("namespace") or ""), str(owner)), set())
         for endpoint in endpoint_slice.get("endpoints") or []:
-            ready = (endpoint.get("conditions") or {}).get("ready")
-            if ready is not False and endpoint.get("nodeName"):
+            conditions = endpoint.get("conditions") or {}
+            usable = conditions.get("ready") is not False or conditions.get("serving") is True
+            if usable and endpoint.get("nodeName"):
                 nodes.add(str(endpoint["nodeName"]))
     return {key: tuple(sorted(nodes)) for key, nodes in found.items()}

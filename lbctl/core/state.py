@@ -15,6 +15,7 @@ Shape (see README, "The state document")::
         avoidBuggyIPs: false
         namespaces: [web]               # optional: only Services in these namespaces
         serviceSelectors: [app=web]     # optional: only Services matching one of these
+        nodeSelectors: [zone=a]         # optional: announced only from nodes matching one
         priority: 10                    # optional: lower is tried first; unset pools come last
         reservations: {192.0.2.11: router}
     allocations:
@@ -63,6 +64,7 @@ class Pool:
     service_selectors: tuple[str, ...] = ()
     priority: int | None = None
     reservations: Mapping[str, str] = field(default_factory=dict)  # canonical IP -> note
+    node_selectors: tuple[str, ...] = ()  # which nodes may announce its addresses (layer 2)
 
     @cached_property
     def entries(self) -> tuple[AddrRange, ...]:
@@ -84,6 +86,18 @@ class Pool:
         if not self.service_selectors:
             return True
         return any(selector.matches(labels) for selector in self.selectors)
+
+    @cached_property
+    def parsed_node_selectors(self) -> tuple[Selector, ...]:
+        return tuple(parse_selector(s) for s in self.node_selectors)
+
+    def admits_node(self, labels: Mapping[str, str]) -> bool:
+        """May a node with ``labels`` announce this pool's addresses?  Any node when the pool
+        has no node selectors, else a node matching one of them (as MetalLB's
+        ``L2Advertisement.nodeSelectors``)."""
+        if not self.node_selectors:
+            return True
+        return any(selector.matches(labels) for selector in self.parsed_node_selectors)
 
     def scope(self) -> str:
         """Who this pool serves, for messages: ``namespaces web,api; selectors app=web``."""
@@ -245,7 +259,7 @@ def problems_of(error: LbctlError) -> list[Problem]:
 _TOP_FIELDS = {"schemaVersion", "pools", "allocations", "holds"}
 _POOL_FIELDS = {
     "addresses", "autoAssign", "avoidBuggyIPs", "namespaces", "serviceSelectors", "priority",
-    "reservations",
+    "reservations", "nodeSelectors",
 }
 _ALLOC_FIELDS = {"ips", "pool", "sharingKey", "ports", "backend"}
 
@@ -307,6 +321,9 @@ def _build(raw: dict[str, Any], problems: _Problems) -> State:
             ),
             priority=priority if isinstance(priority, int) else None,
             reservations=reservations,
+            node_selectors=_strings(
+                body.get("nodeSelectors"), f"{where}: nodeSelectors", problems
+            ),
         )
     return State(
         pools=pools,
@@ -350,7 +367,7 @@ def validate(state: State) -> list[Problem]:
             if not pool.entries:
                 add("consistency", f"pool {pool.name} has no addresses")
                 continue
-            for selector in pool.service_selectors:
+            for selector in (*pool.service_selectors, *pool.node_selectors):
                 parse_selector(selector)
         except LbctlError as exc:
             add("consistency", f"pool {pool.name}: {exc.message}")
@@ -600,6 +617,8 @@ def to_document(state: State) -> dict[str, Any]:
             body["serviceSelectors"] = list(pool.service_selectors)
         if pool.priority is not None:
             body["priority"] = pool.priority
+        if pool.node_selectors:
+            body["nodeSelectors"] = list(pool.node_selectors)
         if pool.reservations:
             body["reservations"] = _Flow(sorted(pool.reservations.items(), key=_ip_sort_key))
         pools[name] = body

@@ -45,7 +45,8 @@ def test_state_from_environment(cli: Cli, state: str) -> None:
 
 def test_list_json_shape_with_ipv6_capacity(cli: Cli, state: str) -> None:
     cli("pool", "add", "v6", "2001:db8::/64", "10.0.0.0/24", "--avoid-buggy-ips",
-        "--priority", "5", "-n", "web", "-l", "app=web", "--state", state)
+        "--priority", "5", "-n", "web", "-l", "app=web", "--node-selector", "zone=a",
+        "--state", state)
     result = cli("pool", "list", "-o", "json", "--state", state)
     assert result.code == 0
     assert json.loads(result.out) == {
@@ -57,6 +58,7 @@ def test_list_json_shape_with_ipv6_capacity(cli: Cli, state: str) -> None:
             "avoidBuggyIPs": True,
             "namespaces": ["web"],
             "serviceSelectors": ["app=web"],
+            "nodeSelectors": ["zone=a"],
             "priority": 5,
             "reservations": {},
             "usage": [
@@ -190,6 +192,7 @@ def test_reserve_show_and_unreserve(cli: Cli, state: str) -> None:
         "Avoid buggy IPs:   no\n"
         "Priority:          -\n"
         "Serves:            every Service\n"
+        "Announced from:    every node\n"
         "IPv4:              1 used, 7 free of 8\n"
         "\n"
         "Allocations: none\n"
@@ -266,3 +269,22 @@ def test_the_invalid_state_hint_names_the_state_file_in_use(cli: Cli, state: str
     doctor = cli("doctor", "--state", state)
     assert doctor.code == 1
     assert "unknown field 'extra' in the document" in doctor.out
+
+
+def test_node_selectors_are_kept_normalised_and_shown(cli: Cli, state: str) -> None:
+    result = cli("pool", "add", "edge", "10.0.0.0/30",
+                 "--node-selector", "openyurt.io/is-edge-worker==true",
+                 "--node-selector", "apps.openyurt.io/nodepool=hz", "--state", state)
+    assert result.code == 0, result.err
+    assert yaml.safe_load(Path(state).read_text())["pools"]["edge"]["nodeSelectors"] == [
+        "apps.openyurt.io/nodepool=hz", "openyurt.io/is-edge-worker=true"]
+    shown = cli("pool", "show", "edge", "--state", state).out
+    assert "Announced from:    apps.openyurt.io/nodepool=hz | openyurt.io/is-edge-worker=true\n" \
+        in shown
+
+
+def test_a_malformed_node_selector_is_refused(cli: Cli, state: str) -> None:
+    result = cli("pool", "add", "edge", "10.0.0.0/30", "--node-selector", "a=(b", "--state", state)
+    assert result.code == 2
+    assert result.err.startswith("lbctl: error: ")
+    assert not Path(state).exists() or "edge" not in Path(state).read_text()

@@ -140,6 +140,7 @@ def test_import_from_stdin(cli: Cli, state: str, monkeypatch: pytest.MonkeyPatch
         "name": "tenant-a", "addresses": ["172.20.0.0/25"], "autoAssign": True,
         "avoidBuggyIPs": True, "namespaces": ["team-a", "team-a-staging"],
         "serviceSelectors": ["!canary,tier in (edge,frontend)", "exposure=public"],
+        "nodeSelectors": [],
         "priority": 50, "reservations": {},
         "usage": [{"family": "IPv4", "used": 0, "free": 127, "capacity": 127}],  # not .0
     }

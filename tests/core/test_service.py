@@ -216,12 +216,16 @@ def test_ready_nodes_from_endpoint_slices() -> None:
     slices = [
         endpoint_slice("shop", "web", {"nodeName": "n2", "conditions": {"ready": True}},
                        {"nodeName": "n1"},  # unset counts as ready
-                       {"nodeName": "n3", "conditions": {"ready": False}}),
+                       {"nodeName": "n3", "conditions": {"ready": False}},
+                       # terminating but still serving: its node may still take traffic
+                       {"nodeName": "n4", "conditions": {"ready": False, "serving": True,
+                                                         "terminating": True}},
+                       {"nodeName": "n5", "conditions": {"ready": False, "serving": False}}),
         endpoint_slice("shop", "web", {"nodeName": "n1", "conditions": {"ready": True}}),
         endpoint_slice("dev", "web", {"conditions": {"ready": True}}),  # no node name
         {"metadata": {"namespace": "shop"}, "endpoints": [{"nodeName": "n9"}]},  # no owner
     ]
-    assert service.ready_nodes(slices) == {("shop", "web"): ("n1", "n2"), ("dev", "web"): ()}
+    assert service.ready_nodes(slices) == {("shop", "web"): ("n1", "n2", "n4"), ("dev", "web"): ()}
 
 
 # --------------------------------------------------------------------------- age

@@ -276,7 +276,7 @@ def test_node_selectors_are_kept_normalised_and_shown(cli: Cli, state: str) -> N
                  "--node-selector", "openyurt.io/is-edge-worker==true",
                  "--node-selector", "apps.openyurt.io/nodepool=hz", "--state", state)
     assert result.code == 0, result.err
-    assert yaml.safe_load(Path(state).read_text())["pools"]["edge"]["nodeSelectors"] == [
+    assert statefiles.document(state)["pools"]["edge"]["nodeSelectors"] == [
         "apps.openyurt.io/nodepool=hz", "openyurt.io/is-edge-worker=true"]
     shown = cli("pool", "show", "edge", "--state", state).out
     assert "Announced from:    apps.openyurt.io/nodepool=hz | openyurt.io/is-edge-worker=true\n" \

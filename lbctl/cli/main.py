@@ -20,6 +20,7 @@ from lbctl.cli import (
     arp,
     assign,
     doctor,
+    install,
     kubeproxy,
     pool,
     rbac,
@@ -52,6 +53,7 @@ release.register(app)
 reconcile.register(app)
 doctor.register(app)
 rbac.register(app)
+install.register(app)
 version.register(app)
 
 

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 SERVICE_ACCOUNT = "lbctl"
 DEFAULT_NAMESPACE = "kube-system"
-RBAC_API = "rbac.authorization.k8s.io/v1"
 LABELS = {"app.kubernetes.io/name": "lbctl"}
 FORMATS = (Output.table, Output.yaml, Output.json)
 
@@ -67,59 +66,9 @@ def rbac(
     render.manifests(app.out, documents, output.value)
 
 
-def _rules(permissions: Iterable[Permission]) -> list[dict[str, Any]]:
-    """RBAC rules granting exactly ``permissions``: verbs gathered per resource and name, and
-    resources with the same verbs and name in one rule."""
-    verbs: dict[tuple[str, str, str], set[str]] = {}
-    for p in permissions:
-        resource = f"{p.resource}/{p.subresource}" if p.subresource else p.resource
-        verbs.setdefault((p.group, resource, p.name or ""), set()).add(p.verb)
-    merged: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
-    for (group, resource, name), granted in verbs.items():
-        merged.setdefault((group, tuple(sorted(granted)), name), []).append(resource)
-    rules = []
-    for (group, allowed, name), resources in sorted(
-            merged.items(), key=lambda item: (item[0][0], sorted(item[1]), item[0][2],
-                                              item[0][1])):
-        rule: dict[str, Any] = {"apiGroups": [group], "resources": sorted(resources),
-                                "verbs": list(allowed)}
-        if name:
-            rule["resourceNames"] = [name]
-        rules.append(rule)
-    return rules
-
-
-def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    meta["labels"] = dict(LABELS)
-    return meta
-
-
 def manifests(permissions: Iterable[Permission], namespace: str) -> list[dict[str, Any]]:
     """The ServiceAccount, ClusterRole, ClusterRoleBinding, and a Role and RoleBinding per
     namespace that ``permissions`` name."""
-    permissions = list(permissions)
-    subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]
-    documents: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": _meta(SERVICE_ACCOUNT, namespace)},
-        {"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": _meta(SERVICE_ACCOUNT),
-         "rules": _rules(p for p in permissions if p.namespace is None)},
-        {"apiVersion": RBAC_API, "kind": "ClusterRoleBinding", "metadata": _meta(SERVICE_ACCOUNT),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": SERVICE_ACCOUNT},
-         "subjects": subjects},
-    ]
-    for where in sorted({p.namespace for p in permissions if p.namespace is not None}):
-        documents += [
-            {"apiVersion": RBAC_API, "kind": "Role", "metadata": _meta(SERVICE_ACCOUNT, where),
-             "rules": _rules(p for p in permissions if p.namespace == where)},
-            {"apiVersion": RBAC_API, "kind": "RoleBinding",
-             "metadata": _meta(SERVICE_ACCOUNT, where),
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                         "name": SERVICE_ACCOUNT},
-             "subjects": subjects},
-        ]
-    return documents
+    from lbctl.core.rbac import service_account_rbac
+
+    return service_account_rbac(permissions, SERVICE_ACCOUNT, namespace, LABELS)

@@ -25,6 +25,9 @@ KUBE_PROXY = "kube-proxy"
 METALLB_NAMESPACE = "metallb-system"
 METALLB_LEGACY_CONFIGMAP = "config"
 KUBEVIP_CONFIGMAP = "kubevip"
+#: The Lease ``lbctl controller`` replicas elect their leader with, and who runs them.
+CONTROLLER_LEASE = "lbctl-controller"
+CONTROLLER = "lbctl-controller"
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,9 @@ class Permission:
         return f"{self.verb} {resource}{where}"
 
 
-_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool import", "doctor")
-_STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor")
+_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool import", "doctor",
+        "controller")
+_STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor", "controller")
 _PROXY = ("kube-proxy diff", "kube-proxy apply", "doctor")
 
 PERMISSIONS: tuple[Permission, ...] = (
@@ -66,21 +70,36 @@ PERMISSIONS: tuple[Permission, ...] = (
                ("svc show", "assign", "release")),
     Permission("list", "", "services", "find LoadBalancer Services and the ClusterIPs in use",
                _SVC),
+    Permission("watch", "", "services", "assign new LoadBalancer Services as they appear",
+               ("controller",)),
     Permission("patch", "", "services", "publish the address in status.loadBalancer.ingress, "
-               "and withdraw it", ("assign", "release", "reconcile"), subresource="status"),
+               "and withdraw it", ("assign", "release", "reconcile", "controller"),
+               subresource="status"),
     Permission("create", "", "events", "record on the Service why it got no address",
-               ("assign", "reconcile")),
+               ("assign", "reconcile", "controller")),
     Permission("list", "discovery.k8s.io", "endpointslices",
                "find the nodes with ready endpoints of externalTrafficPolicy: Local Services",
                ("svc list", "svc show", "doctor")),
     # The state document.
     Permission("get", "", "configmaps", "read the state document", _STATE,
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    Permission("list", "", "configmaps", "follow the state document (pools changed with the CLI)",
+               ("controller",), namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    Permission("watch", "", "configmaps", "follow the state document (pools changed with the "
+               "CLI)", ("controller",), namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
     Permission("create", "", "configmaps", "create the state ConfigMap on the first change",
-               ("pool", "assign"), namespace=SYSTEM_NAMESPACE),
+               ("pool", "assign", "controller"), namespace=SYSTEM_NAMESPACE),
     Permission("update", "", "configmaps", "write the state document (compare-and-swap)",
-               ("pool", "assign", "release", "reconcile"),
+               ("pool", "assign", "release", "reconcile", "controller"),
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    # The controller's leader election.
+    Permission("get", "coordination.k8s.io", "leases", "find the controller's leader",
+               ("controller", "controller status", "doctor"), namespace=SYSTEM_NAMESPACE,
+               name=CONTROLLER_LEASE),
+    Permission("create", "coordination.k8s.io", "leases", "create the leader Lease the first "
+               "time", ("controller",), namespace=SYSTEM_NAMESPACE),
+    Permission("update", "coordination.k8s.io", "leases", "take and renew leadership",
+               ("controller",), namespace=SYSTEM_NAMESPACE, name=CONTROLLER_LEASE),
     # kube-proxy's strictARP.
     Permission("get", "", "configmaps", "read kube-proxy's configuration (strictARP)", _PROXY,
                namespace=SYSTEM_NAMESPACE, name=KUBE_PROXY),

@@ -259,7 +259,7 @@ def test_each_missing_permission_is_named_with_its_reason() -> None:
     assert [f.message for f in result.findings] == [
         "this identity may not patch services/status (all namespaces): lbctl needs it to "
         "publish the address in status.loadBalancer.ingress, and withdraw it (assign, release, "
-        "reconcile)"]
+        "reconcile, controller)"]
 
 
 # --------------------------------------------------------------------------- skipping

@@ -1,0 +1,145 @@
+"""The manifests that run lbctl's long-running commands on a cluster (``lbctl install``).
+
+Each component is one workload and its identity: a ServiceAccount with least-privilege RBAC
+built from :data:`lbctl.core.permissions.PERMISSIONS` (the entries whose ``commands`` name the
+component's command), the workload itself, and what keeps it available.  Today:
+
+* **controller**: a Deployment of ``lbctl controller`` replicas (one leads through the Lease
+  ``kube-system/lbctl-controller``, the others stand by), spread over nodes, and a
+  PodDisruptionBudget so that a drain never takes every replica at once.
+
+A component is a function ``(Target) -> list[manifest]``; :func:`manifests` concatenates the
+ones asked for, so another long-running command (the speaker's DaemonSet) adds a function and a
+flag, and shares :func:`container` (probes, resources, a non-root read-only container).
+
+Pure: builds plain dictionaries, reads no file and no cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lbctl import __version__
+from lbctl.core.permissions import CONTROLLER, PERMISSIONS, Permission
+from lbctl.core.rbac import meta, service_account_rbac
+
+Obj = dict[str, Any]
+
+#: The image ``lbctl install`` names unless ``--image`` says otherwise: what the Containerfile
+#: builds (``podman build -t lbctl:VERSION .``).
+DEFAULT_IMAGE = f"lbctl:{__version__}"
+DEFAULT_NAMESPACE = "kube-system"
+METRICS_PORT = 8080
+#: The non-root user of the image (the Containerfile creates it).
+USER_ID = 65532
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and what to install."""
+
+    image: str = DEFAULT_IMAGE
+    namespace: str = DEFAULT_NAMESPACE
+    replicas: int = 2
+
+
+def labels(name: str, component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "lbctl"}
+
+
+def permissions_of(command: str, permissions: Iterable[Permission] = PERMISSIONS
+                   ) -> list[Permission]:
+    """The permissions one long-running command uses."""
+    return [p for p in permissions if command in p.commands]
+
+
+def container(name: str, image: str, args: Sequence[str], *, cpu: str = "50m",
+              memory: str = "64Mi", memory_limit: str = "256Mi") -> Obj:
+    """The container of a long-running command: its identity from the downward API, the
+    metrics port, liveness (``/healthz``) and readiness (``/readyz``) probes, resource requests,
+    and a non-root, read-only, capability-free security context."""
+    probe = {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10,
+             "timeoutSeconds": 3, "failureThreshold": 3}
+    return {
+        "name": name,
+        "image": image,
+        "args": list(args),
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_NAMESPACE",
+             "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        ],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "livenessProbe": probe,
+        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "metrics"},
+                           "periodSeconds": 5},
+        "resources": {"requests": {"cpu": cpu, "memory": memory},
+                      "limits": {"memory": memory_limit}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": USER_ID,
+            "runAsGroup": USER_ID,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+
+
+def controller(target: Target) -> list[Obj]:
+    """ServiceAccount, RBAC, Deployment and PodDisruptionBudget of ``lbctl controller``."""
+    name, ns = CONTROLLER, target.namespace
+    tags = labels(name, "controller")
+    selector = {"app.kubernetes.io/name": name}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(name, ns, tags),
+        "spec": {
+            "replicas": target.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": tags,
+                             "annotations": {"prometheus.io/scrape": "true",
+                                             "prometheus.io/port": str(METRICS_PORT)}},
+                "spec": {
+                    "serviceAccountName": name,
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": {"runAsNonRoot": True,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container(
+                        "controller", target.image,
+                        ["controller", f"--metrics-addr=:{METRICS_PORT}", "--log-format=json"])],
+                    # One replica per node where possible: losing a node loses one replica.
+                    "affinity": {"podAntiAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [{
+                            "weight": 100,
+                            "podAffinityTerm": {"labelSelector": {"matchLabels": selector},
+                                                "topologyKey": "kubernetes.io/hostname"}}]}},
+                    "tolerations": [{"key": "node-role.kubernetes.io/control-plane",
+                                     "operator": "Exists", "effect": "NoSchedule"}],
+                },
+            },
+        },
+    }
+    budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(name, ns, tags),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+    }
+    rbac = service_account_rbac(permissions_of("controller"), name, ns, tags)
+    return [*rbac, deployment, budget]
+
+
+#: The components ``lbctl install`` knows, by name, in the order they are printed.
+COMPONENTS: dict[str, Callable[[Target], list[Obj]]] = {"controller": controller}
+
+
+def manifests(target: Target, components: Iterable[str] = ("controller",)) -> list[Obj]:
+    """Every manifest of the components asked for, in ``kubectl apply`` order per component."""
+    return [doc for name in components for doc in COMPONENTS[name](target)]

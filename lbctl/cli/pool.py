@@ -142,7 +142,8 @@ def list_(
     ctx: typer.Context,
     no_headers: Annotated[bool, typer.Option("--no-headers", help="Omit the header row.")] = False,
 ) -> None:
-    """List pools with their addresses and how full they are.
+    """List pools with their addresses and how full they are: one row per pool and IP
+    family, so that a mixed pool whose IPv4 addresses are exhausted says so.
 
     Example: lbctl pool list -o wide
     """
@@ -162,28 +163,36 @@ def list_(
     if not views:
         render.say(app.err, f"no pools in {store.location}; add one with lbctl pool add")
         return
-    headers = ["name", "addresses", "auto", "used", "free", "utilisation"]
+    headers = ["name", "family", "addresses", "auto", "used", "free", "utilisation"]
     if output is Output.wide:
         headers += ["priority", "avoid-buggy", "namespaces", "selectors", "reserved"]
     rows = []
     for view in views:
         pool = view.pool
-        used = sum(u.used for u in view.usage)
-        capacity = sum(u.capacity for u in view.usage)
-        row: list[render.Cell] = [
-            pool.name, ",".join(pool.addresses), "yes" if pool.auto_assign else "no",
-            render.count(used), render.count(capacity - used), render.bar(used, capacity),
-        ]
-        if output is Output.wide:
-            row += [
-                "-" if pool.priority is None else str(pool.priority),
-                "yes" if pool.avoid_buggy_ips else "no",
-                ",".join(pool.namespaces) or "*",
-                " | ".join(pool.service_selectors) or "*",
-                str(len(pool.reservations)),
+        for usage in view.usage:
+            row: list[render.Cell] = [
+                pool.name, usage.family, ",".join(_addresses_of(pool, usage.family)),
+                "yes" if pool.auto_assign else "no", render.count(usage.used),
+                render.count(usage.free), render.bar(usage.used, usage.capacity),
             ]
-        rows.append(row)
+            if output is Output.wide:
+                row += [
+                    "-" if pool.priority is None else str(pool.priority),
+                    "yes" if pool.avoid_buggy_ips else "no",
+                    ",".join(pool.namespaces) or "*",
+                    " | ".join(pool.service_selectors) or "*",
+                    str(sum(1 for ip in pool.reservations
+                            if ("IPv6" if ":" in ip else "IPv4") == usage.family)),
+                ]
+            rows.append(row)
     render.table(app.out, headers, rows, no_headers=no_headers)
+
+
+def _addresses_of(pool: Pool, family: str) -> list[str]:
+    """The pool's entries of one family (``IPv4``/``IPv6``), as written."""
+    version = 6 if family == "IPv6" else 4
+    return [text for text, entry in zip(pool.addresses, pool.entries, strict=True)
+            if entry.version == version]
 
 
 @command(app, "show")

@@ -22,8 +22,8 @@ def test_add_then_list(cli: Cli, state: str) -> None:
     result = cli("pool", "list", "--state", state)
     assert result.code == 0
     assert result.out == (
-        "NAME      ADDRESSES                   AUTO   USED   FREE   UTILISATION\n"
-        "default   192.168.1.30-192.168.1.49   yes    0      20     [----------]   0%\n"
+        "NAME      FAMILY   ADDRESSES                   AUTO   USED   FREE   UTILISATION\n"
+        "default   IPv4     192.168.1.30-192.168.1.49   yes    0      20     [----------]   0%\n"
     )
     assert statefiles.document(state)["pools"]["default"] == {
         "addresses": ["192.168.1.30-192.168.1.49"],
@@ -73,8 +73,25 @@ def test_wide_table(cli: Cli, state: str) -> None:
     cli("pool", "add", "v6", "2001:db8::/64", "--no-auto-assign", "--state", state)
     result = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
     assert result.out.split() == [
-        "v6", "2001:db8::/64", "no", "0", "2^64-1", "[----------]", "0%", "-", "no", "*", "*", "0",
+        "v6", "IPv6", "2001:db8::/64", "no", "0", "2^64-1", "[----------]", "0%", "-", "no", "*",
+        "*", "0",
     ]
+
+
+def test_a_mixed_pool_shows_each_family(cli: Cli, state: str) -> None:
+    """IPv4 exhausted must not hide behind a /64 of free IPv6 addresses."""
+    cli("pool", "add", "mixed", "192.0.2.8/30", "2001:db8::/64", "--state", state)
+    cli("pool", "reserve", "mixed", "192.0.2.8", "192.0.2.9", "192.0.2.10", "192.0.2.11",
+        "2001:db8::5", "--state", state)
+    result = cli("pool", "list", "--state", state)
+    assert (result.code, result.err) == (0, "")
+    assert result.out == (
+        "NAME    FAMILY   ADDRESSES       AUTO   USED   FREE     UTILISATION\n"
+        "mixed   IPv4     192.0.2.8/30    yes    4      0        [##########] 100%\n"
+        "mixed   IPv6     2001:db8::/64   yes    1      2^64-2   [#---------]  <1%\n"
+    )
+    wide = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
+    assert [line.split()[-1] for line in wide.out.splitlines()] == ["4", "1"]
 
 
 def test_empty_list_says_how_to_start(cli: Cli, state: str) -> None:

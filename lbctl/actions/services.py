@@ -134,11 +134,13 @@ class ServiceView:
 
 
 def list_services(kube: KubeAPI, store: StateStore, namespace: str | None, *,
-                  with_nodes: bool = False) -> list[ServiceView]:
-    """Every LoadBalancer Service in ``namespace`` (None: all), sorted, with its state: one
-    LIST of Services (filtered here: the ``spec.type`` field selector needs Kubernetes 1.31),
-    one state read, and with ``with_nodes`` one LIST of EndpointSlices."""
-    services = [s for s in kube.list(SERVICES, namespace) if core.is_load_balancer(s)]
+                  with_nodes: bool = False, selector: str | None = None) -> list[ServiceView]:
+    """Every LoadBalancer Service in ``namespace`` (None: all) whose labels match ``selector``
+    (kubectl syntax; the API server filters), sorted, with its state: one LIST of Services
+    (filtered here: the ``spec.type`` field selector needs Kubernetes 1.31), one state read,
+    and with ``with_nodes`` one LIST of EndpointSlices."""
+    services = [s for s in kube.list(SERVICES, namespace, label_selector=selector)
+                if core.is_load_balancer(s)]
     state = store.load()
     nodes = core.ready_nodes(kube.list(ENDPOINTSLICES, namespace)) if with_nodes else None
     views = []

@@ -137,7 +137,7 @@ def announce(
         for ip, s in result.per_address()
     ]
     total: list[render.Cell] = ["total", *[""] * (len(headers) - 2), str(result.frames)]
-    render.table(app.out, headers, [*rows, total])
+    app.table(headers, [*rows, total])
 
 
 def _dry_run(app: App, output: Output, ips: list[str]) -> None:
@@ -209,7 +209,7 @@ def probe(
             if output is Output.wide:
                 row.append(v.probed.via)
             rows.append(row)
-        render.table(app.out, headers, rows)
+        app.table(headers, rows)
         for v in report.verdicts:
             if not v.ok:
                 render.say(app.err, v.detail)

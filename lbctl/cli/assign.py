@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from lbctl.actions.services import Batch
 
 
-BATCH_FORMATS = (Output.table, Output.json, Output.yaml)
+BATCH_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
+#: Results of a batch whose Service has its address (listed by ``-o name``).
+_HAS_ADDRESS = ("assigned", "pinned", "unchanged", "published", "adopted")
 #: Pinning edits YAML text in block style; a directory contributes only its YAML files.
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -61,12 +63,15 @@ def render_batch(app: App, batch: Batch, kind: str, *, console: Console | None =
     out = console or app.out
     if app.output in (Output.json, Output.yaml):
         render.document(out, batch_doc(batch, kind), app.output.value)
+    elif app.output is Output.name:
+        render.names(out, [f"service/{o.name}" for o in batch.outcomes
+                           if o.result in _HAS_ADDRESS])
     elif batch.outcomes:
-        render.table(out, ["namespace", "name", "result", "external-ip", "pool", "message"], [
+        app.table(["namespace", "name", "result", "external-ip", "pool", "message"], [
             [o.namespace, o.name, o.result + (" (dry run)" if batch.dry_run else ""),
              ",".join(o.ips) or "-", o.pool or "-", o.message or "-"]
             for o in batch.outcomes
-        ])
+        ], console=out)
     counts: dict[str, int] = {}
     for outcome in batch.outcomes:
         counts[outcome.result] = counts.get(outcome.result, 0) + 1
@@ -157,6 +162,9 @@ def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
     result = actions.assign(app.kube(), app.store(), app.namespace, name, ips=ips, pool=pool,
                             dry_run=app.options.dry_run, now=svc.now(), warn=warner(app))
     allocation = result.allocation
+    if output is Output.name:
+        render.names(app.out, [f"service/{result.name}"])
+        return ExitCode.OK
     if output is not Output.table:
         render.document(app.out, {
             "kind": "Assignment", "namespace": result.namespace, "name": result.name,
@@ -217,6 +225,6 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
         app.out.file.flush()
     # The manifests own stdout; the summary goes to stderr, unless it is a document (-o json or
     # yaml) and the manifests went back to their files.
-    document = app.output in (Output.json, Output.yaml)
+    document = app.output is not Output.table
     return render_batch(app, batch, "AssignmentList",
                         console=app.out if in_place and document else app.err)

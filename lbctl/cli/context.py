@@ -4,9 +4,10 @@ Nothing else in lbctl constructs an adapter.  Every command receives an :class:`
 :func:`app_of` and asks it for what it needs (``app.store()``, ``app.kube()``, ``app.out``),
 so a command that never touches the cluster never imports the Kubernetes client.
 
-Global options are kubectl's: they are accepted before the command (``lbctl -n web svc list``)
-and after it (``lbctl svc list -n web``); :func:`command` adds them to every command, shown under
-"Global options" in its help.
+Global options are kubectl's: they are accepted before the command (``lbctl -n web svc list``),
+after a group's name (``lbctl svc -n web list``) and after the command (``lbctl svc list -n
+web``); :func:`group` and :func:`command` add them to every group and command, shown under
+"Global options" in its help.  The last one given wins.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
@@ -28,6 +29,7 @@ from lbctl.cli import complete
 from lbctl.errors import NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
+    from lbctl.cli.render import Cell
     from lbctl.ports import Announcer, KubeAPI
     from lbctl.state.store import StateStore
 
@@ -55,6 +57,7 @@ class Options:
     dry_run: bool = False
     state: str | None = None
     debug: bool = False
+    no_headers: bool = False
 
     def merge(self, other: Options) -> None:
         """Options given after the command win over the same options given before it."""
@@ -113,6 +116,12 @@ GLOBAL_PARAMETERS = [
         "debug", inspect.Parameter.KEYWORD_ONLY, default=False,
         annotation=Annotated[bool, typer.Option(
             "--debug", rich_help_panel=PANEL, help="Show tracebacks.")],
+    ),
+    inspect.Parameter(
+        "no_headers", inspect.Parameter.KEYWORD_ONLY, default=False,
+        annotation=Annotated[bool, typer.Option(
+            "--no-headers", rich_help_panel=PANEL,
+            help="Print tables without their header row.")],
     ),
 ]
 
@@ -201,6 +210,13 @@ class App:
                 "with --state PATH (no cluster needed)",
             ) from exc
 
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[Cell]], *,
+              console: Console | None = None) -> None:
+        """A table on stdout (or ``console``), without its header row under ``--no-headers``."""
+        from lbctl.cli import render
+
+        render.table(console or self.out, headers, rows, no_headers=self.options.no_headers)
+
     def require_output(self, *allowed: Output) -> Output:
         """Refuse an ``-o`` format this command cannot produce."""
         if self.output not in allowed:
@@ -213,8 +229,18 @@ class App:
 
 def group(help: str) -> typer.Typer:
     """A command group with lbctl's settings: plain, kubectl-like help (rich's help renderer
-    costs ~100 ms of start-up), and the group's help when no command is given."""
-    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+    costs ~100 ms of start-up), the group's help when no command is given, and the global
+    options accepted after its name (``lbctl svc -n web list``)."""
+    made = typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+    def options(ctx: typer.Context, **given: Any) -> None:
+        app_of(ctx).options.merge(Options(**given))
+
+    options.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                           annotation=typer.Context), *GLOBAL_PARAMETERS])
+    made.callback(help=help)(options)
+    return made
 
 
 def make_consoles() -> tuple[Console, Console]:

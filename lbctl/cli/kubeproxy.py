@@ -267,7 +267,7 @@ def _report_node(app: App, node: NodeArp) -> None:
     rows += [[i.name, value(i.arp_ignore, i.effective_ignore),
               value(i.arp_announce, i.effective_announce), "yes" if i.strict else "no"]
              for i in node.interfaces]
-    render.table(app.out, ["interface", "arp_ignore", "arp_announce", "strict"], rows)
+    app.table(["interface", "arp_ignore", "arp_announce", "strict"], rows)
     if node.active:
         render.say(app.err, "strict ARP is active: arp_ignore >= 1 and arp_announce >= 2 apply "
                             "on every interface")

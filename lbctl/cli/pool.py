@@ -31,7 +31,7 @@ app = group(
 
 
 TABLE_FORMATS = (Output.table, Output.wide, Output.json, Output.yaml, Output.name)
-DOC_FORMATS = (Output.table, Output.json, Output.yaml)
+DOC_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 
 
 def _pool_doc(view: PoolView, *, details: bool) -> dict[str, Any]:
@@ -81,6 +81,9 @@ def _report(app: App, applied: Applied[Pool], verb: str) -> None:
     from lbctl.actions.pools import views
 
     pool = applied.result
+    if app.output is Output.name:
+        render.names(app.out, [f"pool/{pool.name}"])
+        return
     if app.output in (Output.json, Output.yaml):
         view = views(applied.after if pool.name in applied.after.pools else applied.before,
                              [pool.name])[0]
@@ -140,7 +143,6 @@ def add(
 @command(app, "list")
 def list_(
     ctx: typer.Context,
-    no_headers: Annotated[bool, typer.Option("--no-headers", help="Omit the header row.")] = False,
 ) -> None:
     """List pools with their addresses and how full they are: one row per pool and IP
     family, so that a mixed pool whose IPv4 addresses are exhausted says so.
@@ -185,7 +187,7 @@ def list_(
                             if ("IPv6" if ":" in ip else "IPv4") == usage.family)),
                 ]
             rows.append(row)
-    render.table(app.out, headers, rows, no_headers=no_headers)
+    app.table(headers, rows)
 
 
 def _addresses_of(pool: Pool, family: str) -> list[str]:
@@ -210,6 +212,9 @@ def show(
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
     view = views(app.store().load(), [name])[0]
+    if output is Output.name:
+        render.names(app.out, [f"pool/{view.pool.name}"])
+        return
     if output is not Output.table:
         render.document(app.out, _pool_doc(view, details=True), output.value)
         return
@@ -239,7 +244,7 @@ def show(
         render.say(app.out, "")
         render.say(app.out, f"{title}: {len(rows) or 'none'}")
         if rows:
-            render.table(app.out, headers, rows)
+            app.table(headers, rows)
 
 
 @command(app, "remove")
@@ -370,6 +375,10 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
     from lbctl.actions.pools import views
 
     imported = applied.result
+    if output is Output.name:
+        render.names(app.out, [*(f"pool/{p.name}" for p in imported.pools),
+                               *(f"service/{a.name}" for a in imported.adopted)])
+        return
     if output is not Output.table:
         pool_views = views(applied.after, [p.name for p in imported.pools])
         render.document(app.out, {
@@ -415,7 +424,7 @@ def export(
     from lbctl.actions import interop as actions
 
     app = app_of(ctx)
-    output = app.require_output(Output.table, Output.yaml, Output.json)
+    output = app.require_output(Output.table, Output.yaml, Output.json, Output.name)
     documents = actions.export_pools(
         app.store(), fmt.value, names or [], namespace=namespace or app.options.namespace,
         warn=lambda message: render.warn(app.err, message),

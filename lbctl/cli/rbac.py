@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 SERVICE_ACCOUNT = "lbctl"
 DEFAULT_NAMESPACE = "kube-system"
 LABELS = {"app.kubernetes.io/name": "lbctl"}
-FORMATS = (Output.table, Output.yaml, Output.json)
+FORMATS = (Output.table, Output.yaml, Output.json, Output.name)
 
 
 def register(root: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from lbctl.cli import render, svc
 from lbctl.cli.context import Output, app_of, command
 from lbctl.errors import ExitCode
 
-FORMATS = (Output.table, Output.json, Output.yaml)
+FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 
 
 def register(root: typer.Typer) -> None:
@@ -53,6 +53,9 @@ def release(
                              hold=hold, dry_run=app.options.dry_run)
     verb = (actions.UNCHANGED if result.unchanged else actions.HELD if hold
             else actions.RELEASED)
+    if output is Output.name:
+        render.names(app.out, [f"service/{result.name}"])
+        return ExitCode.OK
     if output is not Output.table:
         render.document(app.out, {
             "kind": "Release", "namespace": result.namespace, "name": result.name,

@@ -65,7 +65,11 @@ def document(console: Console, data: Any, fmt: str) -> None:
 
 
 def manifests(console: Console, documents: Sequence[Any], fmt: str) -> None:
-    """Manifests for ``kubectl apply -f -``: one ``List`` in JSON, else a YAML stream."""
+    """Manifests for ``kubectl apply -f -``: one ``List`` in JSON, a YAML stream, or with
+    ``name`` their names."""
+    if fmt == "name":
+        names(console, object_names(documents))
+        return
     if fmt == "json":
         document(console, {"apiVersion": "v1", "kind": "List", "items": list(documents)}, "json")
         return
@@ -73,6 +77,16 @@ def manifests(console: Console, documents: Sequence[Any], fmt: str) -> None:
         if index:
             say(console, "---")
         document(console, item, "yaml")
+
+
+def object_names(documents: Iterable[Any]) -> list[str]:
+    """``kubectl -o name`` of manifests: ``kind[.group]/name``, the kind in lower case."""
+    found = []
+    for doc in documents:
+        group = str(doc.get("apiVersion") or "").rpartition("/")[0]
+        kind = str(doc.get("kind") or "").lower() + (f".{group}" if group else "")
+        found.append(f"{kind}/{(doc.get('metadata') or {}).get('name')}")
+    return found
 
 
 def names(console: Console, items: Iterable[str]) -> None:

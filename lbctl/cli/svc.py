@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 app = group("LoadBalancer Services: their external IPs, pool, and whether the state agrees.")
 
 LIST_FORMATS = (Output.table, Output.wide, Output.json, Output.yaml, Output.name)
-DOC_FORMATS = (Output.table, Output.json, Output.yaml)
+DOC_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 KINDS = ("svc", "service", "services")
 
 
@@ -90,7 +90,9 @@ def _item(view: ServiceView) -> dict[str, Any]:
 @command(app, "list")
 def list_(
     ctx: typer.Context,
-    no_headers: Annotated[bool, typer.Option("--no-headers", help="Omit the header row.")] = False,
+    selector: Annotated[str | None, typer.Option(
+        "-l", "--selector", metavar="SELECTOR",
+        help="Only Services whose labels match (kubectl syntax: app=web,tier!=db).")] = None,
 ) -> None:
     """List Services of type LoadBalancer: external IPs, pool, ports, traffic policy, age, and a
     state: assigned, pending, drift (the status and the state disagree; see svc show) or
@@ -98,15 +100,20 @@ def list_(
     externalTrafficPolicy Local, the only nodes that may announce the address.
 
     Example: lbctl svc list -A -o wide
+
+    Example: lbctl svc list -n shop -l app=web --no-headers
     """
     from lbctl.actions import services as actions
     from lbctl.core import service as core
+    from lbctl.core.selectors import parse_selector
 
     app = app_of(ctx)
     output = app.require_output(*LIST_FORMATS)
+    if selector is not None:
+        parse_selector(selector)  # a malformed selector is a usage error, before any request
     namespace = None if app.options.all_namespaces else app.namespace
     views = actions.list_services(app.kube(), app.store(), namespace,
-                                  with_nodes=output is Output.wide)
+                                  with_nodes=output is Output.wide, selector=selector)
     if output in (Output.json, Output.yaml):
         render.document(app.out, {"kind": "ServiceList", "items": [_item(v) for v in views]},
                         output.value)
@@ -116,7 +123,8 @@ def list_(
         return
     if not views:
         where = "any namespace" if namespace is None else f"namespace {namespace}"
-        render.say(app.err, f"No LoadBalancer Services found in {where}.")
+        matching = f" matching {selector}" if selector else ""
+        render.say(app.err, f"No LoadBalancer Services{matching} found in {where}.")
         return
     headers = ["name", "external-ip", "pool", "ports", "traffic-policy", "age", "state"]
     if namespace is None:
@@ -141,7 +149,7 @@ def list_(
         if output is Output.wide:
             row.append(",".join(view.nodes or ()) or "<none>")
         rows.append(row)
-    render.table(app.out, headers, rows, no_headers=no_headers)
+    app.table(headers, rows)
 
 
 def _ips(ips: Sequence[str]) -> str:
@@ -151,7 +159,9 @@ def _ips(ips: Sequence[str]) -> str:
 @command(app, "show")
 def show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Service name (in -n NS).")],
+    target: Annotated[list[str], typer.Argument(
+        metavar="NAME | svc/NAME | svc NAME", show_default=False,
+        help="The Service (in -n NS).")],
 ) -> None:
     """Show everything lbctl knows about one Service, and for a pending one why it has no
     address: the allocator's answer on the current state (no pool admits it, the requested IP
@@ -159,14 +169,21 @@ def show(
     a wrong IP family), or the address it would get now.
 
     Example: lbctl svc show web -n shop
+
+    Example: lbctl svc show svc/web -n shop -o json
     """
     from lbctl.actions import services as actions
     from lbctl.core import service as core
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
+    name = target[0] if len(target) == 1 and "/" not in target[0] else service_name(target)
+    assert name is not None
     namespace = app.namespace
     detail = actions.show_service(app.kube(), app.store(), namespace, name)
+    if output is Output.name:
+        render.names(app.out, [f"service/{name}"])
+        return
     view, svc = detail.view, detail.view.svc
     families = _families(svc)
     policy = (svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack"

@@ -24,7 +24,7 @@ from lbctl.cli import render
 from lbctl.cli.context import Output, app_of, command
 from lbctl.errors import LbctlError
 
-FORMATS = (Output.table, Output.json, Output.yaml)
+FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 
 
 def register(root: typer.Typer) -> None:
@@ -49,9 +49,11 @@ def version(
     Example: lbctl version
 
     Example: lbctl version --short
+
+    -o name prints lbctl's version number alone, as --short does.
     """
     app = app_of(ctx)
-    if short:
+    if short or app.output is Output.name:
         render.names(app.out, [__version__])
         return
     output = app.require_output(*FORMATS)

@@ -237,10 +237,10 @@ def test_reserve_outside_the_pool_is_refused(cli: Cli, state: str) -> None:
 
 
 def test_unsupported_output_format_is_a_usage_error(cli: Cli, state: str) -> None:
-    result = cli("pool", "show", "a", "-o", "name", "--state", state)
+    result = cli("pool", "show", "a", "-o", "wide", "--state", state)
     assert result.code == 2
-    assert result.err == ("lbctl: error: -o name is not supported here\n"
-                          "hint: choose one of: table, json, yaml\n")
+    assert result.err == ("lbctl: error: -o wide is not supported here\n"
+                          "hint: choose one of: table, json, yaml, name\n")
 
 
 @pytest.mark.parametrize(

@@ -432,7 +432,7 @@ def test_export_kubevip_named_pools_as_json(cli: Cli, pools: str) -> None:
      "lbctl: error: pool nope not found (pools: default, web)\n"
      "hint: lbctl pool list shows the pools\n"),
     (["--format", "metallb", "-o", "wide"], 2,
-     "lbctl: error: -o wide is not supported here\nhint: choose one of: table, yaml, json\n"),
+     "lbctl: error: -o wide is not supported here\nhint: choose one of: table, yaml, json, name\n"),
 ])
 def test_export_errors(cli: Cli, pools: str, args: list[str], code: int, err: str) -> None:
     result = cli("pool", "export", *args, "--state", pools)

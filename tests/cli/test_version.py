@@ -79,4 +79,4 @@ def test_wide_is_not_a_version_format(cli: Cli) -> None:
     result = cli("version", "-o", "wide")
     assert (result.code, result.err) == (
         2, "lbctl: error: -o wide is not supported here\nhint: choose one of: table, json, "
-           "yaml\n")
+           "yaml, name\n")

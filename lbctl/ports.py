@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -168,6 +169,12 @@ class StateBackend(Protocol):
     def read(self) -> tuple[str | None, object]: ...
 
     def write(self, text: str, version: object) -> None: ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Keep other writers out for a whole read-change-write, where the storage has a lock
+        (a local file's ``flock``); a no-op where compare-and-swap is the only guard (the
+        ConfigMap).  Re-entrant: ``write`` inside it does not wait for itself."""
+        ...
 
 
 

@@ -67,23 +67,33 @@ class Options:
                 setattr(self, f.name, value)
 
 
+def _not_empty(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """An option given an empty value (``--state "$UNSET"``) is refused, not taken as "not
+    given": falling back to the default would act on another state or cluster than meant."""
+    if value is not None and not value.strip():
+        flag = max(param.opts, key=len)
+        raise UsageError(f"{flag} is empty",
+                         hint=f"give {flag} a value, or leave it out (is a shell variable unset?)")
+    return value
+
+
 GLOBAL_PARAMETERS = [
     inspect.Parameter(
         "kubeconfig", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option(
-            "--kubeconfig", metavar="PATH", rich_help_panel=PANEL,
+            "--kubeconfig", metavar="PATH", callback=_not_empty, rich_help_panel=PANEL,
             help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")],
     ),
     inspect.Parameter(
         "context", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option(
-            "--context", metavar="NAME", rich_help_panel=PANEL,
+            "--context", metavar="NAME", callback=_not_empty, rich_help_panel=PANEL,
             help="The kubeconfig context to use.")],
     ),
     inspect.Parameter(
         "namespace", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option(
-            "-n", "--namespace", metavar="NS", rich_help_panel=PANEL,
+            "-n", "--namespace", metavar="NS", callback=_not_empty, rich_help_panel=PANEL,
             autocompletion=complete.namespaces,
             help="Namespace (default: the context's namespace, else 'default').")],
     ),
@@ -108,7 +118,7 @@ GLOBAL_PARAMETERS = [
     inspect.Parameter(
         "state", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option(
-            "--state", metavar="PATH", rich_help_panel=PANEL,
+            "--state", metavar="PATH", callback=_not_empty, rich_help_panel=PANEL,
             help="Keep the state in this local file instead of the ConfigMap "
                  "kube-system/lbctl-state (default: $LBCTL_STATE). Works with no cluster.")],
     ),
@@ -146,6 +156,8 @@ class App:
 
     @property
     def state_path(self) -> str | None:
+        """``--state`` (never empty: refused by the parser), else ``$LBCTL_STATE`` unless it is
+        empty, else None: the ConfigMap."""
         return self.options.state or os.environ.get("LBCTL_STATE") or None
 
     def kube(self) -> KubeAPI:

@@ -69,11 +69,17 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 app.callback()(_root)
 
 
+def _one_line(text: str) -> str:
+    """Messages are one line each: the parser's multi-line ones ("Choose from:\n  a,\n  b")
+    and any line break in user input are folded into spaces."""
+    return " ".join(text.split())
+
+
 def _fail(message: str, hint: str, code: int, prog_name: str = "lbctl") -> int:
     _, err = make_consoles()
-    render.say(err, f"{prog_name}: error: {message}")
+    render.say(err, f"{prog_name}: error: {_one_line(message)}")
     if hint:
-        render.say(err, f"hint: {hint}")
+        render.say(err, f"hint: {_one_line(hint)}")
     return code
 
 

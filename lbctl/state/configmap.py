@@ -12,6 +12,7 @@ over the ConfigMap size limit is refused here, before the API server is asked.
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
@@ -32,6 +33,10 @@ class ConfigMapBackend:
         self.namespace = namespace
         self.name = name
         self.location = f"ConfigMap {namespace}/{name}"
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """No lock: the resourceVersion check of each write is the only guard."""
+        return nullcontext()
 
     def read(self) -> tuple[str | None, object]:
         try:

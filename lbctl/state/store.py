@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -75,16 +76,20 @@ class StateStore:
         for attempt in range(self.attempts):
             if attempt:
                 self._sleep(self._jitter() * min(BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF))
-            text, version = self.backend.read()
-            state = decode(text, self.backend.location, doctor=self.doctor)
-            new_state, result = change(state)
-            if dry_run or new_state == state:
-                return Applied(result, state, new_state, written=False)
-            try:
-                self.backend.write(encode(new_state), version)
-            except ConflictError:
-                continue
-            return Applied(result, state, new_state, written=True)
+            # The first attempt is optimistic (a refusal, a dry run or a no-op takes no lock);
+            # after a lost race the backend's lock, where it has one, is held from the read to
+            # the write, so local writers cannot lose again.
+            with self.backend.exclusive() if attempt else nullcontext():
+                text, version = self.backend.read()
+                state = decode(text, self.backend.location, doctor=self.doctor)
+                new_state, result = change(state)
+                if dry_run or new_state == state:
+                    return Applied(result, state, new_state, written=False)
+                try:
+                    self.backend.write(encode(new_state), version)
+                except ConflictError:
+                    continue
+                return Applied(result, state, new_state, written=True)
         raise ConflictError(
             f"{self.backend.location} kept changing under lbctl: gave up after "
             f"{self.attempts} attempts",

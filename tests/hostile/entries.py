@@ -41,9 +41,13 @@ def leak(argv: list[str]) -> int:
 
 
 def whoami(argv: list[str]) -> int:
-    import os
-
-    sys.stdout.write(f"{os.geteuid()} {sys.stdin.read()}\n")
+    """Whether the file ``argv[0]`` can be read, and stdin."""
+    try:
+        Path(argv[0]).read_bytes()
+        readable = "readable"
+    except PermissionError:
+        readable = "unreadable"
+    sys.stdout.write(f"{readable} {sys.stdin.read()}\n")
     return 0
 
 

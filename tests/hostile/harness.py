@@ -51,8 +51,9 @@ case's own, which may use ``{server}``) and sets ``KUBECONFIG`` to it (unless ``
 ``setup`` receives the server before the command runs (``server.inject(...)``, ``deny(...)``).
 
 A case that is accepted (``code=0``) may set ``error=None`` and ``unchanged=False`` and check the
-result with ``check(tmp, server, result)``.  ``user="nobody"`` runs the command as that user
-when the tests run as root (to see permission errors); the case directory is then theirs.
+result with ``check(tmp, server, result)``.  ``unprivileged=True`` makes the command obey file
+permission bits even when the tests run as root (it drops CAP_DAC_OVERRIDE and friends), so a
+``File(mode=0o000)`` cannot be read and a ``Dir(0o555)`` cannot be written.
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pwd
 import select
 import shutil
 import signal
@@ -77,6 +77,7 @@ from typing import Any
 
 import pytest
 
+from tests.hostile.zygote import drop_file_capabilities
 from tests.kubefake.server import FakeKubeServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +156,7 @@ class Case:
     unchanged: bool = True
     stdout: str | None = ""
     secrets: Sequence[str] = ()
-    user: str | None = None
+    unprivileged: bool = False
     check: Callable[[Path, FakeKubeServer | None, Result], None] | None = None
     entry: str = "lbctl.cli.main:run"
 
@@ -260,8 +261,7 @@ def _subprocess_run(request: dict[str, Any], timeout: float) -> tuple[int, bool]
         proc = subprocess.Popen(
             [sys.executable, "-m", "lbctl", *request["argv"]],
             stdin=stdin, stdout=stdout, stderr=stderr, cwd=request["cwd"], env=request["env"],
-            user=request["uid"], group=request["gid"],
-            extra_groups=[] if request["gid"] is not None else None,
+            preexec_fn=drop_file_capabilities if request["unprivileged"] else None,
             start_new_session=True,
         )
         try:
@@ -295,8 +295,11 @@ def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
             key = os.path.relpath(path, root)
             mode = stat.S_IMODE(info.st_mode)
             if stat.S_ISREG(info.st_mode):
-                with open(path, "rb") as handle:
-                    digest = hashlib.sha256(handle.read()).hexdigest()
+                try:
+                    with open(path, "rb") as handle:
+                        digest = hashlib.sha256(handle.read()).hexdigest()
+                except PermissionError:  # not running as root: compare by size and time
+                    digest = f"unreadable, modified {info.st_mtime_ns}"
                 seen[key] = ("file", mode, info.st_size, digest)
             elif stat.S_ISLNK(info.st_mode):
                 seen[key] = ("link", os.readlink(path))
@@ -380,10 +383,6 @@ class Runner:
                 env.pop(key, None)
             else:
                 env[key] = _fill(value, tmp, server)
-        uid = gid = None
-        if case.user is not None and os.geteuid() == 0:
-            entry = pwd.getpwnam(case.user)
-            uid, gid = entry.pw_uid, entry.pw_gid
         request = {
             "argv": [_fill(a, tmp, server) for a in case.argv],
             "cwd": str(tmp),
@@ -391,8 +390,7 @@ class Runner:
             "stdin": stdin,
             "stdout": str(io_dir / "stdout"),
             "stderr": str(io_dir / "stderr"),
-            "uid": uid,
-            "gid": gid,
+            "unprivileged": case.unprivileged,
             "entry": case.entry,
         }
         started = time.monotonic()
@@ -466,8 +464,6 @@ def _workspace(case: Case) -> Iterator[tuple[Path, Path, FakeKubeServer | None]]
             _create(tmp / STATE_NAME, File(case.state), tmp, server)
         for name, spec in case.files.items():
             _create(tmp / name, spec, tmp, server)
-        if case.user is not None and os.geteuid() == 0:
-            _give(root, pwd.getpwnam(case.user))
         yield tmp, io_dir, server
     finally:
         if server is not None:
@@ -494,12 +490,3 @@ def _create(path: Path, spec: FileSpec, tmp: Path, server: FakeKubeServer | None
         os.mkfifo(path)
     else:  # pragma: no cover - a typo in a case
         raise TypeError(f"not a file spec: {spec!r}")
-
-
-def _give(root: Path, user: pwd.struct_passwd) -> None:
-    """Hand the case directory to ``user`` (its files keep their modes)."""
-    root.chmod(0o711)
-    for directory, dirs, names in os.walk(root / "case"):
-        os.lchown(directory, user.pw_uid, user.pw_gid)
-        for name in dirs + names:
-            os.lchown(os.path.join(directory, name), user.pw_uid, user.pw_gid)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.harness import Case, Fifo, Link, Result, Runner, snapshot
+from tests.hostile.harness import Case, Fifo, File, Link, Result, Runner, snapshot
 
 ENTRY = "tests.hostile.entries:"
 
@@ -52,16 +52,17 @@ def test_a_changed_object_on_the_apiserver_fails_the_case(hostile: Runner) -> No
         hostile.check(case)
 
 
-def test_placeholders_files_stdin_and_user(hostile: Runner) -> None:
+def test_placeholders_files_stdin_and_permissions(hostile: Runner) -> None:
     seen: list[Result] = []
     case = Case(
-        "whoami", [], code=0, error=None, stdin="in {tmp}", stdout=None,
-        entry=ENTRY + "whoami", user="nobody", files={"link": Link("{state}"), "pipe": Fifo()},
+        "whoami", ["{tmp}/secret"], code=0, error=None, stdin="in {tmp}", stdout=None,
+        entry=ENTRY + "whoami", unprivileged=True,
+        files={"link": Link("{state}"), "pipe": Fifo(), "secret": File("x", mode=0)},
         check=lambda tmp, server, result: seen.append(result),
     )
     hostile.check(case)
-    uid, text = seen[0].out.split(" ", 1)
-    assert uid == ("65534" if os.geteuid() == 0 else str(os.geteuid()))
+    readable, text = seen[0].out.split(" ", 1)
+    assert readable == "unreadable"
     assert text.startswith("in /") and text.strip().endswith("/case")
 
 

@@ -8,7 +8,7 @@ tests (caches, monkeypatches) would leak into the command.  The zygote runs no c
 every child starts from the same clean, freshly imported state, as ``lbctl`` would.
 
 Protocol (one JSON object per line on stdin/stdout): a request
-``{"argv", "cwd", "env", "stdin", "stdout", "stderr", "uid", "gid", "entry"}`` is answered by
+``{"argv", "cwd", "env", "stdin", "stdout", "stderr", "unprivileged", "entry"}`` is answered by
 ``{"pid": N}`` as soon as the child exists (so that the caller can kill it on a timeout), then
 ``{"status": S}`` (the exit code; ``-signal`` when killed) when it ends.  Standard library only,
 apart from the preloaded modules.
@@ -37,6 +37,38 @@ PRELOAD = (
 )
 
 
+#: Capabilities that let root ignore file permissions: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+#: CAP_FOWNER.
+_FILE_CAPABILITIES = (1, 2, 3)
+
+
+def drop_file_capabilities() -> None:
+    """Make this process obey file permission bits even as root (a mode-000 file cannot be
+    read, a 0555 directory cannot be written), by dropping the capabilities that bypass them.
+    Changing the user instead would lose access to a Python installed under /root.  A no-op
+    for a process that does not have them."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (Data * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    mask = ~sum(1 << bit for bit in _FILE_CAPABILITIES) & 0xFFFFFFFF
+    data[0].effective &= mask
+    data[0].permitted &= mask
+    data[0].inheritable &= mask
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
 def _child(request: dict[str, Any]) -> None:
     """In the forked child: become the command, run it, and exit.  Never returns."""
     code = 99
@@ -50,11 +82,8 @@ def _child(request: dict[str, Any]) -> None:
             opened = os.open(path, flags, 0o600)
             os.dup2(opened, fd)
             os.close(opened)
-        if request.get("gid") is not None:
-            os.setgroups([])
-            os.setgid(request["gid"])
-        if request.get("uid") is not None:
-            os.setuid(request["uid"])
+        if request.get("unprivileged"):
+            drop_file_capabilities()
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

@@ -7,6 +7,7 @@ dry run or a no-op writes nothing; a document lbctl cannot read is never overwri
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ class MemoryBackend:
 
     def read(self) -> tuple[str | None, object]:
         return self.text, self.version
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def write(self, text: str, version: object) -> None:
         if version != self.version:

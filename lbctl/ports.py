@@ -35,6 +35,11 @@ class Source:
         """How messages name it: ``file k8s/svc.yaml`` or ``stdin``."""
         return "stdin" if self.name == "-" else f"file {self.name}"
 
+    @property
+    def where(self) -> str:
+        """How positions name it: ``k8s/svc.yaml`` (``k8s/svc.yaml:3:5: ...``) or ``stdin``."""
+        return "stdin" if self.name == "-" else self.name
+
 
 @dataclass(frozen=True)
 class Resource:

@@ -83,7 +83,7 @@ def import_pools(
     ``inputs``)."""
     namespace = namespace or DEFAULT_NAMESPACES[tool]
     if inputs:
-        objects = [obj for i in inputs for obj in core.parse_manifests(i.text, i.label)]
+        objects = [obj for i in inputs for obj in core.parse_manifests(i.text, i.where)]
         source = ", ".join(i.label for i in inputs)
     else:
         assert kube is not None, "without inputs the configuration comes from the cluster"

@@ -40,7 +40,6 @@ from lbctl.core import service as core
 from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
 from lbctl.core.manifests import Manifest
 from lbctl.core.state import Allocation, ServiceKey, State
-from lbctl.core.statefile import is_state_text
 from lbctl.errors import (
     ConflictError,
     LbctlError,
@@ -569,8 +568,9 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
     changes; another class's Services are skipped.  A state file among the sources (the
     ConfigMap manifest ``--state`` writes, or a bare state document) is no manifest: it is left
     out of the result."""
-    sources = [source for source in sources if not is_state_text(source.text)]
-    manifests = [Manifest(source.text, source.name) for source in sources]
+    read = [(Manifest(source.text, source.where), source) for source in sources]
+    manifests = [manifest for manifest, _ in read if not manifest.state]
+    sources = [source for manifest, source in read if not manifest.state]
     outcomes: list[Outcome] = []
     requests: dict[ServiceKey, Request | LbctlError] = {}
     refused: set[ServiceKey] = set()

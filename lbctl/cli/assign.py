@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 BATCH_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 #: Results of a batch whose Service has its address (listed by ``-o name``).
 _HAS_ADDRESS = ("assigned", "pinned", "unchanged", "published", "adopted")
-#: Pinning edits YAML text in block style; a directory contributes only its YAML files.
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def register(root: typer.Typer) -> None:
@@ -95,7 +93,7 @@ def assign(
         "--all", help="Every Service in -n NS (or -A) whose status shows no address.")] = False,
     files: Annotated[list[str] | None, typer.Option(
         "-f", "--filename", metavar="PATH",
-        help="Manifests instead of the cluster: a file, a directory (*.yaml, *.yml, "
+        help="Manifests instead of the cluster: a file, a directory (*.yaml, *.yml, *.json, "
              "recursively) or - for stdin. Repeatable.")] = None,
     in_place: Annotated[bool, typer.Option(
         "--in-place", help="With -f: write the pinned manifests back to their files instead "
@@ -201,7 +199,7 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
 
     if in_place and "-" in paths:
         raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
-    sources = read_sources(paths, YAML_SUFFIXES)
+    sources = read_sources(paths)
     rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
                                                 dry_run=app.options.dry_run)
     if in_place:

@@ -35,11 +35,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
-
-from lbctl.core import permissions, service
+from lbctl.core import permissions, service, yamlkit
 from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
 from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
+from lbctl.core.manifests import read_objects
 from lbctl.core.pools import add_pool, get_pool, make_pool
 from lbctl.core.selectors import parse_selector
 from lbctl.core.state import Allocation, Pool, State
@@ -73,8 +72,6 @@ _NOT_REPRESENTED = {
     "Community": "lbctl does not speak BGP",
 }
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}  # what kube-vip's strconv.ParseBool accepts
-#: libyaml's parser when PyYAML has it: `kubectl get svc -A -o yaml` can be megabytes.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -109,27 +106,18 @@ class Exported:
 
 
 def parse_manifests(text: str, source: str) -> list[Obj]:
-    """Every object in a YAML stream (``---``-separated documents, ``kind: List`` flattened)."""
-    try:
-        documents = list(yaml.load_all(text, Loader=_LOADER))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{source} is not valid YAML{where}",
-                         hint="check it with: kubectl apply --dry-run=client -f FILE") from exc
-    objects: list[Obj] = []
-    for number, document in enumerate(documents, start=1):
-        if document is None:
-            continue
-        if not isinstance(document, dict):
-            raise UsageError(f"{source}: document {number} is not a mapping",
-                             hint="give Kubernetes manifests (kubectl get ... -o yaml)")
-        items = document.get("items")
-        if str(document.get("kind", "")).endswith("List") and isinstance(items, list):
-            objects.extend(item for item in items if isinstance(item, dict))
-        else:
-            objects.append(document)
-    return objects
+    """Every object in a YAML stream (``---``-separated documents, ``kind: List`` flattened),
+    read as every ``-f`` input is (:func:`lbctl.core.manifests.read_objects`); MetalLB's legacy
+    configuration document alone (``address-pools``, no ``kind``) is taken as it is."""
+    read = read_objects(text, source, also=_is_legacy_config)
+    if read.state:
+        raise UsageError(f"{source} is lbctl's state document, not manifests",
+                         hint="give the other tool's manifests with -f")
+    return [placed.obj for placed in read.objects]
+
+
+def _is_legacy_config(data: Any) -> bool:
+    return isinstance(data, dict) and "kind" not in data and "address-pools" in data
 
 
 def _ref(obj: Obj) -> str:
@@ -303,12 +291,8 @@ def from_metallb(objects: Iterable[Obj]) -> Found:
                                 "configuration)")
                 continue
             where = _ref(obj)
-            try:
-                config = yaml.load(str(text), Loader=_LOADER)
-            except yaml.YAMLError as exc:
-                raise UsageError(f"{where}: key config is not valid YAML",
-                                 hint="kubectl -n metallb-system get cm config -o yaml shows it"
-                                 ) from exc
+            config = yamlkit.load(str(text), f"{where} key config",
+                                  hint="kubectl -n metallb-system get cm config -o yaml shows it")
             pools.extend(_legacy_config(_mapping(config, f"{where} config"), where, warnings))
         elif kind in ("IPAddressPool", "AddressPool") and str(obj.get("apiVersion", "")
                                                                ).startswith("metallb.io/"):

@@ -8,7 +8,7 @@ module owns that knowledge:
 * :func:`plan_strict_arp` reads a KubeProxyConfiguration (the ``config.conf`` text of kubeadm's
   ConfigMap, a bare file, a ConfigMap manifest wrapping it, or a multi-document stream such as a
   kubeadm config file) and returns the text with ``ipvs.strictARP: true``.  The edit is made on the
-  TEXT: YAML is parsed only to find positions (PyYAML's node marks) and to read values; every
+  TEXT: YAML is read (by :mod:`lbctl.core.yamlkit`) only to find positions and values; every
   other byte -- order, comments, quoting, indentation, line endings, a missing final newline -- is
   kept.  The result is parsed again and must differ from the input in ``ipvs.strictARP`` alone.
 * :func:`detect_embedded` recognises k3s and RKE2, where kube-proxy is configured by
@@ -32,9 +32,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from lbctl.core import yamlkit
 from lbctl.errors import ElsewhereError, RefusedError, UsageError
 
 #: A YAML scalar as PyYAML reads it (``strictARP: "false"`` is a string, not a boolean).
@@ -49,12 +49,12 @@ STRICT_MODE = "ipvs"
 ARP_IGNORE_MIN = 1
 ARP_ANNOUNCE_MIN = 2
 
-_BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")  # what YAML counts as a line break
 _BLOCK_HEADER = re.compile(r"\|(?:([1-9])[-+]?|[-+]([1-9])?)?(?=[ \t#]|$)")
 
-_STR = "tag:yaml.org,2002:str"
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-Line = tuple[str, str]  # (content, line break) -- the break is "" on a last line without one
+_STR = yamlkit.STR
+Line = yamlkit.Line
+_lines = yamlkit.lines
+_join = yamlkit.join
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -165,8 +165,8 @@ def _locate(text: str, source: str) -> _Target:
     return _locate_in_configmap(bom, body, doc, nodes[doc], tuple(values), source)
 
 
-def _locate_in_configmap(bom: str, body: str, doc: int, node: Node, documents: tuple[Any, ...],
-                         source: str) -> _Target:
+def _locate_in_configmap(bom: str, body: str, doc: int, node: Node | None,
+                         documents: tuple[Any, ...], source: str) -> _Target:
     data = _entry(node, "data", source)
     value = _entry(data[1], CONFIGMAP_KEY, source) if data else None
     if value is None or not isinstance(value[1], ScalarNode) or value[1].tag != _STR:
@@ -212,25 +212,10 @@ def _maps_onto(outer: str | None, content: str, indent: int) -> bool:
     return outer[:indent] == " " * indent and outer[indent:] == content
 
 
-def _parse(text: str, source: str) -> tuple[list[Node], list[Any]]:
-    try:
-        nodes = list(yaml.compose_all(text))  # the pure-Python parser: its marks are exact
-        values = _load_all(text)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{source} is not valid YAML: {_yaml_problem(exc)}") from exc
-    return nodes, values
-
-
-def _load_all(text: str) -> list[Any]:
-    """Every document of ``text``, read as ``yaml.safe_load_all`` does (with libyaml if present)."""
-    return list(yaml.load_all(text, Loader=_LOADER))
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return str(exc).replace("\n", " ")
+def _parse(text: str, source: str) -> tuple[list[Node | None], list[Any]]:
+    documents = yamlkit.load_all(text, source, nodes=True,
+                                 hint="fix the YAML; lbctl changed nothing")
+    return [d.node for d in documents], [d.data for d in documents]
 
 
 def _is_proxy_config(value: Any) -> bool:
@@ -257,15 +242,9 @@ def _config_of(value: dict[str, Any], source: str) -> ProxyConfig:
     return ProxyConfig(mode, strict)
 
 
-def _entry(node: Node, key: str, source: str) -> tuple[Node, Node] | None:
-    """The (key, value) nodes of ``key`` in a mapping node; refuses a duplicated key."""
-    if not isinstance(node, MappingNode):
-        return None
-    pairs = [(k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == key]
-    if len(pairs) > 1:
-        raise RefusedError(f"{source}: the key {key!r} appears {len(pairs)} times in one mapping",
-                           hint="remove the duplicates; kube-proxy would read only the last one")
-    return pairs[0] if pairs else None
+def _entry(node: Node | None, key: str, source: str) -> tuple[Node, Node] | None:
+    """The (key, value) nodes of ``key`` in a mapping node (the reader refuses duplicates)."""
+    return yamlkit.entry(node, key)
 
 
 # --- the edit --------------------------------------------------------------------------------
@@ -416,11 +395,11 @@ def _verify(target: _Target, edited: str, source: str) -> None:
     else:
         want[target.doc] = strict
     try:
-        after = _load_all(edited[len(target.bom):])
+        after = _load_all(edited[len(target.bom):], source)
         if target.wrapped:
             data = after[target.doc]["data"]
-            data[CONFIGMAP_KEY] = _load_all(data[CONFIGMAP_KEY])
-    except (yaml.YAMLError, LookupError, TypeError, AttributeError) as exc:
+            data[CONFIGMAP_KEY] = _load_all(data[CONFIGMAP_KEY], source)
+    except (UsageError, LookupError, TypeError, AttributeError) as exc:
         raise RefusedError(f"{source}: the edited text no longer reads back; refusing",
                            hint=hint) from exc
     if after != want:
@@ -434,20 +413,8 @@ def _with_strict_arp(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _lines(text: str) -> list[Line]:
-    """Split as YAML does, keeping each line's break so that joining gives ``text`` back."""
-    out: list[Line] = []
-    pos = 0
-    for match in _BREAK.finditer(text):
-        out.append((text[pos:match.start()], match.group()))
-        pos = match.end()
-    if pos < len(text):
-        out.append((text[pos:], ""))
-    return out
-
-
-def _join(lines: Iterable[Line]) -> str:
-    return "".join(content + brk for content, brk in lines)
+def _load_all(text: str, source: str) -> list[Any]:
+    return [document.data for document in yamlkit.load_all(text, source)]
 
 
 # --- k3s and RKE2 ----------------------------------------------------------------------------

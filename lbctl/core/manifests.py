@@ -1,9 +1,20 @@
-"""LoadBalancer Services in manifest text, and pinning their addresses with a minimal text edit.
+"""Kubernetes objects in manifest text, and pinning LoadBalancer addresses with a minimal edit.
 
-Owns the GitOps half of ``lbctl assign -f``: find the Services (``apiVersion: v1``,
-``kind: Service``, ``spec.type: LoadBalancer``) in multi-document YAML text, top-level or in the
-``items`` of a ``kind: List``, and write an address into a Service by editing the text, so that
-every other byte (comments, key order, quoting, blank lines, line endings) stays as it was.
+Owns two things every ``-f`` reader shares:
+
+* :func:`read_objects`: the objects of a multi-document YAML (or JSON) text, ``kind: List``
+  (and ``ServiceList``, ...) flattened into its items, through the one YAML reader
+  (:mod:`lbctl.core.yamlkit`).  A document that is not a Kubernetes object (a scalar, a mapping
+  without ``apiVersion`` or ``kind``, a Service of another ``apiVersion`` or with a ``spec.type``
+  Kubernetes does not know, such as ``loadbalancer``) is refused with its line and column, the
+  way ``kubectl apply`` refuses it: ``assign -f``, ``doctor -f`` and ``pool import -f`` all read
+  through here, so they accept the same documents and say the same thing about the others.
+  A state file (:func:`lbctl.core.statefile.is_state`: the bare document or its ConfigMap
+  manifest), alone in its text, is recognised and set apart.
+* :class:`Manifest`: the GitOps half of ``lbctl assign -f``: the LoadBalancer Services of a text
+  (``apiVersion: v1``, ``kind: Service``, ``spec.type: LoadBalancer``) and an edit that writes
+  an address into a Service so that every other byte (comments, key order, quoting, blank lines,
+  line endings) stays as it was.
 
 Where the address goes: the annotation :data:`~lbctl.core.service.PIN_ANNOTATION`
 (``metallb.io/loadBalancerIPs``).  ``spec.loadBalancerIP`` is deprecated since Kubernetes 1.24
@@ -12,28 +23,174 @@ annotation.  A Service that already asks for exactly its addresses (either annot
 ``spec.loadBalancerIP``) is already pinned and is left alone; adding the annotation next to
 ``spec.loadBalancerIP`` would make MetalLB refuse the Service.
 
-How: the text is composed once with PyYAML, which gives every node's position.  The edit
-replaces the annotation's value, or inserts one line into a block-style ``annotations``
-mapping, or inserts an ``annotations`` block after ``metadata.name``, indented like its
-neighbours.  The result is parsed again and must equal the original documents with exactly that
-annotation set; anything else (flow-style metadata, a block scalar, aliases) is refused with
-:class:`~lbctl.errors.RefusedError` rather than guessed at.
+How: the reader gives every node's position.  The edit replaces the annotation's value, or
+inserts one entry into the ``annotations`` mapping, or inserts an ``annotations`` entry into
+``metadata``: in block style one line indented like its neighbours, in flow style (JSON
+included) one entry before the first, quoted like it.  The result is read again and must equal
+the original documents with exactly that annotation set; anything else (a block scalar, an
+alias) is refused with :class:`~lbctl.errors.RefusedError` rather than guessed at.
 
-Pure: text in, text out; no file access.  Malformed YAML raises :class:`~lbctl.errors.UsageError`
-with the source and line.
+Pure: text in, text out; no file access.  Unreadable YAML and documents that are not objects
+raise :class:`~lbctl.errors.UsageError` with ``SOURCE:LINE:COLUMN``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from lbctl.core import yamlkit
 from lbctl.core.service import PIN_ANNOTATION, asked
+from lbctl.core.statefile import is_state
 from lbctl.errors import RefusedError, UsageError
+
+#: The ``spec.type`` values Kubernetes accepts (case matters: ``loadbalancer`` is refused).
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+NOT_AN_OBJECT_HINT = ("every document must be a Kubernetes object, as kubectl apply requires; "
+                      "fix or remove it")
+
+
+# --------------------------------------------------------------------------- objects
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A Kubernetes object read from a text, and where it starts (1-based)."""
+
+    obj: dict[str, Any]
+    node: Node | None  # with ``nodes=True``
+    line: int
+
+
+@dataclass(frozen=True)
+class Objects:
+    """What a text holds: its objects, or (``state``) lbctl's state file alone."""
+
+    objects: tuple[Placed, ...] = ()
+    state: bool = False
+
+
+def read_objects(text: str, where: str, *, nodes: bool = False,
+                 also: Callable[[Any], bool] = lambda data: False) -> Objects:
+    """The objects of ``text`` (``where`` names it in messages: a path, or ``stdin``).  A
+    document for which ``also`` is true is taken as it is (MetalLB's legacy configuration)."""
+    documents = yamlkit.load_all(text, where, nodes=nodes,
+                                 hint="fix the file; lbctl changed nothing")
+    try:
+        return objects_in(documents, where, also=also)
+    except _NotAnObject:
+        if nodes:
+            raise
+    return read_objects(text, where, nodes=True, also=also)  # again, for the line and column
+
+
+class _NotAnObject(UsageError):
+    pass
+
+
+def objects_in(documents: Sequence[yamlkit.Document], where: str,
+               also: Callable[[Any], bool] = lambda data: False) -> Objects:
+    """:func:`read_objects` of documents already read."""
+    present = [d for d in documents if d.data is not None]
+    if len(present) == 1 and is_state(present[0].data):
+        return Objects(state=True)
+    placed: list[Placed] = []
+    for number, document in enumerate(documents, start=1):
+        if document.data is None:
+            continue
+        what = f"document {number}"
+        if also(document.data):
+            placed.append(Placed(document.data, document.node, document.line))
+            continue
+        if is_state(document.data):
+            raise UsageError(f"{where}:{document.line}:1: {what} is a state document among "
+                             "other documents", hint="keep the state document in a file of its own")
+        _check(document.data, document.node, where, what, document.line)
+        items = document.data.get("items")
+        kind = str(document.data["kind"])
+        if not (kind.endswith("List") and "items" in document.data):
+            placed.append(Placed(document.data, document.node, document.line))
+            continue
+        if items is None:
+            continue
+        items_node = yamlkit.entry(document.node, "items")
+        if not isinstance(items, list):
+            _refuse(where, f"{what} ({kind}): items is not a list", document.line,
+                    items_node[1] if items_node else None)
+        nodes = items_node[1].value if items_node and isinstance(items_node[1], SequenceNode) \
+            else [None] * len(items)
+        for index, (item, node) in enumerate(zip(items, nodes, strict=True), start=1):
+            _check(item, node, where, f"item {index} of {what} ({kind})", document.line)
+            placed.append(Placed(item, node, node.start_mark.line + 1 if node else document.line))
+    return Objects(tuple(placed))
+
+
+def _check(data: Any, node: Node | None, where: str, what: str, line: int) -> None:
+    """Refuse ``data`` unless it is a Kubernetes object lbctl can read."""
+    problem, path = _problem(data)
+    if problem:
+        target = node
+        for key in path:
+            found = yamlkit.entry(target, key)
+            if found is None:
+                break
+            target = found[1]
+        _refuse(where, f"{what} {problem}", line, target)
+
+
+def _refuse(where: str, message: str, line: int, node: Node | None) -> None:
+    position = (f"{node.start_mark.line + 1}:{node.start_mark.column + 1}" if node is not None
+                else f"{line}:1")
+    raise _NotAnObject(f"{where}:{position}: {message}", hint=NOT_AN_OBJECT_HINT)
+
+
+_TYPE_NAMES = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
+               list: "a list"}
+
+
+def _problem(data: Any) -> tuple[str, tuple[str, ...]]:
+    """Why ``data`` is not a Kubernetes object lbctl can read ("" when it is), and where."""
+    if not isinstance(data, dict):
+        name = _TYPE_NAMES.get(type(data), type(data).__name__)
+        return f"is {name}, not a Kubernetes object", ()
+    for field in ("apiVersion", "kind"):
+        value = data.get(field)
+        if value is None or value == "":
+            return f"is not a Kubernetes object: it has no {field}", ()
+        if not isinstance(value, str):
+            return f"is not a Kubernetes object: its {field} is not a string", (field,)
+    if "metadata" in data and not isinstance(data["metadata"], (dict, type(None))):
+        return "is not a Kubernetes object: its metadata is not a mapping", ("metadata",)
+    if data["kind"] != "Service":
+        return "", ()
+    if data["apiVersion"] != "v1":
+        return f"is a Service of apiVersion {data['apiVersion']!r}; Services are v1", (
+            "apiVersion",)
+    spec = data.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        return "is a Service whose spec is not a mapping", ("spec",)
+    kind = (spec or {}).get("type")
+    if kind is not None and kind not in SERVICE_TYPES:
+        return (f"is a Service of spec.type {kind!r}, which Kubernetes does not know "
+                f"({', '.join(SERVICE_TYPES)})", ("spec", "type"))
+    return "", ()
+
+
+def is_lb_service(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.get("apiVersion") == "v1"
+        and data.get("kind") == "Service"
+        and isinstance(data.get("spec"), dict)
+        and data["spec"].get("type") == "LoadBalancer"
+    )
+
+
+# --------------------------------------------------------------------------- pinning
 
 
 @dataclass(frozen=True)
@@ -54,24 +211,30 @@ class _Edit:
 
 
 class Manifest:
-    """One manifest text (a file, or stdin) and the LoadBalancer Services in it."""
+    """One manifest text (a file, or stdin) and the LoadBalancer Services in it.  ``source``
+    names it in messages (a path, or ``stdin``)."""
 
     def __init__(self, text: str, source: str) -> None:
         self.text = text
         self.source = source
-        self.newline = "\r\n" if "\r\n" in text else "\n"
-        self._documents = _compose(text, source)
+        self.newline = yamlkit.newline(text)
+        self._documents = yamlkit.load_all(text, source, nodes=True)
+        read = objects_in(self._documents, source)
+        self.state = read.state
         self._nodes: list[MappingNode] = []
+        self._objects: list[dict[str, Any]] = []
         found: list[FoundService] = []
-        for node, data in self._documents:
-            for svc_node, obj in _services(node, data):
-                problem = ""
-                try:
-                    self._plan(svc_node, ("192.0.2.1",))
-                except RefusedError as exc:
-                    problem = exc.message
-                found.append(FoundService(len(found), obj, svc_node.start_mark.line + 1, problem))
-                self._nodes.append(svc_node)
+        for placed in read.objects:
+            if not is_lb_service(placed.obj) or not isinstance(placed.node, MappingNode):
+                continue
+            problem = ""
+            try:
+                self._plan(placed.node, ("192.0.2.1",))
+            except RefusedError as exc:
+                problem = exc.message
+            found.append(FoundService(len(found), placed.obj, placed.line, problem))
+            self._nodes.append(placed.node)
+            self._objects.append(placed.obj)
         self.services = found
 
     def pin(self, pins: Mapping[int, Sequence[str]]) -> tuple[str, set[int]]:
@@ -102,79 +265,99 @@ class Manifest:
         name = (found.obj.get("metadata") or {}).get("name")
         return RefusedError(
             f"{self.source}:{found.line}: cannot pin an address in service {name}: {why}",
-            hint=f"write the annotation {PIN_ANNOTATION} by hand, or use block style",
+            hint=f"write the annotation {PIN_ANNOTATION} by hand",
         )
 
     def _plan(self, svc: MappingNode, ips: tuple[str, ...]) -> _Edit | None:
         """The one text edit that pins ``ips`` in ``svc``, or None when already pinned."""
-        if svc.flow_style:
-            raise RefusedError("the Service is written in flow style")
-        found = _entry(svc, "metadata")
+        found = yamlkit.entry(svc, "metadata")
         if found is None:
             raise RefusedError("it has no metadata")
         meta_key, meta = found
-        if not isinstance(meta, MappingNode) or meta.flow_style or not meta.value:
-            raise RefusedError("its metadata is not a block-style mapping")
+        if not isinstance(meta, MappingNode) or not meta.value:
+            raise RefusedError("its metadata is not a mapping with a name")
+        value = ",".join(ips)
+        entry = yamlkit.entry(meta, "annotations")
+        if meta.flow_style:
+            return self._plan_flow(meta, entry, value)
         column = meta.value[0][0].start_mark.column
         step = column - meta_key.start_mark.column
-        value = ",".join(ips)
         nl = self.newline
-        entry = _entry(meta, "annotations")
         if entry is None:
-            name = _entry(meta, "name")
+            name = yamlkit.entry(meta, "name")
             if name is None or not _one_line(name[1]):
                 raise RefusedError("its metadata.name is not a one-line value")
             at = self.text.find("\n", name[1].end_mark.index) + 1
             lines = (f"{' ' * column}annotations:{nl}"
-                     f"{' ' * (column + step)}{PIN_ANNOTATION}: {_plain_or_quoted(value)}{nl}")
+                     f"{' ' * (column + step)}{PIN_ANNOTATION}: "
+                     f"{yamlkit.plain_or_quoted(value)}{nl}")
             if at == 0:  # the name is on the last line, which has no line break
                 at, lines = len(self.text), nl + lines[: -len(nl)]
             return _Edit(at, at, lines)
         annotations = entry[1]
         if isinstance(annotations, MappingNode) and annotations.flow_style:
             if annotations.value:
-                raise RefusedError("its metadata.annotations is written in flow style")
+                return self._plan_flow(annotations, yamlkit.entry(annotations, PIN_ANNOTATION),
+                                       value, key=PIN_ANNOTATION)
             start = annotations.start_mark.index
             while start > 0 and self.text[start - 1] == " ":
                 start -= 1
-            line = f"{nl}{' ' * (column + step)}{PIN_ANNOTATION}: {_plain_or_quoted(value)}"
+            line = (f"{nl}{' ' * (column + step)}{PIN_ANNOTATION}: "
+                    f"{yamlkit.plain_or_quoted(value)}")
             return _Edit(start, annotations.end_mark.index, line)
         if not isinstance(annotations, MappingNode) or not annotations.value:
             raise RefusedError("its metadata.annotations is not a mapping")
-        pinned = _entry(annotations, PIN_ANNOTATION)
+        pinned = yamlkit.entry(annotations, PIN_ANNOTATION)
         if pinned is not None:
-            node = pinned[1]
-            if not isinstance(node, ScalarNode) or not _one_line(node):
-                raise RefusedError(f"its {PIN_ANNOTATION} value is not a one-line string")
-            if node.value == value:
-                return None
-            styled = _styled(value, node.style)
-            if node.start_mark.index == node.end_mark.index:  # "key:" with no value at all
-                styled = " " + styled
-            return _Edit(node.start_mark.index, node.end_mark.index, styled)
+            return _replace(pinned[1], value)
         first = annotations.value[0][0]
         line_start = first.start_mark.index - first.start_mark.column
         if self.text[line_start : first.start_mark.index].strip(" "):
             raise RefusedError("its first annotation does not start its own line")
         at = self.text.find("\n", entry[0].end_mark.index) + 1  # after "annotations:"
-        line = f"{' ' * first.start_mark.column}{PIN_ANNOTATION}: {_plain_or_quoted(value)}{nl}"
+        line = (f"{' ' * first.start_mark.column}{PIN_ANNOTATION}: "
+                f"{yamlkit.plain_or_quoted(value)}{nl}")
         return _Edit(at, at, line)
 
+    def _plan_flow(self, mapping: MappingNode, entry: tuple[Node, Node] | None, value: str,
+                   key: str = "annotations") -> _Edit | None:
+        """In a flow mapping (JSON too): replace the value, or insert ``key`` as its first
+        entry, written and separated like the entry it goes before."""
+        if entry is not None:
+            if key == "annotations":  # metadata's annotations
+                annotations = entry[1]
+                if not isinstance(annotations, MappingNode) or not annotations.flow_style:
+                    raise RefusedError("its metadata.annotations is not a flow mapping")
+                if annotations.value:
+                    return self._plan_flow(annotations,
+                                           yamlkit.entry(annotations, PIN_ANNOTATION), value,
+                                           key=PIN_ANNOTATION)
+                style = getattr(entry[0], "style", None)
+                return _Edit(annotations.start_mark.index, annotations.end_mark.index,
+                             "{" + _flow_pair(PIN_ANNOTATION, value, style) + "}")
+            return _replace(entry[1], value)
+        first = mapping.value[0][0]
+        assert isinstance(first, ScalarNode)
+        gap = self.text[mapping.start_mark.index + 1 : first.start_mark.index]
+        if "#" in gap:
+            raise RefusedError("a comment starts its metadata")
+        style = first.style
+        written = (_flow_pair(PIN_ANNOTATION, value, style) if key == PIN_ANNOTATION else
+                   _quoted("annotations", style) + ": {"
+                   + _flow_pair(PIN_ANNOTATION, value, style) + "}")
+        return _Edit(first.start_mark.index, first.start_mark.index,
+                     written + "," + (gap or " "))
+
     def _verify(self, text: str, pins: Mapping[int, Sequence[str]]) -> None:
-        """The new text must parse to the old documents with only the pinned annotations set."""
-        expected = []
-        index = 0
-        for node, data in self._documents:
-            twin = _unshared(data)
-            for _, obj in _services(node, twin):
-                if index in pins:
-                    meta = obj["metadata"]
-                    meta["annotations"] = {**(meta.get("annotations") or {}),
-                                           PIN_ANNOTATION: ",".join(pins[index])}
-                index += 1
-            expected.append(twin)
+        """The new text must read as the old documents with only the pinned annotations set."""
+        memo: dict[int, Any] = {}
+        expected = copy.deepcopy([d.data for d in self._documents], memo)
+        for index, ips in pins.items():
+            meta = memo[id(self._objects[index])]["metadata"]
+            meta["annotations"] = {**(meta.get("annotations") or {}),
+                                   PIN_ANNOTATION: ",".join(ips)}
         try:
-            actual = [_unshared(data) for _, data in _compose(text, self.source)]
+            actual = [d.data for d in yamlkit.load_all(text, self.source)]
         except UsageError:
             actual = None
         if actual != expected:
@@ -185,57 +368,16 @@ class Manifest:
             )
 
 
-def _compose(text: str, source: str) -> list[tuple[Node | None, Any]]:
-    """Every document: its node (None for an empty one) and its data."""
-    loader = yaml.SafeLoader(text)
-    documents: list[tuple[Node | None, Any]] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            documents.append((node, loader.construct_document(node)))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{source}{where} is not valid YAML",
-                         hint="fix the file; lbctl leaves it as it is") from exc
-    finally:
-        loader.dispose()
-    return documents
-
-
-def _is_lb_service(data: Any) -> bool:
-    return (
-        isinstance(data, dict)
-        and data.get("apiVersion") == "v1"
-        and data.get("kind") == "Service"
-        and isinstance(data.get("spec"), dict)
-        and data["spec"].get("type") == "LoadBalancer"
-    )
-
-
-def _services(node: Node | None, data: Any) -> list[tuple[MappingNode, dict[str, Any]]]:
-    """LoadBalancer Services in one document, with their nodes: the document itself, or the
-    items of a ``kind: List``."""
-    if not isinstance(node, MappingNode) or not isinstance(data, dict):
-        return []
-    if _is_lb_service(data):
-        return [(node, data)]
-    items = _entry(node, "items")
-    if (str(data.get("kind", "")).endswith("List") and items is not None
-            and isinstance(items[1], SequenceNode) and isinstance(data.get("items"), list)
-            and len(items[1].value) == len(data["items"])):
-        return [(n, d) for n, d in zip(items[1].value, data["items"], strict=True)
-                if isinstance(n, MappingNode) and _is_lb_service(d)]
-    return []
-
-
-def _entry(mapping: MappingNode, key: str) -> tuple[Node, Node] | None:
-    """The last ``key: value`` pair with this key (YAML's last duplicate wins, as in PyYAML)."""
-    found = None
-    for key_node, value_node in mapping.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
-            found = (key_node, value_node)
-    return found
+def _replace(node: Node, value: str) -> _Edit | None:
+    """Replace a one-line scalar's value, keeping its quotes."""
+    if not isinstance(node, ScalarNode) or not _one_line(node):
+        raise RefusedError(f"its {PIN_ANNOTATION} value is not a one-line string")
+    if node.value == value:
+        return None
+    styled = _styled(value, node.style)
+    if node.start_mark.index == node.end_mark.index:  # "key:" with no value at all
+        styled = " " + styled
+    return _Edit(node.start_mark.index, node.end_mark.index, styled)
 
 
 def _one_line(node: Node) -> bool:
@@ -243,30 +385,19 @@ def _one_line(node: Node) -> bool:
             and node.start_mark.line == node.end_mark.line)
 
 
-def _unshared(data: Any) -> Any:
-    """A copy in which no two places share an object (YAML aliases construct shared objects,
-    which would make a change in one place look expected in the other)."""
-    if isinstance(data, dict):
-        return {key: _unshared(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_unshared(value) for value in data]
-    return data
-
-
-def _plain_or_quoted(value: str) -> str:
-    """Plain when YAML reads it back as the same string (``1:2:3:4:5:6:7:8`` would be a
-    sexagesimal integer in YAML 1.1, and ``2001:db8::`` ends like a key), else
-    double-quoted."""
-    try:
-        plain = yaml.safe_load(f"k: {value}") == {"k": value}
-    except yaml.YAMLError:
-        plain = False
-    return value if plain else f'"{value}"'
-
-
 def _styled(value: str, style: str | None) -> str:
     if style == '"':
         return f'"{value}"'
     if style == "'":
         return f"'{value}'"
-    return _plain_or_quoted(value)
+    return yamlkit.plain_or_quoted(value)
+
+
+def _quoted(text: str, style: str | None) -> str:
+    """A key or value written as its neighbour is: double-quoted in JSON, else as needed."""
+    return f'"{text}"' if style == '"' else yamlkit.plain_or_quoted(text)
+
+
+def _flow_pair(key: str, value: str, style: str | None) -> str:
+    """``key: "value"`` (the value is double-quoted: in flow style a comma would end it)."""
+    return f'{_quoted(key, style)}: "{value}"'

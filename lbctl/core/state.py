@@ -39,7 +39,9 @@ from functools import cached_property
 from typing import Any
 
 import yaml
+from yaml.nodes import Node, SequenceNode
 
+from lbctl.core import yamlkit
 from lbctl.core.addresses import AddrRange, describe, parse_entry, parse_ip
 from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.sharing import conflicts
@@ -180,36 +182,56 @@ class Problem:
 
 
 class _Problems:
-    """Collects every validation problem instead of stopping at the first."""
+    """Collects every problem of the document's shape instead of stopping at the first; with
+    the document's node, each message ends with the line and column of the value at fault."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Node | None = None) -> None:
         self.items: list[Problem] = []
+        self.root = root
 
-    def add(self, message: str) -> None:
-        self.items.append(Problem("parse", message))
+    def add(self, message: str, path: tuple[Any, ...] = (), key: bool = False) -> None:
+        self.items.append(Problem("parse", message + self._where(path, key)))
 
-    def check(self, ok: bool, message: str) -> bool:
+    def check(self, ok: bool, message: str, path: tuple[Any, ...] = (),
+              key: bool = False) -> bool:
         if not ok:
-            self.add(message)
+            self.add(message, path, key)
         return ok
+
+    def _where(self, path: tuple[Any, ...], key: bool) -> str:
+        """`` (line L, column C)`` of the value at ``path`` (of its key with ``key``)."""
+        if self.root is None:
+            return ""
+        node: Node = self.root
+        for step in path:
+            if isinstance(node, SequenceNode) and isinstance(step, int) and (
+                    0 <= step < len(node.value)):
+                node = node.value[step]
+                continue
+            found = yamlkit.entry(node, str(step))
+            if found is None:
+                break
+            node = found[0] if key and step is path[-1] else found[1]
+        mark = node.start_mark
+        return f" (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def decode(text: str | None, source: str = "state", *, doctor: str = "lbctl doctor") -> State:
     """Parse and validate a state document; ``None`` or empty text is the empty state.
     ``doctor`` is the command that lists every problem of this document (named in the hint of
-    an invalid one): ``lbctl doctor --state FILE`` for a state file."""
+    an invalid one): ``lbctl doctor --state FILE`` for a state file.
+
+    Strict: a value of the wrong type (a list where a note belongs, a mapping as a sharing key,
+    a key that is not a string) is a problem, never converted, so that the next write cannot
+    change what the document says.  Each such problem names its line and column."""
     if text is None or not text.strip():
         return State()
     try:
-        raw = _load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        message = f"{source} is not valid YAML{where}"
-        raise _refused(message, "fix it by hand or restore a backup; lbctl will not overwrite it",
-                       [Problem("parse", message, fatal=True)]) from exc
-    except _DuplicateKey as exc:
-        raise _invalid(source, [Problem("parse", str(exc), fatal=True)], doctor) from exc
+        raw = yamlkit.load(text, source)
+    except yamlkit.YAMLInputError as exc:
+        where = f" (line {exc.line}, column {exc.column})"
+        raise _refused(exc.message, _NOT_OVERWRITTEN,
+                       [Problem("parse", exc.problem + where, fatal=True)]) from exc
     if raw is None:
         return State()
     if not isinstance(raw, dict):
@@ -230,10 +252,17 @@ def decode(text: str | None, source: str = "state", *, doctor: str = "lbctl doct
         raw = MIGRATIONS[step](raw)
     problems = _Problems()
     state = _build(raw, problems)
+    if problems.items and version == SCHEMA_VERSION:  # say where, from a second reading
+        located = _Problems(yamlkit.load_all(text, source, nodes=True)[0].node)
+        _build(raw, located)
+        problems = located
     problems.items.extend(validate(state))
     if problems.items:
         raise _invalid(source, problems.items, doctor)
     return state
+
+
+_NOT_OVERWRITTEN = "fix it by hand or restore a backup; lbctl will not overwrite it"
 
 
 def _invalid(source: str, problems: list[Problem], doctor: str) -> InvalidStateError:
@@ -264,66 +293,89 @@ _POOL_FIELDS = {
 _ALLOC_FIELDS = {"ips", "pool", "sharingKey", "ports", "backend"}
 
 
-def _unknown(raw: Mapping[str, Any], known: set[str], where: str, problems: _Problems) -> None:
+def _unknown(raw: Mapping[str, Any], known: set[str], where: str, path: tuple[Any, ...],
+             problems: _Problems) -> None:
     for key in sorted(set(raw) - known, key=str):
-        problems.add(f"unknown field {key!r} in {where}")
+        problems.add(f"unknown field {key!r} in {where}", (*path, key), key=True)
 
 
-def _mapping(value: Any, where: str, problems: _Problems) -> dict[Any, Any]:
+def _mapping(value: Any, where: str, path: tuple[Any, ...],
+             problems: _Problems) -> dict[str, Any]:
+    """A mapping whose keys are all strings (a key such as ``1`` or ``null`` is refused, not
+    turned into text: ``1`` and ``'1'`` would become one key)."""
     if value is None:
         return {}
-    if problems.check(isinstance(value, dict), f"{where} must be a mapping"):
-        return dict(value)
-    return {}
+    if not problems.check(isinstance(value, dict), f"{where} must be a mapping", path):
+        return {}
+    out = {}
+    for key, item in value.items():
+        if problems.check(isinstance(key, str), f"{where}: the key {key!r} must be a string "
+                          "(quote it)", (*path, key), key=True):
+            out[key] = item
+    return out
 
 
-def _strings(value: Any, where: str, problems: _Problems) -> tuple[str, ...]:
+def _strings(value: Any, where: str, path: tuple[Any, ...],
+             problems: _Problems) -> tuple[str, ...]:
     if value is None:
         return ()
     if problems.check(
         isinstance(value, list) and all(isinstance(v, str) for v in value),
-        f"{where} must be a list of strings",
+        f"{where} must be a list of strings", path,
     ):
         return tuple(value)
     return ()
 
 
+def _string(value: Any, where: str, path: tuple[Any, ...], problems: _Problems) -> str:
+    """A string field; absent (or null) is the empty string, anything else is refused."""
+    if value is None:
+        return ""
+    if problems.check(isinstance(value, str), f"{where} must be a string, not {value!r}", path):
+        return str(value)
+    return ""
+
+
 def _build(raw: dict[str, Any], problems: _Problems) -> State:
-    _unknown(raw, _TOP_FIELDS, "the document", problems)
+    _unknown(raw, _TOP_FIELDS, "the document", (), problems)
     pools = {}
-    for name, body in _mapping(raw.get("pools"), "pools", problems).items():
-        where = f"pool {name}"
-        body = _mapping(body, where, problems)
-        _unknown(body, _POOL_FIELDS, where, problems)
+    for name, body in _mapping(raw.get("pools"), "pools", ("pools",), problems).items():
+        where, path = f"pool {name}", ("pools", name)
+        body = _mapping(body, where, path, problems)
+        _unknown(body, _POOL_FIELDS, where, path, problems)
         flags = {}
         for key in ("autoAssign", "avoidBuggyIPs"):
             value = body.get(key, key == "autoAssign")
-            problems.check(isinstance(value, bool), f"{where}: {key} must be true or false")
+            problems.check(isinstance(value, bool), f"{where}: {key} must be true or false",
+                           (*path, key))
             flags[key] = bool(value)
         priority = body.get("priority")
         problems.check(
             priority is None or (isinstance(priority, int) and not isinstance(priority, bool)),
-            f"{where}: priority must be an integer",
+            f"{where}: priority must be an integer", (*path, "priority"),
         )
+        where_notes = f"{where} reservations"
+        notes = (*path, "reservations")
         reservations = {
-            str(ip): "" if note is None else str(note)
-            for ip, note in _mapping(body.get("reservations"), f"{where} reservations",
+            ip: _string(note, f"{where_notes}: the note of {ip}", (*notes, ip), problems)
+            for ip, note in _mapping(body.get("reservations"), where_notes, notes,
                                      problems).items()
         }
-        pools[str(name)] = Pool(
-            name=str(name),
-            addresses=_strings(body.get("addresses"), f"{where}: addresses", problems),
+        pools[name] = Pool(
+            name=name,
+            addresses=_strings(body.get("addresses"), f"{where}: addresses",
+                               (*path, "addresses"), problems),
             auto_assign=flags["autoAssign"],
             avoid_buggy_ips=flags["avoidBuggyIPs"],
-            namespaces=_strings(body.get("namespaces"), f"{where}: namespaces", problems),
-            service_selectors=_strings(
-                body.get("serviceSelectors"), f"{where}: serviceSelectors", problems
-            ),
+            namespaces=_strings(body.get("namespaces"), f"{where}: namespaces",
+                                (*path, "namespaces"), problems),
+            service_selectors=_strings(body.get("serviceSelectors"),
+                                       f"{where}: serviceSelectors",
+                                       (*path, "serviceSelectors"), problems),
             priority=priority if isinstance(priority, int) else None,
             reservations=reservations,
-            node_selectors=_strings(
-                body.get("nodeSelectors"), f"{where}: nodeSelectors", problems
-            ),
+            node_selectors=_strings(body.get("nodeSelectors"), f"{where}: nodeSelectors",
+                                    (*path, "nodeSelectors"), problems),
         )
     return State(
         pools=pools,
@@ -334,21 +386,25 @@ def _build(raw: dict[str, Any], problems: _Problems) -> State:
 
 def _records(value: Any, section: str, problems: _Problems) -> dict[ServiceKey, Allocation]:
     records = {}
-    for namespace, services in _mapping(value, section, problems).items():
-        for name, body in _mapping(services, f"{section} {namespace}", problems).items():
-            where = f"{section} {namespace}/{name}"
-            body = _mapping(body, where, problems)
-            _unknown(body, _ALLOC_FIELDS, where, problems)
+    for namespace, services in _mapping(value, section, (section,), problems).items():
+        for name, body in _mapping(services, f"{section} {namespace}", (section, namespace),
+                                   problems).items():
+            where, path = f"{section} {namespace}/{name}", (section, namespace, name)
+            body = _mapping(body, where, path, problems)
+            _unknown(body, _ALLOC_FIELDS, where, path, problems)
             pool = body.get("pool")
-            problems.check(isinstance(pool, str), f"{where}: pool must be a pool name")
-            records[(str(namespace), str(name))] = Allocation(
-                namespace=str(namespace),
-                name=str(name),
-                ips=_strings(body.get("ips"), f"{where}: ips", problems),
+            problems.check(isinstance(pool, str), f"{where}: pool must be a pool name",
+                           (*path, "pool"))
+            records[(namespace, name)] = Allocation(
+                namespace=namespace,
+                name=name,
+                ips=_strings(body.get("ips"), f"{where}: ips", (*path, "ips"), problems),
                 pool=str(pool),
-                sharing_key=str(body.get("sharingKey") or ""),
-                ports=_strings(body.get("ports"), f"{where}: ports", problems),
-                backend=str(body.get("backend") or ""),
+                sharing_key=_string(body.get("sharingKey"), f"{where}: sharingKey",
+                                    (*path, "sharingKey"), problems),
+                ports=_strings(body.get("ports"), f"{where}: ports", (*path, "ports"), problems),
+                backend=_string(body.get("backend"), f"{where}: backend", (*path, "backend"),
+                                problems),
             )
     return records
 
@@ -460,108 +516,15 @@ class _Flow(dict[str, Any]):
 
 # --------------------------------------------------------------------------- YAML
 #
-# The text is read and written through libyaml's parser and emitter when PyYAML has them (the
-# pure-Python ones otherwise), but not through PyYAML's node graph, constructor and representer:
-# those are pure Python and cost 3-7x more than the parsing and emitting on a large state.
-# Reading builds plain data straight from the parser's events; writing feeds the emitter events.
-# Both resolve plain scalars with PyYAML's own resolver, so a document means what
-# ``yaml.safe_load`` says it means and the bytes are those ``yaml.safe_dump`` would write.  A
-# document with anything the event reader does not handle (tags, anchors, aliases, merge keys,
-# complex keys, several documents) is read by the full loader instead.
+# The text is read by lbctl's one YAML reader (lbctl.core.yamlkit: libyaml's events, limits on
+# size, depth and aliases, duplicate keys and unusual tags refused) and written by feeding
+# libyaml's emitter events, not through PyYAML's representer, which is pure Python and costs
+# 3-7x more than the emitting on a large state.  Plain scalars are resolved with PyYAML's own
+# resolver, so the bytes are those ``yaml.safe_dump`` would write.
 
 _resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
     yaml.resolver.Resolver().resolve)
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_STR = "tag:yaml.org,2002:str"
-_SCALARS = {f"tag:yaml.org,2002:{kind}" for kind in ("null", "bool", "int", "float", "timestamp")}
-_NO_KEY = object()
-
-
-class _DuplicateKey(Exception):
-    """YAML keeps the last of two equal keys and drops the others silently: a hand-edited state
-    that lists a Service twice would lose one on the next write.  Such a document is refused."""
-
-
-class _Unusual(Exception):
-    """A document the event reader leaves to the full loader."""
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[tuple[str, str]] = set()
-        for key, _ in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if (key.tag, key.value) in seen:
-                    raise _DuplicateKey(_duplicate(key.value, key.start_mark))
-                seen.add((key.tag, key.value))
-        return dict(super().construct_mapping(node, deep))
-
-
-def _duplicate(key: str, mark: Any) -> str:
-    return f"duplicate key {key!r} at line {mark.line + 1}"
-
-
-def _load(text: str) -> Any:
-    """``yaml.load(text, Loader=_Loader)``, the fast way when the document allows it."""
-    try:
-        return _read(yaml.parse(text, Loader=_Loader))
-    except _Unusual:
-        return yaml.load(text, Loader=_Loader)
-
-
-def _read(events: Iterable[yaml.Event]) -> Any:
-    root: Any = None
-    stack: list[Any] = []  # the open collections, innermost last
-    keys: list[Any] = []  # for each open collection: the key awaiting its value, or _NO_KEY
-    documents = 0
-    for event in events:
-        if isinstance(event, yaml.ScalarEvent):
-            value = _scalar(event)
-        elif isinstance(event, yaml.CollectionStartEvent):
-            if event.anchor is not None or event.tag is not None:
-                raise _Unusual
-            value = {} if isinstance(event, yaml.MappingStartEvent) else []
-        elif isinstance(event, yaml.CollectionEndEvent):
-            stack.pop()
-            keys.pop()
-            continue
-        elif isinstance(event, yaml.AliasEvent):
-            raise _Unusual
-        else:  # the stream's and the document's start and end
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise _Unusual  # the full loader says why that is an error
-            continue
-        if not stack:
-            root = value
-        elif isinstance(stack[-1], list):
-            stack[-1].append(value)
-        elif keys[-1] is _NO_KEY:
-            if not isinstance(event, yaml.ScalarEvent):
-                raise _Unusual  # a collection as a key
-            if value in stack[-1]:
-                raise _DuplicateKey(_duplicate(event.value, event.start_mark))
-            keys[-1] = value
-        else:
-            stack[-1][keys[-1]] = value
-            keys[-1] = _NO_KEY
-        if isinstance(event, yaml.CollectionStartEvent):
-            stack.append(value)
-            keys.append(_NO_KEY)
-    return root
-
-
-def _scalar(event: yaml.ScalarEvent) -> Any:
-    """The value of a scalar, as PyYAML's composer and safe constructor would make it."""
-    if event.anchor is not None or event.tag is not None:
-        raise _Unusual
-    tag = _resolve(yaml.ScalarNode, event.value, event.implicit)
-    if tag == _STR:
-        return event.value
-    if tag not in _SCALARS:
-        raise _Unusual  # a merge key, or "=" (which the full loader refuses)
-    return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
+_STR = yamlkit.STR
 
 
 def _dump(document: dict[str, Any]) -> str:

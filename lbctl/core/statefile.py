@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from lbctl.core import yamlkit
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.errors import InvalidStateError
 
@@ -33,7 +34,6 @@ HEADER = ("# lbctl's state: pools, allocations and holds. Change it with lbctl (
           "# `kubectl apply` creates the ConfigMap lbctl uses on the cluster.\n")
 #: A top-level ``kind:`` (block style) or a flow mapping: the text may be a manifest.
 _MANIFEST_HINT = re.compile(r"""^(?:["']?kind["']?\s*:|\s*\{)""", re.MULTILINE)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -67,9 +67,9 @@ def unwrap(text: str | None, source: str) -> tuple[str | None, Envelope]:
     if text is None or not _MANIFEST_HINT.search(text):
         return text, Envelope()
     try:
-        doc = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError:
-        return text, Envelope()  # not YAML at all: decode says where
+        doc = yamlkit.load(text, source)
+    except yamlkit.YAMLInputError:
+        return text, Envelope()  # not YAML lbctl reads: decode says where
     if not isinstance(doc, Mapping) or "kind" not in doc:
         return text, Envelope()
     if not is_state(doc):
@@ -115,15 +115,3 @@ def wrap(document: str, envelope: Envelope = Envelope()) -> str:
     again, _ = unwrap(text, "the new state file")
     assert again == document, "the state file's manifest must carry the document unchanged"
     return text
-
-
-def is_state_text(text: str) -> bool:
-    """Whether a manifest file's ``text`` is a state file (one document, :func:`is_state`):
-    what commands reading manifests set apart, rather than take for a manifest."""
-    if "schemaVersion" not in text:
-        return False
-    try:
-        documents = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
-    except yaml.YAMLError:
-        return False  # the manifest reader says what is wrong with it
-    return len(documents) == 1 and is_state(documents[0])

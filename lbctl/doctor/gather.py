@@ -5,7 +5,8 @@ Services, Nodes, EndpointSlices, the kube-proxy ConfigMap, kube-system's pods, D
 DaemonSets, the ConfigMaps and address-pool resources of other implementations, and one
 SelfSubjectAccessReview per permission in :data:`lbctl.core.permissions.PERMISSIONS`.
 :func:`offline` reads manifests (files and directories, multi-document YAML or JSON, ``kind:
-List``) and recognises the state document by its ``schemaVersion``.  Both read the state through
+List``) as ``assign -f`` reads them (:func:`lbctl.core.manifests.read_objects`) and recognises
+the state document by its ``schemaVersion``.  Both read the state through
 the :class:`~lbctl.ports.StateBackend` port when one is given, and both can probe the allocated
 addresses through the :class:`~lbctl.ports.Announcer` port.
 
@@ -15,8 +16,9 @@ permission), a custom resource whose CRD is not installed (an empty list: nothin
 a kind no file holds.
 
 Error policy: an unreachable API server ends the run (:class:`~lbctl.errors.UnreachableError`,
-exit 7): nothing could be checked.  A path that does not exist or a file that is not YAML is a
-:class:`~lbctl.errors.UsageError`.  A failed probe is recorded as
+exit 7): nothing could be checked.  A path that does not exist, a file that is not YAML, or a
+document that is not a Kubernetes object is a :class:`~lbctl.errors.UsageError`, worded as
+``assign -f`` words it.  A failed probe is recorded as
 :class:`~lbctl.doctor.facts.ProbeFailed`, never raised: the rest of the report still stands.
 """
 
@@ -24,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 
 from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
+from lbctl.core.manifests import read_objects
 from lbctl.core.permissions import KUBE_PROXY, PERMISSIONS, SYSTEM_NAMESPACE, Permission
 from lbctl.core.state import decode
 from lbctl.core.statefile import is_state, unwrap
@@ -61,7 +64,6 @@ from lbctl.ports import (
 
 T = TypeVar("T")
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
 #: Namespaced kinds whose manifests may leave out the namespace (kubectl puts them in default).
 _NAMESPACED = frozenset({"Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
                          "Pod"})
@@ -233,23 +235,8 @@ class _Found:
         return [obj for kind in kinds for obj in self.objects.get(kind, [])]
 
 
-def _documents(text: str, path: str) -> list[Any]:
-    try:
-        return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path} is not valid YAML{where}",
-                         hint="fix the file; doctor reads every file it is given") from exc
-
-
 def _add(found: _Found, obj: Obj, path: str) -> None:
     kind = str(obj.get("kind") or "")
-    if kind == "List":
-        for item in obj.get("items") or []:
-            if isinstance(item, dict):
-                _add(found, item, path)
-        return
     if kind in _NAMESPACED:
         meta = obj.setdefault("metadata", {})
         meta.setdefault("namespace", "default")
@@ -264,19 +251,14 @@ def _add(found: _Found, obj: Obj, path: str) -> None:
 def _scan(sources: Sequence[Source]) -> _Found:
     found = _Found()
     for source in sources:
-        path, text = source.name, source.text
-        found.paths.append(path)
-        documents = _documents(text, path)
-        if len(documents) == 1 and is_state(documents[0]):
-            document, _ = unwrap(text, f"state file {path}")
-            found.states.append((path, document or ""))
+        found.paths.append(source.name)
+        read = read_objects(source.text, source.where)  # as assign -f reads them
+        if read.state:
+            document, _ = unwrap(source.text, f"state file {source.name}")
+            found.states.append((source.name, document or ""))
             continue
-        for doc in documents:
-            if is_state(doc):
-                raise UsageError(f"{path} holds a state document among other documents",
-                                 hint="keep the state document in a file of its own")
-            if isinstance(doc, dict):
-                _add(found, doc, path)
+        for placed in read.objects:
+            _add(found, placed.obj, source.name)
     return found
 
 

@@ -473,19 +473,19 @@ def test_manifests_are_pinned_from_the_same_state(tmp_path: Path) -> None:
     add(store, "default", "192.0.2.10-192.0.2.29")
     fixtures = Path(__file__).parents[1] / "fixtures" / "manifests"
     sources = [Source(name, (fixtures / name).read_text())
-               for name in ("app.yaml", "flow.yaml", "pinned.yaml")]
+               for name in ("app.yaml", "folded.yaml", "pinned.yaml")]
     rewritten, batch = actions.assign_manifests(store, sources, namespace="default")
     assert rewritten[0].text == (fixtures / "app.yaml.expected").read_text()
     assert [r.changed for r in rewritten] == [True, False, False]
     assert [(o.name, o.result, o.ips, o.reason) for o in batch.outcomes] == [
-        ("compact", "failed", (), "Refused"),
         ("dns", "pinned", ("192.0.2.11",), ""),
         ("elsewhere", "skipped", (), ""),
+        ("folded", "failed", (), "Refused"),
         ("legacy", "unchanged", ("192.0.2.20",), ""),
         ("older", "unchanged", ("192.0.2.21",), ""),
         ("web", "pinned", ("192.0.2.10",), ""),
     ]
-    assert ("shop", "compact") not in recorded(store)  # refused before the state changed
+    assert ("shop", "folded") not in recorded(store)  # refused before the state changed
     again_sources = [Source(r.source.name, r.text) for r in rewritten]
     again, batch = actions.assign_manifests(store, again_sources, namespace="default")
     assert [r.changed for r in again] == [False, False, False]

@@ -204,29 +204,31 @@ def test_offline_in_place_directory_is_idempotent(offline: tuple[Cli, Path]) -> 
     state = str(root / "lb.yaml")
     directory = root / "manifests"
     result = cli("assign", "-f", str(directory), "--state", state, "--in-place", "-n", "dev")
-    assert result.code == 1  # flow.yaml cannot be edited safely
+    assert result.code == 1  # folded.yaml cannot be edited safely
     assert result.out == ""
     assert result.err == (
         f"{directory / 'app.yaml'}: written\n"
+        f"{directory / 'flow.yaml'}: written\n"
         f"{directory / 'list.yaml'}: written\n"
         f"{directory / 'nested' / 'more.yml'}: written\n"
         "NAMESPACE   NAME        RESULT      EXTERNAL-IP   POOL      MESSAGE\n"
-        "dev         admin       pinned      192.0.2.12    default   -\n"
+        "dev         admin       pinned      192.0.2.13    default   -\n"
         "dev         api         failed      -             -         no address for dev/api: "
         "pool default has no IPv6 addresses\n"
-        "dev         more        pinned      192.0.2.13    default   -\n"
-        f"shop        compact     failed      -             -         {directory / 'flow.yaml'}"
-        ":1: its metadata is not a block-style mapping\n"
+        "dev         more        pinned      192.0.2.14    default   -\n"
+        "shop        compact     pinned      192.0.2.12    default   -\n"
         "shop        dns         pinned      192.0.2.11    default   -\n"
         "shop        elsewhere   skipped     -             -         loadBalancerClass "
         "example.com/cloud\n"
+        f"shop        folded      failed      -             -         {directory / 'folded.yaml'}"
+        ":1: its metadata.name is not a one-line value\n"
         "shop        legacy      unchanged   192.0.2.20    default   -\n"
         "shop        older       unchanged   192.0.2.21    default   -\n"
         "shop        web         pinned      192.0.2.10    default   -\n"
-        "2 failed, 4 pinned, 1 skipped, 2 unchanged\n"
+        "2 failed, 5 pinned, 1 skipped, 2 unchanged\n"
     )
     assert (directory / "app.yaml").read_text() == (FIXTURES / "app.yaml.expected").read_text()
-    assert (directory / "flow.yaml").read_text() == (FIXTURES / "flow.yaml").read_text()
+    assert (directory / "folded.yaml").read_text() == (FIXTURES / "folded.yaml").read_text()
     written = {p: p.read_text() for p in directory.rglob("*") if p.is_file()}
     state_text = (root / "lb.yaml").read_text()
     again = cli("assign", "-f", str(directory), "--state", state, "--in-place", "-n", "dev")
@@ -270,13 +272,15 @@ def test_offline_errors(offline: tuple[Cli, Path]) -> None:
     (root / "bad.yaml").write_text("a: [\n")
     bad = cli("assign", "-f", str(root / "bad.yaml"), "--state", state)
     assert (bad.code, bad.err) == (
-        2, f"lbctl: error: {root / 'bad.yaml'}:2 is not valid YAML\n"
-           "hint: fix the file; lbctl leaves it as it is\n")
+        2, f"lbctl: error: {root / 'bad.yaml'}:2:1: not valid YAML: did not find expected "
+           "node content\nhint: fix the file; lbctl changed nothing\n")
     assert cli("assign", "-f", "-", "--in-place", "--state", state).code == 2
 
 
-def test_a_directory_contributes_only_its_yaml_files(cli: Cli, tmp_path: Path) -> None:
-    """Pinning edits block-style YAML; a JSON manifest beside it is left alone, not refused."""
+def test_a_directory_contributes_what_doctor_reads(cli: Cli, tmp_path: Path) -> None:
+    """assign -f and doctor -f read the same files (*.yaml, *.yml, *.json, as kubectl does): a
+    JSON Service is pinned as JSON, the state document kept beside the manifests (the README's
+    GitOps layout) is recognised, other files are left out."""
     (tmp_path / "k8s").mkdir()
     service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: {}\n  namespace: shop\n"
                "spec:\n  type: LoadBalancer\n  ports:\n  - port: 80\n")
@@ -284,9 +288,17 @@ def test_a_directory_contributes_only_its_yaml_files(cli: Cli, tmp_path: Path) -
     as_json = ('{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", '
                '"namespace": "shop"}, "spec": {"type": "LoadBalancer"}}\n')
     (tmp_path / "k8s" / "api.json").write_text(as_json)
-    state = str(tmp_path / "lb.yaml")
+    (tmp_path / "k8s" / "notes.txt").write_text("not: [yaml\n")
+    state = str(tmp_path / "k8s" / "lbctl-state.yaml")
     cli("pool", "add", "default", "192.0.2.10-192.0.2.19", "--state", state)
     result = cli("assign", "-f", str(tmp_path / "k8s"), "--state", state, "--in-place")
     assert result.code == 0, result.err
-    assert "metallb.io/loadBalancerIPs: 192.0.2.10" in (tmp_path / "k8s" / "web.yaml").read_text()
-    assert (tmp_path / "k8s" / "api.json").read_text() == as_json
+    assert "metallb.io/loadBalancerIPs: 192.0.2.11" in (tmp_path / "k8s" / "web.yaml").read_text()
+    pinned = (tmp_path / "k8s" / "api.json").read_text()
+    assert pinned == as_json.replace(
+        '{"name"', '{"annotations": {"metallb.io/loadBalancerIPs": "192.0.2.10"}, "name"')
+    assert json.loads(pinned)["metadata"]["annotations"] == {
+        "metallb.io/loadBalancerIPs": "192.0.2.10"}
+    doctor = cli("doctor", "-f", str(tmp_path / "k8s"), "-o", "json")
+    assert doctor.code == 0, doctor.err
+    assert json.loads(doctor.out)["source"].startswith("3 files (")

@@ -113,8 +113,8 @@ def test_diff_reads_a_manifest_from_stdin(cli: Cli, monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(("content", "code", "err"), [
     (None, 3, "lbctl: error: {path} does not exist\n"
               "hint: give files, directories, or - for stdin, with -f\n"),
-    (b"kind: [\n", 2, "lbctl: error: file {path} is not valid YAML: expected the node "
-                      "content, but found '<stream end>' (line 2, column 1)\n"),
+    (b"kind: [\n", 2, "lbctl: error: file {path}:2:1: not valid YAML: did not find expected "
+                      "node content\nhint: fix the YAML; lbctl changed nothing\n"),
     (b"\xff\xfe", 2, "lbctl: error: {path} is not UTF-8 text (byte 0)\n"
                      "hint: give YAML or JSON manifests\n"),
     (b"kind: KubeProxyConfiguration\nmode: ipvs\nipvs: {scheduler: rr}\n", 4,

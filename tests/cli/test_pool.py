@@ -246,10 +246,11 @@ def test_unsupported_output_format_is_a_usage_error(cli: Cli, state: str) -> Non
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ("schemaVersion: 1\npools:\n\tdefault: {}\n", "state file {} is not valid YAML at line 3"),
+        ("schemaVersion: 1\npools:\n\tdefault: {}\n",
+         "state file {}:3:1: not valid YAML: found character that cannot start any token"),
         ("schemaVersion: 9\n", "state file {} has schemaVersion 9; this lbctl understands up to 1"),
         ("schemaVersion: 1\nextra: 1\n",
-         "state file {} is invalid: unknown field 'extra' in the document"),
+         "state file {} is invalid: unknown field 'extra' in the document (line 2, column 1)"),
     ],
     ids=["yaml", "schema", "unknown-field"],
 )

@@ -50,13 +50,18 @@ def service(name: str, namespace: str, *ips: str, annotations: dict[str, str] | 
 
 
 def test_parse_manifests_flattens_lists_and_skips_empty_documents() -> None:
-    text = "---\n---\nkind: List\nitems: [{kind: A}, {kind: B}]\n---\nkind: C\n"
+    text = ("---\n---\napiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: A}, "
+            "{apiVersion: v1, kind: B}]\n---\napiVersion: v1\nkind: C\n")
     assert [o["kind"] for o in interop.parse_manifests(text, "f")] == ["A", "B", "C"]
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("a: [1\nb: 2\n", "file x is not valid YAML at line 2"),
-    ("- 1\n- 2\n", "file x: document 1 is not a mapping"),
+    ("a: [1\nb: 2\n", "file x:2:2: not valid YAML: did not find expected ',' or ']'"),
+    ("- 1\n- 2\n", "file x:1:1: document 1 is a list, not a Kubernetes object"),
+    ("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: A}, {kind: B}]\n",
+     "file x:3:36: item 2 of document 1 (List) is not a Kubernetes object: it has no "
+     "apiVersion"),
+    ("schemaVersion: 1\n", "file x is lbctl's state document, not manifests"),
 ])
 def test_parse_manifests_refuses_what_is_not_manifests(text: str, message: str) -> None:
     with pytest.raises(UsageError) as caught:
@@ -203,7 +208,8 @@ def test_legacy_configmap_with_broken_yaml() -> None:
               "data": {"config": "address-pools: [\n"}}
     with pytest.raises(UsageError) as caught:
         interop.from_metallb([broken])
-    assert caught.value.message == "ConfigMap metallb-system/config: key config is not valid YAML"
+    assert caught.value.message == ("ConfigMap metallb-system/config key config:2:1: not valid "
+                                    "YAML: did not find expected node content")
 
 
 # --------------------------------------------------------------------------- label selectors

@@ -101,21 +101,43 @@ def test_windows_line_endings_and_a_missing_final_newline_are_kept() -> None:
     assert pinned == text + f"\r\n  annotations:\r\n    {PIN_ANNOTATION}: 192.0.2.1"
 
 
-def test_flow_style_metadata_is_refused_not_guessed() -> None:
+def test_flow_style_metadata_gets_a_first_entry() -> None:
     manifest = Manifest(fixture("flow.yaml"), "flow.yaml")
-    assert manifest.services[0].problem == "its metadata is not a block-style mapping"
-    with pytest.raises(RefusedError, match=r"flow.yaml:1: cannot pin an address in service "
-                                           r"compact: its metadata is not a block-style mapping"):
-        manifest.pin({0: ["192.0.2.1"]})
+    assert manifest.services[0].problem == ""
+    text, edited = manifest.pin({0: ["192.0.2.1", "2001:db8::1"]})
+    assert text == fixture("flow.yaml").replace(
+        "metadata: {name:",
+        f'metadata: {{annotations: {{{PIN_ANNOTATION}: "192.0.2.1,2001:db8::1"}}, name:')
+    assert edited == {0}
+
+
+def test_json_is_pinned_as_json() -> None:
+    text = ('{\n  "apiVersion": "v1",\n  "kind": "Service",\n  "metadata": {\n'
+            '    "name": "api"\n  },\n  "spec": {"type": "LoadBalancer"}\n}\n')
+    pinned, _ = Manifest(text, "api.json").pin({0: ["192.0.2.1"]})
+    assert pinned == text.replace(
+        '    "name"', f'    "annotations": {{"{PIN_ANNOTATION}": "192.0.2.1"}},\n    "name"')
+    again = pinned.replace('{"metallb', '{"a": "b", "metallb')
+    assert Manifest(again, "api.json").pin({0: ["192.0.2.9"]})[0] == again.replace(
+        "192.0.2.1", "192.0.2.9")
+    empty = text.replace('"name": "api"', '"annotations": {}, "name": "api"')
+    assert Manifest(empty, "api.json").pin({0: ["192.0.2.1"]})[0] == empty.replace(
+        "{}", f'{{"{PIN_ANNOTATION}": "192.0.2.1"}}')
+
+
+def test_flow_annotations_get_a_first_entry() -> None:
+    text = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  annotations: {a: b}\n"
+            "spec:\n  type: LoadBalancer\n")
+    pinned, _ = Manifest(text, "a.yaml").pin({0: ["192.0.2.1"]})
+    assert pinned == text.replace("{a: b}", f'{{{PIN_ANNOTATION}: "192.0.2.1", a: b}}')
 
 
 @pytest.mark.parametrize(("metadata", "problem"), [
-    ("metadata:\n  name: a\n  annotations: {a: b}\n",
-     "its metadata.annotations is written in flow style"),
     ("metadata:\n  name: a\n  annotations:\n", "its metadata.annotations is not a mapping"),
     (f"metadata:\n  name: a\n  annotations:\n    {PIN_ANNOTATION}: |\n      192.0.2.1\n",
      f"its {PIN_ANNOTATION} value is not a one-line string"),
     ("metadata:\n  name: >-\n    a\n", "its metadata.name is not a one-line value"),
+    ("metadata: {  # c\n  name: a}\n", "a comment starts its metadata"),
 ])
 def test_shapes_that_cannot_be_edited_safely(metadata: str, problem: str) -> None:
     text = f"apiVersion: v1\nkind: Service\n{metadata}spec:\n  type: LoadBalancer\n"
@@ -135,7 +157,8 @@ def test_an_edit_that_would_change_more_is_refused() -> None:
 
 
 def test_invalid_yaml_names_the_source_and_line() -> None:
-    with pytest.raises(UsageError, match=r"^bad.yaml:3 is not valid YAML$"):
+    with pytest.raises(UsageError, match=r"^bad.yaml:3:7: not valid YAML: did not find "
+                                         r"expected ',' or '\]'$"):
         Manifest("a: 1\nb: [\n  c: d: e\n", "bad.yaml")
 
 

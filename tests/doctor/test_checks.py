@@ -22,7 +22,8 @@ def test_each_state_problem_is_filed_under_its_own_check() -> None:
     messages = {r.id: [f.message for f in r.findings] for r in checks.diagnose(found)
                 if r.id.startswith("state.")}
     assert messages == {
-        "state.parse": ["state file x.yaml: unknown field 'colour' in pool default"],
+        "state.parse": ["state file x.yaml: unknown field 'colour' in pool default "
+                        "(line 9, column 5)"],
         "state.schema": ["state file x.yaml: the state document's schemaVersion is one this "
                          "lbctl knows"],
         "state.pool-overlap": ["state file x.yaml: pools default and extra overlap: "
@@ -39,7 +40,9 @@ def test_a_document_that_is_not_yaml_fails_parse_and_skips_the_rest() -> None:
     found = facts(state=StateText("pools: [unclosed", "state file x.yaml"))
     results = {r.id: r for r in checks.diagnose(found)}
     assert results["state.parse"].status == "error"
-    assert "is not valid YAML at line" in results["state.parse"].findings[0].message
+    assert results["state.parse"].findings[0].message == (
+        "state file x.yaml: not valid YAML: did not find expected ',' or ']' "
+        "(line 2, column 1)")
     assert results["state.pool-overlap"].status == "skip"
     skipped = results["pool.utilisation"].findings[0]
     assert (skipped.severity, skipped.message) == (
@@ -52,7 +55,8 @@ def test_a_duplicate_key_fails_parse_and_skips_the_rest() -> None:
     results = {r.id: r for r in checks.diagnose(facts(state=StateText(text, "state file x.yaml")))}
     assert results["state.parse"].status == "error"
     assert results["state.parse"].findings[0].message == (
-        "state file x.yaml: duplicate key 'a' at line 4")
+        "state file x.yaml: the key 'a' is given twice in one mapping (also at line 3, "
+        "column 3) (line 4, column 3)")
     assert results["state.pool-overlap"].status == "skip"
     assert results["state.consistency"].status == "skip"
 

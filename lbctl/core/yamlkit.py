@@ -1,0 +1,412 @@
+"""The YAML toolkit: one way to read YAML, for every input lbctl parses, and the pieces of a
+minimal text edit.
+
+Reading (:func:`load_all`, :func:`load`) is the only YAML reading path of lbctl: the state
+document, ``-f`` manifests, kube-proxy configurations, import files and doctor's files all go
+through it, so a hostile or broken input fails the same way everywhere.  It drives libyaml's
+event parser (PyYAML's pure-Python one when libyaml is missing) and builds the data itself,
+without recursion, under limits:
+
+* a size limit (:data:`MAX_CHARS`), checked before parsing;
+* a depth limit (:data:`MAX_DEPTH` nested collections), so nothing later recurses too deep;
+* an alias-expansion limit (:data:`MAX_ALIASED` nodes that aliases may add in all): a
+  "billion laughs" document of a few hundred bytes is refused, not expanded.  An alias is
+  expanded into a copy, so no two places of the data share an object;
+* keys that read the same are refused: ``1`` and ``'1'``, ``null`` and ``'None'``, ``yes`` and
+  ``true`` would silently keep one value of two;
+* only the plain data tags are read (null, bool, int, float, str, timestamp, sequences,
+  mappings, merge keys): ``!!binary``, ``!!set``, ``!!python/...``, ``!custom`` and complex keys
+  are refused rather than turned into something else; a scalar that cannot be read as its type
+  (an integer of 5,000 digits, the 13th month) is refused too.
+
+Every refusal is a :class:`YAMLInputError` (a :class:`~lbctl.errors.UsageError`, exit 2) whose
+message is ``SOURCE:LINE:COLUMN: what``, the one position format of lbctl; callers that need
+another class (the state: exit 4) re-raise it.  Scalars mean what ``yaml.safe_load`` says they
+mean.  With ``nodes=True`` the reader also returns PyYAML nodes with exact positions
+(``start_mark``/``end_mark``: index, line, column) for the text editors.
+
+Editing pieces: :func:`lines` and :func:`join` split and re-join text on YAML's line breaks
+keeping each break, :func:`newline` is the break a text uses, :func:`entry` finds a key in a
+mapping node, :func:`plain_or_quoted` writes a string as a scalar that reads back as itself.
+Each editor computes its edit, applies it, and proves it by reading the result again.
+
+Pure: text in, data out; no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from lbctl.errors import UsageError
+
+#: The longest text read, in characters (the ``-f`` readers bound their bytes the same way).
+MAX_CHARS = 32 * 1024 * 1024
+#: The deepest nesting of collections read (Kubernetes objects nest about 20 deep).
+MAX_DEPTH = 100
+#: How many nodes aliases may add to a stream, in all.
+MAX_ALIASED = 100_000
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
+_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
+    yaml.resolver.Resolver().resolve)
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_TAG = "tag:yaml.org,2002:"
+STR = _TAG + "str"
+_MERGE_TAG = _TAG + "merge"
+_SCALARS = {_TAG + kind for kind in ("null", "bool", "int", "float", "timestamp")}
+_MAP_TAGS = {None, "!", _TAG + "map"}
+_SEQ_TAGS = {None, "!", _TAG + "seq"}
+_KIND = {_TAG + "null": "null", _TAG + "bool": "a boolean", _TAG + "int": "an integer",
+         _TAG + "float": "a number", _TAG + "timestamp": "a timestamp"}
+_NO_KEY = object()
+_MERGE = object()
+
+_BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")  # what YAML counts as a line break
+Line = tuple[str, str]  # (content, line break) -- the break is "" on a last line without one
+
+
+class YAMLInputError(UsageError):
+    """YAML that lbctl does not read: ``SOURCE:LINE:COLUMN: problem`` (1-based)."""
+
+    def __init__(self, source: str, line: int, column: int, problem: str,
+                 hint: str | None = None) -> None:
+        super().__init__(f"{source}:{line}:{column}: {problem}",
+                         hint=hint or "fix the file; lbctl changed nothing")
+        self.source = source
+        self.line = line
+        self.column = column
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a stream: its data, its node (with ``nodes=True``; None for an empty
+    document) and the 1-based line where its content starts (its ``---`` when empty)."""
+
+    data: Any
+    node: Node | None
+    line: int
+
+
+class _Refused(Exception):
+    def __init__(self, mark: Any, problem: str) -> None:
+        super().__init__(problem)
+        self.mark = mark
+        self.problem = problem
+
+
+class _Open:
+    """A collection being read."""
+
+    __slots__ = ("data", "node", "anchor", "mark", "key", "key_node", "key_mark", "size",
+                 "merges", "keys")
+
+    def __init__(self, data: Any, node: Node | None, anchor: str | None, mark: Any) -> None:
+        self.data = data
+        self.node = node
+        self.anchor = anchor
+        self.mark = mark
+        self.key: Any = _NO_KEY
+        self.key_node: Node | None = None
+        self.key_mark: Any = None
+        self.size = 1
+        self.merges: list[tuple[Any, Any]] = []
+        self.keys: dict[str, Any] = {}  # each key as text -> where it was
+
+
+def load_all(text: str, source: str, *, nodes: bool = False,
+             hint: str | None = None) -> list[Document]:
+    """Every document of ``text`` (``---``-separated), read under the limits above."""
+    if len(text) > MAX_CHARS:
+        raise YAMLInputError(source, 1, 1, f"{len(text)} characters is more than lbctl reads "
+                             f"({MAX_CHARS})", hint=hint)
+    bom = 1 if text.startswith("\ufeff") else 0
+    try:
+        return _read(text[bom:], nodes, bom)
+    except _Refused as exc:
+        raise YAMLInputError(source, exc.mark.line + 1, exc.mark.column + 1, exc.problem,
+                             hint=hint) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = f"not valid YAML: {exc.problem or exc.context}"
+        raise YAMLInputError(source, line, column, problem, hint=hint) from None
+    except yaml.reader.ReaderError as exc:
+        line, column = _position(text, exc.position)
+        raise YAMLInputError(source, line, column,
+                             f"not valid YAML: character {_code(exc.character):#06x} is not "
+                             "allowed", hint=hint) from None
+    except yaml.YAMLError as exc:
+        raise YAMLInputError(source, 1, 1, f"not valid YAML: {_first_line(exc)}",
+                             hint=hint) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate (from a JSON "\ud800" escape)
+        line, column = _position(text, exc.start)
+        raise YAMLInputError(source, line, column, "not valid YAML: a lone surrogate "
+                             "character", hint=hint) from None
+
+
+def load(text: str, source: str, *, hint: str | None = None) -> Any:
+    """The one document of ``text`` (None when there is none)."""
+    documents = load_all(text, source, hint=hint)
+    if len(documents) > 1:
+        raise YAMLInputError(source, documents[1].line, 1,
+                             "a second document; one is expected here", hint=hint)
+    return documents[0].data if documents else None
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _code(character: str | int) -> int:
+    return character if isinstance(character, int) else ord(character)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read(text: str, nodes: bool, shift: int) -> list[Document]:
+    mark_of = _shifted if shift else _same
+    parser = _LOADER(text)
+    # The reader makes millions of small objects and frees none: the cyclic collector would
+    # scan them again and again (5x the time of a large read), for nothing to collect.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _events(parser, nodes, mark_of)
+    finally:
+        parser.dispose()
+        if collecting:
+            gc.enable()
+
+
+def _events(parser: Any, nodes: bool, mark_of: Callable[[Any], Any]) -> list[Document]:
+    documents: list[Document] = []
+    stack: list[_Open] = []
+    anchors: dict[str, tuple[Any, Node | None, int]] = {}
+    aliased = 0
+    root: Any = None
+    root_node: Node | None = None
+    start_line = 1
+    while True:
+        event = parser.get_event()
+        kind = type(event)
+        if kind is yaml.StreamEndEvent or event is None:
+            return documents
+        node: Node | None = None
+        if kind is yaml.ScalarEvent:
+            value = _scalar(event, key=bool(stack) and stack[-1].key is _NO_KEY
+                            and isinstance(stack[-1].data, dict))
+            if nodes:
+                node = ScalarNode(_scalar_tag(event), event.value, mark_of(event.start_mark),
+                                  mark_of(event.end_mark), style=event.style or None)
+            size, anchor, mark = 1, event.anchor, event.start_mark
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            mapping = kind is yaml.MappingStartEvent
+            if event.tag not in (_MAP_TAGS if mapping else _SEQ_TAGS):
+                raise _Refused(event.start_mark, f"the tag {_short(event.tag)} is not read by "
+                               "lbctl; write plain YAML")
+            if len(stack) >= MAX_DEPTH:
+                raise _Refused(event.start_mark, f"collections nested more than {MAX_DEPTH} "
+                               "deep")
+            if nodes:
+                cls = MappingNode if mapping else SequenceNode
+                node = cls(_TAG + ("map" if mapping else "seq"), [], mark_of(event.start_mark),
+                           None, flow_style=event.flow_style)
+            stack.append(_Open({} if mapping else [], node, event.anchor, event.start_mark))
+            continue
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            done = stack.pop()
+            if done.merges:
+                _merge(done)
+            value, node, size = done.data, done.node, done.size
+            anchor, mark = done.anchor, done.mark
+            if node is not None:
+                node.end_mark = mark_of(event.end_mark)
+        elif kind is yaml.AliasEvent:
+            found = anchors.get(event.anchor)
+            if found is None:
+                recursive = any(o.anchor == event.anchor for o in stack)
+                raise _Refused(event.start_mark, f"the alias *{event.anchor} refers to "
+                               + ("the collection that holds it" if recursive else
+                                  "no anchor before it"))
+            value, node, size = found
+            aliased += size
+            if aliased > MAX_ALIASED:
+                raise _Refused(event.start_mark, "aliases expand to more than "
+                               f"{MAX_ALIASED} nodes (an alias bomb?)")
+            if isinstance(value, (dict, list)):
+                value = copy.deepcopy(value)
+            anchor, mark = None, event.start_mark
+        elif kind is yaml.DocumentStartEvent:
+            anchors.clear()
+            root, root_node, start_line = None, None, event.start_mark.line + 1
+            continue
+        elif kind is yaml.DocumentEndEvent:
+            documents.append(Document(root, root_node, start_line))
+            continue
+        else:  # the stream's start and end
+            continue
+        if anchor is not None:
+            anchors[anchor] = (value, node, size)
+        if not stack:
+            root, root_node, start_line = value, node, mark.line + 1
+            continue
+        parent = stack[-1]
+        parent.size += size
+        if isinstance(parent.data, list):
+            parent.data.append(value)
+            if nodes:
+                parent.node.value.append(node)  # type: ignore[union-attr]
+        elif parent.key is _NO_KEY:
+            _take_key(parent, mark, value, node)
+        else:
+            if parent.key is _MERGE:
+                parent.merges.append((value, parent.key_mark))
+            else:
+                parent.data[parent.key] = value
+            if nodes:
+                parent.node.value.append((parent.key_node, node))  # type: ignore[union-attr]
+            parent.key = _NO_KEY
+    return documents
+
+
+def _take_key(parent: _Open, mark: Any, key: Any, node: Node | None) -> None:
+    if isinstance(key, (dict, list)):
+        raise _Refused(mark, "a mapping key that is a collection is not read by lbctl")
+    text = "<<" if key is _MERGE else key if isinstance(key, str) else str(key)
+    first = parent.keys.get(text)
+    if first is None and key is not _MERGE and key in parent.data:  # 1 and 1.0, 1 and true
+        equal = next(k for k in parent.data if k == key)
+        first = parent.keys[equal if isinstance(equal, str) else str(equal)]
+    if first is not None:
+        raise _Refused(mark, f"the key {text!r} is given twice in one mapping (also at "
+                       f"line {first.line + 1}, column {first.column + 1})")
+    parent.keys[text] = mark
+    parent.key, parent.key_node, parent.key_mark = key, node, mark
+
+
+def _merge(done: _Open) -> None:
+    """YAML 1.1 merge keys: the explicit keys win, then the merged mappings in order."""
+    merged: dict[Any, Any] = {}
+    for value, mark in done.merges:
+        for source in (value if isinstance(value, list) else [value]):
+            if not isinstance(source, dict):
+                raise _Refused(mark, "a merge key << must name a mapping or a list of "
+                               "mappings")
+            for key, item in source.items():
+                merged.setdefault(key, item)
+    for key, item in merged.items():
+        if key not in done.data:
+            done.data[key] = item
+
+
+def _scalar_tag(event: Any) -> str:
+    if event.tag is not None and event.tag != "!":
+        return str(event.tag)
+    if not event.implicit[0]:  # quoted: a string, unless the tag says otherwise
+        return _resolve(yaml.ScalarNode, event.value, event.implicit)
+    tag = _PLAIN.get(event.value)
+    if tag is None:
+        if len(_PLAIN) > 4096:
+            _PLAIN.clear()
+        tag = _PLAIN[event.value] = _resolve(yaml.ScalarNode, event.value, event.implicit)
+    return tag
+
+
+#: Plain scalars repeat (v1, Service, TCP, true): their resolved tags, remembered.
+_PLAIN: dict[str, str] = {}
+
+
+def _scalar(event: Any, *, key: bool) -> Any:
+    """The value of a scalar, as ``yaml.safe_load`` reads it; refused when it has another
+    tag or cannot be read as its type."""
+    tag = _scalar_tag(event)
+    if tag == STR:
+        return event.value
+    if tag not in _SCALARS:
+        if tag == _MERGE_TAG and key:
+            return _MERGE
+        if tag == _TAG + "value":
+            raise _Refused(event.start_mark, "a plain = is not read by lbctl; quote it")
+        raise _Refused(event.start_mark, f"the tag {_short(tag)} is not read by lbctl; "
+                       "write plain YAML")
+    try:
+        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, event.value))
+    except (ValueError, OverflowError, yaml.constructor.ConstructorError) as exc:
+        shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
+        raise _Refused(event.start_mark, f"{shown!r} cannot be read as {_KIND[tag]}: "
+                       f"{_first_line(exc).split(';')[0]}") from None
+
+
+def _short(tag: str | None) -> str:
+    return "!!" + tag[len(_TAG):] if tag and tag.startswith(_TAG) else str(tag)
+
+
+def _same(mark: Any) -> Any:
+    return mark
+
+
+def _shifted(mark: Any) -> Any:
+    """A mark counted in the text with its byte-order mark (libyaml does not count it)."""
+    return yaml.error.Mark(mark.name, mark.index + 1, mark.line, mark.column,
+                           None, None)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- editing pieces
+
+
+def lines(text: str) -> list[Line]:
+    """Split as YAML does, keeping each line's break so that :func:`join` gives ``text``."""
+    out: list[Line] = []
+    pos = 0
+    for match in _BREAK.finditer(text):
+        out.append((text[pos:match.start()], match.group()))
+        pos = match.end()
+    if pos < len(text):
+        out.append((text[pos:], ""))
+    return out
+
+
+def join(parts: Iterable[Line]) -> str:
+    return "".join(content + brk for content, brk in parts)
+
+
+def newline(text: str) -> str:
+    """The line break ``text`` uses (its first one); ``\\n`` when it has none."""
+    found = _BREAK.search(text)
+    return found.group() if found else "\n"
+
+
+def entry(mapping: Node | None, key: str) -> tuple[Node, Node] | None:
+    """The ``(key, value)`` nodes of ``key`` in a mapping node (the reader refuses duplicate
+    keys, so there is at most one); None when absent or not a mapping."""
+    if not isinstance(mapping, MappingNode):
+        return None
+    for key_node, value_node in mapping.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return key_node, value_node
+    return None
+
+
+def plain_or_quoted(value: str) -> str:
+    """``value`` as a plain scalar when YAML reads it back as the same string (``true``,
+    ``1:2:3:4:5:6:7:8`` or ``a: b`` would not), else double-quoted."""
+    try:
+        plain = (_resolve(yaml.ScalarNode, value, (True, False)) == STR
+                 and yaml.load(f"k: {value}", Loader=_LOADER) == {"k": value})
+    except yaml.YAMLError:
+        plain = False
+    if plain:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -35,7 +35,7 @@ from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.manifests import read_objects
 from lbctl.core.permissions import KUBE_PROXY, PERMISSIONS, SYSTEM_NAMESPACE, Permission
 from lbctl.core.state import decode
-from lbctl.core.statefile import is_state, unwrap
+from lbctl.core.statefile import unwrap
 from lbctl.doctor.facts import (
     Absent,
     Facts,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from lbctl.core.statefile import Envelope, is_state, is_state_text, unwrap, wrap
-from lbctl.errors import InvalidStateError
+from lbctl.core.manifests import read_objects
+from lbctl.core.statefile import Envelope, is_state, unwrap, wrap
+from lbctl.errors import InvalidStateError, UsageError
 
 DOC = "schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24]}\n"
 
@@ -80,11 +81,21 @@ def test_another_manifest_is_refused(text: str, message: str) -> None:
     ("apiVersion: v1\nkind: ConfigMap\ndata: {state.yaml: 'schemaVersion: 1'}\n", True),
     ("apiVersion: v1\nkind: ConfigMap\ndata: {state.yaml: 'other'}\n", False),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: schemaVersion}\n", False),
-    (DOC + "---\n" + DOC, False),  # not a state file: doctor and assign say why
-    ("schemaVersion: [", False),
 ])
-def test_is_state_text(text: str, expected: bool) -> None:
-    assert is_state_text(text) is expected
+def test_manifest_readers_set_a_state_file_apart(text: str, expected: bool) -> None:
+    """assign -f, doctor -f and pool import -f read through read_objects, which knows both
+    forms of the state file."""
+    assert read_objects(text, "f").state is expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (DOC + "---\n" + DOC, "f:1:1: document 1 is a state document among other documents"),
+    ("schemaVersion: [", "f:2:1: not valid YAML: did not find expected node content"),
+])
+def test_what_is_not_a_state_file_says_why(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        read_objects(text, "f")
+    assert caught.value.message == message
 
 
 def test_is_state() -> None:

@@ -85,10 +85,10 @@ def assign(
         help="The Service (in -n NS).")] = None,
     ips: Annotated[list[str] | None, typer.Option(
         "--ip", metavar="IP", help="Ask for this address (repeat for one IPv4 and one IPv6). "
-                                   "Overrides the Service's own request.")] = None,
+                                   "Must agree with the Service's own request, if any.")] = None,
     pool: Annotated[str | None, typer.Option(
-        "--pool", metavar="POOL", help="Take the address from this pool. Overrides the "
-                                       "Service's own request.")] = None,
+        "--pool", metavar="POOL", help="Take the address from this pool. Must agree with the "
+                                       "Service's own request, if any.")] = None,
     all_pending: Annotated[bool, typer.Option(
         "--all", help="Every Service in -n NS (or -A) whose status shows no address.")] = False,
     files: Annotated[list[str] | None, typer.Option(
@@ -102,9 +102,11 @@ def assign(
     """Give LoadBalancer Services their external addresses.
 
     On the cluster: check that the Service exists, is of type LoadBalancer and of no other
-    loadBalancerClass; take the address the Service asks for (--ip/--pool, else the
+    loadBalancerClass; take the address the Service asks for (--ip/--pool, the
     metallb.io/loadBalancerIPs and metallb.io/address-pool annotations, also under
-    metallb.universe.tf/, else spec.loadBalancerIP, else the first free address); record it in
+    metallb.universe.tf/, kube-vip.io/loadbalancerIPs, lbipam.cilium.io/ips,
+    spec.loadBalancerIP; they must agree, or the Service is refused; else the first free
+    address); record it in
     the state, then publish it in status.loadBalancer.ingress, then record an Event
     (IPAllocated, or AllocationFailed with the reason).  Running it again changes nothing.
     --all does every Service whose status shows no address, in one state transaction, records

@@ -7,20 +7,22 @@ document) into an allocator :class:`~lbctl.core.allocator.Request`, and the comp
 * **Ours**: ``spec.type: LoadBalancer`` with ``spec.loadBalancerClass`` unset or set to lbctl's
   own class :data:`LBCTL_CLASS` (``lbctl.io/lbctl``).  A Service of another class belongs to
   another controller and is never touched (state ``foreign``).
-* **Requested addresses**, first source that asks wins: the command's ``--ip``/``--pool`` flags
-  (together, as one request); else MetalLB's annotations ``loadBalancerIPs`` (comma list) and
-  ``address-pool``; else ``spec.loadBalancerIP``; else any address.  Annotations are read under
-  ``metallb.io/`` and the older ``metallb.universe.tf/``; when the ``metallb.io/`` key is
-  present it wins, even when empty, as in MetalLB.  (MetalLB refuses a Service carrying both the
-  annotation and ``spec.loadBalancerIP``; lbctl takes the annotation.)
+* **Requested addresses**: the command's ``--ip``/``--pool`` flags; MetalLB's annotations
+  ``loadBalancerIPs`` (comma list) and ``address-pool``, read under ``metallb.io/`` and the
+  older ``metallb.universe.tf/`` (when the ``metallb.io/`` key is present it wins, even when
+  empty, as in MetalLB); kube-vip's ``kube-vip.io/loadbalancerIPs``; Cilium's
+  ``lbipam.cilium.io/ips`` (and ``io.cilium/lb-ipam-ips``); ``spec.loadBalancerIP``.  Every
+  request present must name the same addresses (and the same pool): a Service whose requests
+  disagree, or whose requests disagree with the flags, is refused naming both values
+  (:data:`CONFLICTING`), as MetalLB refuses one.  No request: any address.
 * **IP families** from ``spec.ipFamilies`` (primary first) and ``spec.ipFamilyPolicy``:
   ``SingleStack`` takes the first family, ``RequireDualStack`` needs both, ``PreferDualStack``
   takes what the pools have.  Absent fields mean IPv4 single stack: the API server always fills
   them in, so they are absent only in manifests, where IPv4 is the usual default.
-* **Sharing**: the key is the ``allow-shared-ip`` annotation; ports are ``TCP/80`` (protocol
-  defaults to TCP); the backend is ``""`` for ``externalTrafficPolicy: Cluster`` and the
-  normalised pod selector (``app=web,tier=fe``) for ``Local``, because only nodes with
-  endpoints may announce a Local Service's address.
+* **Sharing**: the key is the ``allow-shared-ip`` annotation (else Cilium's ``sharing-key``);
+  ports are ``TCP/80`` (protocol defaults to TCP); the backend is ``""`` for
+  ``externalTrafficPolicy: Cluster`` and the normalised pod selector (``app=web,tier=fe``)
+  for ``Local``, because only nodes with endpoints may announce a Local Service's address.
 * **Which Services get an address** (:func:`needs_address`, :func:`to_assign`): lbctl's
   Services whose status shows no address -- the pending ones and those recorded but not yet
   published -- in namespace/name order.  ``assign --all``, ``reconcile``, doctor's prediction
@@ -49,7 +51,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip
-from lbctl.core.allocator import Request
+from lbctl.core.allocator import AllocationError, Request
 from lbctl.core.state import Allocation, ServiceKey
 from lbctl.errors import LbctlError, RefusedError, UsageError
 
@@ -61,6 +63,16 @@ PREFIXES = ("metallb.io/", "metallb.universe.tf/")
 IPS = "loadBalancerIPs"
 POOL = "address-pool"
 SHARED = "allow-shared-ip"
+
+#: Address requests of other implementations, honoured as MetalLB's: kube-vip's, and Cilium's
+#: LB-IPAM (its current spelling and the older ``io.cilium/`` one).  Comma-separated lists.
+OTHER_IP_ANNOTATIONS = ("kube-vip.io/loadbalancerIPs", "lbipam.cilium.io/ips",
+                        "io.cilium/lb-ipam-ips")
+#: Cilium's sharing key, read when MetalLB's ``allow-shared-ip`` is absent.
+OTHER_SHARING_ANNOTATIONS = ("lbipam.cilium.io/sharing-key", "io.cilium/lb-ipam-sharing-key")
+#: The reason when two requests of one Service (annotations, spec.loadBalancerIP, --ip/--pool)
+#: disagree.
+CONFLICTING = "ConflictingRequests"
 
 #: Where ``assign -f`` pins an address: read by MetalLB and lbctl, and able to carry two
 #: families, unlike ``spec.loadBalancerIP`` (deprecated since Kubernetes 1.24, one address).
@@ -167,30 +179,74 @@ def _ip_list(text: str, svc: Obj, where: str) -> tuple[str, ...]:
         ) from exc
 
 
-def asked(svc: Obj, ips: Sequence[str] = (), pool: str | None = None) -> Asked:
-    """The explicit addresses and pool.  Flags replace the Service's own request; otherwise
-    the addresses come from the ``loadBalancerIPs`` annotation, else ``spec.loadBalancerIP``,
-    and the pool from the ``address-pool`` annotation."""
-    if ips or pool:
-        return Asked(tuple(canonical_ip(ip) for ip in ips), pool or None, "flags")
-    sources = []
-    wanted: tuple[str, ...] = ()
-    found_ips = annotation(svc, IPS)
+def _annotations(svc: Obj) -> Mapping[str, Any]:
+    return (svc.get("metadata") or {}).get("annotations") or {}
+
+
+def _own_ips(svc: Obj) -> list[tuple[str, tuple[str, ...]]]:
+    """Every address request the Service carries, ``(where, addresses)``: MetalLB's annotation,
+    kube-vip's, Cilium's, then ``spec.loadBalancerIP``."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    metallb = annotation(svc, IPS)
+    if metallb and metallb[1]:
+        found.append((metallb[0], _ip_list(metallb[1], svc, metallb[0])))
+    annotations = _annotations(svc)
+    for key in OTHER_IP_ANNOTATIONS:
+        value = str(annotations.get(key) or "")
+        if value:
+            found.append((key, _ip_list(value, svc, key)))
     legacy = str(_spec(svc).get("loadBalancerIP") or "")
-    if found_ips and found_ips[1]:
-        wanted = _ip_list(found_ips[1], svc, found_ips[0])
-        sources.append(found_ips[0])
-    elif legacy:
+    if legacy:
         wanted = _ip_list(legacy, svc, "spec.loadBalancerIP")
         if len(wanted) > 1:
             raise UsageError(f"service {ref(svc)}: spec.loadBalancerIP holds one address",
                              hint=f"use the annotation {PIN_ANNOTATION} for two")
-        sources.append("spec.loadBalancerIP")
+        found.append(("spec.loadBalancerIP", wanted))
+    return found
+
+
+def _disagree(svc: Obj, first: tuple[str, str], second: tuple[str, str]) -> AllocationError:
+    return AllocationError(
+        CONFLICTING,
+        f"service {ref(svc)} asks for two different things: {first[0]} is {first[1]}, "
+        f"{second[0]} is {second[1]}",
+        hint="keep one request, or make them agree (MetalLB refuses such a Service too)",
+    )
+
+
+def _agreed(svc: Obj, found: Sequence[tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+    """The one set of addresses all of ``found`` name; refused when two disagree."""
+    if not found:
+        return ()
+    where, wanted = found[0]
+    for other, theirs in found[1:]:
+        if set(theirs) != set(wanted):
+            raise _disagree(svc, (where, ",".join(wanted)), (other, ",".join(theirs)))
+    return wanted
+
+
+def asked(svc: Obj, ips: Sequence[str] = (), pool: str | None = None) -> Asked:
+    """The explicit addresses and pool, from the ``--ip``/``--pool`` flags and the Service's own
+    requests (MetalLB's, kube-vip's and Cilium's annotations, ``spec.loadBalancerIP``, MetalLB's
+    ``address-pool`` annotation).  Requests that disagree are refused
+    (:class:`~lbctl.core.allocator.AllocationError` ``ConflictingRequests``), naming both."""
+    found = _own_ips(svc)
+    if ips:
+        found.insert(0, ("--ip", tuple(canonical_ip(ip) for ip in ips)))
+    wanted = _agreed(svc, found)
+    sources = [where for where, _ in found]
     found_pool = annotation(svc, POOL)
-    if found_pool and found_pool[1]:
+    own_pool = found_pool[1] if found_pool and found_pool[1] else None
+    if own_pool and found_pool:
+        if pool and pool != own_pool:
+            raise _disagree(svc, ("--pool", pool), (found_pool[0], own_pool))
         sources.append(found_pool[0])
-    return Asked(wanted, found_pool[1] if found_pool and found_pool[1] else None,
-                 ", ".join(sources) or "automatic")
+    if pool:
+        sources.insert(1 if ips else 0, "--pool")
+    flags = [s for s in sources if s.startswith("--")]
+    rest = [s for s in sources if not s.startswith("--")]
+    source = ", ".join((["flags"] if flags else []) + rest) or "automatic"
+    return Asked(wanted, pool or own_pool, source)
 
 
 def families(svc: Obj) -> tuple[tuple[int, ...], bool]:
@@ -247,8 +303,17 @@ def backend(svc: Obj) -> str:
 
 
 def sharing_key(svc: Obj) -> str:
+    """MetalLB's ``allow-shared-ip`` annotation, else Cilium's ``sharing-key``; refused when both
+    are set and differ."""
     found = annotation(svc, SHARED)
-    return found[1] if found else ""
+    annotations = _annotations(svc)
+    cilium = next(((key, str(annotations[key])) for key in OTHER_SHARING_ANNOTATIONS
+                   if annotations.get(key)), None)
+    if found and found[1] and cilium and cilium[1] != found[1]:
+        raise _disagree(svc, found, cilium)
+    if found and found[1]:
+        return found[1]
+    return cilium[1] if cilium else ""
 
 
 def request(svc: Obj, ips: Sequence[str] = (), pool: str | None = None,

@@ -9,7 +9,7 @@ import pytest
 
 from lbctl.core import service
 from lbctl.core.addresses import IPV4, IPV6
-from lbctl.core.allocator import Allocator, Request
+from lbctl.core.allocator import AllocationError, Allocator, Request
 from lbctl.core.pools import add_pool, make_pool
 from lbctl.core.state import Allocation, State
 from lbctl.errors import RefusedError, UsageError
@@ -91,9 +91,16 @@ OLD = "metallb.universe.tf/"
     ({}, {}, {}, service.Asked()),
     ({}, {"loadBalancerIP": "192.0.2.7"}, {},
      service.Asked(("192.0.2.7",), None, "spec.loadBalancerIP")),
-    # the annotation wins over spec.loadBalancerIP
-    ({STABLE + "loadBalancerIPs": "192.0.2.8"}, {"loadBalancerIP": "192.0.2.7"}, {},
-     service.Asked(("192.0.2.8",), None, "metallb.io/loadBalancerIPs")),
+    # requests that agree are one request
+    ({STABLE + "loadBalancerIPs": "192.0.2.8"}, {"loadBalancerIP": "192.0.2.8"}, {},
+     service.Asked(("192.0.2.8",), None, "metallb.io/loadBalancerIPs, spec.loadBalancerIP")),
+    # kube-vip's and Cilium's annotations are requests too
+    ({"kube-vip.io/loadbalancerIPs": "192.0.2.8"}, {}, {},
+     service.Asked(("192.0.2.8",), None, "kube-vip.io/loadbalancerIPs")),
+    ({"lbipam.cilium.io/ips": "2001:db8::8,192.0.2.8"}, {}, {},
+     service.Asked(("2001:db8::8", "192.0.2.8"), None, "lbipam.cilium.io/ips")),
+    ({"io.cilium/lb-ipam-ips": "192.0.2.8", "lbipam.cilium.io/ips": "192.0.2.8"}, {}, {},
+     service.Asked(("192.0.2.8",), None, "lbipam.cilium.io/ips, io.cilium/lb-ipam-ips")),
     # the older prefix is read too, and canonicalised, with spaces after commas
     ({OLD + "loadBalancerIPs": "192.0.2.8, 2001:DB8::0008"}, {}, {},
      service.Asked(("192.0.2.8", "2001:db8::8"), None, "metallb.universe.tf/loadBalancerIPs")),
@@ -103,15 +110,56 @@ OLD = "metallb.universe.tf/"
     # a pool annotation combines with spec.loadBalancerIP
     ({STABLE + "address-pool": "gold"}, {"loadBalancerIP": "192.0.2.7"}, {},
      service.Asked(("192.0.2.7",), "gold", "spec.loadBalancerIP, metallb.io/address-pool")),
-    # flags replace the whole request
-    ({STABLE + "loadBalancerIPs": "192.0.2.8", STABLE + "address-pool": "gold"}, {},
-     {"pool": "silver"}, service.Asked((), "silver", "flags")),
-    ({STABLE + "loadBalancerIPs": "192.0.2.8"}, {}, {"ips": ["192.0.2.9"]},
-     service.Asked(("192.0.2.9",), None, "flags")),
+    # flags join the Service's own request
+    ({STABLE + "loadBalancerIPs": "192.0.2.8"}, {}, {"pool": "silver"},
+     service.Asked(("192.0.2.8",), "silver", "flags, metallb.io/loadBalancerIPs")),
+    ({STABLE + "loadBalancerIPs": "192.0.2.8"}, {}, {"ips": ["192.0.2.8"]},
+     service.Asked(("192.0.2.8",), None, "flags, metallb.io/loadBalancerIPs")),
+    ({}, {}, {"ips": ["192.0.2.9"], "pool": "gold"},
+     service.Asked(("192.0.2.9",), "gold", "flags")),
 ])
 def test_request_precedence(annotations: dict[str, str], spec: dict[str, Any],
                             flags: dict[str, Any], expected: service.Asked) -> None:
     assert service.asked(svc(annotations=annotations, **spec), **flags) == expected
+
+
+@pytest.mark.parametrize(("annotations", "spec", "flags", "message"), [
+    ({STABLE + "loadBalancerIPs": "192.0.2.8"}, {"loadBalancerIP": "192.0.2.7"}, {},
+     "metallb.io/loadBalancerIPs is 192.0.2.8, spec.loadBalancerIP is 192.0.2.7"),
+    ({"kube-vip.io/loadbalancerIPs": "192.0.2.8"}, {"loadBalancerIP": "192.0.2.7"}, {},
+     "kube-vip.io/loadbalancerIPs is 192.0.2.8, spec.loadBalancerIP is 192.0.2.7"),
+    ({"lbipam.cilium.io/ips": "192.0.2.8", OLD + "loadBalancerIPs": "192.0.2.8,2001:db8::1"}, {},
+     {}, "metallb.universe.tf/loadBalancerIPs is 192.0.2.8,2001:db8::1, lbipam.cilium.io/ips "
+         "is 192.0.2.8"),
+    ({}, {"loadBalancerIP": "192.0.2.7"}, {"ips": ["192.0.2.9"]},
+     "--ip is 192.0.2.9, spec.loadBalancerIP is 192.0.2.7"),
+    ({STABLE + "address-pool": "gold"}, {}, {"pool": "silver"},
+     "--pool is silver, metallb.io/address-pool is gold"),
+])
+def test_requests_that_disagree_are_refused_naming_both(
+        annotations: dict[str, str], spec: dict[str, Any], flags: dict[str, Any],
+        message: str) -> None:
+    with pytest.raises(AllocationError) as caught:
+        service.asked(svc(annotations=annotations, **spec), **flags)
+    assert caught.value.reason == "ConflictingRequests"
+    assert caught.value.message == f"service shop/web asks for two different things: {message}"
+
+
+@pytest.mark.parametrize(("annotations", "key"), [
+    ({STABLE + "allow-shared-ip": "k"}, "k"),
+    ({"lbipam.cilium.io/sharing-key": "c"}, "c"),
+    ({"io.cilium/lb-ipam-sharing-key": "c"}, "c"),
+    ({STABLE + "allow-shared-ip": "k", "lbipam.cilium.io/sharing-key": "k"}, "k"),
+])
+def test_sharing_key_from_metallb_or_cilium(annotations: dict[str, str], key: str) -> None:
+    assert service.sharing_key(svc(annotations=annotations)) == key
+
+
+def test_sharing_keys_that_disagree_are_refused() -> None:
+    with pytest.raises(AllocationError, match="metallb.io/allow-shared-ip is k, "
+                                              "lbipam.cilium.io/sharing-key is c"):
+        service.sharing_key(svc(annotations={STABLE + "allow-shared-ip": "k",
+                                             "lbipam.cilium.io/sharing-key": "c"}))
 
 
 @pytest.mark.parametrize(("annotations", "spec", "message"), [

@@ -106,6 +106,23 @@ class Announced:
         return sum(s.frames * len(s.ips) for s in self.sent)
 
 
+def announce_targets(
+    state: State,
+    args: Sequence[str],
+    *,
+    namespace: str,
+    all_allocated: bool = False,
+    pool: str | None = None,
+    force: bool = False,
+) -> list[str]:
+    """The addresses an announcement of ``args`` would send for (see :func:`targets`), refused
+    when one is in no pool unless ``force``.  All a dry run does: no socket is opened."""
+    ips = targets(state, args, namespace=namespace, all_allocated=all_allocated, pool=pool)
+    if not force:
+        check_managed(state, ips)
+    return ips
+
+
 def announce(
     announcer: Announcer,
     state: State,
@@ -120,14 +137,12 @@ def announce(
     interval: float,
     mode: ArpMode,
     progress: Callable[[int, int], None] | None = None,
-    dry_run: bool = False,
 ) -> Announced:
-    """Announce the addresses named by ``args`` (see :func:`targets`) from this host.  With
-    ``dry_run``, only decide which addresses (and refuse the same ones); send nothing."""
-    ips = targets(state, args, namespace=namespace, all_allocated=all_allocated, pool=pool)
-    if not force:
-        check_managed(state, ips)
-    if not ips or dry_run:
+    """Announce the addresses named by ``args`` (see :func:`announce_targets`) from this
+    host."""
+    ips = announce_targets(state, args, namespace=namespace, all_allocated=all_allocated,
+                           pool=pool, force=force)
+    if not ips:
         return Announced(ips, [])
     return Announced(ips, announcer.announce(ips, interface=interface, count=count,
                                              interval=interval, mode=mode, progress=progress))
@@ -143,6 +158,12 @@ class ProbeReport:
         return all(v.ok for v in self.verdicts)
 
 
+def probe_targets(args: Sequence[str]) -> list[str]:
+    """The addresses a probe of ``args`` asks about: canonical, each once, in the order given
+    (a malformed one is a usage error).  All a dry run does: no socket is opened."""
+    return list(dict.fromkeys(canonical_ip(arg) for arg in args))
+
+
 def probe(
     announcer: Announcer,
     args: Sequence[str],
@@ -152,7 +173,7 @@ def probe(
     expect_one: bool = False,
 ) -> ProbeReport:
     """Probe each address and judge the answers (see the module docstring)."""
-    ips = list(dict.fromkeys(canonical_ip(arg) for arg in args))
+    ips = probe_targets(args)
     question: Question = "one" if expect_one else "free"
     probed = announcer.probe(ips, interface=interface, timeout=timeout)
     return ProbeReport(question, [judge(p, question) for p in probed])

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import ExitCode
 
@@ -37,6 +37,10 @@ FORMATS = (Output.table, Output.wide, Output.json, Output.yaml)
 DEFAULT_COUNT = 3
 DEFAULT_INTERVAL = 1.0
 DEFAULT_TIMEOUT = 1.0
+#: Upper bounds: more rounds, longer pauses or longer listening are a mistake, not a use.
+MAX_COUNT = 100
+MAX_INTERVAL = 60.0
+MAX_TIMEOUT = 60.0
 _INTERFACE_HELP = (
     "Send on this interface (default: the one whose connected subnet holds the address, else "
     "the default-route interface of its family)."
@@ -62,11 +66,11 @@ def announce(
         "--pool", metavar="POOL", help="With --all: only the addresses of this pool.")] = None,
     interface: Annotated[str | None, typer.Option(
         "-i", "--interface", metavar="IF", help=_INTERFACE_HELP)] = None,
-    count: Annotated[int, typer.Option(
-        "-c", "--count", min=1, metavar="N",
+    count: Annotated[int, numbers.count(
+        "-c", "--count", maximum=MAX_COUNT,
         help="Rounds: each announces every address once.")] = DEFAULT_COUNT,
-    interval: Annotated[float, typer.Option(
-        "--interval", min=0.0, metavar="SECONDS",
+    interval: Annotated[float, numbers.seconds(
+        "--interval", maximum=MAX_INTERVAL,
         help="Seconds between the starts of two rounds.")] = DEFAULT_INTERVAL,
     mode: Annotated[Mode, typer.Option(
         "--mode", case_sensitive=False,
@@ -99,17 +103,18 @@ def announce(
     output = app.require_output(*FORMATS)
     state = app.store().load()
     args = targets or []
+    if app.options.dry_run:
+        _dry_run(app, output, actions.announce_targets(
+            state, args, namespace=app.namespace, all_allocated=all_allocated, pool=pool,
+            force=force))
+        return
     with render.progress(app.err, "announcing") as progress:
         result = actions.announce(
             app.announcer(), state, args,
             namespace=app.namespace,
             all_allocated=all_allocated, pool=pool, force=force, interface=interface,
             count=count, interval=interval, mode=mode.value, progress=progress,
-            dry_run=app.options.dry_run,
         )
-    if app.options.dry_run:
-        _dry_run(app, output, result.ips)
-        return
     if output in (Output.json, Output.yaml):
         doc = {
             "kind": "Announcement",
@@ -140,14 +145,18 @@ def announce(
     app.table(headers, [*rows, total])
 
 
-def _dry_run(app: App, output: Output, ips: list[str]) -> None:
-    """What a dry run reports: the addresses that would be announced, nothing about frames."""
+def _dry_run(app: App, output: Output, ips: list[str], *, kind: str = "Announcement",
+             verb: str = "announced") -> None:
+    """What a dry run reports: the addresses that would be announced (or probed), nothing
+    about frames or answers."""
     if output in (Output.json, Output.yaml):
-        doc = {"kind": "Announcement", "dryRun": True, "targets": [{"ip": ip} for ip in ips]}
+        items = "probes" if kind == "ProbeResult" else "targets"
+        doc = {"kind": kind, "dryRun": True, items: [{"ip": ip} for ip in ips]}
         render.document(app.out, doc, output.value)
         return
     render.outcomes(app.out, ips, dry_run=True)
-    render.say(app.err, f"dry run: {len(ips)} addresses would be announced; nothing was sent")
+    many = "address" if len(ips) == 1 else "addresses"
+    render.say(app.err, f"dry run: {len(ips)} {many} would be {verb}; nothing was sent")
 
 
 @command(app, "probe")
@@ -156,8 +165,8 @@ def probe(
     ips: Annotated[list[str], typer.Argument(metavar="IP...", help="Addresses to probe.")],
     interface: Annotated[str | None, typer.Option(
         "-i", "--interface", metavar="IF", help=_INTERFACE_HELP)] = None,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.01, metavar="SECONDS",
+    timeout: Annotated[float, numbers.seconds(
+        "--timeout", minimum=0.01, maximum=MAX_TIMEOUT,
         help="How long to listen for answers; the probes are sent three times over it.")
     ] = DEFAULT_TIMEOUT,
     expect_one: Annotated[bool, typer.Option(
@@ -176,17 +185,24 @@ def probe(
     exactly one MAC answers, 1 otherwise (no MAC: nobody announces it; two or more: split
     brain, or kube-proxy IPVS without strictARP).
 
+    With --dry-run, only the addresses that would be probed: no socket is opened, nothing is
+    sent, exit 0.
+
     Example: lbctl arp probe 192.168.1.40 --expect-one
     """
     from lbctl.actions import arp as actions
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
+    if app.options.dry_run:
+        _dry_run(app, output, actions.probe_targets(ips), kind="ProbeResult", verb="probed")
+        return ExitCode.OK
     report = actions.probe(app.announcer(), ips, interface=interface, timeout=timeout,
                            expect_one=expect_one)
     if output in (Output.json, Output.yaml):
         doc: dict[str, Any] = {
             "kind": "ProbeResult",
+            "dryRun": False,
             "question": report.question,
             "timeout": timeout,
             "ok": report.ok,

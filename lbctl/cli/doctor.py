@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from lbctl.cli import render
+from lbctl.cli import numbers, render
 from lbctl.cli.context import App, Output, app_of, command
 from lbctl.errors import ExitCode
 
@@ -105,8 +105,8 @@ def doctor(
     interface: Annotated[str | None, typer.Option(
         "-i", "--interface", metavar="IF",
         help="Probe on this interface (default: by route).")] = None,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.01, metavar="SECONDS",
+    timeout: Annotated[float, numbers.seconds(
+        "--timeout", minimum=0.01, maximum=60.0,
         help="How long --probe listens for answers.")] = 1.0,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", case_sensitive=False,

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import numbers, render
 from lbctl.cli.context import Output, app_of, command
 from lbctl.errors import UsageError
 
@@ -36,8 +36,8 @@ def install(
         "-n", "--namespace", metavar="NS",
         help="Namespace of the controller's Deployment and ServiceAccount (default: "
              "kube-system).")] = None,
-    replicas: Annotated[int, typer.Option(
-        "--replicas", metavar="N", min=1, max=9,
+    replicas: Annotated[int, numbers.count(
+        "--replicas", maximum=9,
         help="Controller replicas: one leads, the others stand by (default: 2).")] = 2,
 ) -> None:
     """Print the manifests that run lbctl controller on the cluster.

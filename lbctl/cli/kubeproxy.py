@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import ExitCode, UsageError
 
@@ -106,8 +106,8 @@ def apply(
     restart: Annotated[bool, typer.Option(
         "--restart", help="Then roll the kube-proxy DaemonSet (like kubectl rollout restart) "
                           "and wait for it.")] = False,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", min=0,
+    timeout: Annotated[float, numbers.seconds(
+        "--timeout", maximum=86400.0,
         help="How long --restart waits for the rollout.")] = 300.0,
     always: Annotated[bool, typer.Option(
         "--always", help="Set strictARP even when the mode does not need it (before switching "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import complete, render
+from lbctl.cli import complete, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import UnreachableError
 
@@ -115,9 +115,10 @@ def add(
         "--selector", "-l", metavar="SELECTOR",
         help="Serve only Services whose labels match (kubectl syntax: app=web,tier!=db). "
              "Repeat for alternatives: any one may match.")] = None,
-    priority: Annotated[int | None, typer.Option(
-        "--priority", help="Pools are tried by priority, lower first; pools without one "
-                           "come last, then by name.")] = None,
+    priority: Annotated[int | None, numbers.count(
+        "--priority", minimum=0, maximum=2**31 - 1, metavar="N",
+        help="Pools are tried by priority, lower first; pools without one come last, then "
+             "by name.")] = None,
     node_selectors: Annotated[list[str] | None, typer.Option(
         "--node-selector", metavar="SELECTOR",
         help="Announce its addresses (lbctl speaker, layer 2) only from nodes whose labels "

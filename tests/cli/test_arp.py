@@ -297,6 +297,7 @@ def test_probe_json(cli: Cli, fake: FakeAnnouncer) -> None:
     assert result.code == 1
     assert json.loads(result.out) == {
         "kind": "ProbeResult",
+        "dryRun": False,
         "question": "one",
         "timeout": 1.0,
         "ok": False,
@@ -317,3 +318,37 @@ def test_probe_rejects_a_malformed_address(cli: Cli, fake: FakeAnnouncer) -> Non
     assert result.code == 2
     assert result.err.startswith("lbctl: error: 'fd00::zz' is not an IP address\n")
     assert fake.probed == []
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to build the announcer or to open a socket fails the test."""
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a dry run opened a socket or built the announcer")
+
+    monkeypatch.setattr(App, "announcer", refuse)
+    monkeypatch.setattr(socket, "socket", refuse)
+
+
+def test_probe_dry_run_opens_no_socket_and_lists_the_addresses(
+        cli: Cli, no_network: None) -> None:
+    result = cli("arp", "probe", "192.0.2.10", "2001:DB8::1", "192.0.2.10", "--dry-run",
+                 "--timeout", "5")
+    assert (result.code, result.out) == (0, "192.0.2.10 (dry run)\n2001:db8::1 (dry run)\n")
+    assert result.err == "dry run: 2 addresses would be probed; nothing was sent\n"
+    result = cli("arp", "probe", "192.0.2.10", "--expect-one", "--dry-run", "-o", "json")
+    assert (result.code, json.loads(result.out)) == (
+        0, {"kind": "ProbeResult", "dryRun": True, "probes": [{"ip": "192.0.2.10"}]})
+
+
+def test_probe_dry_run_still_refuses_a_malformed_address(cli: Cli, no_network: None) -> None:
+    result = cli("arp", "probe", "192.0.2.300", "--dry-run")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("lbctl: error: '192.0.2.300' is not an IP address\n")
+
+
+def test_announce_dry_run_opens_no_socket(cli: Cli, state: str, no_network: None) -> None:
+    result = cli("arp", "announce", "svc/web", "-n", "shop", "--dry-run", "--state", state)
+    assert (result.code, result.out) == (0, "192.0.2.10 (dry run)\n2001:db8::10 (dry run)\n")

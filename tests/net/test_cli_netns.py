@@ -96,3 +96,29 @@ def test_without_cap_net_raw_nothing_is_sent(lan: Lan, state: str, args: list[st
         f"{os.path.realpath(sys.executable)}\n"
     )
     assert [f for f in seen if ARP in Ether(f.data) and Ether(f.data).src == lan.mac(a)] == []
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["probe", "10.9.0.2", "10.9.0.3", "--timeout", "0.3", "--dry-run"],
+                 id="probe-ipv4"),
+    pytest.param(["probe", "10.9.0.2", "--expect-one", "--timeout", "0.3", "--dry-run",
+                  "-o", "json"], id="probe-expect-one-json"),
+    pytest.param(["probe", "fd00:9::2", "--timeout", "0.3", "--dry-run"], id="probe-ipv6"),
+    pytest.param(["announce", "10.9.0.100", "-c", "2", "--interval", "0.1", "--dry-run"],
+                 id="announce"),
+])
+def test_a_dry_run_sends_nothing(lan: Lan, state: str, args: list[str]) -> None:
+    """Nothing leaves the host: no ARP, no neighbour solicitation or advertisement, from
+    any address (the probe's 0.0.0.0 and :: included)."""
+    a = lan.host("a", "10.9.0.1/24", "fd00:9::1/64")
+    b = lan.host("b", "10.9.0.2/24", "fd00:9::2/64")
+    mac = lan.mac(a)
+    with lan.capture(b) as seen:
+        done = lbctl(a, "arp", *args, "--state", state)
+    assert (done.returncode, done.stderr.endswith("; nothing was sent\n") or "-o" in args) == (
+        0, True), done.stderr
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS
+
+    sent = [Ether(f.data) for f in seen if Ether(f.data).src == mac]
+    assert [f.summary() for f in sent
+            if ARP in f or ICMPv6ND_NS in f or ICMPv6ND_NA in f] == []

@@ -39,14 +39,10 @@ CASES = [
             code=2, error="No such option: --frobnicate"),
     offline("unknown-command", "pool", "frobnicate",
             code=2, error="No such command 'frobnicate'"),
-    offline("arp-count-negative", "arp", "announce", "192.168.1.30", "--count", "-1",
-            code=2, error="'-c' / '--count': -1 is not in the range x>=1"),
     offline("pool-export-no-format", "pool", "export",
             code=2, error="Missing option '--format'. Choose from: metallb, kube-vip"),
     offline("pool-name-with-newline", "pool", "show", "we\nb",
             code=3, error="pool we b not found"),
-    offline("arp-count-not-a-number", "arp", "announce", "192.168.1.30", "--count", "many",
-            code=2, error="'many' is not a valid"),
 ]
 
 test_arguments = cases_test("arguments", CASES)

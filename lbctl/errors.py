@@ -89,3 +89,33 @@ class ElsewhereError(LbctlError):
 
 class InvalidStateError(RefusedError):
     """The stored state document cannot be trusted; mutating commands never overwrite it."""
+
+
+# --- secrets -------------------------------------------------------------------------------
+#
+# The adapters register every credential they read (bearer tokens, passwords, client keys); the
+# error boundary passes every message and every ``--debug`` traceback through :func:`redact`, so
+# that neither lbctl's words nor a library's exception text ever shows one.  Process-wide on
+# purpose: a secret read once must stay hidden from any later message, whoever builds it.
+
+_SECRETS: set[str] = set()
+_SCHEMES = frozenset({"bearer", "basic"})
+
+
+def keep_secret(value: str) -> None:
+    """Never show ``value`` (nor its longer whitespace-separated parts: the token of
+    ``Bearer <token>``) in a message."""
+    whole = value.strip()
+    if len(whole) >= 4:
+        _SECRETS.add(whole)
+    for part in value.split():
+        if len(part) >= 8 and part.lower() not in _SCHEMES:
+            _SECRETS.add(part)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text

@@ -1,8 +1,12 @@
 """lbctl.kube against the fake API server: every KubeAPI method, configuration loading, and
-the translation of every failure into lbctl's errors (and of nothing else)."""
+the translation of every failure into lbctl's errors (and of nothing else).
+
+Every test runs twice: on lbctl's own transport (the fast path) and on the official client's
+(``connect(official=True)``): both must behave the same."""
 
 from __future__ import annotations
 
+import functools
 import http.server
 import json
 import subprocess
@@ -36,6 +40,14 @@ class Sleeps(list[float]):
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+@pytest.fixture(autouse=True, params=["fast", "official"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on one of the two transports."""
+    if request.param == "official":
+        monkeypatch.setattr(kube, "connect", functools.partial(kube.connect, official=True))
+    return str(request.param)
 
 
 @pytest.fixture
@@ -599,10 +611,58 @@ def test_watch_resumes_from_the_list_version_and_streams_changes(
         SERVICES, namespace="default", resource_version=listing.resource_version,
         timeout_seconds=1,
     )
-    seen = [(e.type, e.object["metadata"]["name"], e.object["kind"]) for e in events]
+    seen = [(e.type, e.object["metadata"].get("name"), e.object["kind"]) for e in events]
 
-    assert seen == [("ADDED", "after", "Service")]
+    # The server ends the watch at its timeout with a bookmark: where to resume from.
+    assert seen == [("ADDED", "after", "Service"), ("BOOKMARK", None, "Service")]
     assert kube_server.requests[-1].query["allowWatchBookmarks"] == "true"
+
+
+def test_a_watch_resumes_from_a_bookmark_and_misses_nothing(tmp_path: Path) -> None:
+    with FakeKubeServer(bookmark_interval=0.2) as server:
+        client = kube.connect(str(server.write_kubeconfig(tmp_path / "kc")))
+        start = client.list_versioned(CONFIGMAPS, "default").resource_version
+        server.put_object(_configmap("elsewhere", "other"))  # progress, no event for this watch
+        events = client.watch(CONFIGMAPS, namespace="default", resource_version=start,
+                              timeout_seconds=5)
+        first = next(events)
+        events.close()  # releases the connection
+        assert first.type == "BOOKMARK"
+        resume = first.object["metadata"]["resourceVersion"]
+        assert int(resume) > int(start)
+        server.put_object(_configmap("new"))
+        names = []
+        for event in client.watch(CONFIGMAPS, namespace="default", resource_version=resume,
+                                  timeout_seconds=1):
+            if event.type != "BOOKMARK":
+                names.append((event.type, event.object["metadata"]["name"]))
+        assert names == [("ADDED", "new")]
+
+
+def test_a_watch_that_falls_behind_mid_stream_is_expired(tmp_path: Path) -> None:
+    from lbctl.errors import ExpiredError
+
+    with FakeKubeServer(watch_history=3) as server:
+        client = kube.connect(str(server.write_kubeconfig(tmp_path / "kc")))
+        server.put_object(_configmap("a"))
+        since = client.list_versioned(CONFIGMAPS).resource_version
+        for i in range(6):  # the history forgets ``since`` before the watch starts reading
+            server.put_object(_configmap(f"b{i}"))
+        events = client.watch(CONFIGMAPS, resource_version=since, timeout_seconds=1)
+        with pytest.raises(ExpiredError) as info:
+            list(events)
+    assert info.value.hint == "list again"
+
+
+def test_the_fast_path_asks_for_gzip(
+    client: kube.KubeClient, kube_server: FakeKubeServer, path: str
+) -> None:
+    for i in range(600):
+        kube_server.put_object(_service(f"s{i:04d}", type="LoadBalancer"))
+    kube_server.requests.reset()
+    assert len(client.list(SERVICES)) == 600
+    encodings = {r.headers.get("accept-encoding") for r in kube_server.requests}
+    assert encodings == ({"gzip"} if path == "fast" else {"identity"})
 
 
 def test_a_watch_from_a_forgotten_version_is_expired(tmp_path: Path) -> None:

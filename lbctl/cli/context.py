@@ -164,7 +164,13 @@ class App:
         if self._kube is None:
             from lbctl import kube
 
-            cluster = kube.connect(self.options.kubeconfig, self.options.context)
+            # LBCTL_KUBE_CLIENT=official: every request through the official client, as before
+            # lbctl read kubeconfigs itself (a way out, and a baseline for benchmarks).
+            cluster = kube.connect(
+                self.options.kubeconfig,
+                self.options.context,
+                official=os.environ.get("LBCTL_KUBE_CLIENT") == "official",
+            )
             self._kube, self._kube_namespace = cluster, cluster.default_namespace
         return self._kube
 

@@ -31,7 +31,7 @@ from lbctl.cli import (
     version,
 )
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
-from lbctl.errors import ExitCode, LbctlError
+from lbctl.errors import ExitCode, LbctlError, redact
 
 app = typer.Typer(
     name="lbctl",
@@ -77,10 +77,16 @@ def _one_line(text: str) -> str:
 
 def _fail(message: str, hint: str, code: int, prog_name: str = "lbctl") -> int:
     _, err = make_consoles()
-    render.say(err, f"{prog_name}: error: {_one_line(message)}")
+    render.say(err, redact(f"{prog_name}: error: {_one_line(message)}"))
     if hint:
-        render.say(err, f"hint: {_one_line(hint)}")
+        render.say(err, redact(f"hint: {_one_line(hint)}"))
     return code
+
+
+def _traceback() -> None:
+    """The current exception's traceback on stderr (``--debug``), with every secret redacted:
+    a library's exception may quote a header or a file it read."""
+    sys.stderr.write(redact(traceback.format_exc()))
 
 
 def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
@@ -93,7 +99,7 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
         return int(result or 0)
     except LbctlError as exc:
         if debug:
-            traceback.print_exc()
+            _traceback()
         return _fail(exc.message, exc.hint, exc.exit_code, prog_name)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -110,7 +116,7 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
                      getattr(exc, "exit_code", ExitCode.USAGE), prog_name)
     except Exception as exc:  # the boundary: any bug becomes one line and exit 70
         if debug:
-            traceback.print_exc()
+            _traceback()
         return _fail(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a bug in lbctl; rerun with --debug and report the traceback",

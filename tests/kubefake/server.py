@@ -20,9 +20,11 @@ response; any other exception is a bug in the fake and becomes a 500 whose messa
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -31,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NamedTuple, overload
+from typing import Any, overload
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.kubefake import patches, resources, status, tables
@@ -49,14 +51,19 @@ _PATCHERS = {
 #: Resources whose DELETE answers with the object rather than a ``Status`` (graceful deletion).
 _DELETE_RETURNS_OBJECT = {("", "pods"), ("", "namespaces")}
 _DEFAULT_WATCH_TIMEOUT = 1800.0
+#: Like kube-apiserver: a response of at least 128 KiB is gzipped when the client accepts it.
+_GZIP_THRESHOLD = 128 * 1024
 
 
-class Request(NamedTuple):
-    """One request as the server saw it; ``query`` holds the decoded parameters."""
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it; ``query`` holds the decoded parameters, ``headers``
+    the request's headers (names in lower case; not part of equality)."""
 
     method: str
     path: str
     query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 class RequestLog(Sequence[Request]):
@@ -212,8 +219,14 @@ class FakeKubeServer:
         require_namespaces: bool = False,
         git_version: str = "v1.30.4",
         watch_history: int = 10_000,
+        tls: ssl.SSLContext | None = None,
+        bookmark_interval: float = 60.0,
     ) -> None:
         self.host = host
+        self.tls = tls
+        #: Seconds between BOOKMARK events on a watch that asked for them (a real server sends
+        #: one about every minute, and one as the watch ends).
+        self.bookmark_interval = bookmark_interval
         self.token = token
         self.user = user
         self.git_version = git_version
@@ -224,6 +237,8 @@ class FakeKubeServer:
         self._rules: list[_Rule] = []
         self._httpd = _Server((host, port), _Handler)
         self._httpd.fake = self
+        if tls is not None:  # HTTPS: the handshake happens when a connection is accepted
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -234,7 +249,8 @@ class FakeKubeServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def start(self) -> FakeKubeServer:
         self._thread = threading.Thread(
@@ -407,7 +423,9 @@ class FakeKubeServer:
         self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes
     ) -> _Reply | None:
         """Answer one request; ``None`` means: drop the connection."""
-        self.requests.append(Request(method, path, query))
+        self.requests.append(
+            Request(method, path, query, {k.lower(): v for k, v in headers.items()})
+        )
         try:
             target = _parse_target(path)
             watch = query.get("watch") in ("true", "1")
@@ -599,6 +617,14 @@ class FakeKubeServer:
         def line(kind: str, obj: bytes) -> bytes:
             return b'{"type":"' + kind.encode() + b'","object":' + obj + b"}\n"
 
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+
+        def bookmark(cursor: int) -> bytes:
+            """Only ``kind``, ``apiVersion`` and ``metadata.resourceVersion``, as a real server
+            sends it."""
+            return json.dumps({"kind": r.kind, "apiVersion": r.api_version,
+                               "metadata": {"resourceVersion": str(cursor)}}).encode()
+
         def events() -> Iterator[bytes]:
             cursor = int(since)
             if cursor == 0:  # no resourceVersion (or "0"): the current state first, as ADDED
@@ -608,13 +634,20 @@ class FakeKubeServer:
                 for stored in current:
                     yield line("ADDED", stored.full)
             while True:
+                wake = min(deadline, time.monotonic() + self.bookmark_interval)
                 try:
-                    batch = store.events_after(cursor, deadline)
+                    batch = store.events_after(cursor, wake if bookmarks else deadline)
                 except ApiError as error:
                     yield line("ERROR", error.body())
                     return
                 if not batch:
-                    return
+                    if store.closed:
+                        return
+                    if bookmarks:  # progress: everything up to ``cursor`` has been sent
+                        yield line("BOOKMARK", bookmark(cursor))
+                    if time.monotonic() >= deadline:
+                        return
+                    continue
                 for event in batch:
                     cursor = event.rv
                     if event.resource is r and relevant(event.stored):
@@ -791,9 +824,13 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         if reply.stream is None:
-            self.send_header("Content-Length", str(len(reply.body)))
+            body = reply.body
+            if len(body) >= _GZIP_THRESHOLD and "gzip" in self.headers.get("Accept-Encoding", ""):
+                body = gzip.compress(body, compresslevel=1)
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(reply.body)
+            self.wfile.write(body)
             return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()

@@ -213,3 +213,61 @@ def test_watch_from_a_forgotten_resource_version_is_expired() -> None:
     event = json.loads(lines[0])
     assert event["type"] == "ERROR"
     assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+
+
+def _raw_watch(server: FakeKubeServer, query: str) -> list[dict[str, Any]]:
+    import http.client
+    import json
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", f"/api/v1/namespaces/default/configmaps?watch=true&{query}")
+    lines = connection.getresponse().read().splitlines()
+    connection.close()
+    return [json.loads(line) for line in lines]
+
+
+def test_watch_bookmarks_only_when_asked_carry_the_progress_and_nothing_else() -> None:
+    with FakeKubeServer(bookmark_interval=0.3) as server:
+        server.put_object(configmap("a"))
+        since = server.get_object("configmaps", "a")["metadata"]["resourceVersion"]  # type: ignore[index]
+        server.put_object(configmap("other", "elsewhere"))  # moves the version, not this watch
+        plain = _raw_watch(server, f"resourceVersion={since}&timeoutSeconds=1")
+        marked = _raw_watch(
+            server, f"resourceVersion={since}&timeoutSeconds=1&allowWatchBookmarks=true"
+        )
+    assert plain == []
+    assert 2 <= len(marked) <= 5  # about every 0.3 s, and one as the watch ends
+    assert {e["type"] for e in marked} == {"BOOKMARK"}
+    assert marked[-1]["object"] == {
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": str(int(since) + 1)},
+    }
+
+
+def test_large_responses_are_gzipped_when_the_client_accepts_gzip() -> None:
+    import gzip
+    import http.client
+    import json
+
+    with FakeKubeServer() as server:
+        for i in range(300):
+            server.put_object(configmap(f"cm{i:03d}", k="v" * 500))
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        answers = {}
+        for accept in ("gzip", "identity"):
+            connection.request("GET", "/api/v1/namespaces/default/configmaps",
+                               headers={"Accept-Encoding": accept})
+            response = connection.getresponse()
+            answers[accept] = (response.getheader("Content-Encoding"), response.read())
+        connection.request("GET", "/api/v1/namespaces/default/configmaps/cm000",
+                           headers={"Accept-Encoding": "gzip"})
+        small = connection.getresponse()
+        small_encoding = small.getheader("Content-Encoding")
+        small.read()
+        connection.close()
+    encoding, body = answers["gzip"]
+    assert encoding == "gzip"
+    assert json.loads(gzip.decompress(body)) == json.loads(answers["identity"][1])
+    assert answers["identity"][0] is None
+    assert small_encoding is None  # below 128 KiB: sent as it is

@@ -1,52 +1,74 @@
-"""The Kubernetes adapter: :class:`lbctl.ports.KubeAPI` over the official client's transport.
+"""The API client behind :class:`lbctl.ports.KubeAPI`, whatever carries its requests.
 
-Owns everything lbctl says to an API server: finding and loading the configuration (kubeconfig
-files, ``KUBECONFIG``, ``--context``, the in-cluster service account), building URLs, paging
-LISTs, retrying briefly when the server says it is overloaded, and translating every failure into
-:mod:`lbctl.errors`.  Objects go in and come out as plain JSON dictionaries: the client's model
-classes are never used, because deserialising a thousand Services into them is slow, and importing
-them (and the generated API classes) costs most of a second.
+Owns URLs, LIST paging, WATCH streams, the short bounded retry when the server says it is
+overloaded, and the translation of every failure into :mod:`lbctl.errors`.  The bytes travel
+through a :class:`Transport`: lbctl's own urllib3 transport (:mod:`lbctl.kube.transport`) for the
+configurations lbctl reads itself, the official client's (:mod:`lbctl.kube.official`) for the
+rest.  Objects go in and come out as plain JSON dictionaries.
 
-It must not be imported eagerly for anything but :func:`connect`: ``kubernetes`` (and with it
-urllib3, pydantic, yaml) is imported inside :func:`connect` only, so ``lbctl --help`` stays fast.
-Importing this module imports nothing but the standard library and lbctl's own ports and errors.
-
-Error policy: no exception from ``kubernetes``, urllib3 or the socket layer leaves this module;
-each is translated at the edge (``raise ... from exc``): 401/403 -> PermissionDeniedError,
-404 -> NotFoundError, 409 -> ConflictError, 400 -> UsageError, 422 and other 4xx ->
-RefusedError, 5xx/429 (after a short bounded retry) and transport failures -> UnreachableError.
-A bearer token never appears in a message.
+Error policy: no exception from a transport leaves this module; each is translated at the edge
+(``raise ... from exc``): 401/403 -> PermissionDeniedError, 404 -> NotFoundError, 409 ->
+ConflictError, 400 -> UsageError, 422 and other 4xx -> RefusedError, 5xx/429 (after a short
+bounded retry) and transport failures -> UnreachableError.  No credential appears in a message.
 """
 
 from __future__ import annotations
 
 import builtins
-import importlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from lbctl.errors import (
     ConflictError,
     ExpiredError,
     LbctlError,
-    NoClusterConfigError,
     NotFoundError,
     PermissionDeniedError,
     RefusedError,
     UnreachableError,
     UsageError,
+    redact,
 )
 from lbctl.ports import NAMESPACES, Listing, Obj, Resource, WatchEvent
 
-DEFAULT_KUBECONFIG = "~/.kube/config"
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+class Response(Protocol):
+    """What a transport returns: a urllib3 response whose body has not been read yet."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    def read(self) -> bytes: ...
+
+    def stream(self, amt: int, decode_content: bool) -> Iterator[bytes]: ...
+
+    def release_conn(self) -> None: ...
+
+
+class Transport(Protocol):
+    """Carries one request to the API server, credentials added."""
+
+    #: The server's URL as messages show it (no user:password part).
+    host: str
+    #: What the transport raises when no HTTP answer arrives.
+    errors: tuple[type[BaseException], ...]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None,
+        body: Any,
+        headers: Mapping[str, str],
+        timeout: tuple[float, float],
+    ) -> Response: ...
+
+
 PAGE_SIZE = 500
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -98,25 +120,27 @@ class _Target:
 
 
 class KubeClient:
-    """A connected :class:`lbctl.ports.KubeAPI`.  Build it with :func:`connect`."""
+    """A connected :class:`lbctl.ports.KubeAPI`.  Build it with :func:`lbctl.kube.connect`."""
 
     def __init__(
         self,
-        api_client: Any,
+        transport: Transport,
         *,
         default_namespace: str,
         context: str | None,
-        transport_errors: tuple[type[BaseException], ...],
         timeout: float = 30.0,
         retries: int = 2,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
+        fast: bool = True,
     ) -> None:
-        self._api = api_client
+        self._transport = transport
         self.default_namespace = default_namespace
         self.context = context
-        self.server = _display_url(api_client.configuration.host)
-        self._transport_errors = transport_errors
+        #: True when lbctl's own transport carries the requests (False: the official client's).
+        self.fast = fast
+        self.server = _display_url(transport.host)
+        self._transport_errors = transport.errors
         self._timeout = (min(timeout, 10.0), timeout)
         self._retries = retries
         self._backoff = backoff
@@ -212,22 +236,12 @@ class KubeClient:
     def _open(self, path: str, query: Mapping[str, str], read_timeout: float) -> tuple[int, Any]:
         """A streaming GET: the status and the undecoded response."""
         try:
-            request = self._api.param_serialize(
-                method="GET",
-                resource_path=path,
-                query_params=list(query.items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
+            raw = self._transport.request(
+                "GET", path, query, None, {"Accept": "application/json"},
+                (self._timeout[0], read_timeout),
             )
-            response = self._api.call_api(
-                *request, _request_timeout=(self._timeout[0], read_timeout)
-            )
-            raw = response.response
         except self._transport_errors as exc:
-            raise UnreachableError(
-                self._scrub(f"cannot reach the API server at {self.server}: {_reason(exc)}"),
-                hint=_UNREACHABLE_HINT,
-            ) from exc
+            raise self._unreachable(exc) from exc
         return int(raw.status), raw
 
     def create(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:
@@ -357,22 +371,20 @@ class KubeClient:
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            request = self._api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list((query or {}).items()),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            response = self._api.call_api(*request, _request_timeout=self._timeout)
-            data: bytes = response.read()
+            response = self._transport.request(method, path, query, body, headers, self._timeout)
+            try:
+                data: bytes = response.read()
+            finally:
+                response.release_conn()
         except self._transport_errors as exc:
-            raise UnreachableError(
-                self._scrub(f"cannot reach the API server at {self.server}: {_reason(exc)}"),
-                hint=_UNREACHABLE_HINT,
-            ) from exc
+            raise self._unreachable(exc) from exc
         return int(response.status), response.headers, data
+
+    def _unreachable(self, exc: BaseException) -> UnreachableError:
+        return UnreachableError(
+            self._scrub(f"cannot reach the API server at {self.server}: {_reason(exc)}"),
+            hint=_UNREACHABLE_HINT,
+        )
 
     def _decode(self, data: bytes) -> Obj:
         try:
@@ -390,12 +402,8 @@ class KubeClient:
         )
 
     def _scrub(self, text: str) -> str:
-        """Remove any credential of the configuration from ``text``."""
-        for secret in self._api.configuration.api_key.values():
-            for part in str(secret).split():
-                if len(part) > 6 and part.lower() != "bearer":
-                    text = text.replace(part, "***")
-        return " ".join(text.split())
+        """``text`` on one line, without any credential."""
+        return " ".join(redact(text).split())
 
     # --- errors --------------------------------------------------------------------------------
 
@@ -563,168 +571,3 @@ def _display_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-# --- connecting --------------------------------------------------------------------------------
-
-
-def connect(
-    kubeconfig: str | None = None,
-    context: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    service_account_dir: str = SERVICE_ACCOUNT_DIR,
-    timeout: float = 30.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> KubeClient:
-    """Load the configuration like kubectl does and return a client for it.
-
-    ``--kubeconfig`` wins, then ``KUBECONFIG`` (a ``:``-separated list, merged), then
-    ``~/.kube/config``; with none of those present (and no ``--kubeconfig``/``--context``), the
-    in-cluster service account.  The client's ``default_namespace`` is the context's namespace,
-    else ``default`` (a ``-n`` given by the user overrides it; that is the caller's business).
-    """
-    env = os.environ if environ is None else environ
-    if kubeconfig:
-        paths = [kubeconfig]
-    else:
-        paths = [p for p in env.get("KUBECONFIG", "").split(os.pathsep) if p] or [
-            DEFAULT_KUBECONFIG
-        ]
-    existing = [p for p in paths if Path(p).expanduser().exists()]
-    in_cluster = (
-        not kubeconfig
-        and not context
-        and not existing
-        and bool(env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT"))
-    )
-    if not existing and not in_cluster:
-        looked = ", ".join(paths) + ("" if kubeconfig else ", the in-cluster service account")
-        raise NoClusterConfigError(
-            f"no Kubernetes configuration found (looked in {looked})",
-            hint="pass --kubeconfig, or set KUBECONFIG",
-        )
-
-    kubernetes_config = importlib.import_module("kubernetes.config")
-    client = importlib.import_module("kubernetes.client")
-    urllib3 = importlib.import_module("urllib3")
-    yaml = importlib.import_module("yaml")
-    config_error = kubernetes_config.ConfigException
-    configuration = client.Configuration()
-    try:
-        if in_cluster:
-            namespace, current = _in_cluster(configuration, env, Path(service_account_dir)), None
-        else:
-            if context is None and len(existing) > 1:
-                context = _first_current_context(existing, yaml)
-            namespace, current = _from_kubeconfig(configuration, os.pathsep.join(existing), context)
-    except config_error as exc:
-        raise _config_error(str(exc), existing, context) from exc
-    # A kubeconfig of the wrong shape (a number where a mapping or list belongs) fails deep
-    # inside the client with TypeError, AttributeError or KeyError.
-    except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
-        raise UsageError(
-            f"cannot read the kubeconfig {', '.join(existing)}: {_first_line(exc)}",
-            hint="check the file, or pass another one with --kubeconfig",
-        ) from exc
-    # Batches patch Services 16 at a time; the client's default pool (5 per CPU) would make
-    # some of them reconnect for every request.
-    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
-    # Connection errors are retried by urllib3 (cheap, and they never reached the server);
-    # a read error is retried once for idempotent methods.  HTTP statuses are retried by
-    # KubeClient, so urllib3 must neither retry nor raise on them (not even on Retry-After).
-    configuration.retries = urllib3.util.Retry(
-        total=3,
-        connect=2,
-        read=1,
-        status=0,
-        other=0,
-        redirect=0,
-        backoff_factor=0.05,
-        respect_retry_after_header=False,
-        raise_on_status=False,
-    )
-    transport_errors = (
-        urllib3.exceptions.HTTPError,
-        OSError,
-        client.ApiException,
-        client.ApiValueError,
-        config_error,
-    )
-    api = client.ApiClient(configuration)
-    api.user_agent = "lbctl"
-    return KubeClient(
-        api,
-        default_namespace=namespace or "default",
-        context=current,
-        transport_errors=transport_errors,
-        timeout=timeout,
-        sleep=sleep,
-    )
-
-
-def _from_kubeconfig(
-    configuration: Any, config_file: str, context: str | None
-) -> tuple[str | None, str | None]:
-    """Configure ``configuration``; return the context's namespace and the context's name."""
-    kube_config = importlib.import_module("kubernetes.config.kube_config")
-    # persist_config=False: lbctl never rewrites the user's kubeconfig.
-    kube_config.load_kube_config(
-        config_file=config_file,
-        context=context,
-        client_configuration=configuration,
-        persist_config=False,
-    )
-    contexts, current = kube_config.list_kube_config_contexts(config_file)
-    chosen = (
-        next((c for c in contexts if c.get("name") == context), current) if context else current
-    )
-    namespace = (chosen.get("context") or {}).get("namespace")
-    return (str(namespace) if namespace else None), str(chosen.get("name"))
-
-
-def _first_current_context(paths: list[str], yaml: Any) -> str | None:
-    """kubectl's rule for merged files: the first file that sets current-context wins (the
-    Python client would let the last one win)."""
-    for path in paths:
-        document = yaml.safe_load(Path(path).expanduser().read_text()) or {}
-        if isinstance(document, dict) and document.get("current-context"):
-            return str(document["current-context"])
-    return None
-
-
-def _in_cluster(configuration: Any, env: Mapping[str, str], account: Path) -> str | None:
-    incluster = importlib.import_module("kubernetes.config.incluster_config")
-    incluster.InClusterConfigLoader(
-        token_filename=str(account / "token"),
-        cert_filename=str(account / "ca.crt"),
-        environ=env,
-    ).load_and_set(configuration)
-    namespace_file = account / "namespace"
-    return namespace_file.read_text().strip() if namespace_file.exists() else None
-
-
-def _config_error(message: str, existing: list[str], context: str | None) -> LbctlError:
-    where = ", ".join(existing) or "the in-cluster service account"
-    if context and f"name {context} " in message + " ":
-        return UsageError(
-            f"context {context!r} not found in {where}",
-            hint="kubectl config get-contexts lists the contexts",
-        )
-    if "current-context" in message:
-        return UsageError(
-            f"{where} names no current context",
-            hint="pass --context, or run kubectl config use-context",
-        )
-    if "exec" in message.lower() or "token" in message.lower():
-        return PermissionDeniedError(
-            f"cannot get credentials from {where}: {_first_line(message)}",
-            hint="check the user section of the kubeconfig (its exec plugin or token)",
-        )
-    return UsageError(
-        f"invalid Kubernetes configuration in {where}: {_first_line(message)}",
-        hint="check the file, or pass another one with --kubeconfig",
-    )
-
-
-def _first_line(error: object) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

@@ -1,0 +1,179 @@
+"""The official ``kubernetes`` client's path: every configuration lbctl does not read itself.
+
+Exec credential plugins, auth-provider configurations, SOCKS proxies, anything lbctl's reader
+(:mod:`lbctl.kube.kubeconfig`) does not fully understand — and every broken configuration, whose
+errors are worded here — are loaded by the official loader, and requests travel through the
+official client's ``ApiClient`` (its exec plugin and token refresh hooks included).  Importing
+the client costs most of a second: :func:`lbctl.kube.connect` comes here only when it must.
+
+Error policy: loading raises only :mod:`lbctl.errors`; requests raise what the client raises
+(``errors``), translated by :class:`lbctl.kube.client.KubeClient`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lbctl.errors import LbctlError, PermissionDeniedError, UsageError, keep_secret
+from lbctl.kube.kubeconfig import check_token
+from lbctl.kube.transport import POOL_SIZE, quiet_if_insecure, retry_policy
+
+
+class OfficialTransport:
+    """:class:`lbctl.kube.client.Transport` over the official client's ``ApiClient``."""
+
+    def __init__(self, api: Any, errors: tuple[type[BaseException], ...]) -> None:
+        self._api = api
+        self.host = str(api.configuration.host)
+        self.errors = errors
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None,
+        body: Any,
+        headers: Mapping[str, str],
+        timeout: tuple[float, float],
+    ) -> Any:
+        method, url, sent, payload, post = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params=dict(headers),
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        for name in [k for k in sent if k.lower() == "authorization"]:
+            # A token file ending in a newline (most do): kubectl strips it, and an unstripped
+            # header would make http.client raise an error quoting the token.
+            scheme, _, credential = str(sent[name]).strip().partition(" ")
+            credential = credential.strip()
+            check_token(credential)
+            sent[name] = f"{scheme} {credential}"
+        return self._api.call_api(method, url, sent, payload, post,
+                                  _request_timeout=timeout).response
+
+
+def load(
+    existing: list[str],
+    context: str | None,
+    *,
+    in_cluster: bool,
+    env: Mapping[str, str],
+    account: Path,
+) -> tuple[OfficialTransport, str | None, str | None]:
+    """Load with the official client: the transport, the context's namespace and its name."""
+    kubernetes_config = importlib.import_module("kubernetes.config")
+    client = importlib.import_module("kubernetes.client")
+    urllib3 = importlib.import_module("urllib3")
+    yaml = importlib.import_module("yaml")
+    config_error = kubernetes_config.ConfigException
+    configuration = client.Configuration()
+    try:
+        if in_cluster:
+            namespace, current = _in_cluster(configuration, env, account), None
+        else:
+            if context is None and len(existing) > 1:
+                context = _first_current_context(existing, yaml)
+            namespace, current = _from_kubeconfig(configuration, os.pathsep.join(existing), context)
+    except config_error as exc:
+        raise _config_error(str(exc), existing, context) from exc
+    # A kubeconfig of the wrong shape (a number where a mapping or list belongs) fails deep
+    # inside the client with TypeError, AttributeError or KeyError.
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
+        raise UsageError(
+            f"cannot read the kubeconfig {', '.join(existing)}: {_first_line(exc)}",
+            hint="check the file, or pass another one with --kubeconfig",
+        ) from exc
+    for value in configuration.api_key.values():
+        keep_secret(str(value))
+    quiet_if_insecure(not configuration.verify_ssl)
+    # The client's default pool (5 per CPU) would make batches reconnect for every request.
+    configuration.connection_pool_maxsize = max(
+        configuration.connection_pool_maxsize or 0, POOL_SIZE
+    )
+    configuration.retries = retry_policy()
+    errors = (
+        urllib3.exceptions.HTTPError,
+        OSError,
+        client.ApiException,
+        client.ApiValueError,
+        config_error,
+    )
+    api = client.ApiClient(configuration)
+    api.user_agent = "lbctl"
+    return OfficialTransport(api, errors), namespace, current
+
+
+def _from_kubeconfig(
+    configuration: Any, config_file: str, context: str | None
+) -> tuple[str | None, str | None]:
+    """Configure ``configuration``; return the context's namespace and the context's name."""
+    kube_config = importlib.import_module("kubernetes.config.kube_config")
+    # persist_config=False: lbctl never rewrites the user's kubeconfig.
+    kube_config.load_kube_config(
+        config_file=config_file,
+        context=context,
+        client_configuration=configuration,
+        persist_config=False,
+    )
+    contexts, current = kube_config.list_kube_config_contexts(config_file)
+    chosen = (
+        next((c for c in contexts if c.get("name") == context), current) if context else current
+    )
+    namespace = (chosen.get("context") or {}).get("namespace")
+    return (str(namespace) if namespace else None), str(chosen.get("name"))
+
+
+def _first_current_context(paths: list[str], yaml: Any) -> str | None:
+    """kubectl's rule for merged files: the first file that sets current-context wins (the
+    Python client would let the last one win)."""
+    for path in paths:
+        document = yaml.safe_load(Path(path).expanduser().read_text()) or {}
+        if isinstance(document, dict) and document.get("current-context"):
+            return str(document["current-context"])
+    return None
+
+
+def _in_cluster(configuration: Any, env: Mapping[str, str], account: Path) -> str | None:
+    incluster = importlib.import_module("kubernetes.config.incluster_config")
+    incluster.InClusterConfigLoader(
+        token_filename=str(account / "token"),
+        cert_filename=str(account / "ca.crt"),
+        environ=env,
+    ).load_and_set(configuration)
+    namespace_file = account / "namespace"
+    return namespace_file.read_text().strip() if namespace_file.exists() else None
+
+
+def _config_error(message: str, existing: list[str], context: str | None) -> LbctlError:
+    where = ", ".join(existing) or "the in-cluster service account"
+    if context and f"name {context} " in message + " ":
+        return UsageError(
+            f"context {context!r} not found in {where}",
+            hint="kubectl config get-contexts lists the contexts",
+        )
+    if "current-context" in message:
+        return UsageError(
+            f"{where} names no current context",
+            hint="pass --context, or run kubectl config use-context",
+        )
+    if "exec" in message.lower() or "token" in message.lower():
+        return PermissionDeniedError(
+            f"cannot get credentials from {where}: {_first_line(message)}",
+            hint="check the user section of the kubeconfig (its exec plugin or token)",
+        )
+    return UsageError(
+        f"invalid Kubernetes configuration in {where}: {_first_line(message)}",
+        hint="check the file, or pass another one with --kubeconfig",
+    )
+
+
+def _first_line(error: object) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

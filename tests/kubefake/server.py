@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.kubefake import patches, resources, status, tables
@@ -55,15 +55,25 @@ _DEFAULT_WATCH_TIMEOUT = 1800.0
 _GZIP_THRESHOLD = 128 * 1024
 
 
-@dataclass(frozen=True)
-class Request:
-    """One request as the server saw it; ``query`` holds the decoded parameters, ``headers``
-    the request's headers (names in lower case; not part of equality)."""
-
+class _RequestLine(NamedTuple):
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+class Request(_RequestLine):
+    """One request as the server saw it: ``(method, path, query)``, ``query`` holding the
+    decoded parameters; ``headers`` are the request's headers (names in lower case), outside
+    the tuple (and its equality)."""
+
+    headers: dict[str, str]
+
+    def __new__(
+        cls, method: str, path: str, query: dict[str, str], headers: dict[str, str] | None = None
+    ) -> Request:
+        self = super().__new__(cls, method, path, query)
+        self.headers = headers or {}
+        return self
 
 
 class RequestLog(Sequence[Request]):

@@ -34,7 +34,7 @@ def remove(store: StateStore, name: str, *, dry_run: bool = False) -> Applied[Po
     )
 
 
-def reserve(store: StateStore, name: str, ips: Sequence[str], note: str, *,
+def reserve(store: StateStore, name: str, ips: Sequence[str], note: str | None, *,
             dry_run: bool = False) -> Applied[Pool]:
     def change(state: State) -> tuple[State, Pool]:
         new = core.reserve(state, name, ips, note)

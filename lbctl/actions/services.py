@@ -32,11 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from lbctl.actions import Warn, ignore
+from lbctl.core import holds
 from lbctl.core import service as core
+from lbctl.core.addresses import parse_ip
 from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
 from lbctl.core.manifests import Manifest
 from lbctl.core.state import Allocation, ServiceKey, State
@@ -170,10 +172,12 @@ class Detail:
     would_get: Allocation | None  # what it would get now, when pending and nothing stops it
 
 
-def show_service(kube: KubeAPI, store: StateStore, namespace: str, name: str) -> Detail:
-    """One Service, and for a pending one the allocator's answer on the current state."""
+def show_service(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
+                 now: datetime) -> Detail:
+    """One Service, and for a pending one the allocator's answer on the current state (where
+    holds that ended before ``now`` are free)."""
     svc = _get(kube, namespace, name)
-    state = store.load()
+    state = holds.live(store.load(), now)
     slices = kube.list(ENDPOINTSLICES, namespace,
                        label_selector=f"kubernetes.io/service-name={name}")
     allocation = state.allocation(namespace, name)
@@ -267,13 +271,17 @@ def assign(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
         raise refused(exc) from None
 
     def change(state: State) -> tuple[State, tuple[Allocation, bool] | LbctlError]:
+        state = holds.live(state, now)
         found = core.condition(svc, state.allocation(namespace, name))
         if found.drift in (core.UNRECORDED, core.MISMATCH):
             raise RefusedError(
                 f"service {namespace}/{name}: {found.detail}; lbctl does not overwrite an "
                 "address it did not publish",
-                hint=f"if that address is stale, clear it first: lbctl release svc {name} "
-                     f"-n {namespace}",
+                hint=f"record it: lbctl adopt svc {name} -n {namespace}; or, if it is stale, "
+                     f"withdraw it: lbctl release svc {name} -n {namespace} --force"
+                if found.drift == core.UNRECORDED else
+                f"withdraw both and assign again: lbctl release svc {name} -n {namespace} "
+                f"--force && lbctl assign svc {name} -n {namespace}",
             )
         allocator = Allocator(state, published)
         try:
@@ -382,7 +390,8 @@ def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: d
     requests = core.requests(plan.allocate)
 
     def change(state: State) -> tuple[State, list[_Job]]:
-        done = allocate_many(state, requests, release=plan.forget, published=plan.published)
+        done = allocate_many(holds.live(state, now), requests, release=plan.forget,
+                             published=plan.published)
         return done.state, [_Job(services[key], answer.allocation, answer.new)
                             if isinstance(answer, Granted) else _Job(services[key], answer)
                             for key, answer in done.answers.items()]
@@ -498,26 +507,40 @@ def _forget_orphan(kube: KubeAPI, orphan: core.Orphan, plan: _Plan, *, dry_run: 
 class Released:
     namespace: str
     name: str
-    record: Allocation  # what was released (or is now held)
+    record: Allocation  # what was released (or is now held, or was withdrawn with force)
     held: bool  # kept as a hold for the same namespace/name
     withdrawn: bool  # the status was cleared now
     orphan: bool  # the Service no longer exists
     left: tuple[str, ...] = ()  # addresses the status shows that were not lbctl's: untouched
     unchanged: bool = False
     offline: bool = False  # no cluster: only the state changed
+    forced: bool = False  # the state recorded nothing: an unrecorded address was withdrawn
+
+
+def _not_recorded(store: StateStore, namespace: str, name: str,
+                  shown: Sequence[str]) -> NotFoundError:
+    if shown:
+        return NotFoundError(
+            f"service {namespace}/{name} has no address in {store.location}; its status shows "
+            f"{', '.join(shown)}, which lbctl did not record",
+            hint=f"record it: lbctl adopt svc {name} -n {namespace}; or withdraw it from the "
+                 f"status: lbctl release svc {name} -n {namespace} --force")
+    return NotFoundError(f"service {namespace}/{name} has no address in {store.location}",
+                         hint="lbctl svc list shows the assigned Services")
 
 
 def release(kube: KubeAPI | None, store: StateStore, namespace: str, name: str, *,
-            hold: bool = False, dry_run: bool = False) -> Released:
+            hold: bool = False, hold_for: timedelta | None = None, force: bool = False,
+            now: datetime | None = None, dry_run: bool = False) -> Released:
     """Withdraw a Service's address from its status, then forget it in the state (or keep it
-    as a hold with ``hold``).  Works for a Service that no longer exists.  Without a cluster
-    (``kube`` None: a state file in a GitOps repository) only the state changes."""
+    as a hold with ``hold``, ending ``hold_for`` after ``now`` when given).  Works for a Service
+    that no longer exists.  Without a cluster (``kube`` None: a state file in a GitOps
+    repository) only the state changes.  ``force`` also withdraws addresses the status shows
+    that lbctl did not record (published by another controller, or stale)."""
+    hold = hold or hold_for is not None
     state = store.load()
     key = (namespace, name)
     record = state.allocations.get(key)
-    if record is None and key not in state.holds:
-        raise NotFoundError(f"service {namespace}/{name} has no address in {store.location}",
-                            hint="lbctl svc list shows the assigned Services")
     svc: Obj | None = None
     if kube is not None:
         try:
@@ -525,25 +548,67 @@ def release(kube: KubeAPI | None, store: StateStore, namespace: str, name: str, 
         except NotFoundError:
             svc = None
     shown = core.ingress_ips(svc) if svc is not None else ()
-    ours = core.shows_only(shown, record)
+    if record is None and key not in state.holds:
+        if not (force and shown and kube is not None and svc is not None):
+            raise _not_recorded(store, namespace, name, shown)
+        return _withdraw_unrecorded(kube, state, svc, hold=hold, dry_run=dry_run)
+    if force and svc is not None and core.is_foreign(svc):
+        core.check_ours(svc)  # another class's status is not lbctl's to clear
+    ours = core.shows_only(shown, record) or (force and bool(shown))
     if ours and not dry_run and kube is not None:
         kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
 
     def change(current: State) -> tuple[State, tuple[Allocation, bool]]:
         if hold and key not in current.allocations and key in current.holds:
-            return current, (current.holds[key], True)
+            held = current.holds[key]
+            if hold_for is None or now is None:
+                return current, (held, True)
+            renewed = holds.with_end(held, now, hold_for)
+            return (replace(current, holds={**current.holds, key: renewed}),
+                    (renewed, renewed == held))
         allocator = Allocator(current)
         released = allocator.release(namespace, name, hold=hold)
         if released is None:
             raise NotFoundError(f"service {namespace}/{name} has no address in {store.location}",
                                 hint="someone released it at the same time")
-        return allocator.state(), (released, False)
+        after = allocator.state()
+        if hold and hold_for is not None and now is not None:
+            released = holds.with_end(after.holds[key], now, hold_for)
+            after = replace(after, holds={**after.holds, key: released})
+        return after, (released, False)
 
     applied = store.update(change, dry_run=dry_run)
     released, unchanged = applied.result
     return Released(namespace, name, released, held=hold, withdrawn=ours and not dry_run,
                     orphan=svc is None and kube is not None, left=() if ours else shown,
                     unchanged=unchanged, offline=kube is None)
+
+
+def _withdraw_unrecorded(kube: KubeAPI, state: State, svc: Obj, *, hold: bool,
+                         dry_run: bool) -> Released:
+    """``release --force`` of a Service whose status shows addresses the state does not
+    record: clear the status; the state has nothing to forget."""
+    namespace, name = core.key_of(svc)
+    core.check_ours(svc)
+    shown = core.ingress_ips(svc)
+    if hold:
+        raise UsageError(f"service {namespace}/{name}: lbctl did not record "
+                         f"{', '.join(shown)}, so it has nothing to hold",
+                         hint=f"record it first: lbctl adopt svc {name} -n {namespace}")
+    if not dry_run:
+        kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
+    pools = {state.pool_of(ip) for ip in shown if _is_ip(ip)} - {None}
+    record = Allocation(namespace, name, shown, pool=",".join(sorted(p for p in pools if p)))
+    return Released(namespace, name, record, held=False, withdrawn=not dry_run, orphan=False,
+                    forced=True)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        parse_ip(text)
+    except LbctlError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- manifests
@@ -560,7 +625,7 @@ class Rewritten:
 
 
 def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace: str,
-                     dry_run: bool = False) -> tuple[list[Rewritten], Batch]:
+                     now: datetime, dry_run: bool = False) -> tuple[list[Rewritten], Batch]:
     """Allocate for every LoadBalancer Service of ours in the manifests (same allocator, same
     state, one transaction) and pin each address in the annotation
     ``metallb.io/loadBalancerIPs`` of its text.  A Service without ``metadata.namespace`` is in
@@ -595,7 +660,7 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
         requests.pop(key, None)
 
     def change(state: State) -> tuple[State, dict[ServiceKey, Allocation | LbctlError]]:
-        done = allocate_many(state, requests)
+        done = allocate_many(holds.live(state, now), requests)
         return done.state, {key: answer.allocation if isinstance(answer, Granted) else answer
                             for key, answer in done.answers.items()}
 

@@ -203,7 +203,7 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
         raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
     sources = read_sources(paths)
     rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
-                                                dry_run=app.options.dry_run)
+                                        now=svc.now(), dry_run=app.options.dry_run)
     if in_place:
         for item in rewritten:
             if not item.changed:

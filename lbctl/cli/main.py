@@ -17,9 +17,11 @@ import typer
 from typer.exceptions import TyperException
 
 from lbctl.cli import (
+    adopt,
     arp,
     assign,
     doctor,
+    hold,
     install,
     kubeproxy,
     pool,
@@ -48,7 +50,9 @@ app.add_typer(pool.app, name="pool")
 app.add_typer(kubeproxy.app, name="kube-proxy")
 app.add_typer(arp.app, name="arp")
 app.add_typer(svc.app, name="svc")
+app.add_typer(hold.app, name="hold")
 assign.register(app)
+adopt.register(app)
 release.register(app)
 reconcile.register(app)
 doctor.register(app)

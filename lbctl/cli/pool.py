@@ -270,15 +270,21 @@ def reserve(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
                                         autocompletion=complete.pool_names)],
-    ips: Annotated[list[str], typer.Argument(help="Addresses to keep out of allocation.",
-                                             metavar="IP...")],
-    note: Annotated[str, typer.Option("--note", help="Why (shown by pool show).")] = "",
+    ips: Annotated[list[str], typer.Argument(
+        help="Addresses to keep out of allocation: single addresses, ranges "
+             "(192.0.2.40-192.0.2.45) or CIDRs, at most 1024 addresses.", metavar="IP...")],
+    note: Annotated[str | None, typer.Option(
+        "--note", help="Why (shown by pool show). Without it, an address already reserved "
+                       "keeps its note.")] = None,
 ) -> None:
     """Reserve addresses of a pool so that they are never handed out.
 
-    For a router, a printer, or a VIP managed elsewhere.
+    For a router, a printer, or a VIP managed elsewhere.  Refused for an address that is
+    allocated or held.
 
     Example: lbctl pool reserve default 192.168.1.31 --note "edge router"
+
+    Example: lbctl pool reserve default 192.168.1.40-192.168.1.45
     """
     from lbctl.actions import pools as actions
 
@@ -293,8 +299,9 @@ def unreserve(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
                                         autocompletion=complete.pool_names)],
-    ips: Annotated[list[str], typer.Argument(help="Reserved addresses to free.",
-                                             metavar="IP...")],
+    ips: Annotated[list[str], typer.Argument(
+        help="Reserved addresses to free: single addresses, ranges or CIDRs.",
+        metavar="IP...")],
 ) -> None:
     """Undo pool reserve: the addresses may be handed out again.
 

@@ -31,6 +31,13 @@ def release(
     hold: Annotated[bool, typer.Option(
         "--hold", help="Keep the address reserved for this namespace/name, so that a Service "
                        "deleted and created again gets it back.")] = False,
+    hold_for: Annotated[str | None, typer.Option(
+        "--hold-for", metavar="DURATION",
+        help="Hold it for this long only (30m, 1h, 7d; implies --hold); afterwards the "
+             "address is free. On a held Service: a new end for the hold.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Also withdraw addresses the status shows that lbctl did not record "
+                        "(published by another controller, or stale).")] = False,
 ) -> int:
     """Take a Service's address back.
 
@@ -39,18 +46,28 @@ def release(
     longer exists.  With --state FILE and no kubeconfig (a GitOps repository) only the state
     file changes: there is no status to withdraw.  A Service of type LoadBalancer that still
     exists is pending afterwards, and lbctl reconcile (or assign --all) gives it an address
-    again.  An address the status shows that lbctl did not record is left as it is.
+    again.  An address the status shows that lbctl did not record is left as it is, unless
+    --force: then it is withdrawn too (lbctl adopt svc NAME records it instead).
 
-    Example: lbctl release svc web -n shop --hold
+    Examples:
+
+    \b
+      lbctl release svc web -n shop --hold
+      lbctl release svc web -n shop --hold-for 1h
+      lbctl release svc old -n shop --force
     """
     from lbctl.actions import services as actions
+    from lbctl.core.holds import parse_duration
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
     name = svc.service_name(target)
     assert name is not None
+    duration = parse_duration(hold_for) if hold_for is not None else None
+    hold = hold or duration is not None
     result = actions.release(app.kube_unless_offline(), app.store(), app.namespace, name,
-                             hold=hold, dry_run=app.options.dry_run)
+                             hold=hold, hold_for=duration, force=force, now=svc.now(),
+                             dry_run=app.options.dry_run)
     verb = (actions.UNCHANGED if result.unchanged else actions.HELD if hold
             else actions.RELEASED)
     if output is Output.name:
@@ -61,14 +78,18 @@ def release(
             "kind": "Release", "namespace": result.namespace, "name": result.name,
             "result": verb, "dryRun": app.options.dry_run, "ips": list(result.record.ips),
             "pool": result.record.pool, "withdrawn": result.withdrawn, "orphan": result.orphan,
+            **({"expires": result.record.expires} if result.record.expires else {}),
         }, output.value)
         return ExitCode.OK
     ips = ", ".join(result.record.ips)
+    until = f" until {result.record.expires}" if result.record.expires else ""
     line = {
-        actions.UNCHANGED: f"service/{name} unchanged: {ips} already held",
-        actions.HELD: f"service/{name} released {ips}, held for {app.namespace}/{name}",
+        actions.UNCHANGED: f"service/{name} unchanged: {ips} already held{until}",
+        actions.HELD: f"service/{name} released {ips}, held for {app.namespace}/{name}{until}",
         actions.RELEASED: f"service/{name} released {ips}",
     }[verb]
+    if result.forced:
+        line = f"service/{name} withdrew {ips} (not recorded in the state)"
     render.outcomes(app.out, [line], dry_run=app.options.dry_run)
     if result.offline:
         render.say(app.err, f"no cluster: only {app.store().location} changed")

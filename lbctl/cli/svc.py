@@ -180,7 +180,7 @@ def show(
     name = target[0] if len(target) == 1 and "/" not in target[0] else service_name(target)
     assert name is not None
     namespace = app.namespace
-    detail = actions.show_service(app.kube(), app.store(), namespace, name)
+    detail = actions.show_service(app.kube(), app.store(), namespace, name, now=now())
     if output is Output.name:
         render.names(app.out, [f"service/{name}"])
         return

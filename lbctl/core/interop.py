@@ -32,10 +32,10 @@ raises :class:`~lbctl.errors.RefusedError`; warnings are returned, never printed
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from lbctl.core import permissions, service, yamlkit
+from lbctl.core import adoption, permissions, service, yamlkit
 from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
 from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
 from lbctl.core.manifests import read_objects
@@ -542,8 +542,7 @@ def adopt(state: State, pools: Iterable[str], services: Iterable[Obj]
                             f"{service.lb_class(obj)} belongs to another controller; it holds "
                             f"{', '.join(ips)} (keep it from others with lbctl pool reserve)")
             continue
-        request = replace(service.request(obj, ips=ips),
-                          families=tuple(parse_ip(ip).version for ip in ips), require_all=True)
+        request = adoption.request_for(obj, ips)
         try:
             record, _ = allocator.allocate(request)
         except (AllocationError, UsageError) as exc:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from lbctl.core.addresses import FAMILY_NAMES, canonical_ip, parse_entry
+from lbctl.core.addresses import FAMILY_NAMES, format_ip, parse_entry
 from lbctl.core.allocator import Allocator
 from lbctl.core.selectors import parse_selector
 from lbctl.core.state import Pool, State, overlaps
@@ -94,11 +94,32 @@ def remove_pool(state: State, name: str) -> State:
     return replace(state, pools={k: v for k, v in state.pools.items() if k != name})
 
 
-def reserve(state: State, name: str, ips: Iterable[str], note: str) -> State:
-    """Keep addresses of a pool from ever being handed out; refuse ones already in use."""
+#: The most addresses one reserve or unreserve names: each is one line of the state document.
+MAX_RESERVED = 1024
+
+
+def expand(items: Iterable[str]) -> list[str]:
+    """Addresses, ranges (``a-b``) and CIDRs -> the canonical addresses they name, in order,
+    each once; refuses more than :data:`MAX_RESERVED`."""
+    found: dict[str, None] = {}
+    for text in items:
+        entry = parse_entry(text)
+        if len(found) + entry.size > MAX_RESERVED:
+            raise UsageError(
+                f"{text} names {entry.size} addresses; reserve at most {MAX_RESERVED} at once",
+                hint="a block that large belongs outside the pool: lbctl pool set NAME --remove "
+                     "ADDR")
+        for value in range(entry.first, entry.last + 1):
+            found.setdefault(format_ip(entry.version, value))
+    return list(found)
+
+
+def reserve(state: State, name: str, ips: Iterable[str], note: str | None) -> State:
+    """Keep addresses (or ranges, CIDRs) of a pool from ever being handed out; refuse ones
+    already in use.  ``note`` None keeps the note an address already has ("" for a new one)."""
     pool = get_pool(state, name)
     reservations = dict(pool.reservations)
-    for ip in [canonical_ip(ip) for ip in ips]:
+    for ip in expand(ips):
         actual = state.pool_of(ip)
         if actual != name:
             where = f"pool {actual}" if actual else "no pool"
@@ -110,7 +131,7 @@ def reserve(state: State, name: str, ips: Iterable[str], note: str) -> State:
                 f"{ip} is in use by {', '.join(h.ref for h in holders)}",
                 hint="release it first (lbctl release svc NAME -n NS)",
             )
-        reservations[ip] = note
+        reservations[ip] = reservations.get(ip, "") if note is None else note
     return _with_pool(state, replace(pool, reservations=reservations))
 
 
@@ -118,7 +139,7 @@ def unreserve(state: State, name: str, ips: Iterable[str]) -> State:
     """Make reserved addresses allocatable again."""
     pool = get_pool(state, name)
     reservations = dict(pool.reservations)
-    for ip in [canonical_ip(ip) for ip in ips]:
+    for ip in expand(ips):
         if ip not in reservations:
             raise NotFoundError(f"{ip} is not reserved in pool {name}",
                                 hint=f"lbctl pool show {name} lists its reservations")

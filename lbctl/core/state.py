@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
@@ -48,6 +49,9 @@ from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError
 
 SCHEMA_VERSION = 1
+
+#: How a hold's end (``expires``) is written: UTC, RFC 3339, whole seconds.
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 #: Migrations from schema version N to N+1, applied in order by :func:`decode`.  Each takes and
 #: returns the raw document (plain dicts).  Empty while only version 1 exists.
@@ -120,6 +124,7 @@ class Allocation:
     sharing_key: str = ""
     ports: tuple[str, ...] = ()  # "TCP/80"; recorded only for shared addresses
     backend: str = ""  # "" for externalTrafficPolicy Cluster, else the pod selector
+    expires: str = ""  # holds only: when the hold ends (STAMP, UTC); "" never
 
     @property
     def key(self) -> ServiceKey:
@@ -290,7 +295,7 @@ _POOL_FIELDS = {
     "addresses", "autoAssign", "avoidBuggyIPs", "namespaces", "serviceSelectors", "priority",
     "reservations", "nodeSelectors",
 }
-_ALLOC_FIELDS = {"ips", "pool", "sharingKey", "ports", "backend"}
+_ALLOC_FIELDS = {"ips", "pool", "sharingKey", "ports", "backend", "expires"}
 
 
 def _unknown(raw: Mapping[str, Any], known: set[str], where: str, path: tuple[Any, ...],
@@ -405,8 +410,29 @@ def _records(value: Any, section: str, problems: _Problems) -> dict[ServiceKey, 
                 ports=_strings(body.get("ports"), f"{where}: ports", (*path, "ports"), problems),
                 backend=_string(body.get("backend"), f"{where}: backend", (*path, "backend"),
                                 problems),
+                expires=_expires(body.get("expires"), section, where, (*path, "expires"),
+                                 problems),
             )
     return records
+
+
+def _expires(value: Any, section: str, where: str, path: tuple[Any, ...],
+             problems: _Problems) -> str:
+    """A hold's end: absent, or a UTC time written as :data:`STAMP`."""
+    if value is None:
+        return ""
+    if section != "holds":
+        problems.add(f"{where}: only a hold has expires", path)
+        return ""
+    if isinstance(value, datetime):  # YAML reads an unquoted time as a timestamp
+        value = value.astimezone(timezone.utc).strftime(STAMP) if value.tzinfo else ""
+    try:
+        datetime.strptime(str(value), STAMP)
+    except ValueError:
+        problems.add(f"{where}: expires must be a UTC time like 2025-01-31T12:00:00Z, "
+                     f"not {value!r}", path)
+        return ""
+    return str(value)
 
 
 def validate(state: State) -> list[Problem]:
@@ -606,6 +632,8 @@ def _encode_records(records: Mapping[ServiceKey, Allocation]) -> dict[str, Any]:
         if record.sharing_key:
             body.update(sharingKey=record.sharing_key, ports=list(record.ports),
                         backend=record.backend)
+        if record.expires:
+            body.update(expires=record.expires)
         out.setdefault(namespace, {})[name] = body
     return out
 

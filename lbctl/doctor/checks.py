@@ -379,12 +379,19 @@ def check_drift(ctx: Context) -> list[Finding]:
         if found.drift == svc_core.UNPUBLISHED:
             findings.append(Finding("warning", f"{who}: {found.detail}",
                                     f"publish it: {_assign_hint(key)}", (_svc_object(key),)))
-        else:
-            pins = " ".join(f"--ip {ip}" for ip in svc_core.ingress_ips(svc))
+        elif found.drift == svc_core.UNRECORDED:
             findings.append(Finding(
                 "error", f"{who}: {found.detail}",
                 "if another controller set the status, see the impl.* checks; otherwise "
-                f"record what it shows: {_assign_hint(key)} {pins}",
+                f"record what it shows: lbctl adopt svc {key[1]} -n {key[0]} (or withdraw "
+                f"it: lbctl release svc {key[1]} -n {key[0]} --force)",
+                (_svc_object(key),)))
+        else:
+            findings.append(Finding(
+                "error", f"{who}: {found.detail}",
+                "if another controller set the status, see the impl.* checks; otherwise "
+                f"withdraw both and assign again: lbctl release svc {key[1]} -n {key[0]} "
+                f"--force && {_assign_hint(key)}",
                 (_svc_object(key),)))
     return findings or _ok("every LoadBalancer Service shows what the state records")
 

@@ -447,7 +447,7 @@ def test_show_says_why_a_service_is_pending(
         actions.assign(kube, store, "shop", "first", now=NOW)
     put(kube_server, "web", **service)
     kube_server.requests.reset()
-    detail = actions.show_service(kube, store, "shop", "web")
+    detail = actions.show_service(kube, store, "shop", "web", now=NOW)
     assert detail.problem is not None and detail.would_get is None
     assert (actions.reason_of(detail.problem), detail.problem.message) == (reason, message)
     assert writes(kube_server) == []  # explaining changes nothing
@@ -457,7 +457,7 @@ def test_show_says_what_a_pending_service_would_get(
         kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
     add(store, "default", "192.0.2.10-192.0.2.19")
     put(kube_server, "web", annotations={"metallb.universe.tf/loadBalancerIPs": "192.0.2.15"})
-    detail = actions.show_service(kube, store, "shop", "web")
+    detail = actions.show_service(kube, store, "shop", "web", now=NOW)
     assert detail.problem is None and detail.would_get is not None
     assert detail.would_get.ips == ("192.0.2.15",)
     assert detail.asked is not None
@@ -474,7 +474,7 @@ def test_manifests_are_pinned_from_the_same_state(tmp_path: Path) -> None:
     fixtures = Path(__file__).parents[1] / "fixtures" / "manifests"
     sources = [Source(name, (fixtures / name).read_text())
                for name in ("app.yaml", "folded.yaml", "pinned.yaml")]
-    rewritten, batch = actions.assign_manifests(store, sources, namespace="default")
+    rewritten, batch = actions.assign_manifests(store, sources, namespace="default", now=NOW)
     assert rewritten[0].text == (fixtures / "app.yaml.expected").read_text()
     assert [r.changed for r in rewritten] == [True, False, False]
     assert [(o.name, o.result, o.ips, o.reason) for o in batch.outcomes] == [
@@ -487,7 +487,7 @@ def test_manifests_are_pinned_from_the_same_state(tmp_path: Path) -> None:
     ]
     assert ("shop", "folded") not in recorded(store)  # refused before the state changed
     again_sources = [Source(r.source.name, r.text) for r in rewritten]
-    again, batch = actions.assign_manifests(store, again_sources, namespace="default")
+    again, batch = actions.assign_manifests(store, again_sources, namespace="default", now=NOW)
     assert [r.changed for r in again] == [False, False, False]
     assert {o.result for o in batch.outcomes} == {"failed", "skipped", "unchanged"}
 
@@ -498,7 +498,7 @@ def test_manifests_dry_run_pins_but_records_nothing(tmp_path: Path) -> None:
     before = store.load()
     text = (Path(__file__).parents[1] / "fixtures" / "manifests" / "nested" / "more.yml")
     rewritten, batch = actions.assign_manifests(
-        store, [Source("more.yml", text.read_text())], namespace="dev", dry_run=True)
+        store, [Source("more.yml", text.read_text())], namespace="dev", now=NOW, dry_run=True)
     assert batch.dry_run and rewritten[0].changed
     assert [(o.namespace, o.name, o.ips) for o in batch.outcomes] == [
         ("dev", "more", ("192.0.2.10",))]

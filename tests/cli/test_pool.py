@@ -306,3 +306,29 @@ def test_a_malformed_node_selector_is_refused(cli: Cli, state: str) -> None:
     assert result.code == 2
     assert result.err.startswith("lbctl: error: ")
     assert not Path(state).exists() or "edge" not in Path(state).read_text()
+
+
+def test_reserve_ranges_and_keep_notes(cli: Cli, state: str) -> None:
+    cli("pool", "add", "a", "10.0.0.0/29", "--state", state)
+    result = cli("pool", "reserve", "a", "10.0.0.2-10.0.0.4", "10.0.0.6/32", "--note", "lab",
+                 "--state", state)
+    assert (result.code, result.out) == (0, "pool/a reserved 10.0.0.2-10.0.0.4,10.0.0.6/32\n")
+    assert cli("pool", "reserve", "a", "10.0.0.3", "10.0.0.5", "--state", state).code == 0
+    reservations = json.loads(cli("pool", "show", "a", "-o", "json", "--state", state).out)[
+        "reservations"]
+    assert reservations == {"10.0.0.2": "lab", "10.0.0.3": "lab", "10.0.0.4": "lab",
+                            "10.0.0.5": "", "10.0.0.6": "lab"}
+    assert cli("pool", "unreserve", "a", "10.0.0.2-10.0.0.5", "--state", state).code == 0
+    assert yaml.safe_load(Path(state).read_text())["pools"]["a"]["reservations"] == {
+        "10.0.0.6": "lab"}
+
+
+def test_reserve_refuses_a_huge_range(cli: Cli, state: str) -> None:
+    cli("pool", "add", "a", "fd00::/64", "--state", state)
+    before = Path(state).read_text()
+    result = cli("pool", "reserve", "a", "fd00::/100", "--state", state)
+    assert (result.code, result.err) == (
+        2, "lbctl: error: fd00::/100 names 268435456 addresses; reserve at most 1024 at once\n"
+           "hint: a block that large belongs outside the pool: lbctl pool set NAME --remove "
+           "ADDR\n")
+    assert Path(state).read_text() == before

@@ -117,3 +117,29 @@ def test_offline_release_changes_only_the_state_file(cli: Cli, tmp_path: Path) -
 def test_without_state_file_release_still_needs_a_cluster(cli: Cli) -> None:
     result = cli("release", "svc", "web", "-n", "shop")
     assert result.code == 7
+
+
+def test_force_withdraws_an_address_lbctl_did_not_record(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.put_object({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "np", "namespace": "shop"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.12"}]}},
+    })
+    refused = run("release", "svc", "np", "-n", "shop")
+    assert (refused.code, refused.out, refused.err) == (
+        3, "", "lbctl: error: service shop/np has no address in ConfigMap "
+               "kube-system/lbctl-state; its status shows 192.0.2.12, which lbctl did not "
+               "record\n"
+               "hint: record it: lbctl adopt svc np -n shop; or withdraw it from the status: "
+               "lbctl release svc np -n shop --force\n")
+    dry = run("release", "svc", "np", "-n", "shop", "--force", "--dry-run")
+    assert dry.out == "service/np withdrew 192.0.2.12 (not recorded in the state) (dry run)\n"
+    assert shown(kube_server, "np") == ["192.0.2.12"]
+    result = run("release", "svc", "np", "-n", "shop", "--force")
+    assert (result.code, result.out, result.err) == (
+        0, "service/np withdrew 192.0.2.12 (not recorded in the state)\n", "")
+    assert shown(kube_server, "np") == []
+    assert run("release", "svc", "np", "-n", "shop", "--force").code == 3  # nothing left
+    assert run("assign", "svc", "np", "-n", "shop").out == (
+        "service/np assigned 192.0.2.11 (pool default)\n")

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests import statefiles
 from tests.conftest import Cli, Result
 from tests.kubefake.server import FakeKubeServer
 
@@ -86,7 +86,7 @@ def test_an_expired_hold_is_free(cli: Cli, tmp_path: Path) -> None:
     result = cli("assign", "-f", str(tmp_path / "web.yaml"), "--state", str(state))
     assert result.code == 0, result.err
     assert "metallb.io/loadBalancerIPs: 192.0.2.10" in result.out
-    loaded = yaml.safe_load(state.read_text())
+    loaded = statefiles.document(state)
     assert loaded["holds"] == {}  # the ended hold is forgotten with the write
     assert loaded["allocations"] == {"shop": {"web": {"ips": ["192.0.2.10"],
                                                       "pool": "default"}}}

@@ -319,7 +319,7 @@ def test_reserve_ranges_and_keep_notes(cli: Cli, state: str) -> None:
     assert reservations == {"10.0.0.2": "lab", "10.0.0.3": "lab", "10.0.0.4": "lab",
                             "10.0.0.5": "", "10.0.0.6": "lab"}
     assert cli("pool", "unreserve", "a", "10.0.0.2-10.0.0.5", "--state", state).code == 0
-    assert yaml.safe_load(Path(state).read_text())["pools"]["a"]["reservations"] == {
+    assert statefiles.document(state)["pools"]["a"]["reservations"] == {
         "10.0.0.6": "lab"}
 
 

@@ -12,7 +12,7 @@ whose end has passed is free (:mod:`lbctl.core.holds`), and this list says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -28,10 +28,7 @@ FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 
 
 @command(app, "list")
-def list_(
-    ctx: typer.Context,
-    no_headers: Annotated[bool, typer.Option("--no-headers", help="Omit the header row.")] = False,
-) -> None:
+def list_(ctx: typer.Context) -> None:
     """List the holds: which addresses are kept for which Service, and until when.
 
     Every namespace unless -n is given (the state is cluster-wide).  A hold whose end has
@@ -73,7 +70,6 @@ def list_(
             return f"{hold.expires} (expired: free)"
         return f"{hold.expires} (in {age(now, end)})"
 
-    render.table(app.out, ["namespace", "name", "ips", "pool", "expires"],
-                 [[h.namespace, h.name, ",".join(h.ips), h.pool, until(h)] for h in found],
-                 no_headers=no_headers)
+    app.table(["namespace", "name", "ips", "pool", "expires"],
+              [[h.namespace, h.name, ",".join(h.ips), h.pool, until(h)] for h in found])
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import render, svc
+from lbctl.cli import complete, render, svc
 from lbctl.cli.context import App, Output, app_of, command
 from lbctl.errors import ExitCode, UsageError
 
@@ -82,7 +82,7 @@ def assign(
     ctx: typer.Context,
     target: Annotated[list[str] | None, typer.Argument(
         metavar="[svc NAME | svc/NAME]", show_default=False,
-        help="The Service (in -n NS).")] = None,
+        autocompletion=complete.service_target, help="The Service (in -n NS).")] = None,
     ips: Annotated[list[str] | None, typer.Option(
         "--ip", metavar="IP", help="Ask for this address (repeat for one IPv4 and one IPv6). "
                                    "Must agree with the Service's own request, if any.")] = None,

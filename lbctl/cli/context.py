@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 
 from lbctl.cli import complete
-from lbctl.errors import NoClusterConfigError, UsageError
+from lbctl.errors import LbctlError, NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.cli.render import Cell
@@ -243,6 +243,19 @@ class App:
                 hint="choose one of: " + ", ".join(o.value for o in allowed),
             )
         return self.output
+
+
+def completion_kube(kubeconfig: str | None, context: str | None) -> tuple[KubeAPI, str] | None:
+    """A client for shell completion and the context's namespace: lbctl's own transport only
+    (never an exec plugin, never the official client's import), two seconds, no retries;
+    ``None`` when there is no such client."""
+    from lbctl import kube
+
+    try:
+        client = kube.connect(kubeconfig, context, fast_only=True, timeout=2.0, retries=0)
+    except LbctlError:
+        return None
+    return client, client.default_namespace
 
 
 def group(help: str) -> typer.Typer:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from lbctl.cli import render, svc
+from lbctl.cli import complete, render, svc
 from lbctl.cli.context import Output, app_of, command
 from lbctl.errors import ExitCode
 
@@ -27,7 +27,8 @@ def register(root: typer.Typer) -> None:
 def release(
     ctx: typer.Context,
     target: Annotated[list[str], typer.Argument(
-        metavar="svc NAME | svc/NAME", help="The Service (in -n NS).", show_default=False)],
+        metavar="svc NAME | svc/NAME", help="The Service (in -n NS).", show_default=False,
+        autocompletion=complete.service_target)],
     hold: Annotated[bool, typer.Option(
         "--hold", help="Keep the address reserved for this namespace/name, so that a Service "
                        "deleted and created again gets it back.")] = False,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import complete, render
 from lbctl.cli.context import Output, app_of, command, group
 from lbctl.errors import UsageError
 
@@ -161,7 +161,7 @@ def show(
     ctx: typer.Context,
     target: Annotated[list[str], typer.Argument(
         metavar="NAME | svc/NAME | svc NAME", show_default=False,
-        help="The Service (in -n NS).")],
+        autocompletion=complete.service_named, help="The Service (in -n NS).")],
 ) -> None:
     """Show everything lbctl knows about one Service, and for a pending one why it has no
     address: the allocator's answer on the current state (no pool admits it, the requested IP

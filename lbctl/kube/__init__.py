@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from lbctl.errors import NoClusterConfigError
+from lbctl.errors import NoClusterConfigError, UnreachableError
 from lbctl.kube.client import JSON_PATCH, MERGE_PATCH, PAGE_SIZE, KubeClient
 
 __all__ = ["JSON_PATCH", "MERGE_PATCH", "PAGE_SIZE", "KubeClient", "connect"]
@@ -43,6 +43,8 @@ def connect(
     timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
     official: bool = False,
+    fast_only: bool = False,
+    retries: int = 2,
 ) -> KubeClient:
     """Load the configuration like kubectl does and return a client for it.
 
@@ -50,7 +52,9 @@ def connect(
     ``~/.kube/config``; with none of those present (and no ``--kubeconfig``/``--context``), the
     in-cluster service account.  The client's ``default_namespace`` is the context's namespace,
     else ``default`` (a ``-n`` given by the user overrides it; that is the caller's business).
-    ``official=True`` forces the official client's path (tests and benchmarks compare them).
+    ``official=True`` forces the official client's path (tests and benchmarks compare them);
+    ``fast_only=True`` refuses it instead (:class:`~lbctl.errors.UnreachableError`): shell
+    completion must never run an exec plugin nor pay for importing the official client.
     """
     from lbctl.kube import kubeconfig as reader
 
@@ -83,8 +87,14 @@ def connect(
                 default_namespace=config.namespace or "default",
                 context=config.context,
                 timeout=timeout,
+                retries=retries,
                 sleep=sleep,
             )
+    if fast_only:
+        raise UnreachableError(
+            "this configuration needs the official Kubernetes client",
+            hint="lbctl reads token and certificate kubeconfigs itself; see README, Kubeconfigs",
+        )
     from lbctl.kube import official as slow
 
     loaded, namespace, current = slow.load(
@@ -95,6 +105,7 @@ def connect(
         default_namespace=namespace or "default",
         context=current,
         timeout=timeout,
+        retries=retries,
         sleep=sleep,
         fast=False,
     )

@@ -115,19 +115,17 @@ def _from_kubeconfig(
 ) -> tuple[str | None, str | None]:
     """Configure ``configuration``; return the context's namespace and the context's name."""
     kube_config = importlib.import_module("kubernetes.config.kube_config")
-    # persist_config=False: lbctl never rewrites the user's kubeconfig.
-    kube_config.load_kube_config(
-        config_file=config_file,
-        context=context,
-        client_configuration=configuration,
-        persist_config=False,
+    # What load_kube_config does, keeping the loader to ask it which context it chose (its
+    # list_kube_config_contexts would fail on a file without current-context even when
+    # --context names one).  persist_config=False: lbctl never rewrites the user's kubeconfig.
+    loader = kube_config._get_kube_config_loader(
+        filename=config_file, active_context=context, persist_config=False
     )
-    contexts, current = kube_config.list_kube_config_contexts(config_file)
-    chosen = (
-        next((c for c in contexts if c.get("name") == context), current) if context else current
-    )
-    namespace = (chosen.get("context") or {}).get("namespace")
-    return (str(namespace) if namespace else None), str(chosen.get("name"))
+    loader.load_and_set(configuration)
+    chosen = loader.current_context
+    body = chosen["context"]  # a ConfigNode, or a dict once loaded
+    namespace = body.get("namespace") if isinstance(body, dict) else body.safe_get("namespace")
+    return (str(namespace) if namespace else None), str(chosen["name"])
 
 
 def _first_current_context(paths: list[str], yaml: Any) -> str | None:

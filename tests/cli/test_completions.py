@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +57,77 @@ def test_commands_complete() -> None:
     out = _lbctl({"_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": "lbctl pool re",
                   "COMP_CWORD": "2"})
     assert out.split() == ["remove", "reserve"]
+
+
+# --- names from the cluster ------------------------------------------------------------------
+
+
+def _complete(words: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Ask for completions of the last word of ``words`` (a trailing space: a new word)."""
+    count = len(words.split()) - (0 if words.endswith(" ") else 1)
+    return subprocess.run(
+        [sys.executable, "-m", "lbctl"], capture_output=True, text=True, timeout=30,
+        env={**os.environ, "_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+             "COMP_CWORD": str(count), **(env or {})},
+    )
+
+
+@pytest.fixture
+def cluster(kube_server: Any, kubeconfig: Path) -> Path:
+    services = [("shop", "web", "LoadBalancer"), ("shop", "worker", "LoadBalancer"),
+                ("shop", "wiki", "ClusterIP"), ("default", "edge", "LoadBalancer")]
+    for namespace, name, kind in services:
+        kube_server.put_object({"apiVersion": "v1", "kind": "Service",
+                                "metadata": {"name": name, "namespace": namespace},
+                                "spec": {"type": kind, "ports": [{"port": 80}]}})
+    return kubeconfig
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("lbctl svc show -n shop w", ["web", "worker"]),  # LoadBalancer Services only
+    ("lbctl svc show ", ["edge"]),  # the context's namespace
+    ("lbctl assign svc -n shop ", ["web", "worker"]),
+    ("lbctl assign ", ["svc"]),
+    ("lbctl release svc -n shop we", ["web"]),
+    ("lbctl release -n shop svc/w", ["svc/web", "svc/worker"]),
+])
+def test_service_names_complete_from_the_cluster(
+    cluster: Path, words: str, expected: list[str]
+) -> None:
+    done = _complete(words.replace("lbctl ", f"lbctl --kubeconfig {cluster} ", 1))
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, expected, "")
+
+
+def test_pool_names_complete_from_the_cluster_state(cli: Cli, cluster: Path) -> None:
+    for name, cidr in [("default", "10.0.0.0/24"), ("dmz", "10.0.1.0/24"), ("edge", "10.0.2.0/24")]:
+        assert cli("pool", "add", name, cidr, "--kubeconfig", str(cluster)).code == 0
+    done = _complete(f"lbctl pool show --kubeconfig {cluster} d")
+    assert (done.stdout.split(), done.stderr) == (["default", "dmz"], "")
+
+
+def test_completion_is_silent_when_the_cluster_is_down(tmp_path: Path) -> None:
+    from tests.kubefake.server import FakeKubeServer
+
+    with FakeKubeServer() as server:
+        path = server.write_kubeconfig(tmp_path / "kc")
+    for words in (f"lbctl svc show --kubeconfig {path} ", f"lbctl pool show --kubeconfig {path} ",
+                  f"lbctl svc show --kubeconfig {tmp_path / 'missing'} "):
+        done = _complete(words)
+        assert (done.returncode, done.stdout.split(), done.stderr) == (0, [], "")
+
+
+def test_completion_never_runs_an_exec_plugin(tmp_path: Path, kube_server: Any) -> None:
+    marker = tmp_path / "plugin-ran"
+    config = {
+        "clusters": [{"name": "c", "cluster": {"server": kube_server.url}}],
+        "users": [{"name": "u", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "sh",
+            "args": ["-c", f"touch {marker}; echo '{{}}'"]}}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path = tmp_path / "kc"
+    path.write_text(json.dumps(config))
+    done = _complete(f"lbctl svc show --kubeconfig {path} ")
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, [], "")
+    assert not marker.exists()

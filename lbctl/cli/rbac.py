@@ -8,7 +8,11 @@ can neither lag behind the commands nor grant more than they use:
   ClusterRole ``lbctl``, bound by the ClusterRoleBinding ``lbctl``;
 * a permission in one namespace becomes a rule of the Role ``lbctl`` in that namespace, bound by
   a RoleBinding ``lbctl`` there (kube-system: the state ConfigMap and kube-proxy);
-* a permission on one named object keeps the name as ``resourceNames``.
+* a permission on one named object keeps the name as ``resourceNames``;
+* a permission in another load balancer's namespace (metallb-system) is left out unless
+  ``--metallb`` asks for it: that namespace does not exist on most clusters, and a Role there
+  would make ``kubectl apply`` fail;
+* a ServiceAccount namespace that not every cluster has is created first (a Namespace).
 
 Nothing here talks to the cluster; the manifests are printed for ``kubectl apply -f -``.
 """
@@ -42,7 +46,11 @@ def rbac(
     ctx: typer.Context,
     namespace: Annotated[str | None, typer.Option(
         "-n", "--namespace", metavar="NS",
-        help="Namespace of the ServiceAccount lbctl (default: kube-system).")] = None,
+        help="Namespace of the ServiceAccount lbctl (default: kube-system); created when it is "
+             "not one every cluster has.")] = None,
+    metallb: Annotated[bool, typer.Option(
+        "--metallb", help="Also grant reading MetalLB's namespace metallb-system (pool import "
+                          "metallb; doctor); it must exist.")] = False,
 ) -> None:
     """Print the RBAC that every lbctl command needs, ready for kubectl apply -f -.
 
@@ -50,9 +58,9 @@ def rbac(
     reads and writes in every namespace; a Role and RoleBinding lbctl in each namespace where it
     touches only named objects (kube-system: the state ConfigMap lbctl-state and kube-proxy).
     Each rule comes from the list doctor checks; the table output starts with a comment saying
-    why each permission is needed.  The Role in metallb-system only lets pool import and doctor
-    read MetalLB's pre-0.13 ConfigMap: where that namespace does not exist, kubectl apply
-    reports it not found for that Role and its binding, and applies the rest.
+    why each permission is needed.  The output applies on any cluster: a namespace NS that not
+    every cluster has is created first, and MetalLB's namespace is touched only with --metallb
+    (for pool import metallb and doctor on a cluster that runs MetalLB).
 
     Example: lbctl rbac -n lb-system | kubectl apply -f -
     """
@@ -60,15 +68,18 @@ def rbac(
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
-    documents = manifests(PERMISSIONS, namespace or app.options.namespace or DEFAULT_NAMESPACE)
+    granted = [p for p in PERMISSIONS if metallb or not p.optional]
+    documents = manifests(granted, namespace or app.options.namespace or DEFAULT_NAMESPACE)
     if output is Output.table:
-        render.names(app.out, [f"# {p.describe()}: {p.why}" for p in PERMISSIONS])
+        render.names(app.out, [f"# {p.describe()}: {p.why}" for p in granted])
     render.manifests(app.out, documents, output.value)
 
 
 def manifests(permissions: Iterable[Permission], namespace: str) -> list[dict[str, Any]]:
-    """The ServiceAccount, ClusterRole, ClusterRoleBinding, and a Role and RoleBinding per
-    namespace that ``permissions`` name."""
-    from lbctl.core.rbac import service_account_rbac
+    """The Namespace when needed, the ServiceAccount, ClusterRole, ClusterRoleBinding, and a
+    Role and RoleBinding per namespace that ``permissions`` name."""
+    from lbctl.core.rbac import namespace_document, service_account_rbac
 
-    return service_account_rbac(permissions, SERVICE_ACCOUNT, namespace, LABELS)
+    created = namespace_document(namespace, LABELS)
+    return [*([created] if created else []),
+            *service_account_rbac(permissions, SERVICE_ACCOUNT, namespace, LABELS)]

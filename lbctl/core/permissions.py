@@ -28,6 +28,12 @@ KUBEVIP_CONFIGMAP = "kubevip"
 #: The Lease ``lbctl controller`` replicas elect their leader with, and who runs them.
 CONTROLLER_LEASE = "lbctl-controller"
 CONTROLLER = "lbctl-controller"
+#: Namespaces every cluster has: manifests may put objects there without creating them first.
+BUILTIN_NAMESPACES = frozenset({"default", SYSTEM_NAMESPACE, "kube-public", "kube-node-lease"})
+#: Namespaces that exist only where another load balancer is installed.  A permission there is
+#: optional: ``lbctl rbac`` grants it only when asked (a Role in a missing namespace makes
+#: ``kubectl apply`` fail), and doctor reports it missing as a warning, not an error.
+FOREIGN_NAMESPACES = frozenset({METALLB_NAMESPACE})
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,11 @@ class Permission:
     subresource: str = ""  # "status"
     namespace: str | None = None  # None: every namespace (or a cluster-scoped resource)
     name: str | None = None  # None: any object
+
+    @property
+    def optional(self) -> bool:
+        """Needed only on clusters running another load balancer (its namespace exists)."""
+        return self.namespace in FOREIGN_NAMESPACES
 
     @property
     def cluster_wide(self) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lbctl.core.permissions import Permission
+from lbctl.core.permissions import BUILTIN_NAMESPACES, Permission
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 
@@ -83,3 +83,11 @@ def service_account_rbac(permissions: Iterable[Permission], name: str, namespace
              "subjects": subjects},
         ]
     return documents
+
+
+def namespace_document(namespace: str, labels: Mapping[str, str]) -> Obj | None:
+    """The Namespace to create before objects in ``namespace``, or None for one every cluster
+    has (``kubectl apply`` of a stream with a ServiceAccount in a missing namespace fails)."""
+    if namespace in BUILTIN_NAMESPACES:
+        return None
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(namespace, None, labels)}

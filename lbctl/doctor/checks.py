@@ -595,6 +595,11 @@ def _implementation_check(impl: Implementation) -> Run:
 def check_permissions(ctx: Context) -> list[Finding]:
     answers = ctx.need(ctx.facts.permissions)
     findings = [
+        Finding("warning", f"this identity may not {p.describe()}: lbctl needs it only where "
+                           f"{p.namespace} exists (another load balancer's namespace), to "
+                           f"{p.why} ({', '.join(p.commands)})",
+                "where it exists, grant it with lbctl rbac --metallb")
+        if p.optional else
         Finding("error", f"this identity may not {p.describe()}: lbctl needs it to {p.why} "
                          f"({', '.join(p.commands)})",
                 "grant it (lbctl's RBAC manifests hold every permission lbctl uses), or run "

@@ -12,6 +12,10 @@ announce`` is not run here: it needs raw sockets (tests/net/).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -104,11 +108,11 @@ def printed(cli: Cli, *args: str) -> list[Doc]:
 def test_objects_and_bindings(cli: Cli) -> None:
     documents = printed(cli, "-n", "lb")
     assert [(d["kind"], d["metadata"].get("namespace")) for d in documents] == [
+        ("Namespace", None),
         ("ServiceAccount", "lb"), ("ClusterRole", None), ("ClusterRoleBinding", None),
         ("Role", "kube-system"), ("RoleBinding", "kube-system"),
-        ("Role", "metallb-system"), ("RoleBinding", "metallb-system"),
     ]
-    assert {d["metadata"]["name"] for d in documents} == {"lbctl"}
+    assert [d["metadata"]["name"] for d in documents] == ["lb"] + ["lbctl"] * 5
     for binding in (d for d in documents if d["kind"].endswith("Binding")):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "lbctl",
                                         "namespace": "lb"}]
@@ -124,13 +128,86 @@ def test_the_state_configmap_rules_are_namespaced_and_named(cli: Cli) -> None:
             "resourceNames": ["lbctl-state"]} in role["rules"]
 
 
+def test_metallb_namespace_only_when_asked(cli: Cli) -> None:
+    """metallb-system exists only where MetalLB runs: a Role there without it would make
+    ``kubectl apply`` fail on every other cluster."""
+    kinds = [(d["kind"], d["metadata"].get("namespace")) for d in printed(cli, "--metallb")]
+    assert kinds == [
+        ("ServiceAccount", "kube-system"), ("ClusterRole", None), ("ClusterRoleBinding", None),
+        ("Role", "kube-system"), ("RoleBinding", "kube-system"),
+        ("Role", "metallb-system"), ("RoleBinding", "metallb-system"),
+    ]
+    assert all(d["metadata"].get("namespace") != "metallb-system" for d in printed(cli))
+
+
+@pytest.mark.parametrize("namespace", ["kube-system", "default", "lb"])
+def test_no_namespace_object_for_namespaces_every_cluster_has(cli: Cli, namespace: str) -> None:
+    kinds = [d["kind"] for d in printed(cli, "-n", namespace)]
+    assert kinds[0] == ("Namespace" if namespace == "lb" else "ServiceAccount")
+
+
 @pytest.mark.parametrize("permission", PERMISSIONS, ids=lambda p: p.describe())
 def test_every_listed_permission_is_granted(cli: Cli, permission: Any) -> None:
     resource = permission.resource + (f"/{permission.subresource}"
                                       if permission.subresource else "")
     call = Call(permission.verb, permission.group, resource,
                 permission.namespace or "any-namespace", permission.name or "any-name")
-    assert grants(printed(cli), ("kube-system", "lbctl"), call)
+    assert grants(printed(cli, "--metallb"), ("kube-system", "lbctl"), call)
+    assert grants(printed(cli), ("kube-system", "lbctl"), call) is not permission.optional
+
+
+def apply_in_order(server: FakeKubeServer, documents: list[Doc]) -> list[str]:
+    """Create each document in order, as ``kubectl apply`` does on an empty cluster; the
+    failures (a missing namespace)."""
+    import http.client
+
+    from tests.kubefake import resources
+
+    failures = []
+    for document in documents:
+        resource = resources.BY_KIND[(document["apiVersion"], document["kind"])]
+        namespace = document["metadata"].get("namespace")
+        base = "/api/" if not resource.group else f"/apis/{resource.group}/"
+        path = (base + f"{resource.version}/" + (f"namespaces/{namespace}/" if namespace else "")
+                + resource.plural)
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("POST", path, body=json.dumps(document),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        if response.status != 201:
+            failures.append(f"{document['kind']}: {response.status} {body!r}")
+    return failures
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "tools"], ["-n", "default"]], ids=str)
+def test_the_output_applies_on_a_fresh_cluster_without_metallb(cli: Cli, args: list[str]) -> None:
+    with FakeKubeServer(require_namespaces=True) as server:
+        assert apply_in_order(server, printed(cli, *args)) == []
+    with FakeKubeServer(require_namespaces=True) as server:  # what --metallb is not for
+        failures = apply_in_order(server, printed(cli, "--metallb"))
+    assert [f.split(" ", 2)[:2] for f in failures] == [["Role:", "404"], ["RoleBinding:", "404"]]
+
+
+KUBECTL = shutil.which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_the_readme_command_works_on_a_fresh_cluster(tmp_path: Path) -> None:
+    """``lbctl rbac -n tools | kubectl apply -f -``, with the real kubectl."""
+    assert KUBECTL is not None
+    with FakeKubeServer(require_namespaces=True) as server:
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "NO_COLOR": "1"}
+        printed_rbac = subprocess.run([sys.executable, "-m", "lbctl", "rbac", "-n", "tools"],
+                                      capture_output=True, text=True, env=env, timeout=60)
+        applied = subprocess.run(
+            [KUBECTL, "--kubeconfig", str(kubeconfig), "apply", "--validate=false", "-f", "-"],
+            input=printed_rbac.stdout, capture_output=True, text=True, env=env, timeout=60)
+        assert (applied.returncode, applied.stderr) == (0, "")
+        assert server.get_object("serviceaccounts", "lbctl", "tools") is not None
+        assert server.get_object("rolebindings", "lbctl", "kube-system") is not None
 
 
 @pytest.mark.parametrize("call", [
@@ -156,7 +233,7 @@ def test_another_service_account_gets_nothing(cli: Cli) -> None:
 def test_table_output_explains_each_permission_and_is_the_same_yaml(cli: Cli) -> None:
     table = cli("rbac").out
     comments = [line for line in table.splitlines() if line.startswith("#")]
-    assert comments == [f"# {p.describe()}: {p.why}" for p in PERMISSIONS]
+    assert comments == [f"# {p.describe()}: {p.why}" for p in PERMISSIONS if not p.optional]
     assert [d for d in yaml.safe_load_all(table) if d] == printed(cli)
 
 
@@ -242,6 +319,6 @@ def test_every_api_call_of_the_commands_is_granted(
         scenario(run, server)
         calls = {c for c in map(call_of, server.requests) if c is not None}
     assert calls, "the scenario made no API call"
-    documents = printed(cli)
+    documents = printed(cli, "--metallb")  # the scenarios include a cluster running MetalLB
     denied = sorted(c for c in calls if not grants(documents, ("kube-system", "lbctl"), c))
     assert denied == [], "add these to lbctl/core/permissions.py"

@@ -266,6 +266,20 @@ def test_each_missing_permission_is_named_with_its_reason() -> None:
         "reconcile, controller)"]
 
 
+def test_permissions_in_another_load_balancers_namespace_only_warn() -> None:
+    """What ``lbctl rbac`` grants without --metallb: doctor passes on a cluster without
+    MetalLB, and says how to grant the rest where it runs."""
+    answers = [(p, not p.optional) for p in PERMISSIONS]
+    result = run("rbac.permissions", facts(permissions=answers))
+    assert {f.severity for f in result.findings} == {"warning"}
+    assert len(result.findings) == sum(p.optional for p in PERMISSIONS) == 3
+    assert result.findings[0].message.startswith(
+        "this identity may not get configmaps metallb-system/config: lbctl needs it only where "
+        "metallb-system exists (another load balancer's namespace), to read MetalLB's "
+        "configuration")
+    assert result.findings[0].hint == "where it exists, grant it with lbctl rbac --metallb"
+
+
 # --------------------------------------------------------------------------- skipping
 
 

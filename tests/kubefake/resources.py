@@ -114,6 +114,14 @@ RESOURCES: tuple[ResourceType, ...] = (
         "apps", "v1", "deployments", "Deployment", subresources=("status",), short_names=("deploy",)
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
+    # What `lbctl rbac` and `lbctl install` print, so that applying them can be tested.
+    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole",
+                 namespaced=False),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                 "ClusterRoleBinding", namespaced=False),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     ResourceType(
         "authorization.k8s.io",
         "v1",

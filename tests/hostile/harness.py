@@ -39,9 +39,10 @@ override it with ``category=``).  ``python -m tests.hostile`` prints the corpus 
 ``pytest tests/hostile`` prints it at the end too.
 
 In ``argv``, ``files`` (names, text contents, link targets), ``env``, ``stdin`` text, ``error``
-and ``hint`` these placeholders are replaced: ``{tmp}`` the case directory (the command's working directory),
-``{state}`` ``{tmp}/lb.yaml`` (written from ``state=`` when given), ``{kubeconfig}``
-``{tmp}/kubeconfig`` and ``{server}`` the fake apiserver's URL (when the case uses it).
+and ``hint`` these placeholders are replaced: ``{tmp}`` the case directory (the command's
+working directory), ``{state}`` ``{tmp}/lb.yaml`` (written from ``state=`` when given),
+``{kubeconfig}`` ``{tmp}/kubeconfig`` and ``{server}`` the fake apiserver's URL (when the case
+uses it).
 Only these exact tokens are replaced, so YAML flow mappings (``{a: 1}``) are safe.
 
 A case uses the fake apiserver when ``kube=True`` or it gives ``objects`` (stored first) or

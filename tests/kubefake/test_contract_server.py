@@ -135,7 +135,8 @@ def test_version_and_discovery_documents(raw: Raw, kube_server: FakeKubeServer) 
     assert raw("GET", "/api")[1]["versions"] == ["v1"]
     groups = {g["name"] for g in raw("GET", "/apis")[1]["groups"]}
     assert groups == {
-        "apps", "authorization.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io"
+        "apps", "authorization.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
+        "events.k8s.io", "rbac.authorization.k8s.io",
     }
     core = {r["name"]: r for r in raw("GET", "/api/v1")[1]["resources"]}
     assert core["services"]["shortNames"] == ["svc"] and core["nodes"]["namespaced"] is False

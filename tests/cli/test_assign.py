@@ -302,3 +302,26 @@ def test_a_directory_contributes_what_doctor_reads(cli: Cli, tmp_path: Path) -> 
     doctor = cli("doctor", "-f", str(tmp_path / "k8s"), "-o", "json")
     assert doctor.code == 0, doctor.err
     assert json.loads(doctor.out)["source"].startswith("3 files (")
+
+
+@pytest.mark.parametrize("text", [
+    "just text\n",
+    "kind: Service\nmetadata: {name: a}\nspec: {type: LoadBalancer}\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {type: loadbalancer}\n",
+], ids=["scalar", "no-apiversion", "lowercase-type"])
+def test_assign_and_doctor_say_the_same_about_what_is_not_an_object(
+        cli: Cli, tmp_path: Path, text: str) -> None:
+    """A document that is not a Kubernetes object is never skipped silently: assign -f,
+    doctor -f and pool import -f refuse it with the same words (kubectl apply refuses it too)."""
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "web.yaml").write_text(text)
+    state = str(tmp_path / "lb.yaml")
+    cli("pool", "add", "default", "192.0.2.10-192.0.2.19", "--state", state)
+    before = Path(state).read_bytes()
+    assign = cli("assign", "-f", str(tmp_path / "k8s"), "--state", state)
+    doctor = cli("doctor", "-f", str(tmp_path / "k8s"), "--state", state)
+    imported = cli("pool", "import", "metallb", "-f", str(tmp_path / "k8s"), "--state", state)
+    assert assign.code == doctor.code == imported.code == 2
+    assert assign.err == doctor.err == imported.err
+    assert assign.err.startswith(f"lbctl: error: {tmp_path / 'k8s' / 'web.yaml'}:")
+    assert Path(state).read_bytes() == before

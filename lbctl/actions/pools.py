@@ -3,6 +3,10 @@
 Each mutating action runs one pure change from :mod:`lbctl.core.pools` through the state store
 and returns the :class:`~lbctl.state.store.Applied` record (before/after states), which is what
 ``--dry-run`` shows as a diff.  Reading actions return views with exact usage numbers.
+
+On a cluster, a new pool is first checked against the cluster's own addresses
+(:func:`check_cluster`: nodes, pod CIDRs, ClusterIPs in use), through the
+:class:`~lbctl.ports.KubeAPI` port; ``pool set`` calls the same function.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from dataclasses import dataclass
 
 from lbctl.core import pools as core
 from lbctl.core.state import Allocation, Pool, State
+from lbctl.ports import NODES, SERVICES, KubeAPI
 from lbctl.state.store import Applied, StateStore
+
+#: The ``pool add`` option that skips :func:`check_cluster`, named in its refusal.
+ALLOW_CLUSTER_OVERLAP = "--allow-cluster-overlap"
 
 
 @dataclass(frozen=True)
@@ -23,7 +31,20 @@ class PoolView:
     holds: list[Allocation]
 
 
-def add(store: StateStore, pool: Pool, *, dry_run: bool = False) -> Applied[Pool]:
+def check_cluster(kube: KubeAPI, pools: Sequence[Pool], *,
+                  flag: str = ALLOW_CLUSTER_OVERLAP) -> None:
+    """Refuse pools that hold a node's address, overlap a pod CIDR or hold a ClusterIP in use,
+    naming them (:func:`lbctl.core.pools.cluster_overlaps`, the rule doctor also applies): one
+    LIST of Nodes, one of Services.  ``flag`` is the option that skips the check."""
+    core.refuse_cluster_overlaps(pools, kube.list(NODES), kube.list(SERVICES), flag)
+
+
+def add(store: StateStore, pool: Pool, *, dry_run: bool = False,
+        kube: KubeAPI | None = None) -> Applied[Pool]:
+    """Add ``pool``; with ``kube``, refuse it first when it holds the cluster's own addresses
+    (:func:`check_cluster`)."""
+    if kube is not None:
+        check_cluster(kube, [pool])
     return store.update(lambda state: (core.add_pool(state, pool), pool), dry_run=dry_run)
 
 

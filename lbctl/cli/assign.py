@@ -157,8 +157,10 @@ def warner(app: App) -> Callable[[str], None]:
 
 def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
     from lbctl.actions import services as actions
+    from lbctl.core.service import flag_ips
 
     output = app.require_output(*BATCH_FORMATS)
+    ips = list(flag_ips(ips))  # a bad address is a usage error before any cluster is asked
     result = actions.assign(app.kube(), app.store(), app.namespace, name, ips=ips, pool=pool,
                             dry_run=app.options.dry_run, now=svc.now(), warn=warner(app))
     allocation = result.allocation

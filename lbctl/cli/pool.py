@@ -123,8 +123,18 @@ def add(
         "--node-selector", metavar="SELECTOR",
         help="Announce its addresses (lbctl speaker, layer 2) only from nodes whose labels "
              "match (openyurt.io/is-edge-worker=true). Repeat for alternatives.")] = None,
+    allow_cluster_overlap: Annotated[bool, typer.Option(
+        "--allow-cluster-overlap",
+        help="Add the pool even if it holds a node's address, a pod CIDR or a ClusterIP in "
+             "use (checked when the state is on the cluster).")] = False,
 ) -> None:
     """Add an address pool.
+
+    Addresses that can never be a VIP are refused: unspecified, loopback, link-local,
+    multicast, 255.255.255.255 and IPv4-mapped/compatible IPv6 (::ffff:192.0.2.1). When the
+    state is on the cluster, a pool that holds a node's InternalIP/ExternalIP, overlaps a pod
+    CIDR or holds a ClusterIP in use is refused too, naming them, unless
+    --allow-cluster-overlap.
 
     Example: lbctl pool add default 192.168.1.30-192.168.1.49 --state ./lb.yaml
     """
@@ -138,7 +148,9 @@ def add(
         namespaces=namespaces or (), selectors=selectors or (), priority=priority,
         node_selectors=node_selectors or (),
     )
-    _report(app, actions.add(app.store(), pool, dry_run=app.options.dry_run), "created")
+    kube = None if app.offline or allow_cluster_overlap else app.kube()
+    _report(app, actions.add(app.store(), pool, dry_run=app.options.dry_run, kube=kube),
+            "created")
 
 
 @command(app, "list")

@@ -5,6 +5,15 @@ each becomes an :class:`AddrRange`, an inclusive ``[first, last]`` interval of i
 family.  Everything above this module does arithmetic on those integers, which is what lets an
 IPv6 /64 be counted and searched without ever being enumerated.
 
+Which addresses can be a VIP at all is one rule here (:func:`never_vip`, :func:`check_vip`):
+unspecified (``0.0.0.0``, ``::``) and the rest of "this network" ``0.0.0.0/8``, loopback
+(``127.0.0.0/8``, ``::1``), link-local
+(``169.254.0.0/16``, ``fe80::/10``), multicast (``224.0.0.0/4``, ``ff00::/8``), the limited
+broadcast ``255.255.255.255``, and IPv4-mapped (``::ffff:0:0/96``) or IPv4-compatible
+(``::/96``) IPv6, which name an IPv4 address in IPv6 spelling.  Pools (``pool add``, imports)
+and requests (``--ip``, annotations, ``spec.loadBalancerIP``, reservations) are refused when
+they hold one; a state document that already does is still read.
+
 Pure: no I/O.  Malformed input raises :class:`lbctl.errors.UsageError` with the offending text.
 """
 
@@ -160,3 +169,66 @@ def _buggy_upto(value: int) -> int:
         return 0
     blocks, rest = divmod(value + 1, 256)
     return 2 * blocks + (1 if rest > 0 else 0)
+
+
+# --------------------------------------------------------------------------- never a VIP
+
+
+def _block(version: int, cidr: str) -> tuple[int, int]:
+    net = netaddr.IPNetwork(cidr, version=version)
+    return net.first, net.last
+
+
+#: Blocks no VIP may come from: (family, first, last, what it is, the block as text).  The
+#: narrow IPv6 blocks come before ``::/96``, which holds them, so they are named for what they are.
+_NEVER_VIP: tuple[tuple[int, int, int, str, str], ...] = tuple(
+    (version, *_block(version, cidr), what, cidr) for version, cidr, what in (
+        (IPV4, "0.0.0.0/32", "unspecified"),
+        (IPV4, "0.0.0.0/8", "this-network"),
+        (IPV4, "127.0.0.0/8", "loopback"),
+        (IPV4, "169.254.0.0/16", "link-local"),
+        (IPV4, "224.0.0.0/4", "multicast"),
+        (IPV4, "255.255.255.255/32", "limited broadcast"),
+        (IPV6, "::/128", "unspecified"),
+        (IPV6, "::1/128", "loopback"),
+        (IPV6, "::ffff:0:0/96", "IPv4-mapped IPv6"),
+        (IPV6, "::/96", "IPv4-compatible IPv6"),
+        (IPV6, "fe80::/10", "link-local"),
+        (IPV6, "ff00::/8", "multicast"),
+    )
+)
+
+
+def never_vip(entry: AddrRange) -> tuple[str, str] | None:
+    """Why (part of) ``entry`` can never be a load-balancer address: ``(message, hint)``, or
+    None when every address of it may be one."""
+    for version, first, last, what, cidr in _NEVER_VIP:
+        if version != entry.version or entry.last < first or entry.first > last:
+            continue
+        if entry.size == 1:
+            message = f"{entry.text} is {'an' if what[0] in 'aeiouI' else 'a'} {what} address"
+        else:
+            common = describe(version, max(first, entry.first), min(last, entry.last))
+            message = f"{entry.text} holds {what} addresses ({common}, in {cidr})"
+        if what.startswith("IPv4-") and entry.size == 1:
+            v4 = format_ip(IPV4, entry.first & 0xFFFFFFFF)
+            return message, f"write it as {v4}: IPv4 addresses are given in IPv4 spelling"
+        return message, "a VIP must be a unicast address other hosts can reach: choose another"
+    return None
+
+
+def check_vip(entry: AddrRange) -> AddrRange:
+    """``entry`` when every address of it may be a VIP; otherwise a
+    :class:`~lbctl.errors.UsageError` saying which addresses and why."""
+    found = never_vip(entry)
+    if found is not None:
+        raise UsageError(*found)
+    return entry
+
+
+def parse_vip(text: str) -> Address:
+    """Parse an address a Service or a reservation asks for, refusing one that can never be a
+    VIP (:func:`never_vip`)."""
+    addr = parse_ip(text.strip())
+    check_vip(AddrRange(addr.version, addr.value, addr.value, str(addr)))
+    return addr

@@ -70,8 +70,8 @@ class Permission:
         return f"{self.verb} {resource}{where}"
 
 
-_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool import", "doctor",
-        "controller")
+_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool add", "pool import",
+        "doctor", "controller")
 _STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor", "controller")
 _PROXY = ("kube-proxy diff", "kube-proxy apply", "doctor")
 
@@ -123,7 +123,7 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("list", "", "pods", "read RKE2's kube-proxy flags from its static pods", _PROXY,
                namespace=SYSTEM_NAMESPACE),
     Permission("list", "", "nodes", "node addresses and pod CIDRs; k3s/RKE2 kube-proxy flags",
-               ("kube-proxy diff", "doctor")),
+               ("pool add", "kube-proxy diff", "doctor")),
     # Other load balancers: the traces doctor looks for, the configuration pool import reads.
     Permission("list", "apps", "deployments", "find other load-balancer controllers",
                ("doctor",)),

@@ -2,21 +2,31 @@
 
 Each change takes a state and returns a new one, or raises an :mod:`lbctl.errors` class naming
 exactly what is wrong (the overlapping pools and addresses, the allocations that keep a pool in
-use).  The state store runs these functions inside its compare-and-swap loop, so they must be
-deterministic and free of I/O.
+use).  :func:`cluster_overlaps` is the one rule for a pool that holds a cluster's own addresses
+(a node's InternalIP/ExternalIP, a pod CIDR, a ClusterIP in use): ``pool add`` refuses such a
+pool and doctor reports it.  The state store runs these functions inside its compare-and-swap
+loop, so they must be deterministic and free of I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
-from lbctl.core.addresses import FAMILY_NAMES, format_ip, parse_entry
+from lbctl.core.addresses import (
+    FAMILY_NAMES,
+    canonical_ip,
+    check_vip,
+    format_ip,
+    parse_entry,
+    parse_vip,
+)
 from lbctl.core.allocator import Allocator
 from lbctl.core.selectors import parse_selector
 from lbctl.core.state import Pool, State, overlaps
-from lbctl.errors import NotFoundError, RefusedError, UsageError
+from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z")
 
@@ -38,7 +48,7 @@ def make_pool(
             f"invalid pool name {name!r}",
             hint="use lower-case letters, digits, '-' and '.', starting and ending alphanumeric",
         )
-    entries = [parse_entry(text) for text in addresses]
+    entries = [check_vip(parse_entry(text)) for text in addresses]
     if not entries:
         raise UsageError(f"pool {name} has no addresses",
                          hint="example: lbctl pool add default 192.0.2.10-192.0.2.49")
@@ -120,6 +130,7 @@ def reserve(state: State, name: str, ips: Iterable[str], note: str | None) -> St
     pool = get_pool(state, name)
     reservations = dict(pool.reservations)
     for ip in expand(ips):
+        parse_vip(ip)  # never a VIP: refused before "not in pool" says less
         actual = state.pool_of(ip)
         if actual != name:
             where = f"pool {actual}" if actual else "no pool"
@@ -172,3 +183,104 @@ def usage(state: State) -> dict[str, list[FamilyUsage]]:
         ]
         for name in sorted(state.pools)
     }
+
+
+# ------------------------------------------------------------------------ the cluster's addresses
+
+#: Kinds of :class:`Overlap`.
+NODE_ADDRESS = "node-address"
+POD_CIDR = "pod-cidr"
+CLUSTER_IP = "cluster-ip"
+
+Obj = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A pool that holds one of the cluster's own addresses."""
+
+    kind: str  # NODE_ADDRESS, POD_CIDR, CLUSTER_IP
+    pool: str
+    address: str  # the node's address or ClusterIP; the common part of a pod CIDR
+    owner: str  # the node's name, or the Service as namespace/name
+    message: str  # "pool web contains 10.0.0.5, the InternalIP of node n1"
+    objects: tuple[str, ...]  # ("pool/web", "node/n1")
+
+
+def _name(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def node_addresses(node: Obj) -> list[tuple[str, str]]:
+    """(type, address) of a Node's InternalIP and ExternalIP addresses."""
+    return [(str(a.get("type")), str(a.get("address")))
+            for a in (node.get("status") or {}).get("addresses") or []
+            if isinstance(a, Mapping) and a.get("type") in ("InternalIP", "ExternalIP")
+            and a.get("address")]
+
+
+def _pool_holding(state: State, ip: str) -> str | None:
+    """The pool holding ``ip``, unless it reserves it (then lbctl never hands it out)."""
+    try:
+        name = state.pool_of(ip)
+        return None if name is None or canonical_ip(ip) in state.pools[name].reservations \
+            else name
+    except LbctlError:  # not an address at all: in no pool
+        return None
+
+
+def cluster_overlaps(pools: Iterable[Pool], nodes: Iterable[Obj],
+                     services: Iterable[Obj]) -> list[Overlap]:
+    """Every place where one of ``pools`` holds a node's address, overlaps a node's pod CIDR, or
+    holds a Service's ClusterIP.  Reserved addresses do not count: they are never handed out."""
+    state = State(pools={pool.name: pool for pool in pools})
+    nodes = list(nodes)
+    found = []
+    for node in nodes:
+        for kind, ip in node_addresses(node):
+            name = _pool_holding(state, ip)
+            if name is not None:
+                found.append(Overlap(NODE_ADDRESS, name, ip, _name(node),
+                                     f"pool {name} contains {ip}, the {kind} of node "
+                                     f"{_name(node)}", (f"pool/{name}", f"node/{_name(node)}")))
+    for node in nodes:
+        spec = node.get("spec") or {}
+        cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
+        for cidr in cidrs:
+            try:
+                pod_range = parse_entry(str(cidr))
+            except LbctlError:
+                continue
+            for pool in state.pools.values():
+                for entry in pool.entries:
+                    common = entry.overlap(pod_range)
+                    if common is not None:
+                        found.append(Overlap(
+                            POD_CIDR, pool.name, common.text, _name(node),
+                            f"pool {pool.name} entry {entry.text} overlaps pod CIDR {cidr} of "
+                            f"node {_name(node)} ({common.text})",
+                            (f"pool/{pool.name}", f"node/{_name(node)}")))
+    for svc in services:
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        ref = f"{meta.get('namespace') or 'default'}/{_name(svc)}"
+        for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+            name = _pool_holding(state, str(ip)) if ip and ip != "None" else None
+            if name is not None:
+                found.append(Overlap(CLUSTER_IP, name, str(ip), ref,
+                                     f"pool {name} contains {ip}, the ClusterIP of service {ref}",
+                                     (f"pool/{name}", f"service/{ref}")))
+    return found
+
+
+def refuse_cluster_overlaps(pools: Iterable[Pool], nodes: Iterable[Obj],
+                            services: Iterable[Obj], flag: str) -> None:
+    """Refuse pools that hold the cluster's own addresses (:func:`cluster_overlaps`), naming
+    them; ``flag`` is the option that overrides the check, for the hint."""
+    found = cluster_overlaps(pools, nodes, services)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise RefusedError(
+            found[0].message + more,
+            hint="a VIP there would break the node, the pods or the Service: take those "
+                 f"addresses out of the pool, or pass {flag} if you mean it",
+        )

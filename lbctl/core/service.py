@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip
+from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip, parse_ip, parse_vip
 from lbctl.core.allocator import AllocationError, Request
 from lbctl.core.state import Allocation, ServiceKey
 from lbctl.errors import LbctlError, RefusedError, UsageError
@@ -171,12 +171,24 @@ class Asked:
 
 def _ip_list(text: str, svc: Obj, where: str) -> tuple[str, ...]:
     try:
-        return tuple(canonical_ip(part.strip()) for part in text.split(","))
+        addrs = [parse_ip(part.strip()) for part in text.split(",")]
     except LbctlError as exc:
         raise UsageError(
             f"service {ref(svc)}: {where} is {text!r}, not a list of IP addresses",
             hint="write one address per family, comma-separated: 192.0.2.10,2001:db8::10",
         ) from exc
+    for addr in addrs:
+        try:
+            parse_vip(str(addr))
+        except UsageError as exc:
+            raise UsageError(f"service {ref(svc)}: {where}: {exc.message}", exc.hint) from exc
+    return tuple(str(addr) for addr in addrs)
+
+
+def flag_ips(ips: Sequence[str]) -> tuple[str, ...]:
+    """The addresses of ``--ip`` flags, canonical; one that is not an address, or can never be
+    a VIP, is a :class:`~lbctl.errors.UsageError`."""
+    return tuple(str(parse_vip(ip)) for ip in ips)
 
 
 def _annotations(svc: Obj) -> Mapping[str, Any]:
@@ -232,7 +244,7 @@ def asked(svc: Obj, ips: Sequence[str] = (), pool: str | None = None) -> Asked:
     (:class:`~lbctl.core.allocator.AllocationError` ``ConflictingRequests``), naming both."""
     found = _own_ips(svc)
     if ips:
-        found.insert(0, ("--ip", tuple(canonical_ip(ip) for ip in ips)))
+        found.insert(0, ("--ip", flag_ips(ips)))
     wanted = _agreed(svc, found)
     sources = [where for where, _ in found]
     found_pool = annotation(svc, POOL)

@@ -23,9 +23,9 @@ from typing import TypeVar
 
 from lbctl.core import kubeproxy
 from lbctl.core import service as svc_core
-from lbctl.core.addresses import count_buggy, is_buggy, parse_entry, parse_ip
+from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
-from lbctl.core.pools import usage
+from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps, usage
 from lbctl.core.probe import judge
 from lbctl.core.sharing import conflicts
 from lbctl.core.state import Allocation, Problem, ServiceKey, State, decode, problems_of
@@ -205,17 +205,6 @@ _STATE_HINTS = {
 # --------------------------------------------------------------------------- pools
 
 
-def _node_addresses(node: Obj) -> list[tuple[str, str]]:
-    """(type, address) of a Node's InternalIP and ExternalIP addresses."""
-    return [(str(a.get("type")), str(a.get("address")))
-            for a in (node.get("status") or {}).get("addresses") or []
-            if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")]
-
-
-def _name(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
 def _pool_of(state: State, ip: str) -> str | None:
     try:
         return state.pool_of(ip)
@@ -223,68 +212,39 @@ def _pool_of(state: State, ip: str) -> str | None:
         return None
 
 
-def _reserved(state: State, pool: str, ip: str) -> bool:
-    try:
-        return str(parse_ip(ip)) in state.pools[pool].reservations
-    except LbctlError:
-        return False
+def _overlaps(ctx: Context, kind: str) -> list[Overlap]:
+    """The one rule ``pool add`` also applies (:func:`lbctl.core.pools.cluster_overlaps`)."""
+    nodes = ctx.need(ctx.facts.nodes) if kind != CLUSTER_IP else []
+    services = ctx.services if kind == CLUSTER_IP else []
+    return [o for o in cluster_overlaps(ctx.state.pools.values(), nodes, services)
+            if o.kind == kind]
 
 
 def check_node_overlap(ctx: Context) -> list[Finding]:
-    state, nodes = ctx.state, ctx.need(ctx.facts.nodes)
-    findings = []
-    for node in nodes:
-        for kind, ip in _node_addresses(node):
-            pool = _pool_of(state, ip)
-            if pool is not None and not _reserved(state, pool, ip):
-                findings.append(Finding(
-                    "error", f"pool {pool} contains {ip}, the {kind} of node {_name(node)}",
-                    f"take it out of the pool, or keep lbctl from handing it out: lbctl pool "
-                    f"reserve {pool} {ip} --note 'node {_name(node)}'",
-                    (f"pool/{pool}", f"node/{_name(node)}")))
+    nodes = ctx.need(ctx.facts.nodes)
+    findings = [Finding(
+        "error", o.message,
+        f"take it out of the pool, or keep lbctl from handing it out: lbctl pool "
+        f"reserve {o.pool} {o.address} --note 'node {o.owner}'", o.objects)
+        for o in _overlaps(ctx, NODE_ADDRESS)]
     return findings or _ok(f"no pool contains an address of the {_plural(len(nodes), 'node')}")
 
 
 def check_pod_cidr_overlap(ctx: Context) -> list[Finding]:
-    state, nodes = ctx.state, ctx.need(ctx.facts.nodes)
-    findings = []
-    for node in nodes:
-        spec = node.get("spec") or {}
-        cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
-        for cidr in cidrs:
-            try:
-                pod_range = parse_entry(str(cidr))
-            except LbctlError:
-                continue
-            for pool in state.pools.values():
-                for entry in pool.entries:
-                    common = entry.overlap(pod_range)
-                    if common is not None:
-                        findings.append(Finding(
-                            "error", f"pool {pool.name} entry {entry.text} overlaps pod CIDR "
-                                     f"{cidr} of node {_name(node)} ({common.text})",
-                            "pool addresses must not be pod addresses: move the pool to a free "
-                            "range of the node network",
-                            (f"pool/{pool.name}", f"node/{_name(node)}")))
+    findings = [Finding(
+        "error", o.message, "pool addresses must not be pod addresses: move the pool to a free "
+                            "range of the node network", o.objects)
+        for o in _overlaps(ctx, POD_CIDR)]
     return findings or _ok("no pool overlaps a pod CIDR")
 
 
 def check_cluster_ip_overlap(ctx: Context) -> list[Finding]:
-    state, services = ctx.state, ctx.services
-    findings = []
-    for svc in services:
-        key = svc_core.key_of(svc)
-        spec = svc.get("spec") or {}
-        for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
-            pool = _pool_of(state, str(ip)) if ip and ip != "None" else None
-            if pool is not None:
-                findings.append(Finding(
-                    "error", f"pool {pool} contains {ip}, the ClusterIP of service "
-                             f"{key[0]}/{key[1]}",
-                    "the pool overlaps the Service CIDR: take those addresses out of the pool",
-                    (f"pool/{pool}", _svc_object(key))))
+    findings = [Finding(
+        "error", o.message, "the pool overlaps the Service CIDR: take those addresses out of "
+                            "the pool", o.objects)
+        for o in _overlaps(ctx, CLUSTER_IP)]
     return findings or _ok(f"no pool contains a ClusterIP of the "
-                           f"{_plural(len(services), 'Service')}")
+                           f"{_plural(len(ctx.services), 'Service')}")
 
 
 def check_buggy_ips(ctx: Context) -> list[Finding]:

@@ -174,3 +174,35 @@ def test_doctor_predicts_what_assign_all_dry_run_does(
     assert did == _prediction(kube_server, kubeconfig)
     assert did["shop/taken"][2] == "AlreadyPublished"
     assert did["a-ns/z-first"] == (["10.55.0.0"], "default", "")  # namespace order first
+
+
+# --------------------------------------------------------------------------- pool add on a cluster
+
+NODE = {
+    "apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"},
+    "spec": {"podCIDRs": ["10.244.0.0/24"]},
+    "status": {"addresses": [{"type": "InternalIP", "address": "192.168.7.11"}]},
+}
+
+
+def test_pool_add_refuses_the_clusters_own_addresses_unless_told(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    kube_server.put_object(NODE)
+    result = cli("pool", "add", "lan", "192.168.7.0/28", "--kubeconfig", str(kubeconfig))
+    assert (result.code, result.out, result.err) == (
+        4, "",
+        "lbctl: error: pool lan contains 192.168.7.11, the InternalIP of node node-1\n"
+        "hint: a VIP there would break the node, the pods or the Service: take those addresses "
+        "out of the pool, or pass --allow-cluster-overlap if you mean it\n")
+    assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+    result = cli("pool", "add", "lan", "192.168.7.0/28", "--allow-cluster-overlap",
+                 "--kubeconfig", str(kubeconfig))
+    assert (result.code, result.out) == (0, "pool/lan created\n")
+    # doctor still reports what the flag let through: one rule, two callers
+    doctor = cli("doctor", "--kubeconfig", str(kubeconfig), "-o", "json")
+    found = {c["id"]: c for c in json.loads(doctor.out)["checks"]}
+    assert [f["message"] for f in found["pool.node-overlap"]["findings"]] == [
+        "pool lan contains 192.168.7.11, the InternalIP of node node-1"]
+    # a local state file is not the cluster's: no check, no cluster needed
+    offline = cli("pool", "add", "lan", "192.168.7.0/28", "--state", str(tmp_path / "lb.yaml"))
+    assert (offline.code, offline.out) == (0, "pool/lan created\n")

@@ -131,3 +131,51 @@ def test_count_buggy_equals_enumeration(first: int, length: int) -> None:
     last = min(first + length, 2**32 - 1)
     expected = sum(is_buggy(IPV4, value) for value in range(first, last + 1))
     assert count_buggy(IPV4, first, last) == expected
+
+
+# --------------------------------------------------------------------------- never a VIP
+
+
+@pytest.mark.parametrize("text", [
+    "223.255.255.255", "240.0.0.1", "169.253.255.255", "169.255.0.0", "126.255.255.255",
+    "128.0.0.0", "1.0.0.0", "255.255.255.254", "100.64.0.1", "10.0.0.0/8",
+    "fec0::1", "fe7f:ffff::1", "fc00::/7", "2001:db8::/32",
+    "::1:0:0:1", "::fffe:c0a8:11e", "feff::1",
+])
+def test_addresses_that_may_be_a_vip(text: str) -> None:
+    from lbctl.core.addresses import never_vip
+
+    assert never_vip(parse_entry(text)) is None
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0.255.255.255", "0.255.255.255 is a this-network address"),
+    ("126.0.0.0-127.0.0.0", "126.0.0.0-127.0.0.0 holds loopback addresses (127.0.0.0, in "
+                            "127.0.0.0/8)"),
+    ("169.254.255.255", "169.254.255.255 is a link-local address"),
+    ("239.255.255.255", "239.255.255.255 is a multicast address"),
+    ("255.255.255.0/24", "255.255.255.0/24 holds limited broadcast addresses (255.255.255.255, "
+                         "in 255.255.255.255/32)"),
+    ("febf::1", "febf::1 is a link-local address"),
+    ("ff00::", "ff00:: is a multicast address"),
+    ("::ffff:0.0.0.1", "::ffff:0.0.0.1 is an IPv4-mapped IPv6 address"),
+    ("::0.0.0.2", "::2 is an IPv4-compatible IPv6 address"),
+    ("::/127", "::/127 holds unspecified addresses (::, in ::/128)"),
+])
+def test_addresses_that_never_are(text: str, message: str) -> None:
+    from lbctl.core.addresses import check_vip, never_vip
+
+    found = never_vip(parse_entry(text))
+    assert found is not None and found[0] == message
+    with pytest.raises(UsageError) as caught:
+        check_vip(parse_entry(text))
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_an_ipv4_mapped_address_is_told_its_ipv4_spelling() -> None:
+    from lbctl.core.addresses import parse_vip
+
+    with pytest.raises(UsageError) as caught:
+        parse_vip("::ffff:192.168.1.30")
+    assert caught.value.hint == ("write it as 192.168.1.30: IPv4 addresses are given in IPv4 "
+                                 "spelling")

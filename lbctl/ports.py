@@ -14,7 +14,7 @@ Error policy: an implementation raises only :mod:`lbctl.errors` classes.  In par
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -246,4 +246,54 @@ class Announcer(Protocol):
         """Ask who has each address (IPv4: RFC 5227 probe; IPv6: DAD and ordinary Neighbor
         Solicitations), listen ``timeout`` seconds, and report who answered, in the order of
         ``ips``."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------------
+# Responder port (owner: lbctl speaker).  Used by lbctl.speaker; implemented by
+# lbctl.net.responder.RawResponder.
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answering:
+    """Addresses answered for on one interface, as one MAC, chosen for one reason."""
+
+    ips: tuple[str, ...]
+    interface: str
+    mac: str
+    via: str  # "subnet 192.0.2.0/24", "default route", "--interface"
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What :meth:`Responder.serve` set up: where each address is answered, and the addresses
+    it cannot answer for (no usable interface), with the reason."""
+
+    answering: tuple[Answering, ...]
+    failed: Mapping[str, str]
+
+
+class Responder(Protocol):
+    """Answers ARP requests and IPv6 Neighbor Solicitations for a set of addresses, from a
+    background thread, until :meth:`close`.  Nothing it does outlives the process: a crashed
+    speaker leaves no address, route or neighbour entry behind.
+
+    Interfaces follow the :class:`Announcer`'s rule (the one whose connected subnet holds the
+    address, else the default route's), or every interface in ``interfaces`` when given.
+    Errors: :class:`~lbctl.errors.PermissionDeniedError` (no CAP_NET_RAW) from :meth:`serve`;
+    an address without a usable interface is reported in :attr:`Serving.failed`, not raised.
+    """
+
+    def serve(self, ips: Collection[str], interfaces: Sequence[str] = ()) -> Serving:
+        """Answer for exactly ``ips`` from now on (canonical text); stop answering at once for
+        every other address."""
+        ...
+
+    def answered(self) -> Mapping[str, int]:
+        """Questions answered so far, by protocol: ``{"arp": n, "ndp": n}``."""
+        ...
+
+    def close(self) -> None:
+        """Stop answering for everything and release the sockets."""
         ...

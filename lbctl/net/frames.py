@@ -16,8 +16,18 @@ Owns the exact bytes on the wire; every field is set explicitly (no library defa
   solicited-node group, hop limit 255; the DAD form from ``::`` without options, the ordinary
   form from a link-local address with a source link-layer address option.
 
-Every ARP frame goes to the Ethernet broadcast address.  Frames are not padded to 60 bytes:
-the driver pads short frames, as it does for the kernel's own ARP.
+The responder (``lbctl speaker``) answers what it is asked, from the interface MAC:
+
+* ARP reply (RFC 826): opcode 2, unicast to the asker's MAC, sender = (our MAC, the address),
+  target = the asker's MAC and IP (0.0.0.0 for an RFC 5227 probe);
+* solicited Neighbor Advertisement (RFC 4861 section 7.2.4): to the solicitation's source with
+  S=1 O=1, or to all nodes with S=0 when the solicitation came from ``::`` (DAD).
+
+Classic BPF programs (:func:`arp_request_filter`, :func:`ns_filter`) keep every other frame out
+of Python: on a busy segment only the questions reach the responder.
+
+Every ARP frame lbctl sends unasked goes to the Ethernet broadcast address.  Frames are not
+padded to 60 bytes: the driver pads short frames, as it does for the kernel's own ARP.
 
 Pure: no sockets, no I/O.  Addresses come in packed (4 or 16 bytes, 6 for MACs); callers parse
 text.  The parsers return ``None`` for any frame that is not the answer they look for: a capture
@@ -48,6 +58,7 @@ ND_NEIGHBOR_ADVERT = 136
 _OPT_SOURCE_LLADDR = 1
 _OPT_TARGET_LLADDR = 2
 _NA_OVERRIDE = 0x20000000
+_NA_SOLICITED = 0x40000000
 
 _ETH = struct.Struct("!6s6sH")
 _ARP_FIXED = struct.Struct("!HHBBH")
@@ -116,13 +127,110 @@ def _icmp6(src: bytes, dst: bytes, message: bytes) -> bytes:
 
 def unsolicited_na(mac: bytes, src: bytes, target: bytes) -> bytes:
     """RFC 4861 unsolicited NA for ``target`` to all nodes, R=0 S=0 O=1, TLLA = ``mac``."""
+    return neighbor_advertisement(mac, src, ALL_NODES_MAC, ALL_NODES_IP6, target, solicited=False)
+
+
+def neighbor_advertisement(mac: bytes, src: bytes, dst_mac: bytes, dst: bytes, target: bytes,
+                           *, solicited: bool) -> bytes:
+    """An NA for ``target`` (R=0, O=1, S as given) with a target link-layer option."""
+    flags = _NA_OVERRIDE | (_NA_SOLICITED if solicited else 0)
     message = (
-        struct.pack("!BBHI", ND_NEIGHBOR_ADVERT, 0, 0, _NA_OVERRIDE)
+        struct.pack("!BBHI", ND_NEIGHBOR_ADVERT, 0, 0, flags)
         + target
         + struct.pack("!BB", _OPT_TARGET_LLADDR, 1)
         + mac
     )
-    return _eth(ALL_NODES_MAC, mac, ETH_P_IPV6) + _icmp6(src, ALL_NODES_IP6, message)
+    return _eth(dst_mac, mac, ETH_P_IPV6) + _icmp6(src, dst, message)
+
+
+def arp_reply(mac: bytes, ip: bytes, to_mac: bytes, to_ip: bytes) -> bytes:
+    """The answer to "who has ``ip``?" asked by ``to_mac``/``to_ip``: unicast, from ``mac``."""
+    return _eth(to_mac, mac, ETH_P_ARP) + _arp_head(ARP_REPLY) + mac + ip + to_mac + to_ip
+
+
+@dataclass(frozen=True)
+class Question:
+    """Someone asks who has ``target``: ``mac``/``ip`` are the asker's (packed)."""
+
+    target: bytes
+    mac: bytes
+    ip: bytes
+
+
+def parse_arp_request(frame: bytes) -> Question | None:
+    """An Ethernet/IPv4 ARP request (probes, sender 0.0.0.0, included)."""
+    if len(frame) < 42 or frame[12:14] != b"\x08\x06":
+        return None
+    if _ARP_FIXED.unpack_from(frame, 14) != (1, 0x0800, 6, 4, ARP_REQUEST):
+        return None
+    return Question(target=frame[38:42], mac=frame[22:28], ip=frame[28:32])
+
+
+def parse_ns(frame: bytes) -> Question | None:
+    """A Neighbor Solicitation that passes RFC 4861 section 7.1.1's checks (hop limit 255, code
+    0, checksum, no source link-layer option from ``::``); ``mac`` is the source link-layer
+    option, else the Ethernet source."""
+    if len(frame) < 14 + 40 + 24 or frame[12:14] != b"\x86\xdd":
+        return None
+    _vtf, length, next_header, hops, src, dst = _IP6.unpack_from(frame, 14)
+    message = frame[54 : 54 + length]
+    if (
+        next_header != ICMPV6
+        or hops != NDP_HOP_LIMIT
+        or len(message) != length
+        or length < 24
+        or length % 2
+        or message[0] != ND_NEIGHBOR_SOLICIT
+        or message[1] != 0
+    ):
+        return None
+    pseudo = src + dst + struct.pack("!I3xB", length, ICMPV6)
+    if _fold(_sum16(pseudo) + _sum16(message)) != 0xFFFF:
+        return None
+    mac = frame[6:12]
+    options = message[24:]
+    while len(options) >= 8 and options[1]:
+        size = options[1] * 8
+        if options[0] == _OPT_SOURCE_LLADDR and size >= 8:
+            if src == UNSPECIFIED_IP6:
+                return None  # RFC 4861 7.1.1: DAD must not carry it
+            mac = options[2:8]
+            break
+        options = options[size:]
+    return Question(target=message[8:24], mac=mac, ip=src)
+
+
+# --------------------------------------------------------------------------- classic BPF
+
+_BPF_LD_H_ABS = 0x28
+_BPF_LD_B_ABS = 0x30
+_BPF_JEQ_K = 0x15
+_BPF_RET_K = 0x06
+_BPF_INSN = struct.Struct("=HBBI")
+
+
+def _match_all(checks: Sequence[tuple[int, int, int]]) -> bytes:
+    """A program accepting a frame when every ``(load, offset, value)`` holds."""
+    program = []
+    count = len(checks)
+    for index, (load, offset, value) in enumerate(checks):
+        program.append(_BPF_INSN.pack(load, 0, 0, offset))
+        # on mismatch jump to the final "drop"; the jump skips the remaining pairs + "accept"
+        program.append(_BPF_INSN.pack(_BPF_JEQ_K, 0, 2 * (count - index - 1) + 1, value))
+    program.append(_BPF_INSN.pack(_BPF_RET_K, 0, 0, 0x40000))  # accept (whole frame)
+    program.append(_BPF_INSN.pack(_BPF_RET_K, 0, 0, 0))  # drop
+    return b"".join(program)
+
+
+def arp_request_filter() -> bytes:
+    """Classic BPF: Ethernet ARP frames with opcode 1 (requests and probes) only."""
+    return _match_all([(_BPF_LD_H_ABS, 12, ETH_P_ARP), (_BPF_LD_H_ABS, 20, ARP_REQUEST)])
+
+
+def ns_filter() -> bytes:
+    """Classic BPF: IPv6 frames whose next header is ICMPv6 and type Neighbor Solicitation."""
+    return _match_all([(_BPF_LD_H_ABS, 12, ETH_P_IPV6), (_BPF_LD_B_ABS, 20, ICMPV6),
+                       (_BPF_LD_B_ABS, 54, ND_NEIGHBOR_SOLICIT)])
 
 
 def solicited_node(target: bytes) -> bytes:

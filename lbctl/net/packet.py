@@ -14,9 +14,11 @@ without anything being wrong.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +29,7 @@ from lbctl.errors import LbctlError, NotFoundError, PermissionDeniedError, Refus
 #: Seconds a send may wait, in total, for a full transmit queue to drain.
 QUEUE_FULL_PATIENCE = 2.0
 _QUEUE_FULL_PAUSE = 0.001
+_SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>; not exported by the socket module
 
 
 def _translate(exc: OSError, ifname: str, doing: str) -> LbctlError:
@@ -104,6 +107,27 @@ class PacketSocket:
 
     def close(self) -> None:
         self._sock.close()
+
+    def attach_filter(self, program: bytes) -> None:
+        """Let only the frames a classic BPF ``program`` accepts reach :meth:`drain` (the kernel
+        drops the rest), then discard what queued before the filter took effect."""
+        insns = len(program) // 8
+        buffer = ctypes.create_string_buffer(program, len(program))
+        fprog = struct.pack("HL", insns, ctypes.addressof(buffer))
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+        except OSError as exc:
+            raise _translate(exc, self.ifname, "attaching a packet filter") from exc
+        self.drain()
+
+    def send(self, frame: bytes) -> None:
+        """Send one frame (an answer: never waits for a full queue, which drops it instead,
+        as a busy switch would)."""
+        try:
+            self._sock.send(frame)
+        except OSError as exc:
+            if exc.errno != errno.ENOBUFS:
+                raise _translate(exc, self.ifname, "sending") from exc
 
     def fileno(self) -> int:
         return self._sock.fileno()

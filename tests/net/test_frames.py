@@ -164,3 +164,63 @@ def test_other_icmpv6_is_not_an_answer() -> None:
     ns = Ether(src=OTHER) / IPv6(hlim=255) / ICMPv6ND_NS(tgt=VIP6)
     assert frames.parse_na(bytes(ns)) is None
     assert frames.parse_na(arp_frame(2, VIP4)) is None
+
+
+# --------------------------------------------------------------------------- the responder's
+
+
+def test_arp_request_parsed_and_answered_unicast() -> None:
+    asked = bytes(Ether(src=OTHER, dst="ff:ff:ff:ff:ff:ff") /
+                  ARP(op=1, hwsrc=OTHER, psrc="192.0.2.99", pdst=VIP4))
+    question = frames.parse_arp_request(asked)
+    assert question == frames.Question(p4(VIP4), frames.mac_bytes(OTHER), p4("192.0.2.99"))
+    reply = Ether(frames.arp_reply(frames.mac_bytes(MAC), question.target, question.mac,
+                                   question.ip))
+    assert (reply.dst, reply.src, reply.type) == (OTHER, MAC, 0x0806)
+    assert (reply[ARP].op, reply[ARP].hwsrc, reply[ARP].psrc) == (2, MAC, VIP4)
+    assert (reply[ARP].hwdst, reply[ARP].pdst) == (OTHER, "192.0.2.99")
+
+
+@pytest.mark.parametrize("frame", [
+    bytes(Ether(src=OTHER) / ARP(op=2, hwsrc=OTHER, psrc=VIP4, pdst=VIP4)),  # a reply
+    bytes(Ether(src=OTHER) / IPv6()),  # not ARP
+    bytes(Ether(src=OTHER) / ARP(op=1, hwsrc=OTHER, psrc="192.0.2.99", pdst=VIP4))[:40],
+])
+def test_non_requests_are_not_questions(frame: bytes) -> None:
+    assert frames.parse_arp_request(frame) is None
+
+
+def test_ns_parsed_with_its_source_link_layer_option() -> None:
+    ns = bytes(Ether(src=OTHER, dst="33:33:ff:0a:00:10") /
+               IPv6(src=LINK_LOCAL, dst="ff02::1:ff0a:10", hlim=255) /
+               ICMPv6ND_NS(tgt=VIP6) / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:0c"))
+    assert frames.parse_ns(ns) == frames.Question(p6(VIP6), frames.mac_bytes("02:00:00:00:00:0c"),
+                                                  p6(LINK_LOCAL))
+
+
+@pytest.mark.parametrize("frame", [
+    bytes(Ether(src=OTHER) / IPv6(src=LINK_LOCAL, hlim=64) / ICMPv6ND_NS(tgt=VIP6)),  # hops
+    bytes(Ether(src=OTHER) / IPv6(src="::", hlim=255) / ICMPv6ND_NS(tgt=VIP6) /
+          ICMPv6NDOptSrcLLAddr(lladdr=OTHER)),  # DAD with a source option: invalid
+    bytes(Ether(src=OTHER) / IPv6(src=LINK_LOCAL, hlim=255) / ICMPv6ND_NA(tgt=VIP6)),  # an NA
+])
+def test_invalid_solicitations_are_ignored(frame: bytes) -> None:
+    assert frames.parse_ns(frame) is None
+
+
+def test_ns_with_a_bad_checksum_is_ignored() -> None:
+    good = bytearray(bytes(Ether(src=OTHER) / IPv6(src=LINK_LOCAL, hlim=255) /
+                           ICMPv6ND_NS(tgt=VIP6)))
+    assert frames.parse_ns(bytes(good)) is not None
+    good[56] ^= 0xFF
+    assert frames.parse_ns(bytes(good)) is None
+
+
+def test_solicited_na_fields() -> None:
+    na = Ether(frames.neighbor_advertisement(frames.mac_bytes(MAC), p6(LINK_LOCAL),
+                                             frames.mac_bytes(OTHER), p6("fe80::b"), p6(VIP6),
+                                             solicited=True))
+    assert (na.dst, na.src, na[IPv6].dst, na[IPv6].hlim) == (OTHER, MAC, "fe80::b", 255)
+    assert (na[ICMPv6ND_NA].S, na[ICMPv6ND_NA].O, na[ICMPv6ND_NA].R) == (1, 1, 0)
+    assert na[ICMPv6ND_NA].tgt == VIP6 and na[ICMPv6NDOptDstLLAddr].lladdr == MAC
+    assert icmp6_checksum_ok(na)

@@ -297,3 +297,30 @@ class Responder(Protocol):
     def close(self) -> None:
         """Stop answering for everything and release the sockets."""
         ...
+
+
+# ------------------------------------------------------------------------------------------------
+# Prober port (owner: lbctl svc check, lbctl speaker health checks).  Implemented by
+# lbctl.net.prober.SocketProber.
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One L4/L7 check of ``host:port``."""
+
+    ok: bool
+    latency: float  # seconds until the verdict
+    detail: str  # "connected", "HTTP 200", "connection refused", "timed out after 1 s", ...
+
+
+class Prober(Protocol):
+    """TCP connect, or HTTP GET of a path, to one address and port.  Never raises for a
+    failed check (that is a result); only for a malformed address
+    (:class:`~lbctl.errors.UsageError`)."""
+
+    def check(self, host: str, port: int, *, http_path: str | None = None,
+              timeout: float = 1.0) -> ProbeResult:
+        """``http_path`` None: healthy when a TCP connection opens; else healthy on an HTTP
+        answer below 400 to ``GET http_path``."""
+        ...

@@ -30,7 +30,7 @@ from lbctl.errors import LbctlError, NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.cli.render import Cell
-    from lbctl.ports import Announcer, KubeAPI
+    from lbctl.ports import Announcer, KubeAPI, Prober, Responder
     from lbctl.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -201,6 +201,18 @@ class App:
 
         return RawAnnouncer()
 
+    def responder(self) -> Responder:
+        """Userspace ARP/NDP answers on this machine's interfaces (``lbctl speaker``)."""
+        from lbctl.net.responder import RawResponder
+
+        return RawResponder()
+
+    def prober(self) -> Prober:
+        """TCP/HTTP checks from this machine (``svc check``, the speaker's health checks)."""
+        from lbctl.net.prober import SocketProber
+
+        return SocketProber()
+
     def arp_sysctls(self, proc_root: Path) -> Callable[[], dict[str, dict[str, int]]]:
         """A reader of this machine's ARP sysctls (arp_ignore, arp_announce per interface)."""
         from lbctl.net import sysctl
@@ -291,27 +303,44 @@ def app_of(ctx: typer.Context) -> App:
     return app
 
 
+def _with_globals(func: F, exclude: tuple[str, ...]) -> Callable[..., Any]:
+    """``func`` with the global options (but ``exclude``) added to its parameters; the ones
+    given are merged into the :class:`App` before ``func`` runs."""
+    added = [p for p in GLOBAL_PARAMETERS if p.name not in exclude]
+    signature = inspect.signature(func, eval_str=True)
+    assert "ctx" in signature.parameters, f"{func.__name__} must take ctx: typer.Context"
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **params: Any) -> Any:
+        given = Options(**{p.name: params.pop(p.name) for p in added})
+        app_of(params["ctx"]).options.merge(given)
+        return func(*args, **params)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *added]
+    )
+    return wrapper
+
+
 def command(group: typer.Typer, name: str, *, exclude: tuple[str, ...] = (),
             **kwargs: Any) -> Callable[[F], F]:
     """Register ``func`` as ``group``'s command ``name`` with the global options added (except
     those in ``exclude``, which the command defines for itself); the options given here are
     merged into the :class:`App` before ``func`` runs."""
-    added = [p for p in GLOBAL_PARAMETERS if p.name not in exclude]
 
     def decorate(func: F) -> F:
-        signature = inspect.signature(func, eval_str=True)
-        assert "ctx" in signature.parameters, f"{func.__name__} must take ctx: typer.Context"
+        group.command(name, **kwargs)(_with_globals(func, exclude))
+        return func
 
-        @functools.wraps(func)
-        def wrapper(*args: Any, **params: Any) -> Any:
-            given = Options(**{p.name: params.pop(p.name) for p in added})
-            app_of(params["ctx"]).options.merge(given)
-            return func(*args, **params)
+    return decorate
 
-        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[*signature.parameters.values(), *added]
-        )
-        group.command(name, **kwargs)(wrapper)
+
+def group_callback(group: typer.Typer, *, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Register ``func`` as what ``group`` does when no command follows it (``lbctl speaker
+    --node n1``), with the global options added, as :func:`command` does for commands."""
+
+    def decorate(func: F) -> F:
+        group.callback(invoke_without_command=True)(_with_globals(func, exclude))
         return func
 
     return decorate

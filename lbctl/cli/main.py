@@ -29,6 +29,7 @@ from lbctl.cli import (
     reconcile,
     release,
     render,
+    speaker,
     svc,
     version,
 )
@@ -51,6 +52,7 @@ app.add_typer(kubeproxy.app, name="kube-proxy")
 app.add_typer(arp.app, name="arp")
 app.add_typer(svc.app, name="svc")
 app.add_typer(hold.app, name="hold")
+app.add_typer(speaker.app, name="speaker")
 assign.register(app)
 adopt.register(app)
 release.register(app)

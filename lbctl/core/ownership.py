@@ -289,3 +289,15 @@ def _why_not(name: str, members: list[Candidate], nodes: Mapping[str, NodeFacts]
         if name in failing.get(member.key, ()):
             return UNHEALTHY
     return ""
+
+
+def node_address(node: Obj) -> str | None:
+    """Where a node's NodePorts answer: its first ``InternalIP``, else its first address of any
+    type that is an IP (``status.addresses``)."""
+    addresses = [a for a in (node.get("status") or {}).get("addresses") or []
+                 if isinstance(a, Mapping) and a.get("address")]
+    for wanted in ("InternalIP", "ExternalIP"):
+        for entry in addresses:
+            if entry.get("type") == wanted:
+                return str(entry["address"])
+    return None

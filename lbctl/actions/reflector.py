@@ -1,0 +1,107 @@
+"""A local copy of one kind of object, kept current by LIST then WATCH.
+
+:class:`Reflector` is what the long-running commands read instead of asking the API server on
+every decision: it lists once, then follows the watch from the list's ``resourceVersion``,
+resuming from the last version it saw whenever the stream ends, and listing again when the
+server no longer remembers that version (410: :class:`~lbctl.errors.ExpiredError`).  Every
+change calls ``on_change()``; the consumer then reads a consistent :meth:`snapshot`.
+
+The loop runs in the caller's thread (:meth:`run`, usually a daemon thread) until ``wait``
+says stop; ``wait(seconds) -> True to stop`` is also how it backs off after an error, so tests
+drive it with a fake.  API requests: one LIST at start and after a 410, one WATCH per stream
+(``timeout_seconds``); nothing per object.
+
+Error policy: :meth:`run` never raises for an API failure; the last one is in :attr:`error`
+(``None`` once it works again) and it retries with capped exponential backoff.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from lbctl.errors import ExpiredError, LbctlError
+from lbctl.ports import KubeAPI, Obj, Resource
+
+#: ``wait(seconds)``: sleep, returning True early when the caller must stop.
+Wait = Callable[[float], bool]
+Key = tuple[str, str]  # (namespace or "", name)
+
+
+def key_of(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+class Reflector:
+    """Objects of one resource (optionally one namespace, one label selector), by key."""
+
+    def __init__(self, kube: KubeAPI, resource: Resource, *, on_change: Callable[[], None],
+                 wait: Wait, namespace: str | None = None, label_selector: str | None = None,
+                 timeout_seconds: int = 300, max_backoff: float = 10.0) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self._on_change = on_change
+        self._wait = wait
+        self._timeout = timeout_seconds
+        self._max_backoff = max_backoff
+        self._lock = threading.Lock()
+        self._objects: dict[Key, Obj] = {}
+        self.synced = False
+        self.error: LbctlError | None = None
+        self.lists = 0  # LIST requests made, for tests and metrics
+
+    def snapshot(self) -> list[Obj]:
+        """Every object, as of the last event applied."""
+        with self._lock:
+            return list(self._objects.values())
+
+    def get(self, key: Key) -> Obj | None:
+        with self._lock:
+            return self._objects.get(key)
+
+    def run(self) -> None:
+        """List and watch until ``wait`` says stop."""
+        backoff = 0.5
+        while True:
+            try:
+                self._follow()
+                return
+            except ExpiredError:
+                continue  # list again, at once
+            except LbctlError as exc:
+                self.error = exc
+                if self._wait(backoff):
+                    return
+                backoff = min(backoff * 2, self._max_backoff)
+
+    def _follow(self) -> None:
+        listing = self.kube.list_versioned(self.resource, self.namespace, self.label_selector)
+        self.lists += 1
+        with self._lock:
+            self._objects = {key_of(obj): obj for obj in listing.items}
+        self.synced = True
+        self.error = None
+        self._on_change()
+        version = listing.resource_version
+        while True:
+            stream = self.kube.watch(self.resource, resource_version=version,
+                                     namespace=self.namespace,
+                                     label_selector=self.label_selector,
+                                     timeout_seconds=self._timeout)
+            for event in stream:
+                meta = event.object.get("metadata") or {}
+                version = str(meta.get("resourceVersion") or version)
+                if event.type == "BOOKMARK":
+                    continue
+                with self._lock:
+                    if event.type == "DELETED":
+                        self._objects.pop(key_of(event.object), None)
+                    else:
+                        self._objects[key_of(event.object)] = event.object
+                self.error = None
+                self._on_change()
+            if self._wait(0):
+                return

@@ -1,0 +1,272 @@
+"""The speaker's decisions: facts in, addresses answered and announced out.
+
+:class:`Speaker` is driven by :meth:`Speaker.sync` with a :class:`Facts` snapshot (the objects
+the watches hold) and the time; it keeps what it must remember between calls: when each peer's
+Lease last changed (liveness by *this* node's clock, :class:`lbctl.core.leases.Observed`), which
+addresses it answers, and the gratuitous announcements still due.  It never reads the API
+server itself; :mod:`lbctl.speaker.run` feeds it from watches and renews the Lease, and tests
+feed it directly with a fake clock, a fake responder and a fake announcer.
+
+Per :meth:`sync`:
+
+1. liveness: a speaker is alive while its Lease ``lbctl-speaker-<node>`` has a holder and has
+   changed within its ``leaseDurationSeconds``; this node is alive while its own renewals
+   succeed (``self_alive``), so it stops answering before its peers may take over;
+2. ownership: :func:`lbctl.core.ownership.owners` on the state, Services, EndpointSlices, Nodes
+   and the peers' health reports (each Lease's :data:`UNHEALTHY_ANNOTATION`);
+3. the addresses this node owns go to the responder in one call (lost ones stop at once);
+   each newly owned address gets gratuitous ARP / unsolicited NA at once and then at
+   :data:`GRATUITOUS_SCHEDULE` seconds, while it stays owned.
+
+Error policy: nothing raises out of :meth:`sync` for a bad fact: an unreadable state document
+or an address without an interface is logged (``log``) and the rest proceeds.  Port errors
+from the responder (no CAP_NET_RAW) pass through: the process cannot do its job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from lbctl.core import leases, ownership
+from lbctl.core import service as svc_core
+from lbctl.core.ownership import Ownership
+from lbctl.core.state import ServiceKey, State, decode
+from lbctl.core.statefile import KEY, unwrap
+from lbctl.errors import LbctlError
+from lbctl.ports import Announcer, Obj, Responder
+
+#: Each speaker's Lease is ``lbctl-speaker-<node>`` in the lease namespace.
+LEASE_PREFIX = "lbctl-speaker-"
+#: On a speaker's Lease: the Services whose health check fails on its node (``ns/name,...``).
+UNHEALTHY_ANNOTATION = "lbctl.io/unhealthy"
+#: Seconds after taking an address over at which it is announced again (MetalLB spreads its
+#: gratuitous frames over about 4 s): a frame lost on a busy switch does not strand clients.
+GRATUITOUS_SCHEDULE = (0.0, 0.5, 1.0, 2.0, 4.0)
+
+
+def lease_name(node: str) -> str:
+    return LEASE_PREFIX + node
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the watches hold at one moment."""
+
+    services: Sequence[Obj] = ()
+    endpoint_slices: Sequence[Obj] = ()
+    nodes: Sequence[Obj] = ()
+    leases: Sequence[Obj] = ()  # the lease namespace's Leases (others are ignored)
+    state: Obj | None = None  # the state ConfigMap, None when absent
+
+
+@dataclass
+class Stats:
+    """Counters for ``/metrics``."""
+
+    announced: int = 0  # addresses answered for now
+    gratuitous_frames: int = 0
+    ownership_changes: int = 0  # addresses gained or lost by this node
+    lease_renewals_failed: int = 0
+
+
+@dataclass
+class _Due:
+    """The gratuitous rounds still due for one address."""
+
+    taken: datetime
+    rounds: list[float] = field(default_factory=lambda: list(GRATUITOUS_SCHEDULE))
+
+    def next_at(self) -> datetime | None:
+        return self.taken + timedelta(seconds=self.rounds[0]) if self.rounds else None
+
+
+def unhealthy_of(lease: Obj) -> set[ServiceKey]:
+    """The Services a speaker's Lease reports as failing their health check on its node."""
+    text = ((lease.get("metadata") or {}).get("annotations") or {}).get(UNHEALTHY_ANNOTATION)
+    found = set()
+    for item in str(text or "").split(","):
+        namespace, sep, name = item.strip().partition("/")
+        if sep and namespace and name:
+            found.add((namespace, name))
+    return found
+
+
+def unhealthy_text(keys: Collection[ServiceKey]) -> str:
+    return ",".join(f"{ns}/{name}" for ns, name in sorted(keys))
+
+
+def read_state(configmap: Obj | None) -> State:
+    """The state document in the state ConfigMap (empty when there is none)."""
+    if configmap is None:
+        return State()
+    text = (configmap.get("data") or {}).get(KEY)
+    document, _ = unwrap(text, "ConfigMap state")
+    return decode(document, "the state ConfigMap")
+
+
+class Liveness:
+    """Which speakers are alive, judged by this node's clock from when each Lease last changed
+    (so clock skew between nodes cannot keep a dead speaker alive or kill a live one)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, leases.Observed] = {}
+
+    def update(self, objs: Sequence[Obj], now: datetime) -> None:
+        seen = {}
+        for obj in objs:
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            if name.startswith(LEASE_PREFIX):
+                node = name[len(LEASE_PREFIX):]
+                seen[node] = leases.observe(self._seen.get(node), leases.record_of(obj), now)
+        self._seen = seen
+
+    def alive(self, now: datetime) -> set[str]:
+        return {node for node, observed in self._seen.items()
+                if observed.record.holder == node and not observed.expired(now)}
+
+    def next_expiry(self, now: datetime) -> datetime | None:
+        """When the next live speaker's claim runs out (a moment to recompute)."""
+        times = [o.since + timedelta(seconds=o.record.duration) for node, o in self._seen.items()
+                 if o.record.holder == node and not o.expired(now)]
+        return min(times, default=None)
+
+
+class Speaker:
+    """One node's speaker.  Not thread-safe: one thread calls :meth:`sync`."""
+
+    def __init__(self, node: str, responder: Responder, announcer: Announcer, *,
+                 interfaces: Sequence[str] = (), log: Callable[[str], None] = lambda _: None,
+                 stats: Stats | None = None) -> None:
+        self.node = node
+        self.responder = responder
+        self.announcer = announcer
+        self.interfaces = tuple(interfaces)
+        self.log = log
+        self.stats = stats or Stats()
+        self.liveness = Liveness()
+        self.owned: dict[str, ownership.Group] = {}
+        self.ownership: Ownership = Ownership(())
+        self._due: dict[str, _Due] = {}
+        self._state_problem = ""
+        self._state = State()
+
+    # -- one decision -----------------------------------------------------------------------
+
+    def compute(self, facts: Facts, now: datetime, *, self_alive: bool,
+                unhealthy_here: Collection[ServiceKey] = ()) -> Ownership:
+        """The ownership every speaker computes from ``facts`` at ``now``."""
+        self.liveness.update(facts.leases, now)
+        live = self.liveness.alive(now)
+        live.discard(self.node)
+        if self_alive:
+            live.add(self.node)
+        self._state = self._read_state(facts.state)
+        failing: dict[ServiceKey, set[str]] = {}
+        for obj in facts.leases:
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            node = name[len(LEASE_PREFIX):]
+            if name.startswith(LEASE_PREFIX) and node != self.node:
+                for key in unhealthy_of(obj):
+                    failing.setdefault(key, set()).add(node)
+        for key in unhealthy_here:
+            failing.setdefault(key, set()).add(self.node)
+        endpoints = svc_core.ready_nodes(facts.endpoint_slices)
+        candidates = ownership.announced(self._state, facts.services, endpoints)
+        nodes = {f.name: f for f in map(ownership.node_facts, facts.nodes)}
+        return ownership.owners(candidates, nodes, live, self._state.pools, failing)
+
+    def sync(self, facts: Facts, now: datetime, *, self_alive: bool,
+             unhealthy_here: Collection[ServiceKey] = ()) -> datetime | None:
+        """Decide, answer, announce.  Returns when to call again at the latest (a peer's
+        Lease running out, an announcement due), or None."""
+        self.ownership = self.compute(facts, now, self_alive=self_alive,
+                                      unhealthy_here=unhealthy_here)
+        self.apply(self.ownership.owned_by(self.node), now)
+        self.announce_due(now)
+        return self.wake_at(now)
+
+    def apply(self, owned: Mapping[str, ownership.Group], now: datetime) -> None:
+        """Answer for exactly ``owned``; schedule announcements for the new ones."""
+        gained = [ip for ip in owned if ip not in self.owned]
+        lost = [ip for ip in self.owned if ip not in owned]
+        if not gained and not lost:
+            self.owned = dict(owned)
+            return
+        serving = self.responder.serve(list(owned), self.interfaces)
+        for ip, why in sorted(serving.failed.items()):
+            self.log(f"cannot answer for {ip}: {why}")
+        for ip in lost:
+            self._due.pop(ip, None)
+            self.log(f"released {ip}")
+        for ip in gained:
+            if ip in serving.failed:
+                continue
+            self._due[ip] = _Due(now)
+            services = ", ".join(f"{ns}/{name}" for ns, name in owned[ip].services)
+            self.log(f"took over {ip} ({services})")
+        self.stats.ownership_changes += len(gained) + len(lost)
+        self.owned = {ip: g for ip, g in owned.items() if ip not in serving.failed}
+        self.stats.announced = len(self.owned)
+
+    def announce_due(self, now: datetime) -> None:
+        """Send the gratuitous rounds that are due, one announcement for all of them."""
+        due = []
+        for ip, entry in list(self._due.items()):
+            at = entry.next_at()
+            if at is None:
+                del self._due[ip]
+                continue
+            if at <= now:
+                due.append(ip)
+                while entry.rounds and entry.taken + timedelta(seconds=entry.rounds[0]) <= now:
+                    entry.rounds.pop(0)
+                if not entry.rounds:
+                    del self._due[ip]
+        if not due:
+            return
+        for interface in self.interfaces or (None,):
+            try:
+                sent = self.announcer.announce(due, interface=interface, count=1, interval=0.0,
+                                               mode="both")
+            except LbctlError as exc:
+                self.log(f"gratuitous announcement of {', '.join(due)} failed: {exc.message}")
+                continue
+            self.stats.gratuitous_frames += sum(s.frames * len(s.ips) for s in sent)
+
+    def wake_at(self, now: datetime) -> datetime | None:
+        times = [t for t in (e.next_at() for e in self._due.values()) if t is not None]
+        expiry = self.liveness.next_expiry(now)
+        if expiry is not None:
+            times.append(expiry)
+        return min(times, default=None)
+
+    def stop(self) -> None:
+        """Stop answering for everything, at once."""
+        if self.owned:
+            self.responder.serve([], self.interfaces)
+            for ip in self.owned:
+                self.log(f"released {ip}")
+            self.stats.ownership_changes += len(self.owned)
+        self.owned = {}
+        self._due.clear()
+        self.stats.announced = 0
+
+    # -- reporting --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _read_state(self, configmap: Obj | None) -> State:
+        try:
+            state = read_state(configmap)
+        except LbctlError as exc:
+            if exc.message != self._state_problem:
+                self.log(f"the state ConfigMap is unreadable, keeping the last good state: "
+                         f"{exc.message}")
+                self._state_problem = exc.message
+            return self._state
+        self._state_problem = ""
+        return state

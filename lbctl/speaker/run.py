@@ -1,0 +1,225 @@
+"""The speaker process: watches, its Lease, and the loop that calls :meth:`Speaker.sync`.
+
+Threads: one :class:`~lbctl.actions.reflector.Reflector` per watched kind (Services,
+EndpointSlices, Nodes, the lease namespace's Leases, the state ConfigMap's namespace), one for
+the Lease (renew every ``retry`` seconds, publish the health report on it), one for the health
+checks when a Service asks for one, and the main loop.  Any change wakes the main loop, which
+syncs at once; it also wakes when a peer's Lease runs out or an announcement is due.
+
+API traffic per node: the five LIST+WATCH streams and one Lease renewal (a GET and a PUT) every
+``retry`` seconds, plus one PATCH when the health report changes.  None of it grows with the
+number of Services or addresses.
+
+Stopping (:meth:`Runner.stop`, from SIGTERM): the Lease is given up first, so every peer
+recomputes at once and the new owners announce; then this node stops answering and exits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from lbctl.actions.leases import Elector, utc_now
+from lbctl.actions.reflector import Reflector
+from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
+from lbctl.core.state import ServiceKey
+from lbctl.errors import LbctlError
+from lbctl.ports import (
+    CONFIGMAPS,
+    ENDPOINTSLICES,
+    LEASES,
+    NODES,
+    SERVICES,
+    Announcer,
+    KubeAPI,
+    Responder,
+)
+from lbctl.speaker.loop import (
+    UNHEALTHY_ANNOTATION,
+    Facts,
+    Speaker,
+    Stats,
+    lease_name,
+    unhealthy_text,
+)
+
+#: Lease timing: a dead speaker's addresses move within ``DURATION`` seconds of its last
+#: renewal (the failover benchmark's p95 target is 3 s); each node renews every ``RETRY``.
+DURATION = 2.0
+RENEW_DEADLINE = 1.5
+RETRY = 0.5
+#: The loop recomputes at least this often even when nothing happens.
+RESYNC = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    node: str
+    interfaces: Sequence[str] = ()
+    lease_namespace: str = SYSTEM_NAMESPACE
+    state_namespace: str = SYSTEM_NAMESPACE
+    state_name: str = STATE_CONFIGMAP
+    duration: float = DURATION
+    renew_deadline: float = RENEW_DEADLINE
+    retry: float = RETRY
+
+
+class Runner:
+    """Runs one speaker until :meth:`stop`."""
+
+    def __init__(self, kube: KubeAPI, responder: Responder, announcer: Announcer,
+                 settings: Settings, *, log: Callable[[str], None],
+                 clock: Callable[[], datetime] = utc_now,
+                 health: Callable[[Facts], set[ServiceKey]] | None = None) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.clock = clock
+        self.log = log
+        self.stats = Stats()
+        self.speaker = Speaker(settings.node, responder, announcer,
+                               interfaces=settings.interfaces, log=log, stats=self.stats)
+        self.elector = Elector(kube, settings.lease_namespace, lease_name(settings.node),
+                               settings.node, duration=settings.duration,
+                               renew_deadline=settings.renew_deadline, retry=settings.retry,
+                               clock=clock)
+        self._health = health
+        self._stopping = threading.Event()
+        self._dirty = threading.Event()
+        self._unhealthy: set[ServiceKey] = set()
+        self._published: str | None = None
+        wait = self._stopping.wait
+        changed = self._dirty.set
+        self.reflectors = {
+            "services": Reflector(kube, SERVICES, on_change=changed, wait=wait),
+            "endpointslices": Reflector(kube, ENDPOINTSLICES, on_change=changed, wait=wait),
+            "nodes": Reflector(kube, NODES, on_change=changed, wait=wait),
+            "leases": Reflector(kube, LEASES, namespace=settings.lease_namespace,
+                                on_change=changed, wait=wait),
+            "configmaps": Reflector(kube, CONFIGMAPS, namespace=settings.state_namespace,
+                                    on_change=changed, wait=wait),
+        }
+        self._threads: list[threading.Thread] = []
+        self._lease_thread: threading.Thread | None = None
+
+    # -- health of the process --------------------------------------------------------------
+
+    def ready(self) -> str:
+        """``""`` when synced and holding its Lease, else why not (for ``/readyz``)."""
+        waiting = [name for name, r in self.reflectors.items() if not r.synced]
+        if waiting:
+            return "waiting for the first list of " + ", ".join(waiting)
+        if not self.elector.leading:
+            error = self.elector.last_error
+            return "Lease not held" + (f": {error.message}" if error else "")
+        return ""
+
+    def live(self) -> str:
+        return ""
+
+    # -- running ----------------------------------------------------------------------------
+
+    def facts(self) -> Facts:
+        r = self.reflectors
+        state = r["configmaps"].get((self.settings.state_namespace, self.settings.state_name))
+        return Facts(services=r["services"].snapshot(),
+                     endpoint_slices=r["endpointslices"].snapshot(),
+                     nodes=r["nodes"].snapshot(), leases=r["leases"].snapshot(), state=state)
+
+    def start(self) -> None:
+        for name, reflector in self.reflectors.items():
+            thread = threading.Thread(target=reflector.run, name=f"lbctl-watch-{name}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._lease_thread = threading.Thread(target=self._hold_lease, name="lbctl-lease",
+                                              daemon=True)
+        self._lease_thread.start()
+        if self._health is not None:
+            thread = threading.Thread(target=self._check_health, name="lbctl-health-checks",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def run(self) -> None:
+        """The main loop, in the calling thread, until :meth:`stop`; then hand over."""
+        self.start()
+        try:
+            while not self._stopping.is_set():
+                self._dirty.clear()
+                wake = self._sync()
+                timeout = RESYNC
+                if wake is not None:
+                    timeout = min(RESYNC, max(0.0, (wake - self.clock()).total_seconds()))
+                self._dirty.wait(timeout)
+        finally:
+            self.hand_over()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to hand over and return (safe from a signal handler)."""
+        self._stopping.set()
+        self._dirty.set()
+
+    def _sync(self) -> datetime | None:
+        if any(not r.synced for r in self.reflectors.values()):
+            return None
+        return self.speaker.sync(self.facts(), self.clock(), self_alive=self.elector.leading,
+                                 unhealthy_here=set(self._unhealthy))
+
+    def hand_over(self) -> None:
+        """Give the Lease up (peers take over at once), then stop answering."""
+        self._stopping.set()
+        if self._lease_thread is not None:
+            self._lease_thread.join(timeout=10)
+        released = self.elector.release()
+        self.speaker.stop()
+        if released:
+            self.log("gave up the Lease: the other speakers take over")
+
+    # -- the Lease thread -------------------------------------------------------------------
+
+    def _hold_lease(self) -> None:
+        leading = False
+        while not self._stopping.is_set():
+            now_leading = self.elector.step()
+            if self.elector.last_error is not None:
+                self.stats.lease_renewals_failed += 1
+            if now_leading:
+                self._publish_health()
+            if now_leading != leading:
+                leading = now_leading
+                self.log("holding the Lease" if leading else
+                         "lost the Lease: not answering until it is renewed")
+                self._dirty.set()
+            if self._stopping.wait(self.settings.retry):
+                return
+
+    def _publish_health(self) -> None:
+        text = unhealthy_text(self._unhealthy)
+        if text == self._published:
+            return
+        patch = {"metadata": {"annotations": {UNHEALTHY_ANNOTATION: text or None}}}
+        try:
+            self.kube.patch(LEASES, lease_name(self.settings.node), patch,
+                            self.settings.lease_namespace)
+        except LbctlError as exc:
+            self.log(f"could not publish the health report: {exc.message}")
+            return
+        self._published = text
+
+    # -- the health-check thread ------------------------------------------------------------
+
+    def _check_health(self) -> None:
+        assert self._health is not None
+        while not self._stopping.wait(1.0):
+            if any(not r.synced for r in self.reflectors.values()):
+                continue
+            failing = self._health(self.facts())
+            if failing != self._unhealthy:
+                for ns, name in sorted(failing - self._unhealthy):
+                    self.log(f"health check of {ns}/{name} fails here: leaving its candidates")
+                for ns, name in sorted(self._unhealthy - failing):
+                    self.log(f"health check of {ns}/{name} passes here again")
+                self._unhealthy = failing
+                self._dirty.set()

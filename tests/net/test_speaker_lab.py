@@ -1,0 +1,131 @@
+"""``lbctl speaker`` on three nodes (real processes in network namespaces) behind a fake
+apiserver: who answers for each VIP, failover, hand-over, and what decides the owner."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.net.lab import VIP, VIP6, Lab, endpoint_slice, service
+from tests.net.netns import Lan
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+
+@pytest.fixture
+def lab(lan: Lan, tmp_path: Path) -> Iterator[Lab]:
+    cluster = Lab(lan, tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def web(lab: Lab, ips: list[str], nodes: list[str] | None = None, **options: object) -> None:
+    lab.set_state({"web": ips})
+    lab.api.put_object(service("web", ips, **options))  # type: ignore[arg-type]
+    lab.api.put_object(endpoint_slice("web", lab.nodes if nodes is None else nodes))
+
+
+def test_each_vip_resolves_to_exactly_the_computed_owner(lab: Lab) -> None:
+    web(lab, [VIP, VIP6])
+    lab.start()
+    owner = lab.owner(VIP)
+    assert owner is not None and lab.owner(VIP6) == owner
+    lab.wait_for(VIP, [owner])
+    lab.wait_for(VIP6, [owner])
+    # and keeps doing so: one MAC, every time
+    for _ in range(3):
+        assert lab.probe([VIP, VIP6]) == [(lab.macs[owner],), (lab.macs[owner],)]
+    assert "took over 10.9.0.100 (shop/web)" in lab.log(owner)
+
+
+def _resolve(ip: str) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"x", (ip, 9))
+    time.sleep(0.2)
+
+
+def _wait_neighbour(lab: Lab, ip: str, mac: str, within: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        entry = lab.lan.neighbour(lab.client, ip)
+        if entry is not None and entry.get("lladdr") == mac:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"{ip}: the client's neighbour entry is {entry}, not {mac}")
+
+
+def test_sigkill_of_the_owner_moves_the_vip_and_the_clients_entry(lab: Lab) -> None:
+    web(lab, [VIP, VIP6])
+    lab.start()
+    owner = lab.owner(VIP)
+    assert owner is not None
+    lab.wait_for(VIP, [owner])
+    lab.lan.run(lab.client, _resolve, VIP)
+    lab.lan.run(lab.client, _resolve, VIP6)
+    assert lab.lan.neighbour(lab.client, VIP)["lladdr"] == lab.macs[owner]  # type: ignore[index]
+    lab.kill(owner)
+    survivors = [n for n in lab.nodes if n != owner]
+    successor = lab.owner(VIP, live=survivors)
+    assert successor is not None and successor != owner
+    # the client sends nothing: only the successor's gratuitous ARP / NA can move the entries
+    took = _wait_neighbour(lab, VIP, lab.macs[successor], within=6)
+    _wait_neighbour(lab, VIP6, lab.macs[successor], within=2)
+    assert took < 4.5  # the Lease runs out after 2 s
+    lab.wait_for(VIP, [successor], within=2)
+    lab.wait_for(VIP6, [successor], within=2)
+
+
+def test_sigterm_hands_over_at_once(lab: Lab) -> None:
+    web(lab, [VIP])
+    lab.start()
+    owner = lab.owner(VIP)
+    assert owner is not None
+    lab.wait_for(VIP, [owner])
+    successor = lab.owner(VIP, live=[n for n in lab.nodes if n != owner])
+    start = time.monotonic()
+    lab.kill(owner, signal.SIGTERM)
+    took = lab.wait_for(VIP, [successor], within=5) + (time.monotonic() - start)
+    assert took < 1.5, took  # well before the 2 s Lease would have run out
+    assert "gave up the Lease" in lab.log(owner)
+
+
+def test_local_traffic_policy_follows_the_endpoints(lab: Lab) -> None:
+    web(lab, [VIP], nodes=["n2"], policy="Local")
+    lab.start()
+    lab.wait_for(VIP, ["n2"])
+    lab.api.put_object(endpoint_slice("web", ["n3"]))
+    lab.wait_for(VIP, ["n3"], within=3)
+    lab.api.put_object(endpoint_slice("web", ["n3"], ready=False))
+    lab.wait_for(VIP, [], within=3)  # no ready endpoint anywhere: nobody answers
+
+
+def test_node_selectors_and_the_exclude_label(lab: Lab) -> None:
+    from tests.net.lab import node
+
+    lab.api.put_object(node("n1", lab.ip["n1"], {"zone": "a"}))
+    lab.api.put_object(node("n2", lab.ip["n2"], {"zone": "b"}))
+    lab.api.put_object(node("n3", lab.ip["n3"], {"zone": "b"}))
+    lab.set_state({"web": ["10.9.0.130"]},
+                  pools={"edge": ("10.9.0.130-10.9.0.140", ["zone=b"])})
+    lab.api.put_object(service("web", ["10.9.0.130"]))
+    lab.api.put_object(endpoint_slice("web", lab.nodes))
+    lab.start()
+    first = lab.owner("10.9.0.130")
+    assert first in ("n2", "n3")
+    lab.wait_for("10.9.0.130", [first])
+    other = "n3" if first == "n2" else "n2"
+    lab.api.put_object(node(first, lab.ip[first], {
+        "zone": "b", "node.kubernetes.io/exclude-from-external-load-balancers": ""}))
+    lab.wait_for("10.9.0.130", [other], within=3)  # never n1: the pool does not select it
+    lab.api.put_object(node(other, lab.ip[other], {
+        "zone": "b", "node.kubernetes.io/exclude-from-external-load-balancers": ""}))
+    lab.wait_for("10.9.0.130", [], within=3)

@@ -179,6 +179,19 @@ class Lab:
             env = {**os.environ, "NO_COLOR": "1"}
             self.procs[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                                 stderr=log.open("w"), text=True, env=env)
+        self.wait_started(*(names or self.nodes))
+
+    def wait_started(self, *names: str, within: float = 60.0) -> None:
+        """Until every speaker named holds its Lease (start-up is slow on a loaded machine)."""
+        deadline = time.monotonic() + within
+        for name in names:
+            while True:
+                lease = self.api.get_object("leases", f"lbctl-speaker-{name}", "kube-system")
+                if lease is not None and lease["spec"].get("holderIdentity") == name:
+                    break
+                if self.procs[name].poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"speaker {name} did not start:\n{self.log(name)}")
+                time.sleep(0.05)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

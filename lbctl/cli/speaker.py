@@ -31,7 +31,6 @@ import typer
 
 from lbctl.cli import render
 from lbctl.cli.context import Output, app_of, command, group_callback
-from lbctl.core.permissions import SYSTEM_NAMESPACE
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -67,9 +66,9 @@ def run(
         "--interface", metavar="IF",
         help="Answer on this interface (repeatable). Default: the interface whose subnet "
              "holds the address, else the default route's.")] = None,
-    lease_namespace: Annotated[str, typer.Option(
+    lease_namespace: Annotated[str | None, typer.Option(
         "--lease-namespace", metavar="NS",
-        help="Where the speakers' Leases live.")] = SYSTEM_NAMESPACE,
+        help="Where the speakers' Leases live (default: kube-system).")] = None,
     metrics_addr: Annotated[str, typer.Option(
         "--metrics-addr", metavar="ADDR",
         help="Serve /healthz, /readyz and /metrics here; empty: do not.")] = ":7473",
@@ -88,6 +87,7 @@ def run(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from lbctl.core.permissions import SYSTEM_NAMESPACE
     from lbctl.speaker.health import local_checks
     from lbctl.speaker.run import RETRY, Runner, Settings
 
@@ -97,6 +97,7 @@ def run(
                          hint="set NODE_NAME from spec.nodeName (the DaemonSet does), or pass "
                               "--node NAME")
     app = app_of(ctx)
+    lease_namespace = lease_namespace or SYSTEM_NAMESPACE
     kube = app.kube()
     responder = app.responder()
     duration = float(lease_duration)
@@ -179,9 +180,9 @@ def _document(result: Status) -> dict[str, Any]:
 @command(app, "status")
 def status(
     ctx: typer.Context,
-    lease_namespace: Annotated[str, typer.Option(
+    lease_namespace: Annotated[str | None, typer.Option(
         "--lease-namespace", metavar="NS",
-        help="Where the speakers' Leases live.")] = SYSTEM_NAMESPACE,
+        help="Where the speakers' Leases live (default: kube-system).")] = None,
 ) -> None:
     """Show the speakers (alive by their Lease, unfit nodes, failing health checks) and, for
     every announced address, the owner every speaker computes, the other candidates in order,
@@ -189,12 +190,13 @@ def status(
 
     Example: lbctl speaker status -o json
     """
+    from lbctl.core.permissions import SYSTEM_NAMESPACE
     from lbctl.speaker.status import status as compute
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
     result = compute(app.kube(), app.store().load(), now(),
-                     lease_namespace=lease_namespace)
+                     lease_namespace=lease_namespace or SYSTEM_NAMESPACE)
     if output is not Output.table:
         render.document(app.out, _document(result), output.value)
         return

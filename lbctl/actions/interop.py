@@ -75,12 +75,14 @@ def import_pools(
     inputs: Sequence[Source] = (),
     kube: KubeAPI | None = None,
     namespace: str | None = None,
+    prefix: str = "",
     dry_run: bool = False,
     warn: Warn = ignore,
 ) -> Applied[Imported]:
-    """Import the pools of ``tool`` from ``inputs`` (or, with none, from the cluster) and adopt
-    the Services holding their addresses (from the cluster when ``kube`` is given, else from
-    ``inputs``)."""
+    """Import the pools of ``tool`` from ``inputs`` (or, with none, from the cluster), named
+    ``prefix + name``, and adopt the Services holding their addresses (from the cluster when
+    ``kube`` is given, else from ``inputs``), item by item: what cannot be imported is in the
+    result's ``failed``, the rest is written."""
     namespace = namespace or DEFAULT_NAMESPACES[tool]
     if inputs:
         objects = [obj for i in inputs for obj in core.parse_manifests(i.text, i.where)]
@@ -102,8 +104,8 @@ def import_pools(
             warn(f"{len(found.services)} Services in {source} ignored: the cluster's own "
                  "Services are adopted")
         services = kube.list(SERVICES)
-    applied = store.update(lambda state: core.import_pools(state, found, services),
-                           dry_run=dry_run)
+    applied = store.update(
+        lambda state: core.import_pools(state, found, services, prefix=prefix), dry_run=dry_run)
     for message in applied.result.warnings:
         warn(message)
     return applied

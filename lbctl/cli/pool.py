@@ -17,7 +17,7 @@ import typer
 
 from lbctl.cli import complete, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
-from lbctl.errors import UnreachableError
+from lbctl.errors import ExitCode, UnreachableError
 
 if TYPE_CHECKING:
     from lbctl.actions.pools import PoolView
@@ -352,13 +352,19 @@ def import_(
         "-n", "--namespace", metavar="NS",
         help="Where the tool keeps its configuration on the cluster (default: metallb-system "
              "for MetalLB, kube-system for kube-vip).")] = None,
-) -> None:
+    prefix: Annotated[str, typer.Option(
+        "--prefix", metavar="TEXT",
+        help="Name the imported pools TEXT + their name (metallb-default), to escape names "
+             "already taken.")] = "",
+) -> int:
     """Import the address pools of MetalLB or kube-vip, and adopt the addresses in use.
 
-    Every pool is added in one state transaction (refused, with nothing written, if a name or
-    an address is already taken).  Services that already hold an address of an imported pool
-    (status.loadBalancer.ingress) keep it: they are recorded as allocations, with their
-    metallb.io/allow-shared-ip sharing key, never re-allocated.  Services come from the cluster
+    Item by item, in one state transaction: each pool is added unless its name or addresses are
+    taken (use --prefix for names; a pool already there, the same, is left as it is).  Services
+    that already hold an address of an imported pool (status.loadBalancer.ingress) keep it: they
+    are recorded as allocations, with their sharing key, never re-allocated.  A Service whose
+    address the pool's rules forbid, or that holds an address in no imported pool, is reported
+    on stderr; the rest is imported, and the exit code is 1.  Services come from the cluster
     whenever lbctl talks to one; offline (--state) they come from the -f files.  Everything
     lbctl cannot represent (BGP, namespace label selectors, kube-vip's interfaces and key-less
     sharing, ...) is named in a warning on stderr.  --dry-run prints the diff of the state.
@@ -385,10 +391,15 @@ def import_(
                                    ) from exc
     applied = actions.import_pools(
         app.store(), tool.value, inputs=inputs, kube=kube,
-        namespace=namespace or app.options.namespace, dry_run=app.options.dry_run,
-        warn=lambda message: render.warn(app.err, message),
+        namespace=namespace or app.options.namespace, prefix=prefix,
+        dry_run=app.options.dry_run, warn=lambda message: render.warn(app.err, message),
     )
     _report_import(app, applied, output)
+    for item in applied.result.failed:
+        render.say(app.err, f"lbctl: error: {item.message}")
+        if item.hint:
+            render.say(app.err, f"hint: {item.hint}")
+    return ExitCode.NO if applied.result.failed else ExitCode.OK
 
 
 def _report_import(app: App, applied: Applied[Imported], output: Output) -> None:
@@ -406,11 +417,15 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
             "dryRun": app.options.dry_run,
             "pools": [_pool_doc(v, details=False) for v in pool_views],
             "adopted": [_record_doc(a) for a in imported.adopted],
+            "unchanged": [p.name for p in imported.unchanged],
+            "failed": [{"kind": f.kind, "namespace": f.namespace or None, "name": f.name,
+                        "message": f.message} for f in imported.failed],
         }, output.value)
         return
     _state_diff(app, applied)
     render.outcomes(app.out, [
         *(f"pool/{p.name} imported" for p in imported.pools),
+        *(f"pool/{p.name} unchanged" for p in imported.unchanged),
         *(f"service/{a.name} -n {a.namespace} adopted {','.join(a.ips)} (pool {a.pool})"
           for a in imported.adopted),
     ], dry_run=app.options.dry_run)

@@ -85,13 +85,27 @@ class Found:
 
 
 @dataclass(frozen=True)
+class NotImported:
+    """One item an import could not take: a pool (``namespace`` empty) or a Service, and why."""
+
+    kind: str  # "pool" or "service"
+    namespace: str
+    name: str
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
 class Imported:
-    """The outcome of an import: the pools added, the allocations adopted, and a warning for
-    each Service that holds an imported address but was left out."""
+    """The outcome of an import, item by item: the pools added (and those already there, the
+    same), the allocations adopted, what could not be imported, and a warning for each Service
+    left out on purpose (another controller's class)."""
 
     pools: tuple[Pool, ...]
     adopted: tuple[Allocation, ...]
     warnings: tuple[str, ...] = ()
+    failed: tuple[NotImported, ...] = ()
+    unchanged: tuple[Pool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -521,52 +535,96 @@ def _in_pools(state: State, ip: str, names: set[str]) -> bool:
 
 
 def adopt(state: State, pools: Iterable[str], services: Iterable[Obj]
-          ) -> tuple[State, list[Allocation], list[str]]:
+          ) -> tuple[State, list[Allocation], list[str], list[NotImported]]:
     """Record every LoadBalancer Service whose ingress IPs lie in ``pools`` as an allocation of
-    those IPs; refuse (naming the Service and the rule) when the allocator would not give them.
-    Returns the new state, the allocations, and a warning per Service left out (another
-    controller's ``loadBalancerClass``)."""
+    those IPs, each on its own: a Service the allocator would not give them (a rule of the pool,
+    a sharing conflict, requests that disagree) is left out and reported, the others adopted.
+    A Service of ours showing addresses in none of ``pools`` (and not already recorded) is
+    reported too.  Returns the new state, the allocations, a warning per Service left out on
+    purpose (another controller's ``loadBalancerClass``), and the reports."""
     names = set(pools)
     allocator = Allocator(state)
     adopted: list[Allocation] = []
     warnings: list[str] = []
+    failed: list[NotImported] = []
     for obj in sorted(services, key=service.key_of):
         if not service.is_load_balancer(obj):
             continue
-        ips = tuple(dict.fromkeys(ip for ip in service.ingress_ips(obj)
-                                  if _in_pools(state, ip, names)))
+        shown = service.ingress_ips(obj)
+        ips = tuple(dict.fromkeys(ip for ip in shown if _in_pools(state, ip, names)))
+        namespace, name = service.key_of(obj)
         if not ips:
+            recorded = state.allocations.get((namespace, name))
+            if shown and not service.is_foreign(obj) and (
+                    recorded is None or not set(shown) <= set(recorded.ips)):
+                failed.append(NotImported(
+                    "service", namespace, name,
+                    f"service {service.ref(obj)} holds {', '.join(shown)}, which is in no "
+                    "imported pool",
+                    "import (or lbctl pool add) the pool that holds it, then import again"))
             continue
         if service.is_foreign(obj):
             warnings.append(f"service {service.ref(obj)} not adopted: its loadBalancerClass "
                             f"{service.lb_class(obj)} belongs to another controller; it holds "
                             f"{', '.join(ips)} (keep it from others with lbctl pool reserve)")
             continue
-        request = adoption.request_for(obj, ips)
+        recorded = allocator.state().allocations.get((namespace, name))
+        if recorded is not None and set(recorded.ips) == set(ips):
+            continue  # adopted before: importing again changes nothing
         try:
+            request = adoption.request_for(obj, ips)
             record, _ = allocator.allocate(request)
         except (AllocationError, UsageError) as exc:
             hint = exc.hint
             if getattr(exc, "reason", "") == SHARING:
                 hint = (f"give the Services that share an address the same {SHARING_ANNOTATION} "
                         "annotation and distinct ports, then import again")
-            raise RefusedError(
-                f"cannot adopt {request.ref}, which holds {', '.join(ips)}: {exc.message}",
-                hint=hint,
-            ) from exc
+            failed.append(NotImported(
+                "service", namespace, name,
+                f"cannot adopt {service.ref(obj)}, which holds {', '.join(ips)}: {exc.message}",
+                hint))
+            continue
         adopted.append(record)
-    return allocator.state(), adopted, warnings
+    return allocator.state(), adopted, warnings, failed
 
 
-def import_pools(state: State, found: Found, services: Iterable[Obj]
+def prefixed(pool: Pool, prefix: str) -> Pool:
+    """``pool`` under the name ``prefix + name`` (checked like any pool name)."""
+    if not prefix:
+        return pool
+    make_pool(prefix + pool.name, pool.addresses)  # the name rule, with its error
+    return replace(pool, name=prefix + pool.name)
+
+
+def import_pools(state: State, found: Found, services: Iterable[Obj], *, prefix: str = ""
                  ) -> tuple[State, Imported]:
-    """Add every found pool (refusing a name or an address already in use) and adopt the
-    Services that hold addresses in them: the pure change ``pool import`` runs in one state
-    transaction."""
-    for pool in found.pools:
-        state = add_pool(state, pool)
-    state, adopted, warnings = adopt(state, [p.name for p in found.pools], services)
-    return state, Imported(found.pools, tuple(adopted), tuple(warnings))
+    """Add each found pool (named ``prefix + name``) and adopt the Services that hold
+    addresses in them, item by item: the pure change ``pool import`` runs in one state
+    transaction.  A pool whose name or addresses are taken is reported and left out (a pool
+    already there with the same definition is unchanged), and so are the Services that cannot
+    be adopted; the rest is imported.  A ``prefix`` that makes an invalid name raises
+    :class:`~lbctl.errors.UsageError`."""
+    added: list[Pool] = []
+    unchanged: list[Pool] = []
+    failed: list[NotImported] = []
+    for original in found.pools:
+        pool = prefixed(original, prefix)  # a prefix that makes no valid name is a usage error
+        try:
+            if state.pools.get(pool.name) == pool:
+                unchanged.append(pool)
+                continue
+            state = add_pool(state, pool)
+        except (RefusedError, UsageError) as exc:
+            hint = exc.hint
+            if pool.name in state.pools:
+                hint = "import under other names with --prefix (for example --prefix metallb-)"
+            failed.append(NotImported("pool", "", prefix + original.name, exc.message, hint))
+            continue
+        added.append(pool)
+    names = [p.name for p in (*added, *unchanged)]
+    state, adopted, warnings, not_adopted = adopt(state, names, services)
+    return state, Imported(tuple(added), tuple(adopted), tuple(warnings),
+                           tuple(failed + not_adopted), tuple(unchanged))
 
 
 # --------------------------------------------------------------------------- export

@@ -39,6 +39,17 @@ LEGACY_WARNINGS = (
     "lbctl: warning: ConfigMap metallb-system/config: pool bgp-pool: bgp-advertisements not "
     "imported: lbctl announces with ARP/NDP only\n"
 )
+ELSEWHERE = (
+    "lbctl: error: service shop/elsewhere holds 203.0.113.7, which is in no imported pool\n"
+    "hint: import (or lbctl pool add) the pool that holds it, then import again\n"
+)
+
+
+def no_pool(ref: str, ip: str) -> str:
+    return (f"lbctl: error: service {ref} holds {ip}, which is in no imported pool\n"
+            "hint: import (or lbctl pool add) the pool that holds it, then import again\n")
+
+
 LEGACY_IMPORTED = (
     "pool/default imported\n"
     "pool/reserved imported\n"
@@ -86,7 +97,9 @@ def load(path: str) -> list[dict[str, Any]]:
 
 def test_import_metallb_files_adopts_the_services_in_them(cli: Cli, state: str) -> None:
     result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--state", state)
-    assert (result.code, result.out, result.err) == (0, LEGACY_IMPORTED, LEGACY_WARNINGS)
+    # shop/elsewhere holds an address of no MetalLB pool: reported, the rest imported, exit 1
+    assert (result.code, result.out, result.err) == (1, LEGACY_IMPORTED,
+                                                     LEGACY_WARNINGS + ELSEWHERE)
     assert statefiles.document_text(state) == LEGACY_STATE
 
 
@@ -147,17 +160,47 @@ def test_import_from_stdin(cli: Cli, state: str, monkeypatch: pytest.MonkeyPatch
     assert "BGPPeer metallb-system/tor not imported" in result.err
 
 
-def test_import_refuses_an_overlap_and_writes_nothing(cli: Cli, state: str) -> None:
+def test_import_reports_an_overlap_and_imports_the_rest(cli: Cli, state: str) -> None:
     cli("pool", "add", "mine", "192.168.1.250-192.168.1.254", "--state", state)
-    before = Path(state).read_bytes()
-    result = cli("pool", "import", "metallb", "-f", LEGACY, "--state", state)
-    assert (result.code, result.out) == (4, "")
+    result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--state", state)
+    assert (result.code, result.out) == (1, "pool/reserved imported\npool/bgp-pool imported\n")
     assert result.err == LEGACY_WARNINGS + (
         "lbctl: error: pools default and mine overlap: 192.168.1.240-192.168.1.250 and "
         "192.168.1.250-192.168.1.254 share 192.168.1.250\n"
         "hint: pools may not share addresses\n"
-    )
-    assert Path(state).read_bytes() == before
+    ) + no_pool("infra/dns-tcp", "192.168.1.240") + no_pool("infra/dns-udp", "192.168.1.240") \
+        + ELSEWHERE + no_pool("shop/web", "192.168.1.241")
+    assert sorted(statefiles.document(state)["pools"]) == ["bgp-pool", "mine", "reserved"]
+
+
+def test_import_prefix_escapes_a_name_collision(cli: Cli, state: str) -> None:
+    cli("pool", "add", "default", "10.0.0.0/30", "--state", state)
+    collided = cli("pool", "import", "metallb", "-f", LEGACY, "--state", state, "-o", "json")
+    assert collided.code == 1
+    assert json.loads(collided.out)["failed"] == [{
+        "kind": "pool", "namespace": None, "name": "default",
+        "message": "pool default already exists"}]
+    assert collided.err.endswith(
+        "lbctl: error: pool default already exists\n"
+        "hint: import under other names with --prefix (for example --prefix metallb-)\n")
+    cli("pool", "remove", "reserved", "--state", state)
+    cli("pool", "remove", "bgp-pool", "--state", state)
+    result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--prefix",
+                 "metallb-", "--state", state)
+    assert result.out == (
+        "pool/metallb-default imported\npool/metallb-reserved imported\n"
+        "pool/metallb-bgp-pool imported\n"
+        "service/dns-tcp -n infra adopted 192.168.1.240 (pool metallb-default)\n"
+        "service/dns-udp -n infra adopted 192.168.1.240 (pool metallb-default)\n"
+        "service/web -n shop adopted 192.168.1.241 (pool metallb-default)\n")
+    assert result.code == 1  # shop/elsewhere, still
+    again = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--prefix",
+                "metallb-", "--state", state)
+    assert again.out == ("pool/metallb-default unchanged\npool/metallb-reserved unchanged\n"
+                         "pool/metallb-bgp-pool unchanged\n")
+    bad = cli("pool", "import", "metallb", "-f", LEGACY, "--prefix", "Bad_", "--state", state)
+    assert (bad.code, bad.err.splitlines()[-2]) == (2, "lbctl: error: invalid pool name "
+                                                       "'Bad_default'")
 
 
 def test_import_refuses_an_address_held_twice_without_sharing(cli: Cli, state: str,
@@ -168,13 +211,15 @@ def test_import_refuses_an_address_held_twice_without_sharing(cli: Cli, state: s
     path = tmp_path / "svc.yaml"
     path.write_text(yaml.safe_dump(services))
     result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", str(path), "--state", state)
-    assert result.code == 4
+    assert result.code == 1
     assert result.err.endswith(
         "lbctl: error: cannot adopt infra/dns-udp, which holds 192.168.1.240: 192.168.1.240 is "
         "used by infra/dns-tcp, which may not share it: infra/dns-udp has no sharing key\n"
         "hint: give the Services that share an address the same metallb.io/allow-shared-ip "
-        "annotation and distinct ports, then import again\n")
-    assert not Path(state).exists()
+        "annotation and distinct ports, then import again\n" + ELSEWHERE)
+    allocations = statefiles.document(state)["allocations"]
+    assert sorted(allocations["infra"]) == ["dns-tcp"]  # the others are adopted
+    assert sorted(allocations["shop"]) == ["web"]
 
 
 @pytest.mark.parametrize(("args", "code", "err"), [
@@ -250,7 +295,8 @@ def test_import_legacy_metallb_from_the_cluster(cli: Cli, kube_server: FakeKubeS
                                                 kubeconfig: Path) -> None:
     seed(kube_server, LEGACY, SERVICES)
     result = cli("pool", "import", "metallb", "--kubeconfig", str(kubeconfig))
-    assert (result.code, result.out, result.err) == (0, LEGACY_IMPORTED, LEGACY_WARNINGS)
+    assert (result.code, result.out, result.err) == (1, LEGACY_IMPORTED,
+                                                     LEGACY_WARNINGS + ELSEWHERE)
     assert stored_state(kube_server) == LEGACY_STATE
 
 

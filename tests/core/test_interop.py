@@ -327,19 +327,39 @@ def test_adopting_the_services_of_the_fixture() -> None:
     assert imported.warnings == ()
 
 
-def test_adopting_refuses_two_services_on_one_address_without_a_sharing_key() -> None:
+def test_adopting_reports_two_services_on_one_address_without_a_sharing_key() -> None:
     found = Found((pool("a", "10.0.0.0/29"),))
     keyed = {"metallb.io/allow-shared-ip": "k"}
     services = [service("one", "x", "10.0.0.1"),
-                service("two", "x", "10.0.0.1", annotations=keyed)]
-    with pytest.raises(RefusedError) as caught:
-        interop.import_pools(State(), found, services)
-    assert caught.value.message == (
+                service("two", "x", "10.0.0.1", annotations=keyed),
+                service("three", "x", "10.0.0.2")]
+    state, imported = interop.import_pools(State(), found, services)
+    assert [a.ref for a in imported.adopted] == ["x/one", "x/three"]  # the others are adopted
+    assert imported.failed == (interop.NotImported(
+        "service", "x", "two",
         "cannot adopt x/two, which holds 10.0.0.1: 10.0.0.1 is used by x/one, which may not "
-        "share it: x/one has no sharing key")
-    assert caught.value.hint == ("give the Services that share an address the same "
-                                 "metallb.io/allow-shared-ip annotation and distinct ports, then "
-                                 "import again")
+        "share it: x/one has no sharing key",
+        "give the Services that share an address the same metallb.io/allow-shared-ip "
+        "annotation and distinct ports, then import again"),)
+    assert sorted(name for _, name in state.allocations) == ["one", "three"]
+
+
+def test_adopting_reports_an_address_the_pools_rules_forbid() -> None:
+    found = Found((pool("a", "10.0.0.0/29", namespaces=["web"]),))
+    state, imported = interop.import_pools(
+        State(), found, [service("ok", "web", "10.0.0.1"), service("no", "x", "10.0.0.2")])
+    assert [a.ref for a in imported.adopted] == ["web/ok"]
+    assert [(f.kind, f.namespace, f.name) for f in imported.failed] == [("service", "x", "no")]
+    assert imported.failed[0].message.startswith("cannot adopt x/no, which holds 10.0.0.2: ")
+    assert list(state.pools) == ["a"]
+
+
+def test_a_service_whose_address_is_in_no_imported_pool_is_reported() -> None:
+    found = Found((pool("a", "10.0.0.0/29"),))
+    state, imported = interop.import_pools(State(), found, [service("lost", "x", "10.7.0.1")])
+    assert imported.failed == (interop.NotImported(
+        "service", "x", "lost", "service x/lost holds 10.7.0.1, which is in no imported pool",
+        "import (or lbctl pool add) the pool that holds it, then import again"),)
 
 
 def test_adopting_keeps_only_the_addresses_in_imported_pools() -> None:
@@ -364,12 +384,41 @@ def test_adopting_leaves_another_controllers_service_out_with_a_warning() -> Non
         "controller; it holds 10.0.0.2 (keep it from others with lbctl pool reserve)",)
 
 
-def test_import_refuses_a_pool_that_overlaps_an_existing_one() -> None:
+def test_import_reports_a_pool_that_overlaps_an_existing_one_and_imports_the_rest() -> None:
     existing = state_of(pool("mine", "10.0.0.0/30"))
-    with pytest.raises(RefusedError) as caught:
-        interop.import_pools(existing, Found((pool("theirs", "10.0.0.2-10.0.0.9"),)), [])
-    assert caught.value.message == ("pools mine and theirs overlap: 10.0.0.0/30 and "
-                                    "10.0.0.2-10.0.0.9 share 10.0.0.2-10.0.0.3")
+    found = Found((pool("theirs", "10.0.0.2-10.0.0.9"), pool("fine", "10.1.0.0/30")))
+    state, imported = interop.import_pools(existing, found, [])
+    assert [p.name for p in imported.pools] == ["fine"]
+    assert [(f.kind, f.name, f.message) for f in imported.failed] == [(
+        "pool", "theirs", "pools mine and theirs overlap: 10.0.0.0/30 and 10.0.0.2-10.0.0.9 "
+                          "share 10.0.0.2-10.0.0.3")]
+    assert sorted(state.pools) == ["fine", "mine"]
+
+
+def test_a_name_collision_points_at_prefix_and_prefix_escapes_it() -> None:
+    existing = state_of(pool("default", "10.0.0.0/30"))
+    found = Found((pool("default", "10.1.0.0/30"),))
+    _, collided = interop.import_pools(existing, found, [])
+    assert [(f.name, f.message, f.hint) for f in collided.failed] == [(
+        "default", "pool default already exists",
+        "import under other names with --prefix (for example --prefix metallb-)")]
+    state, imported = interop.import_pools(existing, found,
+                                           [service("web", "x", "10.1.0.1")], prefix="metallb-")
+    assert [p.name for p in imported.pools] == ["metallb-default"]
+    assert [(a.ref, a.pool) for a in imported.adopted] == [("x/web", "metallb-default")]
+    assert imported.failed == ()
+    with pytest.raises(UsageError, match="invalid pool name 'Bad_default'"):
+        interop.import_pools(existing, found, [], prefix="Bad_")
+
+
+def test_importing_again_changes_nothing() -> None:
+    found = Found((pool("a", "10.0.0.0/29"),))
+    services = [service("web", "x", "10.0.0.1")]
+    state, _ = interop.import_pools(State(), found, services)
+    again, imported = interop.import_pools(state, found, services)
+    assert again == state
+    assert (imported.pools, imported.adopted, imported.failed) == ((), (), ())
+    assert [p.name for p in imported.unchanged] == ["a"]
 
 
 # --------------------------------------------------------------------------- export

@@ -32,7 +32,7 @@ raises :class:`~lbctl.errors.RefusedError`; warnings are returned, never printed
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lbctl.core import adoption, permissions, service, yamlkit
@@ -557,10 +557,13 @@ def adopt(state: State, pools: Iterable[str], services: Iterable[Obj]
             recorded = state.allocations.get((namespace, name))
             if shown and not service.is_foreign(obj) and (
                     recorded is None or not set(shown) <= set(recorded.ips)):
+                ours = [ip for ip in shown if _in_pools(state, ip, set(state.pools))]
                 failed.append(NotImported(
                     "service", namespace, name,
                     f"service {service.ref(obj)} holds {', '.join(shown)}, which is in no "
                     "imported pool",
+                    f"it is in pool {state.pool_of(ours[0])}: lbctl adopt svc {name} -n "
+                    f"{namespace} records it" if ours else
                     "import (or lbctl pool add) the pool that holds it, then import again"))
             continue
         if service.is_foreign(obj):

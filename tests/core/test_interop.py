@@ -411,6 +411,14 @@ def test_a_name_collision_points_at_prefix_and_prefix_escapes_it() -> None:
         interop.import_pools(existing, found, [], prefix="Bad_")
 
 
+def test_a_service_in_an_existing_pool_is_pointed_at_adopt() -> None:
+    existing = state_of(pool("old", "10.9.0.0/30"))
+    _, imported = interop.import_pools(existing, Found((pool("a", "10.0.0.0/29"),)),
+                                       [service("other", "x", "10.9.0.1")])
+    assert [(f.name, f.hint) for f in imported.failed] == [
+        ("other", "it is in pool old: lbctl adopt svc other -n x records it")]
+
+
 def test_importing_again_changes_nothing() -> None:
     found = Found((pool("a", "10.0.0.0/29"),))
     services = [service("web", "x", "10.0.0.1")]

@@ -74,10 +74,11 @@ def seconds(*flags: str, minimum: float = 0.0, maximum: float, help: str,
                   metavar="SECONDS", above=above, unit="seconds")
 
 
-def count(*flags: str, minimum: int = 1, maximum: int, help: str, metavar: str = "N") -> Any:
-    """A whole number of things."""
+def count(*flags: str, minimum: int = 1, maximum: int, help: str, metavar: str = "N",
+          unit: str = "") -> Any:
+    """A whole number of things (of ``unit``: whole seconds, say)."""
     return option(*flags, kind=int, minimum=minimum, maximum=maximum, help=help,
-                  metavar=metavar)
+                  metavar=metavar, unit=unit)
 
 
 def _plain(number: float) -> str:

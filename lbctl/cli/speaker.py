@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import numbers, render
 from lbctl.cli.context import Output, app_of, command, group_callback
 from lbctl.errors import UsageError
 
@@ -72,8 +72,8 @@ def run(
     metrics_addr: Annotated[str, typer.Option(
         "--metrics-addr", metavar="ADDR",
         help="Serve /healthz, /readyz and /metrics here; empty: do not.")] = ":7473",
-    lease_duration: Annotated[int, typer.Option(
-        "--lease-duration", metavar="SECONDS", min=2,
+    lease_duration: Annotated[int, numbers.count(
+        "--lease-duration", metavar="SECONDS", minimum=2, maximum=3600, unit="seconds",
         help="How long a silent speaker keeps its addresses (its Lease is renewed 4 times "
              "as often).")] = 2,
 ) -> None:

@@ -39,6 +39,9 @@ OPTIONS: dict[str, tuple[Sequence[str], str, str]] = {
         "float", "(give 0 to 86400 seconds)"),
     "install-replicas": (
         ["install", "--replicas", "{value}"], "int", "(give 1 to 9)"),
+    "speaker-lease-duration": (
+        ["speaker", "--node", "n1", "--lease-duration", "{value}"],
+        "int", "(give 2 to 3600 seconds)"),
     "pool-add-priority": (
         ["pool", "add", "extra", "192.0.2.64/29", "--state", "{state}", "--priority", "{value}"],
         "int", "(give 0 to 2147483647)"),

@@ -49,6 +49,8 @@ class Response(Protocol):
 
     def release_conn(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class Transport(Protocol):
     """Carries one request to the API server, credentials added."""
@@ -204,6 +206,7 @@ class KubeClient:
     def _events(self, response: Any, target: _Target) -> Iterator[WatchEvent]:
         api_version, kind = target.resource.group_version, target.resource.kind
         buffer = b""
+        finished = False
         try:
             for chunk in response.stream(65536, decode_content=True):
                 buffer += chunk
@@ -228,9 +231,12 @@ class KubeClient:
                     obj.setdefault("apiVersion", api_version)
                     obj.setdefault("kind", kind)
                     yield WatchEvent(kind_of, obj)
+            finished = True
         except self._transport_errors:
             return  # a dropped stream ends the watch: the caller resumes from its last version
         finally:
+            if not finished:  # closed early, or failed: the rest of the stream must not be
+                response.close()  # read by the next request on this connection
             response.release_conn()
 
     def _open(self, path: str, query: Mapping[str, str], read_timeout: float) -> tuple[int, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -155,6 +154,8 @@ def _load_client_pair(context: ssl.SSLContext, cert: Pem, key: Pem) -> None:
     if cert.file is not None and key.file is not None:
         context.load_cert_chain(cert.file, key.file)
         return
+    import tempfile  # only for the data forms: keeps start-up light
+
     with tempfile.TemporaryDirectory(prefix="lbctl-") as private:  # mode 0700
         paths = []
         for name, pem in (("cert.pem", cert), ("key.pem", key)):

@@ -1,0 +1,152 @@
+"""The fast path against kubectl: cluster commands side by side, as processes, in one run.
+
+Against the test API server (``python -m tests.kubefake``, its own process) seeded with N
+LoadBalancer Services (all assigned first, so the state holds N allocations), or against a real
+cluster with ``--kubeconfig`` (read-only commands only; nothing is assigned there):
+
+- ``lbctl svc list -A``   vs ``kubectl get svc -A``                              (at most 1.2x)
+- ``lbctl version``       vs ``kubectl version``                                 (at most 1.5x)
+- ``lbctl pool list``     vs ``kubectl -n kube-system get configmap lbctl-state`` (at most 1.5x)
+- ``lbctl --help``        vs ``python -c "import typer, rich"``                  (at most 2.0x)
+- ``lbctl svc list -A`` with an exec-plugin kubeconfig, vs the same with
+  ``LBCTL_KUBE_CLIENT=official`` (the code path every kubeconfig took before)    (at most 1.0x)
+- for reference: ``lbctl svc list -A`` on the official client with a token kubeconfig.
+
+Each command runs once to warm caches (kubectl's discovery cache, .pyc files), then the commands
+alternate for ``--runs`` rounds; the table shows medians.  Run:
+
+    python bench/bench_fastpath.py [--services 1000] [--runs 7] [--kubeconfig PATH]
+
+and it prints markdown (what ``bench/results-fastpath.md`` holds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_services import fake_server, write_seed  # noqa: E402
+
+LBCTL = [str(Path(sys.executable).parent / "lbctl")]
+if not Path(LBCTL[0]).exists():
+    LBCTL = [sys.executable, "-m", "lbctl"]
+
+
+def seconds(command: list[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env={**os.environ, **(env or {})}, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr}")
+    return elapsed
+
+
+def exec_kubeconfig(kubeconfig: Path, target: Path) -> Path:
+    """The same cluster, with the user's token handed out by an exec credential plugin."""
+    config = json.loads(kubeconfig.read_text()) if kubeconfig.read_text().lstrip().startswith(
+        "{") else __import__("yaml").safe_load(kubeconfig.read_text())
+    credential = json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1",
+                             "kind": "ExecCredential", "status": {"token": "exec-token"}})
+    for entry in config["users"]:
+        entry["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                  "command": "sh", "args": ["-c", f"printf '%s' '{credential}'"],
+                                  "interactiveMode": "Never"}}
+    target.write_text(json.dumps(config))
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--kubeconfig", type=Path, help="a real cluster (read-only commands)")
+    args = parser.parse_args()
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise SystemExit("kubectl is not on PATH: the comparison needs it")
+
+    with tempfile.TemporaryDirectory(prefix="lbctl-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.kubeconfig is None:
+            seed = workdir / "seed.yaml"
+            write_seed(seed, args.services)
+            server: Any = fake_server(seed, workdir)
+        else:
+            server = nullcontext(args.kubeconfig)
+        with server as kubeconfig:
+            kc = ["--kubeconfig", str(kubeconfig)]
+            if args.kubeconfig is None:
+                seconds([*LBCTL, "assign", "svc", "--all", "-A", *kc])
+            cache = ["--cache-dir", str(workdir / "kubectl-cache")]
+            plugin = exec_kubeconfig(Path(kubeconfig), workdir / "exec-kubeconfig")
+            official = {"LBCTL_KUBE_CLIENT": "official"}
+            pairs: list[tuple[str, list[str], dict[str, str], str, list[str], dict[str, str],
+                              float]] = [
+                ("`lbctl svc list -A` vs `kubectl get svc -A`",
+                 [*LBCTL, "svc", "list", "-A", *kc], {},
+                 "kubectl", [kubectl, "get", "svc", "-A", *kc, *cache], {}, 1.2),
+                ("`lbctl version` vs `kubectl version`",
+                 [*LBCTL, "version", *kc], {},
+                 "kubectl", [kubectl, "version", *kc, *cache], {}, 1.5),
+                ("`lbctl pool list` vs `kubectl -n kube-system get configmap lbctl-state`",
+                 [*LBCTL, "pool", "list", *kc], {},
+                 "kubectl", [kubectl, "-n", "kube-system", "get", "configmap", "lbctl-state",
+                             *kc, *cache], {}, 1.5),
+                ("`lbctl --help` vs `python -c \"import typer, rich\"`",
+                 [*LBCTL, "--help"], {},
+                 "python", [sys.executable, "-c", "import typer, rich"], {}, 2.0),
+                ("`lbctl svc list -A`, exec-plugin kubeconfig, vs the same before the fast path "
+                 "(`LBCTL_KUBE_CLIENT=official`)",
+                 [*LBCTL, "svc", "list", "-A", "--kubeconfig", str(plugin)], {},
+                 "before", [*LBCTL, "svc", "list", "-A", "--kubeconfig", str(plugin)], official,
+                 1.0),
+                ("`lbctl svc list -A`, token kubeconfig: fast path vs the official client "
+                 "(for reference)",
+                 [*LBCTL, "svc", "list", "-A", *kc], {},
+                 "official", [*LBCTL, "svc", "list", "-A", *kc], official, 0.0),
+            ]
+            results = []
+            for label, ours, our_env, _, theirs, their_env, target in pairs:
+                seconds(ours, our_env)  # warm up
+                seconds(theirs, their_env)
+                mine, other = [], []
+                for _ in range(args.runs):
+                    mine.append(seconds(ours, our_env))
+                    other.append(seconds(theirs, their_env))
+                results.append((label, statistics.median(mine), statistics.median(other),
+                                min(mine), max(mine), min(other), max(other), target))
+
+    where = (f"a real cluster ({args.kubeconfig})" if args.kubeconfig else
+             f"the test API server with {args.services:,} LoadBalancer Services, all assigned")
+    print(f"# Fast path vs kubectl ({time.strftime('%Y-%m-%d')})\n")
+    print(f"Against {where}; {args.runs} alternating runs per pair after one warm-up each, "
+          f"medians (min-max). Python {platform.python_version()}, "
+          f"{platform.machine()}, {os.cpu_count()} CPUs.\n")
+    print("| pair | lbctl | other | ratio | target | met |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, mine, other, mlo, mhi, olo, ohi, target in results:
+        ratio = mine / other
+        met = "—" if not target else ("yes" if ratio <= target + 0.005 else "**no**")
+        shown = f"at most {target:.1f}x" if target else "—"
+        print(f"| {label} | {mine * 1000:.0f} ms ({mlo * 1000:.0f}-{mhi * 1000:.0f}) | "
+              f"{other * 1000:.0f} ms ({olo * 1000:.0f}-{ohi * 1000:.0f}) | {ratio:.2f}x | "
+              f"{shown} | {met} |")
+
+
+if __name__ == "__main__":
+    main()

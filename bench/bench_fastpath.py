@@ -70,6 +70,46 @@ def exec_kubeconfig(kubeconfig: Path, target: Path) -> Path:
     return target
 
 
+PHASES = r"""
+import json, sys, time
+t = [time.perf_counter()]
+import typer, rich
+t.append(time.perf_counter())
+import http.client, ssl
+t.append(time.perf_counter())
+import urllib3
+t.append(time.perf_counter())
+import yaml
+t.append(time.perf_counter())
+import lbctl.cli.main
+t.append(time.perf_counter())
+from lbctl import kube
+from lbctl.ports import SERVICES
+client = kube.connect(sys.argv[1], None)
+t.append(time.perf_counter())
+client.list(SERVICES)
+t.append(time.perf_counter())
+from lbctl.state.configmap import ConfigMapBackend
+from lbctl.state.store import StateStore
+StateStore(ConfigMapBackend(client)).load()
+t.append(time.perf_counter())
+print(json.dumps([b - a for a, b in zip(t, t[1:], strict=False)]))
+"""
+PHASE_NAMES = ["typer + rich", "http.client + ssl", "urllib3 (beyond http.client)", "yaml",
+               "lbctl's CLI modules", "read the kubeconfig, build the transport",
+               "LIST of the Services (2 pages)", "state read (GET + decode + checks)"]
+
+
+def phases(kubeconfig: Path, runs: int) -> list[float]:
+    """Median seconds of each phase of ``svc list -A`` in a fresh interpreter."""
+    samples = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", PHASES, str(kubeconfig)], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        samples.append(json.loads(done.stdout.splitlines()[-1]))
+    return [statistics.median(column) for column in zip(*samples, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=1000)
@@ -130,6 +170,7 @@ def main() -> None:
                     other.append(seconds(theirs, their_env))
                 results.append((label, statistics.median(mine), statistics.median(other),
                                 min(mine), max(mine), min(other), max(other), target))
+            breakdown = phases(Path(kubeconfig), args.runs)
 
     where = (f"a real cluster ({args.kubeconfig})" if args.kubeconfig else
              f"the test API server with {args.services:,} LoadBalancer Services, all assigned")
@@ -146,6 +187,12 @@ def main() -> None:
         print(f"| {label} | {mine * 1000:.0f} ms ({mlo * 1000:.0f}-{mhi * 1000:.0f}) | "
               f"{other * 1000:.0f} ms ({olo * 1000:.0f}-{ohi * 1000:.0f}) | {ratio:.2f}x | "
               f"{shown} | {met} |")
+    print("\nWhere the time of `svc list -A` goes, phase by phase in a fresh interpreter "
+          "(medians; rendering and lbctl's own work come on top):\n")
+    print("| phase | ms |")
+    print("| --- | --- |")
+    for name, value in zip(PHASE_NAMES, breakdown, strict=True):
+        print(f"| {name} | {value * 1000:.0f} |")
 
 
 if __name__ == "__main__":

@@ -6,16 +6,22 @@ import importlib
 import sys
 from pathlib import Path
 
-from tests.hostile.harness import REGISTRY
+from tests.hostile.harness import REGISTRY, Case
+
+
+def corpus() -> dict[str, list[Case]]:
+    """Every registered case, by category (importing every ``test_*.py`` here)."""
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        importlib.import_module(f"tests.hostile.{path.stem}")
+    return REGISTRY
 
 
 def main() -> int:
-    for path in sorted(Path(__file__).parent.glob("test_*.py")):
-        importlib.import_module(f"tests.hostile.{path.stem}")
-    width = max((len(name) for name in REGISTRY), default=8)
-    for name, cases in sorted(REGISTRY.items()):
-        print(f"{name:<{width}}  {len(cases):>4}")
-    print(f"{'total':<{width}}  {sum(len(c) for c in REGISTRY.values()):>4}")
+    cases = corpus()
+    width = max((len(name) for name in cases), default=8)
+    for name, found in sorted(cases.items()):
+        print(f"{name:<{width}}  {len(found):>4}")
+    print(f"{'total':<{width}}  {sum(len(c) for c in cases.values()):>4}")
     return 0
 
 

@@ -76,3 +76,13 @@ def test_snapshot_sees_types_modes_contents_and_links(tmp_path: Path) -> None:
     assert snapshot(tmp_path)["a"] != before["a"]
     (tmp_path / "a").chmod(0o600)
     assert snapshot(tmp_path)["a"][1] == 0o600
+
+
+def test_the_corpus_holds_at_least_150_cases_in_its_categories() -> None:
+    """Issue 10's floor, and the categories its closing note counts."""
+    from tests.hostile.__main__ import corpus
+
+    cases = corpus()
+    assert sum(len(found) for found in cases.values()) >= 150
+    assert {"arguments", "kubeconfig", "numbers", "state paths", "stdin"} <= set(cases)
+    assert all(case.id for found in cases.values() for case in found)

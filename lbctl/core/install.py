@@ -23,7 +23,7 @@ from typing import Any
 
 from lbctl import __version__
 from lbctl.core.permissions import CONTROLLER, PERMISSIONS, Permission
-from lbctl.core.rbac import meta, service_account_rbac
+from lbctl.core.rbac import meta, namespace_document, service_account_rbac
 
 Obj = dict[str, Any]
 
@@ -141,5 +141,9 @@ COMPONENTS: dict[str, Callable[[Target], list[Obj]]] = {"controller": controller
 
 
 def manifests(target: Target, components: Iterable[str] = ("controller",)) -> list[Obj]:
-    """Every manifest of the components asked for, in ``kubectl apply`` order per component."""
-    return [doc for name in components for doc in COMPONENTS[name](target)]
+    """Every manifest of the components asked for, in ``kubectl apply`` order per component;
+    first the Namespace when it is not one every cluster has (so that the output applies on a
+    fresh cluster)."""
+    created = namespace_document(target.namespace, {"app.kubernetes.io/part-of": "lbctl"})
+    return [*([created] if created else []),
+            *(doc for name in components for doc in COMPONENTS[name](target))]

@@ -73,6 +73,11 @@ def test_image_namespace_replicas_and_json(cli: Cli) -> None:
     assert result.code == 0, result.err
     listing = json.loads(result.out)
     assert (listing["apiVersion"], listing["kind"]) == ("v1", "List")
+    # lb-system is not on every cluster: created first, so kubectl apply works on a fresh one.
+    assert listing["items"][0] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": "lb-system", "labels": {"app.kubernetes.io/part-of": "lbctl"}}}
+    assert all(d["kind"] != "Namespace" for d in json.loads(
+        cli("install", "-o", "json").out)["items"])
     deployment = next(d for d in listing["items"] if d["kind"] == "Deployment")
     assert deployment["metadata"]["namespace"] == "lb-system"
     assert deployment["spec"]["replicas"] == 3

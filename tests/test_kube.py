@@ -677,3 +677,49 @@ def test_a_watch_from_a_forgotten_version_is_expired(tmp_path: Path) -> None:
         with pytest.raises(ExpiredError):
             list(client.watch(CONFIGMAPS, namespace="default", resource_version="1",
                               timeout_seconds=1))
+
+
+def test_parallel_requests_share_kept_alive_connections(
+    client: kube.KubeClient, kube_server: FakeKubeServer
+) -> None:
+    """Batches patch 16 Services at a time: the pool keeps a connection for each of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kube_server.put_object(_configmap("state"))
+    before = kube_server.connections
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for _ in range(4):
+            list(pool.map(lambda _i: client.get(CONFIGMAPS, "state"), range(16)))
+    assert len(kube_server.requests) >= 64
+    assert kube_server.connections - before <= 16  # 64 requests, at most one connection each
+
+
+def test_proxy_url_carries_the_requests(kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    """An unresolvable server name behind ``proxy-url``: only the proxy can reach it (the fake
+    server answers absolute-URI requests as a forward proxy would pass them on)."""
+    config = {
+        "clusters": [{"name": "c", "cluster": {"server": "http://kubernetes.invalid:6443",
+                                               "proxy-url": kube_server.url}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c",
+    }
+    path = tmp_path / "kc"
+    path.write_text(json.dumps(config))
+    assert kube.connect(str(path)).server_version() == "v1.30.4"
+
+
+def test_the_proxy_environment_and_no_proxy(
+    kube_server: FakeKubeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = kube_server.write_kubeconfig(tmp_path / "kc")
+    config = json.loads(path.read_text())
+    config["clusters"][0]["cluster"]["server"] = "http://kubernetes.invalid:6443"
+    path.write_text(json.dumps(config))
+    monkeypatch.setenv("HTTP_PROXY", kube_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert kube.connect(str(path)).server_version() == "v1.30.4"
+    monkeypatch.setenv("NO_PROXY", "kubernetes.invalid")
+    with pytest.raises(UnreachableError, match="cannot resolve the host name"):
+        kube.connect(str(path), timeout=2.0).server_version()

@@ -258,6 +258,11 @@ class FakeKubeServer:
         return int(self._httpd.server_address[1])
 
     @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (keep-alive reuse shows as fewer than requests)."""
+        return self._httpd.accepted
+
+    @property
     def url(self) -> str:
         scheme = "https" if self.tls is not None else "http"
         return f"{scheme}://{self.host}:{self.port}"
@@ -770,10 +775,12 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self.accepted = 0  # TCP connections accepted so far
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
             self._open.add(request)
+            self.accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:

@@ -331,3 +331,17 @@ def test_the_standalone_runner_reports_a_bad_seed(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.startswith("kubefake: error: cannot seed from") and "Secret" in done.stderr
+
+
+def test_the_server_counts_the_connections_it_accepts(kube_server: FakeKubeServer) -> None:
+    before = kube_server.connections
+    connection = http.client.HTTPConnection("127.0.0.1", kube_server.port, timeout=5)
+    for _ in range(3):  # one kept-alive connection, three requests
+        connection.request("GET", "/version")
+        connection.getresponse().read()
+    connection.close()
+    other = http.client.HTTPConnection("127.0.0.1", kube_server.port, timeout=5)
+    other.request("GET", "/version")
+    other.getresponse().read()
+    other.close()
+    assert kube_server.connections - before == 2

@@ -105,8 +105,12 @@ class KubeAPI(Protocol):
         resource: Resource,
         namespace: str | None = None,
         label_selector: str | None = None,
+        *,
+        field_selector: str | None = None,
     ) -> Listing:
-        """As :meth:`list`, with the collection's ``resourceVersion`` for a following watch."""
+        """As :meth:`list`, with the collection's ``resourceVersion`` for a following watch.
+        ``field_selector`` ``metadata.name=NAME`` lists one object, which RBAC limited to that
+        name allows."""
         ...
 
     def watch(
@@ -116,6 +120,7 @@ class KubeAPI(Protocol):
         resource_version: str,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         timeout_seconds: int = 300,
     ) -> Iterator[WatchEvent]:
         """Changes after ``resource_version``, bookmarks requested (``allowWatchBookmarks``).

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from lbctl.core import leases as core
+from lbctl.core.permissions import CONTROLLER
 from lbctl.errors import ConflictError, LbctlError, NotFoundError
-from lbctl.ports import LEASES, KubeAPI, Obj
+from lbctl.ports import LEASES, PODS, KubeAPI, Obj
 
 Clock = Callable[[], datetime]
 #: ``wait(seconds)``: sleep, returning True early when the caller must stop.
@@ -167,3 +168,49 @@ class Elector:
             if leading and on_change is not None:
                 on_change(False)  # stop acting first, then let a standby take over
             self.release()
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A controller pod, as ``controller status`` lists it."""
+
+    name: str
+    phase: str  # Running, Pending, ...
+    ready: bool
+    node: str
+    leader: bool
+
+
+@dataclass(frozen=True)
+class ControllerStatus:
+    lease: str  # "kube-system/lbctl-controller"
+    record: core.LeaseRecord | None  # None: no Lease
+    leading: bool  # a holder whose claim has not run out (by the timestamps)
+    now: datetime
+    pods_namespace: str
+    replicas: tuple[Replica, ...] = ()
+
+
+def controller_status(kube: KubeAPI, namespace: str, name: str, pods_namespace: str, *,
+                      now: datetime, skew: float = 2.0) -> ControllerStatus:
+    """The leader Lease and the controller pods (labelled ``app.kubernetes.io/name`` =
+    ``lbctl-controller`` in ``pods_namespace``).  A Lease renewed within its duration (plus
+    ``skew`` seconds of clock difference) means a controller leads."""
+    info = read(kube, namespace, name)
+    record = info.record if info is not None else None
+    leading = record is not None and core.is_fresh(record, now, skew=skew)
+    pods = kube.list(PODS, pods_namespace, label_selector=f"app.kubernetes.io/name={CONTROLLER}")
+    replicas = []
+    for pod in sorted(pods, key=lambda p: str((p.get("metadata") or {}).get("name", ""))):
+        pod_name = str((pod.get("metadata") or {}).get("name", ""))
+        status = pod.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in status.get("conditions") or [] if isinstance(c, dict))
+        replicas.append(Replica(pod_name, str(status.get("phase") or "Unknown"), ready,
+                                str((pod.get("spec") or {}).get("nodeName") or ""),
+                                leading and record is not None and record.holder == pod_name))
+    return ControllerStatus(f"{namespace}/{name}", record, leading, now, pods_namespace,
+                            tuple(replicas))

@@ -30,7 +30,7 @@ that cannot be recorded is a warning, never a failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -390,8 +390,10 @@ def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: d
     requests = core.requests(plan.allocate)
 
     def change(state: State) -> tuple[State, list[_Job]]:
-        done = allocate_many(holds.live(state, now), requests, release=plan.forget,
-                             published=plan.published)
+        live = holds.live(state, now)
+        # Only allocations are forgotten: a hold made meanwhile (release --hold) stays.
+        forget = [key for key in plan.forget if key in live.allocations]
+        done = allocate_many(live, requests, release=forget, published=plan.published)
         return done.state, [_Job(services[key], answer.allocation, answer.new)
                             if isinstance(answer, Granted) else _Job(services[key], answer)
                             for key, answer in done.answers.items()]
@@ -469,21 +471,54 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
     * reports, without touching it, a status that shows an address the state does not record
       for that Service (it may belong to another controller, or be stale)."""
     services = kube.list(SERVICES, None)  # every status counts, whatever the namespace
-    by_key = {core.key_of(s): s for s in services}
-    state = store.load()
-    plan = _Plan(allocate=core.to_assign(services, namespace), published=core.published(services))
-    for key, svc in sorted(by_key.items()):
-        if not core.is_ours(svc) or (namespace is not None and key[0] != namespace):
-            continue
-        found = core.condition(svc, state.allocations.get(key))
-        if found.state == core.DRIFT and found.drift != core.UNPUBLISHED:
-            plan.outcomes.append(Outcome(key[0], key[1], DRIFT, core.ingress_ips(svc),
-                                         reason=found.drift, message=found.detail))
-    mine = [a for a in state.allocations.values() if namespace in (None, a.namespace)]
-    for orphan in core.orphans(mine, by_key):
-        _forget_orphan(kube, orphan, plan, dry_run=dry_run)
+    plan = _reconcile_plan(kube, services, store.load(), lambda key: namespace in (None, key[0]),
+                           dry_run=dry_run, republish=False)
     return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
                 workers=workers)
+
+
+def reconcile_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceKey, Obj],
+                       keys: Iterable[ServiceKey], *, now: datetime, warn: Warn = ignore,
+                       workers: int = WORKERS) -> Batch:
+    """``reconcile`` for the Services ``keys`` only, with the Services already known: the
+    controller's batch.  ``services`` is every Service the caller knows (all namespaces and
+    classes: their statuses make addresses used); a key absent from it is a deleted Service.
+
+    The same decisions as :func:`reconcile`, in one state transaction, with one difference: a
+    status that shows other addresses than the state records *for that Service* is re-published
+    from the state (the controller owns those statuses); a status showing addresses the state
+    does not record at all is still only reported.  No LIST: one state read, one state write
+    when something changed, one status PATCH per Service to publish or withdraw."""
+    wanted = set(keys)
+    plan = _reconcile_plan(kube, list(services.values()), store.load(),
+                           wanted.__contains__, dry_run=False, republish=True)
+    return _run(kube, store, plan, dry_run=False, now=now, warn=warn, progress=None,
+                workers=workers)
+
+
+def _reconcile_plan(kube: KubeAPI, services: list[Obj], state: State,
+                    wanted: Callable[[ServiceKey], bool], *, dry_run: bool,
+                    republish: bool) -> _Plan:
+    """What reconciling the Services (and allocations) ``wanted`` picks will do."""
+    by_key = {core.key_of(s): s for s in services}
+    mine = [svc for key, svc in by_key.items() if wanted(key)]
+    plan = _Plan(allocate=core.to_assign(mine), published=core.published(services))
+    for svc in sorted(mine, key=core.key_of):
+        key = core.key_of(svc)
+        if not core.is_ours(svc):
+            continue
+        found = core.condition(svc, state.allocations.get(key))
+        if found.state != core.DRIFT or found.drift == core.UNPUBLISHED:
+            continue
+        if republish and found.drift == core.MISMATCH:
+            plan.allocate.append(svc)
+        else:
+            plan.outcomes.append(Outcome(key[0], key[1], DRIFT, core.ingress_ips(svc),
+                                         reason=found.drift, message=found.detail))
+    recorded = [a for key, a in state.allocations.items() if wanted(key)]
+    for orphan in core.orphans(recorded, by_key):
+        _forget_orphan(kube, orphan, plan, dry_run=dry_run)
+    return plan
 
 
 def _forget_orphan(kube: KubeAPI, orphan: core.Orphan, plan: _Plan, *, dry_run: bool) -> None:

@@ -30,6 +30,7 @@ from lbctl.errors import LbctlError, NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.cli.render import Cell
+    from lbctl.health import HealthServer
     from lbctl.ports import Announcer, KubeAPI, Prober, Responder
     from lbctl.state.store import StateStore
 
@@ -218,6 +219,13 @@ class App:
         from lbctl.net import sysctl
 
         return functools.partial(sysctl.read_arp_sysctls, proc_root)
+
+    def health_server(self, address: str, registry: Any, *, live: Callable[[], str],
+                      ready: Callable[[], str]) -> HealthServer:
+        """The /healthz, /readyz and /metrics endpoint of a long-running command, started."""
+        from lbctl.health import HealthServer
+
+        return HealthServer(address, registry, live=live, ready=ready).start()
 
     def store(self) -> StateStore:
         from lbctl.state.store import StateStore

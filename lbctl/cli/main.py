@@ -20,6 +20,7 @@ from lbctl.cli import (
     adopt,
     arp,
     assign,
+    controller,
     doctor,
     hold,
     install,
@@ -60,6 +61,7 @@ reconcile.register(app)
 doctor.register(app)
 rbac.register(app)
 install.register(app)
+controller.register(app)
 version.register(app)
 
 

@@ -167,10 +167,12 @@ class KubeClient:
         resource: Resource,
         namespace: str | None = None,
         label_selector: str | None = None,
+        *,
+        field_selector: str | None = None,
     ) -> Listing:
         target = _Target(resource, namespace if resource.namespaced else None)
         versions: builtins.list[str] = []
-        items = [*self._pages(target, label_selector, versions)]
+        items = [*self._pages(target, label_selector, versions, field_selector)]
         return Listing(items, versions[0] if versions else "")
 
     def watch(
@@ -180,6 +182,7 @@ class KubeClient:
         resource_version: str,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         timeout_seconds: int = 300,
     ) -> Iterator[WatchEvent]:
         target = _Target(resource, namespace if resource.namespaced else None)
@@ -191,6 +194,8 @@ class KubeClient:
         }
         if label_selector:
             query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         status, response = self._open(target.path(), query, timeout_seconds + 10.0)
         if status != 200:
             data = response.read()
@@ -325,13 +330,16 @@ class KubeClient:
         return _Target(resource, self._namespace(resource, namespace), name, subresource)
 
     def _pages(
-        self, target: _Target, label_selector: str | None, versions: builtins.list[str]
+        self, target: _Target, label_selector: str | None, versions: builtins.list[str],
+        field_selector: str | None = None,
     ) -> Iterator[Obj]:
         """Every item of every page; the first page's ``resourceVersion`` goes to ``versions``."""
         api_version, kind = target.resource.group_version, target.resource.kind
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
         if label_selector:
             query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         while True:
             page = self._call("GET", target, verb="list", query=query)
             if not versions:

@@ -1,0 +1,270 @@
+"""``lbctl controller``: run the allocator continuously; ``lbctl controller status``: who leads.
+
+``lbctl controller`` is the long-running command the Deployment of ``lbctl install`` runs.  It
+builds the adapters (cluster, state store, the /healthz /readyz /metrics server), a logger, and
+:class:`lbctl.controller.run.Controller`, then runs until SIGTERM or SIGINT: the worker finishes
+its batch and the Lease is given up, so a standby takes over at once.  Logs go to stderr, one
+line per event, as text or JSON (``--log-format json``:
+``{"time", "level", "msg", ...fields}``).
+
+``controller status -o json`` shape::
+
+    {"kind": "ControllerStatus", "lease": "kube-system/lbctl-controller",
+     "holder": "lbctl-controller-6d9c-x2k4f" | null, "leading": true,   # a fresh holder exists
+     "acquireTime": "...", "renewTime": "...", "leaseDurationSeconds": 15,
+     "leaseTransitions": 3, "age": "5m",
+     "replicas": [{"name", "phase", "ready", "node", "leader"}]}
+
+Exit codes: ``controller status`` exits 1 when no controller leads (no Lease, or it expired).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lbctl.cli import render
+from lbctl.cli.context import Output, app_of, command
+from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
+from lbctl.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from lbctl.actions.leases import ControllerStatus
+
+app = typer.Typer(
+    help="The allocator on the cluster: lbctl controller runs it; status says who leads.",
+    invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
+
+STATUS_FORMATS = (Output.table, Output.json, Output.yaml)
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def default_identity(environ: Mapping[str, str] | None = None) -> str:
+    """``POD_NAME`` (the downward API in the Deployment), else ``HOST_PID``."""
+    env = os.environ if environ is None else environ
+    return env.get("POD_NAME") or f"{socket.gethostname()}_{os.getpid()}"
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": datetime.fromtimestamp(record.created, timezone.utc).strftime(
+                    "%Y-%m-%dT%H:%M:%S.%fZ"),
+                "level": record.levelname.lower(), "msg": record.getMessage()}
+        line.update(getattr(record, "fields", {}))
+        return json.dumps(line, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        fields = " ".join(f"{k}={v}" for k, v in getattr(record, "fields", {}).items()
+                          if k != "hint" or v)
+        return f"{stamp} {record.levelname.lower():7} {record.getMessage()}" + (
+            f" {fields}" if fields else "")
+
+
+def make_log(fmt: LogFormat) -> Any:
+    """``log(level, message, fields)`` writing one line per call to stderr."""
+    logger = logging.getLogger("lbctl.controller")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt is LogFormat.json else _TextFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    levels = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+    def log(level: str, message: str, fields: Mapping[str, object]) -> None:
+        logger.log(levels.get(level, logging.INFO), "%s", message,
+                   extra={"fields": dict(fields)})
+
+    return log
+
+
+@app.callback()
+def controller(
+    ctx: typer.Context,
+    metrics_addr: Annotated[str, typer.Option(
+        "--metrics-addr", metavar="HOST:PORT",
+        help="Where to serve /healthz, /readyz and /metrics (:PORT: every address).")] = ":8080",
+    lease_namespace: Annotated[str, typer.Option(
+        "--lease-namespace", metavar="NS", help="Namespace of the leader Lease.")
+    ] = SYSTEM_NAMESPACE,
+    lease_name: Annotated[str, typer.Option(
+        "--lease-name", metavar="NAME", help="Name of the leader Lease.")] = CONTROLLER_LEASE,
+    identity: Annotated[str | None, typer.Option(
+        "--id", metavar="ID",
+        help="This replica's identity in the Lease (default: $POD_NAME, else HOST_PID).")
+    ] = None,
+    lease_duration: Annotated[float, typer.Option(
+        "--lease-duration", metavar="SECONDS", min=2.0,
+        help="How long a leader's claim lasts without renewal: a killed leader is replaced "
+             "within it.")] = 15.0,
+    log_format: Annotated[LogFormat, typer.Option(
+        "--log-format", case_sensitive=False, help="Log lines as text or JSON.")
+    ] = LogFormat.text,
+    resync: Annotated[float, typer.Option(
+        "--resync", metavar="SECONDS", min=1.0,
+        help="Seconds between full passes over every Service while leading.")] = 300.0,
+) -> None:
+    """Run the allocator: Services of type LoadBalancer get their address as they appear.
+
+    LIST and WATCH of every Service and of the state ConfigMap; a new or changed Service of
+    lbctl's class is assigned (same allocator, same requests, same Events as lbctl assign) or
+    has its pinned or recorded address published; a status that drifted from the state is
+    published again; a deleted Service, or one no longer of type LoadBalancer or lbctl's, is
+    released (holds are kept); pending Services are retried when addresses are freed or pools
+    change.  What arrives together is one state transaction.  The CLI keeps working beside it.
+
+    Replicas elect one leader with the Lease --lease-namespace/--lease-name; the others stand
+    by.  SIGTERM hands the Lease over at once.  lbctl install prints the manifests.
+
+    Example: lbctl controller --metrics-addr 127.0.0.1:8080 --log-format json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from lbctl.controller.run import Controller, Settings
+
+    app = app_of(ctx)
+    if app.state_path is not None:
+        raise UsageError("the controller keeps its state in the ConfigMap kube-system/"
+                         "lbctl-state, not in a file",
+                         hint="drop --state (and unset LBCTL_STATE)")
+    who = identity if identity is not None else default_identity()
+    if not who.strip():
+        raise UsageError("--id must not be empty", hint="for example --id $(hostname)")
+    renew_deadline = lease_duration * 2 / 3
+    settings = Settings(identity=who, lease_namespace=lease_namespace, lease_name=lease_name,
+                        lease_duration=lease_duration, renew_deadline=renew_deadline,
+                        retry=min(2.0, renew_deadline / 2), resync=resync)
+    log = make_log(log_format)
+    runner = Controller(app.kube(), app.store(), settings, log=log)
+    server = app.health_server(metrics_addr, runner.metrics.registry, live=runner.live,
+                               ready=runner.ready)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()  # only a flag: the main thread does the rest
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log("info", "starting", {"identity": who, "lease": f"{lease_namespace}/{lease_name}",
+                             "metrics": metrics_addr, "state": runner.store.location})
+    worker = threading.Thread(target=runner.work, name="worker", daemon=True)
+    runner.start()
+    worker.start()
+    try:
+        while not stop.wait(0.2) and worker.is_alive():
+            pass
+    finally:
+        log("info", "stopping", {"identity": who})
+        runner.stop()
+        worker.join(timeout=settings.retry + 30)
+        server.stop()
+    log("info", "stopped", {"identity": who})
+
+
+@command(app, "status", exclude=("all_namespaces", "dry_run", "state"))
+def status(
+    ctx: typer.Context,
+    lease_namespace: Annotated[str, typer.Option(
+        "--lease-namespace", metavar="NS", help="Namespace of the leader Lease.")
+    ] = SYSTEM_NAMESPACE,
+    lease_name: Annotated[str, typer.Option(
+        "--lease-name", metavar="NAME", help="Name of the leader Lease.")] = CONTROLLER_LEASE,
+) -> None:
+    """Show which controller replica leads, since when, and the replicas running.
+
+    The leader comes from the Lease; the replicas are the pods labelled
+    app.kubernetes.io/name=lbctl-controller in -n (default: the Lease's namespace).  Exits 1
+    when no controller leads.
+
+    Example: lbctl controller status -o json
+    """
+    from lbctl.actions.leases import controller_status
+    from lbctl.cli.svc import now
+
+    app = app_of(ctx)
+    output = app.require_output(*STATUS_FORMATS)
+    pods_namespace = app.options.namespace or lease_namespace
+    found = controller_status(app.kube(), lease_namespace, lease_name, pods_namespace,
+                              now=now())
+    if output is not Output.table:
+        render.document(app.out, status_document(found), output.value)
+    else:
+        render.facts(app.out, status_facts(found))
+    if not found.leading:
+        raise typer.Exit(ExitCode.NO)
+
+
+def _age(since: datetime | None, now: datetime) -> str:
+    from lbctl.core.service import age
+
+    return age(since, now)
+
+
+def status_document(found: ControllerStatus) -> dict[str, Any]:
+    from lbctl.core.leases import format_micro_time
+
+    record = found.record
+
+    def stamp(when: datetime | None) -> str | None:
+        return None if when is None else format_micro_time(when)
+
+    return {
+        "kind": "ControllerStatus",
+        "lease": found.lease,
+        "holder": (record.holder or None) if record else None,
+        "leading": found.leading,
+        "acquireTime": stamp(record.acquired) if record else None,
+        "renewTime": stamp(record.renewed) if record else None,
+        "leaseDurationSeconds": int(record.duration) if record else None,
+        "leaseTransitions": record.transitions if record else None,
+        "age": _age(record.acquired, found.now) if record and record.holder else None,
+        "replicas": [{"name": r.name, "phase": r.phase, "ready": r.ready, "node": r.node,
+                      "leader": r.leader} for r in found.replicas],
+    }
+
+
+def status_facts(found: ControllerStatus) -> list[tuple[str, str]]:
+    record = found.record
+    if record is None:
+        leader = f"none: Lease {found.lease} does not exist (no controller has run)"
+    elif not record.holder:
+        leader = "none: the last leader gave the Lease up"
+    elif not found.leading:
+        leader = f"none: {record.holder} stopped renewing {_age(record.renewed, found.now)} ago"
+    else:
+        leader = (f"{record.holder} (for {_age(record.acquired, found.now)}, renewed "
+                  f"{_age(record.renewed, found.now)} ago)")
+    facts = [("Lease", found.lease), ("Leader", leader)]
+    if record is not None:
+        facts.append(("Transitions", str(record.transitions)))
+    replicas = ", ".join(
+        f"{r.name} ({r.phase}{', ready' if r.ready else ''}{', leader' if r.leader else ''})"
+        for r in found.replicas) or f"none found (pods app.kubernetes.io/name={CONTROLLER} " \
+                                    f"in {found.pods_namespace})"
+    facts.append(("Replicas", replicas))
+    return facts
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``lbctl controller`` (and ``controller status``) to the root command."""
+    root.add_typer(app, name="controller")
+

@@ -1,0 +1,204 @@
+"""``lbctl controller`` in-process against the fake kube-apiserver: Services get their address
+the moment they appear, lose it when they go, wait for a pool and get one when it is added, and
+the state equals the statuses whatever the API server does in between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lbctl import kube as adapter
+from lbctl.core.allocator import Allocator
+from lbctl.core.state import State
+from lbctl.ports import SERVICES, KubeAPI
+from lbctl.state.configmap import ConfigMapBackend
+from lbctl.state.store import StateStore
+from tests.actions.test_services import add, delete, put, recorded
+from tests.cli.test_rbac import call_of, grants
+from tests.conftest import Cli
+from tests.controller.support import converged, eventually, running, statuses
+from tests.kubefake.server import FakeKubeServer
+
+
+@pytest.fixture
+def kube(kubeconfig: Path) -> KubeAPI:
+    return adapter.connect(str(kubeconfig), None)
+
+
+@pytest.fixture
+def store(kube: KubeAPI) -> StateStore:
+    return StateStore(ConfigMapBackend(kube))
+
+
+def create(kube: KubeAPI, name: str, namespace: str = "shop", **spec: Any) -> None:
+    kube.create(SERVICES, {"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": name, "namespace": namespace},
+                           "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], **spec}},
+                namespace)
+
+
+def test_new_services_are_assigned_and_deleted_ones_released(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    put(kube_server, "old")  # there before the controller started
+    with running(kube, store) as controller:
+        eventually(lambda: statuses(kube_server) == {("shop", "old"): ("192.0.2.10",)})
+        create(kube, "web")
+        create(kube, "db", type="ClusterIP")
+        create(kube, "other", loadBalancerClass="example.com/other")
+        eventually(lambda: ("shop", "web") in statuses(kube_server))
+        assert statuses(kube_server) == {("shop", "old"): ("192.0.2.10",),
+                                         ("shop", "web"): ("192.0.2.11",)}
+        assert controller.leading
+        delete(kube_server, "old")
+        eventually(lambda: ("shop", "old") not in recorded(store), what="release")
+        create(kube, "new")  # the freed address is the lowest again
+        eventually(lambda: statuses(kube_server).get(("shop", "new")) == ("192.0.2.10",))
+        assert converged(kube_server, store)
+
+
+def test_a_pool_added_with_the_cli_unblocks_pending_services(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    add(store, "small", "192.0.2.10")
+    with running(kube, store):
+        create(kube, "a")
+        create(kube, "b")
+        eventually(lambda: len(statuses(kube_server)) == 1)
+        eventually(lambda: any(e["reason"] == "AllocationFailed"
+                               for e in kube_server.objects_of("events")))
+        add(store, "more", "198.51.100.1-198.51.100.5")  # what `lbctl pool add` does
+        eventually(lambda: len(statuses(kube_server)) == 2, what="the pending Service")
+        assert converged(kube_server, store)
+
+
+def test_pinned_addresses_are_published_and_drift_repaired(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    with running(kube, store):
+        kube.create(SERVICES, {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "pinned", "namespace": "shop",
+                         "annotations": {"metallb.io/loadBalancerIPs": "192.0.2.15"}},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}, "shop")
+        eventually(lambda: statuses(kube_server).get(("shop", "pinned")) == ("192.0.2.15",))
+        # Someone edits the status by hand: the state's record is published again.
+        kube.patch(SERVICES, "pinned", {"status": {"loadBalancer": {"ingress": [
+            {"ip": "192.0.2.18"}]}}}, "shop", subresource="status")
+        eventually(lambda: statuses(kube_server).get(("shop", "pinned")) == ("192.0.2.15",),
+                   what="re-publication")
+        assert recorded(store) == {("shop", "pinned"): ("192.0.2.15",)}
+
+
+def test_a_service_no_longer_a_load_balancer_is_withdrawn_then_released(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    with running(kube, store):
+        create(kube, "web")
+        eventually(lambda: ("shop", "web") in statuses(kube_server))
+        svc = kube.get(SERVICES, "web", "shop")
+        svc["spec"]["type"] = "ClusterIP"
+        kube.replace(SERVICES, svc)
+        eventually(lambda: recorded(store) == {}, what="release")
+        assert statuses(kube_server) == {}
+
+
+def test_holds_survive_the_deletion_of_their_service(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    with running(kube, store):
+        create(kube, "web")
+        eventually(lambda: ("shop", "web") in statuses(kube_server))
+
+        def hold(state: State) -> tuple[State, None]:  # what `release --hold` records
+            allocator = Allocator(state)
+            allocator.release("shop", "web", hold=True)
+            return allocator.state(), None
+
+        store.update(hold)
+        delete(kube_server, "web")
+        create(kube, "web2")
+        eventually(lambda: ("shop", "web2") in statuses(kube_server))
+        assert statuses(kube_server)[("shop", "web2")] == ("192.0.2.11",)  # .10 is held
+        assert ("shop", "web") in store.load().holds
+        create(kube, "web")  # back: it gets its held address
+        eventually(lambda: statuses(kube_server).get(("shop", "web")) == ("192.0.2.10",))
+        assert converged(kube_server, store) and not store.load().holds
+
+
+def test_burst_of_services_is_batched_without_duplicates(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    add(store, "default", "10.0.0.0/16")
+    with running(kube, store) as controller:
+        eventually(lambda: controller.ready() == "", what="sync")
+        for i in range(300):
+            create(kube, f"s{i:04d}", namespace=f"ns{i % 7}")
+        eventually(lambda: len(statuses(kube_server)) == 300, timeout=60, what="the burst")
+        shown = [ip for ips in statuses(kube_server).values() for ip in ips]
+        assert len(set(shown)) == 300
+        assert converged(kube_server, store)
+        puts = [r for r in kube_server.requests
+                if r.method == "PUT" and r.path.endswith("/configmaps/lbctl-state")]
+        assert len(puts) < 100, f"{len(puts)} state writes for 300 Services"
+
+
+def test_faults_during_a_burst_still_converge(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A short watch history makes resumed watches fall behind: 410 Gone, then a relist.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeKubeServer(watch_history=40) as server:
+        kube = adapter.connect(str(server.write_kubeconfig(tmp_path / "kc")), None,
+                               sleep=lambda _: None)
+        store = StateStore(ConfigMapBackend(kube), sleep=lambda _: None)
+        add(store, "default", "10.0.0.0/16")
+        with running(kube, store, watch_timeout=1) as controller:
+            eventually(lambda: controller.ready() == "", what="sync")
+            server.inject("drop", "GET", r"^/api/v1/services$", times=4)  # dropped watches
+            server.inject(500, "PATCH", r"/status$", times=30)  # publications fail
+            server.inject(409, "PUT", r"/configmaps/lbctl-state$", times=12)  # lost races
+            server.inject(503, "GET", r"/configmaps/lbctl-state$", times=6)
+            for i in range(200):
+                create(kube, f"s{i:03d}", namespace=f"ns{i % 3}")
+            for i in range(0, 200, 10):  # and some go away again
+                delete(server, f"s{i:03d}", f"ns{i % 3}")
+            eventually(lambda: len(statuses(server)) == 180 and converged(server, store),
+                       timeout=90, what="convergence")
+            shown = [ip for ips in statuses(server).values() for ip in ips]
+            assert len(shown) == len(set(shown)) == 180
+            counts = {(s.labels["resource"], s.labels["reason"]): s.value
+                      for m in controller.metrics.watch_restarts.collect() for s in m.samples
+                      if s.name.endswith("_total")}
+            assert counts.get(("services", "error"), 0) >= 1  # the dropped connections
+            # Resumed from a version older than the 40 events the server remembers: relisted.
+            assert sum(n for (_, reason), n in counts.items() if reason == "expired") >= 1
+
+
+def test_every_request_is_granted_by_the_installed_rbac(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore, cli: Cli) -> None:
+    """The controller's RBAC from ``lbctl install`` allows every request a controller makes
+    (assign, publish, Events, release, the state, the Lease), with RBAC's own semantics."""
+    add(store, "small", "192.0.2.10")
+    kube_server.requests.reset()
+    with running(kube, store):
+        create(kube, "web")
+        create(kube, "db")  # no address left: an AllocationFailed Event
+        eventually(lambda: len(statuses(kube_server)) == 1)
+        eventually(lambda: bool(kube_server.objects_of("events")))
+        delete(kube_server, "web")
+        eventually(lambda: statuses(kube_server).keys() == {("shop", "db")})
+    installed = [d for d in yaml.safe_load_all(cli("install").out) if d]
+    calls = set()
+    for request in kube_server.requests:
+        call = call_of(request)
+        if call is None or (call.verb, call.resource) == ("create", "services"):
+            continue  # not an API call, or the test's own
+        selector = request.query.get("fieldSelector", "")
+        if call.name is None and selector.startswith("metadata.name="):
+            call = call._replace(name=selector.split("=", 1)[1])  # RBAC names a one-object list
+        calls.add(call)
+    assert {c.verb for c in calls} >= {"list", "watch", "get", "create", "update", "patch"}
+    denied = [c for c in calls if not grants(installed, ("kube-system", "lbctl-controller"), c)]
+    assert denied == []

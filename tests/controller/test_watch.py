@@ -1,0 +1,121 @@
+"""The LIST+WATCH loop and the work queue, in-process with a scripted API (no server)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from lbctl.controller.queue import FIRST_RETRY, WorkQueue
+from lbctl.controller.watch import Watch
+from lbctl.errors import ExpiredError, UnreachableError
+from lbctl.ports import SERVICES, Listing, WatchEvent
+
+
+def svc(name: str, rv: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv}}
+
+
+class Scripted:
+    """list_versioned and watch answer from scripts; every call is recorded."""
+
+    def __init__(self, lists: list[Any], watches: list[Any]) -> None:
+        self.lists = lists
+        self.watches = watches
+        self.calls: list[tuple[str, str | None]] = []
+
+    def list_versioned(self, resource: Any, namespace: Any = None, label_selector: Any = None,
+                       *, field_selector: str | None = None) -> Listing:
+        self.calls.append(("list", field_selector))
+        answer = self.lists.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    def watch(self, resource: Any, *, resource_version: str, **_: Any) -> Iterator[WatchEvent]:
+        self.calls.append(("watch", resource_version))
+        answer = self.watches.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return iter(answer)
+
+
+def run(api: Scripted, rounds: int) -> tuple[list[Any], list[str], list[float], Watch]:
+    seen: list[Any] = []
+    restarts: list[str] = []
+    waits: list[float] = []
+    holder: list[Watch] = []
+
+    def on_restart(reason: str) -> None:
+        restarts.append(reason)
+        if len(restarts) >= rounds:
+            holder[0].stop()
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    watch = Watch(api, SERVICES, on_list=lambda items: seen.append(("list", len(items))),  # type: ignore[arg-type]
+                  on_event=lambda e: seen.append((e.type, e.object["metadata"]["name"])),
+                  wait=wait, on_restart=on_restart, field_selector="metadata.name=x")
+    holder.append(watch)
+    watch.run()
+    return seen, restarts, waits, watch
+
+
+def test_resumes_from_the_last_version_bookmarks_included_and_relists_on_410() -> None:
+    api = Scripted(
+        lists=[Listing([svc("a", "5")], "10"), Listing([], "40")],
+        watches=[
+            [WatchEvent("ADDED", svc("b", "11")), WatchEvent("BOOKMARK", svc("", "20"))],
+            [WatchEvent("MODIFIED", svc("b", "21"))],
+            ExpiredError("gone"),
+            [],
+        ])
+    seen, restarts, waits, watch = run(api, rounds=4)
+    assert seen == [("list", 1), ("ADDED", "b"), ("MODIFIED", "b"), ("list", 0)]
+    assert api.calls == [("list", "metadata.name=x"), ("watch", "10"), ("watch", "20"),
+                         ("watch", "21"), ("list", "metadata.name=x"), ("watch", "40")]
+    assert restarts == ["closed", "closed", "expired", "closed"]
+    assert waits == [] and watch.synced.is_set() and watch.lists == 2
+
+
+def test_errors_back_off_and_never_end_the_loop() -> None:
+    api = Scripted(lists=[UnreachableError("down"), UnreachableError("down"),
+                          Listing([], "3")],
+                   watches=[UnreachableError("down"), []])
+    seen, restarts, waits, watch = run(api, rounds=4)
+    assert restarts == ["error", "error", "error", "closed"]
+    assert waits == [0.5, 1.0, 2.0]
+    assert seen == [("list", 0)]
+
+
+def test_queue_coalesces_and_batches_a_burst() -> None:
+    queue: WorkQueue[str] = WorkQueue(quiet=0.05, window=1.0)
+
+    def burst() -> None:
+        for i in range(5):
+            queue.add([f"k{i}", "k0"])
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    first = queue.take(timeout=2)
+    thread.join()
+    assert first == ["k0", "k1", "k2", "k3", "k4"]  # one batch, each key once
+    assert queue.take(timeout=0.01) == []
+
+
+def test_queue_retries_later_with_growing_delays() -> None:
+    now = [0.0]
+    queue: WorkQueue[str] = WorkQueue(quiet=0, window=0, clock=lambda: now[0])
+    assert queue.retry("k") == FIRST_RETRY
+    assert queue.take(timeout=0) == []
+    now[0] = FIRST_RETRY
+    assert queue.take(timeout=0) == ["k"]
+    assert queue.retry("k") == 2 * FIRST_RETRY
+    queue.forget("k")
+    assert queue.retry("k") == FIRST_RETRY
+    queue.close()
+    assert queue.take() == []

@@ -36,7 +36,6 @@ import typer
 
 from lbctl.cli import render
 from lbctl.cli.context import Output, app_of, command
-from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -47,6 +46,11 @@ app = typer.Typer(
     invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
 
 STATUS_FORMATS = (Output.table, Output.json, Output.yaml)
+#: lbctl.core.permissions' names, spelled here so that ``lbctl --help`` imports no core module
+#: (a test keeps them equal).
+SYSTEM_NAMESPACE = "kube-system"
+CONTROLLER_LEASE = "lbctl-controller"
+CONTROLLER = "lbctl-controller"
 
 
 class LogFormat(str, Enum):

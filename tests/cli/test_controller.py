@@ -1,0 +1,90 @@
+"""``lbctl controller`` options and ``lbctl controller status`` against the fake apiserver."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from lbctl.cli import controller as command
+from lbctl.core import permissions
+from lbctl.core.leases import format_micro_time
+from tests.conftest import Cli
+from tests.kubefake.server import FakeKubeServer
+
+
+def test_the_defaults_are_the_permission_lists_names() -> None:
+    assert (command.SYSTEM_NAMESPACE, command.CONTROLLER_LEASE, command.CONTROLLER) == (
+        permissions.SYSTEM_NAMESPACE, permissions.CONTROLLER_LEASE, permissions.CONTROLLER)
+
+
+def test_default_identity() -> None:
+    assert command.default_identity({"POD_NAME": "lbctl-controller-abc"}) == (
+        "lbctl-controller-abc")
+    assert command.default_identity({}).rsplit("_", 1)[1].isdigit()
+
+
+def lease(server: FakeKubeServer, holder: str, renewed: datetime) -> None:
+    server.put_object({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "lbctl-controller", "namespace": "kube-system"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15,
+                 "acquireTime": format_micro_time(renewed - timedelta(minutes=5)),
+                 "renewTime": format_micro_time(renewed), "leaseTransitions": 2}})
+
+
+def pod(server: FakeKubeServer, name: str, ready: bool) -> None:
+    server.put_object({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "kube-system",
+                     "labels": {"app.kubernetes.io/name": "lbctl-controller"}},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "lbctl"}]},
+        "status": {"phase": "Running",
+                   "conditions": [{"type": "Ready", "status": str(ready)}]}})
+
+
+def test_status_with_a_leader(cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+    lease(kube_server, "ctl-a", datetime.now(timezone.utc))
+    pod(kube_server, "ctl-a", True)
+    pod(kube_server, "ctl-b", False)
+    result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
+    assert (result.code, result.err) == (0, "")
+    lines = result.out.splitlines()
+    assert lines[0] == "Lease:         kube-system/lbctl-controller"
+    assert lines[1].startswith("Leader:        ctl-a (for 5m")
+    assert lines[2:] == ["Transitions:   2",
+                         "Replicas:      ctl-a (Running, ready, leader), ctl-b (Running)"]
+    doc = json.loads(cli("--kubeconfig", str(kubeconfig), "controller", "status",
+                         "-o", "json").out)
+    assert (doc["kind"], doc["holder"], doc["leading"], doc["leaseTransitions"]) == (
+        "ControllerStatus", "ctl-a", True, 2)
+    assert doc["replicas"][0] == {"name": "ctl-a", "phase": "Running", "ready": True,
+                                  "node": "n1", "leader": True}
+
+
+def test_status_without_a_leader_exits_1(cli: Cli, kube_server: FakeKubeServer,
+                                         kubeconfig: Path) -> None:
+    result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
+    assert result.code == 1
+    assert result.out.splitlines()[1] == (
+        "Leader:     none: Lease kube-system/lbctl-controller does not exist (no controller "
+        "has run)")
+    lease(kube_server, "ctl-a", datetime.now(timezone.utc) - timedelta(minutes=1))
+    result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
+    assert result.code == 1
+    assert result.out.splitlines()[1] == "Leader:        none: ctl-a stopped renewing 60s ago"
+
+
+def test_controller_refuses_a_state_file(cli: Cli, kubeconfig: Path, tmp_path: Path) -> None:
+    result = cli("--kubeconfig", str(kubeconfig), "--state", str(tmp_path / "s.yaml"),
+                 "controller")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == ("lbctl: error: the controller keeps its state in the ConfigMap "
+                          "kube-system/lbctl-state, not in a file\n"
+                          "hint: drop --state (and unset LBCTL_STATE)\n")
+
+
+def test_bad_metrics_address(cli: Cli, kubeconfig: Path) -> None:
+    result = cli("--kubeconfig", str(kubeconfig), "controller", "--metrics-addr", "nonsense")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("lbctl: error: invalid --metrics-addr 'nonsense'")

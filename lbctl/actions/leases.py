@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from lbctl.core import leases as core
-from lbctl.core.permissions import CONTROLLER
+from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.errors import ConflictError, LbctlError, NotFoundError
 from lbctl.ports import LEASES, PODS, KubeAPI, Obj
 
@@ -214,3 +214,29 @@ def controller_status(kube: KubeAPI, namespace: str, name: str, pods_namespace: 
                                 leading and record is not None and record.holder == pod_name))
     return ControllerStatus(f"{namespace}/{name}", record, leading, now, pods_namespace,
                             tuple(replicas))
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Whether an ``lbctl controller`` serves lbctl's Services right now."""
+
+    leader: str | None  # the replica that leads, when one does
+    detail: str  # one line for a person
+
+
+def serving(kube: KubeAPI, *, now: datetime, namespace: str = SYSTEM_NAMESPACE,
+            name: str = CONTROLLER_LEASE, skew: float = 2.0) -> Serving:
+    """Read the controller's Lease: a fresh holder serves every Service of lbctl's class.  A
+    Lease that cannot be read (403) gives an answer that says so, never an error."""
+    try:
+        info = read(kube, namespace, name)
+    except LbctlError as exc:
+        return Serving(None, f"unknown (cannot read the Lease {namespace}/{name}: "
+                             f"{exc.message})")
+    if info is not None and core.is_fresh(info.record, now, skew=skew):
+        return Serving(info.record.holder, f"{info.record.holder} serves it (leader of the "
+                                           f"Lease {namespace}/{name})")
+    if info is None:
+        return Serving(None, "none runs: only lbctl assign and reconcile give it an address")
+    return Serving(None, "none leads: the controller's Lease was not renewed; lbctl "
+                         "controller status says more")

@@ -14,8 +14,9 @@ renders: kubectl-style tables (``-o wide`` adds the nodes with ready endpoints),
 
 ``svc show -o json`` is one such item plus ``ipFamilies``, ``ipFamilyPolicy``,
 ``sharingKey``, ``requested`` (``{"ips", "pool", "source"}``), ``hold`` (addresses or null),
-``nodes`` (with ready endpoints), ``why`` (``{"reason", "message"}`` or null) and ``wouldGet``
-(``{"ips", "pool"}`` or null).
+``nodes`` (with ready endpoints), ``why`` (``{"reason", "message"}`` or null), ``wouldGet``
+(``{"ips", "pool"}`` or null) and ``controller`` (``{"leader": name or null, "serving": bool}``:
+whether a running ``lbctl controller`` serves the Service).
 
 Errors from the action (Service not found: 3; cluster unreachable: 7) pass through to the error
 boundary in :mod:`lbctl.cli.main`; this module only raises :class:`~lbctl.errors.UsageError`
@@ -35,8 +36,10 @@ from lbctl.cli.context import Output, app_of, command, group
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
+    from lbctl.actions.leases import Serving
     from lbctl.actions.services import ServiceView
     from lbctl.core.service import Asked
+    from lbctl.ports import KubeAPI
 
 app = group("LoadBalancer Services: their external IPs, pool, and whether the state agrees.")
 
@@ -185,6 +188,7 @@ def show(
         render.names(app.out, [f"service/{name}"])
         return
     view, svc = detail.view, detail.view.svc
+    controller = _controller(app.kube(), svc)
     families = _families(svc)
     policy = (svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack"
     if output is not Output.table:
@@ -202,6 +206,8 @@ def show(
                 "reason": actions.reason_of(detail.problem), "message": detail.problem.message},
             "wouldGet": None if detail.would_get is None else {
                 "ips": list(detail.would_get.ips), "pool": detail.would_get.pool},
+            "controller": {"leader": controller.leader,
+                           "serving": controller.leader is not None and core.is_ours(svc)},
         })
         render.document(app.out, doc, output.value)
         return
@@ -222,6 +228,7 @@ def show(
         ("Traffic policy", core.traffic_policy(svc)),
         ("Ports", ", ".join(core.port_list(svc)) or "<none>"),
         ("Ready nodes", ", ".join(view.nodes or ()) or "<none>"),
+        ("Controller", controller.detail),
     ]
     if detail.hold is not None:
         facts.append(("Held", ", ".join(detail.hold.ips)))
@@ -236,6 +243,17 @@ def show(
         facts.append(("Would get", f"{_ips(detail.would_get.ips)} from pool "
                                    f"{detail.would_get.pool} (lbctl assign svc {name})"))
     render.facts(app.out, facts)
+
+
+def _controller(kube: KubeAPI, svc: dict[str, Any]) -> Serving:
+    """Whether lbctl controller serves ``svc`` (only a Service of lbctl's class can be)."""
+    from lbctl.actions.leases import Serving, serving
+    from lbctl.core import service as core
+
+    found = serving(kube, now=now())
+    if not core.is_ours(svc):
+        return Serving(found.leader, "none: not a Service of lbctl's class")
+    return found
 
 
 def _families(svc: dict[str, Any]) -> list[str]:

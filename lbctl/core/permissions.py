@@ -105,8 +105,8 @@ PERMISSIONS: tuple[Permission, ...] = (
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
     # The controller's leader election.
     Permission("get", "coordination.k8s.io", "leases", "find the controller's leader",
-               ("controller", "controller status", "doctor"), namespace=SYSTEM_NAMESPACE,
-               name=CONTROLLER_LEASE),
+               ("controller", "controller status", "svc show", "doctor"),
+               namespace=SYSTEM_NAMESPACE, name=CONTROLLER_LEASE),
     Permission("create", "coordination.k8s.io", "leases", "create the leader Lease the first "
                "time", ("controller",), namespace=SYSTEM_NAMESPACE),
     Permission("update", "coordination.k8s.io", "leases", "take and renew leadership",

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from lbctl.core import kubeproxy
+from lbctl.core import kubeproxy, leases
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
+from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps, usage
 from lbctl.core.probe import judge
 from lbctl.core.sharing import conflicts
@@ -569,6 +570,46 @@ def check_permissions(ctx: Context) -> list[Finding]:
     return findings or _ok(f"this identity holds all {len(answers)} permissions lbctl uses")
 
 
+# --------------------------------------------------------------------------- the controller
+
+
+def check_controller(ctx: Context) -> list[Finding]:
+    """A controller that is installed runs and leads; one that led stopped renewing."""
+    lease = ctx.need(ctx.facts.controller_lease)
+    now = ctx.facts.read_at
+    if now is None:
+        raise _Skip("no time of reading")
+    workloads = ctx.facts.workloads
+    installed = [] if isinstance(workloads, Absent) else [
+        w for w in workloads if w.get("kind") == "Deployment"
+        and (w.get("metadata") or {}).get("name") == CONTROLLER]
+    where = f"Lease {SYSTEM_NAMESPACE}/{CONTROLLER_LEASE}"
+    objects = tuple(f"deployment/{(w.get('metadata') or {}).get('namespace')}/{CONTROLLER}"
+                    for w in installed)
+    hint = ("kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; "
+            "lbctl controller status")
+    if lease is None:
+        if installed:
+            return [Finding("error", f"the {CONTROLLER} Deployment is installed but no replica "
+                                     f"has ever held the {where}: the controller is not running",
+                            hint, objects)]
+        return [Finding("info", "no lbctl controller runs: Services get addresses only from "
+                                "lbctl assign and reconcile",
+                        "lbctl install prints the manifests that run one")]
+    record = leases.record_of(lease)
+    if leases.is_fresh(record, now, skew=2.0):
+        return _ok(f"controller {record.holder} leads ({where}, renewed "
+                   f"{svc_core.age(record.renewed, now)} ago)")
+    if not record.holder and not installed and not isinstance(workloads, Absent):
+        return [Finding("info", f"no lbctl controller runs (the last one gave up the {where} "
+                                f"{svc_core.age(record.renewed, now)} ago)",
+                        "lbctl install prints the manifests that run one")]
+    why = ("the last leader gave the Lease up" if not record.holder else
+           f"{record.holder} stopped renewing it {svc_core.age(record.renewed, now)} ago")
+    return [Finding("error", f"no lbctl controller leads: {why} ({where}); new Services stay "
+                             "pending", hint, objects)]
+
+
 # --------------------------------------------------------------------------- the wire
 
 
@@ -639,6 +680,8 @@ CHECKS: tuple[Check, ...] = (
             _implementation_check(impl)) for impl in IMPLEMENTATIONS),
     Check("rbac.permissions", "the current identity holds every permission lbctl uses",
           check_permissions),
+    Check("controller.leader", "an installed lbctl controller runs and has a leader",
+          check_controller),
     Check("net.probe", "each allocated address is answered by exactly one MAC (--probe)",
           check_probe),
 )

@@ -12,6 +12,7 @@ I/O or raises.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, TypeVar, Union
 
 from lbctl.core.permissions import Permission
@@ -81,3 +82,6 @@ class Facts:
     permissions: Known[list[tuple[Permission, bool]]]
     #: What answered the ARP/NDP probe of each allocated address; Absent when not asked for.
     probes: Known[list[Probed]] | ProbeFailed
+    #: The controller's leader Lease (None: there is none), and when it was read.
+    controller_lease: Known[Obj | None] = Absent("offline: no cluster to ask")
+    read_at: datetime | None = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TypeVar
 
 import yaml
@@ -33,7 +34,13 @@ import yaml
 from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.manifests import read_objects
-from lbctl.core.permissions import KUBE_PROXY, PERMISSIONS, SYSTEM_NAMESPACE, Permission
+from lbctl.core.permissions import (
+    CONTROLLER_LEASE,
+    KUBE_PROXY,
+    PERMISSIONS,
+    SYSTEM_NAMESPACE,
+    Permission,
+)
 from lbctl.core.state import decode
 from lbctl.core.statefile import unwrap
 from lbctl.doctor.facts import (
@@ -51,6 +58,7 @@ from lbctl.ports import (
     DAEMONSETS,
     DEPLOYMENTS,
     ENDPOINTSLICES,
+    LEASES,
     NODES,
     PODS,
     SERVICES,
@@ -142,6 +150,13 @@ def _workloads(kube: KubeAPI) -> list[Obj]:
             for obj in kube.list(resource)]
 
 
+def _controller_lease(kube: KubeAPI) -> Obj | None:
+    try:
+        return kube.get(LEASES, CONTROLLER_LEASE, SYSTEM_NAMESPACE)
+    except NotFoundError:
+        return None
+
+
 def _permissions(kube: KubeAPI) -> list[tuple[Permission, bool]]:
     return [(p, kube.can_i(p.verb, p.resource, p.group, p.namespace, p.subresource,
                            name=p.name or ""))
@@ -154,7 +169,7 @@ def _quiet(what: str) -> None:
 
 def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
          probe: ProbeOptions | None = None,
-         progress: Callable[[str], None] = _quiet) -> Facts:
+         progress: Callable[[str], None] = _quiet, now: datetime | None = None) -> Facts:
     """Everything doctor checks, read from the cluster ``kube`` talks to.  ``progress`` is told
     what is being read next ("Services", "permissions", ...)."""
     progress("the API server")
@@ -172,6 +187,9 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
     workloads = _readable(lambda: _workloads(kube))
     configmaps = _readable(lambda: _configmaps(kube))
     custom = _readable(lambda: _custom(kube))
+    progress("the controller's Lease")
+    controller_lease = _readable(lambda: _controller_lease(kube))
+    read_at = now or datetime.now(timezone.utc)
     progress("permissions")
     permissions = _readable(lambda: _permissions(kube))
     if probe is not None:
@@ -190,6 +208,8 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
         custom=custom,
         permissions=permissions,
         probes=_probe(state_text, probe),
+        controller_lease=controller_lease,
+        read_at=read_at,
     )
 
 

@@ -88,3 +88,27 @@ def test_bad_metrics_address(cli: Cli, kubeconfig: Path) -> None:
     result = cli("--kubeconfig", str(kubeconfig), "controller", "--metrics-addr", "nonsense")
     assert (result.code, result.out) == (2, "")
     assert result.err.startswith("lbctl: error: invalid --metrics-addr 'nonsense'")
+
+
+def test_svc_show_says_whether_a_controller_serves_the_service(
+        cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+    from tests.actions.test_services import put
+
+    put(kube_server, "web", "shop")
+    put(kube_server, "other", "shop", loadBalancerClass="example.com/other")
+    show = ("--kubeconfig", str(kubeconfig), "svc", "show", "-n", "shop")
+    line = next(x for x in cli(*show, "web").out.splitlines() if x.startswith("Controller:"))
+    assert line == ("Controller:       none runs: only lbctl assign and reconcile give it an "
+                    "address")
+    lease(kube_server, "ctl-a", datetime.now(timezone.utc))
+    line = next(x for x in cli(*show, "web").out.splitlines() if x.startswith("Controller:"))
+    assert line == ("Controller:       ctl-a serves it (leader of the Lease "
+                    "kube-system/lbctl-controller)")
+    doc = json.loads(cli(*show, "web", "-o", "json").out)
+    assert doc["controller"] == {"leader": "ctl-a", "serving": True}
+    doc = json.loads(cli(*show, "other", "-o", "json").out)
+    assert doc["controller"] == {"leader": "ctl-a", "serving": False}
+    kube_server.deny("get", "leases")
+    line = next(x for x in cli(*show, "web").out.splitlines() if x.startswith("Controller:"))
+    assert line.startswith("Controller:       unknown (cannot read the Lease "
+                           "kube-system/lbctl-controller: forbidden")

@@ -139,10 +139,13 @@ IMPL
 RBAC
   SKIP  rbac.permissions           offline: no cluster to ask
 
+CONTROLLER
+  SKIP  controller.leader          offline: no cluster to ask
+
 NET
   SKIP  net.probe                  skipped with --skip
 
-29 checks: 1 warning, 6 passed, 22 skipped. Result: OK (--fail-on error)
+30 checks: 1 warning, 6 passed, 23 skipped. Result: OK (--fail-on error)
 """
 
 

@@ -121,6 +121,7 @@ def test_show_an_assigned_service(run: Cli) -> None:
         "Traffic policy:   Cluster\n"
         "Ports:            80/TCP\n"
         "Ready nodes:      <none>\n"
+        "Controller:       none runs: only lbctl assign and reconcile give it an address\n"
     )
 
 

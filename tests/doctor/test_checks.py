@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -301,3 +302,53 @@ def test_skipped_checks_say_so_and_do_not_run() -> None:
     results = {r.id: r for r in checks.diagnose(facts(state=Absent("x")), ["state"])}
     assert results["state.parse"].findings[0].message == "skipped with --skip"
     assert results["pool.utilisation"].findings[0].message == "x"
+
+
+# --------------------------------------------------------------------------- the controller
+
+
+def _lease(holder: str, renewed_ago: float) -> dict[str, object]:
+    from datetime import timedelta
+
+    from lbctl.core.leases import format_micro_time
+
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "lbctl-controller", "namespace": "kube-system"},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15,
+                     "renewTime": format_micro_time(READ_AT - timedelta(seconds=renewed_ago))}}
+
+
+READ_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+DEPLOYMENT = {"kind": "Deployment",
+              "metadata": {"name": "lbctl-controller", "namespace": "kube-system"}}
+
+
+@pytest.mark.parametrize(("lease", "workloads", "severity", "message"), [
+    (_lease("ctl-a", 3), [DEPLOYMENT], "pass",
+     "controller ctl-a leads (Lease kube-system/lbctl-controller, renewed 3s ago)"),
+    (_lease("ctl-a", 60), [DEPLOYMENT], "error",
+     "no lbctl controller leads: ctl-a stopped renewing it 60s ago (Lease "
+     "kube-system/lbctl-controller); new Services stay pending"),
+    (_lease("", 60), [DEPLOYMENT], "error",
+     "no lbctl controller leads: the last leader gave the Lease up (Lease "
+     "kube-system/lbctl-controller); new Services stay pending"),
+    (_lease("", 60), [], "info",
+     "no lbctl controller runs (the last one gave up the Lease kube-system/lbctl-controller "
+     "60s ago)"),
+    (None, [DEPLOYMENT], "error",
+     "the lbctl-controller Deployment is installed but no replica has ever held the Lease "
+     "kube-system/lbctl-controller: the controller is not running"),
+    (None, [], "info",
+     "no lbctl controller runs: Services get addresses only from lbctl assign and reconcile"),
+])
+def test_controller_leader(lease: object, workloads: list[object], severity: str,
+                           message: str) -> None:
+    result = run("controller.leader", facts(controller_lease=lease, workloads=workloads,
+                                            read_at=READ_AT))
+    [finding] = result.findings
+    assert (finding.severity, finding.message) == (severity, message)
+
+
+def test_controller_leader_is_skipped_offline() -> None:
+    result = run("controller.leader", facts())
+    assert result.findings[0].severity == "skip"

@@ -1,0 +1,271 @@
+"""Benchmark: ``lbctl controller`` against the fake kube-apiserver.
+
+Everything runs on this machine, on 127.0.0.1: the fake apiserver in this process, the
+controller(s) as real ``python -m lbctl controller`` processes (as the Deployment runs them),
+stopped by PID at the end.
+
+* ``burst``: a controller is running and synced; N Services (default 1,000) are created as fast
+  as 8 client threads can POST them.  A watch in this process notes when each Service's status
+  first shows an address.  Reported: creation -> publication latency p50/p90/p99/max (from just
+  before the POST to the watch event), the time until the last one, and the API requests the
+  controller made per Service (every request the fake served, minus the benchmark's own POSTs
+  and watch).  Targets: p50 <= 100 ms, p99 <= 1 s, <= 2 requests per Service.
+* ``failover``: two replicas with the default lease duration (15 s); SIGKILL the leader and time
+  until the other holds the Lease (target: <= duration + 1 s); then SIGTERM the new leader with
+  a third replica standing by, and time the handover.
+* ``memory``: 10,000 Services stored, a controller started; once every one is assigned and the
+  controller idles, its resident memory (VmRSS; target <= 150 MB) and its CPU use over 30 s
+  of idling (target ~0).
+
+From the repository root::
+
+    .venv/bin/python -m bench.bench_controller [--services 1000] [--watched 10000]
+        [--skip burst,failover,memory] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lbctl import kube as adapter
+from lbctl.core.leases import record_of
+from lbctl.core.pools import add_pool, make_pool
+from lbctl.ports import SERVICES
+from lbctl.state.configmap import ConfigMapBackend
+from lbctl.state.store import StateStore
+from tests.kubefake.server import FakeKubeServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_controller(kubeconfig: Path, identity: str, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("POD_NAME", "LBCTL_STATE")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lbctl", "--kubeconfig", str(kubeconfig), "controller",
+         "--id", identity, "--metrics-addr", "127.0.0.1:0", *extra],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+def holder(server: FakeKubeServer) -> str:
+    lease = server.get_object("leases", "lbctl-controller", "kube-system")
+    return record_of(lease).holder if lease else ""
+
+
+def wait_for(check: Any, timeout: float, step: float = 0.01) -> float:
+    """Seconds until ``check()`` held (raises after ``timeout``)."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"gave up after {timeout}s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def seed_pool(kubeconfig: Path, cidr: str) -> None:
+    store = StateStore(ConfigMapBackend(adapter.connect(str(kubeconfig), None)))
+    store.update(lambda state: (add_pool(state, make_pool("default", [cidr])), None))
+
+
+def service(name: str, namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def burst(count: int, workdir: Path) -> dict[str, Any]:
+    with FakeKubeServer() as server:
+        kubeconfig = server.write_kubeconfig(workdir / "burst.kubeconfig")
+        seed_pool(kubeconfig, "10.0.0.0/16")
+        controller = start_controller(kubeconfig, "bench")
+        try:
+            wait_for(lambda: holder(server) == "bench", 30)
+            time.sleep(1.0)  # both watches listed
+            kube = adapter.connect(str(kubeconfig), None)
+            listing = kube.list_versioned(SERVICES)
+            created: dict[str, float] = {}
+            published: dict[str, float] = {}
+            done = threading.Event()
+
+            def watch() -> None:
+                events = kube.watch(SERVICES, resource_version=listing.resource_version,
+                                    timeout_seconds=600)
+                for event in events:
+                    meta = event.object.get("metadata") or {}
+                    ingress = ((event.object.get("status") or {}).get("loadBalancer") or {}
+                               ).get("ingress")
+                    name = f"{meta.get('namespace')}/{meta.get('name')}"
+                    if ingress and name not in published:
+                        published[name] = time.monotonic()
+                        if len(published) == count:
+                            done.set()
+                            return
+
+            before = len(server.requests)
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            local = threading.local()
+
+            def create(i: int) -> None:
+                if not hasattr(local, "conn"):
+                    local.conn = http.client.HTTPConnection("127.0.0.1", server.port,
+                                                            timeout=30)
+                namespace = f"ns{i % 10}"
+                name = f"svc-{i:05d}"
+                body = json.dumps(service(name, namespace)).encode()
+                created[f"{namespace}/{name}"] = time.monotonic()
+                local.conn.request("POST", f"/api/v1/namespaces/{namespace}/services", body,
+                                   {"Content-Type": "application/json"})
+                response = local.conn.getresponse()
+                response.read()
+                assert response.status == 201, response.status
+
+            start = time.monotonic()
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(create, range(count)))
+            creation = time.monotonic() - start
+            if not done.wait(120):
+                raise TimeoutError(f"only {len(published)} of {count} published")
+            total = time.monotonic() - start
+            time.sleep(0.5)  # the controller's last requests (state re-reads) land
+            requests = list(server.requests)[before:]
+            # The benchmark's own: its POSTs and its one watch of Services.
+            mine = [r for r in requests if not (r.method == "POST" and r.path.endswith(
+                "/services"))]
+            ours = next(i for i, r in enumerate(mine) if r.path == "/api/v1/services"
+                        and r.query.get("watch") == "true")
+            del mine[ours]
+            kinds: dict[str, int] = {}
+            for r in mine:
+                what = ("services/status" if r.path.endswith("/status")
+                        else r.path.split("/")[-1])
+                kind = f"{r.method} {what}" + (" (watch)" if r.query.get("watch") else "")
+                kinds[kind] = kinds.get(kind, 0) + 1
+            latencies = [published[k] - created[k] for k in created]
+            shown = [ip for svc in server.objects_of("services")
+                     for ip in (i["ip"] for i in svc["status"]["loadBalancer"]["ingress"])]
+            return {
+                "services": count,
+                "creation_seconds": round(creation, 3),
+                "all_published_seconds": round(total, 3),
+                "latency_ms": {p: round(percentile(latencies, q) * 1000, 1) for p, q in
+                               (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+                "mean_ms": round(statistics.mean(latencies) * 1000, 1),
+                "controller_requests": len(mine),
+                "requests_per_service": round(len(mine) / count, 3),
+                "requests_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+                "duplicates": len(shown) - len(set(shown)),
+            }
+        finally:
+            stop(controller)
+
+
+def failover(workdir: Path) -> dict[str, Any]:
+    with FakeKubeServer() as server:
+        kubeconfig = server.write_kubeconfig(workdir / "failover.kubeconfig")
+        seed_pool(kubeconfig, "10.0.0.0/16")
+        replicas = {name: start_controller(kubeconfig, name) for name in ("a", "b")}
+        try:
+            wait_for(lambda: holder(server) in replicas, 40)
+            leader = holder(server)
+            time.sleep(3)  # a few renewals: the follower has observed the record
+            other = next(n for n in replicas if n != leader)
+            replicas[leader].send_signal(signal.SIGKILL)
+            killed = wait_for(lambda: holder(server) == other, 40)
+            replicas["c"] = start_controller(kubeconfig, "c")
+            time.sleep(3)
+            replicas[other].send_signal(signal.SIGTERM)
+            handed = wait_for(lambda: holder(server) == "c", 40)
+            return {"lease_duration_seconds": 15, "sigkill_takeover_seconds": round(killed, 2),
+                    "sigterm_handover_seconds": round(handed, 2)}
+        finally:
+            for process in replicas.values():
+                stop(process)
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory(watched: int, workdir: Path, idle_seconds: float) -> dict[str, Any]:
+    with FakeKubeServer() as server:
+        kubeconfig = server.write_kubeconfig(workdir / "memory.kubeconfig")
+        seed_pool(kubeconfig, "10.0.0.0/16")
+        for i in range(watched):
+            server.put_object(service(f"svc-{i:05d}", f"ns{i % 50}"))
+        controller = start_controller(kubeconfig, "mem")
+        try:
+            def all_assigned() -> bool:
+                return sum(1 for s in server.objects_of("services")
+                           if (s.get("status") or {}).get("loadBalancer", {}).get("ingress")
+                           ) == watched
+
+            assign = wait_for(all_assigned, 600, step=1.0)
+            time.sleep(5)  # settle: the last MODIFIED events handled
+            rss = proc_rss_mb(controller.pid)
+            cpu0, t0 = proc_cpu_seconds(controller.pid), time.monotonic()
+            time.sleep(idle_seconds)
+            cpu = (proc_cpu_seconds(controller.pid) - cpu0) / (time.monotonic() - t0)
+            return {"services": watched, "assign_all_seconds": round(assign, 1),
+                    "rss_mb": round(rss, 1), "rss_after_idle_mb":
+                        round(proc_rss_mb(controller.pid), 1),
+                    "idle_cpu_percent": round(cpu * 100, 2), "idle_seconds": idle_seconds}
+        finally:
+            stop(controller)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--watched", type=int, default=10_000)
+    parser.add_argument("--idle", type=float, default=30.0)
+    parser.add_argument("--skip", default="")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    report: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if "burst" not in skip:
+            report["burst"] = burst(args.services, workdir)
+        if "failover" not in skip:
+            report["failover"] = failover(workdir)
+        if "memory" not in skip:
+            report["memory"] = memory(args.watched, workdir, args.idle)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -30,8 +30,9 @@ that cannot be recorded is a warning, never a failure.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -382,7 +383,8 @@ class _Job:
 
 
 def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
-         warn: Warn, progress: Progress | None, workers: int = WORKERS) -> Batch:
+         warn: Warn, progress: Progress | None, workers: int = WORKERS,
+         executor: Executor | None = None) -> Batch:
     """One state transaction for the whole plan, then the status patches and Events in
     parallel, then the rollback of refused publications."""
     outcomes = list(plan.outcomes)
@@ -421,7 +423,9 @@ def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: d
     event_errors: list[str] = []
     if progress is not None:
         progress(0, len(jobs))
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+    with contextlib.ExitStack() as stack:
+        pool = executor or stack.enter_context(
+            ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))))
         futures = {pool.submit(work, job): job for job in jobs}
         for done, future in enumerate(as_completed(futures), start=1):
             job = futures[future]
@@ -479,7 +483,7 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
 
 def reconcile_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceKey, Obj],
                        keys: Iterable[ServiceKey], *, now: datetime, warn: Warn = ignore,
-                       workers: int = WORKERS) -> Batch:
+                       workers: int = WORKERS, executor: Executor | None = None) -> Batch:
     """``reconcile`` for the Services ``keys`` only, with the Services already known: the
     controller's batch.  ``services`` is every Service the caller knows (all namespaces and
     classes: their statuses make addresses used); a key absent from it is a deleted Service.
@@ -488,12 +492,13 @@ def reconcile_services(kube: KubeAPI, store: StateStore, services: Mapping[Servi
     status that shows other addresses than the state records *for that Service* is re-published
     from the state (the controller owns those statuses); a status showing addresses the state
     does not record at all is still only reported.  No LIST: one state read, one state write
-    when something changed, one status PATCH per Service to publish or withdraw."""
+    when something changed, one status PATCH per Service to publish or withdraw (on
+    ``executor`` when given: a long-running caller keeps its threads)."""
     wanted = set(keys)
     plan = _reconcile_plan(kube, list(services.values()), store.load(),
                            wanted.__contains__, dry_run=False, republish=True)
     return _run(kube, store, plan, dry_run=False, now=now, warn=warn, progress=None,
-                workers=workers)
+                workers=workers, executor=executor)
 
 
 def _reconcile_plan(kube: KubeAPI, services: list[Obj], state: State,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,6 +75,9 @@ class Reconciler:
         self.services: dict[ServiceKey, Obj] = {}
         self.snapshot: StateSnapshot | None = None
         self.batches = 0
+        # The status PATCHes of every batch, on threads started once.
+        self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
+                                           thread_name_prefix="publish")
 
     # ------------------------------------------------------------------ what needs work
 
@@ -168,7 +172,8 @@ class Reconciler:
         try:
             batch = actions.reconcile_services(
                 self.kube, self.store, services, keys, now=self._clock(),
-                warn=lambda message: self._log("warning", message, {}), workers=self.workers)
+                warn=lambda message: self._log("warning", message, {}), workers=self.workers,
+                executor=self.executor)
         except LbctlError as exc:
             self._log("error", f"batch of {len(keys)} Service(s) failed: {exc.message}",
                       {"hint": exc.hint})

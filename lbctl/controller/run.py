@@ -160,6 +160,7 @@ class Controller:
                 elif keys:
                     self.queue.add(keys)  # leadership lost meanwhile: leave them queued
         finally:
+            self.reconciler.executor.shutdown(wait=True)
             self._elector_stop.set()
             for thread in self._threads:
                 if thread.name == "elector":

@@ -87,9 +87,11 @@ def seed_pool(kubeconfig: Path, cidr: str) -> None:
 
 
 def service(name: str, namespace: str) -> dict[str, Any]:
+    # No node ports: 10,000 Services would not fit in the node-port range (30000-32767).
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": namespace},
-            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}],
+                     "allocateLoadBalancerNodePorts": False}}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -97,61 +99,100 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def burst(count: int, workdir: Path) -> dict[str, Any]:
-    with FakeKubeServer() as server:
-        kubeconfig = server.write_kubeconfig(workdir / "burst.kubeconfig")
-        seed_pool(kubeconfig, "10.0.0.0/16")
-        controller = start_controller(kubeconfig, "bench")
+class _External:
+    """The fake apiserver in a process of its own (``python -m tests.kubefake``): the
+    benchmark's client threads and the server then do not share one interpreter lock."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.kubeconfig = workdir / "external.kubeconfig"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.kubefake", "--kubeconfig", str(self.kubeconfig)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert self.process.stderr is not None
+        line = self.process.stderr.readline()  # "kubefake: serving http://127.0.0.1:PORT; ..."
+        self.port = int(line.split("http://127.0.0.1:")[1].split(";")[0])
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def burst(count: int, workdir: Path, *, separate: bool = False) -> dict[str, Any]:
+    if separate:
+        external = _External(workdir)
         try:
-            wait_for(lambda: holder(server) == "bench", 30)
-            time.sleep(1.0)  # both watches listed
-            kube = adapter.connect(str(kubeconfig), None)
-            listing = kube.list_versioned(SERVICES)
-            created: dict[str, float] = {}
-            published: dict[str, float] = {}
-            done = threading.Event()
+            return _burst(count, external.kubeconfig, external.port, None)
+        finally:
+            external.stop()
+    with FakeKubeServer() as server:
+        return _burst(count, server.write_kubeconfig(workdir / "burst.kubeconfig"), server.port,
+                      server)
 
-            def watch() -> None:
-                events = kube.watch(SERVICES, resource_version=listing.resource_version,
-                                    timeout_seconds=600)
-                for event in events:
-                    meta = event.object.get("metadata") or {}
-                    ingress = ((event.object.get("status") or {}).get("loadBalancer") or {}
-                               ).get("ingress")
-                    name = f"{meta.get('namespace')}/{meta.get('name')}"
-                    if ingress and name not in published:
-                        published[name] = time.monotonic()
-                        if len(published) == count:
-                            done.set()
-                            return
 
-            before = len(server.requests)
-            watcher = threading.Thread(target=watch, daemon=True)
-            watcher.start()
-            local = threading.local()
+def _lease_holder(kube: Any) -> str:
+    from lbctl.ports import LEASES
 
-            def create(i: int) -> None:
-                if not hasattr(local, "conn"):
-                    local.conn = http.client.HTTPConnection("127.0.0.1", server.port,
-                                                            timeout=30)
-                namespace = f"ns{i % 10}"
-                name = f"svc-{i:05d}"
-                body = json.dumps(service(name, namespace)).encode()
-                created[f"{namespace}/{name}"] = time.monotonic()
-                local.conn.request("POST", f"/api/v1/namespaces/{namespace}/services", body,
-                                   {"Content-Type": "application/json"})
-                response = local.conn.getresponse()
-                response.read()
-                assert response.status == 201, response.status
+    try:
+        return record_of(kube.get(LEASES, "lbctl-controller", "kube-system")).holder
+    except Exception:
+        return ""
 
-            start = time.monotonic()
-            with ThreadPoolExecutor(8) as pool:
-                list(pool.map(create, range(count)))
-            creation = time.monotonic() - start
-            if not done.wait(120):
-                raise TimeoutError(f"only {len(published)} of {count} published")
-            total = time.monotonic() - start
-            time.sleep(0.5)  # the controller's last requests (state re-reads) land
+
+def _burst(count: int, kubeconfig: Path, port: int,
+           server: FakeKubeServer | None) -> dict[str, Any]:
+    seed_pool(kubeconfig, "10.0.0.0/16")
+    controller = start_controller(kubeconfig, "bench")
+    try:
+        kube = adapter.connect(str(kubeconfig), None)
+        wait_for(lambda: _lease_holder(kube) == "bench", 30, step=0.05)
+        time.sleep(1.0)  # both watches listed
+        listing = kube.list_versioned(SERVICES)
+        created: dict[str, float] = {}
+        published: dict[str, float] = {}
+        done = threading.Event()
+
+        def watch() -> None:
+            events = kube.watch(SERVICES, resource_version=listing.resource_version,
+                                timeout_seconds=600)
+            for event in events:
+                meta = event.object.get("metadata") or {}
+                ingress = ((event.object.get("status") or {}).get("loadBalancer") or {}
+                           ).get("ingress")
+                name = f"{meta.get('namespace')}/{meta.get('name')}"
+                if ingress and name not in published:
+                    published[name] = time.monotonic()
+                    if len(published) == count:
+                        done.set()
+                        return
+
+        before = len(server.requests) if server is not None else 0
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        local = threading.local()
+
+        def create(i: int) -> None:
+            if not hasattr(local, "conn"):
+                local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            namespace = f"ns{i % 10}"
+            name = f"svc-{i:05d}"
+            body = json.dumps(service(name, namespace)).encode()
+            created[f"{namespace}/{name}"] = time.monotonic()
+            local.conn.request("POST", f"/api/v1/namespaces/{namespace}/services", body,
+                               {"Content-Type": "application/json"})
+            response = local.conn.getresponse()
+            response.read()
+            assert response.status == 201, response.status
+
+        start = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, range(count)))
+        creation = time.monotonic() - start
+        if not done.wait(120):
+            raise TimeoutError(f"only {len(published)} of {count} published")
+        total = time.monotonic() - start
+        time.sleep(0.5)  # the controller's last requests (state re-reads) land
+        kinds: dict[str, int] = {}
+        mine: list[Any] = []
+        if server is not None:
             requests = list(server.requests)[before:]
             # The benchmark's own: its POSTs and its one watch of Services.
             mine = [r for r in requests if not (r.method == "POST" and r.path.endswith(
@@ -159,29 +200,29 @@ def burst(count: int, workdir: Path) -> dict[str, Any]:
             ours = next(i for i, r in enumerate(mine) if r.path == "/api/v1/services"
                         and r.query.get("watch") == "true")
             del mine[ours]
-            kinds: dict[str, int] = {}
             for r in mine:
                 what = ("services/status" if r.path.endswith("/status")
                         else r.path.split("/")[-1])
                 kind = f"{r.method} {what}" + (" (watch)" if r.query.get("watch") else "")
                 kinds[kind] = kinds.get(kind, 0) + 1
-            latencies = [published[k] - created[k] for k in created]
-            shown = [ip for svc in server.objects_of("services")
-                     for ip in (i["ip"] for i in svc["status"]["loadBalancer"]["ingress"])]
-            return {
-                "services": count,
-                "creation_seconds": round(creation, 3),
-                "all_published_seconds": round(total, 3),
-                "latency_ms": {p: round(percentile(latencies, q) * 1000, 1) for p, q in
-                               (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
-                "mean_ms": round(statistics.mean(latencies) * 1000, 1),
-                "controller_requests": len(mine),
-                "requests_per_service": round(len(mine) / count, 3),
-                "requests_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
-                "duplicates": len(shown) - len(set(shown)),
-            }
-        finally:
-            stop(controller)
+        latencies = [published[k] - created[k] for k in created]
+        shown = [ip for svc in kube.list(SERVICES)
+                 for ip in (i["ip"] for i in svc["status"]["loadBalancer"]["ingress"])]
+        return {
+            "server": "separate process" if server is None else "in this process",
+            "services": count,
+            "creation_seconds": round(creation, 3),
+            "all_published_seconds": round(total, 3),
+            "latency_ms": {p: round(percentile(latencies, q) * 1000, 1) for p, q in
+                           (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+            "mean_ms": round(statistics.mean(latencies) * 1000, 1),
+            "controller_requests": len(mine) if server is not None else None,
+            "requests_per_service": round(len(mine) / count, 3) if server else None,
+            "requests_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "duplicates": len(shown) - len(set(shown)),
+        }
+    finally:
+        stop(controller)
 
 
 def failover(workdir: Path) -> dict[str, Any]:
@@ -260,6 +301,8 @@ def main() -> None:
         workdir = Path(tmp)
         if "burst" not in skip:
             report["burst"] = burst(args.services, workdir)
+        if "burst-separate" not in skip:
+            report["burst_separate_server"] = burst(args.services, workdir, separate=True)
         if "failover" not in skip:
             report["failover"] = failover(workdir)
         if "memory" not in skip:

@@ -108,7 +108,7 @@ class Reconciler:
 
     def services_listed(self, items: list[Obj]) -> None:
         """A fresh LIST: replace the cache; whatever vanished was deleted unseen."""
-        fresh = {core.key_of(svc): svc for svc in items}
+        fresh = {core.key_of(svc): _slim(svc) for svc in items}
         with self._lock:
             gone = set(self.services) - set(fresh)
             self.services = fresh
@@ -123,7 +123,7 @@ class Reconciler:
                 self.services.pop(key, None)
                 svc = None
             else:
-                self.services[key] = svc = event.object
+                self.services[key] = svc = _slim(event.object)
             work = self._needs_work(key, svc)
         if work:
             self.queue.add([key])
@@ -216,6 +216,25 @@ class Reconciler:
         created = parse_micro_time((svc.get("metadata") or {}).get("creationTimestamp"))
         if created is not None:
             self.metrics.publication.observe(max(0.0, (now - created).total_seconds()))
+
+
+#: What the cache drops from each Service: read by nothing in lbctl, and on a real cluster
+#: often most of the object's size.
+_HEAVY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def _slim(svc: Obj) -> Obj:
+    """The Service without ``managedFields`` and kubectl's last-applied copy of itself."""
+    meta = svc.get("metadata")
+    if not isinstance(meta, dict) or not ("managedFields" in meta or any(
+            a in (meta.get("annotations") or {}) for a in _HEAVY_ANNOTATIONS)):
+        return svc
+    meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        meta["annotations"] = {k: v for k, v in annotations.items()
+                               if k not in _HEAVY_ANNOTATIONS}
+    return {**svc, "metadata": meta}
 
 
 def _may_unblock(before: State, after: State) -> bool:

@@ -376,7 +376,10 @@ def default_service(
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))
-        if svc_type in ("NodePort", "LoadBalancer") and not port.get("nodePort"):
+        # A LoadBalancer Service with allocateLoadBalancerNodePorts: false gets none (1.24+).
+        wants_node_port = svc_type == "NodePort" or (
+            svc_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is not False)
+        if wants_node_port and not port.get("nodePort"):
             port["nodePort"] = old_ports.get(port.get("port")) or allocator.allocate_port()
     if svc_type in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")

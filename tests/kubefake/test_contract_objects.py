@@ -329,3 +329,14 @@ def test_seeding_and_reading_objects_directly(kube_server: FakeKubeServer, core:
     assert [o["metadata"]["name"] for o in kube_server.objects_of("services")] == ["web"]
     with pytest.raises(ValueError, match="serves no v1 Secret"):
         kube_server.put_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})
+
+
+def test_load_balancer_node_ports_follow_allocate_load_balancer_node_ports(raw: Raw) -> None:
+    path = "/api/v1/namespaces/default/services"
+    body = {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}],
+                                                 "allocateLoadBalancerNodePorts": False}}
+    status, created = raw("POST", path, body)
+    assert status == 201 and "nodePort" not in created["spec"]["ports"][0]
+    body = {"metadata": {"name": "lb2"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+    status, created = raw("POST", path, body)
+    assert status == 201 and 30000 <= created["spec"]["ports"][0]["nodePort"] < 32768

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 
 from lbctl.core import leases as core
 from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
-from lbctl.errors import ConflictError, LbctlError, NotFoundError
+from lbctl.errors import ConflictError, LbctlError, NotFoundError, PermissionDeniedError
 from lbctl.ports import LEASES, PODS, KubeAPI, Obj
 
 Clock = Callable[[], datetime]
@@ -192,6 +192,7 @@ class ControllerStatus:
     now: datetime
     pods_namespace: str
     replicas: tuple[Replica, ...] = ()
+    pods_problem: str = ""  # why the pods could not be listed
 
 
 def controller_status(kube: KubeAPI, namespace: str, name: str, pods_namespace: str, *,
@@ -202,7 +203,12 @@ def controller_status(kube: KubeAPI, namespace: str, name: str, pods_namespace: 
     info = read(kube, namespace, name)
     record = info.record if info is not None else None
     leading = record is not None and core.is_fresh(record, now, skew=skew)
-    pods = kube.list(PODS, pods_namespace, label_selector=f"app.kubernetes.io/name={CONTROLLER}")
+    try:
+        pods = kube.list(PODS, pods_namespace,
+                         label_selector=f"app.kubernetes.io/name={CONTROLLER}")
+    except PermissionDeniedError as exc:  # the Lease still answers the question
+        return ControllerStatus(f"{namespace}/{name}", record, leading, now, pods_namespace,
+                                (), pods_problem=exc.message)
     replicas = []
     for pod in sorted(pods, key=lambda p: str((p.get("metadata") or {}).get("name", ""))):
         pod_name = str((pod.get("metadata") or {}).get("name", ""))

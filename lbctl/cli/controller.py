@@ -34,16 +34,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import render
+from lbctl.cli import numbers, render
 from lbctl.cli.context import Output, app_of, command
 from lbctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions.leases import ControllerStatus
 
-app = typer.Typer(
-    help="The allocator on the cluster: lbctl controller runs it; status says who leads.",
-    invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
+# The callback's docstring is the group's help (with its example).
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
 
 STATUS_FORMATS = (Output.table, Output.json, Output.yaml)
 #: lbctl.core.permissions' names, spelled here so that ``lbctl --help`` imports no core module
@@ -116,16 +115,17 @@ def controller(
         "--id", metavar="ID",
         help="This replica's identity in the Lease (default: $POD_NAME, else HOST_PID).")
     ] = None,
-    lease_duration: Annotated[float, typer.Option(
-        "--lease-duration", metavar="SECONDS", min=2.0,
+    lease_duration: Annotated[float, numbers.seconds(
+        "--lease-duration", minimum=2.0, maximum=3600.0,
         help="How long a leader's claim lasts without renewal: a killed leader is replaced "
-             "within it.")] = 15.0,
+             "within it (default: 15).")] = 15.0,
     log_format: Annotated[LogFormat, typer.Option(
         "--log-format", case_sensitive=False, help="Log lines as text or JSON.")
     ] = LogFormat.text,
-    resync: Annotated[float, typer.Option(
-        "--resync", metavar="SECONDS", min=1.0,
-        help="Seconds between full passes over every Service while leading.")] = 300.0,
+    resync: Annotated[float, numbers.seconds(
+        "--resync", minimum=1.0, maximum=86400.0,
+        help="Seconds between full passes over every Service while leading (default: 300).")
+    ] = 300.0,
 ) -> None:
     """Run the allocator: Services of type LoadBalancer get their address as they appear.
 
@@ -262,8 +262,9 @@ def status_facts(found: ControllerStatus) -> list[tuple[str, str]]:
         facts.append(("Transitions", str(record.transitions)))
     replicas = ", ".join(
         f"{r.name} ({r.phase}{', ready' if r.ready else ''}{', leader' if r.leader else ''})"
-        for r in found.replicas) or f"none found (pods app.kubernetes.io/name={CONTROLLER} " \
-                                    f"in {found.pods_namespace})"
+        for r in found.replicas) or (f"unknown ({found.pods_problem})" if found.pods_problem else
+                                     f"none found (pods app.kubernetes.io/name={CONTROLLER} "
+                                     f"in {found.pods_namespace})")
     facts.append(("Replicas", replicas))
     return facts
 

@@ -112,3 +112,13 @@ def test_svc_show_says_whether_a_controller_serves_the_service(
     line = next(x for x in cli(*show, "web").out.splitlines() if x.startswith("Controller:"))
     assert line.startswith("Controller:       unknown (cannot read the Lease "
                            "kube-system/lbctl-controller: forbidden")
+
+
+def test_status_without_permission_to_list_pods(cli: Cli, kube_server: FakeKubeServer,
+                                                kubeconfig: Path) -> None:
+    lease(kube_server, "ctl-a", datetime.now(timezone.utc))
+    kube_server.deny("list", "pods")
+    result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
+    assert result.code == 0
+    assert result.out.splitlines()[-1] == (
+        "Replicas:      unknown (forbidden: cannot list pods in namespace kube-system)")

@@ -61,7 +61,8 @@ def test_new_services_are_assigned_and_deleted_ones_released(
 
 
 def test_a_pool_added_with_the_cli_unblocks_pending_services(
-        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore, cli: Cli,
+        kubeconfig: Path) -> None:
     add(store, "small", "192.0.2.10")
     with running(kube, store):
         create(kube, "a")
@@ -69,7 +70,9 @@ def test_a_pool_added_with_the_cli_unblocks_pending_services(
         eventually(lambda: len(statuses(kube_server)) == 1)
         eventually(lambda: any(e["reason"] == "AllocationFailed"
                                for e in kube_server.objects_of("events")))
-        add(store, "more", "198.51.100.1-198.51.100.5")  # what `lbctl pool add` does
+        added = cli("--kubeconfig", str(kubeconfig), "pool", "add", "more",
+                    "198.51.100.1-198.51.100.5")
+        assert added.code == 0, added.err
         eventually(lambda: len(statuses(kube_server)) == 2, what="the pending Service")
         assert converged(kube_server, store)
 

@@ -37,6 +37,10 @@ OPTIONS: dict[str, tuple[Sequence[str], str, str]] = {
     "kube-proxy-apply-timeout": (
         ["kube-proxy", "apply", "--restart", "--timeout", "{value}"],
         "float", "(give 0 to 86400 seconds)"),
+    "controller-lease-duration": (
+        ["controller", "--lease-duration", "{value}"], "float", "(give 2 to 3600 seconds)"),
+    "controller-resync": (
+        ["controller", "--resync", "{value}"], "float", "(give 1 to 86400 seconds)"),
     "install-replicas": (
         ["install", "--replicas", "{value}"], "int", "(give 1 to 9)"),
     "speaker-lease-duration": (

@@ -156,7 +156,7 @@ class Controller:
                     self.queue.add(self.reconciler.everything())
                 keys = self.queue.take(timeout=0.5)
                 if keys and self._leading.is_set():
-                    self.reconciler.handle(keys)
+                    self._handle(keys)
                 elif keys:
                     self.queue.add(keys)  # leadership lost meanwhile: leave them queued
         finally:
@@ -165,6 +165,18 @@ class Controller:
             for thread in self._threads:
                 if thread.name == "elector":
                     thread.join(timeout=self.settings.retry + 5)
+
+    def _handle(self, keys: list[ServiceKey]) -> None:
+        """One batch.  A bug that surfaces for some Service must not stop the controller for
+        every other one: it is logged, and those Services are tried again later."""
+        try:
+            self.reconciler.handle(keys)
+        except Exception as exc:  # the loop's boundary: anything else is a bug in lbctl
+            self.log("error", f"internal error handling {len(keys)} Service(s): "
+                     f"{type(exc).__name__}: {exc}", {"hint": "this is a bug in lbctl; "
+                                                      "please report it"})
+            for key in keys:
+                self.queue.retry(key)
 
     def stop(self) -> None:
         """Ask the worker to finish its batch and the watches to end (safe from a signal

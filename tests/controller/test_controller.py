@@ -219,3 +219,24 @@ def test_the_cache_keeps_services_slim(kube_server: FakeKubeServer, kube: KubeAP
         eventually(lambda: statuses(kube_server) == {("shop", "web"): ("192.0.2.12",)})
         cached = controller.reconciler.services[("shop", "web")]
         assert cached["metadata"]["annotations"] == {"metallb.io/loadBalancerIPs": "192.0.2.12"}
+
+
+def test_a_bug_for_one_batch_does_not_stop_the_controller(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    with running(kube, store) as controller:
+        eventually(lambda: controller.ready() == "")
+        real = controller.reconciler.handle
+        calls = []
+
+        def flaky(keys: Any) -> Any:
+            calls.append(keys)
+            if len(calls) == 1:
+                raise KeyError("a bug")
+            return real(keys)
+
+        monkeypatch.setattr(controller.reconciler, "handle", flaky)
+        create(kube, "web")
+        eventually(lambda: ("shop", "web") in statuses(kube_server), what="the retry")
+        assert controller.live() == ""

@@ -40,6 +40,7 @@ from lbctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions.leases import ControllerStatus
+    from lbctl.controller.metrics import Metrics
 
 # The callback's docstring is the group's help (with its example).
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
@@ -159,7 +160,7 @@ def controller(
                         retry=min(2.0, renew_deadline / 2), resync=resync)
     log = make_log(log_format)
     runner = Controller(app.kube(), app.store(), settings, log=log)
-    server = app.health_server(metrics_addr, runner.metrics.registry, live=runner.live,
+    server = app.health_server(metrics_addr, registry(runner.metrics), live=runner.live,
                                ready=runner.ready)
     stop = threading.Event()
 
@@ -267,6 +268,62 @@ def status_facts(found: ControllerStatus) -> list[tuple[str, str]]:
                                      f"in {found.pods_namespace})")
     facts.append(("Replicas", replicas))
     return facts
+
+
+def registry(metrics: Metrics) -> Any:
+    """A prometheus-client registry that reads ``metrics`` at each scrape."""
+    from prometheus_client.core import (
+        CollectorRegistry,
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+    )
+    from prometheus_client.registry import Collector
+
+    class _Controller(Collector):
+        def collect(self) -> Any:
+            m = metrics.snapshot()
+            in_use = GaugeMetricFamily("lbctl_allocator_addresses_in_use_total",
+                                       "Addresses allocated or held, per pool and IP family.",
+                                       labels=["pool", "family"])
+            total = GaugeMetricFamily("lbctl_allocator_addresses_total",
+                                      "Addresses a pool can hand out, per pool and IP family.",
+                                      labels=["pool", "family"])
+            for (pool, family), (used, capacity) in sorted(m.usage.items()):
+                in_use.add_metric([pool, family], used)
+                total.add_metric([pool, family], capacity)
+            yield in_use
+            yield total
+            for name, doc, label, values in (
+                    ("lbctl_allocations", "Services assigned, published or released by the "
+                     "controller.", "result", m.allocations),
+                    ("lbctl_allocation_failures", "Services the controller could not give an "
+                     "address, by reason.", "reason", m.failures)):
+                counter = CounterMetricFamily(name, doc, labels=[label])
+                for key, value in sorted(values.items()):
+                    counter.add_metric([key], value)
+                yield counter
+            restarts = CounterMetricFamily("lbctl_watch_restarts", "Watches started again, by "
+                                           "resource and reason.", labels=["resource", "reason"])
+            for (resource, reason), value in sorted(m.watch_restarts.items()):
+                restarts.add_metric([resource, reason], value)
+            yield restarts
+            buckets = [("+Inf" if bound == float("inf") else repr(float(bound)), count)
+                       for bound, count in m.publication.cumulative()]
+            yield HistogramMetricFamily(
+                "lbctl_publication_seconds", "Seconds from a Service's creation to the "
+                "publication of its address.", buckets=buckets,
+                sum_value=m.publication.total)
+            yield GaugeMetricFamily("lbctl_leader", "1 while this replica is the leader.",
+                                    value=m.leader)
+            yield CounterMetricFamily("lbctl_leader_transitions", "Times this replica became "
+                                      "the leader.", value=m.leader_transitions)
+            yield CounterMetricFamily("lbctl_state_transactions", "Batches of Services handled "
+                                      "in one state transaction.", value=m.transactions)
+
+    found = CollectorRegistry()
+    found.register(_Controller())
+    return found
 
 
 def register(root: typer.Typer) -> None:

@@ -1,5 +1,5 @@
-"""The controller's Prometheus metrics, in a registry of their own (one per controller, so that
-tests and two controllers in one process never share counters).
+"""The controller's metrics as plain numbers; :mod:`lbctl.cli.controller` exposes them on
+``/metrics`` in Prometheus' format (through prometheus-client, which only the CLI imports).
 
 Names follow MetalLB's where they mean the same thing, with lbctl's prefix:
 
@@ -13,58 +13,102 @@ Names follow MetalLB's where they mean the same thing, with lbctl's prefix:
 * ``lbctl_watch_restarts_total{resource,reason}``: ``closed``, ``expired`` (410), ``error``;
 * ``lbctl_leader``: 1 while this replica leads; ``lbctl_leader_transitions_total``;
 * ``lbctl_state_transactions_total``: batches written to the state.
+
+Thread-safe: watches, the worker and the election update them from their own threads.
 """
 
 from __future__ import annotations
 
+import bisect
+import threading
 from collections.abc import Iterable
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from dataclasses import dataclass, field
 
 from lbctl.core.addresses import FAMILY_NAMES
 
 #: Creation to publication, in seconds: sub-second buckets for the controller's own latency,
 #: longer ones for Services that waited for a pool.
-BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+@dataclass
+class Histogram:
+    """Observations counted per upper bound (cumulative when read), with their sum."""
+
+    bounds: tuple[float, ...] = BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """``(upper bound, observations at or below it)``, ending with ``(inf, count)``."""
+        out, running = [], 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            out.append((bound, running))
+        return out
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.in_use = Gauge("lbctl_allocator_addresses_in_use_total",
-                            "Addresses allocated or held, per pool and IP family.",
-                            ["pool", "family"], registry=r)
-        self.capacity = Gauge("lbctl_allocator_addresses_total",
-                              "Addresses a pool can hand out, per pool and IP family.",
-                              ["pool", "family"], registry=r)
-        self.allocations = Counter("lbctl_allocations", "Services assigned, published or "
-                                   "released by the controller.", ["result"], registry=r)
-        self.failures = Counter("lbctl_allocation_failures", "Services the controller could "
-                                "not give an address, by reason.", ["reason"], registry=r)
-        self.publication = Histogram("lbctl_publication_seconds", "Seconds from a Service's "
-                                     "creation to the publication of its address.",
-                                     buckets=BUCKETS, registry=r)
-        self.watch_restarts = Counter("lbctl_watch_restarts", "Watches started again, by "
-                                      "resource and reason.", ["resource", "reason"],
-                                      registry=r)
-        self.leader = Gauge("lbctl_leader", "1 while this replica is the leader.", registry=r)
-        self.leader_transitions = Counter("lbctl_leader_transitions", "Times this replica "
-                                          "became the leader.", registry=r)
-        self.transactions = Counter("lbctl_state_transactions", "Batches of Services handled "
-                                    "in one state transaction.", registry=r)
-        self._pools: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self.usage: dict[tuple[str, str], tuple[int, int]] = {}  # (pool, family): used, capacity
+        self.allocations: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+        self.watch_restarts: dict[tuple[str, str], int] = {}
+        self.publication = Histogram()
+        self.leader = 0
+        self.leader_transitions = 0
+        self.transactions = 0
+
+    def allocated(self, result: str) -> None:
+        with self._lock:
+            self.allocations[result] = self.allocations.get(result, 0) + 1
+
+    def failed(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self.failures[reason] = self.failures.get(reason, 0) + n
+
+    def watch_restarted(self, resource: str, reason: str) -> None:
+        with self._lock:
+            key = (resource, reason)
+            self.watch_restarts[key] = self.watch_restarts.get(key, 0) + 1
+
+    def published(self, seconds: float) -> None:
+        with self._lock:
+            self.publication.observe(seconds)
+
+    def transaction(self) -> None:
+        with self._lock:
+            self.transactions += 1
+
+    def leading(self, now: bool) -> None:
+        with self._lock:
+            if now and not self.leader:
+                self.leader_transitions += 1
+            self.leader = 1 if now else 0
 
     def set_usage(self, usage: Iterable[tuple[str, int, int, int]]) -> None:
         """``(pool, family, used, capacity)`` for every pool and family; pools no longer there
-        disappear from the gauges."""
-        seen = set()
-        for pool, family, used, capacity in usage:
-            labels = (pool, FAMILY_NAMES.get(family, str(family)))
-            seen.add(labels)
-            self.in_use.labels(*labels).set(used)
-            self.capacity.labels(*labels).set(capacity)
-        for labels in self._pools - seen:
-            self.in_use.remove(*labels)
-            self.capacity.remove(*labels)
-        self._pools = seen
+        disappear."""
+        fresh = {(pool, FAMILY_NAMES.get(family, str(family))): (used, capacity)
+                 for pool, family, used, capacity in usage}
+        with self._lock:
+            self.usage = fresh
+
+    def snapshot(self) -> Metrics:
+        """A consistent copy, for one scrape."""
+        copy = Metrics()
+        with self._lock:
+            copy.usage = dict(self.usage)
+            copy.allocations = dict(self.allocations)
+            copy.failures = dict(self.failures)
+            copy.watch_restarts = dict(self.watch_restarts)
+            copy.publication = Histogram(self.publication.bounds,
+                                         list(self.publication.counts), self.publication.total)
+            copy.leader, copy.leader_transitions = self.leader, self.leader_transitions
+            copy.transactions = self.transactions
+        return copy

@@ -177,12 +177,12 @@ class Reconciler:
         except LbctlError as exc:
             self._log("error", f"batch of {len(keys)} Service(s) failed: {exc.message}",
                       {"hint": exc.hint})
-            self.metrics.failures.labels(actions.reason_of(exc)).inc(len(keys))
+            self.metrics.failed(actions.reason_of(exc), len(keys))
             for key in keys:
                 self.queue.retry(key)
             return None
         self.batches += 1
-        self.metrics.transactions.inc()
+        self.metrics.transaction()
         now = self._clock()
         released = False
         for outcome in batch.outcomes:
@@ -190,7 +190,7 @@ class Reconciler:
             fields = {"service": f"{outcome.namespace}/{outcome.name}", "result": outcome.result}
             if outcome.result in (actions.ASSIGNED, actions.PUBLISHED):
                 self.queue.forget(key)
-                self.metrics.allocations.labels(outcome.result).inc()
+                self.metrics.allocated(outcome.result)
                 self._log("info", f"{outcome.result} {', '.join(outcome.ips)} "
                           f"(pool {outcome.pool})",
                           {**fields, "ips": list(outcome.ips), "pool": outcome.pool})
@@ -200,10 +200,10 @@ class Reconciler:
             elif outcome.result == actions.RELEASED:
                 released = True
                 self.queue.forget(key)
-                self.metrics.allocations.labels(outcome.result).inc()
+                self.metrics.allocated(outcome.result)
                 self._log("info", "released", fields)
             elif not outcome.ok:
-                self.metrics.failures.labels(outcome.reason or "Unknown").inc()
+                self.metrics.failed(outcome.reason or "Unknown")
                 self._log("warning", f"{outcome.reason}: {outcome.message}",
                           {**fields, "reason": outcome.reason})
                 if outcome.reason in TRANSIENT:
@@ -215,7 +215,7 @@ class Reconciler:
     def _observe_publication(self, svc: Obj, now: datetime) -> None:
         created = parse_micro_time((svc.get("metadata") or {}).get("creationTimestamp"))
         if created is not None:
-            self.metrics.publication.observe(max(0.0, (now - created).total_seconds()))
+            self.metrics.published(max(0.0, (now - created).total_seconds()))
 
 
 #: What the cache drops from each Service: read by nothing in lbctl, and on a real cluster

@@ -74,7 +74,7 @@ class Controller:
                                retry=s.retry, clock=self.clock)
 
         def restarted(resource: str) -> Callable[[str], None]:
-            return lambda reason: self.metrics.watch_restarts.labels(resource, reason).inc()
+            return lambda reason: self.metrics.watch_restarted(resource, reason)
 
         def failed(what: str) -> Callable[[LbctlError], None]:
             return lambda error: self.log("warning", f"watch of {what}: {error.message}",
@@ -115,9 +115,8 @@ class Controller:
     # ------------------------------------------------------------------ running
 
     def _leadership(self, leading: bool) -> None:
-        self.metrics.leader.set(1 if leading else 0)
+        self.metrics.leading(leading)
         if leading:
-            self.metrics.leader_transitions.inc()
             self._leading.set()
             self.log("info", f"leading (Lease {self.settings.lease_namespace}/"
                      f"{self.settings.lease_name})", {"identity": self.settings.identity})

@@ -122,3 +122,33 @@ def test_status_without_permission_to_list_pods(cli: Cli, kube_server: FakeKubeS
     assert result.code == 0
     assert result.out.splitlines()[-1] == (
         "Replicas:      unknown (forbidden: cannot list pods in namespace kube-system)")
+
+
+def test_metrics_in_prometheus_format() -> None:
+    from prometheus_client.exposition import generate_latest
+
+    from lbctl.controller.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.set_usage([("default", 4, 3, 10), ("v6", 6, 1, 2**64)])
+    metrics.allocated("assigned")
+    metrics.failed("PoolExhausted", 2)
+    metrics.watch_restarted("services", "expired")
+    metrics.published(0.07)
+    metrics.published(3.0)
+    metrics.leading(True)
+    metrics.transaction()
+    text = generate_latest(command.registry(metrics)).decode()
+    for line in (
+            'lbctl_allocator_addresses_in_use_total{family="IPv4",pool="default"} 3.0',
+            'lbctl_allocator_addresses_total{family="IPv6",pool="v6"} 1.8446744073709552e+19',
+            'lbctl_allocations_total{result="assigned"} 1.0',
+            'lbctl_allocation_failures_total{reason="PoolExhausted"} 2.0',
+            'lbctl_watch_restarts_total{reason="expired",resource="services"} 1.0',
+            'lbctl_publication_seconds_bucket{le="0.1"} 1.0',
+            'lbctl_publication_seconds_bucket{le="5.0"} 2.0',
+            'lbctl_publication_seconds_count 2.0',
+            "lbctl_leader 1.0",
+            "lbctl_leader_transitions_total 1.0",
+            "lbctl_state_transactions_total 1.0"):
+        assert line in text.splitlines(), line

@@ -298,7 +298,7 @@ def _replace_value(value: Node) -> _Edit:
     start, end = value.start_mark, value.end_mark
     if _is_empty(value):  # "strictARP:" with nothing (or a comment) after the colon
         return _Replace(start.line, start.column, start.column, " true")
-    if start.line != end.line or value.style in ("|", ">"):
+    if not yamlkit.one_line(value):
         raise RefusedError("ipvs.strictARP spans several lines; lbctl will not guess",
                            hint="set it to true by hand")
     return _Replace(start.line, start.column, end.column, "true")
@@ -361,9 +361,7 @@ def _last_line(node: Node) -> int:
     return int(end.line if end.column > 0 else end.line - 1)
 
 
-def _is_empty(node: Node) -> bool:
-    return (isinstance(node, ScalarNode) and node.value == "" and node.style is None
-            and node.start_mark.index == node.end_mark.index)
+_is_empty = yamlkit.is_empty
 
 
 def _apply(lines: list[Line], edit: _Edit, target: _Target) -> list[Line]:
@@ -376,7 +374,7 @@ def _apply(lines: list[Line], edit: _Edit, target: _Target) -> list[Line]:
         out[at] = (content[:start] + edit.text + content[end:], brk)
         return out
     at = target.line_offset + edit.before
-    brk = next((b for _, b in lines if b), "\n")
+    brk = yamlkit.newline(target.body)
     new = [(pad + line, brk) for line in edit.lines]
     if at == len(out) and out and not out[-1][1]:  # appending after a last line with no break
         out[-1] = (out[-1][0], brk)
@@ -394,15 +392,13 @@ def _verify(target: _Target, edited: str, source: str) -> None:
         want[target.doc]["data"][CONFIGMAP_KEY] = [strict]
     else:
         want[target.doc] = strict
-    try:
-        after = _load_all(edited[len(target.bom):], source)
+
+    def read_config_conf(documents: list[Any]) -> None:
         if target.wrapped:
-            data = after[target.doc]["data"]
+            data = documents[target.doc]["data"]
             data[CONFIGMAP_KEY] = _load_all(data[CONFIGMAP_KEY], source)
-    except (UsageError, LookupError, TypeError, AttributeError) as exc:
-        raise RefusedError(f"{source}: the edited text no longer reads back; refusing",
-                           hint=hint) from exc
-    if after != want:
+
+    if not yamlkit.reads_as(edited[len(target.bom):], source, want, read_config_conf):
         raise RefusedError(f"{source}: the edit would change more than ipvs.strictARP; refusing",
                            hint=hint)
 

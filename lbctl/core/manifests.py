@@ -285,7 +285,7 @@ class Manifest:
         nl = self.newline
         if entry is None:
             name = yamlkit.entry(meta, "name")
-            if name is None or not _one_line(name[1]):
+            if name is None or not yamlkit.one_line(name[1]):
                 raise RefusedError("its metadata.name is not a one-line value")
             at = self.text.find("\n", name[1].end_mark.index) + 1
             lines = (f"{' ' * column}annotations:{nl}"
@@ -356,11 +356,7 @@ class Manifest:
             meta = memo[id(self._objects[index])]["metadata"]
             meta["annotations"] = {**(meta.get("annotations") or {}),
                                    PIN_ANNOTATION: ",".join(ips)}
-        try:
-            actual = [d.data for d in yamlkit.load_all(text, self.source)]
-        except UsageError:
-            actual = None
-        if actual != expected:
+        if not yamlkit.reads_as(text, self.source, expected):
             raise RefusedError(
                 f"{self.source}: pinning addresses would change more than the annotation "
                 f"{PIN_ANNOTATION}",
@@ -370,19 +366,14 @@ class Manifest:
 
 def _replace(node: Node, value: str) -> _Edit | None:
     """Replace a one-line scalar's value, keeping its quotes."""
-    if not isinstance(node, ScalarNode) or not _one_line(node):
+    if not isinstance(node, ScalarNode) or not yamlkit.one_line(node):
         raise RefusedError(f"its {PIN_ANNOTATION} value is not a one-line string")
     if node.value == value:
         return None
     styled = _styled(value, node.style)
-    if node.start_mark.index == node.end_mark.index:  # "key:" with no value at all
+    if yamlkit.is_empty(node):  # "key:" with no value at all
         styled = " " + styled
     return _Edit(node.start_mark.index, node.end_mark.index, styled)
-
-
-def _one_line(node: Node) -> bool:
-    return (isinstance(node, ScalarNode) and node.style in (None, "'", '"')
-            and node.start_mark.line == node.end_mark.line)
 
 
 def _styled(value: str, style: str | None) -> str:

@@ -27,8 +27,10 @@ mean.  With ``nodes=True`` the reader also returns PyYAML nodes with exact posit
 
 Editing pieces: :func:`lines` and :func:`join` split and re-join text on YAML's line breaks
 keeping each break, :func:`newline` is the break a text uses, :func:`entry` finds a key in a
-mapping node, :func:`plain_or_quoted` writes a string as a scalar that reads back as itself.
-Each editor computes its edit, applies it, and proves it by reading the result again.
+mapping node, :func:`plain_or_quoted` writes a string as a scalar that reads back as itself,
+and :func:`reads_as` is the proof: each editor (:mod:`lbctl.core.manifests`,
+:mod:`lbctl.core.kubeproxy`) computes its edit on the text, applies it, and refuses it unless
+the result reads as the original documents with exactly the one value set.
 
 Pure: text in, data out; no I/O.
 """
@@ -38,7 +40,7 @@ from __future__ import annotations
 import copy
 import gc
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -397,6 +399,32 @@ def entry(mapping: Node | None, key: str) -> tuple[Node, Node] | None:
         if isinstance(key_node, ScalarNode) and key_node.value == key:
             return key_node, value_node
     return None
+
+
+def is_empty(node: Node) -> bool:
+    """``key:`` with no value at all (its marks sit just after the ``:`` or ``-``)."""
+    return (isinstance(node, ScalarNode) and node.value == "" and node.style is None
+            and node.start_mark.index == node.end_mark.index)
+
+
+def one_line(node: Node) -> bool:
+    """A scalar on one line, plain or quoted (not a block scalar): one a text edit can
+    replace."""
+    return (isinstance(node, ScalarNode) and node.style in (None, "'", '"')
+            and node.start_mark.line == node.end_mark.line)
+
+
+def reads_as(text: str, source: str, expected: Sequence[Any],
+             adjust: Callable[[list[Any]], None] = lambda documents: None) -> bool:
+    """The proof every text edit gives: ``text`` reads as the documents ``expected`` (after
+    ``adjust`` has rewritten the documents read, e.g. read a block scalar as YAML).  False
+    when it does not, or does not read at all."""
+    try:
+        documents = [document.data for document in load_all(text, source)]
+        adjust(documents)
+    except (UsageError, LookupError, TypeError, AttributeError):
+        return False
+    return documents == list(expected)
 
 
 def plain_or_quoted(value: str) -> str:

@@ -185,3 +185,33 @@ def test_lines_keep_their_breaks(text: str, parts: list[tuple[str, str]], newlin
 def test_plain_or_quoted_reads_back_as_itself(value: str, written: str) -> None:
     assert yamlkit.plain_or_quoted(value) == written
     assert load(f"k: {written}\n", "t") == {"k": value}
+
+
+@pytest.mark.parametrize(("text", "expected", "reads"), [
+    ("a: 1\n---\nb: 2\n", [{"a": 1}, {"b": 2}], True),
+    ("a: 1\n", [{"a": 2}], False),
+    ("a: [1\n", [{"a": [1]}], False),  # does not read at all
+    ("a: 1\na: 1\n", [{"a": 1}], False),  # reads only with a key twice: refused
+])
+def test_reads_as_is_the_proof_of_an_edit(text: str, expected: list[object], reads: bool) -> None:
+    assert yamlkit.reads_as(text, "t", expected) is reads
+
+
+def test_reads_as_can_read_a_block_scalar_as_yaml() -> None:
+    def inner(documents: list[object]) -> None:
+        documents[0]["data"] = load(documents[0]["data"], "t")  # type: ignore[index]
+    assert yamlkit.reads_as("data: |\n  x: 1\n", "t", [{"data": {"x": 1}}], inner)
+    assert not yamlkit.reads_as("data: |\n  x: [\n", "t", [{"data": {"x": 1}}], inner)
+
+
+@pytest.mark.parametrize(("text", "empty", "one_line"), [
+    ("k:\n", True, True),
+    ("k: ''\n", False, True),
+    ("k: v\n", False, True),
+    ("k: |\n  v\n", False, False),
+    ("k: 'a\n  b'\n", False, False),
+])
+def test_the_scalars_an_edit_may_replace(text: str, empty: bool, one_line: bool) -> None:
+    node = load_all(text, "t", nodes=True)[0].node
+    value = yamlkit.entry(node, "k")[1]  # type: ignore[index]
+    assert (yamlkit.is_empty(value), yamlkit.one_line(value)) == (empty, one_line)

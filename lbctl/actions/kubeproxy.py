@@ -3,7 +3,8 @@
 The configuration lives in kubeadm's ConfigMap ``kube-system/kube-proxy``, key ``config.conf``.
 :func:`apply` writes it with the ``resourceVersion`` it read, so a concurrent edit is a 409; since
 the edit is a pure function of the text (:func:`lbctl.core.kubeproxy.plan_strict_arp`), a conflict
-re-reads and recomputes, a bounded number of times, and never overwrites someone else's change.
+re-reads and recomputes, with the same bounded, jittered retries as the state store
+(:mod:`lbctl.core.retry`), and never overwrites someone else's change.
 When the ConfigMap does not exist, k3s and RKE2 (kube-proxy configured by ``kube-proxy-arg``
 flags) are recognised from the nodes and the kube-proxy pods, and explained.
 
@@ -16,12 +17,14 @@ not the user's input), a missing ConfigMap on k3s/RKE2 an :class:`~lbctl.errors.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from lbctl.core import kubeproxy as core
+from lbctl.core import retry
 from lbctl.core.permissions import KUBE_PROXY, SYSTEM_NAMESPACE
 from lbctl.core.textdiff import unified_diff
 from lbctl.errors import (
@@ -42,8 +45,8 @@ STATUS_COMMAND = f"kubectl -n {NAMESPACE} rollout status daemonset/{NAME}"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 #: RKE2 labels its kube-proxy static pods so (k3s runs kube-proxy inside its own process).
 STATIC_POD_SELECTOR = "component=kube-proxy"
-#: How often apply re-reads and recomputes after a 409 before giving up.
-ATTEMPTS = 5
+#: How often apply writes (re-reading and recomputing after each 409) before giving up.
+ATTEMPTS = retry.ATTEMPTS
 POLL_SECONDS = 2.0
 
 
@@ -90,6 +93,7 @@ def apply(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+    jitter: Callable[[], float] = random.random,
 ) -> Applied:
     """Write ``ipvs.strictARP: true`` into the ConfigMap when the mode needs it (or ``always``).
 
@@ -100,7 +104,8 @@ def apply(
     configmap, diff = _read(kube, always)
     if restart:
         _daemonset(kube)  # fail before writing anything when there is nothing to restart
-    diff, written = _write(kube, configmap, diff, always=always, dry_run=dry_run)
+    diff, written = _write(kube, configmap, diff, always=always, dry_run=dry_run, sleep=sleep,
+                           jitter=jitter)
     config = diff.plan.config
     if not restart or dry_run or not (config.requires_strict_arp or always):
         return Applied(diff, written, False, None)
@@ -115,11 +120,13 @@ def check_node(read_sysctls: Callable[[], Mapping[str, Mapping[str, int]]]) -> c
     return core.evaluate_arp(read_sysctls())
 
 
-def _write(kube: KubeAPI, configmap: Obj, diff: Diff, *, always: bool,
-           dry_run: bool) -> tuple[Diff, bool]:
-    """Replace the ConfigMap read as ``configmap``; after a 409, read it again and recompute."""
-    for attempt in range(ATTEMPTS):
-        if attempt:
+def _write(kube: KubeAPI, configmap: Obj, diff: Diff, *, always: bool, dry_run: bool,
+           sleep: Callable[[float], None], jitter: Callable[[], float]) -> tuple[Diff, bool]:
+    """Replace the ConfigMap read as ``configmap``; after a 409, read it again and recompute
+    (the one compare-and-swap policy, :mod:`lbctl.core.retry`)."""
+    def attempt(number: int) -> tuple[Diff, bool] | retry.Lost:
+        nonlocal configmap, diff
+        if number:
             configmap, diff = _read(kube, always)
         if dry_run or not diff.plan.change_needed:
             return diff, False
@@ -128,12 +135,15 @@ def _write(kube: KubeAPI, configmap: Obj, diff: Diff, *, always: bool,
         try:
             kube.replace(CONFIGMAPS, body)
         except ConflictError:
-            continue
+            return retry.LOST
         return diff, True
-    raise ConflictError(
-        f"{SOURCE} changed under lbctl {ATTEMPTS} times in a row",
-        hint="something keeps rewriting it (an operator or GitOps controller?); change it there",
-    )
+
+    return retry.compare_and_swap(
+        attempt, attempts=ATTEMPTS, sleep=sleep, jitter=jitter,
+        gave_up=lambda attempts: ConflictError(
+            f"{SOURCE} changed under lbctl {attempts} times in a row",
+            hint="something keeps rewriting it (an operator or GitOps controller?); change it "
+                 "there"))
 
 
 def _read(kube: KubeAPI, always: bool) -> tuple[Obj, Diff]:

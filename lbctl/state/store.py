@@ -20,6 +20,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from lbctl.core import retry
 from lbctl.core.state import State, decode, encode
 from lbctl.errors import ConflictError
 from lbctl.ports import StateBackend
@@ -27,11 +28,7 @@ from lbctl.ports import StateBackend
 R = TypeVar("R")
 
 #: How many times a change is run (the first time, then after each lost race) before giving up.
-ATTEMPTS = 8
-#: Seconds: the first retry waits up to this long, each next one up to twice as long ...
-BACKOFF = 0.02
-#: ... but never more than this.
-MAX_BACKOFF = 1.0
+ATTEMPTS = retry.ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -46,9 +43,8 @@ class Applied(Generic[R]):
 
 
 class StateStore:
-    """``sleep`` and ``jitter`` (a random number in [0, 1)) pace the retries: after the k-th
-    lost race the store waits a random part of ``BACKOFF * 2**k`` seconds (at most
-    ``MAX_BACKOFF``), so that writers that collided do not collide again in lockstep."""
+    """``sleep`` and ``jitter`` (a random number in [0, 1)) pace the retries, by the one
+    compare-and-swap policy of :mod:`lbctl.core.retry`."""
 
     def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS, *,
                  sleep: Callable[[float], None] = time.sleep,
@@ -73,13 +69,11 @@ class StateStore:
     ) -> Applied[R]:
         """Apply ``change`` atomically.  Nothing is written when the change leaves the state as
         it was, or with ``dry_run``."""
-        for attempt in range(self.attempts):
-            if attempt:
-                self._sleep(self._jitter() * min(BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF))
+        def attempt(number: int) -> Applied[R] | retry.Lost:
             # The first attempt is optimistic (a refusal, a dry run or a no-op takes no lock);
             # after a lost race the backend's lock, where it has one, is held from the read to
             # the write, so local writers cannot lose again.
-            with self.backend.exclusive() if attempt else nullcontext():
+            with self.backend.exclusive() if number else nullcontext():
                 text, version = self.backend.read()
                 state = decode(text, self.backend.location, doctor=self.doctor)
                 new_state, result = change(state)
@@ -88,10 +82,11 @@ class StateStore:
                 try:
                     self.backend.write(encode(new_state), version)
                 except ConflictError:
-                    continue
+                    return retry.LOST
                 return Applied(result, state, new_state, written=True)
-        raise ConflictError(
-            f"{self.backend.location} kept changing under lbctl: gave up after "
-            f"{self.attempts} attempts",
-            hint="another writer is busy; run the command again",
-        )
+
+        return retry.compare_and_swap(
+            attempt, attempts=self.attempts, sleep=self._sleep, jitter=self._jitter,
+            gave_up=lambda attempts: ConflictError(
+                f"{self.backend.location} kept changing under lbctl: gave up after {attempts} "
+                "attempts", hint="another writer is busy; run the command again"))

@@ -166,10 +166,13 @@ def test_config_that_keeps_changing_is_a_conflict(kube_server: FakeKubeServer,
                                                   api: KubeAPI) -> None:
     seed_configmap(kube_server)
     kube_server.inject(409, "PUT", "/configmaps/kube-proxy$", times=None)
+    sleeps: list[float] = []
     with pytest.raises(ConflictError) as caught:
-        actions.apply(api)
+        actions.apply(api, sleep=sleeps.append, jitter=lambda: 1.0)
     assert caught.value.exit_code == ExitCode.CONFLICT
-    assert len(writes(kube_server)) == actions.ATTEMPTS
+    assert len(writes(kube_server)) == actions.ATTEMPTS == 8
+    # the state store's policy: a doubling, capped wait between attempts
+    assert sleeps == [0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0]
     assert stored(kube_server)["data"]["config.conf"] == KUBEADM
 
 

@@ -221,7 +221,7 @@ def test_concurrent_edits_exit_5(cli: Cli, kube_server: FakeKubeServer,
     result = cli("kube-proxy", "apply", "--kubeconfig", str(kubeconfig))
     assert (result.code, result.out) == (5, "")
     assert result.err.startswith("lbctl: error: ConfigMap kube-system/kube-proxy changed under "
-                                 "lbctl 5 times in a row\n")
+                                 "lbctl 8 times in a row\n")
 
 
 @pytest.mark.parametrize(("args", "err"), [

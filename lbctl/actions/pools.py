@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lbctl.core import pools as core
 from lbctl.core.state import Allocation, Pool, State
@@ -46,6 +47,21 @@ def add(store: StateStore, pool: Pool, *, dry_run: bool = False,
     if kube is not None:
         check_cluster(kube, [pool])
     return store.update(lambda state: (core.add_pool(state, pool), pool), dry_run=dry_run)
+
+
+def set_(store: StateStore, name: str, *, dry_run: bool = False, kube: KubeAPI | None = None,
+         add: Sequence[str] = (), **changes: Any) -> Applied[Pool]:
+    """Change a pool in place (:func:`lbctl.core.pools.set_pool` names the changes); with
+    ``kube``, the addresses ``add`` brings are first checked against the cluster's own
+    (:func:`check_cluster`, as ``pool add`` does)."""
+    if kube is not None and add:
+        check_cluster(kube, [core.make_pool(name, add)])
+
+    def change(state: State) -> tuple[State, Pool]:
+        new = core.set_pool(state, name, add=add, **changes)
+        return new, new.pools[name]
+
+    return store.update(change, dry_run=dry_run)
 
 
 def remove(store: StateStore, name: str, *, dry_run: bool = False) -> Applied[Pool]:

@@ -17,7 +17,7 @@ import typer
 
 from lbctl.cli import complete, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
-from lbctl.errors import ExitCode, UnreachableError
+from lbctl.errors import ExitCode, UnreachableError, UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions.pools import PoolView
@@ -151,6 +151,71 @@ def add(
     kube = None if app.offline or allow_cluster_overlap else app.kube()
     _report(app, actions.add(app.store(), pool, dry_run=app.options.dry_run, kube=kube),
             "created")
+
+
+@command(app, "set", exclude=("namespace",))
+def set_(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Pool name.", metavar="NAME",
+                                        autocompletion=complete.pool_names)],
+    add: Annotated[list[str] | None, typer.Option(
+        "--add", metavar="ADDR", help="Add a CIDR, range or address (repeatable).")] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        "--remove", metavar="ADDR",
+        help="Take a CIDR, range or address out of the pool (repeatable); it may be part of "
+             "an entry, which is then split.")] = None,
+    auto_assign: Annotated[bool | None, typer.Option(
+        "--auto-assign/--no-auto-assign", show_default=False,
+        help="Serve every Service, or only those that ask for this pool or its addresses.")
+    ] = None,
+    avoid_buggy_ips: Annotated[bool | None, typer.Option(
+        "--avoid-buggy-ips/--no-avoid-buggy-ips", show_default=False,
+        help="Never (or again) hand out IPv4 addresses ending in .0 or .255.")] = None,
+    priority: Annotated[int | None, numbers.count(
+        "--priority", minimum=0, maximum=2**31 - 1, metavar="N",
+        help="Pools are tried by priority, lower first.")] = None,
+    namespaces: Annotated[list[str] | None, typer.Option(
+        "-n", "--namespace", metavar="NS",
+        help="Serve only Services in these namespaces (repeatable; replaces the list).")
+    ] = None,
+    selectors: Annotated[list[str] | None, typer.Option(
+        "--selector", "-l", metavar="SELECTOR",
+        help="Serve only Services whose labels match one of these (repeatable; replaces the "
+             "list).")] = None,
+    allow_cluster_overlap: Annotated[bool, typer.Option(
+        "--allow-cluster-overlap",
+        help="Add the addresses even if they hold a node's address, a pod CIDR or a ClusterIP "
+             "in use (checked when the state is on the cluster).")] = False,
+) -> None:
+    """Change a pool in place: grow or shrink it, and change how it serves Services.
+
+    Growing is refused when the new addresses overlap another pool or, on a cluster, hold a
+    node's address, a pod CIDR or a ClusterIP in use (as pool add); shrinking is refused
+    while an allocated, held or reserved address would fall out, naming the Services.
+    Options not given keep their value.  --dry-run prints the diff of the state.
+
+    Examples:
+
+    \b
+      lbctl pool set default --add 192.168.1.50-192.168.1.59
+      lbctl pool set default --remove 192.168.1.45-192.168.1.49 --dry-run
+      lbctl pool set default --no-auto-assign --priority 10
+    """
+    from lbctl.actions import pools as actions
+
+    app = app_of(ctx)
+    app.require_output(*DOC_FORMATS)
+    if not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips, priority,
+                                       namespaces, selectors)):
+        raise UsageError(f"nothing to change in pool {name}",
+                         hint=f"example: lbctl pool set {name} --add 192.0.2.50-192.0.2.59")
+    kube = None if app.offline or allow_cluster_overlap or not add else app.kube()
+    applied = actions.set_(
+        app.store(), name, dry_run=app.options.dry_run, kube=kube, add=add or (),
+        remove=remove or (),
+        auto_assign=auto_assign, avoid_buggy_ips=avoid_buggy_ips, priority=priority,
+        namespaces=namespaces, selectors=selectors)
+    _report(app, applied, "configured")
 
 
 @command(app, "list")

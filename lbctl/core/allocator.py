@@ -489,6 +489,7 @@ class Allocator:
                 hint="add a pool (lbctl pool add), or widen a pool's namespaces/selectors",
             )
         reasons: list[tuple[str, str]] = []
+        full = ""  # the first exhausted pool, for the hint
         for pool in candidates:
             # The first family is required, of every pool tried (PreferDualStack included):
             # a pool without it is skipped, never used for a later family instead.
@@ -506,6 +507,7 @@ class Allocator:
                     picks.append(format_ip(family, value))
                 elif request.require_all or index == 0:
                     used, capacity = self.usage(pool.name)[family]
+                    full = full or pool.name
                     reasons.append((EXHAUSTED, f"pool {pool.name} is exhausted "
                                                f"({used} of {capacity} {FAMILY_NAMES[family]} "
                                                "addresses used)"))
@@ -517,7 +519,8 @@ class Allocator:
         raise AllocationError(
             code,
             f"no address for {request.ref}: " + "; ".join(text for _, text in reasons),
-            hint="add addresses (lbctl pool add) or release unused ones (lbctl svc list)"
+            hint=f"add addresses (lbctl pool set {full} --add ADDRESS) or "
+                 "release unused ones (lbctl svc list)"
             if code == EXHAUSTED
             else "add a pool with addresses of the Service's IP family",
         )

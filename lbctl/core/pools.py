@@ -17,8 +17,10 @@ from typing import Any
 
 from lbctl.core.addresses import (
     FAMILY_NAMES,
+    AddrRange,
     canonical_ip,
     check_vip,
+    describe,
     format_ip,
     parse_entry,
     parse_vip,
@@ -79,6 +81,80 @@ def add_pool(state: State, pool: Pool) -> State:
     if found:
         raise RefusedError(found[0], hint="pools may not share addresses")
     return _with_pool(state, pool)
+
+
+def set_pool(
+    state: State,
+    name: str,
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    auto_assign: bool | None = None,
+    avoid_buggy_ips: bool | None = None,
+    priority: int | None = None,
+    namespaces: Iterable[str] | None = None,
+    selectors: Iterable[str] | None = None,
+) -> State:
+    """Change a pool in place (``None``: keep as it is).  ``add`` grows it (refused when the
+    new addresses overlap another pool, or the pool itself); ``remove`` cuts addresses out of
+    its entries (each must lie wholly in the pool) and is refused while an allocation, a hold
+    or a reservation uses an address that would fall out, naming them."""
+    pool = get_pool(state, name)
+    cut = [parse_entry(text) for text in remove]
+    for entry in cut:
+        inside = sum(common.size for e in pool.entries if (common := e.overlap(entry)))
+        if inside != entry.size:
+            raise UsageError(f"{entry.text} is not wholly in pool {name} "
+                             f"({', '.join(pool.addresses)})",
+                             hint=f"lbctl pool show {name} lists its addresses")
+    kept = [piece for entry in pool.entries for piece in _carve(entry, cut)]
+    if not kept and not list(add):
+        raise RefusedError(f"pool {name} would have no addresses left",
+                           hint=f"remove the pool instead: lbctl pool remove {name}")
+    new = replace(make_pool(
+        name, [*kept, *add],
+        auto_assign=pool.auto_assign if auto_assign is None else auto_assign,
+        avoid_buggy_ips=pool.avoid_buggy_ips if avoid_buggy_ips is None else avoid_buggy_ips,
+        namespaces=pool.namespaces if namespaces is None else namespaces,
+        selectors=pool.service_selectors if selectors is None else selectors,
+        priority=pool.priority if priority is None else priority,
+        node_selectors=pool.node_selectors,
+    ), reservations=pool.reservations)
+    outside = State(pools={name: new})
+    users = [r for r in state.all_records() if r.pool == name
+             and any(outside.pool_of(ip) != name for ip in r.ips)]
+    if users:
+        shown = ", ".join(f"{r.ref} ({', '.join(r.ips)})" for r in users[:5])
+        more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+        raise RefusedError(
+            f"pool {name} would no longer hold addresses allocated to {shown}{more}",
+            hint="release those Services first (lbctl release svc NAME -n NS), or remove "
+                 "other addresses")
+    reserved = [ip for ip in pool.reservations if outside.pool_of(ip) != name]
+    if reserved:
+        raise RefusedError(
+            f"pool {name} would no longer hold its reserved {', '.join(sorted(reserved))}",
+            hint=f"unreserve them first: lbctl pool unreserve {name} {' '.join(sorted(reserved))}")
+    found = overlaps([*(p for p in state.pools.values() if p.name != name), new])
+    if found:
+        raise RefusedError(found[0], hint="pools may not share addresses")
+    return _with_pool(state, new)
+
+
+def _carve(entry: AddrRange, cut: Iterable[AddrRange]) -> list[str]:
+    """The texts of what is left of ``entry`` once ``cut`` is taken out of it: the entry's own
+    text when nothing is cut, else ranges (``a-b``) and single addresses."""
+    pieces = [(entry.first, entry.last)]
+    for gone in cut:
+        if gone.version != entry.version:
+            continue
+        pieces = [part for first, last in pieces  # what lies below the cut, and above it
+                  for part in ((first, min(last, gone.first - 1)),
+                               (max(first, gone.last + 1), last))
+                  if part[0] <= part[1]]
+    if pieces == [(entry.first, entry.last)]:
+        return [entry.text]
+    return [describe(entry.version, first, last) for first, last in pieces]
 
 
 def get_pool(state: State, name: str) -> Pool:

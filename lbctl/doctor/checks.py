@@ -279,7 +279,8 @@ def check_utilisation(ctx: Context) -> list[Finding]:
                     "warning", f"pool {name} is {percent}% used: {family.used} of "
                                f"{family.capacity} {family.family} addresses allocated, held or "
                                "reserved",
-                    "add addresses (lbctl pool add) or release unused ones",
+                    f"add addresses (lbctl pool set {name} --add ADDRESS) or release unused "
+                    "ones",
                     (f"pool/{name}",)))
     return findings or _ok(f"every pool is less than {int(FULL_WARNING * 100)}% used")
 
@@ -300,7 +301,8 @@ def check_exhausted(ctx: Context) -> list[Finding]:
                 "error", f"pool {name} has too few free {'/'.join(full)} addresses: "
                          f"{_plural(len(waiting), 'pending Service')} it serves would get none: "
                          + ", ".join(f"{k[0]}/{k[1]}" for k in waiting),
-                "add addresses to the pool (lbctl pool add) or release unused ones",
+                f"add addresses to the pool (lbctl pool set {name} --add ADDRESS) or release "
+                "unused ones",
                 (f"pool/{name}", *(_svc_object(k) for k in waiting))))
     return findings or _ok("no Service is pending for lack of addresses")
 

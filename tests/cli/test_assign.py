@@ -108,7 +108,8 @@ def test_exhausted_pool(run: Cli, kube_server: FakeKubeServer) -> None:
     assert (result.code, result.err) == (
         4, "lbctl: error: no address for shop/d: pool default is exhausted (3 of 3 IPv4 "
            "addresses used)\n"
-           "hint: add addresses (lbctl pool add) or release unused ones (lbctl svc list)\n")
+           "hint: add addresses (lbctl pool set default --add ADDRESS) or release unused ones "
+           "(lbctl svc list)\n")
 
 
 def test_forbidden_status_names_the_permission(run: Cli, kube_server: FakeKubeServer) -> None:

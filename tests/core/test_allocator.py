@@ -419,7 +419,7 @@ def test_exhausted_counts_reservations_and_hints() -> None:
     error = refusal(allocator, req("x"))
     assert (error.reason, error.message, error.hint) == (
         EXHAUSTED, "no address for web/x: pool a is exhausted (3 of 3 IPv4 addresses used)",
-        "add addresses (lbctl pool add) or release unused ones (lbctl svc list)")
+        "add addresses (lbctl pool set a --add ADDRESS) or release unused ones (lbctl svc list)")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,116 @@
+"""``lbctl pool set``: a pool changed in place, with exact output and exit codes, on a state
+file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import statefiles
+from tests.conftest import Cli
+
+SERVICE = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: {}\n  namespace: shop\n"
+           "spec:\n  type: LoadBalancer\n")
+
+
+@pytest.fixture
+def state(cli: Cli, tmp_path: Path) -> str:
+    path = str(tmp_path / "lb.yaml")
+    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.19", "--state", path).code == 0
+    assert cli("pool", "add", "other", "192.0.2.32/28", "--state", path).code == 0
+    return path
+
+
+def pool_doc(state: str, name: str = "default") -> dict[str, object]:
+    found: dict[str, object] = statefiles.document(state)["pools"][name]
+    return found
+
+
+def test_grow_and_shrink_in_one_go_dry_run_first(cli: Cli, state: str) -> None:
+    before = Path(state).read_text()
+    dry = cli("pool", "set", "default", "--remove", "192.0.2.12-192.0.2.13", "--add",
+              "192.0.2.20-192.0.2.24", "--dry-run", "--state", state)
+    assert (dry.code, dry.err) == (0, "")
+    assert dry.out.endswith(
+        "-    addresses: [192.0.2.10-192.0.2.19]\n"
+        "+    addresses: [192.0.2.10-192.0.2.11, 192.0.2.14-192.0.2.19, 192.0.2.20-192.0.2.24]\n"
+        "     autoAssign: true\n     avoidBuggyIPs: false\n   other:\n"
+        "pool/default configured (dry run)\n")
+    assert Path(state).read_text() == before
+    result = cli("pool", "set", "default", "--remove", "192.0.2.12-192.0.2.13", "--add",
+                 "192.0.2.20-192.0.2.24", "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/default configured\n", "")
+    assert pool_doc(state)["addresses"] == [
+        "192.0.2.10-192.0.2.11", "192.0.2.14-192.0.2.19", "192.0.2.20-192.0.2.24"]
+
+
+def test_settings_change_and_the_rest_is_kept(cli: Cli, state: str) -> None:
+    assert cli("pool", "reserve", "default", "192.0.2.19", "--note", "router",
+               "--state", state).code == 0
+    result = cli("pool", "set", "default", "--no-auto-assign", "--avoid-buggy-ips",
+                 "--priority", "5", "-n", "web", "-n", "api", "-l", "app=web", "--state", state)
+    assert result.code == 0, result.err
+    assert pool_doc(state) == {
+        "addresses": ["192.0.2.10-192.0.2.19"], "autoAssign": False, "avoidBuggyIPs": True,
+        "namespaces": ["api", "web"], "serviceSelectors": ["app=web"], "priority": 5,
+        "reservations": {"192.0.2.19": "router"}}
+    assert cli("pool", "set", "default", "--auto-assign", "--state", state).code == 0
+    assert pool_doc(state)["autoAssign"] is True
+
+
+@pytest.mark.parametrize(("args", "code", "err"), [
+    (["--add", "192.0.2.40"], 4,
+     "lbctl: error: pools other and default overlap: 192.0.2.32/28 and 192.0.2.40 share "
+     "192.0.2.40\nhint: pools may not share addresses\n"),
+    (["--add", "192.0.2.15"], 2,
+     "lbctl: error: pool default overlap: 192.0.2.10-192.0.2.19 and 192.0.2.15 share "
+     "192.0.2.15\nhint: give each address once\n"),
+    (["--remove", "192.0.2.18-192.0.2.25"], 2,
+     "lbctl: error: 192.0.2.18-192.0.2.25 is not wholly in pool default "
+     "(192.0.2.10-192.0.2.19)\nhint: lbctl pool show default lists its addresses\n"),
+    (["--remove", "192.0.2.10-192.0.2.19"], 4,
+     "lbctl: error: pool default would have no addresses left\n"
+     "hint: remove the pool instead: lbctl pool remove default\n"),
+    ([], 2, "lbctl: error: nothing to change in pool default\n"
+            "hint: example: lbctl pool set default --add 192.0.2.50-192.0.2.59\n"),
+    (["--add", "nonsense"], 2,
+     "lbctl: error: 'nonsense' is not an IP address\n"),
+])
+def test_refusals_change_nothing(cli: Cli, state: str, args: list[str], code: int,
+                                 err: str) -> None:
+    before = Path(state).read_text()
+    result = cli("pool", "set", "default", *args, "--state", state)
+    assert result.code == code
+    assert result.err.startswith(err), result.err
+    assert Path(state).read_text() == before
+
+
+def test_missing_pool(cli: Cli, state: str) -> None:
+    result = cli("pool", "set", "nope", "--add", "192.0.2.99", "--state", state)
+    assert result.code == 3
+
+
+def test_shrinking_under_allocations_names_the_services(cli: Cli, state: str,
+                                                        tmp_path: Path) -> None:
+    for name in ("web", "api"):
+        (tmp_path / f"{name}.yaml").write_text(SERVICE.format(name))
+    assert cli("assign", "-f", str(tmp_path / "web.yaml"), "-f", str(tmp_path / "api.yaml"),
+               "--state", state).code == 0  # web 192.0.2.10, api 192.0.2.11
+    assert cli("pool", "reserve", "default", "192.0.2.12", "--state", state).code == 0
+    before = Path(state).read_text()
+    result = cli("pool", "set", "default", "--remove", "192.0.2.10-192.0.2.11",
+                 "--state", state)
+    assert (result.code, result.err) == (
+        4, "lbctl: error: pool default would no longer hold addresses allocated to shop/api "
+           "(192.0.2.11), shop/web (192.0.2.10)\n"
+           "hint: release those Services first (lbctl release svc NAME -n NS), or remove other "
+           "addresses\n")
+    reserved = cli("pool", "set", "default", "--remove", "192.0.2.12", "--state", state)
+    assert (reserved.code, reserved.err) == (
+        4, "lbctl: error: pool default would no longer hold its reserved 192.0.2.12\n"
+           "hint: unreserve them first: lbctl pool unreserve default 192.0.2.12\n")
+    assert Path(state).read_text() == before
+    assert cli("pool", "set", "default", "--remove", "192.0.2.13-192.0.2.19",
+               "--state", state).code == 0
+    assert pool_doc(state)["addresses"] == ["192.0.2.10-192.0.2.12"]

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from lbctl.actions import Warn, ignore
-from lbctl.core import holds
+from lbctl.core import holds, pinning
 from lbctl.core import service as core
 from lbctl.core.addresses import parse_ip
 from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
@@ -69,6 +69,8 @@ UNCHANGED = "unchanged"
 RELEASED = "released"
 HELD = "held"
 PINNED = "pinned"
+MOVED = "moved"  # a pin edited in a manifest moved the allocation
+PRUNED = "pruned"  # assign -f --prune: the Service left the manifests
 SKIPPED = "skipped"
 DRIFT = "drift"
 FAILED = "failed"
@@ -665,14 +667,20 @@ class Rewritten:
 
 
 def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace: str,
-                     now: datetime, dry_run: bool = False) -> tuple[list[Rewritten], Batch]:
+                     now: datetime, prune: bool = False,
+                     dry_run: bool = False) -> tuple[list[Rewritten], Batch]:
     """Allocate for every LoadBalancer Service of ours in the manifests (same allocator, same
     state, one transaction) and pin each address in the annotation
     ``metallb.io/loadBalancerIPs`` of its text.  A Service without ``metadata.namespace`` is in
     ``namespace``.  Services whose text cannot be edited safely are refused before the state
     changes; another class's Services are skipped.  A state file among the sources (the
     ConfigMap manifest ``--state`` writes, or a bare state document) is no manifest: it is left
-    out of the result."""
+    out of the result.
+
+    The manifests are the user's intent (:mod:`lbctl.core.pinning`): a pin edited by hand moves
+    the allocation when the new address is valid and free (else the Service keeps its address
+    and fails, saying why); with ``prune``, allocations of Services no longer in the manifests
+    are forgotten."""
     read = [(Manifest(source.text, source.where), source) for source in sources]
     manifests = [manifest for manifest, _ in read if not manifest.state]
     sources = [source for manifest, source in read if not manifest.state]
@@ -698,14 +706,19 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
                 refused.add(key)
     for key in refused:  # the same Service elsewhere in the manifests is not assigned either
         requests.pop(key, None)
+    present = {core.key_of(found.obj, namespace) for manifest in manifests
+               for found in manifest.services}
 
-    def change(state: State) -> tuple[State, dict[ServiceKey, Allocation | LbctlError]]:
-        done = allocate_many(holds.live(state, now), requests)
-        return done.state, {key: answer.allocation if isinstance(answer, Granted) else answer
-                            for key, answer in done.answers.items()}
+    def change(state: State) -> tuple[State, pinning.Pinned]:
+        done = pinning.pin(holds.live(state, now), requests, present=present, prune=prune)
+        return done.state, done
 
-    results = store.update(change, dry_run=dry_run).result
+    pinned = store.update(change, dry_run=dry_run).result
+    results = {key: answer.allocation if isinstance(answer, Granted) else answer
+               for key, answer in pinned.answers.items()}
     outcomes += [_failed(key, r) for key, r in results.items() if isinstance(r, LbctlError)]
+    outcomes += [Outcome(*record.key, PRUNED, record.ips, record.pool,
+                         message="no longer in the manifests") for record in pinned.pruned]
     allocated = {key: r for key, r in results.items() if isinstance(r, Allocation)}
     rewritten = []
     for manifest, source in zip(manifests, sources, strict=True):
@@ -720,6 +733,11 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
         rewritten.append(Rewritten(source, text))
         for index, key in mine.items():
             allocation = allocated[key]
+            was = pinned.moved.get(key)
+            if was is not None:
+                outcomes.append(Outcome(*key, MOVED, allocation.ips, allocation.pool,
+                                        message=f"was {', '.join(was.ips)} (pool {was.pool})"))
+                continue
             outcomes.append(Outcome(*key, PINNED if index in edited else UNCHANGED,
                                     allocation.ips, allocation.pool))
     return rewritten, Batch(_sorted(outcomes), dry_run=dry_run)

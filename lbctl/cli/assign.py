@@ -98,6 +98,9 @@ def assign(
     in_place: Annotated[bool, typer.Option(
         "--in-place", help="With -f: write the pinned manifests back to their files instead "
                            "of stdout.")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="With -f: forget the allocations of Services that are no longer in "
+                        "the manifests (give all of them; --dry-run lists them).")] = False,
 ) -> int:
     """Give LoadBalancer Services their external addresses.
 
@@ -118,7 +121,10 @@ def assign(
     1.24 and cannot hold two families; MetalLB and lbctl both read the annotation).  Only that
     annotation changes; comments, order and quoting are kept.  Use --state to work without a
     cluster.  The state file, among the manifests, is left out.  The summary goes to stderr (with
-    --in-place and -o json|yaml, the AssignmentList document goes to stdout).
+    --in-place and -o json|yaml, the AssignmentList document goes to stdout).  The manifests
+    are the intent: an address pinned by hand that differs from the state moves the
+    allocation when it is valid and free (otherwise the Service keeps its address and the
+    reason is shown); --prune forgets the allocations of Services no longer in the manifests.
 
     Examples:
 
@@ -127,6 +133,7 @@ def assign(
       lbctl assign --all -A
       lbctl assign -f deploy/ --state ./lb.yaml --in-place
       lbctl assign -f deploy/ --state ./lb.yaml --in-place -o json
+      lbctl assign -f deploy/ --state ./lb.yaml --in-place --prune --dry-run
     """
     app = app_of(ctx)
     if files:
@@ -134,9 +141,10 @@ def assign(
             raise UsageError("-f assigns the Services in the manifests; give no Service, --ip, "
                              "--pool or --all with it", hint="lbctl assign -f PATH --state FILE")
         app.require_output(*BATCH_FORMATS)
-        return _manifests(app, files, in_place=in_place)
-    if in_place:
-        raise UsageError("--in-place goes with -f", hint="lbctl assign -f PATH --in-place")
+        return _manifests(app, files, in_place=in_place, prune=prune)
+    if in_place or prune:
+        raise UsageError(f"{'--in-place' if in_place else '--prune'} goes with -f",
+                         hint="lbctl assign -f PATH --state FILE --in-place --prune")
     name = None if all_pending and not target else svc.service_name(target or [],
                                                                     optional=all_pending)
     if name is None:
@@ -195,7 +203,7 @@ def _all_pending(app: App) -> int:
 # --------------------------------------------------------------------------- manifests
 
 
-def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
+def _manifests(app: App, paths: list[str], *, in_place: bool, prune: bool) -> int:
     from lbctl.actions.services import assign_manifests
     from lbctl.cli.inputs import read_sources
     from lbctl.core.textdiff import unified_diff
@@ -205,7 +213,8 @@ def _manifests(app: App, paths: list[str], *, in_place: bool) -> int:
         raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
     sources = read_sources(paths)
     rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
-                                        now=svc.now(), dry_run=app.options.dry_run)
+                                        now=svc.now(), prune=prune,
+                                        dry_run=app.options.dry_run)
     if in_place:
         for item in rewritten:
             if not item.changed:

@@ -26,6 +26,7 @@ from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
 from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
+from lbctl.core.pinning import differs
 from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps, usage
 from lbctl.core.probe import judge
 from lbctl.core.sharing import conflicts
@@ -319,7 +320,8 @@ def check_pending(ctx: Context) -> list[Finding]:
             findings.append(Finding(
                 "warning", f"{who} is pending; the allocator would give it "
                            f"{', '.join(answer.ips)} from pool {answer.pool}",
-                f"assign it: {_assign_hint(key)} (or lbctl assign --all)",
+                f"pin it: {ctx.facts.assign_command} --in-place" if ctx.facts.assign_command
+                else f"assign it: {_assign_hint(key)} (or lbctl assign --all)",
                 (_svc_object(key), f"pool/{answer.pool}")))
         else:
             why = (f"{answer.reason}: {answer.message}" if isinstance(answer, AllocationError)
@@ -362,15 +364,43 @@ def check_drift(ctx: Context) -> list[Finding]:
 def check_orphans(ctx: Context) -> list[Finding]:
     state = ctx.state
     findings = []
+    offline = ctx.facts.assign_command
     for orphan in svc_core.orphans(state.allocations.values(), ctx.by_key):
         record = orphan.allocation
         findings.append(Finding(
             "warning", f"the state allocates {', '.join(record.ips)} (pool {record.pool}) to "
-                       f"service {record.ref}, which {orphan.detail}",
-            f"lbctl reconcile frees it (or: lbctl release svc {record.name} -n "
-            f"{record.namespace})", (_svc_object(record.key), f"pool/{record.pool}")))
+                       f"service {record.ref}, which "
+                       + ("is not in the manifests" if offline and record.key not in ctx.by_key
+                          else orphan.detail),
+            f"forget the Services no longer in the manifests: {offline} --prune" if offline
+            else f"lbctl reconcile frees it (or: lbctl release svc {record.name} -n "
+                 f"{record.namespace})", (_svc_object(record.key), f"pool/{record.pool}")))
     return findings or _ok(f"every allocation belongs to a Service "
                            f"({_plural(len(state.allocations), 'allocation')})")
+
+
+def check_pinned(ctx: Context) -> list[Finding]:
+    """A Service (a manifest, offline) asks for addresses or a pool other than what the state
+    records: the rule assign -f follows to move the allocation (:mod:`lbctl.core.pinning`)."""
+    findings = []
+    for key, svc in ctx.ours:
+        recorded = ctx.state.allocation(*key)
+        try:
+            request = svc_core.request(svc)
+        except LbctlError:
+            continue  # svc.requested-ip reports a malformed request
+        if recorded is None or not differs(recorded, request):
+            continue
+        asked = ", ".join(request.ips) or f"pool {request.pool}"
+        hint = (f"move it: {ctx.facts.assign_command} --in-place (or put "
+                f"{', '.join(recorded.ips)} back in the manifest)" if ctx.facts.assign_command
+                else f"move it: lbctl release svc {key[1]} -n {key[0]} && lbctl assign svc "
+                     f"{key[1]} -n {key[0]}")
+        findings.append(Finding(
+            "error", f"service {key[0]}/{key[1]} asks for {asked}, but the state records "
+                     f"{', '.join(recorded.ips)} (pool {recorded.pool}) for it", hint,
+            (_svc_object(key), f"pool/{recorded.pool}")))
+    return findings or _ok("every Service asks for what the state records for it")
 
 
 def check_outside_pools(ctx: Context) -> list[Finding]:
@@ -667,6 +697,8 @@ CHECKS: tuple[Check, ...] = (
           check_drift),
     Check("svc.orphan", "every allocation in the state belongs to an existing Service",
           check_orphans),
+    Check("svc.pinned", "every address a Service asks for is the one the state records",
+          check_pinned),
     Check("svc.outside-pools", "every address a Service shows lies in a pool",
           check_outside_pools),
     Check("svc.shared-ip", "no address is shown by two Services that may not share it",

@@ -85,3 +85,6 @@ class Facts:
     #: The controller's leader Lease (None: there is none), and when it was read.
     controller_lease: Known[Obj | None] = Absent("offline: no cluster to ask")
     read_at: datetime | None = None
+    #: Offline: the ``lbctl assign -f ... --state FILE`` command that works on these files
+    #: (hints name it); "" on a live cluster.
+    assign_command: str = ""

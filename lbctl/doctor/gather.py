@@ -24,6 +24,7 @@ document that is not a Kubernetes object is a :class:`~lbctl.errors.UsageError`,
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -310,11 +311,15 @@ def offline(sources: Sequence[Source], state: StateBackend | None = None, *,
             "several kube-proxy configurations: " + ", ".join(p.source for p in found.proxy),
             hint="give doctor the one the cluster uses",
         )
+    state_path = getattr(state, "path", None) or (found.states[0][0] if found.states else "")
+    command = " ".join(["lbctl assign", *(f"-f {shlex.quote(p)}" for p in given or found.paths),
+                        *([f"--state {shlex.quote(state_path)}"] if state_path else [])])
     cluster = "offline: no cluster"
     files = len(found.paths)
     where = f"{files} file{'s' if files != 1 else ''}" if sources else "the state file alone"
     return Facts(
         mode="offline",
+        assign_command=command if sources else "",
         source=f"{where} ({', '.join(given or found.paths)})" if sources else where,
         state=state_text,
         services=_present(found.of("Service"), "no Service manifests among the files"),

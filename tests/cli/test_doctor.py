@@ -114,10 +114,11 @@ POOL
 SVC
   WARN  svc.pending                service web/blog is pending; the allocator would give it \
 192.168.10.34 from pool default
-                                   hint: assign it: lbctl assign svc blog -n web (or lbctl \
-assign --all)
+                                   hint: pin it: lbctl assign -f {warnings_only} --state \
+{warnings_only}/lbctl-state.yaml --in-place
   PASS  svc.drift                  every LoadBalancer Service shows what the state records
   PASS  svc.orphan                 every allocation belongs to a Service (2 allocations)
+  PASS  svc.pinned                 every Service asks for what the state records for it
   PASS  svc.outside-pools          every published address lies in a pool
   PASS  svc.shared-ip              no address is shown by two Services that may not share it
   PASS  svc.requested-ip           every requested address lies in a pool
@@ -145,7 +146,7 @@ CONTROLLER
 NET
   SKIP  net.probe                  skipped with --skip
 
-30 checks: 1 warning, 6 passed, 23 skipped. Result: OK (--fail-on error)
+31 checks: 1 warning, 7 passed, 23 skipped. Result: OK (--fail-on error)
 """
 
 
@@ -200,7 +201,7 @@ def test_live_cluster(cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path,
     assert statuses["impl.metallb"] in ("warning", "ok")
     assert _failing(statuses) == {"pool.node-overlap", "pool.pod-cidr-overlap",
                                   "pool.cluster-ip-overlap", "pool.exhausted", "svc.pending",
-                                  "svc.requested-ip", "kube-proxy.strict-arp"}
+                                  "svc.requested-ip", "svc.pinned", "kube-proxy.strict-arp"}
 
 
 def test_live_clean_cluster_passes(cli: Cli, kube_server: FakeKubeServer,

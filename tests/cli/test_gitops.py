@@ -1,108 +1,112 @@
-"""A GitOps repository: the state file lives beside the manifests as the ConfigMap lbctl uses on
-the cluster, so `kubectl apply -f k8s/` accepts the directory and creates exactly that ConfigMap.
-
-Exact output and exit codes, files only (and the fake apiserver standing in for `kubectl apply`).
-"""
+"""A GitOps repository end to end with no cluster and no manual edit of the state: add, pin,
+edit a pin, delete a Service, prune; doctor -f reports each disagreement and its hint fixes it.
+Exact output and exit codes."""
 
 from __future__ import annotations
 
-import json
-import shutil
+import shlex
 from pathlib import Path
 
 import pytest
-import yaml
 
-from lbctl.core.statefile import wrap
 from tests import statefiles
 from tests.conftest import Cli
-from tests.kubefake.server import FakeKubeServer
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "manifests"
-POOL_ONLY = ("schemaVersion: 1\npools:\n  default:\n    addresses: [192.0.2.10-192.0.2.29]\n"
-             "    autoAssign: true\n    avoidBuggyIPs: false\nallocations: {}\nholds: {}\n")
+SERVICE = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: shop\n"
+           "spec:\n  type: LoadBalancer\n  ports:\n  - port: 80\n")
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """``k8s/`` with the application's manifests, and the state file beside them."""
+def repo(cli: Cli, tmp_path: Path) -> Path:
     k8s = tmp_path / "k8s"
     k8s.mkdir()
-    shutil.copy(FIXTURES / "app.yaml", k8s / "app.yaml")
+    for name in ("web", "api"):
+        (k8s / f"{name}.yaml").write_text(SERVICE.format(name=name))
+    state = str(k8s / "lbctl-state.yaml")
+    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.19", "--state", state).code == 0
     return k8s
 
 
-def test_a_new_state_file_is_a_configmap_manifest(cli: Cli, repo: Path) -> None:
-    state = repo / "lbctl-state.yaml"
-    result = cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", str(state))
-    assert (result.code, result.out, result.err) == (0, "pool/default created\n", "")
-    assert state.read_text() == wrap(POOL_ONLY)
-    manifest = yaml.safe_load(state.read_text())
-    assert (manifest["apiVersion"], manifest["kind"], manifest["metadata"]["namespace"],
-            manifest["metadata"]["name"]) == ("v1", "ConfigMap", "kube-system", "lbctl-state")
-    assert manifest["data"] == {"state.yaml": POOL_ONLY}
+def allocations(repo: Path) -> dict[str, object]:
+    found: dict[str, object] = statefiles.document(repo / "lbctl-state.yaml")["allocations"]
+    return found
 
 
-def test_a_bare_state_file_is_read_and_becomes_a_manifest_on_its_next_write(
-        cli: Cli, repo: Path) -> None:
-    state = repo / "lbctl-state.yaml"
-    state.write_text(POOL_ONLY)
-    listed = cli("pool", "list", "-o", "name", "--state", str(state))
-    assert (listed.code, listed.out) == (0, "pool/default\n")
-    assert state.read_text() == POOL_ONLY  # reading changes nothing
-    result = cli("pool", "reserve", "default", "192.0.2.11", "--note", "router", "--state",
-                 str(state))
-    assert result.code == 0
-    assert yaml.safe_load(state.read_text())["kind"] == "ConfigMap"
-    assert statefiles.document(state)["pools"]["default"]["reservations"] == {
-        "192.0.2.11": "router"}
+def hint_of(output: str, check: str) -> str:
+    """The command a doctor finding's hint prints after ``: ``."""
+    lines = output.splitlines()
+    at = next(i for i, line in enumerate(lines) if f" {check} " in line)
+    hint = next(line for line in lines[at:] if line.strip().startswith("hint: "))
+    return hint.split(": ", 2)[2].split(" (or ")[0]
 
 
-def test_assign_never_copies_the_state_into_the_manifest_stream(cli: Cli, repo: Path) -> None:
+def run_hint(cli: Cli, command: str) -> object:
+    words = shlex.split(command)
+    assert words[0] == "lbctl"
+    return cli(*words[1:])
+
+
+def test_add_pin_edit_delete_prune(cli: Cli, repo: Path) -> None:
     state = str(repo / "lbctl-state.yaml")
-    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", state).code == 0
-    result = cli("assign", "-f", str(repo), "--state", state)
-    assert result.code == 0
-    assert result.out == (FIXTURES / "app.yaml.expected").read_text()
-    assert result.err.endswith("2 pinned, 1 skipped\n")
+    pinned = cli("assign", "-f", str(repo), "--state", state, "--in-place")
+    assert (pinned.code, pinned.out) == (0, "")
+    assert pinned.err.endswith(
+        "NAMESPACE   NAME   RESULT   EXTERNAL-IP   POOL      MESSAGE\n"
+        "shop        api    pinned   192.0.2.10    default   -\n"
+        "shop        web    pinned   192.0.2.11    default   -\n"
+        "2 pinned\n")
+    assert "metallb.io/loadBalancerIPs: 192.0.2.11" in (repo / "web.yaml").read_text()
+    assert cli("doctor", "-f", str(repo), "--state", state).code == 0
+
+    # Edit a pin by hand: doctor reports it, and its hint moves the allocation.
+    web = repo / "web.yaml"
+    web.write_text(web.read_text().replace("192.0.2.11", "192.0.2.15"))
+    doctor = cli("doctor", "-f", str(repo), "--state", state)
+    assert doctor.code == 1
+    assert ("FAIL svc.pinned service shop/web asks for 192.0.2.15, but the state records "
+            "192.0.2.11 (pool default) for it") in " ".join(doctor.out.split())
+    command = hint_of(doctor.out, "svc.pinned")
+    assert command == f"lbctl assign -f {repo} --state {state} --in-place"
+    moved = run_hint(cli, command)
+    assert moved.code == 0  # type: ignore[attr-defined]
+    assert ("shop        web    moved       192.0.2.15    default   was 192.0.2.11 (pool "
+            "default)\n") in moved.err  # type: ignore[attr-defined]
+    assert allocations(repo)["shop"]["web"]["ips"] == ["192.0.2.15"]  # type: ignore[index]
+    assert cli("doctor", "-f", str(repo), "--state", state).code == 0
+
+    # An edit lbctl cannot follow: the Service keeps its address, and lbctl says why.
+    web.write_text(web.read_text().replace("192.0.2.15", "192.0.2.10"))
+    refused = cli("assign", "-f", str(repo), "--state", state, "--in-place")
+    assert refused.code == 1
+    assert ("shop        web    failed      -             -         shop/web keeps 192.0.2.15 "
+            "(pool default): the manifest asks for 192.0.2.10, and 192.0.2.10 is used by "
+            "shop/api, which may not share it: shop/web has no sharing key\n") in refused.err
+    assert allocations(repo)["shop"]["web"]["ips"] == ["192.0.2.15"]  # type: ignore[index]
+    web.write_text(web.read_text().replace("192.0.2.10", "192.0.2.15"))
+
+    # Delete a Service: doctor names the orphan, and prune (after a dry run) forgets it.
+    (repo / "api.yaml").unlink()
+    doctor = cli("doctor", "-f", str(repo), "--state", state, "--fail-on", "warning")
+    assert doctor.code == 1
+    command = hint_of(doctor.out, "svc.orphan")
+    assert command == f"lbctl assign -f {repo} --state {state} --prune"
+    before = Path(state).read_text()
+    dry = cli("assign", "-f", str(repo), "--state", state, "--prune", "--dry-run")
+    assert dry.err.endswith(
+        "NAMESPACE   NAME   RESULT                EXTERNAL-IP   POOL      MESSAGE\n"
+        "shop        api    pruned (dry run)      192.0.2.10    default   no longer in the "
+        "manifests\n"
+        "shop        web    unchanged (dry run)   192.0.2.15    default   -\n"
+        "1 pruned, 1 unchanged (dry run)\n")
+    assert Path(state).read_text() == before
+    pruned = run_hint(cli, command)
+    assert pruned.code == 0  # type: ignore[attr-defined]
+    assert allocations(repo) == {"shop": {"web": {"ips": ["192.0.2.15"], "pool": "default"}}}
+    assert cli("doctor", "-f", str(repo), "--state", state, "--fail-on", "warning").code == 0
 
 
-def test_assign_in_place_prints_the_summary_document(cli: Cli, repo: Path) -> None:
-    state = str(repo / "lbctl-state.yaml")
-    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", state).code == 0
-    result = cli("assign", "-f", str(repo), "--state", state, "--in-place", "-o", "json")
-    assert result.code == 0
-    assert json.loads(result.out) == {"kind": "AssignmentList", "dryRun": False, "items": [
-        {"namespace": "shop", "name": "dns", "result": "pinned", "ips": ["192.0.2.11"],
-         "pool": "default", "reason": "", "message": ""},
-        {"namespace": "shop", "name": "elsewhere", "result": "skipped", "ips": [],
-         "pool": None, "reason": "", "message": "loadBalancerClass example.com/cloud"},
-        {"namespace": "shop", "name": "web", "result": "pinned", "ips": ["192.0.2.10"],
-         "pool": "default", "reason": "", "message": ""}]}
-    assert result.err == f"{repo / 'app.yaml'}: written\n2 pinned, 1 skipped\n"
-    assert (repo / "app.yaml").read_text() == (FIXTURES / "app.yaml.expected").read_text()
-    to_stdout = cli("assign", "-f", str(repo), "--state", state, "-o", "yaml")
-    assert to_stdout.out == (FIXTURES / "app.yaml.expected").read_text()
-    assert yaml.safe_load(to_stdout.err.rsplit("\n", 2)[0])["kind"] == "AssignmentList"
-
-
-def test_doctor_finds_the_state_among_the_manifests(cli: Cli, repo: Path) -> None:
-    state = str(repo / "lbctl-state.yaml")
-    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", state).code == 0
-    assert cli("assign", "-f", str(repo), "--state", state, "--in-place").code == 0
-    result = cli("doctor", "-f", str(repo), "-o", "json")
-    report = json.loads(result.out)
-    statuses = {check["id"]: check["status"] for check in report["checks"]}
-    assert (result.code, statuses["state.parse"], statuses["svc.pending"]) == (0, "pass", "pass")
-    assert report["source"] == f"2 files ({repo})"
-
-
-def test_kubectl_apply_creates_the_configmap_lbctl_uses(cli: Cli, repo: Path, kubeconfig: Path,
-                                                        kube_server: FakeKubeServer) -> None:
-    state = str(repo / "lbctl-state.yaml")
-    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", state).code == 0
-    kube_server.put_object(yaml.safe_load(Path(state).read_text()))  # kubectl apply -f k8s/
-    offline = cli("pool", "list", "-o", "json", "--state", state)
-    live = cli("pool", "list", "-o", "json", "--kubeconfig", str(kubeconfig))
-    assert (live.code, live.out) == (0, offline.out)
-    assert json.loads(live.out)["items"][0]["name"] == "default"
+def test_prune_goes_with_f(cli: Cli, repo: Path) -> None:
+    result = cli("assign", "--all", "--prune", "--state", str(repo / "lbctl-state.yaml"))
+    assert (result.code, result.err) == (
+        2, "lbctl: error: --prune goes with -f\n"
+           "hint: lbctl assign -f PATH --state FILE --in-place --prune\n")

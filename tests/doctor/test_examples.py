@@ -37,6 +37,7 @@ PLANTED: dict[str, tuple[str, Severity]] = {
     "svc.pending": ("broken", "error"),
     "svc.drift": ("snapshot", "error"),
     "svc.orphan": ("broken", "warning"),
+    "svc.pinned": ("broken", "error"),
     "svc.outside-pools": ("snapshot", "warning"),
     "svc.shared-ip": ("snapshot", "error"),
     "svc.requested-ip": ("broken", "error"),

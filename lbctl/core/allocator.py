@@ -413,8 +413,8 @@ class Allocator:
                     PUBLISHED,
                     f"{ip} is already published by service {key[0]}/{key[1]} (its "
                     "status.loadBalancer.ingress shows it)",
-                    hint=f"ask for another address; if that status is stale, clear it "
-                         f"(kubectl -n {key[0]} edit svc {key[1]} --subresource=status)",
+                    hint=f"ask for another address; if that status is stale, withdraw it: "
+                         f"lbctl release svc {key[1]} -n {key[0]} --force",
                 )
 
     def _check_sharing(self, ip: str, request: Request) -> None:
@@ -441,7 +441,8 @@ class Allocator:
             raise AllocationError(
                 NOT_PERMITTED,
                 f"pool {pool.name} does not serve {request.ref} (it serves {pool.scope()})",
-                hint="ask for another pool, or widen the pool's namespaces/selectors",
+                hint=f"ask for another pool, or widen the pool: lbctl pool set {pool.name} "
+                     f"-n {request.namespace} (its namespaces; -l its selectors)",
             )
 
     def _pool_named(self, name: str) -> Pool:
@@ -486,7 +487,8 @@ class Allocator:
             raise AllocationError(
                 NO_POOL,
                 f"no pool with autoAssign serves {request.ref} ({scopes})",
-                hint="add a pool (lbctl pool add), or widen a pool's namespaces/selectors",
+                hint="add a pool (lbctl pool add NAME ADDRESS...), or widen one (lbctl pool "
+                     f"set NAME -n {request.namespace} --auto-assign)",
             )
         reasons: list[tuple[str, str]] = []
         full = ""  # the first exhausted pool, for the hint

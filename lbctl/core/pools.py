@@ -75,7 +75,8 @@ def add_pool(state: State, pool: Pool) -> State:
     if pool.name in state.pools:
         raise RefusedError(
             f"pool {pool.name} already exists",
-            hint=f"remove it first (lbctl pool remove {pool.name}) or choose another name",
+            hint=f"change it in place (lbctl pool set {pool.name} --add ADDRESS) or choose "
+                 "another name",
         )
     found = overlaps([*state.pools.values(), pool])
     if found:

@@ -321,7 +321,7 @@ def check_pending(ctx: Context) -> list[Finding]:
                 "warning", f"{who} is pending; the allocator would give it "
                            f"{', '.join(answer.ips)} from pool {answer.pool}",
                 f"pin it: {ctx.facts.assign_command} --in-place" if ctx.facts.assign_command
-                else f"assign it: {_assign_hint(key)} (or lbctl assign --all)",
+                else f"assign it: {_assign_hint(key)} (or lbctl assign --all -A)",
                 (_svc_object(key), f"pool/{answer.pool}")))
         else:
             why = (f"{answer.reason}: {answer.message}" if isinstance(answer, AllocationError)

@@ -69,7 +69,8 @@ def test_adopt_one_then_assign_leaves_it(run: Cli, kube_server: FakeKubeServer) 
      "hint: lbctl pool list shows the pools; add one with lbctl pool add\n"),
     ({"ips": ("192.0.2.20",)}, 4,
      "lbctl: error: pool web-only does not serve shop/np (it serves namespaces web)\n"
-     "hint: ask for another pool, or widen the pool's namespaces/selectors\n"),
+     "hint: ask for another pool, or widen the pool: lbctl pool set web-only -n shop (its "
+     "namespaces; -l its selectors)\n"),
     ({"ips": ()}, 2,
      "lbctl: error: service shop/np shows no address: there is nothing to adopt\n"
      "hint: give it one: lbctl assign svc np -n shop\n"),
@@ -101,8 +102,8 @@ def test_an_address_held_or_shown_by_another(run: Cli, kube_server: FakeKubeServ
     assert (shown.code, shown.err) == (
         4, "lbctl: error: 192.0.2.16 is already published by service dev/b (its "
            "status.loadBalancer.ingress shows it)\n"
-           "hint: ask for another address; if that status is stale, clear it (kubectl -n dev "
-           "edit svc b --subresource=status)\n")
+           "hint: ask for another address; if that status is stale, withdraw it: lbctl release "
+           "svc b -n dev --force\n")
 
 
 def test_adopt_all(run: Cli, kube_server: FakeKubeServer) -> None:

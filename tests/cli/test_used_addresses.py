@@ -69,8 +69,8 @@ def test_explicit_request_for_a_published_address_is_refused(
         4, "",
         f"lbctl: error: 10.55.0.0 is already published by service {namespace}/owner (its "
         "status.loadBalancer.ingress shows it)\n"
-        "hint: ask for another address; if that status is stale, clear it (kubectl -n "
-        f"{namespace} edit svc owner --subresource=status)\n")
+        "hint: ask for another address; if that status is stale, withdraw it: lbctl release "
+        f"svc owner -n {namespace} --force\n")
     assert shown(kube_server, "web") == []
     state = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
     assert state is not None and "web" not in state["data"]["state.yaml"]  # nothing recorded

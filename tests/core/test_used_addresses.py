@@ -56,8 +56,8 @@ def test_an_explicit_request_for_a_shown_address_is_refused_naming_the_owner() -
         PUBLISHED,
         "10.55.0.0 is already published by service other/metallb (its "
         "status.loadBalancer.ingress shows it)",
-        "ask for another address; if that status is stale, clear it "
-        "(kubectl -n other edit svc metallb --subresource=status)")
+        "ask for another address; if that status is stale, withdraw it: lbctl release svc "
+        "metallb -n other --force")
     assert allocator.state() == state_of(POOL)  # a refusal changes nothing
 
 

@@ -134,7 +134,7 @@ def test_a_pending_service_the_allocator_can_serve_is_a_warning() -> None:
         ("warning", "service web/blog is pending; the allocator would give it 192.0.2.12 from "
                     "pool default"),
     ]
-    assert findings[0].hint == "assign it: lbctl assign svc api -n web (or lbctl assign --all)"
+    assert findings[0].hint == "assign it: lbctl assign svc api -n web (or lbctl assign --all -A)"
 
 
 def test_a_malformed_request_is_reported_not_raised() -> None:

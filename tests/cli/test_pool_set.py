@@ -9,6 +9,7 @@ import pytest
 
 from tests import statefiles
 from tests.conftest import Cli
+from tests.kubefake.server import FakeKubeServer
 
 SERVICE = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: {}\n  namespace: shop\n"
            "spec:\n  type: LoadBalancer\n")
@@ -114,3 +115,20 @@ def test_shrinking_under_allocations_names_the_services(cli: Cli, state: str,
     assert cli("pool", "set", "default", "--remove", "192.0.2.13-192.0.2.19",
                "--state", state).code == 0
     assert pool_doc(state)["addresses"] == ["192.0.2.10-192.0.2.12"]
+
+
+def test_growing_on_a_cluster_refuses_its_own_addresses(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer) -> None:
+    kube_server.put_object({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"},
+        "status": {"addresses": [{"type": "InternalIP", "address": "192.168.7.11"}]}})
+    k = ("--kubeconfig", str(kubeconfig))
+    assert cli("pool", "add", "lan", "192.168.7.20/30", *k).code == 0
+    result = cli("pool", "set", "lan", "--add", "192.168.7.8/30", *k)
+    assert (result.code, result.err) == (
+        4, "lbctl: error: pool lan contains 192.168.7.11, the InternalIP of node node-1\n"
+           "hint: a VIP there would break the node, the pods or the Service: take those "
+           "addresses out of the pool, or pass --allow-cluster-overlap if you mean it\n")
+    assert cli("pool", "set", "lan", "--add", "192.168.7.8/30", "--allow-cluster-overlap",
+               *k).code == 0
+    assert cli("pool", "set", "lan", "--priority", "3", *k).code == 0  # no new addresses

@@ -49,14 +49,19 @@ class Reflector:
         self._max_backoff = max_backoff
         self._lock = threading.Lock()
         self._objects: dict[Key, Obj] = {}
+        self._snapshot: tuple[int, list[Obj]] | None = None
         self.synced = False
         self.error: LbctlError | None = None
         self.lists = 0  # LIST requests made, for tests and metrics
+        self.version = 0  # counts changes: an unchanged version means an unchanged snapshot
 
     def snapshot(self) -> list[Obj]:
-        """Every object, as of the last event applied."""
+        """Every object, as of the last event applied: the same list object while nothing
+        changed (callers may compare by identity, and must not change it)."""
         with self._lock:
-            return list(self._objects.values())
+            if self._snapshot is None or self._snapshot[0] != self.version:
+                self._snapshot = (self.version, list(self._objects.values()))
+            return self._snapshot[1]
 
     def get(self, key: Key) -> Obj | None:
         with self._lock:
@@ -82,6 +87,7 @@ class Reflector:
         self.lists += 1
         with self._lock:
             self._objects = {key_of(obj): obj for obj in listing.items}
+            self.version += 1
         self.synced = True
         self.error = None
         self._on_change()
@@ -101,6 +107,7 @@ class Reflector:
                         self._objects.pop(key_of(event.object), None)
                     else:
                         self._objects[key_of(event.object)] = event.object
+                    self.version += 1
                 self.error = None
                 self._on_change()
             if self._wait(0):

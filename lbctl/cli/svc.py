@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import complete, render
+from lbctl.cli import complete, numbers, render
 from lbctl.cli.context import Output, app_of, command, group
 from lbctl.errors import UsageError
 
@@ -272,3 +272,77 @@ def _requested(asked: Asked) -> str:
     if asked.pool:
         parts.append(f"pool {asked.pool}")
     return f"{' in '.join(parts)} (from {asked.source})"
+
+
+def _check_doc(report: Any) -> dict[str, Any]:
+    return {"kind": "ServiceCheck", "ok": report.ok, "items": [
+        {"namespace": check.key[0], "name": check.key[1], "ports": [
+            {"port": port.port, "healthy": port.healthy, "backends": [
+                {"target": b.target, "address": b.address, "port": b.port,
+                 "ok": None if b.result is None else b.result.ok,
+                 "latencyMs": None if b.result is None else round(b.result.latency * 1000, 3),
+                 "detail": "not probed (TCP only)" if b.result is None else b.result.detail}
+                for b in port.backends]}
+            for port in check.ports]}
+        for check in report.services]}
+
+
+@command(app, "check")
+def check(
+    ctx: typer.Context,
+    target: Annotated[list[str] | None, typer.Argument(
+        metavar="NAME | svc/NAME", show_default=False,
+        autocompletion=complete.service_named, help="The Service (in -n NS).")] = None,
+    all_services: Annotated[bool, typer.Option(
+        "--all", help="Every LoadBalancer Service with an address (in -n NS, or -A).")] = False,
+    http: Annotated[str | None, typer.Option(
+        "--http", metavar="PATH",
+        help="HTTP GET this path (healthy below 400) instead of a TCP connect.")] = None,
+    timeout: Annotated[float, numbers.seconds(
+        "--timeout", maximum=60, above=True, help="Per probe.")] = 1.0,
+) -> None:
+    """Probe each LoadBalancer port of a Service on its external IPs and on every node's
+    NodePort (TCP connect, or HTTP GET with --http PATH), and print one row per backend.
+    Exit 1 when a port has no healthy backend.
+
+    Example: lbctl svc check web -n shop --http /healthz
+    """
+    from lbctl.actions import svccheck
+
+    app = app_of(ctx)
+    output = app.require_output(Output.table, Output.json, Output.yaml)
+    if http is not None and not http.startswith("/"):
+        raise UsageError(f"--http {http!r} is not a path", hint="for example --http /healthz")
+    name: str | None = None
+    if target:
+        name = target[0] if len(target) == 1 and "/" not in target[0] else service_name(target)
+    if (name is None) == (not all_services):
+        raise UsageError("name one Service or give --all",
+                         hint="example: lbctl svc check web -n shop, or lbctl svc check --all -A")
+    namespace = None if all_services and app.options.all_namespaces else app.namespace
+    kube = app.kube()
+    services = svccheck.targets(kube, namespace, name)
+    report = svccheck.check(kube, app.prober(), services, http_path=http, timeout=timeout)
+    if output is not Output.table:
+        render.document(app.out, _check_doc(report), output.value)
+    else:
+        rows: list[list[render.Cell]] = [
+            [f"{c.key[0]}/{c.key[1]}", port.port, b.target, f"{b.address}:{b.port}"
+             if ":" not in b.address else f"[{b.address}]:{b.port}",
+             "-" if b.result is None else ("ok" if b.result.ok else "FAIL"),
+             "-" if b.result is None else f"{b.result.latency * 1000:.1f}ms",
+             "not probed (TCP only)" if b.result is None else b.result.detail]
+            for c in report.services for port in c.ports for b in port.backends
+        ]
+        if rows:
+            app.table(["service", "port", "backend", "address", "result", "latency",
+                       "detail"], rows)
+        for c in report.services:
+            for port in c.ports:
+                if not port.healthy:
+                    render.say(app.err, f"{c.key[0]}/{c.key[1]} {port.port}: no healthy "
+                                        "backend")
+        if not report.services:
+            render.say(app.err, "No LoadBalancer Service with an address to check.")
+    if not report.ok:
+        raise typer.Exit(1)

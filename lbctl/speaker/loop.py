@@ -151,18 +151,26 @@ class Speaker:
         self._due: dict[str, _Due] = {}
         self._state_problem = ""
         self._state = State()
+        self._inputs: tuple[object, ...] | None = None
+        self._candidates: list[ownership.Candidate] = []
+        self._nodes: dict[str, ownership.NodeFacts] = {}
+        self._decided: tuple[object, Ownership] | None = None
 
     # -- one decision -----------------------------------------------------------------------
 
     def compute(self, facts: Facts, now: datetime, *, self_alive: bool,
                 unhealthy_here: Collection[ServiceKey] = ()) -> Ownership:
-        """The ownership every speaker computes from ``facts`` at ``now``."""
+        """The ownership every speaker computes from ``facts`` at ``now``.
+
+        Lease renewals arrive several times a second and change nothing but liveness: the
+        candidates are recomputed only when the other facts are new objects (the runner passes
+        the same sequences while nothing changed), and the owners only when the candidates,
+        the live speakers or the health reports changed."""
         self.liveness.update(facts.leases, now)
         live = self.liveness.alive(now)
         live.discard(self.node)
         if self_alive:
             live.add(self.node)
-        self._state = self._read_state(facts.state)
         failing: dict[ServiceKey, set[str]] = {}
         for obj in facts.leases:
             name = str((obj.get("metadata") or {}).get("name") or "")
@@ -172,10 +180,21 @@ class Speaker:
                     failing.setdefault(key, set()).add(node)
         for key in unhealthy_here:
             failing.setdefault(key, set()).add(self.node)
-        endpoints = svc_core.ready_nodes(facts.endpoint_slices)
-        candidates = ownership.announced(self._state, facts.services, endpoints)
-        nodes = {f.name: f for f in map(ownership.node_facts, facts.nodes)}
-        return ownership.owners(candidates, nodes, live, self._state.pools, failing)
+        inputs = (facts.services, facts.endpoint_slices, facts.nodes, facts.state)
+        cached = self._inputs
+        if cached is None or any(a is not b for a, b in zip(inputs, cached, strict=True)):
+            self._state = self._read_state(facts.state)
+            endpoints = svc_core.ready_nodes(facts.endpoint_slices)
+            self._candidates = ownership.announced(self._state, facts.services, endpoints)
+            self._nodes = {f.name: f for f in map(ownership.node_facts, facts.nodes)}
+            self._inputs = inputs
+            self._decided = None
+        decision = (frozenset(live), {k: frozenset(v) for k, v in failing.items()})
+        if self._decided is None or self._decided[0] != decision:
+            result = ownership.owners(self._candidates, self._nodes, live, self._state.pools,
+                                      failing)
+            self._decided = (decision, result)
+        return self._decided[1]
 
     def sync(self, facts: Facts, now: datetime, *, self_alive: bool,
              unhealthy_here: Collection[ServiceKey] = ()) -> datetime | None:

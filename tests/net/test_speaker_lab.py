@@ -128,3 +128,99 @@ def test_node_selectors_and_the_exclude_label(lab: Lab) -> None:
     lab.api.put_object(node(other, lab.ip[other], {
         "zone": "b", "node.kubernetes.io/exclude-from-external-load-balancers": ""}))
     lab.wait_for("10.9.0.130", [], within=10)
+
+
+def _listen(ip: str, port: int, ready: int, stop: int) -> None:
+    """A NodePort stand-in: accept and close connections until ``stop`` is readable."""
+    import os
+    import select
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+        sock.listen(16)
+        os.write(ready, b"!")
+        while True:
+            readable = select.select([sock, stop], [], [])[0]
+            if stop in readable:
+                return
+            conn, _ = sock.accept()
+            conn.close()
+
+
+def test_a_failing_health_check_moves_the_address(lab: Lab) -> None:
+    import os
+    import select
+
+    from tests.net.netns import Child
+
+    listeners = {}
+    for name in lab.nodes:
+        ready_r, ready_w = os.pipe()
+        stop_r, stop_w = os.pipe()
+        child = Child(lab.ns[name], _listen, lab.ip[name], 30080, ready_w, stop_r,
+                      close=(ready_r, stop_w))
+        os.close(ready_w)
+        os.close(stop_r)
+        assert select.select([ready_r], [], [], 10)[0]
+        os.close(ready_r)
+        listeners[name] = (child, stop_w)
+    try:
+        web(lab, [VIP], annotations={"lbctl.io/health-check": "tcp"})
+        lab.start()
+        owner = lab.owner(VIP)
+        assert owner is not None
+        lab.wait_for(VIP, [owner])
+        successor = lab.owner(VIP, live=[n for n in lab.nodes if n != owner])
+        child, stop_w = listeners.pop(owner)
+        os.write(stop_w, b"!")  # the owner's NodePort dies: its check fails
+        child.result()
+        os.close(stop_w)
+        lab.wait_for(VIP, [successor], within=10)
+        assert "health check of shop/web fails here" in lab.log(owner)
+        lease = lab.api.get_object("leases", f"lbctl-speaker-{owner}", "kube-system")
+        assert lease is not None
+        assert lease["metadata"]["annotations"]["lbctl.io/unhealthy"] == "shop/web"
+    finally:
+        for child, stop_w in listeners.values():
+            os.write(stop_w, b"!")
+            child.result()
+            os.close(stop_w)
+
+
+def test_svc_check_reports_a_dead_node_port(lab: Lab) -> None:
+    import os
+    import select
+    import subprocess
+    import sys
+
+    from tests.net.netns import Child
+
+    web(lab, [VIP])
+    ready_r, ready_w = os.pipe()
+    stop_r, stop_w = os.pipe()
+    child = Child(lab.ns["n1"], _listen, lab.ip["n1"], 30080, ready_w, stop_r,
+                  close=(ready_r, stop_w))
+    os.close(ready_w)
+    os.close(stop_r)
+    try:
+        assert select.select([ready_r], [], [], 10)[0]
+        done = subprocess.run(
+            ["ip", "netns", "exec", lab.client, sys.executable, "-m", "lbctl", "svc", "check",
+             "web", "-n", "shop", "--kubeconfig", str(lab.kubeconfig), "--timeout", "0.5",
+             "-o", "json"], capture_output=True, text=True, timeout=60)
+    finally:
+        os.write(stop_w, b"!")
+        child.result()
+        os.close(stop_w)
+        os.close(ready_r)
+    import json
+
+    assert done.returncode == 0, done.stderr  # n1 still serves the port
+    backends = {b["target"]: (b["ok"], b["detail"])
+                for b in json.loads(done.stdout)["items"][0]["ports"][0]["backends"]}
+    assert backends["n1"] == (True, "connected")
+    assert backends["n2"] == (False, "connection refused")
+    assert backends["n3"] == (False, "connection refused")
+    assert backends["vip"][0] is False  # nobody answers the VIP's port in this lab

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from lbctl.errors import ExpiredError, LbctlError
+from lbctl.errors import ExpiredError, LbctlError, NotFoundError
 from lbctl.ports import KubeAPI, Obj, Resource
 
 #: ``wait(seconds)``: sleep, returning True early when the caller must stop.
@@ -111,4 +111,51 @@ class Reflector:
                 self.error = None
                 self._on_change()
             if self._wait(0):
+                return
+
+
+class Poller:
+    """One named object, read with GET every ``period`` seconds: for an object the identity
+    may read but not list or watch (RBAC can name an object for ``get``; ``list``/``watch``
+    limited to a name need a field selector).  Same reading interface as :class:`Reflector`."""
+
+    def __init__(self, kube: KubeAPI, resource: Resource, name: str, namespace: str | None, *,
+                 on_change: Callable[[], None], wait: Wait, period: float = 2.0) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.name = name
+        self.namespace = namespace
+        self._on_change = on_change
+        self._wait = wait
+        self._period = period
+        self._object: Obj | None = None
+        self.synced = False
+        self.error: LbctlError | None = None
+        self.version = 0
+
+    def get(self, key: Key) -> Obj | None:
+        return self._object if key == (self.namespace or "", self.name) else None
+
+    def run(self) -> None:
+        seen: str | None = None
+        while True:
+            try:
+                current: Obj | None = self.kube.get(self.resource, self.name, self.namespace)
+            except NotFoundError:
+                current = None
+            except LbctlError as exc:
+                self.error = exc
+                current = self._object
+            else:
+                self.error = None
+            if current is not self._object or not self.synced:
+                meta = (current or {}).get("metadata") or {}
+                version = str(meta.get("resourceVersion") or "") if current else None
+                if version != seen or not self.synced:
+                    seen = version
+                    self._object = current
+                    self.version += 1
+                    self.synced = True
+                    self._on_change()
+            if self._wait(self._period):
                 return

@@ -39,6 +39,9 @@ def install(
     replicas: Annotated[int, numbers.count(
         "--replicas", maximum=9,
         help="Controller replicas: one leads, the others stand by (default: 2).")] = 2,
+    speaker: Annotated[bool, typer.Option(
+        "--speaker", help="Also the lbctl speaker DaemonSet (layer 2: answers ARP/NDP for "
+                          "the addresses, on every node).")] = False,
 ) -> None:
     """Print the manifests that run lbctl controller on the cluster.
 
@@ -48,7 +51,12 @@ def install(
     Lease; probes on /healthz and /readyz; non-root, read-only root filesystem; spread over
     nodes) and a PodDisruptionBudget.  Nothing is applied: pipe the output to kubectl.
 
+    With --speaker, also the lbctl-speaker ServiceAccount, its RBAC and a DaemonSet running
+    lbctl speaker on every node (host network, CAP_NET_RAW only).
+
     Example: lbctl install --image registry.example/lbctl:0.1.0 | kubectl apply -f -
+
+    Example: lbctl install --speaker | kubectl apply -f -
     """
     from lbctl.core.install import DEFAULT_IMAGE, DEFAULT_NAMESPACE, Target, manifests
 
@@ -62,4 +70,5 @@ def install(
     target = Target(image=image or DEFAULT_IMAGE,
                     namespace=namespace or app.options.namespace or DEFAULT_NAMESPACE,
                     replicas=replicas)
-    render.manifests(app.out, manifests(target), output.value)
+    components = ("controller", "speaker") if speaker else ("controller",)
+    render.manifests(app.out, manifests(target, components), output.value)

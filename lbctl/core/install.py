@@ -7,6 +7,10 @@ component's command), the workload itself, and what keeps it available.  Today:
 * **controller**: a Deployment of ``lbctl controller`` replicas (one leads through the Lease
   ``kube-system/lbctl-controller``, the others stand by), spread over nodes, and a
   PodDisruptionBudget so that a drain never takes every replica at once.
+* **speaker**: a DaemonSet of ``lbctl speaker`` on every node (control-plane nodes included),
+  with host networking (it answers ARP/NDP on the node's interfaces) and only the NET_RAW
+  capability added; ``NODE_NAME`` from ``spec.nodeName``.  Its Leases live in kube-system,
+  where its RBAC grants them.
 
 A component is a function ``(Target) -> list[manifest]``; :func:`manifests` concatenates the
 ones asked for, so another long-running command (the speaker's DaemonSet) adds a function and a
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbctl import __version__
-from lbctl.core.permissions import CONTROLLER, PERMISSIONS, Permission
+from lbctl.core.permissions import CONTROLLER, PERMISSIONS, SPEAKER, Permission
 from lbctl.core.rbac import meta, namespace_document, service_account_rbac
 
 Obj = dict[str, Any]
@@ -32,6 +36,8 @@ Obj = dict[str, Any]
 DEFAULT_IMAGE = f"lbctl:{__version__}"
 DEFAULT_NAMESPACE = "kube-system"
 METRICS_PORT = 8080
+#: The speaker's metrics port: on the host network, so not 8080 (MetalLB's speaker uses 7472).
+SPEAKER_METRICS_PORT = 7473
 #: The non-root user of the image (the Containerfile creates it).
 USER_ID = 65532
 
@@ -57,7 +63,8 @@ def permissions_of(command: str, permissions: Iterable[Permission] = PERMISSIONS
 
 
 def container(name: str, image: str, args: Sequence[str], *, cpu: str = "50m",
-              memory: str = "64Mi", memory_limit: str = "256Mi") -> Obj:
+              memory: str = "64Mi", memory_limit: str = "256Mi",
+              port: int = METRICS_PORT) -> Obj:
     """The container of a long-running command: its identity from the downward API, the
     metrics port, liveness (``/healthz``) and readiness (``/readyz``) probes, resource requests,
     and a non-root, read-only, capability-free security context."""
@@ -72,7 +79,7 @@ def container(name: str, image: str, args: Sequence[str], *, cpu: str = "50m",
             {"name": "POD_NAMESPACE",
              "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         ],
-        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
         "livenessProbe": probe,
         "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "metrics"},
                            "periodSeconds": 5},
@@ -136,8 +143,63 @@ def controller(target: Target) -> list[Obj]:
     return [*rbac, deployment, budget]
 
 
+def speaker(target: Target) -> list[Obj]:
+    """ServiceAccount, RBAC and DaemonSet of ``lbctl speaker``."""
+    name, ns = SPEAKER, target.namespace
+    tags = labels(name, "speaker")
+    selector = {"app.kubernetes.io/name": name}
+    main = container("speaker", target.image,
+                     ["speaker", f"--metrics-addr=:{SPEAKER_METRICS_PORT}"],
+                     port=SPEAKER_METRICS_PORT)
+    main["env"].append({"name": "NODE_NAME",
+                        "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
+    # Raw sockets need CAP_NET_RAW, which a non-root process cannot hold without ambient
+    # capabilities (Kubernetes sets none): root in the container, every other capability
+    # dropped, read-only root filesystem, as MetalLB's speaker.
+    main["securityContext"] = {
+        "runAsUser": 0,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    daemonset = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": meta(name, ns, tags),
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "updateStrategy": {"type": "RollingUpdate",
+                               "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": tags,
+                             "annotations": {"prometheus.io/scrape": "true",
+                                             "prometheus.io/port": str(SPEAKER_METRICS_PORT)}},
+                "spec": {
+                    "serviceAccountName": name,
+                    "hostNetwork": True,
+                    "dnsPolicy": "ClusterFirstWithHostNet",
+                    # SIGTERM hands every address over at once; a few seconds suffice.
+                    "terminationGracePeriodSeconds": 10,
+                    "containers": [main],
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "tolerations": [
+                        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                         "effect": "NoSchedule"},
+                        {"key": "node-role.kubernetes.io/master", "operator": "Exists",
+                         "effect": "NoSchedule"},
+                    ],
+                },
+            },
+        },
+    }
+    rbac = service_account_rbac(permissions_of("speaker"), name, ns, tags)
+    return [*rbac, daemonset]
+
+
 #: The components ``lbctl install`` knows, by name, in the order they are printed.
-COMPONENTS: dict[str, Callable[[Target], list[Obj]]] = {"controller": controller}
+COMPONENTS: dict[str, Callable[[Target], list[Obj]]] = {"controller": controller,
+                                                         "speaker": speaker}
 
 
 def manifests(target: Target, components: Iterable[str] = ("controller",)) -> list[Obj]:

@@ -28,6 +28,8 @@ KUBEVIP_CONFIGMAP = "kubevip"
 #: The Lease ``lbctl controller`` replicas elect their leader with, and who runs them.
 CONTROLLER_LEASE = "lbctl-controller"
 CONTROLLER = "lbctl-controller"
+#: The speakers' identity (each keeps its own Lease ``lbctl-speaker-<node>`` in kube-system).
+SPEAKER = "lbctl-speaker"
 #: Namespaces every cluster has: manifests may put objects there without creating them first.
 BUILTIN_NAMESPACES = frozenset({"default", SYSTEM_NAMESPACE, "kube-public", "kube-node-lease"})
 #: Namespaces that exist only where another load balancer is installed.  A permission there is
@@ -71,18 +73,19 @@ class Permission:
 
 
 _SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool add", "pool import",
-        "doctor", "controller")
-_STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor", "controller")
+        "doctor", "controller", "speaker", "speaker status", "svc check")
+_STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor", "controller",
+          "speaker", "speaker status")
 _PROXY = ("kube-proxy diff", "kube-proxy apply", "doctor")
 
 PERMISSIONS: tuple[Permission, ...] = (
     # Services and their published addresses.
-    Permission("get", "", "services", "read the Service being assigned or released",
-               ("svc show", "assign", "release")),
+    Permission("get", "", "services", "read the Service being assigned, released or checked",
+               ("svc show", "assign", "release", "svc check")),
     Permission("list", "", "services", "find LoadBalancer Services and the ClusterIPs in use",
                _SVC),
-    Permission("watch", "", "services", "assign new LoadBalancer Services as they appear",
-               ("controller",)),
+    Permission("watch", "", "services", "assign new LoadBalancer Services as they appear; "
+               "announce them", ("controller", "speaker")),
     Permission("patch", "", "services", "publish the address in status.loadBalancer.ingress, "
                "and withdraw it", ("assign", "release", "reconcile", "controller"),
                subresource="status"),
@@ -90,7 +93,24 @@ PERMISSIONS: tuple[Permission, ...] = (
                ("assign", "reconcile", "controller")),
     Permission("list", "discovery.k8s.io", "endpointslices",
                "find the nodes with ready endpoints of externalTrafficPolicy: Local Services",
-               ("svc list", "svc show", "doctor")),
+               ("svc list", "svc show", "doctor", "speaker", "speaker status")),
+    Permission("watch", "discovery.k8s.io", "endpointslices",
+               "announce only Services with ready endpoints, from nodes hosting one (Local)",
+               ("speaker",)),
+    # The speakers' state (their view of pools and allocations) and liveness.
+    Permission("list", "coordination.k8s.io", "leases", "find which speakers are alive",
+               ("speaker", "speaker status"), namespace=SYSTEM_NAMESPACE),
+    Permission("watch", "coordination.k8s.io", "leases", "notice at once when a speaker dies "
+               "or hands over", ("speaker",), namespace=SYSTEM_NAMESPACE),
+    Permission("get", "coordination.k8s.io", "leases", "renew this node's speaker Lease",
+               ("speaker",), namespace=SYSTEM_NAMESPACE),
+    Permission("update", "coordination.k8s.io", "leases", "renew this node's speaker Lease "
+               "(lbctl-speaker-<node>: any name, nodes come and go)", ("speaker",),
+               namespace=SYSTEM_NAMESPACE),
+    Permission("patch", "coordination.k8s.io", "leases", "report failing health checks on this "
+               "node's speaker Lease", ("speaker",), namespace=SYSTEM_NAMESPACE),
+    Permission("watch", "", "nodes", "never announce from excluded or unavailable nodes; "
+               "apply pools' node selectors", ("speaker",)),
     # The state document.
     Permission("get", "", "configmaps", "read the state document", _STATE,
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
@@ -107,8 +127,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("get", "coordination.k8s.io", "leases", "find the controller's leader",
                ("controller", "controller status", "svc show", "doctor"),
                namespace=SYSTEM_NAMESPACE, name=CONTROLLER_LEASE),
-    Permission("create", "coordination.k8s.io", "leases", "create the leader Lease the first "
-               "time", ("controller",), namespace=SYSTEM_NAMESPACE),
+    Permission("create", "coordination.k8s.io", "leases", "create the leader Lease, or a "
+               "speaker's, the first time", ("controller", "speaker"), namespace=SYSTEM_NAMESPACE),
     Permission("update", "coordination.k8s.io", "leases", "take and renew leadership",
                ("controller",), namespace=SYSTEM_NAMESPACE, name=CONTROLLER_LEASE),
     # kube-proxy's strictARP.
@@ -123,7 +143,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("list", "", "pods", "read RKE2's kube-proxy flags from its static pods", _PROXY,
                namespace=SYSTEM_NAMESPACE),
     Permission("list", "", "nodes", "node addresses and pod CIDRs; k3s/RKE2 kube-proxy flags",
-               ("pool add", "kube-proxy diff", "doctor")),
+               ("pool add", "kube-proxy diff", "doctor", "speaker", "speaker status",
+                "svc check")),
     # Other load balancers: the traces doctor looks for, the configuration pool import reads.
     Permission("list", "apps", "deployments", "find other load-balancer controllers",
                ("doctor",)),

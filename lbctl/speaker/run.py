@@ -1,14 +1,16 @@
 """The speaker process: watches, its Lease, and the loop that calls :meth:`Speaker.sync`.
 
 Threads: one :class:`~lbctl.actions.reflector.Reflector` per watched kind (Services,
-EndpointSlices, Nodes, the lease namespace's Leases, the state ConfigMap's namespace), one for
+EndpointSlices, Nodes, the lease namespace's Leases), a :class:`~lbctl.actions.reflector.Poller`
+reading the state ConfigMap every 2 s (the controller records an address before it publishes
+it, so the state is ahead of the Service's status), one for
 the Lease (renew every ``retry`` seconds, publish the health report on it), one for the health
 checks when a Service asks for one, and the main loop.  Any change wakes the main loop, which
 syncs at once; it also wakes when a peer's Lease runs out or an announcement is due.
 
-API traffic per node: the five LIST+WATCH streams and one Lease renewal (a GET and a PUT) every
-``retry`` seconds, plus one PATCH when the health report changes.  None of it grows with the
-number of Services or addresses.
+API traffic per node: four LIST+WATCH streams, a GET of the state every 2 s, and one Lease
+renewal (a GET and a PUT) every ``retry`` seconds, plus one PATCH when the health report
+changes.  None of it grows with the number of Services or addresses.
 
 Stopping (:meth:`Runner.stop`, from SIGTERM): the Lease is given up first, so every peer
 recomputes at once and the new owners announce; then this node stops answering and exits.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lbctl.actions.leases import Elector, utc_now
-from lbctl.actions.reflector import Reflector
+from lbctl.actions.reflector import Poller, Reflector
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
@@ -91,14 +93,16 @@ class Runner:
         self._published: str | None = None
         wait = self._stopping.wait
         changed = self._dirty.set
-        self.reflectors = {
+        self.reflectors: dict[str, Reflector | Poller] = {
             "services": Reflector(kube, SERVICES, on_change=changed, wait=wait),
             "endpointslices": Reflector(kube, ENDPOINTSLICES, on_change=changed, wait=wait),
             "nodes": Reflector(kube, NODES, on_change=changed, wait=wait),
             "leases": Reflector(kube, LEASES, namespace=settings.lease_namespace,
                                 on_change=changed, wait=wait),
-            "configmaps": Reflector(kube, CONFIGMAPS, namespace=settings.state_namespace,
-                                    on_change=changed, wait=wait),
+            # GET, not WATCH: RBAC names the state ConfigMap for get; a watch limited to one
+            # name would need a field selector.
+            "configmaps": Poller(kube, CONFIGMAPS, settings.state_name,
+                                 settings.state_namespace, on_change=changed, wait=wait),
         }
         self._threads: list[threading.Thread] = []
         self._lease_thread: threading.Thread | None = None
@@ -123,9 +127,9 @@ class Runner:
     def facts(self) -> Facts:
         r = self.reflectors
         state = r["configmaps"].get((self.settings.state_namespace, self.settings.state_name))
-        return Facts(services=r["services"].snapshot(),
-                     endpoint_slices=r["endpointslices"].snapshot(),
-                     nodes=r["nodes"].snapshot(), leases=r["leases"].snapshot(), state=state)
+        lists = {name: x.snapshot() for name, x in r.items() if isinstance(x, Reflector)}
+        return Facts(services=lists["services"], endpoint_slices=lists["endpointslices"],
+                     nodes=lists["nodes"], leases=lists["leases"], state=state)
 
     def start(self) -> None:
         for name, reflector in self.reflectors.items():

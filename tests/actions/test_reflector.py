@@ -94,3 +94,28 @@ def test_errors_back_off_and_recover(kube_server: FakeKubeServer, kube: KubeAPI)
     reflector.run()
     assert waits[:2] == [0.5, 1.0]
     assert labels(reflector) == {"n1": "a"} and reflector.error is None
+
+
+def test_the_poller_follows_one_named_object(kube_server: FakeKubeServer, kube: KubeAPI) -> None:
+    from lbctl.actions.reflector import Poller
+    from lbctl.ports import CONFIGMAPS
+
+    changes: list[int] = []
+    rounds = iter(range(4))
+
+    def wait(seconds: float) -> bool:
+        step = next(rounds, None)
+        if step == 0:
+            kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "lbctl-state",
+                                                 "namespace": "kube-system"},
+                                    "data": {"state.yaml": "schemaVersion: 1\n"}})
+        return step is None
+
+    poller = Poller(kube, CONFIGMAPS, "lbctl-state", "kube-system",
+                    on_change=lambda: changes.append(1), wait=wait, period=0)
+    poller.run()
+    # absent at first (synced, None), then present; unchanged reads change nothing
+    assert len(changes) == 2 and poller.synced
+    found = poller.get(("kube-system", "lbctl-state"))
+    assert found is not None and found["data"] == {"state.yaml": "schemaVersion: 1\n"}

@@ -100,3 +100,34 @@ def test_bad_input(cli: Cli) -> None:
     result = cli("install", "-o", "wide")
     assert (result.code, result.err) == (2, "lbctl: error: -o wide is not supported here\n"
                                             "hint: choose one of: yaml, json\n")
+
+
+def test_speaker_daemonset_and_its_rbac(cli: Cli) -> None:
+    result = cli("install", "--speaker")
+    assert (result.code, result.err) == (0, "")
+    found = docs(result.out)
+    speaker = [d for d in found if d["metadata"]["name"] == "lbctl-speaker"]
+    assert [d["kind"] for d in speaker] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+                                           "Role", "RoleBinding", "DaemonSet"]
+    assert len(found) == len(docs(cli("install").out)) + 6  # the controller's are still there
+    cluster, role, daemonset = speaker[1]["rules"], speaker[3]["rules"], speaker[5]
+    assert cluster == [
+        {"apiGroups": [""], "resources": ["nodes", "services"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+         "verbs": ["list", "watch"]},
+    ]
+    assert role == [  # the state ConfigMap by name only; no Secrets, nothing written
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
+         "resourceNames": ["lbctl-state"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["create", "get", "list", "patch", "update", "watch"]},
+    ]
+    pod = daemonset["spec"]["template"]["spec"]
+    assert (pod["hostNetwork"], pod["serviceAccountName"]) == (True, "lbctl-speaker")
+    [container] = pod["containers"]
+    assert container["args"] == ["speaker", "--metrics-addr=:7473"]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_RAW"]}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in (
+        container["env"])
+    assert container["ports"] == [{"name": "metrics", "containerPort": 7473, "protocol": "TCP"}]

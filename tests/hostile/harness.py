@@ -258,16 +258,26 @@ class Zygote:
             self.proc.wait()
 
 
+#: Runs ``module:function`` (argv[1], argv[2]) on the rest of argv, as the entry point does.
+_RUN_ENTRY = ("import importlib, sys; "
+              "sys.exit(getattr(importlib.import_module(sys.argv[1]), sys.argv[2])(sys.argv[3:]))")
+
+
 def _subprocess_run(request: dict[str, Any], timeout: float) -> tuple[int, bool]:
-    """The slow, obviously faithful way: ``python -m lbctl ARGV`` (only for the default entry)."""
-    assert request["entry"] == "lbctl.cli.main:run", "subprocess mode runs lbctl only"
+    """The slow, obviously faithful way: ``python -m lbctl ARGV`` (another entry, as
+    ``python -c``)."""
+    command = [sys.executable, "-m", "lbctl", *request["argv"]]
+    env = request["env"]
+    if request["entry"] != "lbctl.cli.main:run":
+        module, _, name = request["entry"].partition(":")
+        command = [sys.executable, "-c", _RUN_ENTRY, module, name, *request["argv"]]
+        env = {**env, "PYTHONPATH": str(ROOT)}
     with ExitStack() as files:
         stdin = files.enter_context(open(request["stdin"], "rb"))
         stdout = files.enter_context(open(request["stdout"], "wb"))
         stderr = files.enter_context(open(request["stderr"], "wb"))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lbctl", *request["argv"]],
-            stdin=stdin, stdout=stdout, stderr=stderr, cwd=request["cwd"], env=request["env"],
+            command, stdin=stdin, stdout=stdout, stderr=stderr, cwd=request["cwd"], env=env,
             preexec_fn=drop_file_capabilities if request["unprivileged"] else None,
             start_new_session=True,
         )

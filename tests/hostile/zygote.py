@@ -45,8 +45,9 @@ _FILE_CAPABILITIES = (1, 2, 3)
 def drop_file_capabilities() -> None:
     """Make this process obey file permission bits even as root (a mode-000 file cannot be
     read, a 0555 directory cannot be written), by dropping the capabilities that bypass them.
-    Changing the user instead would lose access to a Python installed under /root.  A no-op
-    for a process that does not have them."""
+    Changing the user instead would lose access to a Python installed under /root.  They leave
+    the bounding set too, so that an ``exec`` (the subprocess mode) does not give them back to
+    root.  A no-op for a process that does not have them."""
     import ctypes
 
     class Header(ctypes.Structure):
@@ -57,6 +58,8 @@ def drop_file_capabilities() -> None:
                     ("inheritable", ctypes.c_uint32)]
 
     libc = ctypes.CDLL(None, use_errno=True)
+    for bit in _FILE_CAPABILITIES:
+        libc.prctl(24, bit, 0, 0, 0)  # PR_CAPBSET_DROP; fails harmlessly without CAP_SETPCAP
     header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (Data * 2)()
     if libc.capget(ctypes.byref(header), data) != 0:

@@ -15,7 +15,8 @@ hands the whole configuration to the official client, which does what it does to
 reports the errors it reports today).
 
 Error policy: it raises nothing of its own except :class:`~lbctl.errors.UsageError` for a token
-that cannot be sent in an HTTP header (the message never contains the token).  Secrets it reads
+that cannot be sent in an HTTP header (the message never contains the token) and for a cluster
+without a server.  Secrets it reads
 are registered with :func:`lbctl.errors.keep_secret` so that no message ever shows them.
 """
 
@@ -181,6 +182,12 @@ def _config(
     user: Mapping[str, Any],
 ) -> ClusterConfig:
     server = _text(cluster, "server").rstrip("/")
+    if not server:
+        raise UsageError(
+            f"the cluster {ctx.get('cluster')!r} in {cluster_path} names no server",
+            hint="set clusters[].cluster.server in the kubeconfig, or pass another one with "
+            "--kubeconfig",
+        )
     if not server.startswith(("https://", "http://")):
         raise _Unsupported  # kubectl's host-only forms: the official client decides
     proxy = _text(cluster, "proxy-url") or None

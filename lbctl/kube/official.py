@@ -13,12 +13,13 @@ Error policy: loading raises only :mod:`lbctl.errors`; requests raise what the c
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lbctl.errors import LbctlError, PermissionDeniedError, UsageError, keep_secret
+from lbctl.errors import LbctlError, PermissionDeniedError, UsageError, keep_secret, redact
 from lbctl.kube.kubeconfig import check_token
 from lbctl.kube.transport import POOL_SIZE, quiet_if_insecure, retry_policy
 
@@ -74,13 +75,17 @@ def load(
     yaml = importlib.import_module("yaml")
     config_error = kubernetes_config.ConfigException
     configuration = client.Configuration()
+    failures = _LoggedErrors()
     try:
-        if in_cluster:
-            namespace, current = _in_cluster(configuration, env, account), None
-        else:
-            if context is None and len(existing) > 1:
-                context = _first_current_context(existing, yaml)
-            namespace, current = _from_kubeconfig(configuration, os.pathsep.join(existing), context)
+        with failures:
+            if in_cluster:
+                namespace, current = _in_cluster(configuration, env, account), None
+            else:
+                if context is None and len(existing) > 1:
+                    context = _first_current_context(existing, yaml)
+                namespace, current = _from_kubeconfig(
+                    configuration, os.pathsep.join(existing), context
+                )
     except config_error as exc:
         raise _config_error(str(exc), existing, context) from exc
     # A kubeconfig of the wrong shape (a number where a mapping or list belongs) fails deep
@@ -92,6 +97,8 @@ def load(
         ) from exc
     for value in configuration.api_key.values():
         keep_secret(str(value))
+    if failures.messages:  # the loader logs an exec plugin's failure and carries on without it
+        raise _plugin_error(failures.messages[0], existing)
     quiet_if_insecure(not configuration.verify_ssl)
     # The client's default pool (5 per CPU) would make batches reconnect for every request.
     configuration.connection_pool_maxsize = max(
@@ -108,6 +115,39 @@ def load(
     api = client.ApiClient(configuration)
     api.user_agent = "lbctl"
     return OfficialTransport(api, errors), namespace, current
+
+
+class _LoggedErrors(logging.Handler):
+    """Collects what the official loader logs while it loads (an exec plugin that cannot run is
+    logged, not raised), instead of letting ``logging`` print ``ERROR:root:...`` on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(redact(record.getMessage()))
+
+    def __enter__(self) -> _LoggedErrors:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+
+
+def _plugin_error(message: str, existing: list[str]) -> LbctlError:
+    where = ", ".join(existing) or "the in-cluster service account"
+    first = _first_line(message)
+    if "No such file or directory" in first or "Permission denied" in first:
+        return UsageError(
+            f"the exec credential plugin in {where} cannot be run: {first}",
+            hint="install the plugin, or fix users[].user.exec.command in the kubeconfig",
+        )
+    return PermissionDeniedError(
+        f"cannot get credentials from {where}: {first}",
+        hint="check the user section of the kubeconfig (its exec plugin)",
+    )
 
 
 def _from_kubeconfig(

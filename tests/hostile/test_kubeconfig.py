@@ -91,15 +91,12 @@ HAZARDS = [
            "the cluster is up"),
     Hazard("server-url-not-a-url", kubeconfig(cluster="{server: 'not a url'}"), 7,
            "cannot reach the API server", commands=("svc-list",)),
-    Hazard("no-server", kubeconfig(cluster="{}"), 2, "{tmp}/bad.yaml", commands=("svc-list",),
-           xfail="lbctl.kube: a cluster without server prints urllib3's FutureWarning and "
-                 "'cannot reach the API server at :' (owner: kubeconfig reader, issue 10.2)"),
+    Hazard("no-server", kubeconfig(cluster="{}"), 2, "{tmp}/bad.yaml", "clusters[].cluster.server",
+           commands=("svc-list",)),
     Hazard("exec-plugin-missing",
            kubeconfig(user="{exec: {apiVersion: client.authentication.k8s.io/v1, "
                            "command: /nonexistent/plugin}}"),
-           2, "/nonexistent/plugin", commands=("svc-list",),
-           xfail="lbctl.kube: a missing exec plugin logs 'ERROR:root' and urllib3 retry "
-                 "warnings to stderr, then says the server is unreachable"),
+           2, "/nonexistent/plugin", "exec.command", commands=("svc-list",)),
 ]
 
 

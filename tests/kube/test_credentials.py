@@ -224,3 +224,16 @@ def test_no_failing_path_shows_a_token_a_password_or_a_key(
     for secret in [TOKEN, PASSWORD, b64(pki.client_key), *_key_lines(pki)]:
         assert secret not in shown, (scenario, shown)
     assert ("Traceback" in result.err) == debug  # the traceback went through the redaction
+
+
+def test_an_exec_plugin_that_fails_is_one_clean_error(cli: Cli, tmp_path: Path) -> None:
+    with FakeKubeServer(token=TOKEN) as server:
+        path = write(tmp_path / "kc", server.url, {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "sh",
+            "args": ["-c", "echo 'login expired' >&2; exit 3"]}})
+        result = cli("svc", "list", "-A", "--kubeconfig", str(path))
+    assert result.code == 6
+    lines = result.err.splitlines()
+    assert len(lines) == 2 and "ERROR:root" not in result.err
+    assert lines[0].startswith(f"lbctl: error: cannot get credentials from {path}: ")
+    assert lines[1] == "hint: check the user section of the kubeconfig (its exec plugin)"

@@ -182,6 +182,12 @@ def set_(
         "--selector", "-l", metavar="SELECTOR",
         help="Serve only Services whose labels match one of these (repeatable; replaces the "
              "list).")] = None,
+    node_selectors: Annotated[list[str] | None, typer.Option(
+        "--node-selector", metavar="SELECTOR",
+        help="Announce its addresses (lbctl speaker) only from nodes matching one of these "
+             "(repeatable; replaces the list).")] = None,
+    any_node: Annotated[bool, typer.Option(
+        "--any-node", help="Drop the node selectors: every node may announce again.")] = False,
     allow_cluster_overlap: Annotated[bool, typer.Option(
         "--allow-cluster-overlap",
         help="Add the addresses even if they hold a node's address, a pod CIDR or a ClusterIP "
@@ -200,13 +206,19 @@ def set_(
       lbctl pool set default --add 192.168.1.50-192.168.1.59
       lbctl pool set default --remove 192.168.1.45-192.168.1.49 --dry-run
       lbctl pool set default --no-auto-assign --priority 10
+      lbctl pool set edge --node-selector openyurt.io/is-edge-worker=true
     """
     from lbctl.actions import pools as actions
 
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
+    if any_node and node_selectors:
+        raise UsageError("--any-node drops the node selectors; --node-selector sets them",
+                         hint="give one of them")
+    if any_node:
+        node_selectors = []
     if not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips, priority,
-                                       namespaces, selectors)):
+                                       namespaces, selectors, node_selectors)):
         raise UsageError(f"nothing to change in pool {name}",
                          hint=f"example: lbctl pool set {name} --add 192.0.2.50-192.0.2.59")
     kube = None if app.offline or allow_cluster_overlap or not add else app.kube()
@@ -214,7 +226,7 @@ def set_(
         app.store(), name, dry_run=app.options.dry_run, kube=kube, add=add or (),
         remove=remove or (),
         auto_assign=auto_assign, avoid_buggy_ips=avoid_buggy_ips, priority=priority,
-        namespaces=namespaces, selectors=selectors)
+        namespaces=namespaces, selectors=selectors, node_selectors=node_selectors)
     _report(app, applied, "configured")
 
 

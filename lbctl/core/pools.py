@@ -95,8 +95,10 @@ def set_pool(
     priority: int | None = None,
     namespaces: Iterable[str] | None = None,
     selectors: Iterable[str] | None = None,
+    node_selectors: Iterable[str] | None = None,
 ) -> State:
-    """Change a pool in place (``None``: keep as it is).  ``add`` grows it (refused when the
+    """Change a pool in place (``None``: keep as it is; an empty ``node_selectors``: every
+    node announces again).  ``add`` grows it (refused when the
     new addresses overlap another pool, or the pool itself); ``remove`` cuts addresses out of
     its entries (each must lie wholly in the pool) and is refused while an allocation, a hold
     or a reservation uses an address that would fall out, naming them."""
@@ -119,7 +121,7 @@ def set_pool(
         namespaces=pool.namespaces if namespaces is None else namespaces,
         selectors=pool.service_selectors if selectors is None else selectors,
         priority=pool.priority if priority is None else priority,
-        node_selectors=pool.node_selectors,
+        node_selectors=pool.node_selectors if node_selectors is None else node_selectors,
     ), reservations=pool.reservations)
     outside = State(pools={name: new})
     users = [r for r in state.all_records() if r.pool == name

@@ -332,3 +332,15 @@ def test_reserve_refuses_a_huge_range(cli: Cli, state: str) -> None:
            "hint: a block that large belongs outside the pool: lbctl pool set NAME --remove "
            "ADDR\n")
     assert Path(state).read_text() == before
+
+
+def test_pool_set_node_selectors_replace_and_clear(cli: Cli, state: str) -> None:
+    assert cli("pool", "add", "edge", "10.0.0.0/30", "--state", state).code == 0
+    result = cli("pool", "set", "edge", "--node-selector", "zone=b", "--node-selector",
+                 "zone=a", "--state", state)
+    assert (result.code, result.err) == (0, "")
+    assert statefiles.document(state)["pools"]["edge"]["nodeSelectors"] == ["zone=a", "zone=b"]
+    assert cli("pool", "set", "edge", "--any-node", "--state", state).code == 0
+    assert "nodeSelectors" not in statefiles.document(state)["pools"]["edge"]
+    both = cli("pool", "set", "edge", "--any-node", "--node-selector", "a=b", "--state", state)
+    assert both.code == 2

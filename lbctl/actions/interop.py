@@ -28,16 +28,23 @@ from lbctl.errors import NotFoundError
 from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI, Obj, Resource, Source
 from lbctl.state.store import Applied, StateStore
 
-Tool = Literal["metallb", "kube-vip"]
+Tool = Literal["metallb", "kube-vip", "cilium"]
 
 IPADDRESSPOOLS = Resource(core.METALLB_API, "ipaddresspools", "IPAddressPool")
 L2ADVERTISEMENTS = Resource(core.METALLB_API, "l2advertisements", "L2Advertisement")
 BGPADVERTISEMENTS = Resource(core.METALLB_API, "bgpadvertisements", "BGPAdvertisement")
+#: Cilium's pools, cluster-scoped, at the versions Cilium serves (the newest first).
+CILIUM_POOLS = tuple(Resource(version, "ciliumloadbalancerippools", core.CILIUM_KIND,
+                              namespaced=False)
+                     for version in ("cilium.io/v2", core.CILIUM_API))
 
 DEFAULT_NAMESPACES: dict[Tool, str] = {
     "metallb": core.METALLB_NAMESPACE,
     "kube-vip": core.KUBEVIP_NAMESPACE,
+    "cilium": "",  # its pools are cluster-scoped
 }
+_FROM = {"metallb": core.from_metallb, "kube-vip": core.from_kubevip,
+         "cilium": core.from_cilium}
 
 
 def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
@@ -56,6 +63,17 @@ def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
             f"ConfigMap {core.METALLB_LEGACY_CONFIGMAP}",
             hint="name MetalLB's namespace with -n, or give its manifests with -f FILE",
         ) from None
+
+
+def _cilium_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
+    for resource in CILIUM_POOLS:
+        try:
+            return [{**obj, "apiVersion": resource.group_version, "kind": resource.kind}
+                    for obj in kube.list(resource)]
+        except NotFoundError:  # that version (or Cilium's CRD) is not served
+            continue
+    raise NotFoundError("no CiliumLoadBalancerIPPool resource on this cluster",
+                        hint="is Cilium installed? or give its pools with -f FILE")
 
 
 def _kubevip_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
@@ -89,10 +107,11 @@ def import_pools(
         source = ", ".join(i.label for i in inputs)
     else:
         assert kube is not None, "without inputs the configuration comes from the cluster"
-        read = _metallb_objects if tool == "metallb" else _kubevip_objects
+        read = {"metallb": _metallb_objects, "kube-vip": _kubevip_objects,
+                "cilium": _cilium_objects}[tool]
         objects = read(kube, namespace)
-        source = f"the cluster (namespace {namespace})"
-    found = core.from_metallb(objects) if tool == "metallb" else core.from_kubevip(objects)
+        source = f"the cluster (namespace {namespace})" if namespace else "the cluster"
+    found = _FROM[tool](objects)
     for message in found.warnings:
         warn(message)
     if not found.pools:
@@ -116,8 +135,11 @@ def export_pools(store: StateStore, tool: Tool, names: Sequence[str] = (), *,
     """Manifests for ``tool`` describing the pools (all, or those named)."""
     state = store.load()
     namespace = namespace or DEFAULT_NAMESPACES[tool]
-    convert = core.to_metallb if tool == "metallb" else core.to_kubevip
-    exported = convert(state, names, namespace)
+    if tool == "cilium":
+        exported = core.to_cilium(state, names)
+    else:
+        convert = core.to_metallb if tool == "metallb" else core.to_kubevip
+        exported = convert(state, names, namespace)
     for message in exported.warnings:
         warn(message)
     return exported.documents

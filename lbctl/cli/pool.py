@@ -410,17 +410,18 @@ def unreserve(
 class Tool(str, Enum):
     metallb = "metallb"
     kube_vip = "kube-vip"
+    cilium = "cilium"
 
 
 _TOOL_HELP = "metallb: IPAddressPools or the legacy ConfigMap config; kube-vip: the kubevip " \
-             "ConfigMap."
+             "ConfigMap; cilium: CiliumLoadBalancerIPPools."
 
 
 @command(app, "import", exclude=("namespace", "all_namespaces"))
 def import_(
     ctx: typer.Context,
     tool: Annotated[Tool, typer.Argument(
-        help=_TOOL_HELP, metavar="metallb|kube-vip", case_sensitive=False)],
+        help=_TOOL_HELP, metavar="metallb|kube-vip|cilium", case_sensitive=False)],
     filenames: Annotated[list[str] | None, typer.Option(
         "-f", "--filename", metavar="FILE",
         help="Read manifests from this file (repeatable; '-' reads stdin) instead of the "
@@ -434,7 +435,7 @@ def import_(
         help="Name the imported pools TEXT + their name (metallb-default), to escape names "
              "already taken.")] = "",
 ) -> int:
-    """Import the address pools of MetalLB or kube-vip, and adopt the addresses in use.
+    """Import the address pools of MetalLB, kube-vip or Cilium, and adopt the addresses in use.
 
     Item by item, in one state transaction: each pool is added unless its name or addresses are
     taken (use --prefix for names; a pool already there, the same, is left as it is).  Services
@@ -512,7 +513,7 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
 def export(
     ctx: typer.Context,
     fmt: Annotated[Tool, typer.Option(
-        "--format", help="Whose manifests to write.", metavar="metallb|kube-vip",
+        "--format", help="Whose manifests to write.", metavar="metallb|kube-vip|cilium",
         case_sensitive=False)],
     names: Annotated[list[str] | None, typer.Argument(
         help="Pools to export (default: every pool).", metavar="[POOL]...")] = None,
@@ -521,17 +522,21 @@ def export(
         help="Namespace of the manifests (default: metallb-system for MetalLB, kube-system "
              "for kube-vip).")] = None,
 ) -> None:
-    """Print the pools as MetalLB or kube-vip manifests, for kubectl apply.
+    """Print the pools as MetalLB, kube-vip or Cilium manifests, for kubectl apply.
 
     MetalLB: one IPAddressPool per pool, and an L2Advertisement named lbctl listing them (MetalLB
     announces no pool that no advertisement selects).  kube-vip: the ConfigMap kubevip, one
-    cidr-/range- key per namespace (or global).  Reserved addresses are left out of the exported
+    cidr-/range- key per namespace (or global).  Cilium: one CiliumLoadBalancerIPPool per pool
+    (allowFirstLastIPs Yes; namespaces as io.kubernetes.service.namespace in its
+    serviceSelector).  Reserved addresses are left out of the exported
     ranges; every setting the target cannot express (kube-vip has no selectors, priorities,
     reservations or autoAssign: false) is named in a warning on stderr.  -o json prints a List.
 
     Example: lbctl pool export --format metallb | kubectl apply -f -
 
     Example: lbctl pool export --format kube-vip default --state ./lb.yaml
+
+    Example: lbctl pool export --format cilium -o name
     """
     from lbctl.actions import interop as actions
 

@@ -1,4 +1,5 @@
-"""MetalLB and kube-vip configuration <-> lbctl pools: pure conversions, and adopting Service IPs.
+"""MetalLB, kube-vip and Cilium configuration <-> lbctl pools: pure conversions, and adopting
+Service IPs.
 
 Owns the knowledge of the other tools' formats, so that a cluster can move to lbctl and back:
 
@@ -12,7 +13,11 @@ Owns the knowledge of the other tools' formats, so that a cluster can move to lb
 * kube-vip's cloud provider: the ConfigMap ``kube-system/kubevip`` with ``cidr-<scope>`` and
   ``range-<scope>`` (comma-separated; ``<scope>`` is a namespace or ``global``; ``cidr-`` wins
   over ``range-`` for one scope), ``allow-share-<scope>``, ``interface-<scope>``,
-  ``search-order`` and ``skip-end-ips-in-cidr``.
+  ``search-order`` and ``skip-end-ips-in-cidr``;
+* Cilium's LB IPAM: ``CiliumLoadBalancerIPPool`` (``cilium.io/v2alpha1`` or ``v2``: ``blocks``
+  or the older ``cidrs``, ``disabled``, ``serviceSelector`` with the namespace label
+  ``io.kubernetes.service.namespace``, ``allowFirstLastIPs``: the first and last address of a
+  CIDR become reservations unless it is ``Yes``).
 
 Import never drops anything silently: every field lbctl cannot represent is named in a warning
 (BGP, namespace label selectors, kube-vip's key-less sharing, interfaces, ...).  Export carves
@@ -25,8 +30,9 @@ the request :mod:`lbctl.core.service` reads from the Service, so every rule (poo
 sharing keys, ports and backends) is checked exactly as for ``assign``.
 
 Pure: no I/O; input is parsed YAML (plain dicts) or text.  Malformed input raises
-:class:`~lbctl.errors.UsageError` naming the object and field; an address that cannot be adopted
-raises :class:`~lbctl.errors.RefusedError`; warnings are returned, never printed.
+:class:`~lbctl.errors.UsageError` naming the object and field; an import goes item by item: a
+pool or a Service that cannot be taken is returned as :class:`NotImported`, with the reason;
+warnings are returned, never printed.
 """
 
 from __future__ import annotations
@@ -60,6 +66,14 @@ KUBEVIP_NAMESPACE_PRIORITY = 1
 KUBEVIP_GLOBAL = "global"
 #: The sharing-key annotation, as named in messages (the older prefix is read too).
 SHARING_ANNOTATION = service.PREFIXES[0] + service.SHARED
+#: Cilium's LB IPAM pools (cluster-scoped), as exported; ``v2`` is read too.
+CILIUM_API = "cilium.io/v2alpha1"
+CILIUM_KIND = "CiliumLoadBalancerIPPool"
+#: The label Cilium's serviceSelector matches a Service's namespace with.
+CILIUM_NAMESPACE_LABEL = "io.kubernetes.service.namespace"
+#: The note on the addresses a Cilium pool keeps out (allowFirstLastIPs other than Yes).
+CILIUM_FIRST_LAST = "first or last address of a CIDR (Cilium: allowFirstLastIPs No)"
+_CILIUM_FIELDS = {"blocks", "cidrs", "disabled", "serviceSelector", "allowFirstLastIPs"}
 
 _IPADDRESSPOOL_FIELDS = {"addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"}
 _ALLOCATION_FIELDS = {"priority", "namespaces", "namespaceSelectors", "serviceSelectors"}
@@ -628,6 +642,133 @@ def import_pools(state: State, found: Found, services: Iterable[Obj], *, prefix:
     state, adopted, warnings, not_adopted = adopt(state, names, services)
     return state, Imported(tuple(added), tuple(adopted), tuple(warnings),
                            tuple(failed + not_adopted), tuple(unchanged))
+
+
+# --------------------------------------------------------------------------- Cilium
+
+
+def from_cilium(objects: Iterable[Obj]) -> Found:
+    """Pools from Cilium's ``CiliumLoadBalancerIPPool`` objects (``cilium.io/v2`` or
+    ``v2alpha1``); Services are kept for adopting; the rest is warned about."""
+    pools: list[Pool] = []
+    services: list[Obj] = []
+    warnings: list[str] = []
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind == "Service":
+            services.append(obj)
+        elif kind == CILIUM_KIND and str(obj.get("apiVersion", "")).startswith("cilium.io/"):
+            pools.append(_cilium_pool(obj, warnings))
+        elif kind == "CiliumL2AnnouncementPolicy":
+            warnings.append(f"{_ref(obj)} not imported: lbctl arp announce chooses the interface "
+                            "by subnet (or --interface) on the node it runs on")
+        elif str(kind or "").startswith("CiliumBGP"):
+            warnings.append(f"{_ref(obj)} not imported: lbctl does not speak BGP")
+        else:
+            warnings.append(f"{_ref(obj)} ignored: not a CiliumLoadBalancerIPPool")
+    return Found(tuple(pools), tuple(services), tuple(warnings))
+
+
+def _cilium_pool(obj: Obj, warnings: list[str]) -> Pool:
+    where = _ref(obj)
+    spec = _mapping(obj.get("spec"), f"{where} spec")
+    for key in sorted(set(spec) - _CILIUM_FIELDS):
+        warnings.append(f"{where}: unknown field spec.{key} not imported")
+    blocks = spec.get("blocks") or spec.get("cidrs") or []  # cidrs: the older name
+    if not isinstance(blocks, list):
+        raise UsageError(f"{where}: spec.blocks must be a list", hint="check the manifest")
+    addresses: list[str] = []
+    cidrs: list[AddrRange] = []
+    for block in blocks:
+        block = _mapping(block, f"{where}: spec.blocks[]")
+        if block.get("cidr"):
+            text = _entry_text(str(block["cidr"]), where, warnings)
+            cidrs.append(parse_entry(text))
+        elif block.get("start"):
+            start, stop = str(block["start"]), str(block.get("stop") or block["start"])
+            text = _entry_text(start if start == stop else f"{start}-{stop}", where, warnings)
+        else:
+            raise UsageError(f"{where}: a block without cidr or start",
+                             hint="each block is {cidr: ...} or {start: ..., stop: ...}")
+        addresses.append(text)
+    selector = _mapping(spec.get("serviceSelector"), f"{where}: spec.serviceSelector")
+    labels = dict(_mapping(selector.get("matchLabels"), f"{where}: matchLabels"))
+    namespaces: list[str] = []
+    if CILIUM_NAMESPACE_LABEL in labels:  # Cilium's label for a Service's namespace
+        namespaces.append(str(labels.pop(CILIUM_NAMESPACE_LABEL)))
+    expressions = []
+    for expression in selector.get("matchExpressions") or []:
+        if isinstance(expression, dict) and expression.get("key") == CILIUM_NAMESPACE_LABEL:
+            if expression.get("operator") == "In":
+                namespaces.extend(_strings(expression.get("values"), f"{where}: values"))
+            else:
+                warnings.append(f"{where}: {CILIUM_NAMESPACE_LABEL} "
+                                f"{expression.get('operator')} not imported: lbctl pools name "
+                                "the namespaces they serve")
+            continue
+        expressions.append(expression)
+    chosen = selector_text({**selector, "matchLabels": labels, "matchExpressions": expressions},
+                           f"{where}: spec.serviceSelector")
+    disabled = _flag(spec.get("disabled"), False, f"{where}: spec.disabled")
+    if disabled:
+        warnings.append(f"{where}: disabled: imported with autoAssign false (it serves only "
+                        "Services that ask for its addresses)")
+    pool = _pool(_name(obj), addresses, where, auto_assign=not disabled, namespaces=namespaces,
+                 selectors=[chosen] if chosen else [])
+    if str(spec.get("allowFirstLastIPs") or "No") != "Yes":
+        reservations = {format_ip(c.version, ip): CILIUM_FIRST_LAST for c in cidrs
+                        if c.last - c.first >= 3 for ip in (c.first, c.last)
+                        if not (c.version == 6 and ip == c.first)}
+        pool = replace(pool, reservations=reservations)
+    return pool
+
+
+def to_cilium(state: State, names: Sequence[str] = ()) -> Exported:
+    """A ``CiliumLoadBalancerIPPool`` per pool (all, or those named), with exactly the addresses
+    lbctl hands out (``allowFirstLastIPs: Yes``; reserved addresses and an IPv6 CIDR's
+    Subnet-Router anycast address left out)."""
+    documents: list[Obj] = []
+    warnings: list[str] = []
+    for pool in _selected(state, names):
+        blocks: list[Obj] = []
+        for entry, pieces in _pieces(pool):
+            for first, last in pieces:
+                if entry.version == 6 and "/" in entry.text and first == entry.first \
+                        and entry.last - entry.first >= 2:
+                    first += 1  # lbctl never hands out the Subnet-Router anycast address
+                if (first, last) == (entry.first, entry.last) and "/" in entry.text:
+                    blocks.append({"cidr": entry.text})
+                elif first <= last:
+                    blocks.append({"start": format_ip(entry.version, first),
+                                   "stop": format_ip(entry.version, last)})
+        warnings.extend(_reservation_warning(pool, "Cilium"))
+        spec: Obj = {"allowFirstLastIPs": "Yes", "blocks": blocks}
+        expressions: list[Obj] = []
+        if pool.namespaces:
+            expressions.append({"key": CILIUM_NAMESPACE_LABEL, "operator": "In",
+                                "values": list(pool.namespaces)})
+        selector: Obj = {}
+        if pool.service_selectors:
+            if len(pool.service_selectors) > 1:
+                warnings.append(f"pool {pool.name}: {len(pool.service_selectors)} service "
+                                "selectors (any one may match) cannot be one Cilium "
+                                "serviceSelector: only the first is exported, so the pool serves "
+                                "fewer Services")
+            selector = label_selector(pool.service_selectors[0])
+        if expressions:
+            selector["matchExpressions"] = [*selector.get("matchExpressions", []), *expressions]
+        if selector:
+            spec["serviceSelector"] = selector
+        for setting, shown in ((not pool.auto_assign, "autoAssign false"),
+                               (pool.avoid_buggy_ips, "avoidBuggyIPs"),
+                               (pool.priority is not None, f"priority {pool.priority}"),
+                               (bool(pool.node_selectors), "nodeSelectors")):
+            if setting:
+                warnings.append(f"pool {pool.name}: {shown} has no Cilium equivalent and is "
+                                "not exported")
+        documents.append({"apiVersion": CILIUM_API, "kind": CILIUM_KIND,
+                          "metadata": {"name": pool.name}, "spec": spec})
+    return Exported(tuple(documents), tuple(warnings))
 
 
 # --------------------------------------------------------------------------- export

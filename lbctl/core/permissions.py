@@ -166,7 +166,7 @@ PERMISSIONS: tuple[Permission, ...] = (
                "name the MetalLB advertisements an import leaves behind", ("pool import",),
                namespace=METALLB_NAMESPACE),
     Permission("list", "cilium.io", "ciliumloadbalancerippools",
-               "find Cilium LB IPAM address pools", ("doctor",)),
+               "find and read Cilium LB IPAM address pools", ("pool import", "doctor")),
     Permission("list", "network.kubesphere.io", "eips", "find OpenELB address pools",
                ("doctor",)),
     Permission("list", "purelb.io", "servicegroups", "find PureLB address pools", ("doctor",)),

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from lbctl.core import interop as interop_core
 from tests import statefiles
 from tests.conftest import Cli
 from tests.kubefake import FakeKubeServer
@@ -504,3 +505,112 @@ def test_export_then_import_gives_the_same_pools(cli: Cli, tmp_path: Path, tool:
     result = cli("pool", "import", tool, "-f", str(manifest), "--state", second)
     assert (result.code, result.err) == (0, "")
     assert Path(second).read_text() == Path(first).read_text()
+
+
+# --------------------------------------------------------------------------- Cilium
+
+
+CILIUM_POOLS = """\
+apiVersion: cilium.io/v2alpha1
+kind: CiliumLoadBalancerIPPool
+metadata: {name: blue}
+spec:
+  blocks:
+  - cidr: 10.0.10.0/29
+  - start: 10.0.20.100
+    stop: 10.0.20.102
+  serviceSelector:
+    matchLabels: {io.kubernetes.service.namespace: shop, color: blue}
+---
+apiVersion: cilium.io/v2
+kind: CiliumLoadBalancerIPPool
+metadata: {name: open}
+spec:
+  allowFirstLastIPs: "Yes"
+  disabled: true
+  cidrs:
+  - cidr: 10.0.30.0/30
+---
+apiVersion: cilium.io/v2alpha1
+kind: CiliumL2AnnouncementPolicy
+metadata: {name: l2}
+spec: {interfaces: [eth0]}
+"""
+
+
+def test_import_cilium_pools(cli: Cli, state: str, tmp_path: Path) -> None:
+    path = tmp_path / "cilium.yaml"
+    path.write_text(CILIUM_POOLS)
+    result = cli("pool", "import", "cilium", "-f", str(path), "--state", state)
+    assert (result.code, result.out) == (0, "pool/blue imported\npool/open imported\n")
+    assert result.err == (
+        "lbctl: warning: CiliumLoadBalancerIPPool open: disabled: imported with autoAssign false "
+        "(it serves only Services that ask for its addresses)\n"
+        "lbctl: warning: CiliumL2AnnouncementPolicy l2 not imported: lbctl arp announce chooses "
+        "the interface by subnet (or --interface) on the node it runs on\n")
+    pools = statefiles.document(state)["pools"]
+    assert pools["blue"] == {
+        "addresses": ["10.0.10.0/29", "10.0.20.100-10.0.20.102"], "autoAssign": True,
+        "avoidBuggyIPs": False, "namespaces": ["shop"], "serviceSelectors": ["color=blue"],
+        "reservations": {"10.0.10.0": interop_core.CILIUM_FIRST_LAST,
+                         "10.0.10.7": interop_core.CILIUM_FIRST_LAST}}
+    assert pools["open"] == {"addresses": ["10.0.30.0/30"], "autoAssign": False,
+                             "avoidBuggyIPs": False}
+
+
+def test_export_cilium_then_import_gives_the_same_addresses(cli: Cli, state: str,
+                                                            tmp_path: Path) -> None:
+    cli("pool", "add", "web", "10.0.0.0/28", "2001:db8::/64", "-n", "shop", "-l", "tier=fe",
+        "--state", state)
+    cli("pool", "reserve", "web", "10.0.0.5", "--state", state)
+    result = cli("pool", "export", "--format", "cilium", "--state", state)
+    assert result.code == 0
+    assert yaml.safe_load(result.out) == {
+        "apiVersion": "cilium.io/v2alpha1", "kind": "CiliumLoadBalancerIPPool",
+        "metadata": {"name": "web"},
+        "spec": {"allowFirstLastIPs": "Yes", "blocks": [
+            {"start": "10.0.0.0", "stop": "10.0.0.4"}, {"start": "10.0.0.6", "stop": "10.0.0.15"},
+            {"start": "2001:db8::1", "stop": "2001:db8::ffff:ffff:ffff:ffff"}],
+            "serviceSelector": {"matchLabels": {"tier": "fe"}, "matchExpressions": [
+                {"key": "io.kubernetes.service.namespace", "operator": "In",
+                 "values": ["shop"]}]}}}
+    assert "reservations have no Cilium equivalent" in result.err
+    names = cli("pool", "export", "--format", "cilium", "-o", "name", "--state", state)
+    assert names.out == "ciliumloadbalancerippool.cilium.io/web\n"
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.out)
+    other = str(tmp_path / "other.yaml")
+    again = cli("pool", "import", "cilium", "-f", str(exported), "--state", other)
+    assert again.code == 0
+    pool = statefiles.document(other)["pools"]["web"]
+    assert (pool["namespaces"], pool["serviceSelectors"]) == (["shop"], ["tier=fe"])
+
+
+@pytest.fixture
+def cilium_cluster(monkeypatch: pytest.MonkeyPatch,
+                   tmp_path: Path) -> Iterator[tuple[FakeKubeServer, str]]:
+    """A fake cluster serving Cilium's pools at v2alpha1 only (an older Cilium)."""
+    resource = fake_resources.ResourceType("cilium.io", "v2alpha1", "ciliumloadbalancerippools",
+                                           "CiliumLoadBalancerIPPool", namespaced=False)
+    monkeypatch.setattr(fake_resources, "RESOURCES", fake_resources.RESOURCES + (resource,))
+    monkeypatch.setitem(fake_resources.BY_PATH, (resource.group, resource.version,
+                                                 resource.plural), resource)
+    monkeypatch.setitem(fake_resources.BY_KIND, (resource.api_version, resource.kind), resource)
+    with FakeKubeServer() as server:
+        yield server, str(server.write_kubeconfig(tmp_path / "cilium-kubeconfig"))
+
+
+def test_import_cilium_from_the_cluster(cli: Cli,
+                                        cilium_cluster: tuple[FakeKubeServer, str]) -> None:
+    kube_server, kubeconfig = cilium_cluster
+    for doc in yaml.safe_load_all(CILIUM_POOLS):
+        if doc["kind"] == "CiliumLoadBalancerIPPool":
+            kube_server.put_object({**doc, "apiVersion": "cilium.io/v2alpha1"})
+    kube_server.put_object({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop", "labels": {"color": "blue"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.0.10.3"}]}}})
+    result = cli("pool", "import", "cilium", "--kubeconfig", str(kubeconfig))
+    assert (result.code, result.out) == (0, "pool/blue imported\npool/open imported\n"
+                                            "service/web -n shop adopted 10.0.10.3 (pool blue)\n")

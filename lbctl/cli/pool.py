@@ -22,7 +22,7 @@ from lbctl.errors import ExitCode, UnreachableError, UsageError
 if TYPE_CHECKING:
     from lbctl.actions.pools import PoolView
     from lbctl.core.interop import Imported
-    from lbctl.core.state import Allocation, Pool
+    from lbctl.core.state import Allocation, Pool, State
     from lbctl.state.store import Applied
 
 app = group(
@@ -64,6 +64,14 @@ def _record_doc(record: Allocation) -> dict[str, Any]:
         "ips": list(record.ips),
         "sharingKey": record.sharing_key,
     }
+
+
+def _live(state: State) -> State:
+    """The state as allocation sees it now: holds whose end has passed are free."""
+    from lbctl.cli.svc import now
+    from lbctl.core.holds import live
+
+    return live(state, now())
 
 
 def _state_diff(app: App, applied: Applied[Any]) -> None:
@@ -244,7 +252,7 @@ def list_(
     app = app_of(ctx)
     output = app.require_output(*TABLE_FORMATS)
     store = app.store()
-    views = pool_views(store.load())
+    views = pool_views(_live(store.load()))
     if output in (Output.json, Output.yaml):
         doc = {"kind": "PoolList", "items": [_pool_doc(v, details=False) for v in views]}
         render.document(app.out, doc, output.value)
@@ -301,7 +309,7 @@ def show(
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
-    view = views(app.store().load(), [name])[0]
+    view = views(_live(app.store().load()), [name])[0]
     if output is Output.name:
         render.names(app.out, [f"pool/{view.pool.name}"])
         return

@@ -103,3 +103,14 @@ def test_hold_for_on_a_held_service_sets_a_new_end(cli: Cli, tmp_path: Path) -> 
     renewed = cli("release", "svc", "web", "-n", "shop", "--hold-for", "2d", "--state", state)
     assert renewed.out.startswith("service/web released 192.0.2.10, held for shop/web until ")
     assert "expires:" in Path(state).read_text()
+
+
+def test_pool_usage_counts_no_ended_hold(cli: Cli, tmp_path: Path) -> None:
+    state = tmp_path / "lb.yaml"
+    state.write_text(
+        "schemaVersion: 1\npools:\n  default: {addresses: [192.0.2.10/31]}\n"
+        "holds:\n  shop:\n    old: {ips: [192.0.2.10], pool: default, "
+        "expires: '2020-01-01T00:00:00Z'}\n    kept: {ips: [192.0.2.11], pool: default}\n")
+    usage = json.loads(cli("pool", "show", "default", "-o", "json", "--state", str(state)).out)
+    assert (usage["usage"], [h["name"] for h in usage["holds"]]) == (
+        [{"family": "IPv4", "used": 1, "free": 1, "capacity": 2}], ["kept"])

@@ -709,8 +709,13 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
     present = {core.key_of(found.obj, namespace) for manifest in manifests
                for found in manifest.services}
 
+    # what the manifests' statuses show is in use, as doctor -f counts it
+    published = core.published([found.obj for manifest in manifests
+                                for found in manifest.services], namespace)
+
     def change(state: State) -> tuple[State, pinning.Pinned]:
-        done = pinning.pin(holds.live(state, now), requests, present=present, prune=prune)
+        done = pinning.pin(holds.live(state, now), requests, present=present, prune=prune,
+                           published=published)
         return done.state, done
 
     pinned = store.update(change, dry_run=dry_run).result

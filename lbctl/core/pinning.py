@@ -15,7 +15,7 @@ Pure: no I/O.  The caller writes :attr:`Pinned.state` (or, for a dry run, does n
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from lbctl.core.addresses import parse_ip
@@ -40,20 +40,23 @@ def differs(recorded: Allocation, request: Request) -> bool:
 
 
 def pin(state: State, requests: Mapping[ServiceKey, Request | LbctlError], *,
-        present: Collection[ServiceKey], prune: bool = False) -> Pinned:
+        present: Collection[ServiceKey], prune: bool = False,
+        published: Mapping[ServiceKey, Sequence[str]] | None = None) -> Pinned:
     """Allocate the manifests' requests, moving edited pins and (with ``prune``) forgetting
-    the allocations of Services not in ``present`` (every Service the manifests name)."""
+    the allocations of Services not in ``present`` (every Service the manifests name).
+    ``published``: what the manifests' statuses show (the allocator's used addresses)."""
     gone = [key for key in sorted(state.allocations) if key not in present] if prune else []
     moving = {key: state.allocations[key] for key, request in requests.items()
               if isinstance(request, Request) and key in state.allocations
               and differs(state.allocations[key], request)}
-    done = allocate_many(state, requests, release=[*gone, *moving])
+    done = allocate_many(state, requests, release=[*gone, *moving], published=published)
     stuck = {key: answer for key, answer in done.answers.items()
              if key in moving and not isinstance(answer, Granted)}
     if stuck:  # those keep what they have: run again without moving them
         kept = {key: request for key, request in requests.items() if key not in stuck}
         done = allocate_many(state, kept,
-                             release=[*gone, *(key for key in moving if key not in stuck)])
+                             release=[*gone, *(key for key in moving if key not in stuck)],
+                             published=published)
         done.answers.update({key: _kept(moving[key], requests[key], error)
                              for key, error in stuck.items()})
     pruned = tuple(record for record in done.released if record.key in set(gone))

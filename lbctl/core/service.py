@@ -378,10 +378,12 @@ def requests(services: Iterable[Obj], default_namespace: str = "default",
     return found
 
 
-def published(services: Iterable[Obj]) -> dict[ServiceKey, tuple[str, ...]]:
+def published(services: Iterable[Obj], default_namespace: str = "default",
+              ) -> dict[ServiceKey, tuple[str, ...]]:
     """What each Service's status shows (every Service given, of any type and class): the
     ``published`` input of the allocator, which keeps those addresses from other Services."""
-    return {key_of(svc): shown for svc in services if (shown := ingress_ips(svc))}
+    return {key_of(svc, default_namespace): shown for svc in services
+            if (shown := ingress_ips(svc))}
 
 
 # --------------------------------------------------------------------------- where it stands

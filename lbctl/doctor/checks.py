@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from lbctl.core import kubeproxy, leases
+from lbctl.core import holds, kubeproxy, leases
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
@@ -142,8 +142,11 @@ class Context:
     @cached_property
     def prediction(self) -> Allocated:
         """What ``lbctl assign --all -A`` would do: the same Services, the same order, the same
-        used addresses, the same allocator (a test holds doctor to it)."""
-        return allocate_many(self.state, svc_core.requests(svc_core.to_assign(self.services)),
+        used addresses, the same holds (those that ended when the facts were read are free),
+        the same allocator (a test holds doctor to it)."""
+        read_at = self.facts.read_at
+        state = self.state if read_at is None else holds.live(self.state, read_at)
+        return allocate_many(state, svc_core.requests(svc_core.to_assign(self.services)),
                              published=svc_core.published(self.services))
 
     @cached_property

@@ -6,6 +6,7 @@ prediction; and doctor predicts exactly what ``assign --all --dry-run`` does."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ import pytest
 
 from lbctl import kube
 from lbctl.actions.services import reason_of
+from lbctl.core.state import Allocation
 from lbctl.doctor import checks, gather
 from lbctl.errors import LbctlError
 from lbctl.state.configmap import ConfigMapBackend
+from lbctl.state.store import StateStore
 from tests.conftest import Cli, Result
 from tests.kubefake.server import FakeKubeServer
 
@@ -168,12 +171,17 @@ def test_doctor_predicts_what_assign_all_dry_run_does(
     put(kube_server, "bad", "shop", annotations={"metallb.io/loadBalancerIPs": "nonsense"})
     for name in ("m", "n", "o"):
         put(kube_server, name, "shop")
+    api = kube.connect(str(kubeconfig), None)
+    ended = Allocation("shop", "ghost", ("10.55.0.3",), "default", expires="2020-01-01T00:00:00Z")
+    StateStore(ConfigMapBackend(api)).update(
+        lambda state: (replace(state, holds={ended.key: ended}), None))
     dry = run("assign", "svc", "--all", "-A", "--dry-run", "-o", "json")
     did = {f"{i['namespace']}/{i['name']}": (i["ips"], i["pool"], i["reason"])
            for i in json.loads(dry.out)["items"]}
     assert did == _prediction(kube_server, kubeconfig)
     assert did["shop/taken"][2] == "AlreadyPublished"
     assert did["a-ns/z-first"] == (["10.55.0.0"], "default", "")  # namespace order first
+    assert did["shop/m"] == (["10.55.0.3"], "default", "")  # the hold has ended: free
 
 
 # --------------------------------------------------------------------------- pool add on a cluster
@@ -206,3 +214,20 @@ def test_pool_add_refuses_the_clusters_own_addresses_unless_told(
     # a local state file is not the cluster's: no check, no cluster needed
     offline = cli("pool", "add", "lan", "192.168.7.0/28", "--state", str(tmp_path / "lb.yaml"))
     assert (offline.code, offline.out) == (0, "pool/lan created\n")
+
+
+def test_assign_f_counts_the_statuses_the_manifests_show(cli: Cli, tmp_path: Path) -> None:
+    state = str(tmp_path / "lb.yaml")
+    assert cli("pool", "add", "default", "10.55.0.0-10.55.0.3", "--state", state).code == 0
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: cloud, namespace: shop}\n"
+        "spec: {type: LoadBalancer, loadBalancerClass: example.com/c, ports: [{port: 80}]}\n"
+        "status: {loadBalancer: {ingress: [{ip: 10.55.0.0}]}}\n"
+        "---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+        "spec: {type: LoadBalancer, ports: [{port: 80}]}\n")
+    result = cli("assign", "-f", str(tmp_path / "app.yaml"), "--state", state)
+    assert result.code == 0, result.err
+    assert ("metadata: {annotations: {metallb.io/loadBalancerIPs: \"10.55.0.1\"}, name: web, "
+            "namespace: shop}\n") in result.out  # not 10.55.0.0, which "cloud" shows
+    assert result.err.endswith("1 pinned, 1 skipped\n")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lbctl.cli import complete, numbers, render
-from lbctl.cli.context import Output, app_of, command, group
+from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -189,6 +189,7 @@ def show(
         return
     view, svc = detail.view, detail.view.svc
     controller = _controller(app.kube(), svc)
+    announced = _announced(app, svc)
     families = _families(svc)
     policy = (svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack"
     if output is not Output.table:
@@ -208,6 +209,7 @@ def show(
                 "ips": list(detail.would_get.ips), "pool": detail.would_get.pool},
             "controller": {"leader": controller.leader,
                            "serving": controller.leader is not None and core.is_ours(svc)},
+            "announcedBy": None if announced is None else announced[1],
         })
         render.document(app.out, doc, output.value)
         return
@@ -230,6 +232,8 @@ def show(
         ("Ready nodes", ", ".join(view.nodes or ()) or "<none>"),
         ("Controller", controller.detail),
     ]
+    if announced is not None:
+        facts.append(("Announced by", announced[0]))
     if detail.hold is not None:
         facts.append(("Held", ", ".join(detail.hold.ips)))
     if view.condition.state == core.DRIFT:
@@ -254,6 +258,33 @@ def _controller(kube: KubeAPI, svc: dict[str, Any]) -> Serving:
     if not core.is_ours(svc):
         return Serving(found.leader, "none: not a Service of lbctl's class")
     return found
+
+
+def _announced(app: App, svc: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """Which node's lbctl speaker answers for the Service's addresses, by the one ownership
+    rule every speaker computes (``speaker status``); None where no speaker runs or the
+    speakers' Leases cannot be read."""
+    from lbctl.core import service as core
+    from lbctl.core.permissions import SYSTEM_NAMESPACE
+    from lbctl.errors import LbctlError
+    from lbctl.speaker.status import status
+
+    try:
+        found = status(app.kube(), app.store().load(), now(), lease_namespace=SYSTEM_NAMESPACE)
+    except LbctlError:
+        return None
+    if not found.speakers:
+        return None
+    group = found.ownership.group_of(core.key_of(svc))
+    if group is None:
+        return ("<nobody>: not recorded and published, or no ready endpoint",
+                {"owner": None, "candidates": [],
+                 "reason": "not recorded and published, or no ready endpoint"})
+    text = group.owner or f"<nobody>: {group.reason}"
+    if group.owner and len(group.ranking) > 1:
+        text += f" (standby: {', '.join(group.ranking[1:])})"
+    return text, {"owner": group.owner, "candidates": list(group.ranking),
+                  "reason": group.reason}
 
 
 def _families(svc: dict[str, Any]) -> list[str]:

@@ -100,3 +100,18 @@ def test_status_follows_a_reported_health_failure(run: Cli, kube_server: FakeKub
     doc = json.loads(run("speaker", "status", "-o", "json").out)
     assert doc["addresses"][0]["owner"] == standby
     assert doc["addresses"][0]["rejected"][owner] == "health check failing here"
+
+
+def test_svc_show_names_the_speaker_that_answers(run: Cli,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from lbctl.cli import svc
+
+    monkeypatch.setattr(svc, "now", lambda: NOW)
+    owner, standby = sorted(["n1", "n2"], key=lambda n: score(n, VIP))
+    result = run("svc", "show", "web", "-n", "shop")
+    assert result.code == 0, result.err
+    assert "Announced by:" in result.out
+    line = next(x for x in result.out.splitlines() if x.startswith("Announced by:"))
+    assert line.split(None, 2)[2] == f"{owner} (standby: {standby})"
+    doc = json.loads(run("svc", "show", "web", "-n", "shop", "-o", "json").out)
+    assert doc["announcedBy"] == {"owner": owner, "candidates": [owner, standby], "reason": ""}

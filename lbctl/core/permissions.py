@@ -99,7 +99,7 @@ PERMISSIONS: tuple[Permission, ...] = (
                ("speaker",)),
     # The speakers' state (their view of pools and allocations) and liveness.
     Permission("list", "coordination.k8s.io", "leases", "find which speakers are alive",
-               ("speaker", "speaker status"), namespace=SYSTEM_NAMESPACE),
+               ("speaker", "speaker status", "svc show"), namespace=SYSTEM_NAMESPACE),
     Permission("watch", "coordination.k8s.io", "leases", "notice at once when a speaker dies "
                "or hands over", ("speaker",), namespace=SYSTEM_NAMESPACE),
     Permission("get", "coordination.k8s.io", "leases", "renew this node's speaker Lease",
@@ -144,7 +144,7 @@ PERMISSIONS: tuple[Permission, ...] = (
                namespace=SYSTEM_NAMESPACE),
     Permission("list", "", "nodes", "node addresses and pod CIDRs; k3s/RKE2 kube-proxy flags",
                ("pool add", "kube-proxy diff", "doctor", "speaker", "speaker status",
-                "svc check")),
+                "svc check", "svc show")),
     # Other load balancers: the traces doctor looks for, the configuration pool import reads.
     Permission("list", "apps", "deployments", "find other load-balancer controllers",
                ("doctor",)),

@@ -170,23 +170,10 @@ def parse_ns(frame: bytes) -> Question | None:
     """A Neighbor Solicitation that passes RFC 4861 section 7.1.1's checks (hop limit 255, code
     0, checksum, no source link-layer option from ``::``); ``mac`` is the source link-layer
     option, else the Ethernet source."""
-    if len(frame) < 14 + 40 + 24 or frame[12:14] != b"\x86\xdd":
+    parsed = _nd_message(frame, ND_NEIGHBOR_SOLICIT)
+    if parsed is None:
         return None
-    _vtf, length, next_header, hops, src, dst = _IP6.unpack_from(frame, 14)
-    message = frame[54 : 54 + length]
-    if (
-        next_header != ICMPV6
-        or hops != NDP_HOP_LIMIT
-        or len(message) != length
-        or length < 24
-        or length % 2
-        or message[0] != ND_NEIGHBOR_SOLICIT
-        or message[1] != 0
-    ):
-        return None
-    pseudo = src + dst + struct.pack("!I3xB", length, ICMPV6)
-    if _fold(_sum16(pseudo) + _sum16(message)) != 0xFFFF:
-        return None
+    src, message = parsed
     mac = frame[6:12]
     options = message[24:]
     while len(options) >= 8 and options[1]:
@@ -251,6 +238,30 @@ def neighbor_solicitation(mac: bytes, src: bytes, target: bytes) -> bytes:
     return _eth(b"\x33\x33" + group[12:], mac, ETH_P_IPV6) + _icmp6(src, group, message)
 
 
+def _nd_message(frame: bytes, kind: int) -> tuple[bytes, bytes] | None:
+    """(IPv6 source, ICMPv6 message) of a Neighbor Discovery frame of type ``kind`` that passes
+    RFC 4861's checks (sections 7.1.1, 7.1.2): hop limit 255, no extension headers, code 0, the
+    ICMPv6 checksum.  A raw socket sees frames before the kernel checks them."""
+    if len(frame) < 14 + 40 + 24 or frame[12:14] != b"\x86\xdd":
+        return None
+    _vtf, length, next_header, hops, src, dst = _IP6.unpack_from(frame, 14)
+    message = frame[54 : 54 + length]
+    if (
+        next_header != ICMPV6
+        or hops != NDP_HOP_LIMIT
+        or len(message) != length
+        or length < 24
+        or length % 2
+        or message[0] != kind
+        or message[1] != 0
+    ):
+        return None
+    pseudo = src + dst + struct.pack("!I3xB", length, ICMPV6)
+    if _fold(_sum16(pseudo) + _sum16(message)) != 0xFFFF:
+        return None
+    return src, message
+
+
 @dataclass(frozen=True)
 class Answer:
     """Someone on the link claims ``ip`` (packed) for ``mac`` (packed)."""
@@ -285,23 +296,10 @@ def parse_na(frame: bytes) -> Answer | None:
     headers, ICMPv6 code 0, and the ICMPv6 checksum: a raw socket sees frames before the kernel
     checks them, and a corrupt frame must not count as an owner.
     """
-    if len(frame) < 14 + 40 + 24 or frame[12:14] != b"\x86\xdd":
+    parsed = _nd_message(frame, ND_NEIGHBOR_ADVERT)
+    if parsed is None:
         return None
-    _vtf, length, next_header, hops, src, dst = _IP6.unpack_from(frame, 14)
-    message = frame[54 : 54 + length]
-    if (
-        next_header != ICMPV6
-        or hops != NDP_HOP_LIMIT
-        or len(message) != length
-        or length < 24
-        or length % 2
-        or message[0] != ND_NEIGHBOR_ADVERT
-        or message[1] != 0
-    ):
-        return None
-    pseudo = src + dst + struct.pack("!I3xB", length, ICMPV6)
-    if _fold(_sum16(pseudo) + _sum16(message)) != 0xFFFF:
-        return None
+    _src, message = parsed
     mac = frame[6:12]
     options = message[24:]
     while len(options) >= 8 and options[1]:

@@ -31,6 +31,7 @@ that cannot be recorded is a warning, never a failure.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -202,16 +203,29 @@ def show_service(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
 # --------------------------------------------------------------------------- events
 
 
+def _event_name(svc: Obj, reason: str, message: str, warning: bool) -> str:
+    """The Event's name: the Service's name and a digest of what the Event says, so that the
+    same Event recorded again finds the first one (client-go's recorder aggregates the same
+    way, by involved object, reason and message)."""
+    meta = svc.get("metadata") or {}
+    key = "\n".join((str(meta.get("uid") or ""), reason, message, str(warning)))
+    return f"{meta.get('name')}.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
 def _record_event(kube: KubeAPI, svc: Obj, reason: str, message: str, now: datetime, *,
                   warning: bool = False) -> str:
-    """Record a core/v1 Event on ``svc``; return why it failed, or ``""``."""
+    """Record a core/v1 Event on ``svc``, or, when the same Event (reason and message) was
+    recorded before, count it again there (``count`` + 1, ``lastTimestamp`` now), as
+    client-go's recorder does: a failure repeated on every run stays one Event.  Return why it
+    failed, or ``""``."""
     namespace, name = core.key_of(svc)
     meta = svc.get("metadata") or {}
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event_name = _event_name(svc, reason, message, warning)
     body = {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{name}.", "namespace": namespace},
+        "metadata": {"name": event_name, "namespace": namespace},
         "involvedObject": {
             "apiVersion": "v1", "kind": "Service", "namespace": namespace, "name": name,
             "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", ""),
@@ -226,7 +240,12 @@ def _record_event(kube: KubeAPI, svc: Obj, reason: str, message: str, now: datet
         "count": 1,
     }
     try:
-        kube.create(EVENTS, body, namespace)
+        try:
+            kube.create(EVENTS, body, namespace)
+        except ConflictError:  # recorded before: count it again
+            seen = kube.get(EVENTS, event_name, namespace)
+            kube.patch(EVENTS, event_name, {"count": int(seen.get("count") or 1) + 1,
+                                            "lastTimestamp": stamp}, namespace)
     except LbctlError as exc:
         return exc.message
     return ""

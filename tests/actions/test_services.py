@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,30 @@ def test_allocation_failure_is_an_event_too(kube_server: FakeKubeServer, kube: K
     failed = [e for e in kube_server.objects_of("events") if e["reason"] == "AllocationFailed"]
     assert [(e["type"], e["involvedObject"]["name"]) for e in failed] == [("Warning", "b")]
     assert failed[0]["message"].startswith("PoolExhausted: no address for shop/b")
+
+
+def test_a_repeated_failure_is_one_event_counted_again(kube_server: FakeKubeServer,
+                                                      kube: KubeAPI, store: StateStore) -> None:
+    """As client-go's recorder: the same reason and message on the same Service is one Event
+    with a count and the last time, not one new Event per run."""
+    add(store, "default", "192.0.2.10")
+    put(kube_server, "a")
+    put(kube_server, "b")
+    actions.assign(kube, store, "shop", "a", now=NOW)
+    for minutes in range(3):
+        with pytest.raises(RefusedError):
+            actions.assign(kube, store, "shop", "b", now=NOW + timedelta(minutes=minutes))
+    failed = [e for e in kube_server.objects_of("events") if e["reason"] == "AllocationFailed"]
+    assert len(failed) == 1
+    assert (failed[0]["count"], failed[0]["firstTimestamp"], failed[0]["lastTimestamp"]) == (
+        3, NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        (NOW + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    add(store, "more", "192.0.2.11")  # another failure (not this one) is another Event
+    put(kube_server, "c")
+    with pytest.raises(RefusedError):
+        actions.assign(kube, store, "shop", "c", ips=["192.0.2.10"], now=NOW)
+    assert len([e for e in kube_server.objects_of("events")
+                if e["reason"] == "AllocationFailed"]) == 2
 
 
 def test_an_event_that_cannot_be_recorded_only_warns(

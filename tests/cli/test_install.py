@@ -50,7 +50,7 @@ def test_least_privilege_rbac(cli: Cli) -> None:
     found = docs(cli("install").out)
     cluster, role = found[1]["rules"], found[3]["rules"]
     assert cluster == [
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "get", "patch"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["services/status"], "verbs": ["patch"]},
     ]

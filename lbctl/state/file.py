@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from lbctl.core.statefile import unwrap, wrap
+from lbctl.core.yamlkit import MAX_CHARS
 from lbctl.errors import (
     ConflictError,
     LbctlError,
@@ -49,6 +50,8 @@ STATE_FILE = "state file"
 TMP_SUFFIX = ".lbctl-tmp"
 #: Seconds a writer waits for another lbctl writer's lock before giving up.
 LOCK_TIMEOUT = 60.0
+#: The longest file read, in bytes (as ``-f`` reads manifests).
+MAX_BYTES = MAX_CHARS
 _KINDS = {
     stat.S_IFDIR: "a directory",
     stat.S_IFCHR: "a character device",
@@ -100,8 +103,13 @@ def read_regular(path: str, what: str = STATE_FILE) -> bytes | None:
         if not stat.S_ISREG(mode):
             raise not_a_regular_file(_shown(path), mode, what)
         chunks = []
-        while chunk := os.read(fd, 1 << 20):
+        size = 0
+        while size <= MAX_BYTES and (chunk := os.read(fd, min(1 << 20, MAX_BYTES + 1 - size))):
             chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_BYTES:  # a huge (or sparse) file is refused, not read into memory
+            raise RefusedError(f"{_shown(path)} is longer than {MAX_BYTES} bytes, more than "
+                               "lbctl reads", hint=f"is this the {what} lbctl wrote?")
         return b"".join(chunks)
     except OSError as exc:
         raise _translate(path, exc, what, "read") from exc

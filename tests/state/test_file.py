@@ -228,6 +228,19 @@ def test_a_file_that_is_not_text_is_refused(path: Path) -> None:
     assert path.read_bytes() == b"\xff\xfe\x00binary"
 
 
+def test_a_huge_file_is_refused_without_reading_it_all(path: Path) -> None:
+    """A sparse 1 GiB file (a wrong --state, a disk image) is refused after the bound, not
+    read into memory, and left as it is."""
+    with open(path, "wb") as handle:
+        handle.truncate(1 << 30)
+    with pytest.raises(RefusedError) as caught:
+        StateStore(FileBackend(str(path))).update(lambda state: (state, None))
+    assert caught.value.message == (f"{path} is longer than {file_backend.MAX_BYTES} bytes, "
+                                    "more than lbctl reads")
+    assert caught.value.hint == "is this the state file lbctl wrote?"
+    assert path.stat().st_size == 1 << 30
+
+
 def test_a_symlinked_state_is_written_through_to_its_target(tmp_path: Path) -> None:
     """The link stays a link; the target changes; lock and temporary file live next to the
     target (the link's directory gets nothing)."""

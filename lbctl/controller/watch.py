@@ -10,7 +10,9 @@
   last ``resourceVersion`` it saw: nothing missed, nothing repeated;
 * when the server no longer remembers that version (410 Gone,
   :class:`~lbctl.errors.ExpiredError`) it LISTs again;
-* any other failure (5xx, unreachable, 403) is retried after a growing delay, never fatal.
+* any other failure (5xx, unreachable, 403) is retried after a growing delay, never fatal; so
+  is a stream that ends at once with nothing in it (else a proxy that closes every watch
+  would have the loop ask the API server again and again, as fast as it answers).
 
 Every restart is reported to ``on_restart(reason)`` (``closed``, ``expired``, ``error``) for the
 watch-restart metric.  Waiting is injected (``wait(seconds) -> True`` to stop), so the loop runs
@@ -20,6 +22,7 @@ in tests without sleeping; ``stop()`` ends it after the current event or stream.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from lbctl.errors import ExpiredError, LbctlError
@@ -30,6 +33,9 @@ Wait = Callable[[float], bool]
 CLOSED = "closed"
 EXPIRED = "expired"
 ERROR = "error"
+#: Seconds: a watch that ends sooner than this with nothing in it is retried after a growing
+#: delay, as after an error (client-go's reflector does the same).
+SHORT_STREAM = 1.0
 
 
 class Watch:
@@ -39,7 +45,8 @@ class Watch:
                  on_restart: Callable[[str], None] = lambda reason: None,
                  on_error: Callable[[LbctlError], None] = lambda error: None,
                  timeout_seconds: int = 300, first_backoff: float = 0.5,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.resource = resource
         self.namespace = namespace
@@ -52,6 +59,7 @@ class Watch:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self._wait = wait
+        self._clock = clock
         self._stopped = threading.Event()
         self.resource_version: str | None = None  # None: list first
         self.lists = 0  # how many LISTs (the first, then one per 410 or error before a list)
@@ -66,19 +74,25 @@ class Watch:
             try:
                 if self.resource_version is None:
                     self._list()
-                self._stream()
-                failures = 0
+                started = self._clock()
+                delivered = self._stream()
                 self.on_restart(CLOSED)
+                if delivered or self._clock() - started >= SHORT_STREAM:
+                    failures = 0
+                    continue
+                # Closed at once with nothing in it (a proxy that cuts watches, a broken
+                # server): back off as after an error rather than ask again at once, forever.
             except ExpiredError:
                 self.resource_version = None
                 self.on_restart(EXPIRED)
+                continue
             except LbctlError as exc:
                 self.on_error(exc)
                 self.on_restart(ERROR)
-                delay = min(self.first_backoff * 2 ** failures, self.max_backoff)
-                failures += 1
-                if self._wait(delay):
-                    return
+            delay = min(self.first_backoff * 2 ** failures, self.max_backoff)
+            failures += 1
+            if self._stopped.is_set() or self._wait(delay):
+                return
 
     def _list(self) -> None:
         listing = self.kube.list_versioned(self.resource, self.namespace,
@@ -88,21 +102,25 @@ class Watch:
         self.resource_version = listing.resource_version
         self.synced.set()
 
-    def _stream(self) -> None:
+    def _stream(self) -> bool:
+        """Follow one watch request to its end; whether it delivered anything."""
         assert self.resource_version is not None
+        delivered = False
         events = self.kube.watch(self.resource, resource_version=self.resource_version,
                                  namespace=self.namespace, field_selector=self.field_selector,
                                  timeout_seconds=self.timeout_seconds)
         try:
             for event in events:
+                delivered = True
                 version = (event.object.get("metadata") or {}).get("resourceVersion")
                 if event.type != "BOOKMARK":
                     self.on_event(event)
                 if version:
                     self.resource_version = str(version)
                 if self._stopped.is_set():
-                    return
+                    break
         finally:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
+        return delivered

@@ -91,6 +91,42 @@ def test_errors_back_off_and_never_end_the_loop() -> None:
     assert seen == [("list", 0)]
 
 
+def test_a_stream_that_ends_at_once_empty_backs_off() -> None:
+    """A proxy that closes every watch at once must not have the loop hammer the API server:
+    empty instant streams wait as errors do; a stream with something in it resets the delay."""
+    api = Scripted(lists=[Listing([], "3")],
+                   watches=[[], [], [WatchEvent("ADDED", svc("b", "4"))], [], []])
+    seen, restarts, waits, watch = run(api, rounds=5)
+    assert restarts == ["closed"] * 5
+    assert waits == [0.5, 1.0, 0.5]
+    assert seen == [("list", 0), ("ADDED", "b")]
+
+
+def test_an_empty_stream_that_lasted_its_timeout_is_renewed_at_once() -> None:
+    api = Scripted(lists=[Listing([], "3")], watches=[[], [], []])
+    now = [0.0]
+    restarts: list[str] = []
+    waits: list[float] = []
+
+    def clock() -> float:
+        now[0] += 300.0  # each stream lasts the server's timeout
+        return now[0]
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    def on_restart(reason: str) -> None:
+        restarts.append(reason)
+        if len(restarts) == 3:
+            watch.stop()
+
+    watch = Watch(api, SERVICES, on_list=lambda items: None,  # type: ignore[arg-type]
+                  on_event=lambda e: None, wait=wait, on_restart=on_restart, clock=clock)
+    watch.run()
+    assert restarts == ["closed"] * 3 and waits == []
+
+
 def test_queue_coalesces_and_batches_a_burst() -> None:
     queue: WorkQueue[str] = WorkQueue(quiet=0.05, window=1.0)
 

@@ -7,8 +7,10 @@ if not) and ``/readyz`` (is it ready: synced with the API server); Prometheus sc
 What "healthy" and "ready" mean is the command's business: it passes two callables that return
 ``""`` when all is well, else the reason, which the endpoint returns with HTTP 503.
 
-The server runs in a daemon thread, one thread per request; it serves nothing else (404) and
-answers only GET and HEAD.  It must not log requests (probes arrive every few seconds).
+The server runs in a daemon thread, one thread per connection; a connection silent for
+:data:`IDLE_TIMEOUT` seconds is closed (idle keep-alive connections would pile up threads).
+It serves nothing else (404) and answers only GET and HEAD.  It must not log requests (probes
+arrive every few seconds).
 
 Error policy: an address that does not parse is a :class:`~lbctl.errors.UsageError`; a port that
 cannot be bound is a :class:`~lbctl.errors.RefusedError` (in use) or
@@ -32,6 +34,8 @@ from lbctl.errors import PermissionDeniedError, RefusedError, UsageError
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: ``check() -> ""`` when all is well, else why not.
 Check = Callable[[], str]
+#: Seconds a connection may stay silent (each one holds a thread while open).
+IDLE_TIMEOUT = 30.0
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -70,6 +74,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.health.idle_timeout)  # silent: closed
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
@@ -93,8 +101,10 @@ class HealthServer:
     """Serves the three endpoints from ``registry`` (a prometheus-client ``CollectorRegistry``)
     and the two checks."""
 
-    def __init__(self, address: str, registry: Any, *, live: Check, ready: Check) -> None:
+    def __init__(self, address: str, registry: Any, *, live: Check, ready: Check,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.address = address
+        self.idle_timeout = idle_timeout
         self.registry = registry
         self.live = live
         self.ready = ready

@@ -8,6 +8,7 @@ import socket
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from lbctl import health
 from lbctl.errors import RefusedError, UsageError
 from lbctl.health import HealthServer, parse_address
 
@@ -39,6 +40,20 @@ def test_endpoints() -> None:
         assert "lbctl_test_things_total 3.0" in text
         assert get(server.port, "/healthz", "HEAD")[::2] == (200, "")
         assert get(server.port, "/")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_a_silent_connection_is_closed() -> None:
+    """Each open connection holds a thread: one that says nothing (a scraper keeping it alive,
+    a half-open client) is closed after the idle timeout instead of kept forever."""
+    assert health.IDLE_TIMEOUT == 30.0
+    server = HealthServer("127.0.0.1:0", CollectorRegistry(), live=str, ready=str,
+                          idle_timeout=0.2).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle:
+            assert idle.recv(1) == b""  # closed by the server, well before our 5 s
+        assert get(server.port, "/healthz")[0] == 200
     finally:
         server.stop()
 

@@ -151,14 +151,21 @@ class Elector:
             return False
         return True
 
-    def run(self, wait: Wait, on_change: Callable[[bool], None] | None = None) -> None:
+    def run(self, wait: Wait, on_change: Callable[[bool], None] | None = None,
+            on_error: Callable[[LbctlError], None] | None = None) -> None:
         """Step every ``retry`` seconds until ``wait`` says stop; call ``on_change(leading)``
-        whenever leadership changes.  On the way out: ``on_change(False)`` (when leading), then
-        the Lease is given up."""
+        whenever leadership changes, and ``on_error(error)`` when a round fails otherwise than
+        the round before (a Lease that stays forbidden is reported once, not every round).  On
+        the way out: ``on_change(False)`` (when leading), then the Lease is given up."""
         leading = False
+        reported: str | None = None
         try:
             while True:
                 now_leading = self.step()
+                error = self.last_error
+                if error is not None and error.message != reported and on_error is not None:
+                    on_error(error)
+                reported = error.message if error is not None else None
                 if now_leading != leading and on_change is not None:
                     on_change(now_leading)
                 leading = now_leading

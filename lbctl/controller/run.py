@@ -138,7 +138,12 @@ class Controller:
             self._threads.append(thread)
 
     def _elect(self) -> None:
-        self.elector.run(self._elector_stop.wait, self._leadership)
+        lease = f"{self.settings.lease_namespace}/{self.settings.lease_name}"
+
+        def failed(error: LbctlError) -> None:  # else a forbidden Lease is silence forever
+            self.log("warning", f"Lease {lease}: {error.message}", {"hint": error.hint})
+
+        self.elector.run(self._elector_stop.wait, self._leadership, failed)
 
     def work(self) -> None:
         """The worker, in the calling thread, until :meth:`stop`; then the Lease is given up."""

@@ -129,6 +129,25 @@ def test_run_reports_changes_and_gives_the_lease_up_on_the_way_out(
     assert holder(kube_server) == ""
 
 
+def test_run_reports_a_failing_lease_once_per_new_error(
+        kube: KubeAPI, clock: Clock, kube_server: FakeKubeServer) -> None:
+    """A replica that may not write its Lease (RBAC) says so, once, instead of never leading
+    in silence; a new error is reported again, and so is the same error after a recovery."""
+    a = elector(kube, clock, "a")
+    errors: list[str] = []
+    rounds = iter([False] * 5 + [True])
+    kube_server.inject(403, path="/leases", times=3)
+
+    def wait(seconds: float) -> bool:
+        clock.advance(seconds)
+        if len(errors) == 1 and a.leading:  # recovered: fail again the same way
+            kube_server.inject(403, path="/leases", times=1)
+        return next(rounds)
+
+    a.run(wait, on_error=lambda error: errors.append(type(error).__name__))
+    assert errors == ["PermissionDeniedError", "PermissionDeniedError"]
+
+
 def test_timing_must_leave_room_for_the_old_leader_to_stop(kube: KubeAPI) -> None:
     with pytest.raises(ValueError):
         leases.Elector(kube, "ns", "n", "a", duration=10, renew_deadline=10, retry=2)

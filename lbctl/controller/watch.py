@@ -9,7 +9,8 @@
 * when the stream ends (the server's timeout, a dropped connection) it WATCHes again from the
   last ``resourceVersion`` it saw: nothing missed, nothing repeated;
 * when the server no longer remembers that version (410 Gone,
-  :class:`~lbctl.errors.ExpiredError`) it LISTs again;
+  :class:`~lbctl.errors.ExpiredError`) it LISTs again: at once, unless the version was that
+  of a listing just made (then after a growing delay);
 * any other failure (5xx, unreachable, 403) is retried after a growing delay, never fatal; so
   is a stream that ends at once with nothing in it (else a proxy that closes every watch
   would have the loop ask the API server again and again, as fast as it answers).
@@ -71,9 +72,11 @@ class Watch:
     def run(self) -> None:
         failures = 0
         while not self._stopped.is_set():
+            listed: str | None = None  # the version of a listing made this round
             try:
                 if self.resource_version is None:
                     self._list()
+                    listed = self.resource_version
                 started = self._clock()
                 delivered = self._stream()
                 self.on_restart(CLOSED)
@@ -83,9 +86,13 @@ class Watch:
                 # Closed at once with nothing in it (a proxy that cuts watches, a broken
                 # server): back off as after an error rather than ask again at once, forever.
             except ExpiredError:
+                just_listed = listed is not None and self.resource_version == listed
                 self.resource_version = None
                 self.on_restart(EXPIRED)
-                continue
+                if not just_listed:
+                    continue
+                # Even the version of a listing just made is gone: LIST again after a delay,
+                # not at once (a LIST of every Service, in a loop, loads the API server).
             except LbctlError as exc:
                 self.on_error(exc)
                 self.on_restart(ERROR)

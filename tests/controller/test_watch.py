@@ -102,6 +102,16 @@ def test_a_stream_that_ends_at_once_empty_backs_off() -> None:
     assert seen == [("list", 0), ("ADDED", "b")]
 
 
+def test_a_listing_whose_version_is_already_gone_is_listed_again_after_a_delay() -> None:
+    api = Scripted(lists=[Listing([], "3"), Listing([], "4"), Listing([], "5")],
+                   watches=[ExpiredError("gone"), ExpiredError("gone"),
+                            [WatchEvent("ADDED", svc("b", "6"))]])
+    seen, restarts, waits, watch = run(api, rounds=3)
+    assert restarts == ["expired", "expired", "closed"]
+    assert waits == [0.5, 1.0]
+    assert watch.lists == 3 and seen[-1] == ("ADDED", "b")
+
+
 def test_an_empty_stream_that_lasted_its_timeout_is_renewed_at_once() -> None:
     api = Scripted(lists=[Listing([], "3")], watches=[[], [], []])
     now = [0.0]

@@ -9,6 +9,7 @@ Nothing here prints, and nothing here imports a third-party library.
 
 from __future__ import annotations
 
+import stat
 from enum import IntEnum
 
 
@@ -119,3 +120,18 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages: ``a named pipe``, ``a directory``
+    (``mode`` is ``st_mode``).  Every reader that refuses such a file words it alike."""
+    return _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")

@@ -21,17 +21,13 @@ from typing import BinaryIO
 import typer
 
 from lbctl.core.yamlkit import MAX_CHARS
-from lbctl.errors import NotFoundError, PermissionDeniedError, UsageError
+from lbctl.errors import NotFoundError, PermissionDeniedError, UsageError, file_kind
 from lbctl.ports import Source
 
 #: What a directory contributes: its YAML and JSON files, at any depth, in name order (as
 #: ``kubectl apply -f DIR`` reads them).
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _HINT = "give files, directories, or - for stdin, with -f"
-_KINDS = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
-
-
 def read_sources(paths: Sequence[str]) -> list[Source]:
     """Each file, each manifest file under each directory (sorted), or stdin for ``-``."""
     sources = []
@@ -56,7 +52,7 @@ def _read(path: str) -> Source:
         with os.fdopen(fd, "rb") as handle:
             mode = os.fstat(handle.fileno()).st_mode
             if not stat.S_ISREG(mode):
-                kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+                kind = file_kind(mode)
                 raise UsageError(f"{path} is {kind}, not a file lbctl reads",
                                  hint="give regular files, directories, or - for stdin")
             data = _bounded(path, handle)

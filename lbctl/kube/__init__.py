@@ -21,17 +21,31 @@ credential appears in any message.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from lbctl.errors import NoClusterConfigError, UnreachableError
+from lbctl.errors import NoClusterConfigError, UnreachableError, UsageError, file_kind
 from lbctl.kube.client import JSON_PATCH, MERGE_PATCH, PAGE_SIZE, KubeClient
 
 __all__ = ["JSON_PATCH", "MERGE_PATCH", "PAGE_SIZE", "KubeClient", "connect"]
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def _refuse_unless_regular(path: Path) -> None:
+    """A kubeconfig must be a regular file: a named pipe or a device would be read forever."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # unreadable: the readers below word that
+    if not stat.S_ISREG(mode):
+        raise UsageError(
+            f"kubeconfig {path} is {file_kind(mode)}, not a regular file",
+            hint="pass a kubeconfig file with --kubeconfig, or fix KUBECONFIG",
+        )
 
 
 def connect(
@@ -61,6 +75,8 @@ def connect(
     env = os.environ if environ is None else environ
     paths = reader.kubeconfig_paths(kubeconfig, env)
     existing = [p for p in paths if Path(p).expanduser().exists()]
+    for name in existing:
+        _refuse_unless_regular(Path(name).expanduser())
     in_cluster = (
         not kubeconfig
         and not context

@@ -43,6 +43,7 @@ from lbctl.errors import (
     PermissionDeniedError,
     RefusedError,
     UsageError,
+    file_kind,
 )
 
 STATE_FILE = "state file"
@@ -52,13 +53,6 @@ TMP_SUFFIX = ".lbctl-tmp"
 LOCK_TIMEOUT = 60.0
 #: The longest file read, in bytes (as ``-f`` reads manifests).
 MAX_BYTES = MAX_CHARS
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 def _translate(path: str, exc: OSError, what: str = STATE_FILE, verb: str = "write") -> LbctlError:
@@ -77,7 +71,7 @@ def _translate(path: str, exc: OSError, what: str = STATE_FILE, verb: str = "wri
 
 
 def not_a_regular_file(path: str, mode: int, what: str = STATE_FILE) -> UsageError:
-    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    kind = file_kind(mode)
     other = ", or choose another --state" if what == STATE_FILE else ""
     return UsageError(f"{what} {path} is {kind}, not a regular file",
                       hint=f"give the path of a regular file{other}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tests.hostile.harness import Case, Dir, FileSpec, cases_test
+from tests.hostile.harness import Case, Dir, Fifo, FileSpec, Link, cases_test
 
 CLUSTER_STATE = """\
 schemaVersion: 1
@@ -82,6 +82,11 @@ HAZARDS = [
     Hazard("context-names-missing-cluster", kubeconfig(context="{cluster: nowhere, user: u}"), 2,
            "{tmp}/bad.yaml", commands=FEW),
     Hazard("a-directory", Dir(), 2, "{tmp}/bad.yaml", "--kubeconfig", commands=FEW),
+    Hazard("a-named-pipe", Fifo(), 2,
+           "kubeconfig {tmp}/bad.yaml is a named pipe, not a regular file", "--kubeconfig"),
+    Hazard("a-link-to-dev-zero", Link("/dev/zero"), 2,
+           "kubeconfig {tmp}/bad.yaml is a character device, not a regular file", "--kubeconfig",
+           commands=FEW),
     Hazard("token-file-missing", kubeconfig(user="{tokenFile: /nonexistent/token}"), 2,
            "{tmp}/bad.yaml", commands=FEW),
     Hazard("unknown-context", kubeconfig(), 2, "context 'nope' not found in {tmp}/bad.yaml",

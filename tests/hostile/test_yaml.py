@@ -124,7 +124,7 @@ def _endless_cases() -> list[Case]:
             Case(f"{reader}-dev-zero", _argv(argv, "/dev/zero"), code=2,
                  error="/dev/zero is a character device", hint="regular files", state=STATE),
             Case(f"{reader}-fifo", _argv(argv, "{tmp}/pipe.yaml"), code=2,
-                 error="pipe.yaml is a FIFO", hint="regular files",
+                 error="pipe.yaml is a named pipe", hint="regular files",
                  files={"pipe.yaml": Fifo()}, state=STATE),
             Case(f"{reader}-stdin-dev-zero", _argv(argv, "-"), code=2,
                  error="stdin is longer than 33554432 bytes", hint="split", state=STATE,

@@ -160,8 +160,9 @@ def test_faults_during_a_burst_still_converge(tmp_path: Path,
         add(store, "default", "10.0.0.0/16")
         with running(kube, store, watch_timeout=1) as controller:
             eventually(lambda: controller.ready() == "", what="sync")
-            # The next watch of Services: 410 Gone, then dropped connections.
-            server.inject(410, "GET", r"^/api/v1/services$", times=1)
+            # The next watch of Services: 410 Gone (a watch's only: the controller's own LISTs of
+            # every Service share the path), then dropped connections.
+            server.inject(410, "GET", r"^/api/v1/services$", times=1, watch=True)
             server.inject("drop", "GET", r"^/api/v1/services$", times=4)
             server.inject(500, "PATCH", r"/status$", times=30)  # publications fail
             server.inject(409, "PUT", r"/configmaps/lbctl-state$", times=12)  # lost races

@@ -115,11 +115,14 @@ class Fault:
     path: re.Pattern[str] | None
     times: int | None
     after: int
+    watch: bool | None = None
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path is None or self.path.search(path) is not None
+    def matches(self, method: str, path: str, watch: bool) -> bool:
+        return (
+            (self.method is None or self.method == method)
+            and (self.path is None or self.path.search(path) is not None)
+            and (self.watch is None or self.watch == watch)
         )
 
 
@@ -297,12 +300,15 @@ class FakeKubeServer:
         path: str | None = None,
         times: int | None = 1,
         after: int = 0,
+        watch: bool | None = None,
     ) -> Fault:
         """Make matching requests fail: ``fault`` is an HTTP status code (``int``, answered with
         the Status body a real server sends), ``"drop"`` (close the connection without a
         response) or a delay in seconds (``float``; the request then proceeds).  ``path`` is a
-        regex searched in the URL path; ``after`` matching requests pass first; the fault then
-        fires ``times`` times (``None``: forever)."""
+        regex searched in the URL path; ``watch`` (when not ``None``) limits the fault to watch
+        requests (``True``) or to the others (``False``), which share a LIST's path; ``after``
+        matching requests pass first; the fault then fires ``times`` times (``None``:
+        forever)."""
         if isinstance(fault, bool) or not (
             fault == "drop"
             or (isinstance(fault, int) and 400 <= fault <= 599)
@@ -311,7 +317,7 @@ class FakeKubeServer:
             raise ValueError(
                 f"fault must be an HTTP error code, 'drop' or a float delay: {fault!r}"
             )
-        entry = Fault(fault, method, re.compile(path) if path else None, times, after)
+        entry = Fault(fault, method, re.compile(path) if path else None, times, after, watch)
         with self._lock:
             self._faults.append(entry)
         return entry
@@ -388,11 +394,11 @@ class FakeKubeServer:
 
     # --- request handling ----------------------------------------------------------------------
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str, watch: bool) -> Fault | None:
         chosen = None
         with self._lock:
             for fault in self._faults:
-                if not fault.matches(method, path):
+                if not fault.matches(method, path, watch):
                     continue
                 if fault.after > 0:
                     fault.after -= 1
@@ -445,7 +451,7 @@ class FakeKubeServer:
             target = _parse_target(path)
             watch = query.get("watch") in ("true", "1")
             verb = target.verb(method, watch) if target is not None else method.lower()
-            fault = self._take_fault(method, path)
+            fault = self._take_fault(method, path, watch)
             if fault is not None:
                 if fault.action == "drop":
                     return None

@@ -91,6 +91,17 @@ def test_a_delay_slows_the_request_which_then_succeeds(
     assert status == 200 and time.monotonic() - started >= 0.3
 
 
+def test_a_fault_can_be_limited_to_watches(raw: Raw, kube_server: FakeKubeServer) -> None:
+    fault = kube_server.inject(410, method="GET", path="/configmaps$", watch=True)
+    assert raw("GET", "/api/v1/namespaces/default/configmaps")[0] == 200  # a LIST passes
+    connection = http.client.HTTPConnection("127.0.0.1", kube_server.port, timeout=5)
+    connection.request("GET", "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1")
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert (response.status, fault.hits) == (410, 1)
+
+
 def test_after_and_times_choose_which_requests_fail(raw: Raw, kube_server: FakeKubeServer) -> None:
     fault = kube_server.inject(503, method="GET", path="/namespaces$", times=2, after=2)
     raw(

@@ -177,6 +177,23 @@ def test_broken_kubeconfigs_are_usage_errors(tmp_path: Path, text: str, message:
         kube.connect(str(path))
 
 
+@pytest.mark.parametrize("folder", ["x6execab", "tokens"])
+def test_file_names_in_a_loader_message_do_not_decide_the_error(
+    tmp_path: Path, folder: str
+) -> None:
+    # The loader quotes the file's path; a folder named like a credential word is no credential
+    # problem (a temporary directory once made this a 'cannot get credentials', exit 6).
+    path = tmp_path / folder / "kc"
+    path.parent.mkdir()
+    path.write_text(
+        "current-context: gone\ncontexts:\n- {name: a, context: {cluster: c, user: u}}\n"
+        "clusters:\n- {name: c, cluster: {server: 'https://127.0.0.1:1'}}\n"
+        "users:\n- {name: u, user: {}}\n"
+    )
+    with pytest.raises(UsageError, match=str(path)):
+        kube.connect(str(path), official=True)
+
+
 @pytest.fixture
 def service_account(tmp_path: Path) -> Path:
     account = tmp_path / "sa"

@@ -201,7 +201,12 @@ def _config_error(message: str, existing: list[str], context: str | None) -> Lbc
             f"{where} names no current context",
             hint="pass --context, or run kubectl config use-context",
         )
-    if "exec" in message.lower() or "token" in message.lower():
+    # Judge by the words, not by the file names the message quotes (a temporary directory
+    # named /tmp/x6execab/ is no exec plugin).
+    words = message
+    for path in existing:
+        words = words.replace(path, "")
+    if "exec" in words.lower() or "token" in words.lower():
         return PermissionDeniedError(
             f"cannot get credentials from {where}: {_first_line(message)}",
             hint="check the user section of the kubeconfig (its exec plugin or token)",

@@ -171,6 +171,7 @@ class App:
                 self.options.kubeconfig,
                 self.options.context,
                 official=os.environ.get("LBCTL_KUBE_CLIENT") == "official",
+                vet=_vet_kubeconfig,
             )
             self._kube, self._kube_namespace = cluster, cluster.default_namespace
         return self._kube
@@ -265,6 +266,14 @@ class App:
         return self.output
 
 
+def _vet_kubeconfig(text: str, path: str) -> None:
+    """A kubeconfig passes lbctl's one YAML reader (its size, depth and alias limits, keys that
+    read the same refused) before any kubeconfig loader sees it."""
+    from lbctl.core import yamlkit
+
+    yamlkit.load_all(text, path, hint="fix the kubeconfig, or pass another one with --kubeconfig")
+
+
 def completion_kube(kubeconfig: str | None, context: str | None) -> tuple[KubeAPI, str] | None:
     """A client for shell completion and the context's namespace: lbctl's own transport only
     (never an exec plugin, never the official client's import), two seconds, no retries;
@@ -272,7 +281,8 @@ def completion_kube(kubeconfig: str | None, context: str | None) -> tuple[KubeAP
     from lbctl import kube
 
     try:
-        client = kube.connect(kubeconfig, context, fast_only=True, timeout=2.0, retries=0)
+        client = kube.connect(kubeconfig, context, fast_only=True, timeout=2.0, retries=0,
+                              vet=_vet_kubeconfig)
     except LbctlError:
         return None
     return client, client.default_namespace

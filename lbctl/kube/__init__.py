@@ -59,6 +59,7 @@ def connect(
     official: bool = False,
     fast_only: bool = False,
     retries: int = 2,
+    vet: Callable[[str, str], None] | None = None,
 ) -> KubeClient:
     """Load the configuration like kubectl does and return a client for it.
 
@@ -69,6 +70,8 @@ def connect(
     ``official=True`` forces the official client's path (tests and benchmarks compare them);
     ``fast_only=True`` refuses it instead (:class:`~lbctl.errors.UnreachableError`): shell
     completion must never run an exec plugin nor pay for importing the official client.
+    ``vet(text, path)`` sees each kubeconfig file's text before any loader does, and raises to
+    refuse it (the caller's bounded YAML reader: an alias bomb must not reach a loader).
     """
     from lbctl.kube import kubeconfig as reader
 
@@ -76,7 +79,14 @@ def connect(
     paths = reader.kubeconfig_paths(kubeconfig, env)
     existing = [p for p in paths if Path(p).expanduser().exists()]
     for name in existing:
-        _refuse_unless_regular(Path(name).expanduser())
+        path = Path(name).expanduser()
+        _refuse_unless_regular(path)
+        if vet is not None:
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # the readers below word these
+            vet(text, str(path))
     in_cluster = (
         not kubeconfig
         and not context

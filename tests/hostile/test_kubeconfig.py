@@ -58,6 +58,12 @@ def kubeconfig(*, current: str = "c", cluster: str = "{server: 'https://127.0.0.
     )
 
 
+#: Nine levels of nine aliases each: 9**9 strings once expanded, 480 bytes as text.
+_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)
+)
+
+
 @dataclass(frozen=True)
 class Hazard:
     name: str
@@ -82,6 +88,11 @@ HAZARDS = [
     Hazard("context-names-missing-cluster", kubeconfig(context="{cluster: nowhere, user: u}"), 2,
            "{tmp}/bad.yaml", commands=FEW),
     Hazard("a-directory", Dir(), 2, "{tmp}/bad.yaml", "--kubeconfig", commands=FEW),
+    Hazard("alias-bomb", _BOMB + kubeconfig(user="{token: *a8}"), 2,
+           "{tmp}/bad.yaml:6:10: aliases expand to more than 100000 nodes", "--kubeconfig"),
+    Hazard("nested-too-deep", kubeconfig(user="{token: x, extra: " + "[" * 200 + "]" * 200 + "}"),
+           2, "{tmp}/bad.yaml:6:139: collections nested more than 100 deep", "--kubeconfig",
+           commands=FEW),
     Hazard("a-named-pipe", Fifo(), 2,
            "kubeconfig {tmp}/bad.yaml is a named pipe, not a regular file", "--kubeconfig"),
     Hazard("a-link-to-dev-zero", Link("/dev/zero"), 2,

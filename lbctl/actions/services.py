@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from lbctl.actions import Warn, ignore
 from lbctl.core import holds, pinning
 from lbctl.core import service as core
-from lbctl.core.addresses import parse_ip
+from lbctl.core.addresses import is_ip
 from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
 from lbctl.core.manifests import Manifest
 from lbctl.core.state import Allocation, ServiceKey, State
@@ -658,18 +658,10 @@ def _withdraw_unrecorded(kube: KubeAPI, state: State, svc: Obj, *, hold: bool,
                          hint=f"record it first: lbctl adopt svc {name} -n {namespace}")
     if not dry_run:
         kube.patch(SERVICES, name, core.ingress_patch(()), namespace, subresource="status")
-    pools = {state.pool_of(ip) for ip in shown if _is_ip(ip)} - {None}
+    pools = {state.pool_of(ip) for ip in shown if is_ip(ip)} - {None}
     record = Allocation(namespace, name, shown, pool=",".join(sorted(p for p in pools if p)))
     return Released(namespace, name, record, held=False, withdrawn=not dry_run, orphan=False,
                     forced=True)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        parse_ip(text)
-    except LbctlError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- manifests

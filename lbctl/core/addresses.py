@@ -63,6 +63,15 @@ def format_ip(version: int, value: int) -> str:
     return str(netaddr.IPAddress(value, version))
 
 
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is an address :func:`parse_ip` reads (a status may show a host name)."""
+    try:
+        parse_ip(text)
+    except UsageError:
+        return False
+    return True
+
+
 def canonical_ip(text: str) -> str:
     """Parse and re-format, so that ``2001:DB8::0001`` and ``2001:db8::1`` compare equal."""
     return str(parse_ip(text))

@@ -43,7 +43,7 @@ import yaml
 from yaml.nodes import Node, SequenceNode
 
 from lbctl.core import yamlkit
-from lbctl.core.addresses import AddrRange, describe, parse_entry, parse_ip
+from lbctl.core.addresses import AddrRange, describe, is_ip, parse_entry, parse_ip
 from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError
@@ -467,7 +467,7 @@ def validate(state: State) -> list[Problem]:
     for record in state.all_records():
         if not record.ips:
             add("consistency", f"{record.ref} has no ips")
-        families = [parse_ip(ip).version for ip in record.ips if _is_ip(ip)]
+        families = [parse_ip(ip).version for ip in record.ips if is_ip(ip)]
         if len(families) != len(set(families)):
             add("consistency", f"{record.ref} has two addresses of one family")
         for ip in record.ips:
@@ -484,17 +484,9 @@ def validate(state: State) -> list[Problem]:
     return problems
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        parse_ip(text)
-    except LbctlError:
-        return False
-    return True
-
-
 def _check_ip(state: State, ip: str, pool: str, who: str) -> tuple[str, str] | None:
     """(kind, message) when ``ip`` is not a canonical address of ``pool``; None when it is."""
-    if not _is_ip(ip):
+    if not is_ip(ip):
         return "consistency", f"{who}: {ip!r} is not an IP address"
     if str(parse_ip(ip)) != ip:
         return "consistency", f"{who}: {ip!r} is not in canonical form ({parse_ip(ip)})"

@@ -256,14 +256,16 @@ class App:
 
         render.table(console or self.out, headers, rows, no_headers=self.options.no_headers)
 
-    def require_output(self, *allowed: Output) -> Output:
-        """Refuse an ``-o`` format this command cannot produce."""
-        if self.output not in allowed:
+    def require_output(self, *allowed: Output, default: Output = Output.table) -> Output:
+        """The ``-o`` format (``default`` when none is given), refused unless this command can
+        produce it."""
+        output = self.options.output or default
+        if output not in allowed:
             raise UsageError(
-                f"-o {self.output.value} is not supported here",
+                f"-o {output.value} is not supported here",
                 hint="choose one of: " + ", ".join(o.value for o in allowed),
             )
-        return self.output
+        return output
 
 
 def _vet_kubeconfig(text: str, path: str) -> None:

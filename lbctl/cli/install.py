@@ -61,10 +61,7 @@ def install(
     from lbctl.core.install import DEFAULT_IMAGE, DEFAULT_NAMESPACE, Target, manifests
 
     app = app_of(ctx)
-    output = app.options.output or Output.yaml
-    if output not in FORMATS:
-        raise UsageError(f"-o {output.value} is not supported here",
-                         hint="choose one of: yaml, json")
+    output = app.require_output(*FORMATS, default=Output.yaml)
     if image is not None and (not image.strip() or any(c.isspace() for c in image)):
         raise UsageError(f"invalid --image {image!r}", hint="for example ghcr.io/me/lbctl:0.1.0")
     target = Target(image=image or DEFAULT_IMAGE,

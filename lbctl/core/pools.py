@@ -26,6 +26,14 @@ from lbctl.core.addresses import (
     parse_vip,
 )
 from lbctl.core.allocator import Allocator
+from lbctl.core.bgp import (
+    ANNOUNCE_MODES,
+    LAYER2,
+    Advertisement,
+    advertisement_problems,
+    announces_bgp,
+    make_advertisement,
+)
 from lbctl.core.selectors import parse_selector
 from lbctl.core.state import Pool, State, overlaps
 from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
@@ -43,8 +51,12 @@ def make_pool(
     selectors: Iterable[str] = (),
     priority: int | None = None,
     node_selectors: Iterable[str] = (),
+    announce: str = LAYER2,
+    bgp: Advertisement = Advertisement(),
 ) -> Pool:
-    """Validate user input into a :class:`Pool` with normalised entries and selectors."""
+    """Validate user input into a :class:`Pool` with normalised entries and selectors.  The
+    BGP options ``bgp`` (see :mod:`lbctl.core.bgp`) need ``announce`` bgp or both; whether
+    the peers they name exist is checked when the pool joins a state."""
     if not _NAME.match(name):
         raise UsageError(
             f"invalid pool name {name!r}",
@@ -63,11 +75,36 @@ def make_pool(
         service_selectors=tuple(sorted({str(parse_selector(s)) for s in selectors})),
         priority=priority,
         node_selectors=tuple(sorted({str(parse_selector(s)) for s in node_selectors})),
+        announce=announce,
+        bgp=make_advertisement(
+            aggregation_length=bgp.aggregation_length,
+            aggregation_length_v6=bgp.aggregation_length_v6, local_pref=bgp.local_pref,
+            communities=bgp.communities, peers=bgp.peers),
     )
     inner = overlaps([pool])
     if inner:
         raise UsageError(inner[0], hint="give each address once")
+    if announce not in ANNOUNCE_MODES:
+        raise UsageError(f"invalid announce mode {announce!r} for pool {name}",
+                         hint=f"choose one of {', '.join(ANNOUNCE_MODES)}")
+    if not announces_bgp(announce) and not pool.bgp.is_default:
+        raise UsageError(f"pool {name} announces with {announce} only: BGP options do not apply",
+                         hint="add --announce bgp (or both) to announce it over BGP")
+    found = advertisement_problems(pool.bgp, pool.entries, pool.bgp.peers, f"pool {name}")
+    if found:
+        raise UsageError(found[0], hint="a pool's addresses are announced as prefixes of at "
+                         "least their own length: lbctl pool add --help")
     return pool
+
+
+def _check_peers(state: State, pool: Pool) -> None:
+    """Refuse a pool whose BGP advertisement names a peer the state does not have."""
+    missing = [name for name in pool.bgp.peers if name not in state.peers]
+    if missing:
+        known = ", ".join(sorted(state.peers)) or "none"
+        raise NotFoundError(f"pool {pool.name}: BGP peer {missing[0]} not found (peers: {known})",
+                            hint="lbctl bgp peer list shows the peers; lbctl bgp peer add "
+                                 "creates one")
 
 
 def add_pool(state: State, pool: Pool) -> State:
@@ -81,6 +118,7 @@ def add_pool(state: State, pool: Pool) -> State:
     found = overlaps([*state.pools.values(), pool])
     if found:
         raise RefusedError(found[0], hint="pools may not share addresses")
+    _check_peers(state, pool)
     return _with_pool(state, pool)
 
 
@@ -96,9 +134,13 @@ def set_pool(
     namespaces: Iterable[str] | None = None,
     selectors: Iterable[str] | None = None,
     node_selectors: Iterable[str] | None = None,
+    announce: str | None = None,
+    bgp: Mapping[str, Any] | None = None,
 ) -> State:
     """Change a pool in place (``None``: keep as it is; an empty ``node_selectors``: every
-    node announces again).  ``add`` grows it (refused when the
+    node announces again).  ``bgp``: the :class:`~lbctl.core.bgp.Advertisement` fields to
+    change (``{"local_pref": 100}``); a pool set to announce ``layer2`` only drops its BGP
+    options unless ``bgp`` gives some (then it is refused).  ``add`` grows it (refused when the
     new addresses overlap another pool, or the pool itself); ``remove`` cuts addresses out of
     its entries (each must lie wholly in the pool) and is refused while an allocation, a hold
     or a reservation uses an address that would fall out, naming them."""
@@ -114,6 +156,11 @@ def set_pool(
     if not kept and not list(add):
         raise RefusedError(f"pool {name} would have no addresses left",
                            hint=f"remove the pool instead: lbctl pool remove {name}")
+    mode = pool.announce if announce is None else announce
+    advertisement = pool.bgp
+    if announce is not None and not announces_bgp(announce) and not bgp:
+        advertisement = Advertisement()
+    advertisement = replace(advertisement, **(bgp or {}))
     new = replace(make_pool(
         name, [*kept, *add],
         auto_assign=pool.auto_assign if auto_assign is None else auto_assign,
@@ -122,7 +169,10 @@ def set_pool(
         selectors=pool.service_selectors if selectors is None else selectors,
         priority=pool.priority if priority is None else priority,
         node_selectors=pool.node_selectors if node_selectors is None else node_selectors,
+        announce=mode,
+        bgp=advertisement,
     ), reservations=pool.reservations)
+    _check_peers(state, new)
     outside = State(pools={name: new})
     users = [r for r in state.all_records() if r.pool == name
              and any(outside.pool_of(ip) != name for ip in r.ips)]

@@ -18,6 +18,15 @@ Shape (see README, "The state document")::
         nodeSelectors: [zone=a]         # optional: announced only from nodes matching one
         priority: 10                    # optional: lower is tried first; unset pools come last
         reservations: {192.0.2.11: router}
+        announce: bgp                   # optional: layer2 (the default), bgp or both
+        bgp: {aggregationLength: 32, aggregationLengthV6: 128, localPref: 100,
+              communities: ['64500:100', no-export], peers: [router]}
+                                        # optional, bgp/both only (lbctl.core.bgp): localPref,
+                                        # communities and peers (default: every peer) optional
+    peers:                              # optional: BGP routers every eligible node peers with
+      router: {address: 192.0.2.1, asn: 64501, myASN: 64500, port: 179, holdTime: 90,
+               passwordSecret: router-bgp, sourceAddress: 192.0.2.5, ebgpMultiHop: true,
+               nodeSelectors: [rack=a]}  # the last four optional
     allocations:
       web:                              # namespace
         frontend: {ips: [192.0.2.10], pool: default}
@@ -44,6 +53,18 @@ from yaml.nodes import Node, SequenceNode
 
 from lbctl.core import yamlkit
 from lbctl.core.addresses import AddrRange, describe, is_ip, parse_entry, parse_ip
+from lbctl.core.bgp import (
+    ANNOUNCE_MODES,
+    DEFAULT_HOLD_TIME,
+    DEFAULT_PORT,
+    LAYER2,
+    Advertisement,
+    Peer,
+    advertisement_problems,
+    announces_bgp,
+    duplicate_peers,
+    peer_problems,
+)
 from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError
@@ -71,6 +92,8 @@ class Pool:
     priority: int | None = None
     reservations: Mapping[str, str] = field(default_factory=dict)  # canonical IP -> note
     node_selectors: tuple[str, ...] = ()  # which nodes may announce its addresses (layer 2)
+    announce: str = LAYER2  # LAYER2, BGP or BOTH (lbctl.core.bgp)
+    bgp: Advertisement = Advertisement()  # how it is announced over BGP (BGP, BOTH only)
 
     @cached_property
     def entries(self) -> tuple[AddrRange, ...]:
@@ -140,6 +163,7 @@ class State:
     pools: Mapping[str, Pool] = field(default_factory=dict)
     allocations: Mapping[ServiceKey, Allocation] = field(default_factory=dict)
     holds: Mapping[ServiceKey, Allocation] = field(default_factory=dict)
+    peers: Mapping[str, Peer] = field(default_factory=dict)  # BGP peers by name
 
     @cached_property
     def _entry_index(self) -> tuple[list[tuple[int, int]], list[tuple[AddrRange, str]]]:
@@ -290,10 +314,17 @@ def problems_of(error: LbctlError) -> list[Problem]:
     return list(getattr(error, "problems", [Problem("parse", error.message, fatal=True)]))
 
 
-_TOP_FIELDS = {"schemaVersion", "pools", "allocations", "holds"}
+_TOP_FIELDS = {"schemaVersion", "pools", "allocations", "holds", "peers"}
 _POOL_FIELDS = {
     "addresses", "autoAssign", "avoidBuggyIPs", "namespaces", "serviceSelectors", "priority",
-    "reservations", "nodeSelectors",
+    "reservations", "nodeSelectors", "announce", "bgp",
+}
+_ADVERTISEMENT_FIELDS = {
+    "aggregationLength", "aggregationLengthV6", "localPref", "communities", "peers",
+}
+_PEER_FIELDS = {
+    "address", "asn", "myASN", "port", "holdTime", "passwordSecret", "sourceAddress",
+    "ebgpMultiHop", "nodeSelectors",
 }
 _ALLOC_FIELDS = {"ips", "pool", "sharingKey", "ports", "backend", "expires"}
 
@@ -381,12 +412,83 @@ def _build(raw: dict[str, Any], problems: _Problems) -> State:
             reservations=reservations,
             node_selectors=_strings(body.get("nodeSelectors"), f"{where}: nodeSelectors",
                                     (*path, "nodeSelectors"), problems),
+            announce=_string(body.get("announce"), f"{where}: announce", (*path, "announce"),
+                             problems) or LAYER2,
+            bgp=_advertisement(body.get("bgp"), f"{where} bgp", (*path, "bgp"), problems),
         )
     return State(
         pools=pools,
         allocations=_records(raw.get("allocations"), "allocations", problems),
         holds=_records(raw.get("holds"), "holds", problems),
+        peers=_peers(raw.get("peers"), problems),
     )
+
+
+def _integer(value: Any, default: int | None, where: str, path: tuple[Any, ...],
+             problems: _Problems) -> int | None:
+    """An integer field (never a boolean); absent is ``default``."""
+    if value is None:
+        return default
+    if problems.check(isinstance(value, int) and not isinstance(value, bool),
+                      f"{where} must be an integer, not {value!r}", path):
+        return int(value)
+    return default
+
+
+def _advertisement(value: Any, where: str, path: tuple[Any, ...],
+                   problems: _Problems) -> Advertisement:
+    body = _mapping(value, where, path, problems)
+    _unknown(body, _ADVERTISEMENT_FIELDS, where, path, problems)
+    default = Advertisement()
+    return Advertisement(
+        aggregation_length=_integer(
+            body.get("aggregationLength"), default.aggregation_length,
+            f"{where}: aggregationLength", (*path, "aggregationLength"), problems) or 0,
+        aggregation_length_v6=_integer(
+            body.get("aggregationLengthV6"), default.aggregation_length_v6,
+            f"{where}: aggregationLengthV6", (*path, "aggregationLengthV6"), problems) or 0,
+        local_pref=_integer(body.get("localPref"), None, f"{where}: localPref",
+                            (*path, "localPref"), problems),
+        communities=_strings(body.get("communities"), f"{where}: communities",
+                             (*path, "communities"), problems),
+        peers=_strings(body.get("peers"), f"{where}: peers", (*path, "peers"), problems),
+    )
+
+
+def _peers(value: Any, problems: _Problems) -> dict[str, Peer]:
+    peers = {}
+    for name, body in _mapping(value, "peers", ("peers",), problems).items():
+        where, path = f"peer {name}", ("peers", name)
+        body = _mapping(body, where, path, problems)
+        _unknown(body, _PEER_FIELDS, where, path, problems)
+
+        def number(key: str, default: int | None, body: dict[str, Any] = body,
+                   where: str = where, path: tuple[Any, ...] = path) -> int:
+            return _integer(body.get(key), default, f"{where}: {key}", (*path, key),
+                            problems) or 0
+
+        for key in ("address", "asn", "myASN"):
+            problems.check(key in body, f"{where}: {key} is required", path)
+        multihop = body.get("ebgpMultiHop", False)
+        problems.check(isinstance(multihop, bool), f"{where}: ebgpMultiHop must be true or false",
+                       (*path, "ebgpMultiHop"))
+        peers[name] = Peer(
+            name=name,
+            address=_string(body.get("address"), f"{where}: address", (*path, "address"),
+                            problems),
+            asn=number("asn", None),
+            my_asn=number("myASN", None),
+            port=number("port", DEFAULT_PORT),
+            hold_time=number("holdTime", DEFAULT_HOLD_TIME),
+            password_secret=_string(body.get("passwordSecret"), f"{where}: passwordSecret",
+                                    (*path, "passwordSecret"), problems) or None,
+            source_address=_string(body.get("sourceAddress"), f"{where}: sourceAddress",
+                                   (*path, "sourceAddress"), problems) or None,
+            ebgp_multihop=multihop is True,
+            node_selectors=_strings(body.get("nodeSelectors"), f"{where}: nodeSelectors",
+                                    (*path, "nodeSelectors"), problems),
+        )
+    return peers
 
 
 def _records(value: Any, section: str, problems: _Problems) -> dict[ServiceKey, Allocation]:
@@ -457,6 +559,8 @@ def validate(state: State) -> list[Problem]:
         valid_pools[pool.name] = pool
     for overlap in overlaps(valid_pools.values()):
         add("pool-overlap", overlap)
+    for message in bgp_problems(state, valid_pools.values()):
+        add("consistency", message)
     checked = State(pools=valid_pools)
     for pool in valid_pools.values():
         for ip in pool.reservations:
@@ -482,6 +586,24 @@ def validate(state: State) -> list[Problem]:
         for first, second, why in conflicts(holders):
             add("shared-ip", f"{ip} is held by {first.ref} and {second.ref}: {why}")
     return problems
+
+
+def bgp_problems(state: State, pools: Iterable[Pool] | None = None) -> list[str]:
+    """Everything wrong with the state's BGP settings: each peer (:func:`lbctl.core.bgp.
+    peer_problems`), two peers for one session, and each pool's announcement mode and
+    advertisement (``pools``: those whose addresses are valid; default every pool)."""
+    found = [message for name in sorted(state.peers)
+             for message in peer_problems(state.peers[name])]
+    found.extend(duplicate_peers(state.peers.values()))
+    for pool in sorted(state.pools.values() if pools is None else pools, key=lambda p: p.name):
+        where = f"pool {pool.name}"
+        if pool.announce not in ANNOUNCE_MODES:
+            found.append(f"{where}: announce must be one of {', '.join(ANNOUNCE_MODES)}, not "
+                         f"{pool.announce!r}")
+        elif not announces_bgp(pool.announce) and not pool.bgp.is_default:
+            found.append(f"{where} has BGP options but announce is {pool.announce}")
+        found.extend(advertisement_problems(pool.bgp, pool.entries, state.peers, where))
+    return found
 
 
 def _check_ip(state: State, ip: str, pool: str, who: str) -> tuple[str, str] | None:
@@ -602,13 +724,53 @@ def to_document(state: State) -> dict[str, Any]:
             body["nodeSelectors"] = list(pool.node_selectors)
         if pool.reservations:
             body["reservations"] = _Flow(sorted(pool.reservations.items(), key=_ip_sort_key))
+        if pool.announce != LAYER2:
+            body["announce"] = pool.announce
+        if not pool.bgp.is_default:
+            body["bgp"] = advertisement_document(pool.bgp)
         pools[name] = body
-    return {
+    document = {
         "schemaVersion": SCHEMA_VERSION,
         "pools": pools,
         "allocations": _encode_records(state.allocations),
         "holds": _encode_records(state.holds),
     }
+    if state.peers:
+        document["peers"] = {name: peer_document(state.peers[name])
+                             for name in sorted(state.peers)}
+    return document
+
+
+def advertisement_document(advertisement: Advertisement) -> dict[str, Any]:
+    """A pool's BGP advertisement in its stable shape (the aggregation lengths always, the
+    rest when set)."""
+    body: dict[str, Any] = _Flow(
+        aggregationLength=advertisement.aggregation_length,
+        aggregationLengthV6=advertisement.aggregation_length_v6,
+    )
+    if advertisement.local_pref is not None:
+        body["localPref"] = advertisement.local_pref
+    if advertisement.communities:
+        body["communities"] = list(advertisement.communities)
+    if advertisement.peers:
+        body["peers"] = list(advertisement.peers)
+    return body
+
+
+def peer_document(peer: Peer) -> dict[str, Any]:
+    """A BGP peer in its stable shape: address, asn, myASN, port and holdTime always;
+    passwordSecret, sourceAddress, ebgpMultiHop and nodeSelectors when set."""
+    body: dict[str, Any] = _Flow(address=peer.address, asn=peer.asn, myASN=peer.my_asn,
+                                 port=peer.port, holdTime=peer.hold_time)
+    if peer.password_secret:
+        body["passwordSecret"] = peer.password_secret
+    if peer.source_address:
+        body["sourceAddress"] = peer.source_address
+    if peer.ebgp_multihop:
+        body["ebgpMultiHop"] = True
+    if peer.node_selectors:
+        body["nodeSelectors"] = list(peer.node_selectors)
+    return body
 
 
 def _ip_sort_key(item: tuple[str, str]) -> tuple[int, int]:

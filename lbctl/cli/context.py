@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from lbctl.cli import complete
 from lbctl.errors import LbctlError, NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from lbctl.cli.render import Cell
     from lbctl.health import HealthServer
     from lbctl.ports import Announcer, KubeAPI, Prober, Responder
@@ -310,6 +311,8 @@ def make_consoles() -> tuple[Console, Console]:
     """stdout for data, stderr for messages.  Markup and highlighting are off: cluster- and
     user-provided strings ("[fd00::1]") are printed as they are.  Colour follows the terminal
     and NO_COLOR."""
+    from rich.console import Console
+
     common: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
     return (
         Console(file=sys.stdout, soft_wrap=True, **common),

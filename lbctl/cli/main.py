@@ -8,37 +8,134 @@ in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DE
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import sys
 import traceback
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import typer
+from typer._click import Command, Context, HelpFormatter  # typer 0.26-0.28 vendor click
+from typer._click.shell_completion import CompletionItem
+from typer._click.utils import make_default_short_help
+from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from lbctl.cli import (
-    adopt,
-    arp,
-    assign,
-    controller,
-    doctor,
-    hold,
-    install,
-    kubeproxy,
-    pool,
-    rbac,
-    reconcile,
-    release,
-    render,
-    speaker,
-    svc,
-    version,
-)
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
 from lbctl.errors import ExitCode, LbctlError, redact
 
+#: Every command under the root, in the order ``lbctl --help`` lists them: its module (a
+#: ``register(root)`` function, or a group ``app``) and the first paragraph of its help, which
+#: the root's help and ``lbctl <TAB>`` show.  A module is imported, and its commands built, only
+#: when its command runs or completes: ``lbctl svc list`` never builds ``doctor``'s options nor
+#: imports ``lbctl.cli.arp``.  tests/cli/test_main.py keeps each summary equal to its help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "assign": ("lbctl.cli.assign", "Give LoadBalancer Services their external addresses."),
+    "adopt": ("lbctl.cli.adopt", "Record the addresses a Service's status already shows."),
+    "release": ("lbctl.cli.release", "Take a Service's address back."),
+    "reconcile": ("lbctl.cli.reconcile", "Make the state and the cluster agree, in one pass."),
+    "doctor": ("lbctl.cli.doctor", "Check pools, Services, the state, kube-proxy, other load "
+               "balancers, permissions."),
+    "rbac": ("lbctl.cli.rbac", "Print the RBAC that every lbctl command needs, ready for "
+             "kubectl apply -f -."),
+    "install": ("lbctl.cli.install", "Print the manifests that run lbctl controller on the "
+                "cluster."),
+    "version": ("lbctl.cli.version", "Print the versions of lbctl and of the cluster's API "
+                "server."),
+    "pool": ("lbctl.cli.pool", "Manage address pools: the IPs lbctl may give to LoadBalancer "
+             "Services."),
+    "kube-proxy": ("lbctl.cli.kubeproxy", "kube-proxy's strictARP: without it, in IPVS mode "
+                   "every node answers ARP for every LoadBalancer IP and layer-2 announcement "
+                   "breaks."),
+    "arp": ("lbctl.cli.arp", "Announce addresses with gratuitous ARP / unsolicited NA, and "
+            "probe who answers for them. Needs CAP_NET_RAW (root)."),
+    "svc": ("lbctl.cli.svc", "LoadBalancer Services: their external IPs, pool, and whether "
+            "the state agrees."),
+    "hold": ("lbctl.cli.hold", "Addresses held for released Services (release --hold): list "
+             "them."),
+    "speaker": ("lbctl.cli.speaker", "The layer 2 speaker: answers ARP/NDP for the "
+                "LoadBalancer addresses this node owns, and moves them when a node fails."),
+    "controller": ("lbctl.cli.controller", "Run the allocator: Services of type LoadBalancer "
+                   "get their address as they appear."),
+}
+
+
+def load_command(name: str) -> Command:
+    """Import the module of the root's command ``name`` and build that command (with its
+    subcommands), as typer builds it under the root."""
+    module = importlib.import_module(COMMANDS[name][0])
+    holder = typer.Typer(rich_markup_mode=None)
+    register = getattr(module, "register", None)
+    if register is not None:
+        register(holder)
+    else:
+        holder.add_typer(module.app, name=name)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _Commands(MutableMapping[str, Command]):
+    """The root's commands: every name of :data:`COMMANDS`, each built on first use."""
+
+    def __init__(self, given: MutableMapping[str, Command]) -> None:
+        self.built: dict[str, Command] = dict(given)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.built[name] = load_command(name)
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self.built]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*COMMANDS, *self.built]))
+
+
+class _Root(TyperGroup):
+    """The root group: its commands are built lazily (:class:`_Commands`); its help and its
+    completion of command names show the summaries without building any."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)
+
+    def summary_of(self, name: str, limit: int = 45) -> str:
+        commands = self.commands
+        assert isinstance(commands, _Commands)
+        if name in commands.built:
+            return commands.built[name].get_short_help_str(limit)
+        return make_default_short_help(COMMANDS[name][1], limit).strip()
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self.summary_of(name, limit)) for name in names])
+
+    def shell_complete(self, ctx: Context, incomplete: str) -> list[CompletionItem]:
+        return [
+            *(CompletionItem(name, help=self.summary_of(name))
+              for name in self.list_commands(ctx) if name.startswith(incomplete)),
+            *Command.shell_complete(self, ctx, incomplete),
+        ]
+
+
 app = typer.Typer(
     name="lbctl",
+    cls=_Root,
     help="Bare-metal Kubernetes load balancing from the command line: address pools, "
     "LoadBalancer Service IPs, gratuitous ARP/NDP, kube-proxy strictARP, and doctor.\n\n"
     "Offline (no cluster): add --state ./lb.yaml to any command.",
@@ -48,21 +145,6 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(pool.app, name="pool")
-app.add_typer(kubeproxy.app, name="kube-proxy")
-app.add_typer(arp.app, name="arp")
-app.add_typer(svc.app, name="svc")
-app.add_typer(hold.app, name="hold")
-app.add_typer(speaker.app, name="speaker")
-assign.register(app)
-adopt.register(app)
-release.register(app)
-reconcile.register(app)
-doctor.register(app)
-rbac.register(app)
-install.register(app)
-controller.register(app)
-version.register(app)
 
 
 def _root(ctx: typer.Context, **given: object) -> None:
@@ -84,6 +166,8 @@ def _one_line(text: str) -> str:
 
 
 def _fail(message: str, hint: str, code: int, prog_name: str = "lbctl") -> int:
+    from lbctl.cli import render
+
     _, err = make_consoles()
     render.say(err, redact(f"{prog_name}: error: {_one_line(message)}"))
     if hint:
@@ -115,6 +199,8 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
         return _fail("interrupted", "", 130, prog_name)
     except TyperException as exc:  # the parser's usage errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group without a command: its help
+            from lbctl.cli import render
+
             out, _ = make_consoles()
             render.say(out, exc.format_message())
             return ExitCode.OK

@@ -59,6 +59,17 @@ def test_commands_complete() -> None:
     assert out.split() == ["remove", "reserve"]
 
 
+def test_root_commands_complete_with_their_summaries() -> None:
+    """``lbctl <TAB>`` offers every command (built lazily: the names and summaries come from the
+    root's table), zsh with their short help."""
+    out = _lbctl({"_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": "lbctl re",
+                  "COMP_CWORD": "1"})
+    assert out.split() == ["release", "reconcile"]
+    out = _lbctl({"_LBCTL_COMPLETE": "complete_zsh", "COMP_WORDS": "lbctl ver",
+                  "COMP_CWORD": "1"})
+    assert '"version":"Print the versions of lbctl and of the..."' in out.splitlines()
+
+
 # --- names from the cluster ------------------------------------------------------------------
 
 

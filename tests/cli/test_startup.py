@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import typer
+
 GROUPS = ("pool", "kube-proxy", "doctor", "arp", "svc", "assign", "release", "reconcile",
           "rbac", "version")
 HEAVY = ("kubernetes", "scapy", "yaml", "netaddr", "lbctl.core", "lbctl.actions", "lbctl.kube",
@@ -27,6 +29,56 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+def test_root_help_builds_no_command_and_imports_no_rich() -> None:
+    """``lbctl --help`` lists every command from the root's table: no command module is
+    imported, no command built, and rich (which only a command's output uses) stays unloaded."""
+    code = (
+        "import sys\n"
+        "from lbctl.cli.main import run\n"
+        "assert run(['--help']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('rich', 'lbctl'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.splitlines()[-1] == str(["lbctl", "lbctl.cli", "lbctl.cli.complete",
+                                        "lbctl.cli.context", "lbctl.cli.main", "lbctl.errors"])
+
+
+def test_a_command_imports_only_its_own_command_module(kubeconfig: Path) -> None:
+    """``lbctl svc list`` builds ``svc`` alone: no other command module is imported."""
+    from lbctl.cli.main import COMMANDS
+
+    code = (
+        "import sys\n"
+        "from lbctl.cli.main import run\n"
+        f"assert run(['svc', 'list', '-A', '--kubeconfig', {str(kubeconfig)!r}]) == 0\n"
+        f"print(sorted(m for m in sys.modules if m in {[m for m, _ in COMMANDS.values()]!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.splitlines()[-1] == "['lbctl.cli.svc']"
+
+
+def test_the_root_table_says_what_each_command_says() -> None:
+    """Each summary in the root's table is the first paragraph of its command's own help, so
+    ``lbctl --help`` (which shows the summaries) says what ``lbctl COMMAND --help`` says; and
+    with every command built, the root's help is the same text."""
+    from lbctl.cli import main
+
+    def paragraph(text: str) -> str:
+        return " ".join(text.split("\n\n")[0].split())
+
+    for name, (_, summary) in main.COMMANDS.items():
+        command = main.load_command(name)
+        assert summary == paragraph(command.help or ""), name
+    root = typer.main.get_command(main.app)
+    lazy = root.get_help(typer.Context(root, info_name="lbctl"))
+    for name in main.COMMANDS:
+        root.get_command(typer.Context(root), name)
+    assert root.get_help(typer.Context(root, info_name="lbctl")) == lazy
+    assert "  svc         LoadBalancer Services: their external IPs, pool, and...\n" in lazy
 
 
 def test_cluster_commands_on_the_fast_path_import_neither_the_client_nor_pydantic(

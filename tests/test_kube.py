@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -709,6 +710,31 @@ def test_parallel_requests_share_kept_alive_connections(
             list(pool.map(lambda _i: client.get(CONFIGMAPS, "state"), range(16)))
     assert len(kube_server.requests) >= 64
     assert kube_server.connections - before <= 16  # 64 requests, at most one connection each
+
+
+def test_a_kept_alive_connection_the_server_ended_is_not_used_again(
+    client: kube.KubeClient, kube_server: FakeKubeServer
+) -> None:
+    """The server (or a load balancer before it) ends idle connections: the next request, even
+    one that is never sent twice (a POST), goes out on a new connection and succeeds once."""
+    client.server_version()
+    kube_server.end_connections()
+    time.sleep(0.05)
+    kube_server.requests.reset()
+    client.create(CONFIGMAPS, _configmap("made"))
+    assert [r.method for r in kube_server.requests] == ["POST"]
+    assert client.get(CONFIGMAPS, "made")["metadata"]["name"] == "made"
+
+
+def test_a_gzipped_answer_is_read_whole(
+    client: kube.KubeClient, kube_server: FakeKubeServer, path: str
+) -> None:
+    """A LIST page above 128 KiB comes gzipped to the fast path (which asks for it)."""
+    big = "x" * 300_000
+    kube_server.put_object(_configmap("big", blob=big))
+    kube_server.requests.reset()
+    [found] = [c for c in client.list(CONFIGMAPS, "default") if c["metadata"]["name"] == "big"]
+    assert found["data"]["blob"] == big
 
 
 def test_proxy_url_carries_the_requests(kube_server: FakeKubeServer, tmp_path: Path) -> None:

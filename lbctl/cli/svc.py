@@ -1,9 +1,9 @@
 """``lbctl svc``: LoadBalancer Services and where each stands (list, show).
 
-Each command parses its arguments, makes one call into :mod:`lbctl.actions.services`, and
-renders: kubectl-style tables (``-o wide`` adds the nodes with ready endpoints), or the stable
-``-o json|yaml`` documents below.  Also home of what the Service commands share: the
-``svc NAME`` / ``svc/NAME`` argument and the clock.
+Each command parses its arguments, makes one call into :mod:`lbctl.actions.listing` (list) or
+:mod:`lbctl.actions.services` (show), and renders: kubectl-style tables (``-o wide`` adds the
+nodes with ready endpoints), or the stable ``-o json|yaml`` documents below.  Also home of
+what the Service commands share: the ``svc NAME`` / ``svc/NAME`` argument and the clock.
 
 ``svc list -o json``::
 
@@ -37,7 +37,7 @@ from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions.leases import Serving
-    from lbctl.actions.services import ServiceView
+    from lbctl.actions.listing import ServiceView
     from lbctl.core.service import Asked
     from lbctl.ports import KubeAPI
 
@@ -106,7 +106,7 @@ def list_(
 
     Example: lbctl svc list -n shop -l app=web --no-headers
     """
-    from lbctl.actions import services as actions
+    from lbctl.actions.listing import list_services
     from lbctl.core import service as core
     from lbctl.core.selectors import parse_selector
 
@@ -115,7 +115,7 @@ def list_(
     if selector is not None:
         parse_selector(selector)  # a malformed selector is a usage error, before any request
     namespace = None if app.options.all_namespaces else app.namespace
-    views = actions.list_services(app.kube(), app.store(), namespace,
+    views = list_services(app.kube(), app.store(), namespace,
                                   with_nodes=output is Output.wide, selector=selector)
     if output in (Output.json, Output.yaml):
         render.document(app.out, {"kind": "ServiceList", "items": [_item(v) for v in views]},

@@ -4,7 +4,8 @@ Two paths, one client (:class:`~lbctl.kube.client.KubeClient`: URLs, paging, wat
 error translation):
 
 - the fast path: lbctl reads the kubeconfig itself (:mod:`lbctl.kube.kubeconfig`) and speaks
-  HTTP over urllib3 (:mod:`lbctl.kube.transport`) — bearer tokens and token files, basic auth,
+  HTTP over ``http.client`` (:mod:`lbctl.kube.transport`; over urllib3 behind a proxy,
+  :mod:`lbctl.kube.proxied`) — bearer tokens and token files, basic auth,
   client certificates, CAs, ``insecure-skip-tls-verify``, ``tls-server-name``, http(s) proxies,
   the in-cluster service account.  It never imports the ``kubernetes`` package.
 - the official path (:mod:`lbctl.kube.official`): everything else (exec plugins,
@@ -12,7 +13,8 @@ error translation):
   client, which loads and speaks exactly as it did before the fast path existed.
 
 Importing this package imports nothing but the standard library and lbctl's ports and errors:
-urllib3, yaml and ``kubernetes`` are imported inside :func:`connect`, each only when needed.
+http.client, urllib3, yaml and ``kubernetes`` are imported inside :func:`connect`, each only when
+needed.
 
 Error policy: see :mod:`lbctl.kube.client`; loading raises :mod:`lbctl.errors` only.  No
 credential appears in any message.

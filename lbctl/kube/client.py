@@ -2,9 +2,10 @@
 
 Owns URLs, LIST paging, WATCH streams, the short bounded retry when the server says it is
 overloaded, and the translation of every failure into :mod:`lbctl.errors`.  The bytes travel
-through a :class:`Transport`: lbctl's own urllib3 transport (:mod:`lbctl.kube.transport`) for the
-configurations lbctl reads itself, the official client's (:mod:`lbctl.kube.official`) for the
-rest.  Objects go in and come out as plain JSON dictionaries.
+through a :class:`Transport`: lbctl's own (:mod:`lbctl.kube.transport` over ``http.client``, or
+:mod:`lbctl.kube.proxied` over urllib3 behind a proxy) for the configurations lbctl reads
+itself, the official client's (:mod:`lbctl.kube.official`) for the rest.  Objects go in and
+come out as plain JSON dictionaries.
 
 Error policy: no exception from a transport leaves this module; each is translated at the edge
 (``raise ... from exc``): 401/403 -> PermissionDeniedError, 404 -> NotFoundError, 409 ->
@@ -38,7 +39,8 @@ from lbctl.ports import NAMESPACES, Listing, Obj, Resource, WatchEvent
 
 
 class Response(Protocol):
-    """What a transport returns: a urllib3 response whose body has not been read yet."""
+    """What a transport returns: a response whose body has not been read yet (urllib3's, or
+    :mod:`lbctl.kube.transport`'s over ``http.client``)."""
 
     status: int
     headers: Mapping[str, str]

@@ -21,7 +21,8 @@ from typing import Any
 
 from lbctl.errors import LbctlError, PermissionDeniedError, UsageError, keep_secret, redact
 from lbctl.kube.kubeconfig import check_token
-from lbctl.kube.transport import POOL_SIZE, quiet_if_insecure, retry_policy
+from lbctl.kube.proxied import quiet_if_insecure, retry_policy
+from lbctl.kube.transport import POOL_SIZE
 
 
 class OfficialTransport:

@@ -1,110 +1,78 @@
-"""lbctl's own HTTP transport: urllib3 straight to the API server, for a :class:`ClusterConfig`.
+"""lbctl's own HTTP transport: the standard library's ``http.client`` straight to the API server,
+for a :class:`ClusterConfig`.
 
 Owns the TLS context (CA file or data, client certificate and key, ``insecure-skip-tls-verify``,
-``tls-server-name``), the proxy (``proxy-url``, else the ``HTTPS_PROXY``/``NO_PROXY``
-environment, as the official client does), the credentials of each request (a bearer token —
-re-read from its file whenever the file changes, so a rotated service-account token is picked up
-— or basic auth), gzip, and one pool of keep-alive connections shared by parallel requests.
+``tls-server-name``), the credentials of each request (a bearer token — re-read from its file
+whenever the file changes, so a rotated service-account token is picked up — or basic auth),
+gzip, one pool of keep-alive connections shared by parallel requests, and urllib3's retry policy
+of before: a connection that cannot be made is retried twice, a request that got no answer
+once when it is idempotent, never one that got an HTTP status (the client decides those).  A
+kept-alive connection the server closed meanwhile is noticed before it is used again.
 
-Importing this module imports urllib3 (a dependency of the official client, never the client
-itself); :func:`lbctl.kube.connect` imports it only on the fast path.
+A proxy (``proxy-url``, else the ``HTTPS_PROXY``/``NO_PROXY`` environment, as the official
+client does) is served by :mod:`lbctl.kube.proxied` over urllib3, which speaks to http and https
+proxies; :func:`build` chooses.  Importing this module imports neither urllib3 nor yaml.
 
-Error policy: it raises what urllib3 and the socket layer raise (``errors``); the client
-translates them.  It never puts a credential in an exception.
+Error policy: it raises what ``http.client``, the socket layer and zlib raise (``errors``); the
+client translates them.  It never puts a credential in an exception.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
+import select
 import ssl
-import warnings
-from collections.abc import Mapping
+import threading
+import time
+import weakref
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
-
-import urllib3
 
 from lbctl.kube.kubeconfig import ClusterConfig, Pem, read_token
 
 #: Batches patch Services 16 at a time; keep a connection for each, and some to spare.
 POOL_SIZE = 32
+#: urllib3's policy of before: connections retried twice, requests without answer once.
+CONNECT_RETRIES = 2
+READ_RETRIES = 1
+BACKOFF = 0.05
+#: Methods a request without an answer may be sent again for (urllib3's list).
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy",
                     "ALL_PROXY")
 
 
-def retry_policy() -> urllib3.util.Retry:
-    """Connection errors are retried by urllib3 (cheap, and they never reached the server); a
-    read error is retried once for idempotent methods.  HTTP statuses are retried by the client,
-    so urllib3 must neither retry nor raise on them (not even on Retry-After)."""
-    return urllib3.util.Retry(
-        total=3, connect=2, read=1, status=0, other=0, redirect=0, backoff_factor=0.05,
-        respect_retry_after_header=False, raise_on_status=False,
-    )
+class Credentials:
+    """The headers every request carries (User-Agent, gzip, basic auth) and the bearer token,
+    re-read from its file when the file changes."""
 
-
-def quiet_if_insecure(insecure: bool) -> None:
-    """The user chose ``insecure-skip-tls-verify``: kubectl does not nag about it, nor does
-    lbctl (urllib3 would warn on every request)."""
-    if insecure:
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-
-
-class HttpTransport:
-    """:class:`lbctl.kube.client.Transport` over urllib3."""
-
-    errors: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
-
-    def __init__(self, config: ClusterConfig, *, proxy: str | None = None) -> None:
-        """``proxy``: an ``http(s)://`` proxy URL (:func:`build` finds it)."""
-        self.host = config.server
+    def __init__(self, config: ClusterConfig) -> None:
         self._config = config
         self._token = config.token
         self._token_stamp = _stamp(config.token_file)
-        secure = config.server.startswith("https://")
-        pool: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": retry_policy(), "block": False}
-        if secure:
-            pool["ssl_context"] = _ssl_context(config)
-            pool["cert_reqs"] = ssl.CERT_NONE if config.insecure else ssl.CERT_REQUIRED
-            if config.tls_server_name:
-                pool["server_hostname"] = config.tls_server_name
-            quiet_if_insecure(config.insecure)
         headers = {"User-Agent": "lbctl"}
         if config.compression:
             headers["Accept-Encoding"] = "gzip"
         if config.username is not None and config.password is not None and not self._token:
-            headers.update(urllib3.util.make_headers(
-                basic_auth=f"{config.username}:{config.password}"))
-        self._headers = headers
-        self._pool: urllib3.PoolManager = (
-            urllib3.ProxyManager(proxy, **pool) if proxy else urllib3.PoolManager(**pool)
-        )
+            pair = f"{config.username}:{config.password}".encode("latin-1", "replace")
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        self.headers = headers
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str] | None,
-        body: Any,
-        headers: Mapping[str, str],
-        timeout: tuple[float, float],
-    ) -> Any:
-        url = self.host + path + ("?" + urlencode(query) if query else "")
-        sent = {**self._headers, **headers}
-        token = self._current_token()
+    def of(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The headers of one request: ``headers`` and the credentials."""
+        sent = {**self.headers, **headers}
+        token = self.token()
         if token:
             sent["Authorization"] = f"Bearer {token}"
-        return self._pool.request(
-            method,
-            url,
-            body=None if body is None else json.dumps(body).encode(),
-            headers=sent,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            preload_content=False,
-        )
+        return sent
 
-    def _current_token(self) -> str | None:
+    def token(self) -> str | None:
         """The token; from its file when there is one, re-read when the file changed (a
         service account's token rotates; kubectl re-reads it too).  A file that cannot be read
         at the moment leaves the last token in use."""
@@ -128,6 +96,180 @@ def _stamp(path: str | None) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class _TLSConnection(http.client.HTTPConnection):
+    """HTTPS with lbctl's context, and ``tls-server-name`` as the name checked and sent."""
+
+    default_port = 443
+
+    def __init__(self, host: str, port: int | None, *, timeout: float,
+                 context: ssl.SSLContext, server_name: str) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._context = context
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+class _Response:
+    """:class:`lbctl.kube.client.Response` over an ``http.client`` response: the body decoded
+    from gzip, the connection back to the pool once the body was read to its end."""
+
+    def __init__(self, raw: http.client.HTTPResponse, connection: http.client.HTTPConnection,
+                 done: Callable[[http.client.HTTPConnection, bool], None]) -> None:
+        self.status = raw.status
+        self.headers = raw.headers
+        self._raw = raw
+        self._connection: http.client.HTTPConnection | None = connection
+        self._done = done
+        gzipped = (raw.headers.get("Content-Encoding") or "").strip().lower() == "gzip"
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+
+    def read(self) -> bytes:
+        data = self._raw.read()
+        if self._inflate is not None:
+            data = self._inflate.decompress(data) + self._inflate.flush()
+        return data
+
+    def stream(self, amt: int, decode_content: bool = True) -> Iterator[bytes]:
+        """The body as it arrives (a watch), ``amt`` bytes at most at a time."""
+        while True:
+            chunk = self._raw.read1(amt)
+            if not chunk:
+                break
+            if self._inflate is not None and decode_content:
+                chunk = self._inflate.decompress(chunk)
+            if chunk:
+                yield chunk
+        if self._inflate is not None and decode_content:
+            rest = self._inflate.flush()
+            if rest:
+                yield rest
+
+    def release_conn(self) -> None:
+        """The connection back to the pool when the body was read to its end and the server
+        keeps it open; closed otherwise."""
+        if self._connection is not None:
+            reusable = self._raw.isclosed() and not self._raw.will_close
+            self._done(self._connection, reusable)
+            self._connection = None
+
+    def close(self) -> None:
+        self._raw.close()
+        if self._connection is not None:
+            self._done(self._connection, False)
+            self._connection = None
+
+
+class HttpTransport:
+    """:class:`lbctl.kube.client.Transport` over ``http.client``, with a pool of keep-alive
+    connections (at most :data:`POOL_SIZE` kept idle) shared by the threads that use it."""
+
+    errors: tuple[type[BaseException], ...] = (http.client.HTTPException, OSError, zlib.error)
+
+    def __init__(self, config: ClusterConfig, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.host = config.server
+        parts = urlsplit(config.server)
+        self._secure = parts.scheme == "https"
+        self._address = (parts.hostname or "", parts.port)
+        self._prefix = parts.path.rstrip("/")
+        self._context = _ssl_context(config) if self._secure else None
+        self._server_name = config.tls_server_name or self._address[0]
+        self._credentials = Credentials(config)
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._sleep = sleep
+        # The idle connections are closed when the transport goes, or at the latest at exit.
+        weakref.finalize(self, _close_all, self._idle)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None,
+        body: Any,
+        headers: Mapping[str, str],
+        timeout: tuple[float, float],
+    ) -> _Response:
+        target = self._prefix + path + ("?" + urlencode(query) if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        sent = self._credentials.of(headers)
+        connect_retries, read_retries, failures = CONNECT_RETRIES, READ_RETRIES, 0
+        while True:
+            try:
+                connection = self._connection(timeout)
+            except OSError as exc:  # no connection: nothing reached the server
+                if connect_retries == 0 or isinstance(exc, ssl.SSLError):  # TLS: same again
+                    raise
+                connect_retries -= 1
+            else:
+                try:
+                    assert connection.sock is not None
+                    connection.sock.settimeout(timeout[1])
+                    connection.request(method, target, body=data, headers=sent)
+                    raw = connection.getresponse()
+                except (OSError, http.client.HTTPException):  # sent, maybe; no answer
+                    connection.close()
+                    if read_retries == 0 or method not in IDEMPOTENT:
+                        raise
+                    read_retries -= 1
+                else:
+                    return _Response(raw, connection, self._done)
+            failures += 1
+            if failures > 1:
+                self._sleep(BACKOFF * 2 ** (failures - 1))
+
+    def _connection(self, timeout: tuple[float, float]) -> http.client.HTTPConnection:
+        """An idle connection the server has not closed, else a new one (connected)."""
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                break
+            if not _dropped(connection):
+                return connection
+            connection.close()
+        host, port = self._address
+        if self._context is not None:
+            connection = _TLSConnection(host, port, timeout=timeout[0], context=self._context,
+                                        server_name=self._server_name)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=timeout[0])
+        try:
+            connection.connect()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _done(self, connection: http.client.HTTPConnection, reusable: bool) -> None:
+        if reusable:
+            with self._lock:
+                if len(self._idle) < POOL_SIZE:
+                    self._idle.append(connection)
+                    return
+        connection.close()
+
+
+def _close_all(connections: list[http.client.HTTPConnection]) -> None:
+    while connections:
+        connections.pop().close()
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection was closed by the server (or has bytes nobody asked for):
+    its socket is readable while no request is out."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _ssl_context(config: ClusterConfig) -> ssl.SSLContext:
@@ -170,14 +312,20 @@ def _load_client_pair(context: ssl.SSLContext, cert: Pem, key: Pem) -> None:
         context.load_cert_chain(paths[0], paths[1])
 
 
-def build(config: ClusterConfig, env: Mapping[str, str]) -> HttpTransport | None:
-    """The transport for ``config``, or ``None`` when it cannot serve it: a SOCKS proxy, or
-    certificates that do not load (the official client then reports them as it always did)."""
+def build(config: ClusterConfig, env: Mapping[str, str]) -> Any:
+    """The transport for ``config``: this module's without a proxy, urllib3's
+    (:mod:`lbctl.kube.proxied`) behind an http(s) proxy; ``None`` when neither can serve it: a
+    SOCKS proxy, or certificates that do not load (the official client then reports them as it
+    always did)."""
     proxy = config.proxy_url or environment_proxy(config.server, env)
     if proxy is not None and not proxy.startswith(("http://", "https://")):
         return None
     try:
-        return HttpTransport(config, proxy=proxy)
+        if proxy is not None:
+            from lbctl.kube import proxied
+
+            return proxied.ProxyTransport(config, proxy=proxy)
+        return HttpTransport(config)
     except (OSError, ValueError):  # ssl.SSLError is an OSError
         return None
 

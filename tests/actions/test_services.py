@@ -20,6 +20,7 @@ import pytest
 
 from lbctl import kube as adapter
 from lbctl.actions import services as actions
+from lbctl.actions.listing import list_services
 from lbctl.core.pools import add_pool, make_pool
 from lbctl.errors import (
     NotFoundError,
@@ -442,7 +443,7 @@ def test_list_is_one_list_one_state_read_and_one_endpointslice_list(
                        "conditions": {"ready": False}}],
     })
     kube_server.requests.reset()
-    [view] = actions.list_services(kube, store, "shop", with_nodes=True)
+    [view] = list_services(kube, store, "shop", with_nodes=True)
     assert (view.key, view.condition.state, view.nodes) == (("shop", "web"), "pending",
                                                             ("node-a", "node-b"))
     assert len(kube_server.requests) == 3

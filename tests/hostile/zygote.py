@@ -26,6 +26,13 @@ from typing import Any
 #: lbctl imports them lazily itself; a child only finds them already in ``sys.modules``.
 PRELOAD = (
     "lbctl.cli.main",
+    "lbctl.cli.assign",
+    "lbctl.cli.doctor",
+    "lbctl.cli.kubeproxy",
+    "lbctl.cli.pool",
+    "lbctl.cli.release",
+    "lbctl.cli.svc",
+    "lbctl.kube.transport",
     "lbctl.kube",
     "lbctl.state.store",
     "lbctl.state.file",

@@ -265,6 +265,11 @@ class FakeKubeServer:
         """TCP connections accepted so far (keep-alive reuse shows as fewer than requests)."""
         return self._httpd.accepted
 
+    def end_connections(self) -> None:
+        """End every kept-alive connection now, as a server (or a load balancer in front of
+        it) does with idle ones."""
+        self._httpd.close_connections()
+
     @property
     def url(self) -> str:
         scheme = "https" if self.tls is not None else "http"

@@ -299,6 +299,13 @@ class Responder(Protocol):
         """Questions answered so far, by protocol: ``{"arp": n, "ndp": n}``."""
         ...
 
+    def macs(self, interfaces: Sequence[str] = ()) -> Mapping[str, str]:
+        """The MAC of every interface an answer may come from (interface -> MAC): each of
+        ``interfaces`` when given; else every interface that is up, can do ARP/NDP and has an
+        address other than a link-local one, and the default routes' interfaces.  Errors: as
+        the :class:`Announcer`'s for reading interfaces (no ``ip`` command)."""
+        ...
+
     def close(self) -> None:
         """Stop answering for everything and release the sockets."""
         ...

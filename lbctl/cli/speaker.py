@@ -8,7 +8,8 @@ event, to stderr): taking over and releasing addresses, Lease changes, health-ch
 ``speaker status -o json``::
 
     {"kind": "SpeakerStatus",
-     "speakers": [{"node", "alive", "renewTime", "unfit", "unhealthy": ["ns/name"]}],
+     "speakers": [{"node", "alive", "renewTime", "unfit", "unhealthy": ["ns/name"],
+                   "macs": {"interface": "mac"}}],                # as published on its Lease
      "addresses": [{"ip", "services": ["ns/name"], "owner",      # null: nobody announces it
                     "candidates": ["node", ...],                  # the owner first
                     "rejected": {"node": "why"}, "reason"}]}      # reason "" when owned
@@ -168,7 +169,7 @@ def _document(result: Status) -> dict[str, Any]:
         "speakers": [
             {"node": s.node, "alive": s.alive,
              "renewTime": None if s.renewed is None else s.renewed.isoformat(),
-             "unfit": s.unfit, "unhealthy": list(s.unhealthy)}
+             "unfit": s.unfit, "unhealthy": list(s.unhealthy), "macs": dict(s.macs)}
             for s in result.speakers
         ],
         "addresses": [

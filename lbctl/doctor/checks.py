@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from lbctl.core import holds, kubeproxy, leases
+from lbctl.core import holds, kubeproxy, leases, speakers
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
@@ -33,9 +33,9 @@ from lbctl.core.sharing import conflicts
 from lbctl.core.state import Allocation, Problem, ServiceKey, State, decode, problems_of
 from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
 from lbctl.doctor.others import IMPLEMENTATIONS, Implementation, evidence
-from lbctl.doctor.report import CheckResult, Finding
+from lbctl.doctor.report import CheckResult, Finding, Severity
 from lbctl.errors import LbctlError, UsageError
-from lbctl.ports import Obj
+from lbctl.ports import Obj, Probed
 
 T = TypeVar("T")
 
@@ -657,21 +657,111 @@ def check_probe(ctx: Context) -> list[Finding]:
     answered = ctx.need(probes)
     if not answered:
         return _ok("no address is allocated, so there is nothing to probe")
-    owners = {ip: record.ref for record in ctx.state.allocations.values() for ip in record.ips}
+    refs = {ip: record.ref for record in ctx.state.allocations.values() for ip in record.ips}
+    computed = _speakers(ctx)
+    if isinstance(computed, speakers.Status):
+        return _probe_against_owners(answered, computed, refs)
     findings = []
     for probed in answered:
         verdict = judge(probed, "one")
         if verdict.ok:
             continue
-        owner = owners.get(probed.ip)
+        ref = refs.get(probed.ip)
         hint = (f"announce it from the node that should hold it: lbctl arp announce {probed.ip}"
                 if verdict.status == "none"
                 else "make one node hold the address; check lbctl kube-proxy diff")
         findings.append(Finding(
-            "error", f"service {owner}: {verdict.detail}" if owner else verdict.detail,
-            f"{hint} (probed via {probed.interface})", (f"service/{owner}",) if owner else ()))
-    return findings or _ok(f"each of the {_plural(len(answered), 'allocated address')} is "
-                           "answered by exactly one MAC")
+            "error", f"service {ref}: {verdict.detail}" if ref else verdict.detail,
+            f"{hint} (probed via {probed.interface})", (f"service/{ref}",) if ref else ()))
+    findings = findings or _ok(f"each of the {_plural(len(answered), 'allocated address')} is "
+                               "answered by exactly one MAC")
+    if computed:
+        findings.append(Finding("info", f"who answers was not compared with the computed "
+                                        f"owners: {computed}"))
+    return findings
+
+
+def _speakers(ctx: Context) -> speakers.Status | str:
+    """The owners the speakers compute, or why they cannot be compared ("" when no lbctl
+    speaker runs: other tools announce, and only "exactly one MAC" can be checked)."""
+    leases_found = ctx.facts.speaker_leases
+    if isinstance(leases_found, Absent):
+        return "" if ctx.facts.mode == "offline" else leases_found.reason
+    if not leases_found:
+        return ""
+    for fact in (ctx.facts.services, ctx.facts.nodes, ctx.facts.endpoint_slices):
+        if isinstance(fact, Absent):
+            return fact.reason
+    now = ctx.facts.read_at
+    if now is None:
+        return "the time of the reading is unknown"
+    return speakers.status(ctx.state, ctx.services, ctx.need(ctx.facts.endpoint_slices),
+                           ctx.need(ctx.facts.nodes), leases_found, now)
+
+
+def _mac_of(mac: str, computed: speakers.Status) -> str:
+    nodes = computed.nodes_of_mac(mac)
+    if not nodes:
+        return f"{mac} (no speaker publishes it)"
+    return f"node {' or '.join(nodes)} ({mac})"
+
+
+def _probe_against_owners(answered: Sequence[Probed], computed: speakers.Status,
+                          refs: dict[str, str]) -> list[Finding]:
+    """Each address must be answered by exactly its computed owner's MAC; one nobody should
+    announce (no ready endpoint, no eligible node) by nobody."""
+    findings = []
+    owned = quiet = 0
+    for probed in answered:
+        ref = refs.get(probed.ip)
+        group = computed.ownership.group_of_ip(probed.ip)
+        owner = group.owner if group is not None else None
+        who = [_mac_of(mac, computed) for mac in probed.macs]
+        where = f" (probed via {probed.interface})"
+        prefix = f"service {ref}: {probed.ip}" if ref else probed.ip
+        objects = (f"service/{ref}",) if ref else ()
+        if owner is None:
+            why = group.reason if group is not None else (
+                "it is not published or has no ready endpoint")
+            if not who:
+                quiet += 1
+                continue
+            severity: Severity = "warning" if len(who) == 1 else "error"
+            findings.append(Finding(
+                severity, f"{prefix} is answered by {', '.join(who)} though no node should "
+                          f"announce it ({why})",
+                "another announcer (a stale arp announce, another load balancer, or kube-proxy "
+                "in IPVS mode without strictARP) answers for it; lbctl speaker status shows "
+                "why no speaker does" + where, objects))
+        elif not who:
+            findings.append(Finding(
+                "error", f"{prefix} is answered by no node; its computed owner is {owner}",
+                f"check the speaker on {owner} (kubectl -n kube-system logs -l "
+                f"app.kubernetes.io/name=lbctl-speaker --prefix | grep {owner}) and that this "
+                "host shares its layer-2 segment" + where, objects))
+        elif len(who) > 1:
+            findings.append(Finding(
+                "error", f"{prefix} is answered by {len(who)} MACs, a conflict: "
+                         f"{', '.join(who)}; its computed owner is {owner}",
+                "make only the owner answer: another announcer, a stale arp announce, or "
+                "kube-proxy in IPVS mode without strictARP (see lbctl kube-proxy diff)" + where,
+                objects))
+        elif owner not in computed.nodes_of_mac(probed.macs[0]):
+            findings.append(Finding(
+                "error", f"{prefix} is answered by the wrong node: {who[0]}; its computed "
+                         f"owner is {owner}",
+                f"the speakers disagree, or something else answers: compare lbctl speaker "
+                f"status with the speaker logs on {owner}" + where, objects))
+        else:
+            owned += 1
+    if findings:
+        return findings
+    message = (f"each of the {_plural(owned, 'announced address')} is answered by its "
+               "computed owner's MAC alone")
+    if quiet:
+        message += (f"; {_plural(quiet, 'address')} no node should announce "
+                    f"{'is' if quiet == 1 else 'are'} answered by none")
+    return _ok(message)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -719,7 +809,8 @@ CHECKS: tuple[Check, ...] = (
           check_permissions),
     Check("controller.leader", "an installed lbctl controller runs and has a leader",
           check_controller),
-    Check("net.probe", "each allocated address is answered by exactly one MAC (--probe)",
+    Check("net.probe", "each allocated address is answered by exactly one MAC, its computed "
+                       "owner's (--probe)",
           check_probe),
 )
 

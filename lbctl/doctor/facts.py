@@ -84,6 +84,9 @@ class Facts:
     probes: Known[list[Probed]] | ProbeFailed
     #: The controller's leader Lease (None: there is none), and when it was read.
     controller_lease: Known[Obj | None] = Absent("offline: no cluster to ask")
+    #: The speakers' Leases (``lbctl-speaker-<node>`` in kube-system: liveness, health reports,
+    #: MACs), so that ``--probe`` can compare who answers with the computed owner.
+    speaker_leases: Known[list[Obj]] = Absent("offline: no cluster to ask")
     read_at: datetime | None = None
     #: Offline: the ``lbctl assign -f ... --state FILE`` command that works on these files
     #: (hints name it); "" on a live cluster.

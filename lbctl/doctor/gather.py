@@ -32,6 +32,7 @@ from typing import TypeVar
 
 import yaml
 
+from lbctl.core import speakers
 from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.manifests import read_objects
@@ -158,6 +159,11 @@ def _controller_lease(kube: KubeAPI) -> Obj | None:
         return None
 
 
+def _speaker_leases(kube: KubeAPI) -> list[Obj]:
+    return [lease for lease in kube.list(LEASES, SYSTEM_NAMESPACE)
+            if speakers.node_of(lease) is not None]
+
+
 def _permissions(kube: KubeAPI) -> list[tuple[Permission, bool]]:
     return [(p, kube.can_i(p.verb, p.resource, p.group, p.namespace, p.subresource,
                            name=p.name or ""))
@@ -190,6 +196,8 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
     custom = _readable(lambda: _custom(kube))
     progress("the controller's Lease")
     controller_lease = _readable(lambda: _controller_lease(kube))
+    speaker_leases = _readable(lambda: _speaker_leases(kube)) if probe is not None else Absent(
+        "not asked for: add --probe")
     read_at = now or datetime.now(timezone.utc)
     progress("permissions")
     permissions = _readable(lambda: _permissions(kube))
@@ -210,6 +218,7 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
         permissions=permissions,
         probes=_probe(state_text, probe),
         controller_lease=controller_lease,
+        speaker_leases=speaker_leases,
         read_at=read_at,
     )
 

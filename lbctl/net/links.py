@@ -147,6 +147,25 @@ class Links:
             iface.check()
         return chosen
 
+    def macs(self, interfaces: Sequence[str] = ()) -> dict[str, str]:
+        """The interfaces an answer may come from, with their MACs (lower case): each of
+        ``interfaces`` that exists; else those the subnet rule can pick (up, ARP-capable, with
+        an address that is not link-local: the veths of pods have only link-local ones) and
+        the default routes' interfaces."""
+        if interfaces:
+            names = [name for name in interfaces if name in self.ifaces]
+        else:
+            names = [iface.name for iface in self.ifaces.values()
+                     if iface.can_arp and "UP" in iface.flags
+                     and any(not net.network_address.is_link_local for net in iface.networks)]
+            for version in (4, 6):
+                default = self._default_route(version)
+                if default is not None and default in self.ifaces and self.ifaces[
+                        default].can_arp:
+                    names.append(default)
+        return {name: self.ifaces[name].mac.lower() for name in sorted(set(names))
+                if self.ifaces[name].mac}
+
     def _default(self, version: int, ip: str) -> Choice:
         name = self._default_route(version)
         family = f"IPv{version}"

@@ -143,6 +143,9 @@ class RawResponder:
     def answered(self) -> Mapping[str, int]:
         return dict(self._counts)
 
+    def macs(self, interfaces: Sequence[str] = ()) -> Mapping[str, str]:
+        return Links.read().macs(interfaces)
+
     def close(self) -> None:
         with self._lock:
             for port in self._ports.values():

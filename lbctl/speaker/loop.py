@@ -32,22 +32,25 @@ from datetime import datetime, timedelta
 from lbctl.core import leases, ownership
 from lbctl.core import service as svc_core
 from lbctl.core.ownership import Ownership
+from lbctl.core.speakers import (
+    LEASE_PREFIX,
+    UNHEALTHY_ANNOTATION,
+    lease_name,
+    unhealthy_of,
+    unhealthy_text,
+)
 from lbctl.core.state import ServiceKey, State, decode
 from lbctl.core.statefile import KEY, unwrap
 from lbctl.errors import LbctlError
 from lbctl.ports import Announcer, Obj, Responder
 
-#: Each speaker's Lease is ``lbctl-speaker-<node>`` in the lease namespace.
-LEASE_PREFIX = "lbctl-speaker-"
-#: On a speaker's Lease: the Services whose health check fails on its node (``ns/name,...``).
-UNHEALTHY_ANNOTATION = "lbctl.io/unhealthy"
+#: Re-exported: the Lease's name and annotations are defined once, in lbctl.core.speakers.
+__all__ = ["LEASE_PREFIX", "UNHEALTHY_ANNOTATION", "Facts", "Liveness", "Speaker", "Stats",
+           "lease_name", "read_state", "unhealthy_of", "unhealthy_text"]
+
 #: Seconds after taking an address over at which it is announced again (MetalLB spreads its
 #: gratuitous frames over about 4 s): a frame lost on a busy switch does not strand clients.
 GRATUITOUS_SCHEDULE = (0.0, 0.5, 1.0, 2.0, 4.0)
-
-
-def lease_name(node: str) -> str:
-    return LEASE_PREFIX + node
 
 
 @dataclass(frozen=True)
@@ -80,21 +83,6 @@ class _Due:
 
     def next_at(self) -> datetime | None:
         return self.taken + timedelta(seconds=self.rounds[0]) if self.rounds else None
-
-
-def unhealthy_of(lease: Obj) -> set[ServiceKey]:
-    """The Services a speaker's Lease reports as failing their health check on its node."""
-    text = ((lease.get("metadata") or {}).get("annotations") or {}).get(UNHEALTHY_ANNOTATION)
-    found = set()
-    for item in str(text or "").split(","):
-        namespace, sep, name = item.strip().partition("/")
-        if sep and namespace and name:
-            found.add((namespace, name))
-    return found
-
-
-def unhealthy_text(keys: Collection[ServiceKey]) -> str:
-    return ",".join(f"{ns}/{name}" for ns, name in sorted(keys))
 
 
 def read_state(configmap: Obj | None) -> State:

@@ -3,14 +3,16 @@
 Threads: one :class:`~lbctl.actions.reflector.Reflector` per watched kind (Services,
 EndpointSlices, Nodes, the lease namespace's Leases), a :class:`~lbctl.actions.reflector.Poller`
 reading the state ConfigMap every 2 s (the controller records an address before it publishes
-it, so the state is ahead of the Service's status), one for
-the Lease (renew every ``retry`` seconds, publish the health report on it), one for the health
-checks when a Service asks for one, and the main loop.  Any change wakes the main loop, which
-syncs at once; it also wakes when a peer's Lease runs out or an announcement is due.
+it, so the state is ahead of the Service's status), one for the Lease (renew every ``retry``
+seconds, publish the health report and this node's MACs on it: :mod:`lbctl.core.speakers`),
+one for the health checks when a Service asks for one, and the main loop.  Any change wakes
+the main loop, which syncs at once; it also wakes when a peer's Lease runs out or an
+announcement is due.
 
 API traffic per node: four LIST+WATCH streams, a GET of the state every 2 s, and one Lease
 renewal (a GET and a PUT) every ``retry`` seconds, plus one PATCH when the health report
-changes.  None of it grows with the number of Services or addresses.
+or the interfaces' MACs (read every ``RESYNC`` seconds) change.  None of it grows with the
+number of Services or addresses.
 
 Stopping (:meth:`Runner.stop`, from SIGTERM): the Lease is given up first, so every peer
 recomputes at once and the new owners announce; then this node stops answering and exits.
@@ -26,6 +28,7 @@ from datetime import datetime
 from lbctl.actions.leases import Elector, utc_now
 from lbctl.actions.reflector import Poller, Reflector
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
+from lbctl.core.speakers import MACS_ANNOTATION, macs_text
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
 from lbctl.ports import (
@@ -90,7 +93,10 @@ class Runner:
         self._stopping = threading.Event()
         self._dirty = threading.Event()
         self._unhealthy: set[ServiceKey] = set()
-        self._published: str | None = None
+        #: The Lease annotations as last published ("": not yet, None: removed).
+        self._published: dict[str, str | None] = {}
+        self._macs = ""
+        self._macs_read_at: datetime | None = None
         wait = self._stopping.wait
         changed = self._dirty.set
         self.reflectors: dict[str, Reflector | Poller] = {
@@ -199,18 +205,35 @@ class Runner:
             if self._stopping.wait(self.settings.retry):
                 return
 
-    def _publish_health(self) -> None:
-        text = unhealthy_text(self._unhealthy)
-        if text == self._published:
+    def _read_macs(self) -> None:
+        """Read this node's interfaces' MACs now and then (``doctor --probe`` maps the MAC that
+        answers for a VIP to a node with them); keep the last good answer on an error."""
+        now = self.clock()
+        if self._macs_read_at is not None and (now - self._macs_read_at).total_seconds() < RESYNC:
             return
-        patch = {"metadata": {"annotations": {UNHEALTHY_ANNOTATION: text or None}}}
+        self._macs_read_at = now
+        try:
+            self._macs = macs_text(self.speaker.responder.macs(self.settings.interfaces))
+        except LbctlError as exc:
+            self.log(f"could not read this node's interfaces: {exc.message}")
+
+    def _publish_health(self) -> None:
+        """Publish the health report and the MACs on the Lease, when they changed."""
+        self._read_macs()
+        wanted = {UNHEALTHY_ANNOTATION: unhealthy_text(self._unhealthy) or None,
+                  MACS_ANNOTATION: self._macs or None}
+        changed = {key: value for key, value in wanted.items()
+                   if self._published.get(key, "") != value}
+        if not changed:
+            return
+        patch = {"metadata": {"annotations": changed}}
         try:
             self.kube.patch(LEASES, lease_name(self.settings.node), patch,
                             self.settings.lease_namespace)
         except LbctlError as exc:
             self.log(f"could not publish the health report: {exc.message}")
             return
-        self._published = text
+        self._published.update(changed)
 
     # -- the health-check thread ------------------------------------------------------------
 

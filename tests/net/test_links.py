@@ -135,3 +135,17 @@ def test_empty_address_objects_are_skipped() -> None:
 def test_text_that_is_not_an_address_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="'10.0.0.300' is not an IP address"):
         links().choose("10.0.0.300")
+
+
+def test_macs_are_those_of_the_interfaces_an_answer_may_come_from() -> None:
+    """What a speaker publishes on its Lease for doctor --probe: not loopback, not NOARP
+    kube-ipvs0, not a down interface, not a pod's veth (link-local only); the default route's
+    interface even without an address of its own."""
+    host = [*HOST,
+            link("veth1a2b", "AA:00:00:00:00:0A", UP, ("inet6", "fe80::a", 64)),
+            link("bond0", "02:00:00:00:00:0b", UP)]
+    found = Links(ifaces=parse_addr(host), default_route={4: "bond0", 6: None}.__getitem__)
+    assert found.macs() == {"bond0": "02:00:00:00:00:0b", "eth0": "02:00:00:00:00:01",
+                            "eth1": "02:00:00:00:00:02", "eth3": "02:00:00:00:00:04",
+                            "vlan7": "02:00:00:00:00:07"}
+    assert found.macs(["veth1a2b", "gone0"]) == {"veth1a2b": "aa:00:00:00:00:0a"}

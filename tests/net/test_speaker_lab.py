@@ -224,3 +224,69 @@ def test_svc_check_reports_a_dead_node_port(lab: Lab) -> None:
     assert backends["n2"] == (False, "connection refused")
     assert backends["n3"] == (False, "connection refused")
     assert backends["vip"][0] is False  # nobody answers the VIP's port in this lab
+
+
+def _doctor_probe(lab: Lab) -> tuple[str, list[tuple[str, str]]]:
+    """``lbctl doctor --probe`` run from the client: the net.probe check's status and
+    findings."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        ["ip", "netns", "exec", lab.client, sys.executable, "-m", "lbctl", "doctor", "--probe",
+         "--timeout", "0.5", "--kubeconfig", str(lab.kubeconfig), "-o", "json"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    check = next(c for c in json.loads(done.stdout)["checks"] if c["id"] == "net.probe")
+    return check["status"], [(f["severity"], f["message"]) for f in check["findings"]]
+
+
+def _wait_macs_published(lab: Lab, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    for name in lab.nodes:
+        while True:
+            lease = lab.api.get_object("leases", f"lbctl-speaker-{name}", "kube-system") or {}
+            annotations = (lease.get("metadata") or {}).get("annotations") or {}
+            if annotations.get("lbctl.io/macs") == f"lan0={lab.macs[name]}":
+                break
+            assert time.monotonic() < deadline, f"{name} did not publish its MAC: {lease}"
+            time.sleep(0.05)
+
+
+def test_doctor_probe_compares_who_answers_with_the_computed_owner(lab: Lab) -> None:
+    from tests.net.netns import sh
+
+    web(lab, [VIP])
+    # a killed speaker's Lease stays fresh for a minute: its node stays the owner meanwhile
+    lab.start(extra=["--lease-duration", "60"])
+    owner = lab.owner(VIP)
+    assert owner is not None
+    other = next(n for n in lab.nodes if n != owner)
+    lab.wait_for(VIP, [owner])
+    _wait_macs_published(lab)
+    assert _doctor_probe(lab) == ("pass", [
+        ("pass", "each of the 1 announced address is answered by its computed owner's MAC "
+                 "alone")])
+
+    # the other node's kernel answers too (the VIP configured on it): a conflict
+    sh("ip", "-n", lab.ns[other], "addr", "add", f"{VIP}/32", "dev", "lan0")
+    lab.wait_for(VIP, sorted([owner, other], key=lambda n: lab.macs[n]))
+    first, second = sorted([owner, other], key=lambda n: lab.macs[n])
+    assert _doctor_probe(lab) == ("error", [
+        ("error", f"service shop/web: {VIP} is answered by 2 MACs, a conflict: node {first} "
+                  f"({lab.macs[first]}), node {second} ({lab.macs[second]}); its computed "
+                  f"owner is {owner}")])
+
+    # the owner's speaker dies; its Lease has not run out, so it is still the owner
+    lab.kill(owner)
+    lab.wait_for(VIP, [other])
+    assert _doctor_probe(lab) == ("error", [
+        ("error", f"service shop/web: {VIP} is answered by the wrong node: node {other} "
+                  f"({lab.macs[other]}); its computed owner is {owner}")])
+
+    sh("ip", "-n", lab.ns[other], "addr", "del", f"{VIP}/32", "dev", "lan0")
+    lab.wait_for(VIP, [])
+    assert _doctor_probe(lab) == ("error", [
+        ("error", f"service shop/web: {VIP} is answered by no node; its computed owner is "
+                  f"{owner}")])

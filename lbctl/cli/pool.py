@@ -451,7 +451,8 @@ def import_(
     are recorded as allocations, with their sharing key, never re-allocated.  A Service whose
     address the pool's rules forbid, or that holds an address in no imported pool, is reported
     on stderr; the rest is imported, and the exit code is 1.  Services come from the cluster
-    whenever lbctl talks to one; offline (--state) they come from the -f files.  Everything
+    whenever lbctl talks to one; offline (--state) they come from the -f files.  MetalLB
+    L2Advertisements become the node selectors of the pools they cover.  Everything
     lbctl cannot represent (BGP, namespace label selectors, kube-vip's interfaces and key-less
     sharing, ...) is named in a warning on stderr.  --dry-run prints the diff of the state.
 
@@ -532,8 +533,9 @@ def export(
 ) -> None:
     """Print the pools as MetalLB, kube-vip or Cilium manifests, for kubectl apply.
 
-    MetalLB: one IPAddressPool per pool, and an L2Advertisement named lbctl listing them (MetalLB
-    announces no pool that no advertisement selects).  kube-vip: the ConfigMap kubevip, one
+    MetalLB: one IPAddressPool per pool, an L2Advertisement named lbctl listing those any node
+    may announce, and one named lbctl-POOL with the nodeSelectors of each pool that has some
+    (MetalLB announces no pool that no advertisement selects).  kube-vip: the ConfigMap kubevip, one
     cidr-/range- key per namespace (or global).  Cilium: one CiliumLoadBalancerIPPool per pool
     (allowFirstLastIPs Yes; namespaces as io.kubernetes.service.namespace in its
     serviceSelector).  Reserved addresses are left out of the exported

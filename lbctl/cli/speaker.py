@@ -45,7 +45,7 @@ app = typer.Typer(
          "and moves them when a node fails.\n\nExample: NODE_NAME=worker-1 lbctl speaker",
     no_args_is_help=False, rich_markup_mode=None)
 
-FORMATS = (Output.table, Output.json, Output.yaml)
+FORMATS = (Output.table, Output.wide, Output.json, Output.yaml)
 
 
 def now() -> datetime:
@@ -188,7 +188,8 @@ def status(
         "--lease-namespace", metavar="NS",
         help="Where the speakers' Leases live (default: kube-system).")] = None,
 ) -> None:
-    """Show the speakers (alive by their Lease, unfit nodes, failing health checks) and, for
+    """Show the speakers (alive by their Lease, unfit nodes, failing health checks; -o wide:
+    the interface MACs each publishes, which doctor --probe maps answers with) and, for
     every announced address, the owner every speaker computes, the other candidates in order,
     and why the remaining nodes are not candidates.
 
@@ -201,12 +202,14 @@ def status(
     output = app.require_output(*FORMATS)
     result = compute(app.kube(), app.store().load(), now(),
                      lease_namespace=lease_namespace or SYSTEM_NAMESPACE)
-    if output is not Output.table:
+    if output not in (Output.table, Output.wide):
         render.document(app.out, _document(result), output.value)
         return
-    app.table(["node", "alive", "renewed", "note"], [
+    wide = output is Output.wide
+    app.table(["node", "alive", "renewed", *(["macs"] if wide else []), "note"], [
         [s.node, "yes" if s.alive else "no",
          "-" if s.renewed is None else s.renewed.strftime("%H:%M:%S"),
+         *([",".join(f"{i}={m}" for i, m in sorted(s.macs.items())) or "-"] if wide else []),
          "; ".join(filter(None, [s.unfit] + [f"unhealthy: {u}" for u in s.unhealthy])) or "-"]
         for s in result.speakers
     ])

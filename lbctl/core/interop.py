@@ -5,8 +5,10 @@ Owns the knowledge of the other tools' formats, so that a cluster can move to lb
 
 * MetalLB >= 0.13: ``IPAddressPool`` (``metallb.io/v1beta1``: ``addresses``, ``autoAssign``,
   ``avoidBuggyIPs``, ``serviceAllocation`` with ``priority``, ``namespaces``,
-  ``namespaceSelectors``, ``serviceSelectors``), the deprecated ``AddressPool``, and the
-  advertisement and BGP kinds (which lbctl cannot represent);
+  ``namespaceSelectors``, ``serviceSelectors``), the deprecated ``AddressPool``,
+  ``L2Advertisement`` (``ipAddressPools``, ``ipAddressPoolSelectors`` and ``nodeSelectors``
+  become the covered pools' node selectors; ``interfaces`` cannot be represented), and the BGP
+  kinds (which lbctl cannot represent);
 * MetalLB < 0.13: the ConfigMap ``metallb-system/config``, key ``config``, whose ``address-pools``
   have ``name``, ``protocol``, ``addresses``, ``auto-assign``, ``avoid-buggy-ips`` (a file holding
   that inner document alone is accepted too);
@@ -306,6 +308,8 @@ def from_metallb(objects: Iterable[Obj]) -> Found:
     pools: list[Pool] = []
     services: list[Obj] = []
     warnings: list[str] = []
+    advertised: dict[str, Obj] = {}  # IPAddressPool name -> its object (L2Advertisements apply)
+    advertisements: list[_L2Advertisement] = []
     for obj in objects:
         kind = obj.get("kind")
         if kind is None and "address-pools" in obj:
@@ -325,12 +329,16 @@ def from_metallb(objects: Iterable[Obj]) -> Found:
         elif kind in ("IPAddressPool", "AddressPool") and str(obj.get("apiVersion", "")
                                                                ).startswith("metallb.io/"):
             pools.append(_ipaddresspool(obj, warnings))
+            if kind == "IPAddressPool":
+                advertised[pools[-1].name] = obj
         elif kind == "L2Advertisement":
-            _l2advertisement(obj, warnings)
+            advertisements.append(_l2advertisement(obj, warnings))
         elif kind in _NOT_REPRESENTED:
             warnings.append(f"{_ref(obj)} not imported: {_NOT_REPRESENTED[kind]}")
         else:
             warnings.append(f"{_ref(obj)} ignored: not a MetalLB object")
+    if advertisements:
+        pools = _advertise(pools, advertised, advertisements, warnings)
     return Found(tuple(pools), tuple(services), tuple(warnings))
 
 
@@ -420,12 +428,88 @@ def _ipaddresspool(obj: Obj, warnings: list[str]) -> Pool:
     )
 
 
-def _l2advertisement(obj: Obj, warnings: list[str]) -> None:
-    spec = _mapping(obj.get("spec"), f"{_ref(obj)} spec")
-    for key in ("ipAddressPoolSelectors", "nodeSelectors", "interfaces"):
-        if spec.get(key):
-            warnings.append(f"{_ref(obj)}: spec.{key} not imported: lbctl arp announce chooses "
-                            "the interface by subnet (or --interface) on the node it runs on")
+@dataclass(frozen=True)
+class _L2Advertisement:
+    """What lbctl takes from an L2Advertisement: which pools, from which nodes."""
+
+    ref: str
+    pool_names: tuple[str, ...]
+    pool_selectors: tuple[str | None, ...]  # None: the empty selector, every pool
+    node_selectors: tuple[str | None, ...]  # None: the empty selector, every node
+
+    def applies_to(self, name: str, labels: dict[str, str]) -> bool:
+        """MetalLB's rule: an advertisement naming no pool and selecting none covers them all."""
+        if not self.pool_names and not self.pool_selectors:
+            return True
+        return name in self.pool_names or any(
+            text is None or parse_selector(text).matches(labels) for text in self.pool_selectors)
+
+    @property
+    def every_node(self) -> bool:
+        return not self.node_selectors or None in self.node_selectors
+
+
+def _l2advertisement(obj: Obj, warnings: list[str]) -> _L2Advertisement:
+    where = _ref(obj)
+    spec = _mapping(obj.get("spec"), f"{where} spec")
+    for key in sorted(set(spec) - {"ipAddressPools", "ipAddressPoolSelectors", "nodeSelectors",
+                                   "interfaces"}):
+        warnings.append(f"{where}: unknown field spec.{key} not imported")
+    interfaces = _strings(spec.get("interfaces"), f"{where}: spec.interfaces")
+    if interfaces:
+        warnings.append(f"{where}: spec.interfaces ({', '.join(interfaces)}) not imported: "
+                        "lbctl speakers answer on the interface whose subnet holds the address "
+                        "(else the default route's), or on every lbctl speaker --interface, for "
+                        "every pool alike")
+
+    def selectors(key: str) -> tuple[str | None, ...]:
+        raw = spec.get(key) or []
+        if not isinstance(raw, list):
+            raise UsageError(f"{where}: spec.{key} must be a list", hint="check the manifest")
+        return tuple(selector_text(item, f"{where}: spec.{key}") for item in raw)
+
+    return _L2Advertisement(
+        ref=where,
+        pool_names=tuple(_strings(spec.get("ipAddressPools"), f"{where}: spec.ipAddressPools")),
+        pool_selectors=selectors("ipAddressPoolSelectors"),
+        node_selectors=selectors("nodeSelectors"),
+    )
+
+
+def _advertise(pools: list[Pool], advertised: dict[str, Obj],
+               advertisements: list[_L2Advertisement], warnings: list[str]) -> list[Pool]:
+    """Each IPAddressPool's node selectors from the L2Advertisements that cover it: every node
+    when one of them selects every node, else the union of their selectors (MetalLB announces a
+    pool from the nodes of every advertisement that covers it)."""
+    known = {pool.name for pool in pools}
+    for ad in advertisements:
+        for name in ad.pool_names:
+            if name not in advertised:
+                warnings.append(f"{ad.ref}: spec.ipAddressPools names {name}, which is "
+                                + ("not an IPAddressPool" if name in known
+                                   else "not among the imported pools"))
+    result = []
+    for pool in pools:
+        obj = advertised.get(pool.name)
+        if obj is None:  # the legacy ConfigMap's and AddressPool's pools: every node
+            result.append(pool)
+            continue
+        meta = obj.get("metadata")
+        labels = {str(k): str(v) for k, v in
+                  ((meta.get("labels") if isinstance(meta, dict) else None) or {}).items()}
+        covering = [ad for ad in advertisements if ad.applies_to(pool.name, labels)]
+        if not covering:
+            warnings.append(f"{_ref(obj)}: no L2Advertisement covers it, so MetalLB does not "
+                            "announce it in layer 2; lbctl speaker announces it from every "
+                            "eligible node")
+            result.append(pool)
+        elif any(ad.every_node for ad in covering):
+            result.append(pool)
+        else:
+            chosen = dict.fromkeys(text for ad in covering for text in ad.node_selectors
+                                   if text is not None)
+            result.append(replace(pool, node_selectors=tuple(chosen)))
+    return result
 
 
 # --------------------------------------------------------------------------- kube-vip import
@@ -813,8 +897,10 @@ def _single(version: int, value: int) -> str:
 
 def to_metallb(state: State, names: Sequence[str] = (),
                namespace: str = METALLB_NAMESPACE) -> Exported:
-    """IPAddressPools for the pools (all, or those named), and one L2Advertisement naming them:
-    MetalLB announces nothing that no advertisement selects."""
+    """IPAddressPools for the pools (all, or those named), and L2Advertisements naming them
+    (MetalLB announces nothing that no advertisement selects): ``lbctl`` for the pools any node
+    may announce, and ``lbctl-<pool>`` with the pool's ``nodeSelectors`` for each pool that has
+    some."""
     documents: list[Obj] = []
     warnings: list[str] = []
     selected = _selected(state, names)
@@ -850,13 +936,24 @@ def to_metallb(state: State, names: Sequence[str] = (),
             "metadata": {"name": pool.name, "namespace": namespace},
             "spec": spec,
         })
-    documents.append({
-        "apiVersion": METALLB_API,
-        "kind": "L2Advertisement",
-        "metadata": {"name": L2_ADVERTISEMENT, "namespace": namespace},
-        "spec": {"ipAddressPools": [pool.name for pool in selected]},
-    })
+    everywhere = [pool.name for pool in selected if not pool.node_selectors]
+    if everywhere:
+        documents.append(_l2_document(L2_ADVERTISEMENT, namespace, everywhere))
+    for pool in selected:
+        if pool.node_selectors:
+            documents.append(_l2_document(
+                f"{L2_ADVERTISEMENT}-{pool.name}", namespace, [pool.name],
+                [label_selector(text) for text in pool.node_selectors]))
     return Exported(tuple(documents), tuple(warnings))
+
+
+def _l2_document(name: str, namespace: str, pools: list[str],
+                 node_selectors: list[Obj] | None = None) -> Obj:
+    spec: Obj = {"ipAddressPools": pools}
+    if node_selectors:
+        spec["nodeSelectors"] = node_selectors
+    return {"apiVersion": METALLB_API, "kind": "L2Advertisement",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
 def to_kubevip(state: State, names: Sequence[str] = (),
@@ -888,6 +985,10 @@ def to_kubevip(state: State, names: Sequence[str] = (),
         if pool.avoid_buggy_ips:
             warnings.append(f"pool {pool.name}: avoidBuggyIPs not exported: kube-vip may hand "
                             "out addresses ending in .0 and .255")
+        if pool.node_selectors:
+            warnings.append(f"pool {pool.name}: nodeSelectors ("
+                            f"{' | '.join(pool.node_selectors)}) not exported: kube-vip "
+                            "announces from the node its election picks, whatever its labels")
         warnings.extend(_reservation_warning(pool, "kube-vip"))
         scopes.setdefault(scope, []).append(pool)
     data: dict[str, str] = {}

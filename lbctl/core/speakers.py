@@ -72,12 +72,19 @@ def unhealthy_text(keys: Collection[ServiceKey]) -> str:
     return ",".join(f"{ns}/{name}" for ns, name in sorted(keys))
 
 
+def _is_mac(text: str) -> bool:
+    octets = text.split(":")
+    return len(octets) == 6 and all(
+        len(o) == 2 and all(c in "0123456789abcdef" for c in o) for o in octets)
+
+
 def macs_of(lease: Obj) -> dict[str, str]:
-    """The interfaces a speaker's Lease publishes, with their MACs (lower case)."""
+    """The interfaces a speaker's Lease publishes, with their MACs (lower case); an item that
+    is not ``interface=MAC`` is left out."""
     found = {}
     for item in _annotation(lease, MACS_ANNOTATION).split(","):
         interface, sep, mac = item.strip().rpartition("=")
-        if sep and interface and mac:
+        if sep and interface and _is_mac(mac.lower()):
             found[interface] = mac.lower()
     return found
 

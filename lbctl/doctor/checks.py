@@ -736,9 +736,8 @@ def _probe_against_owners(answered: Sequence[Probed], computed: speakers.Status,
         elif not who:
             findings.append(Finding(
                 "error", f"{prefix} is answered by no node; its computed owner is {owner}",
-                f"check the speaker on {owner} (kubectl -n kube-system logs -l "
-                f"app.kubernetes.io/name=lbctl-speaker --prefix | grep {owner}) and that this "
-                "host shares its layer-2 segment" + where, objects))
+                f"check the lbctl-speaker pod on {owner} (its logs, lbctl speaker status) "
+                "and that this host shares the nodes' layer-2 segment" + where, objects))
         elif len(who) > 1:
             findings.append(Finding(
                 "error", f"{prefix} is answered by {len(who)} MACs, a conflict: "

@@ -335,7 +335,10 @@ def test_import_files_into_a_cluster_adopts_the_cluster_services(
     assert (result.code, result.out) == (0, CRDS_IMPORTED)
     assert result.err.endswith(
         "lbctl: warning: BGPPeer metallb-system/tor not imported: lbctl does not speak BGP\n"
-        f"lbctl: warning: 5 Services in file {CRDS}, file {SERVICES} ignored: the cluster's "
+        + "".join(f"lbctl: warning: IPAddressPool metallb-system/{name}: no L2Advertisement "
+                  "covers it, so MetalLB does not announce it in layer 2; lbctl speaker "
+                  "announces it from every eligible node\n" for name in ("expensive", "labelled"))
+        + f"lbctl: warning: 5 Services in file {CRDS}, file {SERVICES} ignored: the cluster's "
         "own Services are adopted\n")
 
 
@@ -349,10 +352,14 @@ def test_import_crds_from_the_cluster_reads_the_advertisements(
         "lbctl: warning: IPAddressPool metallb-system/labelled: spec.serviceAllocation."
         "namespaceSelectors (environment=prod) not imported: lbctl pools name namespaces, not "
         "namespace labels; the pool serves every namespace\n"
-        "lbctl: warning: L2Advertisement metallb-system/l2: spec.interfaces not imported: lbctl "
-        "arp announce chooses the interface by subnet (or --interface) on the node it runs on\n"
+        "lbctl: warning: L2Advertisement metallb-system/l2: spec.interfaces (eth1) not "
+        "imported: lbctl speakers answer on the interface whose subnet holds the address (else "
+        "the default route's), or on every lbctl speaker --interface, for every pool alike\n"
         "lbctl: warning: BGPAdvertisement metallb-system/external not imported: lbctl announces "
         "with ARP/NDP only\n"
+        + "".join(f"lbctl: warning: IPAddressPool metallb-system/{name}: no L2Advertisement "
+                  "covers it, so MetalLB does not announce it in layer 2; lbctl speaker "
+                  "announces it from every eligible node\n" for name in ("expensive", "labelled"))
     )
     assert server.get_object("configmaps", "lbctl-state", "kube-system") is None
 
@@ -505,6 +512,34 @@ def test_export_then_import_gives_the_same_pools(cli: Cli, tmp_path: Path, tool:
     result = cli("pool", "import", tool, "-f", str(manifest), "--state", second)
     assert (result.code, result.err) == (0, "")
     assert Path(second).read_text() == Path(first).read_text()
+
+
+def test_node_selectors_go_to_metallb_and_back(cli: Cli, tmp_path: Path) -> None:
+    first, second = str(tmp_path / "first.yaml"), str(tmp_path / "second.yaml")
+    cli("pool", "add", "global", "10.0.0.0/24", "--state", first)
+    cli("pool", "add", "edge", "10.0.1.0/28", "--node-selector",
+        "openyurt.io/is-edge-worker=true", "--node-selector", "apps.openyurt.io/nodepool=hz",
+        "--state", first)
+    exported = cli("pool", "export", "--format", "metallb", "--state", first)
+    assert (exported.code, exported.err) == (0, "")
+    advertisements = [d for d in yaml.safe_load_all(exported.out)
+                      if d["kind"] == "L2Advertisement"]
+    assert [(d["metadata"]["name"], d["spec"]) for d in advertisements] == [
+        ("lbctl", {"ipAddressPools": ["global"]}),
+        ("lbctl-edge", {"ipAddressPools": ["edge"], "nodeSelectors": [
+            {"matchLabels": {"apps.openyurt.io/nodepool": "hz"}},
+            {"matchLabels": {"openyurt.io/is-edge-worker": "true"}}]}),
+    ]
+    manifest = tmp_path / "exported.yaml"
+    manifest.write_text(exported.out)
+    result = cli("pool", "import", "metallb", "-f", str(manifest), "--state", second)
+    assert (result.code, result.err) == (0, "")
+    assert Path(second).read_text() == Path(first).read_text()
+    kubevip = cli("pool", "export", "edge", "--format", "kube-vip", "--state", first)
+    assert kubevip.err == (
+        "lbctl: warning: pool edge: nodeSelectors (apps.openyurt.io/nodepool=hz | "
+        "openyurt.io/is-edge-worker=true) not exported: kube-vip announces from the node its "
+        "election picks, whatever its labels\n")
 
 
 # --------------------------------------------------------------------------- Cilium

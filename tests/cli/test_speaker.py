@@ -83,6 +83,22 @@ def test_status_table(run: Cli) -> None:
     assert result.out.splitlines()[7].split() == [VIP, "shop/web", owner, standby, "-"]
 
 
+def test_status_wide_and_json_show_the_published_macs(run: Cli,
+                                                       kube_server: FakeKubeServer) -> None:
+    body = lease("n1", NOW - timedelta(seconds=1))
+    body["metadata"]["annotations"] = {"lbctl.io/macs": "eth0=02:00:00:00:00:01,eth1=bad"}
+    kube_server.put_object(body)
+    result = run("speaker", "status", "-o", "wide")
+    assert (result.code, result.err) == (0, "")
+    lines = [line.split(None, 4) for line in result.out.splitlines()]
+    assert lines[0] == ["NODE", "ALIVE", "RENEWED", "MACS", "NOTE"]
+    assert lines[1:3] == [["n1", "yes", "11:59:59", "eth0=02:00:00:00:00:01", "-"],
+                          ["n2", "yes", "11:59:59", "-", "-"]]
+    doc = json.loads(run("speaker", "status", "-o", "json").out)
+    assert [s["macs"] for s in doc["speakers"]] == [
+        {"eth0": "02:00:00:00:00:01"}, {}, {}, {}]
+
+
 def test_status_json_names_why_nodes_are_rejected(run: Cli) -> None:
     owner, standby = sorted(["n1", "n2"], key=lambda n: score(n, VIP))
     doc = json.loads(run("speaker", "status", "-o", "json").out)

@@ -87,12 +87,143 @@ def test_metallb_crds() -> None:
         "IPAddressPool metallb-system/labelled: spec.serviceAllocation.namespaceSelectors "
         "(environment=prod) not imported: lbctl pools name namespaces, not namespace labels; "
         "the pool serves every namespace",
-        "L2Advertisement metallb-system/l2: spec.interfaces not imported: lbctl arp announce "
-        "chooses the interface by subnet (or --interface) on the node it runs on",
+        "L2Advertisement metallb-system/l2: spec.interfaces (eth1) not imported: lbctl speakers "
+        "answer on the interface whose subnet holds the address (else the default route's), or "
+        "on every lbctl speaker --interface, for every pool alike",
         "BGPAdvertisement metallb-system/external not imported: lbctl announces with ARP/NDP "
         "only",
         "BGPPeer metallb-system/tor not imported: lbctl does not speak BGP",
+        *(f"IPAddressPool metallb-system/{name}: no L2Advertisement covers it, so MetalLB does "
+          "not announce it in layer 2; lbctl speaker announces it from every eligible node"
+          for name in ("expensive", "labelled")),
     )
+
+
+L2_ADVERTISEMENTS = """\
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: edge, namespace: metallb-system}
+spec: {addresses: [10.0.1.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: hangzhou, namespace: metallb-system, labels: {nodepool: hz}}
+spec: {addresses: [10.0.2.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: core, namespace: metallb-system}
+spec: {addresses: [10.0.3.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: quiet, namespace: metallb-system}
+spec: {addresses: [10.0.4.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: edge-workers, namespace: metallb-system}
+spec:
+  ipAddressPools: [edge, gone]
+  nodeSelectors:
+  - matchLabels: {openyurt.io/is-edge-worker: "true"}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: rack, namespace: metallb-system}
+spec:
+  ipAddressPools: [edge]
+  nodeSelectors:
+  - matchLabels: {rack: r1}
+  interfaces: [eth1, eth2]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: by-label, namespace: metallb-system}
+spec:
+  ipAddressPoolSelectors:
+  - matchLabels: {nodepool: hz}
+  nodeSelectors:
+  - matchLabels: {apps.openyurt.io/nodepool: hangzhou}
+  - matchExpressions: [{key: zone, operator: In, values: [a, b]}]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: core-some, namespace: metallb-system}
+spec:
+  ipAddressPools: [core]
+  nodeSelectors:
+  - matchLabels: {rack: r2}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: core-all, namespace: metallb-system}
+spec:
+  ipAddressPools: [core]
+"""
+
+
+def test_metallb_l2advertisements_become_node_selectors() -> None:
+    """Each pool is announced from the nodes of every advertisement covering it (by name or by
+    the pool's labels); one covering every node wins; interfaces, a pool covered by none, and a
+    name that is no pool are reported, item by item."""
+    found = interop.from_metallb(interop.parse_manifests(L2_ADVERTISEMENTS, "f"))
+    assert [(p.name, p.node_selectors) for p in found.pools] == [
+        ("edge", ("openyurt.io/is-edge-worker=true", "rack=r1")),
+        ("hangzhou", ("apps.openyurt.io/nodepool=hangzhou", "zone in (a,b)")),
+        ("core", ()),  # core-all covers it from every node
+        ("quiet", ()),
+    ]
+    assert found.warnings == (
+        "L2Advertisement metallb-system/rack: spec.interfaces (eth1, eth2) not imported: lbctl "
+        "speakers answer on the interface whose subnet holds the address (else the default "
+        "route's), or on every lbctl speaker --interface, for every pool alike",
+        "L2Advertisement metallb-system/edge-workers: spec.ipAddressPools names gone, which is "
+        "not among the imported pools",
+        "IPAddressPool metallb-system/quiet: no L2Advertisement covers it, so MetalLB does not "
+        "announce it in layer 2; lbctl speaker announces it from every eligible node",
+    )
+
+
+def test_an_advertisement_naming_no_pool_covers_every_pool() -> None:
+    text = L2_ADVERTISEMENTS + """\
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: everything, namespace: metallb-system}
+spec:
+  nodeSelectors: [{matchLabels: {rack: r1}}]
+"""
+    found = interop.from_metallb(interop.parse_manifests(text, "f"))
+    assert [(p.name, p.node_selectors) for p in found.pools] == [
+        ("edge", ("openyurt.io/is-edge-worker=true", "rack=r1")),
+        ("hangzhou", ("apps.openyurt.io/nodepool=hangzhou", "zone in (a,b)", "rack=r1")),
+        ("core", ()),
+        ("quiet", ("rack=r1",)),
+    ]
+
+
+def test_node_selectors_round_trip_through_metallb() -> None:
+    state = state_of(
+        replace(pool("edge", "10.0.1.0/28"), node_selectors=("openyurt.io/is-edge-worker=true",
+                                                             "!canary,zone in (a,b)")),
+        pool("core", "10.0.3.0/28"))
+    exported = interop.to_metallb(state)
+    advertisements = [d for d in exported.documents if d["kind"] == "L2Advertisement"]
+    assert advertisements == [
+        {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+         "metadata": {"name": "lbctl", "namespace": "metallb-system"},
+         "spec": {"ipAddressPools": ["core"]}},
+        {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+         "metadata": {"name": "lbctl-edge", "namespace": "metallb-system"},
+         "spec": {"ipAddressPools": ["edge"], "nodeSelectors": [
+             {"matchLabels": {"openyurt.io/is-edge-worker": "true"}},
+             {"matchExpressions": [{"key": "canary", "operator": "DoesNotExist"},
+                                   {"key": "zone", "operator": "In", "values": ["a", "b"]}]}]}},
+    ]
+    back = interop.from_metallb(exported.documents)
+    assert (sorted(back.pools, key=lambda p: p.name), back.warnings) == (
+        sorted(state.pools.values(), key=lambda p: p.name), ())
 
 
 def test_metallb_legacy_configmap() -> None:

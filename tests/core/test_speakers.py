@@ -35,7 +35,7 @@ def lease(node: str, *, renewed: datetime = T0, annotations: dict[str, str] | No
     ("eth1=02:00:00:00:00:02, eth0=AA:BB:CC:DD:EE:FF",
      {"eth0": "aa:bb:cc:dd:ee:ff", "eth1": "02:00:00:00:00:02"}),
     ("", {}),
-    ("garbage,=02:00:00:00:00:01,eth0=", {}),  # malformed items read as nothing
+    ("garbage,=02:00:00:00:00:01,eth0=,eth1=02:00:00:00:00,eth2=zz:00:00:00:00:01", {}),
 ])
 def test_macs_annotation(text: str, macs: dict[str, str]) -> None:
     assert speakers.macs_of(lease("n1", annotations={speakers.MACS_ANNOTATION: text})) == macs

@@ -290,3 +290,97 @@ def test_doctor_probe_compares_who_answers_with_the_computed_owner(lab: Lab) -> 
     assert _doctor_probe(lab) == ("error", [
         ("error", f"service shop/web: {VIP} is answered by no node; its computed owner is "
                   f"{owner}")])
+
+
+def _greeter(name: str, port: int, ready: int, stop: int) -> None:
+    """A Service backend stand-in on a node: every connection is told the node's name."""
+    import os
+    import select
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        sock.listen(16)
+        os.write(ready, b"!")
+        while True:
+            readable = select.select([sock, stop], [], [])[0]
+            if stop in readable:
+                return
+            conn, _ = sock.accept()
+            with conn:
+                conn.sendall(name.encode())
+
+
+def _reach(ip: str, port: int) -> str:
+    import socket
+
+    with socket.create_connection((ip, port), timeout=1.0) as sock:
+        return sock.recv(64).decode()
+
+
+def _wait_reached(lab: Lab, ip: str, node_name: str | None, within: float = 10.0) -> None:
+    start = time.monotonic()
+    seen: object = None
+    while time.monotonic() - start < within:
+        try:
+            seen = lab.lan.run(lab.client, _reach, ip, 8080)
+        except OSError as exc:
+            seen = exc
+        if seen == node_name:
+            return
+        time.sleep(0.1)
+    logs = "\n".join(f"--- {n}\n{lab.log(n)[-2000:]}" for n in lab.nodes)
+    raise AssertionError(f"{ip}: reached {seen!r}, expected {node_name}\n{logs}")
+
+
+def test_the_client_reaches_every_vip_through_the_loss_of_any_one_node(lab: Lab) -> None:
+    """Each node accepts traffic for every VIP as kube-proxy would (the VIPs on lo, strictARP's
+    arp_ignore=1 so the kernel never answers ARP for them): only the speakers make a VIP
+    reachable, and the client must keep reaching each one, through its computed owner, while
+    any one node is down."""
+    import os
+    import select
+
+    from tests.net.lab import service
+    from tests.net.netns import Child, sh
+
+    vips = {f"s{i}": f"10.9.0.{100 + i}" for i in range(1, 5)}
+    lab.set_state({name: [ip] for name, ip in vips.items()})
+    for name, ip in vips.items():
+        lab.api.put_object(service(name, [ip]))
+        lab.api.put_object(endpoint_slice(name, lab.nodes))
+    greeters = {}
+    for name in lab.nodes:
+        lab.lan.sysctl(lab.ns[name], {"net/ipv4/conf/all/arp_ignore": "1",
+                                      "net/ipv4/conf/all/arp_announce": "2"})
+        for ip in vips.values():
+            sh("ip", "-n", lab.ns[name], "addr", "add", f"{ip}/32", "dev", "lo")
+        ready_r, ready_w = os.pipe()
+        stop_r, stop_w = os.pipe()
+        child = Child(lab.ns[name], _greeter, name, 8080, ready_w, stop_r,
+                      close=(ready_r, stop_w))
+        os.close(ready_w)
+        os.close(stop_r)
+        assert select.select([ready_r], [], [], 10)[0]
+        os.close(ready_r)
+        greeters[name] = (child, stop_w)
+    try:
+        lab.start()
+        owners = {ip: lab.owner(ip) for ip in vips.values()}
+        assert len(set(owners.values())) > 1  # the VIPs are spread over several nodes
+        for ip, owner in owners.items():
+            _wait_reached(lab, ip, owner)
+        for lost in lab.nodes:
+            lab.kill(lost)
+            survivors = [n for n in lab.nodes if n != lost]
+            for ip in vips.values():
+                _wait_reached(lab, ip, lab.owner(ip, live=survivors))
+            lab.start(lost)
+            for ip, owner in owners.items():
+                _wait_reached(lab, ip, owner)
+    finally:
+        for child, stop_w in greeters.values():
+            os.write(stop_w, b"!")
+            child.result()
+            os.close(stop_w)

@@ -158,3 +158,26 @@ def test_an_address_without_a_usable_interface_is_reported_not_raised(
     assert [x.ips for x in served.answering] == [(VIP,)]
     assert set(served.failed) == {"192.0.2.7"}
     assert "no interface for 192.0.2.7" in served.failed["192.0.2.7"]
+
+
+def _groups(namespace: str) -> set[str]:
+    """The IPv6 multicast groups ``lan0`` holds in ``namespace``."""
+    import json
+
+    from tests.net.netns import sh
+
+    raw = json.loads(sh("ip", "-n", namespace, "-j", "-6", "maddr", "show", "dev", "lan0"))
+    return {str(entry["address"]) for link in raw for entry in link.get("maddr", [])
+            if "address" in entry}
+
+
+def test_the_solicited_node_group_is_held_exactly_while_the_address_is_owned(
+        lan: Lan, pair: tuple[str, str]) -> None:
+    """Snooping switches forward an NS only to members of the target's solicited-node group."""
+    a, _ = pair
+    group = "ff02::1:ff00:100"  # fd00:9::100
+    assert group not in _groups(a)
+    with responding(lan, a, [VIP6], then=[VIP]) as running:
+        assert group in _groups(a)
+        running.switch()
+        assert group not in _groups(a)

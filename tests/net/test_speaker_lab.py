@@ -130,8 +130,9 @@ def test_node_selectors_and_the_exclude_label(lab: Lab) -> None:
     lab.wait_for("10.9.0.130", [], within=10)
 
 
-def _listen(ip: str, port: int, ready: int, stop: int) -> None:
-    """A NodePort stand-in: accept and close connections until ``stop`` is readable."""
+def _listen(ip: str, port: int, ready: int, stop: int, greeting: bytes = b"") -> None:
+    """A NodePort or backend stand-in: accept connections, send each ``greeting`` and close
+    it, until ``stop`` is readable."""
     import os
     import select
     import socket
@@ -146,7 +147,8 @@ def _listen(ip: str, port: int, ready: int, stop: int) -> None:
             if stop in readable:
                 return
             conn, _ = sock.accept()
-            conn.close()
+            with conn:
+                conn.sendall(greeting)
 
 
 def test_a_failing_health_check_moves_the_address(lab: Lab) -> None:
@@ -292,26 +294,6 @@ def test_doctor_probe_compares_who_answers_with_the_computed_owner(lab: Lab) -> 
                   f"{owner}")])
 
 
-def _greeter(name: str, port: int, ready: int, stop: int) -> None:
-    """A Service backend stand-in on a node: every connection is told the node's name."""
-    import os
-    import select
-    import socket
-
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", port))
-        sock.listen(16)
-        os.write(ready, b"!")
-        while True:
-            readable = select.select([sock, stop], [], [])[0]
-            if stop in readable:
-                return
-            conn, _ = sock.accept()
-            with conn:
-                conn.sendall(name.encode())
-
-
 def _reach(ip: str, port: int) -> str:
     import socket
 
@@ -358,7 +340,7 @@ def test_the_client_reaches_every_vip_through_the_loss_of_any_one_node(lab: Lab)
             sh("ip", "-n", lab.ns[name], "addr", "add", f"{ip}/32", "dev", "lo")
         ready_r, ready_w = os.pipe()
         stop_r, stop_w = os.pipe()
-        child = Child(lab.ns[name], _greeter, name, 8080, ready_w, stop_r,
+        child = Child(lab.ns[name], _listen, "0.0.0.0", 8080, ready_w, stop_r, name.encode(),
                       close=(ready_r, stop_w))
         os.close(ready_w)
         os.close(stop_r)
@@ -384,3 +366,38 @@ def test_the_client_reaches_every_vip_through_the_loss_of_any_one_node(lab: Lab)
             os.write(stop_w, b"!")
             child.result()
             os.close(stop_w)
+
+
+def _metrics() -> dict[str, float]:
+    import urllib.request
+
+    with urllib.request.urlopen("http://127.0.0.1:7473/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return {name: float(value) for name, _, value in
+            (line.rpartition(" ") for line in text.splitlines() if line.startswith("lbctl_"))}
+
+
+def test_metrics_count_what_the_speaker_did(lab: Lab) -> None:
+    web(lab, [VIP, VIP6])
+    lab.start()
+    owner = lab.owner(VIP)
+    assert owner is not None
+    other = next(n for n in lab.nodes if n != owner)
+    lab.wait_for(VIP, [owner])
+    lab.wait_for(VIP6, [owner])
+    time.sleep(4.5)  # every gratuitous round (0, 0.5, 1, 2 and 4 s) is sent
+    seen = lab.lan.run(lab.ns[owner], _metrics)
+    assert seen["lbctl_speaker_addresses_announced"] == 2
+    # 2 gained (more only if a renewal failed on a loaded machine: lost and gained again)
+    assert seen["lbctl_speaker_ownership_changes_total"] >= 2
+    assert seen["lbctl_speaker_ownership_changes_total"] % 2 == 0
+    assert seen['lbctl_speaker_requests_answered_total{protocol="arp"}'] >= 1
+    assert seen['lbctl_speaker_requests_answered_total{protocol="ndp"}'] >= 1
+    # 5 rounds; each IPv4 round sends a request and a reply, each IPv6 round one NA
+    assert seen["lbctl_speaker_gratuitous_frames_total"] >= 5 * (2 + 1)
+    assert "lbctl_speaker_lease_renewals_failed_total" in seen
+    # another node holds nothing now (it may have held the VIPs for a moment at start-up,
+    # before the owner's Lease appeared: then it released what it took)
+    idle = lab.lan.run(lab.ns[other], _metrics)
+    assert idle["lbctl_speaker_addresses_announced"] == 0
+    assert idle["lbctl_speaker_ownership_changes_total"] % 2 == 0

@@ -108,6 +108,10 @@ def doctor(
     timeout: Annotated[float, numbers.seconds(
         "--timeout", minimum=0.01, maximum=60.0,
         help="How long --probe listens for answers.")] = 1.0,
+    lease_namespace: Annotated[str | None, typer.Option(
+        "--lease-namespace", metavar="NS",
+        help="Where the speakers' Leases live, whose MACs --probe maps answers to nodes with "
+             "(default: kube-system).")] = None,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", case_sensitive=False,
         help="Exit 1 when a finding is this severe or worse.")] = FailOn.error,
@@ -127,13 +131,15 @@ def doctor(
 
     Example: lbctl doctor -f ./k8s --state ./lb.yaml -o junit > doctor.xml
     """
+    from lbctl.core.permissions import SYSTEM_NAMESPACE
     from lbctl.doctor import checks, gather
     from lbctl.doctor.report import Report, to_document, to_junit
 
     app = app_of(ctx)
     fmt = _format(app, output)
     skipped = checks.selected(skip or ())  # a typo fails before any work
-    probing = gather.ProbeOptions(app.announcer(), interface, timeout) if probe else None
+    probing = gather.ProbeOptions(app.announcer(), interface, timeout,
+                                  lease_namespace or SYSTEM_NAMESPACE) if probe else None
     if filenames or app.offline:
         state = app.store().backend if app.state_path is not None else None
         from lbctl.cli.inputs import read_sources

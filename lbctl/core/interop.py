@@ -46,6 +46,7 @@ from typing import Any
 from lbctl.core import adoption, permissions, service, yamlkit
 from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
 from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
+from lbctl.core.bgp import announces_layer2
 from lbctl.core.manifests import read_objects
 from lbctl.core.pools import add_pool, get_pool, make_pool
 from lbctl.core.selectors import parse_selector
@@ -936,10 +937,11 @@ def to_metallb(state: State, names: Sequence[str] = (),
             "metadata": {"name": pool.name, "namespace": namespace},
             "spec": spec,
         })
-    everywhere = [pool.name for pool in selected if not pool.node_selectors]
+    layer2 = [pool for pool in selected if announces_layer2(pool.announce)]
+    everywhere = [pool.name for pool in layer2 if not pool.node_selectors]
     if everywhere:
         documents.append(_l2_document(L2_ADVERTISEMENT, namespace, everywhere))
-    for pool in selected:
+    for pool in layer2:
         if pool.node_selectors:
             documents.append(_l2_document(
                 f"{L2_ADVERTISEMENT}-{pool.name}", namespace, [pool.name],

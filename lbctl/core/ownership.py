@@ -6,7 +6,8 @@ is no election and nothing to store.  The rule (MetalLB's, made explicit):
 
 * **What is announced**: an address the state records for a Service *and* the Service's
   ``status.loadBalancer.ingress`` shows (recorded and published), of a Service that has at
-  least one ready or serving endpoint (EndpointSlices).
+  least one ready or serving endpoint (EndpointSlices), from a pool announced in layer 2
+  (``announce`` ``layer2`` or ``both``: a ``bgp`` pool is left to the BGP sessions).
 * **Groups**: every address of a Service, and every Service sharing an address with it, go to
   the same node (a shared address cannot be answered from two places, and a dual-stack Service
   should not be split across nodes).  Services linked by shared addresses form one group.
@@ -33,6 +34,7 @@ from typing import Any
 
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import parse_ip
+from lbctl.core.bgp import announces_layer2
 from lbctl.core.state import ServiceKey, State
 
 #: Nodes with this label never announce (the upstream label cloud load balancers honour).
@@ -141,6 +143,9 @@ def announced(state: State, services: Iterable[Obj],
         allocation = state.allocations.get(key)
         if allocation is None:
             continue
+        pool = state.pools.get(allocation.pool)
+        if pool is not None and not announces_layer2(pool.announce):
+            continue  # announced over BGP only: no node answers ARP/NDP for it
         shown = set(svc_core.ingress_ips(svc))
         ips = tuple(ip for ip in allocation.ips if ip in shown)
         nodes = frozenset(endpoints.get(key, ()))

@@ -102,8 +102,10 @@ PERMISSIONS: tuple[Permission, ...] = (
                "announce only Services with ready endpoints, from nodes hosting one (Local)",
                ("speaker",)),
     # The speakers' state (their view of pools and allocations) and liveness.
-    Permission("list", "coordination.k8s.io", "leases", "find which speakers are alive",
-               ("speaker", "speaker status", "svc show"), namespace=SYSTEM_NAMESPACE),
+    Permission("list", "coordination.k8s.io", "leases", "find which speakers are alive "
+               "(and which MAC is whose)",
+               ("speaker", "speaker status", "svc show", "doctor --probe"),
+               namespace=SYSTEM_NAMESPACE),
     Permission("watch", "coordination.k8s.io", "leases", "notice at once when a speaker dies "
                "or hands over", ("speaker",), namespace=SYSTEM_NAMESPACE),
     Permission("get", "coordination.k8s.io", "leases", "renew this node's speaker Lease",
@@ -111,8 +113,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("update", "coordination.k8s.io", "leases", "renew this node's speaker Lease "
                "(lbctl-speaker-<node>: any name, nodes come and go)", ("speaker",),
                namespace=SYSTEM_NAMESPACE),
-    Permission("patch", "coordination.k8s.io", "leases", "report failing health checks on this "
-               "node's speaker Lease", ("speaker",), namespace=SYSTEM_NAMESPACE),
+    Permission("patch", "coordination.k8s.io", "leases", "report failing health checks and "
+               "this node's MACs on its speaker Lease", ("speaker",), namespace=SYSTEM_NAMESPACE),
     Permission("watch", "", "nodes", "never announce from excluded or unavailable nodes; "
                "apply pools' node selectors", ("speaker",)),
     # The state document.

@@ -86,6 +86,8 @@ class ProbeOptions:
     announcer: Announcer
     interface: str | None = None
     timeout: float = 1.0
+    #: Where the speakers' Leases live (``lbctl speaker --lease-namespace``).
+    lease_namespace: str = SYSTEM_NAMESPACE
 
 
 # --------------------------------------------------------------------------- live
@@ -159,8 +161,8 @@ def _controller_lease(kube: KubeAPI) -> Obj | None:
         return None
 
 
-def _speaker_leases(kube: KubeAPI) -> list[Obj]:
-    return [lease for lease in kube.list(LEASES, SYSTEM_NAMESPACE)
+def _speaker_leases(kube: KubeAPI, namespace: str) -> list[Obj]:
+    return [lease for lease in kube.list(LEASES, namespace)
             if speakers.node_of(lease) is not None]
 
 
@@ -196,8 +198,8 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
     custom = _readable(lambda: _custom(kube))
     progress("the controller's Lease")
     controller_lease = _readable(lambda: _controller_lease(kube))
-    speaker_leases = _readable(lambda: _speaker_leases(kube)) if probe is not None else Absent(
-        "not asked for: add --probe")
+    speaker_leases = Absent("not asked for: add --probe") if probe is None else _readable(
+        lambda: _speaker_leases(kube, probe.lease_namespace))
     read_at = now or datetime.now(timezone.utc)
     progress("permissions")
     permissions = _readable(lambda: _permissions(kube))

@@ -203,6 +203,14 @@ spec:
     ]
 
 
+def test_pools_announced_over_bgp_only_get_no_l2advertisement() -> None:
+    state = state_of(replace(pool("routed", "10.0.5.0/28"), announce="bgp"),
+                     replace(pool("both", "10.0.6.0/28"), announce="both"))
+    advertisements = [d["spec"] for d in interop.to_metallb(state).documents
+                      if d["kind"] == "L2Advertisement"]
+    assert advertisements == [{"ipAddressPools": ["both"]}]
+
+
 def test_node_selectors_round_trip_through_metallb() -> None:
     state = state_of(
         replace(pool("edge", "10.0.1.0/28"), node_selectors=("openyurt.io/is-edge-worker=true",

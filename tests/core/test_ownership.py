@@ -188,6 +188,15 @@ def test_announced_needs_recorded_published_and_an_endpoint() -> None:
     ]
 
 
+@pytest.mark.parametrize(("mode", "answered"), [("layer2", True), ("both", True),
+                                                  ("bgp", False)])
+def test_only_pools_announced_in_layer2_are_answered(mode: str, answered: bool) -> None:
+    state = State(pools={"p": Pool("p", ("10.0.0.0/24",), announce=mode)},
+                  allocations={("ns", "web"): Allocation("ns", "web", ("10.0.0.1",), "p")})
+    found = own.announced(state, [svc("web", ["10.0.0.1"])], {("ns", "web"): ("n1",)})
+    assert [c.key for c in found] == ([("ns", "web")] if answered else [])
+
+
 def test_node_facts_from_a_node_object() -> None:
     node = {"metadata": {"name": "n1", "labels": {"a": "b"}},
             "status": {"conditions": [{"type": "Ready", "status": "True"},

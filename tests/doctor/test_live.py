@@ -139,3 +139,31 @@ def test_progress_says_what_is_read_next(kube_server: FakeKubeServer, kubeconfig
     assert seen[0] == "the API server"
     assert seen[-1] == "permissions"
     assert len(seen) == len(set(seen)) > 3
+
+
+class _Silent:
+    """An Announcer nobody answers (doctor --probe without a network)."""
+
+    def probe(self, ips: Any, *, interface: Any, timeout: float) -> builtins.list[Any]:
+        from lbctl.ports import Probed
+
+        return [Probed(ip, "eth0", (), "test") for ip in ips]
+
+    def announce(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("doctor never announces")
+
+
+@pytest.mark.parametrize(("given", "namespace"), [(None, "kube-system"), ("lb", "lb")])
+def test_probe_reads_the_speakers_leases_where_they_live(
+        kube_server: FakeKubeServer, tmp_path: Path, given: str | None, namespace: str) -> None:
+    from lbctl.ports import LEASES
+
+    seed(kube_server, "broken")
+    recording = Recording(_connect(kube_server, tmp_path))
+    options = gather.ProbeOptions(_Silent(), **({"lease_namespace": given} if given else {}))
+    facts = gather.live(recording, ConfigMapBackend(recording), probe=options)
+    assert [ns for verb, r, ns, _ in recording.calls if verb == "list" and r == LEASES] == [
+        namespace]
+    assert facts.speaker_leases == []
+    without = gather.live(recording, ConfigMapBackend(recording))
+    assert isinstance(without.speaker_leases, Absent)

@@ -44,6 +44,9 @@ class FakeResponder:
     def answered(self) -> Mapping[str, int]:
         return {}
 
+    def macs(self, interfaces: Sequence[str] = ()) -> Mapping[str, str]:
+        return {"eth0": "02:00:00:00:00:01"}
+
     def close(self) -> None:
         pass
 

@@ -61,6 +61,7 @@ ENDPOINTSLICES = Resource("discovery.k8s.io/v1", "endpointslices", "EndpointSlic
 DAEMONSETS = Resource("apps/v1", "daemonsets", "DaemonSet")
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
 LEASES = Resource("coordination.k8s.io/v1", "leases", "Lease")
+SECRETS = Resource("v1", "secrets", "Secret")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "them."),
     "speaker": ("lbctl.cli.speaker", "The layer 2 speaker: answers ARP/NDP for the "
                 "LoadBalancer addresses this node owns, and moves them when a node fails."),
+    "bgp": ("lbctl.cli.bgp", "BGP: the routers lbctl's speakers peer with, and the routers' "
+            "configuration."),
     "controller": ("lbctl.cli.controller", "Run the allocator: Services of type LoadBalancer "
                    "get their address as they appear."),
 }

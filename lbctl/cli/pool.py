@@ -31,6 +31,56 @@ app = group(
 
 
 TABLE_FORMATS = (Output.table, Output.wide, Output.json, Output.yaml, Output.name)
+
+
+class Announce(str, Enum):
+    layer2 = "layer2"
+    bgp = "bgp"
+    both = "both"
+
+
+# The announcement options pool add and pool set share.
+AnnounceOption = Annotated[Announce | None, typer.Option(
+    "--announce", metavar="layer2|bgp|both", case_sensitive=False, show_default=False,
+    help="How its addresses are announced: ARP/NDP from one node (layer2, the default), BGP "
+         "from every eligible node to the peers (bgp), or both.")]
+AggregationOption = Annotated[int | None, numbers.count(
+    "--aggregation-length", minimum=0, maximum=32, metavar="LEN",
+    help="BGP: announce each IPv4 address as its /LEN prefix (default 32; not shorter than "
+         "the pool's prefixes).")]
+AggregationV6Option = Annotated[int | None, numbers.count(
+    "--aggregation-length-v6", minimum=0, maximum=128, metavar="LEN",
+    help="BGP: announce each IPv6 address as its /LEN prefix (default 128).")]
+LocalPrefOption = Annotated[int | None, numbers.count(
+    "--local-pref", minimum=0, maximum=4294967295, metavar="N",
+    help="BGP: the LOCAL_PREF sent with its addresses (to iBGP peers only).")]
+CommunityOption = Annotated[list[str] | None, typer.Option(
+    "--community", metavar="COMMUNITY",
+    help="BGP: a community sent with its addresses: AS:VALUE, large:A:B:C or a well-known "
+         "name (no-export, no-advertise, ...); repeatable.")]
+BgpPeerOption = Annotated[list[str] | None, typer.Option(
+    "--bgp-peer", metavar="PEER",
+    help="BGP: announce its addresses to this peer only (repeatable; default: every peer).")]
+
+
+def _bgp_changes(aggregation_length: int | None, aggregation_length_v6: int | None,
+                 local_pref: int | None, communities: list[str] | None,
+                 bgp_peers: list[str] | None) -> dict[str, Any]:
+    """The advertisement fields given on the command line (communities normalised)."""
+    from lbctl.core.bgp import make_advertisement
+
+    changes: dict[str, Any] = {}
+    if aggregation_length is not None:
+        changes["aggregation_length"] = aggregation_length
+    if aggregation_length_v6 is not None:
+        changes["aggregation_length_v6"] = aggregation_length_v6
+    if local_pref is not None:
+        changes["local_pref"] = local_pref
+    if communities is not None:
+        changes["communities"] = make_advertisement(communities=communities).communities
+    if bgp_peers is not None:
+        changes["peers"] = tuple(sorted(set(bgp_peers)))
+    return changes
 DOC_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 
 
@@ -46,6 +96,7 @@ def _pool_doc(view: PoolView, *, details: bool) -> dict[str, Any]:
         "nodeSelectors": list(pool.node_selectors),
         "priority": pool.priority,
         "reservations": dict(pool.reservations),
+        **_announce_doc(pool),
         "usage": [
             {"family": u.family, "used": u.used, "free": u.free, "capacity": u.capacity}
             for u in view.usage
@@ -55,6 +106,20 @@ def _pool_doc(view: PoolView, *, details: bool) -> dict[str, Any]:
         doc["allocations"] = [_record_doc(a) for a in view.allocations]
         doc["holds"] = [_record_doc(a) for a in view.holds]
     return doc
+
+
+def _announce_doc(pool: Pool) -> dict[str, Any]:
+    """``announce`` and ``bgp`` (the advertisement), for a pool announced over BGP only: the
+    shape of layer-2 pools stays as it was."""
+    from lbctl.core.bgp import LAYER2
+
+    if pool.announce == LAYER2:
+        return {}
+    bgp = pool.bgp
+    return {"announce": pool.announce, "bgp": {
+        "aggregationLength": bgp.aggregation_length,
+        "aggregationLengthV6": bgp.aggregation_length_v6, "localPref": bgp.local_pref,
+        "communities": list(bgp.communities), "peers": list(bgp.peers)}}
 
 
 def _record_doc(record: Allocation) -> dict[str, Any]:
@@ -131,6 +196,12 @@ def add(
         "--node-selector", metavar="SELECTOR",
         help="Announce its addresses (lbctl speaker, layer 2) only from nodes whose labels "
              "match (openyurt.io/is-edge-worker=true). Repeat for alternatives.")] = None,
+    announce: AnnounceOption = None,
+    aggregation_length: AggregationOption = None,
+    aggregation_length_v6: AggregationV6Option = None,
+    local_pref: LocalPrefOption = None,
+    communities: CommunityOption = None,
+    bgp_peers: BgpPeerOption = None,
     allow_cluster_overlap: Annotated[bool, typer.Option(
         "--allow-cluster-overlap",
         help="Add the pool even if it holds a node's address, a pod CIDR or a ClusterIP in "
@@ -144,9 +215,17 @@ def add(
     CIDR or holds a ClusterIP in use is refused too, naming them, unless
     --allow-cluster-overlap.
 
+    With --announce bgp (or both), lbctl speaker announces each address to the BGP peers
+    (lbctl bgp peer add) as its /32 (/128) from every eligible node, or as its
+    --aggregation-length prefix, with --local-pref and --community, to the --bgp-peer peers
+    only if given (MetalLB's BGPAdvertisement).
+
     Example: lbctl pool add default 192.168.1.30-192.168.1.49 --state ./lb.yaml
+
+    Example: lbctl pool add routed 192.168.197.0/24 --announce bgp --community no-export
     """
     from lbctl.actions import pools as actions
+    from lbctl.core.bgp import Advertisement
     from lbctl.core.pools import make_pool
 
     app = app_of(ctx)
@@ -155,6 +234,9 @@ def add(
         name, addresses, auto_assign=not no_auto_assign, avoid_buggy_ips=avoid_buggy_ips,
         namespaces=namespaces or (), selectors=selectors or (), priority=priority,
         node_selectors=node_selectors or (),
+        announce=(announce or Announce.layer2).value,
+        bgp=Advertisement(**_bgp_changes(aggregation_length, aggregation_length_v6, local_pref,
+                                         communities, bgp_peers)),
     )
     kube = None if app.offline or allow_cluster_overlap else app.kube()
     _report(app, actions.add(app.store(), pool, dry_run=app.options.dry_run, kube=kube),
@@ -196,6 +278,15 @@ def set_(
              "(repeatable; replaces the list).")] = None,
     any_node: Annotated[bool, typer.Option(
         "--any-node", help="Drop the node selectors: every node may announce again.")] = False,
+    announce: AnnounceOption = None,
+    aggregation_length: AggregationOption = None,
+    aggregation_length_v6: AggregationV6Option = None,
+    local_pref: LocalPrefOption = None,
+    communities: CommunityOption = None,
+    bgp_peers: BgpPeerOption = None,
+    all_bgp_peers: Annotated[bool, typer.Option(
+        "--all-bgp-peers", help="BGP: announce to every peer again (drops --bgp-peer).")
+    ] = False,
     allow_cluster_overlap: Annotated[bool, typer.Option(
         "--allow-cluster-overlap",
         help="Add the addresses even if they hold a node's address, a pod CIDR or a ClusterIP "
@@ -215,6 +306,10 @@ def set_(
       lbctl pool set default --remove 192.168.1.45-192.168.1.49 --dry-run
       lbctl pool set default --no-auto-assign --priority 10
       lbctl pool set edge --node-selector openyurt.io/is-edge-worker=true
+      lbctl pool set routed --announce bgp --bgp-peer router --local-pref 200
+
+    --announce layer2 drops the pool's BGP options; --community and --bgp-peer replace the
+    lists.
     """
     from lbctl.actions import pools as actions
 
@@ -225,8 +320,16 @@ def set_(
                          hint="give one of them")
     if any_node:
         node_selectors = []
-    if not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips, priority,
-                                       namespaces, selectors, node_selectors)):
+    if all_bgp_peers and bgp_peers:
+        raise UsageError("--all-bgp-peers announces to every peer; --bgp-peer names some",
+                         hint="give one of them")
+    if all_bgp_peers:
+        bgp_peers = []
+    bgp = _bgp_changes(aggregation_length, aggregation_length_v6, local_pref, communities,
+                       bgp_peers)
+    if not bgp and not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips,
+                                                   priority, namespaces, selectors,
+                                                   node_selectors, announce)):
         raise UsageError(f"nothing to change in pool {name}",
                          hint=f"example: lbctl pool set {name} --add 192.0.2.50-192.0.2.59")
     kube = None if app.offline or allow_cluster_overlap or not add else app.kube()
@@ -234,7 +337,8 @@ def set_(
         app.store(), name, dry_run=app.options.dry_run, kube=kube, add=add or (),
         remove=remove or (),
         auto_assign=auto_assign, avoid_buggy_ips=avoid_buggy_ips, priority=priority,
-        namespaces=namespaces, selectors=selectors, node_selectors=node_selectors)
+        namespaces=namespaces, selectors=selectors, node_selectors=node_selectors,
+        announce=announce.value if announce else None, bgp=bgp or None)
     _report(app, applied, "configured")
 
 
@@ -325,6 +429,7 @@ def show(
         ("Priority", "-" if pool.priority is None else str(pool.priority)),
         ("Serves", pool.scope()),
         ("Announced from", " | ".join(pool.node_selectors) or "every node"),
+        *_announce_facts(pool),
     ] + [
         (f"{u.family}", f"{render.count(u.used)} used, {render.count(u.free)} free of "
                         f"{render.count(u.capacity)}")
@@ -343,6 +448,23 @@ def show(
         render.say(app.out, f"{title}: {len(rows) or 'none'}")
         if rows:
             app.table(headers, rows)
+
+
+def _announce_facts(pool: Pool) -> list[tuple[str, str]]:
+    """How a pool announced over BGP is announced (nothing for a layer-2 pool)."""
+    from lbctl.core.bgp import LAYER2
+
+    if pool.announce == LAYER2:
+        return []
+    bgp = pool.bgp
+    return [
+        ("Announce", {"bgp": "BGP", "both": "BGP and layer 2"}[pool.announce]),
+        ("BGP prefixes", f"/{bgp.aggregation_length} (IPv4), /{bgp.aggregation_length_v6} "
+                         "(IPv6)"),
+        ("BGP peers", ", ".join(bgp.peers) or "every peer"),
+        ("Local pref", "-" if bgp.local_pref is None else str(bgp.local_pref)),
+        ("Communities", ", ".join(bgp.communities) or "-"),
+    ]
 
 
 @command(app, "remove")

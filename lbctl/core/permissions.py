@@ -129,6 +129,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("update", "", "configmaps", "write the state document (compare-and-swap)",
                ("pool", "assign", "release", "reconcile", "controller"),
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    # BGP peers' passwords: a new Secret lbctl-bgp-<peer>, never read or changed by the CLI.
+    Permission("create", "", "secrets", "store a BGP peer's password (--password-file)",
+               ("bgp peer add",), namespace=SYSTEM_NAMESPACE),
     # The controller's leader election.
     Permission("get", "coordination.k8s.io", "leases", "find the controller's leader",
                ("controller", "controller status", "svc show", "doctor"),

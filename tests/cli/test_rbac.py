@@ -122,7 +122,9 @@ def test_objects_and_bindings(cli: Cli) -> None:
 def test_the_state_configmap_rules_are_namespaced_and_named(cli: Cli) -> None:
     role = printed(cli)[3]
     assert (role["kind"], role["metadata"]["namespace"]) == ("Role", "kube-system")
-    assert {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]} in role["rules"]
+    # Secrets: create only (a BGP peer's new password Secret), never get or update
+    assert {"apiGroups": [""], "resources": ["configmaps", "secrets"],
+            "verbs": ["create"]} in role["rules"]
     assert {"apiGroups": [""], "resources": ["configmaps"],
             "verbs": ["get", "list", "update", "watch"],
             "resourceNames": ["lbctl-state"]} in role["rules"]

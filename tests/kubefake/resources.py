@@ -95,6 +95,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         name_format="label1035",
     ),
     ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
+    ResourceType("", "v1", "secrets", "Secret"),
     ResourceType(
         "",
         "v1",
@@ -114,6 +115,10 @@ RESOURCES: tuple[ResourceType, ...] = (
         "apps", "v1", "deployments", "Deployment", subresources=("status",), short_names=("deploy",)
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
+    # Calico's BGP configuration (its CRDs; cluster-scoped), which doctor reads.
+    ResourceType("crd.projectcalico.org", "v1", "bgpconfigurations", "BGPConfiguration",
+                 namespaced=False),
+    ResourceType("crd.projectcalico.org", "v1", "bgppeers", "BGPPeer", namespaced=False),
     # What `lbctl rbac` and `lbctl install` print, so that applying them can be tested.
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole",

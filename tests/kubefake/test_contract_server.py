@@ -146,8 +146,8 @@ def test_version_and_discovery_documents(raw: Raw, kube_server: FakeKubeServer) 
     assert raw("GET", "/api")[1]["versions"] == ["v1"]
     groups = {g["name"] for g in raw("GET", "/apis")[1]["groups"]}
     assert groups == {
-        "apps", "authorization.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
-        "events.k8s.io", "rbac.authorization.k8s.io",
+        "apps", "authorization.k8s.io", "coordination.k8s.io", "crd.projectcalico.org",
+        "discovery.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io",
     }
     core = {r["name"]: r for r in raw("GET", "/api/v1")[1]["resources"]}
     assert core["services"]["shortNames"] == ["svc"] and core["nodes"]["namespaced"] is False
@@ -321,7 +321,7 @@ def test_the_standalone_runner_serves_seeded_objects(tmp_path: Path) -> None:
 
 def test_the_standalone_runner_reports_a_bad_seed(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
-    seed.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
+    seed.write_text("apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: s}\n")
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [
@@ -341,7 +341,8 @@ def test_the_standalone_runner_reports_a_bad_seed(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     assert done.returncode == 2
-    assert done.stderr.startswith("kubefake: error: cannot seed from") and "Secret" in done.stderr
+    assert done.stderr.startswith("kubefake: error: cannot seed from")
+    assert "PersistentVolume" in done.stderr
 
 
 def test_the_server_counts_the_connections_it_accepts(kube_server: FakeKubeServer) -> None:

@@ -1,0 +1,416 @@
+"""``lbctl bgp peer ...``, ``pool add/set --announce`` and ``lbctl bgp export``: exact output
+and exit codes, on a state file and on the fake kube-apiserver (the password Secret)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from tests import statefiles
+from tests.conftest import Cli
+from tests.kubefake.server import FakeKubeServer
+
+ROUTER = ("bgp", "peer", "add", "router", "--address", "192.168.200.1", "--asn", "64501",
+          "--my-asn", "64500")
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> str:
+    return str(tmp_path / "lb.yaml")
+
+
+def document(state: str) -> dict[str, object]:
+    found: dict[str, object] = statefiles.document(state)
+    return found
+
+
+# ------------------------------------------------------------------------------- peers
+
+
+def test_peer_add_list_show_remove(cli: Cli, state: str) -> None:
+    added = cli(*ROUTER, "--state", state)
+    assert (added.code, added.out, added.err) == (0, "bgppeer/router created\n", "")
+    assert document(state)["peers"] == {"router": {
+        "address": "192.168.200.1", "asn": 64501, "myASN": 64500, "port": 179,
+        "holdTime": 90}}
+    rack = cli("bgp", "peer", "add", "rack-a", "--address", "10.0.0.1", "--asn", "64500",
+               "--my-asn", "64500", "--port", "1179", "--hold-time", "0", "--password-secret",
+               "rack-a-bgp", "--source-address", "10.0.0.5", "--node-selector", "rack=a",
+               "--state", state)
+    assert rack.code == 0, rack.err
+    listed = cli("bgp", "peer", "list", "--state", state)
+    assert (listed.code, listed.out) == (0, (
+        "NAME     ADDRESS         ASN     MY-ASN   TYPE\n"
+        "rack-a   10.0.0.1        64500   64500    iBGP\n"
+        "router   192.168.200.1   64501   64500    eBGP\n"))
+    wide = cli("bgp", "peer", "list", "-o", "wide", "--no-headers", "--state", state)
+    assert wide.out == (
+        "rack-a   10.0.0.1        64500   64500   iBGP   1179   0s    secret/rack-a-bgp   "
+        "10.0.0.5   no   rack=a\n"
+        "router   192.168.200.1   64501   64500   eBGP   179    90s   -                   "
+        "-          no   *\n")
+    assert cli("bgp", "peer", "list", "-o", "name", "--state", state).out == (
+        "bgppeer/rack-a\nbgppeer/router\n")
+    shown = json.loads(cli("bgp", "peer", "show", "rack-a", "-o", "json", "--state", state).out)
+    assert shown == {"name": "rack-a", "address": "10.0.0.1", "asn": 64500, "myASN": 64500,
+                     "port": 1179, "holdTime": 0, "passwordSecret": "rack-a-bgp",
+                     "sourceAddress": "10.0.0.5", "ebgpMultiHop": False,
+                     "nodeSelectors": ["rack=a"]}
+    items = json.loads(cli("bgp", "peer", "list", "-o", "json", "--state", state).out)
+    assert items["kind"] == "BGPPeerList"
+    assert [i["name"] for i in items["items"]] == ["rack-a", "router"]
+    table = cli("bgp", "peer", "show", "router", "--state", state)
+    assert table.out == (
+        "Name:             router\n"
+        "Router:           192.168.200.1 port 179, AS 64501\n"
+        "Cluster AS:       64500 (eBGP)\n"
+        "Hold time:        90s\n"
+        "Password:         none\n"
+        "Source address:   the node's own\n"
+        "eBGP multihop:    no\n"
+        "Nodes:            every node\n"
+        "Pools:            none (no pool announces over BGP to it)\n")
+    before = Path(state).read_text()
+    dry = cli("bgp", "peer", "remove", "router", "--dry-run", "--state", state)
+    assert dry.code == 0 and dry.out.endswith(
+        "-  router: {address: 192.168.200.1, asn: 64501, myASN: 64500, port: 179, holdTime: "
+        "90}\nbgppeer/router deleted (dry run)\n")
+    assert Path(state).read_text() == before
+    assert cli("bgp", "peer", "remove", "router", "--state", state).out == (
+        "bgppeer/router deleted\n")
+    assert list(document(state)["peers"]) == ["rack-a"]  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--ebgp-multihop", "--my-asn", "64501"), 2,
+         "lbctl: error: peer router: ebgpMultiHop is for eBGP only, and asn = myASN = 64501 "
+         "makes this an iBGP session"),
+        (("--hold-time", "2"), 2,
+         "lbctl: error: peer router: holdTime must be 0 or 3..65535 seconds, not 2"),
+        (("--address", "192.168.200"), 2,
+         "lbctl: error: peer router: address '192.168.200' is not an IP address"),
+        (("--source-address", "fd00::1"), 2,
+         "lbctl: error: peer router: sourceAddress fd00::1 and address 192.168.200.1 are of "
+         "different IP families"),
+        (("--asn", "0"), 2,
+         "lbctl: error: Invalid value for '--asn': 0 is out of range (give 1 to 4294967295)"),
+    ],
+)
+def test_peer_add_refuses_bad_peers(cli: Cli, state: str, args: tuple[str, ...], code: int,
+                                    message: str) -> None:
+    result = cli(*ROUTER, *args, "--state", state)
+    assert result.code == code
+    assert result.err.splitlines()[0].startswith(message), result.err
+    assert result.err.splitlines()[1].startswith("hint: ")
+    assert not Path(state).exists()
+
+
+def test_peer_conflicts_and_missing_peers(cli: Cli, state: str) -> None:
+    assert cli(*ROUTER, "--state", state).code == 0
+    again = cli(*ROUTER, "--state", state)
+    assert (again.code, again.err.splitlines()[0]) == (
+        4, "lbctl: error: BGP peer router already exists")
+    twin = cli("bgp", "peer", "add", "twin", *ROUTER[4:], "--state", state)
+    assert (twin.code, twin.err.splitlines()[0]) == (
+        4, "lbctl: error: peers router and twin are the same session (192.168.200.1 port 179)")
+    missing = cli("bgp", "peer", "show", "nope", "--state", state)
+    assert (missing.code, missing.err) == (
+        3, "lbctl: error: BGP peer nope not found (peers: router)\n"
+           "hint: lbctl bgp peer list shows the peers\n")
+    assert cli("pool", "add", "routed", "192.168.197.0/24", "--announce", "bgp", "--bgp-peer",
+               "router", "--state", state).code == 0
+    used = cli("bgp", "peer", "remove", "router", "--state", state)
+    assert (used.code, used.err.splitlines()[0]) == (
+        4, "lbctl: error: BGP peer router is named by the advertisement of pool routed")
+
+
+def test_a_password_file_with_a_state_file_says_where_the_secret_comes_from(
+        cli: Cli, state: str, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-Pa55\n")
+    result = cli(*ROUTER, "--password-file", str(secret), "--state", state)
+    assert result.code == 2
+    assert result.err == (
+        "lbctl: error: --password-file needs the cluster (the password goes into a Secret "
+        f"there), but the state is the local file {state}\n"
+        "hint: create the Secret yourself (kubectl create secret generic lbctl-bgp-router -n "
+        "kube-system --from-file=password=FILE) and pass --password-secret lbctl-bgp-router\n")
+    assert "s3cret" not in result.out + result.err
+    assert not Path(state).exists()
+
+
+def test_a_password_goes_into_a_secret_and_nowhere_else(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    password = "s3cret-Pa55"
+    secret = tmp_path / "password"
+    secret.write_text(password + "\n")
+    k = ("--kubeconfig", str(kubeconfig))
+    dry = cli(*ROUTER, "--password-file", str(secret), "--dry-run", *k)
+    assert dry.code == 0, dry.err
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is None
+    result = cli(*ROUTER, "--password-file", str(secret), "-o", "json", *k)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["passwordSecret"] == "lbctl-bgp-router"
+    stored = kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system")
+    assert stored is not None
+    assert base64.b64decode(stored["data"]["password"]).decode() == password
+    configmap = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+    assert configmap is not None
+    text = configmap["data"]["state.yaml"]
+    assert "passwordSecret: lbctl-bgp-router" in text and password not in text
+    # an existing Secret is never overwritten: the way out is named
+    assert cli("bgp", "peer", "remove", "router", *k).code == 0
+    secret.write_text("n3w-pa55word")
+    again = cli(*ROUTER, "--password-file", str(secret), "--debug", *k)
+    assert (again.code, "\n".join(again.err.splitlines()[-2:]) + "\n") == (
+        4, "lbctl: error: Secret kube-system/lbctl-bgp-router already exists; lbctl does not "
+           "overwrite it\n"
+           "hint: keep its password with --password-secret lbctl-bgp-router, or change it with "
+           "kubectl (kubectl -n kube-system delete secret lbctl-bgp-router, then add the peer "
+           "again)\n")
+    after = kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system")
+    assert after is not None and after["data"] == stored["data"]
+    refused = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+    assert refused is not None and "peers:" not in refused["data"]["state.yaml"]
+    kept = cli(*ROUTER, "--password-secret", "lbctl-bgp-router", *k)
+    assert kept.code == 0, kept.err
+    for output in (dry, result, again, kept, cli("bgp", "peer", "list", "-o", "yaml", *k)):
+        assert password not in output.out + output.err
+        assert "n3w-pa55word" not in output.out + output.err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "is empty: no password"), ("a\nb\n", "holds more than one line"),
+     ("x" * 81, "is longer than 80 bytes")],
+)
+def test_bad_password_files_are_refused(cli: Cli, kubeconfig: Path,
+                                        kube_server: FakeKubeServer, tmp_path: Path,
+                                        text: str, message: str) -> None:
+    secret = tmp_path / "password"
+    secret.write_text(text)
+    result = cli(*ROUTER, "--password-file", str(secret), "--kubeconfig", str(kubeconfig))
+    assert result.code == 2 and message in result.err
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is None
+    assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+
+
+# ------------------------------------------------------------------------------- pools
+
+
+def test_pool_announce_and_advertisement_flags(cli: Cli, state: str) -> None:
+    assert cli(*ROUTER, "--state", state).code == 0
+    added = cli("pool", "add", "routed", "192.168.197.0/24", "--announce", "bgp",
+                "--community", "no-export", "--community", "64500:0100", "--local-pref", "200",
+                "--state", state)
+    assert (added.code, added.err) == (0, "")
+    pool = document(state)["pools"]["routed"]  # type: ignore[index]
+    assert pool["announce"] == "bgp"
+    assert pool["bgp"] == {"aggregationLength": 32, "aggregationLengthV6": 128,
+                           "localPref": 200, "communities": ["64500:100", "no-export"]}
+    shown = json.loads(cli("pool", "show", "routed", "-o", "json", "--state", state).out)
+    assert (shown["announce"], shown["bgp"]) == ("bgp", {
+        "aggregationLength": 32, "aggregationLengthV6": 128, "localPref": 200,
+        "communities": ["64500:100", "no-export"], "peers": []})
+    changed = cli("pool", "set", "routed", "--announce", "both", "--aggregation-length", "24",
+                  "--bgp-peer", "router", "--state", state)
+    assert (changed.code, changed.out) == (0, "pool/routed configured\n")
+    pool = document(state)["pools"]["routed"]  # type: ignore[index]
+    assert (pool["announce"], pool["bgp"]["aggregationLength"], pool["bgp"]["peers"]) == (
+        "both", 24, ["router"])
+    short = cli("pool", "set", "routed", "--aggregation-length", "16", "--state", state)
+    assert (short.code, short.err.splitlines()[0]) == (
+        2, "lbctl: error: pool routed: aggregationLength 16 is shorter than the prefix /24 of "
+           "192.168.197.0/24: the aggregate would announce addresses outside the pool")
+    gone = cli("pool", "set", "routed", "--bgp-peer", "gone", "--state", state)
+    assert (gone.code, gone.err.splitlines()[0]) == (
+        3, "lbctl: error: pool routed: BGP peer gone not found (peers: router)")
+    assert cli("pool", "set", "routed", "--all-bgp-peers", "--state", state).code == 0
+    assert "peers" not in document(state)["pools"]["routed"]["bgp"]  # type: ignore[index]
+    back = cli("pool", "set", "routed", "--announce", "layer2", "--state", state)
+    assert back.code == 0
+    assert set(document(state)["pools"]["routed"]) == {  # type: ignore[call-overload]
+        "addresses", "autoAssign", "avoidBuggyIPs"}
+    layer2 = cli("pool", "add", "l2", "10.9.0.0/24", "--community", "no-export",
+                 "--state", state)
+    assert (layer2.code, layer2.err) == (
+        2, "lbctl: error: pool l2 announces with layer2 only: BGP options do not apply\n"
+           "hint: add --announce bgp (or both) to announce it over BGP\n")
+    bad = cli("pool", "add", "l3", "10.9.1.0/24", "--announce", "bgp", "--community", "64500",
+              "--state", state)
+    assert bad.code == 2 and "invalid community '64500'" in bad.err
+
+
+def test_layer2_pools_keep_their_json_shape(cli: Cli, state: str) -> None:
+    assert cli("pool", "add", "l2", "10.9.0.0/24", "--state", state).code == 0
+    shown = json.loads(cli("pool", "show", "l2", "-o", "json", "--state", state).out)
+    assert "announce" not in shown and "bgp" not in shown
+    assert "peers" not in document(state)
+
+
+# ------------------------------------------------------------------------------- export
+
+NODES = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Node
+  metadata: {name: n1, labels: {rack: a}}
+  status: {addresses: [{type: InternalIP, address: 10.0.0.11}, {type: Hostname, address: n1}]}
+- apiVersion: v1
+  kind: Node
+  metadata: {name: n2}
+  status: {addresses: [{type: InternalIP, address: 10.0.0.12}]}
+- apiVersion: v1
+  kind: Node
+  metadata: {name: n3}
+  status: {addresses: [{type: InternalIP, address: 'fd00::13'}]}
+"""
+
+FRR = """\
+! lbctl bgp export: the router 192.168.200.1 (AS 64501) of peer router, for the cluster's \
+nodes (AS 64500)
+! node n3: no IPv4 InternalIP, left out
+ip prefix-list LBCTL-router seq 5 permit 10.20.0.0/30
+ip prefix-list LBCTL-router seq 10 permit 10.20.0.4/30 le 32
+ip prefix-list LBCTL-router seq 15 permit 10.20.0.8/30 le 32
+ip prefix-list LBCTL-router seq 20 permit 10.20.0.12/30
+ip prefix-list LBCTL-router seq 25 permit 192.168.197.0/24 ge 32 le 32
+route-map LBCTL-router-IN permit 10
+ match ip address prefix-list LBCTL-router
+exit
+route-map LBCTL-router-OUT deny 10
+exit
+router bgp 64501
+ bgp router-id 192.168.200.1
+ neighbor LBCTL-router peer-group
+ neighbor LBCTL-router remote-as 64500
+ neighbor 10.0.0.11 peer-group LBCTL-router
+ neighbor 10.0.0.11 description n1
+ neighbor 10.0.0.12 peer-group LBCTL-router
+ neighbor 10.0.0.12 description n2
+ address-family ipv4 unicast
+  neighbor LBCTL-router activate
+  neighbor LBCTL-router route-map LBCTL-router-IN in
+  neighbor LBCTL-router route-map LBCTL-router-OUT out
+  maximum-paths 64
+ exit-address-family
+exit
+"""
+
+BIRD = """\
+# lbctl bgp export: the router 192.168.200.1 (AS 64501) of peer router, for the cluster's \
+nodes (AS 64500)
+# node n3: no IPv4 InternalIP, left out
+router id 192.168.200.1;
+
+protocol device {
+}
+
+# a bird.conf that has a kernel protocol for this table already: add merge paths to
+# it instead of this one
+protocol kernel lbctl_router_kernel {
+  ipv4 { export all; };
+  merge paths on;   # ECMP: one next hop per node announcing an address
+}
+
+filter lbctl_router_import {
+  if net ~ [ 10.20.0.0/30{30,30}, 10.20.0.4/30{30,32}, 10.20.0.8/30{30,32}, \
+10.20.0.12/30{30,30}, 192.168.197.0/24{32,32} ] then accept;
+  reject;
+}
+
+template bgp lbctl_router {
+  local as 64501;
+  hold time 90;
+  ipv4 {
+    import filter lbctl_router_import;
+    export none;
+  };
+}
+
+protocol bgp lbctl_router_n1 from lbctl_router {
+  neighbor 10.0.0.11 as 64500;
+}
+
+protocol bgp lbctl_router_n2 from lbctl_router {
+  neighbor 10.0.0.12 as 64500;
+}
+"""
+
+
+@pytest.fixture
+def routed(cli: Cli, state: str, tmp_path: Path) -> tuple[str, str]:
+    """A state with the seed's peer and pool, a range pool aggregated to /30, a layer-2 pool,
+    and a Node manifest file."""
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text(NODES)
+    for args in (ROUTER, ("pool", "add", "routed", "192.168.197.0/24", "--announce", "bgp"),
+                 ("pool", "add", "r2", "10.20.0.1-10.20.0.14", "--announce", "both",
+                  "--aggregation-length", "30"),
+                 ("pool", "add", "l2", "10.9.0.0/24")):
+        assert cli(*args, "--state", state).code == 0
+    return state, str(nodes)
+
+
+def test_export_frr_and_bird(cli: Cli, routed: tuple[str, str]) -> None:
+    state, nodes = routed
+    frr = cli("bgp", "export", "--format", "frr", "-f", nodes, "--state", state)
+    assert (frr.code, frr.out, frr.err) == (0, FRR, "")
+    bird = cli("bgp", "export", "--format", "bird", "-f", nodes, "--state", state)
+    assert (bird.code, bird.out, bird.err) == (0, BIRD, "")
+
+
+def test_export_follows_node_selectors_multihop_and_the_password_secret(
+        cli: Cli, routed: tuple[str, str]) -> None:
+    state, nodes = routed
+    assert cli("bgp", "peer", "add", "rack-a", "--address", "10.1.0.1", "--asn", "64510",
+               "--my-asn", "64500", "--node-selector", "rack=a", "--ebgp-multihop",
+               "--hold-time", "30", "--password-secret", "rack-a-bgp", "--port", "1179",
+               "--state", state).code == 0
+    assert cli("pool", "set", "r2", "--bgp-peer", "router", "--state", state).code == 0
+    which = cli("bgp", "export", "--format", "frr", "-f", nodes, "--state", state)
+    assert (which.code, which.err) == (
+        2, "lbctl: error: which peer's router? (peers: rack-a, router)\n"
+           "hint: name it with --peer NAME\n")
+    frr = cli("bgp", "export", "--format", "frr", "--peer", "rack-a", "-f", nodes,
+              "--state", state).out
+    assert "! node n2: not selected by peer rack-a's node selectors\n" in frr
+    assert "! TCP MD5 password: the value of key password of Secret kube-system/rack-a-bgp " \
+           "(never printed by lbctl)\n" in frr
+    assert "! the nodes connect to port 1179: make the router listen there\n" in frr
+    assert " neighbor LBCTL-rack-a timers 10 30\n neighbor LBCTL-rack-a ebgp-multihop\n" in frr
+    assert " neighbor 10.0.0.11 peer-group LBCTL-rack-a\n" in frr and "10.0.0.12" not in frr
+    assert "10.20.0" not in frr  # r2 goes to router only
+    bird = cli("bgp", "export", "--format", "bird", "--peer", "rack-a", "-f", nodes,
+               "--state", state).out
+    assert "  hold time 30;\n  multihop;\n" in bird
+    assert "if net ~ [ 192.168.197.0/24{32,32} ] then accept;" in bird
+
+
+def test_export_reads_the_nodes_from_the_cluster(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, state: str) -> None:
+    assert cli(*ROUTER, "--state", state).code == 0
+    for name, ip in (("b", "10.0.0.12"), ("a", "10.0.0.11")):
+        kube_server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                                "status": {"addresses": [{"type": "InternalIP",
+                                                          "address": ip}]}})
+    result = cli("bgp", "export", "--format", "bird", "--state", state,
+                 "--kubeconfig", str(kubeconfig))
+    assert result.code == 0, result.err
+    assert "protocol bgp lbctl_router_a from lbctl_router {\n  neighbor 10.0.0.11 as 64500;\n" \
+        in result.out
+    assert "# no pool announces over BGP to peer router: nothing is accepted" in result.out
+
+
+def test_export_without_peers(cli: Cli, state: str) -> None:
+    result = cli("bgp", "export", "--format", "frr", "--state", state)
+    assert (result.code, result.err) == (
+        2, "lbctl: error: which peer's router? (peers: none)\n"
+           "hint: add one first: lbctl bgp peer add NAME --address A --asn N --my-asn M\n")

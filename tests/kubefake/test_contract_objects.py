@@ -327,8 +327,9 @@ def test_seeding_and_reading_objects_directly(kube_server: FakeKubeServer, core:
     kube_server.put_object({**service("web", type="LoadBalancer"), "status": {"loadBalancer": {}}})
     assert kube_server.get_object("services", "web")["status"] == {"loadBalancer": {}}
     assert [o["metadata"]["name"] for o in kube_server.objects_of("services")] == ["web"]
-    with pytest.raises(ValueError, match="serves no v1 Secret"):
-        kube_server.put_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})
+    with pytest.raises(ValueError, match="serves no v1 PersistentVolume"):
+        kube_server.put_object({"apiVersion": "v1", "kind": "PersistentVolume",
+                                "metadata": {"name": "s"}})
 
 
 def test_load_balancer_node_ports_follow_allocate_load_balancer_node_ports(raw: Raw) -> None:

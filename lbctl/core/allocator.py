@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 from lbctl.core.addresses import (
@@ -207,6 +207,7 @@ class Allocator:
 
     def __init__(self, state: State,
                  published: Mapping[ServiceKey, Sequence[str]] | None = None) -> None:
+        self._base = state  # what the allocator does not change (BGP peers) comes from here
         self._pools = dict(state.pools)
         self._allocations = dict(state.allocations)
         self._holds = dict(state.holds)
@@ -275,8 +276,8 @@ class Allocator:
             self._by_sharing_key.get(record.sharing_key, set()).discard(record.key)
 
     def state(self) -> State:
-        return State(pools=self._pools, allocations=dict(self._allocations),
-                     holds=dict(self._holds))
+        return replace(self._base, pools=self._pools, allocations=dict(self._allocations),
+                       holds=dict(self._holds))
 
     def usage(self, pool: str) -> dict[int, tuple[int, int]]:
         """Per family: (used, capacity) of a pool, exact for any size."""

@@ -291,3 +291,13 @@ def test_peer_changes() -> None:
     with pytest.raises(LbctlError) as missing:
         remove_peer(state, "nope")
     assert missing.value.exit_code == ExitCode.NOT_FOUND
+
+
+def test_allocating_keeps_the_peers() -> None:
+    from lbctl.core.allocator import Allocator, Request
+
+    state = add_peer(state_of(make_pool("p", ["10.0.0.0/30"])), ROUTER)
+    allocator = Allocator(state)
+    allocator.allocate(Request("web", "front"))
+    assert allocator.state().peers == {"router": ROUTER}
+    assert len(allocator.state().allocations) == 1

@@ -10,6 +10,7 @@ errors are :mod:`lbctl.errors`' and pass through.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from lbctl.core import service as core
 from lbctl.core.state import Allocation, ServiceKey
@@ -26,7 +27,7 @@ class ServiceView:
     condition: core.Condition
     nodes: tuple[str, ...] | None = None  # nodes with ready endpoints, when asked for
 
-    @property
+    @cached_property
     def key(self) -> ServiceKey:
         return core.key_of(self.svc)
 
@@ -45,6 +46,7 @@ def list_services(kube: KubeAPI, store: StateStore, namespace: str | None, *,
     for svc in services:
         key = core.key_of(svc)
         allocation = state.allocations.get(key)
-        views.append(ServiceView(svc, allocation, core.condition(svc, allocation),
-                                 None if nodes is None else nodes.get(key, ())))
-    return sorted(views, key=lambda v: v.key)
+        views.append((key, ServiceView(svc, allocation, core.condition(svc, allocation),
+                                       None if nodes is None else nodes.get(key, ()))))
+    views.sort(key=lambda pair: pair[0])
+    return [view for _, view in views]

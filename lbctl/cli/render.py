@@ -5,6 +5,9 @@ the terminal width, so they survive ``grep``, ``awk`` and narrow terminals.  Cel
 :class:`rich.text.Text`, so colour appears only on a terminal (and never with NO_COLOR) and
 text from the cluster is never interpreted as markup.  Machine formats (``-o json|yaml``) go
 through :func:`document` and have the stable shapes documented in the README.
+
+rich is imported only where it draws: a table written off a terminal (``svc list`` into a pipe)
+is plain text, measured without it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,26 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.cells import cell_len
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
-Cell = str | Text
+    Cell = str | Text
+
+
+def _plain(cell: Cell) -> str:
+    return cell if isinstance(cell, str) else cell.plain
+
+
+def cell_len(text: str) -> int:
+    """How many terminal cells ``text`` takes (rich's measure; printable ASCII: its length)."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    from rich.cells import cell_len as measure
+
+    return measure(text)
 
 
 def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell]], *,
@@ -32,7 +48,7 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
         body.insert(0, [h.upper() for h in headers])
     if not body:
         return
-    plain = [[c.plain if isinstance(c, Text) else c for c in row] for row in body]
+    plain = [[_plain(c) for c in row] for row in body]
     widths = [max(cell_len(row[i]) for row in plain) for i in range(len(plain[0]))]
     last = len(widths) - 1
     if not console.is_terminal:
@@ -42,10 +58,12 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
             for row in plain))
         console.file.flush()
         return
+    from rich.text import Text
+
     for row, texts in zip(body, plain, strict=True):
         line = Text()
         for i, (cell, text) in enumerate(zip(row, texts, strict=True)):
-            line.append_text(cell if isinstance(cell, Text) else Text(text))
+            line.append_text(Text(text) if isinstance(cell, str) else cell)
             if i < last:
                 line.append(" " * (widths[i] - cell_len(text) + 3))
         console.print(line, crop=False, overflow="ignore", no_wrap=True)
@@ -54,6 +72,7 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
 def document(console: Console, data: Any, fmt: str) -> None:
     """Print data as JSON (indented, keys in the given order) or YAML."""
     import yaml
+    from rich.text import Text
 
     if fmt == "json":
         console.print(Text(json.dumps(data, indent=2)), crop=False, overflow="ignore")
@@ -91,7 +110,19 @@ def object_names(documents: Iterable[Any]) -> list[str]:
 
 def names(console: Console, items: Iterable[str]) -> None:
     for item in items:
-        console.print(Text(item), crop=False, overflow="ignore")
+        _line(console, item)
+
+
+def _line(console: Console, text: str) -> None:
+    """``text`` and a line break, as rich prints it; off a terminal a printable line (no
+    control character, no tab: nothing rich would change) is written as it is, without rich."""
+    if text.isprintable() and not console.is_terminal:
+        console.file.write(text + "\n")
+        console.file.flush()
+        return
+    from rich.text import Text
+
+    console.print(Text(text), crop=False, overflow="ignore")
 
 
 def outcomes(console: Console, lines: Iterable[str], *, dry_run: bool) -> None:
@@ -112,6 +143,8 @@ def diff(console: Console, text: str) -> None:
         console.file.write(text)
         console.file.flush()
         return
+    from rich.text import Text
+
     for raw in text.splitlines():
         line = raw.rstrip("\r")
         style = ("bold" if line.startswith(("---", "+++")) else
@@ -123,6 +156,8 @@ def diff(console: Console, text: str) -> None:
 
 def bar(used: int, capacity: int, width: int = 10) -> Text:
     """``[####------]  40%``: a utilisation bar, red at 90% and above."""
+    from rich.text import Text
+
     fraction = used / capacity if capacity else 1.0
     filled = min(width, int(fraction * width + 0.5)) if used else 0
     if used and not filled:
@@ -174,7 +209,7 @@ def warn(console: Console, message: str) -> None:
 
 def say(console: Console, message: str) -> None:
     """A message for the person (to stderr): what was done, what to do next."""
-    console.print(Text(message), crop=False, overflow="ignore")
+    _line(console, message)
 
 
 def count(n: int) -> str:

@@ -14,7 +14,6 @@ server is unavailable or not asked)::
 
 from __future__ import annotations
 
-import platform
 from typing import Annotated, Any
 
 import typer
@@ -64,6 +63,8 @@ def version(
         except LbctlError as exc:
             render.say(app.err, f"Server Version: unavailable ({exc.message})")
     if output is not Output.table:
+        import platform
+
         doc: dict[str, Any] = {
             "clientVersion": {"version": __version__, "python": platform.python_version()},
         }

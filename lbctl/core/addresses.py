@@ -20,9 +20,7 @@ Pure: no I/O.  Malformed input raises :class:`lbctl.errors.UsageError` with the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
-import netaddr
+from functools import cache, lru_cache
 
 from lbctl.errors import UsageError
 
@@ -42,11 +40,35 @@ class Address:
         return format_ip(self.version, self.value)
 
 
+def _ipv4(text: str) -> int | None:
+    """The value of an IPv4 address in its canonical spelling (four decimal numbers 0-255 in
+    ASCII digits, no leading zeros), read without netaddr; None for any other text (netaddr
+    then decides, as it always did: this only skips its import and its cost)."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (
+                part[0] == "0" and len(part) > 1):
+            return None
+        number = int(part)
+        if number > 255:
+            return None
+        value = value << 8 | number
+    return value
+
+
 @lru_cache(maxsize=1 << 17)
 def parse_ip(text: str) -> Address:
     """``"10.0.0.1"`` -> Address(4, 167772161).  Strict: no leading zeros, no shorthand.
 
     Cached: the same addresses are parsed again and again (decode, validate, allocate)."""
+    value = _ipv4(text) if isinstance(text, str) else None
+    if value is not None:
+        return Address(IPV4, value)
+    import netaddr  # IPv6, and every spelling the line above does not read
+
     try:
         ip = netaddr.IPAddress(text)
     except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
@@ -60,6 +82,10 @@ def parse_ip(text: str) -> Address:
 @lru_cache(maxsize=1 << 17)
 def format_ip(version: int, value: int) -> str:
     """The canonical text of an address (IPv6 compressed, lower case)."""
+    if version == IPV4 and 0 <= value < 1 << 32:
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    import netaddr
+
     return str(netaddr.IPAddress(value, version))
 
 
@@ -140,6 +166,15 @@ def parse_entry(text: str) -> AddrRange:
 
 
 def _parse_cidr(text: str) -> AddrRange:
+    address_part, _, prefix_part = text.partition("/")
+    first = _ipv4(address_part)
+    if first is not None and prefix_part.isascii() and prefix_part.isdigit() and (
+            prefix_part == str(int(prefix_part)) and int(prefix_part) <= 32):
+        size = 1 << (32 - int(prefix_part))
+        if first % size == 0:  # canonical IPv4 without host bits; netaddr words the rest
+            return AddrRange(IPV4, first, first + size - 1, text)
+    import netaddr
+
     try:
         net = netaddr.IPNetwork(text)
         address_part, _, prefix_part = text.partition("/")
@@ -183,15 +218,17 @@ def _buggy_upto(value: int) -> int:
 # --------------------------------------------------------------------------- never a VIP
 
 
-def _block(version: int, cidr: str) -> tuple[int, int]:
-    net = netaddr.IPNetwork(cidr, version=version)
-    return net.first, net.last
+def _block(cidr: str) -> tuple[int, int]:
+    entry = _parse_cidr(cidr)
+    return entry.first, entry.last
 
 
-#: Blocks no VIP may come from: (family, first, last, what it is, the block as text).  The
-#: narrow IPv6 blocks come before ``::/96``, which holds them, so they are named for what they are.
-_NEVER_VIP: tuple[tuple[int, int, int, str, str], ...] = tuple(
-    (version, *_block(version, cidr), what, cidr) for version, cidr, what in (
+@cache
+def _never_vip() -> tuple[tuple[int, int, int, str, str], ...]:
+    """Blocks no VIP may come from: (family, first, last, what it is, the block as text).  The
+    narrow IPv6 blocks come before ``::/96``, which holds them, so they are named for what they
+    are.  Made on first use (IPv6 needs netaddr)."""
+    return tuple((version, *_block(cidr), what, cidr) for version, cidr, what in (
         (IPV4, "0.0.0.0/32", "unspecified"),
         (IPV4, "0.0.0.0/8", "this-network"),
         (IPV4, "127.0.0.0/8", "loopback"),
@@ -204,14 +241,13 @@ _NEVER_VIP: tuple[tuple[int, int, int, str, str], ...] = tuple(
         (IPV6, "::/96", "IPv4-compatible IPv6"),
         (IPV6, "fe80::/10", "link-local"),
         (IPV6, "ff00::/8", "multicast"),
-    )
-)
+    ))
 
 
 def never_vip(entry: AddrRange) -> tuple[str, str] | None:
     """Why (part of) ``entry`` can never be a load-balancer address: ``(message, hint)``, or
     None when every address of it may be one."""
-    for version, first, last, what, cidr in _NEVER_VIP:
+    for version, first, last, what, cidr in _never_vip():
         if version != entry.version or entry.last < first or entry.first > last:
             continue
         if entry.size == 1:

@@ -17,6 +17,26 @@ EXPECTED = ("NAME      ADDRESSES       BAR\n"
             "v6        2001:db8::/64   [----]\n")
 
 
+@pytest.mark.parametrize("text", [
+    "plain", "Client Version: 0.1.0", "[fd00::1] and [bold]not markup[/bold]", ":smile:",
+    "trailing spaces   ", "wide 日本語 text", "", "a\ttab", "a\rreturn", "bell\x07", "esc\x1b[31m",
+    "two\nlines", "x" * 300,
+])
+def test_lines_off_a_terminal_read_as_rich_prints_them(text: str) -> None:
+    """Messages and names are written without rich off a terminal when rich would print them
+    unchanged; the bytes are the same either way."""
+    from lbctl.cli.context import LazyConsole
+
+    ours, theirs = io.StringIO(), io.StringIO()
+    lazy = LazyConsole(ours)
+    render.say(lazy, text)  # type: ignore[arg-type]
+    render.names(lazy, [text])  # type: ignore[arg-type]
+    rich = Console(file=theirs, soft_wrap=True, markup=False, highlight=False, emoji=False)
+    for _ in range(2):
+        rich.print(Text(text), crop=False, overflow="ignore")
+    assert ours.getvalue() == theirs.getvalue()
+
+
 @pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])
 def test_table_text_is_the_same_on_a_terminal_and_in_a_pipe(terminal: bool) -> None:
     out = io.StringIO()

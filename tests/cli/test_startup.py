@@ -5,9 +5,11 @@ Measured numbers live in bench/ (BENCHMARKS.md); this test pins the property beh
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -98,3 +100,38 @@ def test_cluster_commands_on_the_fast_path_import_neither_the_client_nor_pydanti
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True)
         assert done.stdout.splitlines()[-1] == "0 []", (args, done.stdout, done.stderr)
+
+
+def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_or_rich(
+    kube_server: Any, kubeconfig: Path
+) -> None:
+    """Off a terminal, with no proxy and IPv4 addresses: ``svc list`` speaks http.client, reads
+    IPv4 without netaddr and writes a plain table without rich; ``pool list`` draws its bars
+    with rich's Text only (no Console); ``version`` needs none of them."""
+    state = ("schemaVersion: 1\npools:\n  web:\n    addresses: [192.0.2.0/28]\n"
+             "allocations:\n  shop:\n    web: {ips: [192.0.2.1], pool: web}\n")
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": state}})
+    kube_server.put_object({"apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": "web", "namespace": "shop"},
+                            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+                            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
+    heavy = ("urllib3", "netaddr", "rich", "rich.console")
+    expected = {"svc": [], "pool": ["rich"], "version": []}
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
+        code = (
+            "import sys\n"
+            "from lbctl.cli.main import run\n"
+            f"code = run({[*args, '--kubeconfig', str(kubeconfig)]!r})\n"
+            f"loaded = sorted(m for m in {heavy!r} if m in sys.modules)\n"
+            "print(code, loaded)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env=env)
+        assert done.stdout.splitlines()[-1] == f"0 {expected[args[0]]}", (args, done.stdout,
+                                                                        done.stderr)
+    assert "192.0.2.1" in subprocess.run(
+        [sys.executable, "-m", "lbctl", "svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
+        capture_output=True, text=True, check=True).stdout

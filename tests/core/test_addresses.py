@@ -11,6 +11,7 @@ from lbctl.core.addresses import (
     IPV6,
     canonical_ip,
     count_buggy,
+    format_ip,
     is_buggy,
     parse_entry,
     parse_ip,
@@ -179,3 +180,48 @@ def test_an_ipv4_mapped_address_is_told_its_ipv4_spelling() -> None:
         parse_vip("::ffff:192.168.1.30")
     assert caught.value.hint == ("write it as 192.168.1.30: IPv4 addresses are given in IPv4 "
                                  "spelling")
+
+
+# --- the IPv4 reading without netaddr agrees with netaddr ------------------------------------
+
+_IPV4ISH = st.text(alphabet="0123456789./ -x:٣", max_size=20)
+
+
+def _netaddr(text: str) -> tuple[int, int] | None:
+    import netaddr
+
+    try:
+        ip = netaddr.IPAddress(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+    return ip.version, ip.value
+
+
+@given(st.one_of(_IPV4ISH, st.integers(0, 2**32 - 1).map(
+    lambda v: ".".join(str(v >> s & 255) for s in (24, 16, 8, 0)))))
+def test_addresses_read_as_netaddr_reads_them(text: str) -> None:
+    """parse_ip reads canonical IPv4 itself (no netaddr import on an IPv4 cluster): whatever it
+    reads that way, netaddr reads as the same address, and what netaddr refuses it refuses."""
+    expected = _netaddr(text)
+    try:
+        found = parse_ip(text)
+    except UsageError:
+        assert expected is None, text
+    else:
+        assert (found.version, found.value) == expected, text
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 32))
+def test_ipv4_networks_and_their_text_read_as_netaddr_reads_them(value: int, prefix: int) -> None:
+    import netaddr
+
+    network = value >> (32 - prefix) << (32 - prefix) if prefix else 0
+    text = f"{format_ip(4, network)}/{prefix}"
+    assert format_ip(4, value) == str(netaddr.IPAddress(value, 4))
+    net = netaddr.IPNetwork(text)
+    entry = parse_entry(text)
+    assert (entry.version, entry.first, entry.last, entry.text) == (4, net.first, net.last,
+                                                                    str(net.cidr))
+    if prefix < 32:
+        with pytest.raises(UsageError, match="has host bits set"):
+            parse_entry(f"{format_ip(4, network | 1)}/{prefix}")

@@ -19,6 +19,21 @@ HEAVY = ("kubernetes", "scapy", "yaml", "netaddr", "lbctl.core", "lbctl.actions"
          "lbctl.net", "lbctl.doctor")
 
 
+def _imported(args: list[str], names: tuple[str, ...]) -> str:
+    """Run ``lbctl ARGS`` in a fresh interpreter, off a terminal: its exit code and which of
+    the modules ``names`` it imported."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    code = (
+        "import sys\n"
+        "from lbctl.cli.main import run\n"
+        f"code = run({args!r})\n"
+        f"print(code, sorted(n for n in {names!r} if n in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=env)
+    return done.stdout.splitlines()[-1]
+
+
 def test_help_imports_none_of_the_heavy_modules() -> None:
     code = (
         "import sys\n"
@@ -52,15 +67,9 @@ def test_a_command_imports_only_its_own_command_module(kubeconfig: Path) -> None
     """``lbctl svc list`` builds ``svc`` alone: no other command module is imported."""
     from lbctl.cli.main import COMMANDS
 
-    code = (
-        "import sys\n"
-        "from lbctl.cli.main import run\n"
-        f"assert run(['svc', 'list', '-A', '--kubeconfig', {str(kubeconfig)!r}]) == 0\n"
-        f"print(sorted(m for m in sys.modules if m in {[m for m, _ in COMMANDS.values()]!r}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True).stdout
-    assert out.splitlines()[-1] == "['lbctl.cli.svc']"
+    found = _imported(["svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
+                      tuple(module for module, _ in COMMANDS.values()))
+    assert found == "0 ['lbctl.cli.svc']"
 
 
 def test_the_root_table_says_what_each_command_says() -> None:
@@ -88,18 +97,10 @@ def test_cluster_commands_on_the_fast_path_import_neither_the_client_nor_pydanti
 ) -> None:
     """``svc list``, ``pool list`` and ``version`` with a token kubeconfig: lbctl reads it and
     speaks HTTP itself; the official client (and pydantic, which it pulls in) stays unloaded."""
-    heavy = ("kubernetes", "pydantic", "scapy")
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
-        code = (
-            "import sys\n"
-            "from lbctl.cli.main import run\n"
-            f"code = run({[*args, '--kubeconfig', str(kubeconfig)]!r})\n"
-            f"loaded = {{m.split('.')[0] for m in sys.modules if m.startswith({heavy!r})}}\n"
-            "print(code, sorted(loaded))\n"
-        )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True)
-        assert done.stdout.splitlines()[-1] == "0 []", (args, done.stdout, done.stderr)
+        found = _imported([*args, "--kubeconfig", str(kubeconfig)],
+                          ("kubernetes", "pydantic", "scapy"))
+        assert found == "0 []", args
 
 
 def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_or_rich(
@@ -119,19 +120,9 @@ def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_or_rich(
                             "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
     heavy = ("urllib3", "netaddr", "rich", "rich.console")
     expected = {"svc": [], "pool": ["rich"], "version": []}
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
-        code = (
-            "import sys\n"
-            "from lbctl.cli.main import run\n"
-            f"code = run({[*args, '--kubeconfig', str(kubeconfig)]!r})\n"
-            f"loaded = sorted(m for m in {heavy!r} if m in sys.modules)\n"
-            "print(code, loaded)\n"
-        )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env=env)
-        assert done.stdout.splitlines()[-1] == f"0 {expected[args[0]]}", (args, done.stdout,
-                                                                        done.stderr)
+        found = _imported([*args, "--kubeconfig", str(kubeconfig)], heavy)
+        assert found == f"0 {expected[args[0]]}", args
     assert "192.0.2.1" in subprocess.run(
         [sys.executable, "-m", "lbctl", "svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
         capture_output=True, text=True, check=True).stdout

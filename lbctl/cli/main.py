@@ -8,12 +8,13 @@ in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DE
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
 import sys
 import traceback
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import typer
@@ -64,17 +65,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def load_command(name: str) -> Command:
-    """Import the module of the root's command ``name`` and build that command (with its
-    subcommands), as typer builds it under the root."""
+def load_command(name: str, words: Sequence[str] | None = None) -> Command:
+    """Import the module of the root's command ``name`` and build that command, as typer
+    builds it under the root.  A group is built with the subcommands named in ``words`` (the
+    rest of the command line) when there are any, else with all of them (its help, completion
+    and "no such command" need every name): ``lbctl pool list`` does not build ``pool add``."""
     module = importlib.import_module(COMMANDS[name][0])
     holder = typer.Typer(rich_markup_mode=None)
     register = getattr(module, "register", None)
     if register is not None:
         register(holder)
     else:
-        holder.add_typer(module.app, name=name)
+        holder.add_typer(_only(module.app, set(words or ())), name=name)
     return typer.main.get_group(holder).commands[name]
+
+
+def _only(group: typer.Typer, words: set[str]) -> typer.Typer:
+    """``group`` with only the commands ``words`` name; itself when they name none."""
+    registered = group.registered_commands
+    if any(info.name is None for info in registered):
+        return group
+    named = [info for info in registered if info.name in words]
+    if not named:
+        return group
+    narrowed = copy.copy(group)
+    narrowed.registered_commands = named
+    return narrowed
 
 
 class _Commands(MutableMapping[str, Command]):
@@ -82,12 +98,13 @@ class _Commands(MutableMapping[str, Command]):
 
     def __init__(self, given: MutableMapping[str, Command]) -> None:
         self.built: dict[str, Command] = dict(given)
+        self.words: list[str] = []  # what follows the command's name on the command line
 
     def __getitem__(self, name: str) -> Command:
         if name not in self.built:
             if name not in COMMANDS:
                 raise KeyError(name)
-            self.built[name] = load_command(name)
+            self.built[name] = load_command(name, self.words)
         return self.built[name]
 
     def __setitem__(self, name: str, command: Command) -> None:
@@ -113,6 +130,13 @@ class _Root(TyperGroup):
 
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None,
+                                                                       list[str]]:
+        commands = self.commands
+        assert isinstance(commands, _Commands)
+        commands.words = args[1:]
+        return super().resolve_command(ctx, args)
 
     def summary_of(self, name: str, limit: int = 45) -> str:
         commands = self.commands

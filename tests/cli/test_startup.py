@@ -72,6 +72,28 @@ def test_a_command_imports_only_its_own_command_module(kubeconfig: Path) -> None
     assert found == "0 ['lbctl.cli.svc']"
 
 
+def test_a_group_builds_the_subcommands_the_command_line_names(cli: Any,
+                                                              tmp_path: Path) -> None:
+    """``lbctl pool list`` builds ``pool list`` alone; a word that names no subcommand (a typo,
+    ``--help``, nothing) builds them all, for the help, the suggestion and completion; an option
+    value that happens to be a subcommand's name does not hide the subcommand that follows."""
+    from lbctl.cli.main import load_command
+
+    every = set(load_command("pool").commands)  # type: ignore[attr-defined]
+    assert {"add", "list", "show"} <= every
+    assert set(load_command("pool", ["list"]).commands) == {"list"}  # type: ignore[attr-defined]
+    assert set(load_command("pool", ["lst"]).commands) == every  # type: ignore[attr-defined]
+    assert set(load_command("pool", ["-n", "show", "list"]).commands) == {  # type: ignore[attr-defined]
+        "show", "list"}
+    state = str(tmp_path / "lb.yaml")
+    assert cli("pool", "add", "web", "192.0.2.0/28", "--state", state).code == 0
+    listed = cli("pool", "-n", "show", "list", "--state", state)
+    assert (listed.code, listed.out.split()[:2]) == (0, ["NAME", "FAMILY"])
+    typo = cli("pool", "lst", "--state", state)
+    assert (typo.code, typo.err.splitlines()[0]) == (
+        2, "lbctl: error: No such command 'lst'. Did you mean 'list', 'set'?")
+
+
 def test_the_root_table_says_what_each_command_says() -> None:
     """Each summary in the root's table is the first paragraph of its command's own help, so
     ``lbctl --help`` (which shows the summaries) says what ``lbctl COMMAND --help`` says; and

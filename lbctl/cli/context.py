@@ -307,46 +307,13 @@ def group(help: str) -> typer.Typer:
     return made
 
 
-class LazyConsole:
-    """A rich :class:`~rich.console.Console` on ``file``, made (and rich imported) the first time
-    more than ``file`` and ``is_terminal`` is asked of it: a command whose output goes off a
-    terminal as a plain table never pays for rich."""
-
-    def __init__(self, file: Any) -> None:
-        self.file = file
-        self._console: Console | None = None
-
-    @property
-    def console(self) -> Console:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(file=self.file, soft_wrap=True, markup=False,
-                                    highlight=False, emoji=False)
-        return self._console
-
-    @property
-    def is_terminal(self) -> bool:
-        """rich's answer; without asking rich when the file is no terminal and no variable
-        (TTY_COMPATIBLE, FORCE_COLOR) tells rich otherwise."""
-        if self._console is None and "TTY_COMPATIBLE" not in os.environ and (
-                "FORCE_COLOR" not in os.environ):
-            isatty = getattr(self.file, "isatty", None)
-            try:
-                if isatty is None or not isatty():
-                    return False
-            except ValueError:  # a closed file
-                return False
-        return bool(self.console.is_terminal)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.console, name)
-
-
 def make_consoles() -> tuple[Console, Console]:
-    """stdout for data, stderr for messages (:class:`LazyConsole`: rich's consoles, made when
-    first needed).  Markup and highlighting are off: cluster- and user-provided strings
-    ("[fd00::1]") are printed as they are.  Colour follows the terminal and NO_COLOR."""
+    """stdout for data, stderr for messages (:class:`~lbctl.cli.render.LazyConsole`: rich's
+    consoles, made when first needed).  Markup and highlighting are off: cluster- and
+    user-provided strings ("[fd00::1]") are printed as they are.  Colour follows the terminal
+    and NO_COLOR."""
+    from lbctl.cli.render import LazyConsole
+
     return (cast("Console", LazyConsole(sys.stdout)),
             cast("Console", LazyConsole(sys.stderr)))
 

@@ -8,7 +8,6 @@ in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DE
 
 from __future__ import annotations
 
-import copy
 import importlib
 import inspect
 import os
@@ -88,6 +87,8 @@ def _only(group: typer.Typer, words: set[str]) -> typer.Typer:
     named = [info for info in registered if info.name in words]
     if not named:
         return group
+    import copy
+
     narrowed = copy.copy(group)
     narrowed.registered_commands = named
     return narrowed

@@ -13,6 +13,7 @@ is plain text, measured without it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,53 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     Cell = str | Text
+
+
+class LazyConsole:
+    """A rich :class:`~rich.console.Console` on ``file``, made (and rich imported) the first time
+    more than ``file`` and ``is_terminal`` is asked of it: a command whose output goes off a
+    terminal as a plain table never pays for rich."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.file, soft_wrap=True, markup=False,
+                                    highlight=False, emoji=False)
+        return self._console
+
+    @property
+    def is_terminal(self) -> bool:
+        """rich's answer; without asking rich when the file is no terminal and no variable
+        (TTY_COMPATIBLE, FORCE_COLOR) tells rich otherwise."""
+        if self._console is None and "TTY_COMPATIBLE" not in os.environ and (
+                "FORCE_COLOR" not in os.environ):
+            isatty = getattr(self.file, "isatty", None)
+            try:
+                if isatty is None or not isatty():
+                    return False
+            except ValueError:  # a closed file
+                return False
+        return bool(self.console.is_terminal)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+    def __enter__(self) -> Console:  # rich's Live enters the console it draws on
+        return self.console.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.console.__exit__(*exc)
+
+
+def _rich(console: Console) -> Console:
+    """The rich console itself, for rich's own machinery (progress bars, live status)."""
+    return console.console if isinstance(console, LazyConsole) else console
 
 
 def _plain(cell: Cell) -> str:
@@ -182,7 +230,7 @@ def progress(console: Console, what: str) -> Iterator[Callable[[int, int], None]
         return
     from rich.progress import Progress
 
-    with Progress(console=console, transient=True) as bar:
+    with Progress(console=_rich(console), transient=True) as bar:
         task = bar.add_task(what, total=None)
 
         def update(done: int, total: int) -> None:
@@ -198,7 +246,7 @@ def spinner(console: Console, first: str) -> Iterator[Callable[[str], None]]:
     if not console.is_terminal:
         yield lambda text: None
         return
-    with console.status(first) as status:
+    with _rich(console).status(first) as status:
         yield lambda text: status.update(text)
 
 

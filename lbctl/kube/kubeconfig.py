@@ -22,8 +22,6 @@ are registered with :func:`lbctl.errors.keep_secret` so that no message ever sho
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -250,9 +248,11 @@ def _pem(section: Mapping[str, Any], key: str, holder: Path, *, secret: bool = F
     if encoded:  # kubectl: the data wins over the file
         if secret:
             keep_secret(encoded)
+        import base64  # only for the data forms
+
         try:
             data = base64.b64decode(encoded, validate=False)
-        except (binascii.Error, ValueError) as exc:
+        except ValueError as exc:  # binascii.Error is one
             raise _Unsupported from exc
         if secret:
             keep_pem_secret(data)

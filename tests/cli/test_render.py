@@ -25,7 +25,7 @@ EXPECTED = ("NAME      ADDRESSES       BAR\n"
 def test_lines_off_a_terminal_read_as_rich_prints_them(text: str) -> None:
     """Messages and names are written without rich off a terminal when rich would print them
     unchanged; the bytes are the same either way."""
-    from lbctl.cli.context import LazyConsole
+    from lbctl.cli.render import LazyConsole
 
     ours, theirs = io.StringIO(), io.StringIO()
     lazy = LazyConsole(ours)

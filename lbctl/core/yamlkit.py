@@ -200,15 +200,20 @@ def _events(parser: Any, nodes: bool, mark_of: Callable[[Any], Any]) -> list[Doc
     root: Any = None
     root_node: Node | None = None
     start_line = 1
+    # Looked up once: this loop runs once per event (tens of thousands for a large state).
+    next_event, plain_tag, scalar_event = parser.get_event, _PLAIN.get, yaml.ScalarEvent
     while True:
-        event = parser.get_event()
+        event = next_event()
         kind = type(event)
         if kind is yaml.StreamEndEvent or event is None:
             return documents
         node: Node | None = None
-        if kind is yaml.ScalarEvent:
-            value = _scalar(event, key=bool(stack) and stack[-1].key is _NO_KEY
-                            and isinstance(stack[-1].data, dict))
+        if kind is scalar_event:
+            if event.tag is None and event.implicit[0] and plain_tag(event.value) == STR:
+                value = event.value  # a plain string seen before: what _scalar would say
+            else:
+                value = _scalar(event, key=bool(stack) and stack[-1].key is _NO_KEY
+                                and isinstance(stack[-1].data, dict))
             if nodes:
                 node = ScalarNode(_scalar_tag(event), event.value, mark_of(event.start_mark),
                                   mark_of(event.end_mark), style=event.style or None)

@@ -33,6 +33,10 @@ Tool = Literal["metallb", "kube-vip", "cilium"]
 IPADDRESSPOOLS = Resource(core.METALLB_API, "ipaddresspools", "IPAddressPool")
 L2ADVERTISEMENTS = Resource(core.METALLB_API, "l2advertisements", "L2Advertisement")
 BGPADVERTISEMENTS = Resource(core.METALLB_API, "bgpadvertisements", "BGPAdvertisement")
+#: MetalLB's BGPPeers (v1beta2, or v1beta1 on older releases) and Community aliases.
+BGPPEERS = tuple(Resource(version, "bgppeers", "BGPPeer")
+                 for version in (core.METALLB_PEER_API, core.METALLB_API))
+COMMUNITIES = Resource(core.METALLB_API, "communities", "Community")
 #: Cilium's pools, cluster-scoped, at the versions Cilium serves (the newest first).
 CILIUM_POOLS = tuple(Resource(version, "ciliumloadbalancerippools", core.CILIUM_KIND,
                               namespaced=False)
@@ -54,7 +58,9 @@ def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
         pools = []
     if pools:
         return [*pools, *kube.list(L2ADVERTISEMENTS, namespace),
-                *kube.list(BGPADVERTISEMENTS, namespace)]
+                *kube.list(BGPADVERTISEMENTS, namespace),
+                *_optional(kube, BGPPEERS, namespace),
+                *_optional(kube, (COMMUNITIES,), namespace)]
     try:
         return [kube.get(CONFIGMAPS, core.METALLB_LEGACY_CONFIGMAP, namespace)]
     except NotFoundError:
@@ -63,6 +69,17 @@ def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
             f"ConfigMap {core.METALLB_LEGACY_CONFIGMAP}",
             hint="name MetalLB's namespace with -n, or give its manifests with -f FILE",
         ) from None
+
+
+def _optional(kube: KubeAPI, versions: Sequence[Resource], namespace: str) -> list[Obj]:
+    """The objects of the first version served (kind and apiVersion filled in), or none."""
+    for resource in versions:
+        try:
+            return [{**obj, "apiVersion": resource.group_version, "kind": resource.kind}
+                    for obj in kube.list(resource, namespace)]
+        except NotFoundError:  # not served: an older MetalLB, or no BGP at all
+            continue
+    return []
 
 
 def _cilium_objects(kube: KubeAPI, namespace: str) -> list[Obj]:

@@ -574,9 +574,12 @@ def import_(
     address the pool's rules forbid, or that holds an address in no imported pool, is reported
     on stderr; the rest is imported, and the exit code is 1.  Services come from the cluster
     whenever lbctl talks to one; offline (--state) they come from the -f files.  MetalLB
-    L2Advertisements become the node selectors of the pools they cover.  Everything
-    lbctl cannot represent (BGP, namespace label selectors, kube-vip's interfaces and key-less
-    sharing, ...) is named in a warning on stderr.  --dry-run prints the diff of the state.
+    L2Advertisements become the node selectors of the pools they cover.  MetalLB's BGP setup
+    comes along: its BGPPeers (or the legacy ConfigMap's peers) become lbctl's BGP peers, and
+    pools a BGPAdvertisement selects (or with protocol bgp) are announced over BGP with its
+    options.  Everything lbctl cannot represent (namespace label selectors, BFD, kube-vip's
+    interfaces and key-less sharing, ...) is named in a warning on stderr.  --dry-run prints
+    the diff of the state.
 
     Example: lbctl pool import metallb --dry-run
 
@@ -616,7 +619,8 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
 
     imported = applied.result
     if output is Output.name:
-        render.names(app.out, [*(f"pool/{p.name}" for p in imported.pools),
+        render.names(app.out, [*(f"bgppeer/{p.name}" for p in imported.peers),
+                               *(f"pool/{p.name}" for p in imported.pools),
                                *(f"service/{a.name}" for a in imported.adopted)])
         return
     if output is not Output.table:
@@ -627,12 +631,16 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
             "pools": [_pool_doc(v, details=False) for v in pool_views],
             "adopted": [_record_doc(a) for a in imported.adopted],
             "unchanged": [p.name for p in imported.unchanged],
+            "peers": [p.name for p in imported.peers],
+            "unchangedPeers": [p.name for p in imported.unchanged_peers],
             "failed": [{"kind": f.kind, "namespace": f.namespace or None, "name": f.name,
                         "message": f.message} for f in imported.failed],
         }, output.value)
         return
     _state_diff(app, applied)
     render.outcomes(app.out, [
+        *(f"bgppeer/{p.name} imported" for p in imported.peers),
+        *(f"bgppeer/{p.name} unchanged" for p in imported.unchanged_peers),
         *(f"pool/{p.name} imported" for p in imported.pools),
         *(f"pool/{p.name} unchanged" for p in imported.unchanged),
         *(f"service/{a.name} -n {a.namespace} adopted {','.join(a.ips)} (pool {a.pool})"
@@ -655,14 +663,16 @@ def export(
 ) -> None:
     """Print the pools as MetalLB, kube-vip or Cilium manifests, for kubectl apply.
 
-    MetalLB: one IPAddressPool per pool, an L2Advertisement named lbctl listing those any node
-    may announce, and one named lbctl-POOL with the nodeSelectors of each pool that has some
-    (MetalLB announces no pool that no advertisement selects).  kube-vip: the ConfigMap kubevip, one
-    cidr-/range- key per namespace (or global).  Cilium: one CiliumLoadBalancerIPPool per pool
-    (allowFirstLastIPs Yes; namespaces as io.kubernetes.service.namespace in its
-    serviceSelector).  Reserved addresses are left out of the exported
-    ranges; every setting the target cannot express (kube-vip has no selectors, priorities,
-    reservations or autoAssign: false) is named in a warning on stderr.  -o json prints a List.
+    MetalLB: one IPAddressPool per pool, an L2Advertisement named lbctl listing the layer-2
+    pools any node may announce, one named lbctl-POOL with the nodeSelectors of each that has
+    some, and for pools announced over BGP a BGPAdvertisement each (named after the pool) and a
+    BGPPeer per peer (MetalLB announces no pool that no advertisement selects).  kube-vip: the
+    ConfigMap kubevip, one cidr-/range- key per namespace (or global).  Cilium: one
+    CiliumLoadBalancerIPPool per pool (allowFirstLastIPs Yes; namespaces as
+    io.kubernetes.service.namespace in its serviceSelector).  Reserved addresses are left out
+    of the exported ranges; every setting the target cannot express (kube-vip has no
+    selectors, priorities, reservations or autoAssign: false) is named in a warning on
+    stderr.  -o json prints a List.
 
     Example: lbctl pool export --format metallb | kubectl apply -f -
 

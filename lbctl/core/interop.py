@@ -7,11 +7,14 @@ Owns the knowledge of the other tools' formats, so that a cluster can move to lb
   ``avoidBuggyIPs``, ``serviceAllocation`` with ``priority``, ``namespaces``,
   ``namespaceSelectors``, ``serviceSelectors``), the deprecated ``AddressPool``,
   ``L2Advertisement`` (``ipAddressPools``, ``ipAddressPoolSelectors`` and ``nodeSelectors``
-  become the covered pools' node selectors; ``interfaces`` cannot be represented), and the BGP
-  kinds (which lbctl cannot represent);
+  become the covered pools' node selectors; ``interfaces`` cannot be represented),
+  ``BGPPeer`` (lbctl's BGP peers), ``BGPAdvertisement`` (the pools it selects are announced over
+  BGP, with its options; ``both`` when an ``L2Advertisement`` covers them too) and
+  ``Community`` (aliases);
 * MetalLB < 0.13: the ConfigMap ``metallb-system/config``, key ``config``, whose ``address-pools``
-  have ``name``, ``protocol``, ``addresses``, ``auto-assign``, ``avoid-buggy-ips`` (a file holding
-  that inner document alone is accepted too);
+  have ``name``, ``protocol`` (``bgp``: announced over BGP), ``addresses``, ``auto-assign``,
+  ``avoid-buggy-ips``, ``bgp-advertisements``, with its ``peers`` and ``bgp-communities`` (a file
+  holding that inner document alone is accepted too);
 * kube-vip's cloud provider: the ConfigMap ``kube-system/kubevip`` with ``cidr-<scope>`` and
   ``range-<scope>`` (comma-separated; ``<scope>`` is a namespace or ``global``; ``cidr-`` wins
   over ``range-`` for one scope), ``allow-share-<scope>``, ``interface-<scope>``,
@@ -46,10 +49,21 @@ from typing import Any
 from lbctl.core import adoption, permissions, service, yamlkit
 from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
 from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
-from lbctl.core.bgp import announces_layer2
+from lbctl.core.bgp import (
+    BGP,
+    BOTH,
+    LAYER2,
+    Advertisement,
+    Peer,
+    announces_bgp,
+    announces_layer2,
+    make_advertisement,
+    make_peer,
+)
 from lbctl.core.manifests import read_objects
+from lbctl.core.peers import add_peer
 from lbctl.core.pools import add_pool, get_pool, make_pool
-from lbctl.core.selectors import parse_selector
+from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.state import Allocation, Pool, State
 from lbctl.errors import NotFoundError, RefusedError, UsageError
 from lbctl.ports import Obj
@@ -58,6 +72,8 @@ METALLB_NAMESPACE = permissions.METALLB_NAMESPACE
 #: MetalLB < 0.13 kept its whole configuration in this ConfigMap, under the key ``config``.
 METALLB_LEGACY_CONFIGMAP = permissions.METALLB_LEGACY_CONFIGMAP
 METALLB_API = "metallb.io/v1beta1"
+#: MetalLB's BGPPeer is served at v1beta2 (v1beta1 is read too).
+METALLB_PEER_API = "metallb.io/v1beta2"
 #: The L2Advertisement written by ``pool export --format metallb``: MetalLB announces only the
 #: pools some advertisement names.
 L2_ADVERTISEMENT = "lbctl"
@@ -80,14 +96,25 @@ _CILIUM_FIELDS = {"blocks", "cidrs", "disabled", "serviceSelector", "allowFirstL
 
 _IPADDRESSPOOL_FIELDS = {"addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"}
 _ALLOCATION_FIELDS = {"priority", "namespaces", "namespaceSelectors", "serviceSelectors"}
-_LEGACY_POOL_FIELDS = {"name", "protocol", "addresses", "auto-assign", "avoid-buggy-ips"}
+_LEGACY_POOL_FIELDS = {"name", "protocol", "addresses", "auto-assign", "avoid-buggy-ips",
+                       "bgp-advertisements"}
 _LEGACY_SECTIONS = {"peers", "bgp-communities", "peer-autodiscovery", "bfd-profiles"}
+_LEGACY_UNSUPPORTED = {"peer-autodiscovery": "lbctl does not discover peers",
+                       "bfd-profiles": "lbctl does not run BFD"}
 _NOT_REPRESENTED = {
-    "BGPAdvertisement": "lbctl announces with ARP/NDP only",
-    "BGPPeer": "lbctl does not speak BGP",
-    "BFDProfile": "lbctl does not speak BGP",
-    "Community": "lbctl does not speak BGP",
+    "BFDProfile": "lbctl does not run BFD",
 }
+#: What lbctl reads of a BGPPeer's spec (and of a legacy peer, in its spelling); the rest is
+#: named in a warning.
+_PEER_FIELDS = {"myASN": "my-asn", "peerASN": "peer-asn", "peerAddress": "peer-address",
+                "peerPort": "peer-port", "holdTime": "hold-time",
+                "sourceAddress": "source-address", "ebgpMultiHop": "ebgp-multihop",
+                "nodeSelectors": "node-selectors", "passwordSecret": "",
+                "password": "password"}
+_ADVERTISEMENT_FIELDS = {"aggregationLength": "aggregation-length",
+                         "aggregationLengthV6": "aggregation-length-v6",
+                         "localPref": "localpref", "communities": "communities",
+                         "peers": ""}
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}  # what kube-vip's strconv.ParseBool accepts
 
 
@@ -99,13 +126,14 @@ class Found:
     pools: tuple[Pool, ...]
     services: tuple[Obj, ...] = ()
     warnings: tuple[str, ...] = ()
+    peers: tuple[Peer, ...] = ()
 
 
 @dataclass(frozen=True)
 class NotImported:
     """One item an import could not take: a pool (``namespace`` empty) or a Service, and why."""
 
-    kind: str  # "pool" or "service"
+    kind: str  # "pool", "peer" or "service"
     namespace: str
     name: str
     message: str
@@ -123,6 +151,8 @@ class Imported:
     warnings: tuple[str, ...] = ()
     failed: tuple[NotImported, ...] = ()
     unchanged: tuple[Pool, ...] = ()
+    peers: tuple[Peer, ...] = ()  # BGP peers added
+    unchanged_peers: tuple[Peer, ...] = ()  # already there, the same
 
 
 @dataclass(frozen=True)
@@ -304,17 +334,21 @@ def label_selector(text: str) -> Obj:
 
 
 def from_metallb(objects: Iterable[Obj]) -> Found:
-    """Pools from MetalLB objects: IPAddressPools, deprecated AddressPools, the legacy ConfigMap
-    (or its bare ``config`` document); Services are kept for adopting; the rest is warned about."""
+    """Pools and BGP peers from MetalLB objects: IPAddressPools, deprecated AddressPools,
+    BGPPeers, BGPAdvertisements (and Community aliases), the legacy ConfigMap (or its bare
+    ``config`` document); Services are kept for adopting; the rest is warned about."""
+    objects = list(objects)
     pools: list[Pool] = []
+    peers: list[Peer] = []
     services: list[Obj] = []
     warnings: list[str] = []
-    advertised: dict[str, Obj] = {}  # IPAddressPool name -> its object (L2Advertisements apply)
+    advertised: dict[str, Obj] = {}  # IPAddressPool name -> its object (advertisements apply)
     advertisements: list[_L2Advertisement] = []
+    aliases = _community_aliases(objects)
     for obj in objects:
         kind = obj.get("kind")
         if kind is None and "address-pools" in obj:
-            pools.extend(_legacy_config(obj, "the MetalLB configuration", warnings))
+            pools.extend(_legacy_config(obj, "the MetalLB configuration", warnings, peers))
         elif kind == "Service":
             services.append(obj)
         elif kind == "ConfigMap":
@@ -326,27 +360,245 @@ def from_metallb(objects: Iterable[Obj]) -> Found:
             where = _ref(obj)
             config = yamlkit.load(str(text), f"{where} key config",
                                   hint="kubectl -n metallb-system get cm config -o yaml shows it")
-            pools.extend(_legacy_config(_mapping(config, f"{where} config"), where, warnings))
+            pools.extend(_legacy_config(_mapping(config, f"{where} config"), where, warnings,
+                                        peers))
         elif kind in ("IPAddressPool", "AddressPool") and str(obj.get("apiVersion", "")
                                                                ).startswith("metallb.io/"):
-            pools.append(_ipaddresspool(obj, warnings))
+            pools.append(_ipaddresspool(obj, warnings, aliases))
             if kind == "IPAddressPool":
                 advertised[pools[-1].name] = obj
         elif kind == "L2Advertisement":
             advertisements.append(_l2advertisement(obj, warnings))
+        elif kind == "BGPPeer" and str(obj.get("apiVersion", "")).startswith("metallb.io/"):
+            peers.append(_peer(_name(obj), _mapping(obj.get("spec"), f"{_ref(obj)} spec"),
+                               _ref(obj), warnings, legacy=False))
+        elif kind in ("BGPAdvertisement", "Community"):
+            continue  # read with the pools they select, below
         elif kind in _NOT_REPRESENTED:
             warnings.append(f"{_ref(obj)} not imported: {_NOT_REPRESENTED[kind]}")
         else:
             warnings.append(f"{_ref(obj)} ignored: not a MetalLB object")
+    pools = _bgp_advertised(pools, advertised, objects, advertisements, aliases, warnings)
     if advertisements:
         pools = _advertise(pools, advertised, advertisements, warnings)
-    return Found(tuple(pools), tuple(services), tuple(warnings))
+    return Found(tuple(pools), tuple(services), tuple(warnings), tuple(peers))
 
 
-def _legacy_config(config: dict[str, Any], where: str, warnings: list[str]) -> list[Pool]:
-    for section in sorted(_LEGACY_SECTIONS & set(config)):
+# --------------------------------------------------------------------------- MetalLB BGP
+
+
+def _duration(value: Any, where: str) -> int:
+    """A Go duration (``90s``, ``1m30s``, ``2m``) as whole seconds."""
+    text = str(value).strip()
+    units = {"h": 3600, "m": 60, "s": 1}
+    total, number = 0, ""
+    for char in text:
+        if char.isdigit():
+            number += char
+        elif char in units and number:
+            total += int(number) * units[char]
+            number = ""
+        else:
+            number = "bad"
+            break
+    if number or not text:
+        raise UsageError(f"{where}: {text!r} is not a whole number of seconds like 90s or 1m30s",
+                         hint="check the manifest")
+    return total
+
+
+def _number(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UsageError(f"{where} must be a number, not {value!r}",
+                         hint="check the manifest's shape")
+    return value
+
+
+def _peer_name(address: str, taken: Iterable[Peer]) -> str:
+    """A name for a legacy peer (which has none): its address, ``:`` spelled ``-``."""
+    base = address.strip().lower().replace(":", "-").strip("-") or "peer"
+    names = {p.name for p in taken}
+    name, count = base, 1
+    while name in names:
+        count += 1
+        name = f"{base}-{count}"
+    return name
+
+
+def _legacy_selector(raw: Any, where: str) -> dict[str, Any]:
+    """A legacy node selector (``match-labels``, ``match-expressions``) in the CRD spelling."""
+    raw = _mapping(raw, where)
+    return {"matchLabels": raw.get("match-labels") or {},
+            "matchExpressions": raw.get("match-expressions") or []}
+
+
+def _peer(name: str, spec: dict[str, Any], where: str, warnings: list[str], *,
+          legacy: bool) -> Peer:
+    """A BGPPeer's spec (or a legacy ``peers`` entry, ``legacy``) as an lbctl peer."""
+    keys = {crd: (legacy_key if legacy else crd) for crd, legacy_key in _PEER_FIELDS.items()
+            if legacy_key or not legacy}
+    for key in sorted(set(spec) - set(keys.values())):
+        warnings.append(f"{where}: {key} not imported: lbctl's peers have no such setting")
+    if spec.get(keys["password"]):
+        warnings.append(f"{where}: the password is not imported: lbctl keeps passwords in "
+                        "Secrets only; store it with lbctl bgp peer add --password-file, or in "
+                        "a Secret of kube-system named with --password-secret")
+    secret = None
+    if not legacy and spec.get("passwordSecret"):
+        reference = _mapping(spec["passwordSecret"], f"{where}: passwordSecret")
+        secret = str(reference.get("name") or "") or None
+        if secret and reference.get("namespace") not in (None, "kube-system"):
+            warnings.append(f"{where}: passwordSecret {reference.get('namespace')}/{secret}: "
+                            f"lbctl's speakers read kube-system/{secret} (key password): copy "
+                            "the Secret there")
+    selectors: list[str] = []
+    for raw in spec.get(keys["nodeSelectors"]) or []:
+        raw = _legacy_selector(raw, where) if legacy else raw
+        text = selector_text(raw, f"{where}: {keys['nodeSelectors']}")
+        if text is None:  # an empty selector: every node
+            selectors = []
+            break
+        selectors.append(text)
+    hold = spec.get(keys["holdTime"])
+    asn = _number(spec.get(keys["peerASN"]), f"{where}: {keys['peerASN']}")
+    my_asn = _number(spec.get(keys["myASN"]), f"{where}: {keys['myASN']}")
+    port = _number(spec.get(keys["peerPort"]) or 179, f"{where}: {keys['peerPort']}")
+    hold_time = 90 if hold is None else _duration(hold, f"{where}: {keys['holdTime']}")
+    multihop = _flag(spec.get(keys["ebgpMultiHop"]), False, f"{where}: {keys['ebgpMultiHop']}")
+    source = spec.get(keys["sourceAddress"])
+    try:
+        return make_peer(name, str(spec.get(keys["peerAddress"]) or ""), asn, my_asn,
+                         port=port, hold_time=hold_time, password_secret=secret,
+                         source_address=str(source) if source else None,
+                         ebgp_multihop=multihop, node_selectors=selectors)
+    except UsageError as exc:
+        message = exc.message.removeprefix(f"peer {name}: ")
+        raise UsageError(f"{where}: {message}", hint=exc.hint) from exc
+
+
+def _community_aliases(objects: Iterable[Obj]) -> dict[str, str]:
+    """MetalLB's Community objects: alias name -> community value."""
+    aliases: dict[str, str] = {}
+    for obj in objects:
+        if obj.get("kind") != "Community":
+            continue
+        spec = _mapping(obj.get("spec"), f"{_ref(obj)} spec")
+        for item in spec.get("communities") or []:
+            item = _mapping(item, f"{_ref(obj)}: communities[]")
+            aliases[str(item.get("name"))] = str(item.get("value"))
+    return aliases
+
+
+def _advertisement(spec: dict[str, Any], where: str, aliases: dict[str, str],
+                   warnings: list[str], *, legacy: bool = False) -> Advertisement:
+    """A BGP advertisement (a BGPAdvertisement's spec, a legacy ``bgp-advertisements`` entry,
+    or an AddressPool's ``bgpAdvertisements`` entry) as lbctl's."""
+    keys = {crd: (legacy_key if legacy else crd) for crd, legacy_key in
+            _ADVERTISEMENT_FIELDS.items() if legacy_key or not legacy}
+    communities = [aliases.get(str(c), str(c)) for c in spec.get(keys["communities"]) or []]
+    local_pref = spec.get(keys["localPref"])
+    try:
+        return make_advertisement(
+            aggregation_length=_number(spec.get(keys["aggregationLength"], 32),
+                                       f"{where}: {keys['aggregationLength']}"),
+            aggregation_length_v6=_number(spec.get(keys["aggregationLengthV6"], 128),
+                                          f"{where}: {keys['aggregationLengthV6']}"),
+            local_pref=None if local_pref in (None, 0) else _number(
+                local_pref, f"{where}: {keys['localPref']}"),
+            communities=communities,
+            peers=[] if legacy else _strings(spec.get("peers"), f"{where}: peers"),
+        )
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from exc
+
+
+def _with_advertisement(pool: Pool, announce: str, advertisement: Advertisement,
+                        where: str) -> Pool:
+    """``pool`` announced as ``announce`` with ``advertisement``, checked against its
+    addresses as ``pool add`` checks it."""
+    return _pool(pool.name, pool.addresses, where, auto_assign=pool.auto_assign,
+                 avoid_buggy_ips=pool.avoid_buggy_ips, namespaces=pool.namespaces,
+                 selectors=pool.service_selectors, priority=pool.priority,
+                 node_selectors=pool.node_selectors, announce=announce, bgp=advertisement)
+
+
+def _selects(obj: Obj, pool: Obj) -> bool:
+    """Does an L2Advertisement or BGPAdvertisement select the IPAddressPool ``pool``?  By name,
+    by label selector, or (neither given) every pool."""
+    spec = _mapping(obj.get("spec"), f"{_ref(obj)} spec")
+    names = _strings(spec.get("ipAddressPools"), f"{_ref(obj)}: spec.ipAddressPools")
+    raw_selectors = spec.get("ipAddressPoolSelectors") or []
+    if not names and not raw_selectors:
+        return True
+    if _name(pool) in names:
+        return True
+    labels = _labels(pool)
+    for raw in raw_selectors:
+        text = selector_text(raw, f"{_ref(obj)}: spec.ipAddressPoolSelectors")
+        selector = parse_selector(text) if text else Selector(())
+        if selector.matches(labels):
+            return True
+    return False
+
+
+def _bgp_advertised(pools: list[Pool], advertised: dict[str, Obj], objects: list[Obj],
+                    l2: list[_L2Advertisement], aliases: dict[str, str],
+                    warnings: list[str]) -> list[Pool]:
+    """The IPAddressPools with their BGP announcement: a pool a BGPAdvertisement selects is
+    announced over BGP with its options (``both`` when an L2Advertisement covers it too).
+    lbctl keeps one advertisement per pool: the first by name; others that differ are named."""
+    ads = []
+    for ad in sorted((o for o in objects if o.get("kind") == "BGPAdvertisement"), key=_name):
+        spec = _mapping(ad.get("spec"), f"{_ref(ad)} spec")
+        for key in sorted(set(spec) - set(_ADVERTISEMENT_FIELDS) - {
+                "ipAddressPools", "ipAddressPoolSelectors"}):
+            warnings.append(f"{_ref(ad)}: spec.{key} not imported: lbctl announces from every "
+                            "node that peers (give the peers node selectors)")
+        ads.append((ad, _advertisement(spec, _ref(ad), aliases, warnings)))
+    out = []
+    for pool in pools:
+        obj = advertised.get(pool.name)
+        if obj is None:  # the legacy ConfigMap's and AddressPool's pools have a protocol
+            out.append(pool)
+            continue
+        chosen: tuple[Obj, Advertisement] | None = None
+        for ad, advertisement in ads:
+            if not _selects(ad, obj):
+                continue
+            if chosen is None:
+                chosen = (ad, advertisement)
+            elif advertisement != chosen[1]:
+                warnings.append(f"{_ref(ad)} not imported for pool {pool.name}: lbctl keeps one "
+                                f"BGP advertisement per pool ({_ref(chosen[0])})")
+        if chosen is not None:
+            labels = _labels(obj)
+            both = any(ad.applies_to(pool.name, labels) for ad in l2)
+            pool = _with_advertisement(pool, BOTH if both else BGP, chosen[1], _ref(obj))
+        out.append(pool)
+    return out
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    meta = obj.get("metadata")
+    return {str(k): str(v) for k, v in
+            ((meta.get("labels") if isinstance(meta, dict) else None) or {}).items()}
+
+
+def _legacy_config(config: dict[str, Any], where: str, warnings: list[str],
+                   peers: list[Peer]) -> list[Pool]:
+    for section in sorted(set(_LEGACY_UNSUPPORTED) & set(config)):
         if config[section]:
-            warnings.append(f"{where}: {section} not imported: lbctl does not speak BGP")
+            warnings.append(f"{where}: {section} not imported: {_LEGACY_UNSUPPORTED[section]}")
+    aliases = {str(k): str(v) for k, v in
+               _mapping(config.get("bgp-communities"), f"{where}: bgp-communities").items()}
+    raw_peers = config.get("peers") or []
+    if not isinstance(raw_peers, list):
+        raise UsageError(f"{where}: peers must be a list", hint="check the manifest")
+    for raw in raw_peers:
+        raw = _mapping(raw, f"{where}: peers[]")
+        name = _peer_name(str(raw.get("peer-address") or ""), peers)
+        peers.append(_peer(name, raw, f"{where}: peer {raw.get('peer-address')}", warnings,
+                           legacy=True))
     for key in sorted(set(config) - _LEGACY_SECTIONS - {"address-pools"}):
         warnings.append(f"{where}: unknown setting {key!r} not imported")
     raw_pools = config.get("address-pools") or []
@@ -357,37 +609,59 @@ def _legacy_config(config: dict[str, Any], where: str, warnings: list[str]) -> l
         raw = _mapping(raw, f"{where}: address-pools[]")
         name = str(raw.get("name", ""))
         here = f"{where}: pool {name}"
-        protocol = raw.get("protocol")
-        if protocol not in (None, "layer2"):
-            warnings.append(f"{here}: protocol {protocol} not imported: lbctl announces with "
-                            "ARP/NDP only (the addresses are imported)")
-        if raw.get("bgp-advertisements"):
-            warnings.append(f"{here}: bgp-advertisements not imported: lbctl announces with "
-                            "ARP/NDP only")
-        for key in sorted(set(raw) - _LEGACY_POOL_FIELDS - {"bgp-advertisements"}):
+        for key in sorted(set(raw) - _LEGACY_POOL_FIELDS):
             warnings.append(f"{here}: unknown field {key!r} not imported")
+        announce, advertisement = _protocol(
+            raw.get("protocol"), raw.get("bgp-advertisements"), here, aliases, warnings,
+            legacy=True)
         addresses = [_entry_text(a, here, warnings)
                      for a in _strings(raw.get("addresses"), f"{here}: addresses")]
         pools.append(_pool(
             name, addresses, here,
             auto_assign=_flag(raw.get("auto-assign"), True, f"{here}: auto-assign"),
             avoid_buggy_ips=_flag(raw.get("avoid-buggy-ips"), False, f"{here}: avoid-buggy-ips"),
+            announce=announce, bgp=advertisement,
         ))
     return pools
 
 
-def _ipaddresspool(obj: Obj, warnings: list[str]) -> Pool:
+def _protocol(protocol: Any, raw_ads: Any, where: str, aliases: dict[str, str],
+              warnings: list[str], *, legacy: bool) -> tuple[str, Advertisement]:
+    """A legacy pool's (or a deprecated AddressPool's) ``protocol`` and BGP advertisements as
+    lbctl's announcement: ``bgp`` with the first advertisement (lbctl keeps one per pool)."""
+    key = "bgp-advertisements" if legacy else "bgpAdvertisements"
+    if protocol not in (None, LAYER2, BGP):
+        raise UsageError(f"{where}: unknown protocol {protocol!r}",
+                         hint="MetalLB's protocols are layer2 and bgp")
+    ads = raw_ads or []
+    if not isinstance(ads, list):
+        raise UsageError(f"{where}: {key} must be a list", hint="check the manifest")
+    if protocol != BGP:
+        if ads:
+            warnings.append(f"{where}: {key} not imported: the pool's protocol is layer2")
+        return LAYER2, Advertisement()
+    if len(ads) > 1:
+        warnings.append(f"{where}: {key} after the first not imported: lbctl keeps one BGP "
+                        "advertisement per pool")
+    if not ads:
+        return BGP, Advertisement()
+    first = _mapping(ads[0], f"{where}: {key}[]")
+    known = {k for crd, k in _ADVERTISEMENT_FIELDS.items() if k} if legacy else \
+        set(_ADVERTISEMENT_FIELDS) - {"peers"}
+    for field in sorted(set(first) - known):
+        warnings.append(f"{where}: {key}[].{field} not imported")
+    return BGP, _advertisement(first, f"{where}: {key}", aliases, warnings, legacy=legacy)
+
+
+def _ipaddresspool(obj: Obj, warnings: list[str], aliases: dict[str, str]) -> Pool:
     where = _ref(obj)
     spec = _mapping(obj.get("spec"), f"{where} spec")
     known = set(_IPADDRESSPOOL_FIELDS)
+    announce, advertisement = LAYER2, Advertisement()
     if obj.get("kind") == "AddressPool":  # the deprecated kind: pools with a protocol
         known |= {"protocol", "bgpAdvertisements"}
-        if spec.get("protocol") not in (None, "layer2"):
-            warnings.append(f"{where}: protocol {spec.get('protocol')} not imported: lbctl "
-                            "announces with ARP/NDP only (the addresses are imported)")
-        if spec.get("bgpAdvertisements"):
-            warnings.append(f"{where}: bgpAdvertisements not imported: lbctl announces with "
-                            "ARP/NDP only")
+        announce, advertisement = _protocol(spec.get("protocol"), spec.get("bgpAdvertisements"),
+                                            where, aliases, warnings, legacy=False)
     for key in sorted(set(spec) - known):
         warnings.append(f"{where}: unknown field spec.{key} not imported")
     allocation = _mapping(spec.get("serviceAllocation"), f"{where} spec.serviceAllocation")
@@ -426,6 +700,7 @@ def _ipaddresspool(obj: Obj, warnings: list[str]) -> Pool:
         namespaces=namespaces,
         selectors=selectors,
         priority=priority or None,  # MetalLB reads 0 as "no priority"
+        announce=announce, bgp=advertisement,
     )
 
 
@@ -495,11 +770,10 @@ def _advertise(pools: list[Pool], advertised: dict[str, Obj],
         if obj is None:  # the legacy ConfigMap's and AddressPool's pools: every node
             result.append(pool)
             continue
-        meta = obj.get("metadata")
-        labels = {str(k): str(v) for k, v in
-                  ((meta.get("labels") if isinstance(meta, dict) else None) or {}).items()}
-        covering = [ad for ad in advertisements if ad.applies_to(pool.name, labels)]
-        if not covering:
+        covering = [ad for ad in advertisements if ad.applies_to(pool.name, _labels(obj))]
+        if not covering and pool.announce == BGP:  # a BGPAdvertisement's only
+            result.append(pool)
+        elif not covering:
             warnings.append(f"{_ref(obj)}: no L2Advertisement covers it, so MetalLB does not "
                             "announce it in layer 2; lbctl speaker announces it from every "
                             "eligible node")
@@ -709,6 +983,18 @@ def import_pools(state: State, found: Found, services: Iterable[Obj], *, prefix:
     added: list[Pool] = []
     unchanged: list[Pool] = []
     failed: list[NotImported] = []
+    peers_added: list[Peer] = []
+    peers_unchanged: list[Peer] = []
+    for peer in found.peers:  # first: the pools' advertisements name them
+        if state.peers.get(peer.name) == peer:
+            peers_unchanged.append(peer)
+            continue
+        try:
+            state = add_peer(state, peer)
+        except RefusedError as exc:
+            failed.append(NotImported("peer", "", peer.name, exc.message, exc.hint))
+            continue
+        peers_added.append(peer)
     for original in found.pools:
         pool = prefixed(original, prefix)  # a prefix that makes no valid name is a usage error
         try:
@@ -716,7 +1002,7 @@ def import_pools(state: State, found: Found, services: Iterable[Obj], *, prefix:
                 unchanged.append(pool)
                 continue
             state = add_pool(state, pool)
-        except (RefusedError, UsageError) as exc:
+        except (RefusedError, UsageError, NotFoundError) as exc:
             hint = exc.hint
             if pool.name in state.pools:
                 hint = "import under other names with --prefix (for example --prefix metallb-)"
@@ -726,7 +1012,8 @@ def import_pools(state: State, found: Found, services: Iterable[Obj], *, prefix:
     names = [p.name for p in (*added, *unchanged)]
     state, adopted, warnings, not_adopted = adopt(state, names, services)
     return state, Imported(tuple(added), tuple(adopted), tuple(warnings),
-                           tuple(failed + not_adopted), tuple(unchanged))
+                           tuple(failed + not_adopted), tuple(unchanged), tuple(peers_added),
+                           tuple(peers_unchanged))
 
 
 # --------------------------------------------------------------------------- Cilium
@@ -748,7 +1035,8 @@ def from_cilium(objects: Iterable[Obj]) -> Found:
             warnings.append(f"{_ref(obj)} not imported: lbctl arp announce chooses the interface "
                             "by subnet (or --interface) on the node it runs on")
         elif str(kind or "").startswith("CiliumBGP"):
-            warnings.append(f"{_ref(obj)} not imported: lbctl does not speak BGP")
+            warnings.append(f"{_ref(obj)} not imported: lbctl's BGP peers are added with "
+                            "lbctl bgp peer add")
         else:
             warnings.append(f"{_ref(obj)} ignored: not a CiliumLoadBalancerIPPool")
     return Found(tuple(pools), tuple(services), tuple(warnings))
@@ -847,7 +1135,9 @@ def to_cilium(state: State, names: Sequence[str] = ()) -> Exported:
         for setting, shown in ((not pool.auto_assign, "autoAssign false"),
                                (pool.avoid_buggy_ips, "avoidBuggyIPs"),
                                (pool.priority is not None, f"priority {pool.priority}"),
-                               (bool(pool.node_selectors), "nodeSelectors")):
+                               (bool(pool.node_selectors), "nodeSelectors"),
+                               (announces_bgp(pool.announce), f"announce {pool.announce} (its "
+                                "BGP advertisement)")):
             if setting:
                 warnings.append(f"pool {pool.name}: {shown} has no Cilium equivalent and is "
                                 "not exported")
@@ -896,12 +1186,61 @@ def _single(version: int, value: int) -> str:
     return f"{format_ip(version, value)}/{32 if version == 4 else 128}"
 
 
+def _bgp_documents(state: State, pools: Sequence[Pool], namespace: str,
+                   warnings: list[str]) -> list[Obj]:
+    """A BGPAdvertisement per pool announced over BGP (named after it), and, when there is one,
+    a BGPPeer per lbctl peer."""
+    documents: list[Obj] = []
+    for pool in pools:
+        if not announces_bgp(pool.announce):
+            continue
+        bgp = pool.bgp
+        spec: Obj = {"ipAddressPools": [pool.name]}
+        if bgp.aggregation_length != 32:
+            spec["aggregationLength"] = bgp.aggregation_length
+        if bgp.aggregation_length_v6 != 128:
+            spec["aggregationLengthV6"] = bgp.aggregation_length_v6
+        if bgp.local_pref is not None:
+            spec["localPref"] = bgp.local_pref
+        if bgp.communities:
+            spec["communities"] = list(bgp.communities)
+        if bgp.peers:
+            spec["peers"] = list(bgp.peers)
+        documents.append({"apiVersion": METALLB_API, "kind": "BGPAdvertisement",
+                          "metadata": {"name": pool.name, "namespace": namespace},
+                          "spec": spec})
+    if not documents:
+        return []
+    for name in sorted(state.peers):
+        peer = state.peers[name]
+        spec = {"myASN": peer.my_asn, "peerASN": peer.asn, "peerAddress": peer.address}
+        if peer.port != 179:
+            spec["peerPort"] = peer.port
+        if peer.hold_time != 90:
+            spec["holdTime"] = f"{peer.hold_time}s"
+        if peer.source_address:
+            spec["sourceAddress"] = peer.source_address
+        if peer.ebgp_multihop:
+            spec["ebgpMultiHop"] = True
+        if peer.node_selectors:
+            spec["nodeSelectors"] = [label_selector(s) for s in peer.node_selectors]
+        if peer.password_secret:
+            spec["passwordSecret"] = {"name": peer.password_secret, "namespace": namespace}
+            warnings.append(f"peer {name}: MetalLB reads the password from Secret "
+                            f"{namespace}/{peer.password_secret} (type kubernetes.io/basic-auth, "
+                            f"key password): copy kube-system/{peer.password_secret} there")
+        documents.append({"apiVersion": METALLB_PEER_API, "kind": "BGPPeer",
+                          "metadata": {"name": name, "namespace": namespace}, "spec": spec})
+    return documents
+
+
 def to_metallb(state: State, names: Sequence[str] = (),
                namespace: str = METALLB_NAMESPACE) -> Exported:
-    """IPAddressPools for the pools (all, or those named), and L2Advertisements naming them
-    (MetalLB announces nothing that no advertisement selects): ``lbctl`` for the pools any node
-    may announce, and ``lbctl-<pool>`` with the pool's ``nodeSelectors`` for each pool that has
-    some."""
+    """IPAddressPools for the pools (all, or those named), and the advertisements that make
+    MetalLB announce them (it announces nothing no advertisement selects): L2Advertisements for
+    the pools announced with layer 2 (``lbctl`` for the pools any node may announce, and
+    ``lbctl-<pool>`` with the pool's ``nodeSelectors`` for each pool that has some), and for
+    those announced over BGP a BGPAdvertisement each and the BGPPeers."""
     documents: list[Obj] = []
     warnings: list[str] = []
     selected = _selected(state, names)
@@ -946,6 +1285,7 @@ def to_metallb(state: State, names: Sequence[str] = (),
             documents.append(_l2_document(
                 f"{L2_ADVERTISEMENT}-{pool.name}", namespace, [pool.name],
                 [label_selector(text) for text in pool.node_selectors]))
+    documents.extend(_bgp_documents(state, selected, namespace, warnings))
     return Exported(tuple(documents), tuple(warnings))
 
 

@@ -414,3 +414,33 @@ def test_export_without_peers(cli: Cli, state: str) -> None:
     assert (result.code, result.err) == (
         2, "lbctl: error: which peer's router? (peers: none)\n"
            "hint: add one first: lbctl bgp peer add NAME --address A --asn N --my-asn M\n")
+
+
+# ------------------------------------------------------------------------------- MetalLB
+
+SEED = str(Path(__file__).parent.parent / "fixtures" / "interop" / "metallb-seed-bgp.yaml")
+
+
+def test_the_seeds_metallb_configmap_round_trips(cli: Cli, state: str, tmp_path: Path) -> None:
+    imported = cli("pool", "import", "metallb", "-f", SEED, "--state", state)
+    assert (imported.code, imported.out, imported.err) == (
+        0, "bgppeer/192.168.200.1 imported\npool/default imported\n", "")
+    assert document(state)["peers"] == {"192.168.200.1": {
+        "address": "192.168.200.1", "asn": 64501, "myASN": 64500, "port": 179,
+        "holdTime": 90}}
+    exported = cli("pool", "export", "--format", "metallb", "--state", state)
+    assert (exported.code, exported.err) == (0, "")
+    assert exported.out == (
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: default\n"
+        "  namespace: metallb-system\nspec:\n  addresses:\n  - 192.168.197.0/24\n"
+        "  autoAssign: true\n  avoidBuggyIPs: false\n---\n"
+        "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata:\n  name: default\n"
+        "  namespace: metallb-system\nspec:\n  ipAddressPools:\n  - default\n---\n"
+        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata:\n  name: 192.168.200.1\n"
+        "  namespace: metallb-system\nspec:\n  myASN: 64500\n  peerASN: 64501\n"
+        "  peerAddress: 192.168.200.1\n")
+    crds = tmp_path / "crds.yaml"
+    crds.write_text(exported.out)
+    again = str(tmp_path / "again.yaml")
+    assert cli("pool", "import", "metallb", "-f", str(crds), "--state", again).err == ""
+    assert statefiles.document_text(again) == statefiles.document_text(state)

@@ -30,16 +30,7 @@ CRDS = str(FIXTURES / "metallb-crds.yaml")
 KUBEVIP = str(FIXTURES / "kubevip-configmap.yaml")
 SERVICES = str(FIXTURES / "services.yaml")
 
-LEGACY_WARNINGS = (
-    "lbctl: warning: ConfigMap metallb-system/config: bgp-communities not imported: lbctl does "
-    "not speak BGP\n"
-    "lbctl: warning: ConfigMap metallb-system/config: peers not imported: lbctl does not speak "
-    "BGP\n"
-    "lbctl: warning: ConfigMap metallb-system/config: pool bgp-pool: protocol bgp not imported: "
-    "lbctl announces with ARP/NDP only (the addresses are imported)\n"
-    "lbctl: warning: ConfigMap metallb-system/config: pool bgp-pool: bgp-advertisements not "
-    "imported: lbctl announces with ARP/NDP only\n"
-)
+LEGACY_WARNINGS = ""  # its peers, communities and BGP pool are all imported
 ELSEWHERE = (
     "lbctl: error: service shop/elsewhere holds 203.0.113.7, which is in no imported pool\n"
     "hint: import (or lbctl pool add) the pool that holds it, then import again\n"
@@ -52,6 +43,7 @@ def no_pool(ref: str, ip: str) -> str:
 
 
 LEGACY_IMPORTED = (
+    "bgppeer/10.0.0.1 imported\n"
     "pool/default imported\n"
     "pool/reserved imported\n"
     "pool/bgp-pool imported\n"
@@ -66,6 +58,9 @@ pools:
     addresses: [198.51.100.0/24]
     autoAssign: true
     avoidBuggyIPs: false
+    announce: bgp
+    bgp: {aggregationLength: 32, aggregationLengthV6: 128, localPref: 100, communities: \
+['65535:65282']}
   default:
     addresses: [192.168.1.240-192.168.1.250]
     autoAssign: true
@@ -81,6 +76,8 @@ allocations:
   shop:
     web: {ips: [192.168.1.241], pool: default}
 holds: {}
+peers:
+  10.0.0.1: {address: 10.0.0.1, asn: 64501, myASN: 64500, port: 179, holdTime: 90}
 """
 
 
@@ -158,13 +155,16 @@ def test_import_from_stdin(cli: Cli, state: str, monkeypatch: pytest.MonkeyPatch
         "priority": 50, "reservations": {},
         "usage": [{"family": "IPv4", "used": 0, "free": 127, "capacity": 127}],  # not .0
     }
-    assert "BGPPeer metallb-system/tor not imported" in result.err
+    assert doc["pools"][1]["announce"] == "bgp"  # expensive: its BGPAdvertisement
+    assert doc["peers"] == ["tor"]
+    assert "BGPPeer" not in result.err
 
 
 def test_import_reports_an_overlap_and_imports_the_rest(cli: Cli, state: str) -> None:
     cli("pool", "add", "mine", "192.168.1.250-192.168.1.254", "--state", state)
     result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--state", state)
-    assert (result.code, result.out) == (1, "pool/reserved imported\npool/bgp-pool imported\n")
+    assert (result.code, result.out) == (1, "bgppeer/10.0.0.1 imported\npool/reserved imported\n"
+                                            "pool/bgp-pool imported\n")
     assert result.err == LEGACY_WARNINGS + (
         "lbctl: error: pools default and mine overlap: 192.168.1.240-192.168.1.250 and "
         "192.168.1.250-192.168.1.254 share 192.168.1.250\n"
@@ -189,6 +189,7 @@ def test_import_prefix_escapes_a_name_collision(cli: Cli, state: str) -> None:
     result = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--prefix",
                  "metallb-", "--state", state)
     assert result.out == (
+        "bgppeer/10.0.0.1 unchanged\n"  # imported with the pools that did not collide
         "pool/metallb-default imported\npool/metallb-reserved imported\n"
         "pool/metallb-bgp-pool imported\n"
         "service/dns-tcp -n infra adopted 192.168.1.240 (pool metallb-default)\n"
@@ -197,7 +198,8 @@ def test_import_prefix_escapes_a_name_collision(cli: Cli, state: str) -> None:
     assert result.code == 1  # shop/elsewhere, still
     again = cli("pool", "import", "metallb", "-f", LEGACY, "-f", SERVICES, "--prefix",
                 "metallb-", "--state", state)
-    assert again.out == ("pool/metallb-default unchanged\npool/metallb-reserved unchanged\n"
+    assert again.out == ("bgppeer/10.0.0.1 unchanged\n"
+                         "pool/metallb-default unchanged\npool/metallb-reserved unchanged\n"
                          "pool/metallb-bgp-pool unchanged\n")
     bad = cli("pool", "import", "metallb", "-f", LEGACY, "--prefix", "Bad_", "--state", state)
     assert (bad.code, bad.err.splitlines()[-2]) == (2, "lbctl: error: invalid pool name "
@@ -306,7 +308,8 @@ PROD_WEB = {
     "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]},
     "status": {"loadBalancer": {"ingress": [{"ip": "192.168.10.7"}]}},
 }
-CRDS_IMPORTED = ("pool/production imported\npool/expensive imported\npool/tenant-a imported\n"
+CRDS_IMPORTED = ("bgppeer/tor imported\n"
+                 "pool/production imported\npool/expensive imported\npool/tenant-a imported\n"
                  "pool/labelled imported\n"
                  "service/web -n prod adopted 192.168.10.7 (pool production)\n")
 
@@ -318,11 +321,15 @@ def test_import_ipaddresspools_from_the_cluster(
     server.put_object(PROD_WEB)
     result = cli("pool", "import", "metallb", "--kubeconfig", kubeconfig)
     assert result.code == 0
-    assert result.out == ("pool/expensive imported\npool/labelled imported\n"  # in API order
+    assert result.out == ("bgppeer/tor imported\n"
+                          "pool/expensive imported\npool/labelled imported\n"  # in API order
                           "pool/production imported\npool/tenant-a imported\n"
                           "service/web -n prod adopted 192.168.10.7 (pool production)\n")
     state = yaml.safe_load(stored_state(server))
     assert sorted(state["pools"]) == ["expensive", "labelled", "production", "tenant-a"]
+    assert state["pools"]["expensive"]["announce"] == "bgp"
+    assert state["peers"] == {"tor": {"address": "10.0.0.1", "asn": 64501, "myASN": 64500,
+                                      "port": 179, "holdTime": 90}}
     assert state["allocations"] == {"prod": {"web": {"ips": ["192.168.10.7"],
                                                      "pool": "production"}}}
 
@@ -334,11 +341,10 @@ def test_import_files_into_a_cluster_adopts_the_cluster_services(
                  "--kubeconfig", str(kubeconfig))
     assert (result.code, result.out) == (0, CRDS_IMPORTED)
     assert result.err.endswith(
-        "lbctl: warning: BGPPeer metallb-system/tor not imported: lbctl does not speak BGP\n"
-        + "".join(f"lbctl: warning: IPAddressPool metallb-system/{name}: no L2Advertisement "
-                  "covers it, so MetalLB does not announce it in layer 2; lbctl speaker "
-                  "announces it from every eligible node\n" for name in ("expensive", "labelled"))
-        + f"lbctl: warning: 5 Services in file {CRDS}, file {SERVICES} ignored: the cluster's "
+        "lbctl: warning: IPAddressPool metallb-system/labelled: no L2Advertisement covers it, so "
+        "MetalLB does not announce it in layer 2; lbctl speaker announces it from every eligible "
+        "node\n"
+        f"lbctl: warning: 5 Services in file {CRDS}, file {SERVICES} ignored: the cluster's "
         "own Services are adopted\n")
 
 
@@ -355,12 +361,11 @@ def test_import_crds_from_the_cluster_reads_the_advertisements(
         "lbctl: warning: L2Advertisement metallb-system/l2: spec.interfaces (eth1) not "
         "imported: lbctl speakers answer on the interface whose subnet holds the address (else "
         "the default route's), or on every lbctl speaker --interface, for every pool alike\n"
-        "lbctl: warning: BGPAdvertisement metallb-system/external not imported: lbctl announces "
-        "with ARP/NDP only\n"
-        + "".join(f"lbctl: warning: IPAddressPool metallb-system/{name}: no L2Advertisement "
-                  "covers it, so MetalLB does not announce it in layer 2; lbctl speaker "
-                  "announces it from every eligible node\n" for name in ("expensive", "labelled"))
+        "lbctl: warning: IPAddressPool metallb-system/labelled: no L2Advertisement covers it, so "
+        "MetalLB does not announce it in layer 2; lbctl speaker announces it from every eligible "
+        "node\n"
     )
+    assert "bgppeer/tor imported (dry run)" in result.out.splitlines()
     assert server.get_object("configmaps", "lbctl-state", "kube-system") is None
 
 
@@ -401,7 +406,8 @@ def test_import_reads_the_namespace_given(cli: Cli, kube_server: FakeKubeServer,
     configmap["metadata"]["namespace"] = "lb"
     kube_server.put_object(configmap)
     result = cli("pool", "import", "metallb", "-n", "lb", "--kubeconfig", str(kubeconfig))
-    assert (result.code, result.out.splitlines()[0]) == (0, "pool/default imported")
+    assert (result.code, result.out.splitlines()[:2]) == (
+        0, ["bgppeer/10.0.0.1 imported", "pool/default imported"])
 
 
 # --------------------------------------------------------------------------- export

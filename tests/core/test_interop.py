@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from lbctl.core import interop
 from lbctl.core.addresses import describe
+from lbctl.core.bgp import Advertisement, Peer
 from lbctl.core.interop import Found
 from lbctl.core.state import Allocation, Pool, State
 from lbctl.errors import NotFoundError, RefusedError, UsageError
@@ -77,7 +78,8 @@ def test_metallb_crds() -> None:
     assert found.pools == (
         pool("production", "192.168.10.0/24", "192.168.9.1-192.168.9.5",
              "fc00:f853:ccd:e799::/124"),
-        pool("expensive", "42.176.25.64/30", "42.176.25.70", auto_assign=False),
+        pool("expensive", "42.176.25.64/30", "42.176.25.70", auto_assign=False, announce="bgp",
+             bgp=Advertisement(local_pref=50)),
         pool("tenant-a", "172.20.0.0/25", avoid_buggy_ips=True, priority=50,
              namespaces=["team-a", "team-a-staging"],
              selectors=["exposure=public", "tier in (frontend,edge),!canary"]),
@@ -90,13 +92,10 @@ def test_metallb_crds() -> None:
         "L2Advertisement metallb-system/l2: spec.interfaces (eth1) not imported: lbctl speakers "
         "answer on the interface whose subnet holds the address (else the default route's), or "
         "on every lbctl speaker --interface, for every pool alike",
-        "BGPAdvertisement metallb-system/external not imported: lbctl announces with ARP/NDP "
-        "only",
-        "BGPPeer metallb-system/tor not imported: lbctl does not speak BGP",
-        *(f"IPAddressPool metallb-system/{name}: no L2Advertisement covers it, so MetalLB does "
-          "not announce it in layer 2; lbctl speaker announces it from every eligible node"
-          for name in ("expensive", "labelled")),
+        "IPAddressPool metallb-system/labelled: no L2Advertisement covers it, so MetalLB does "
+        "not announce it in layer 2; lbctl speaker announces it from every eligible node",
     )
+    assert found.peers == (Peer("tor", "10.0.0.1", 64501, 64500),)
 
 
 L2_ADVERTISEMENTS = """\
@@ -239,17 +238,11 @@ def test_metallb_legacy_configmap() -> None:
     assert found.pools == (
         pool("default", "192.168.1.240-192.168.1.250"),
         pool("reserved", "192.168.144.0/20", auto_assign=False, avoid_buggy_ips=True),
-        pool("bgp-pool", "198.51.100.0/24"),
+        pool("bgp-pool", "198.51.100.0/24", announce="bgp",
+             bgp=Advertisement(local_pref=100, communities=("65535:65282",))),
     )
-    where = "ConfigMap metallb-system/config"
-    assert found.warnings == (
-        f"{where}: bgp-communities not imported: lbctl does not speak BGP",
-        f"{where}: peers not imported: lbctl does not speak BGP",
-        f"{where}: pool bgp-pool: protocol bgp not imported: lbctl announces with ARP/NDP only "
-        "(the addresses are imported)",
-        f"{where}: pool bgp-pool: bgp-advertisements not imported: lbctl announces with "
-        "ARP/NDP only",
-    )
+    assert found.peers == (Peer("10.0.0.1", "10.0.0.1", 64501, 64500),)
+    assert found.warnings == ()
 
 
 def test_metallb_bare_legacy_config_and_unknown_fields() -> None:
@@ -272,12 +265,8 @@ def test_metallb_deprecated_addresspool_and_other_kinds() -> None:
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "x"}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}, "data": {}},
     ])
-    assert found.pools == (pool("old", "10.1.0.0/30"),)
+    assert found.pools == (pool("old", "10.1.0.0/30", announce="bgp"),)
     assert found.warnings == (
-        "AddressPool metallb-system/old: protocol bgp not imported: lbctl announces with "
-        "ARP/NDP only (the addresses are imported)",
-        "AddressPool metallb-system/old: bgpAdvertisements not imported: lbctl announces with "
-        "ARP/NDP only",
         "AddressPool metallb-system/old: unknown field spec.future not imported",
         "Secret x/s ignored: not a MetalLB object",
         "ConfigMap other ignored: it has no key 'config' (MetalLB's configuration)",

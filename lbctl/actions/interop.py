@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from lbctl.actions import Warn, ignore
+from lbctl.core import calico
 from lbctl.core import interop as core
 from lbctl.core.interop import Imported
 from lbctl.errors import NotFoundError
@@ -37,6 +38,9 @@ BGPADVERTISEMENTS = Resource(core.METALLB_API, "bgpadvertisements", "BGPAdvertis
 BGPPEERS = tuple(Resource(version, "bgppeers", "BGPPeer")
                  for version in (core.METALLB_PEER_API, core.METALLB_API))
 COMMUNITIES = Resource(core.METALLB_API, "communities", "Community")
+#: Calico's cluster-wide BGP settings, as the cluster stores them.
+CALICO_BGPCONFIGURATIONS = Resource(f"{calico.CALICO_CRD_GROUP}/v1", "bgpconfigurations",
+                                    "BGPConfiguration", namespaced=False)
 #: Cilium's pools, cluster-scoped, at the versions Cilium serves (the newest first).
 CILIUM_POOLS = tuple(Resource(version, "ciliumloadbalancerippools", core.CILIUM_KIND,
                               namespaced=False)
@@ -147,10 +151,28 @@ def import_pools(
     return applied
 
 
-def export_pools(store: StateStore, tool: Tool, names: Sequence[str] = (), *,
-                 namespace: str | None = None, warn: Warn = ignore) -> tuple[Obj, ...]:
-    """Manifests for ``tool`` describing the pools (all, or those named)."""
+def _calico_configuration(kube: KubeAPI | None) -> Obj | None:
+    """Calico's BGPConfiguration ``default`` on the cluster, if lbctl talks to one that has it."""
+    if kube is None:
+        return None
+    try:
+        return kube.get(CALICO_BGPCONFIGURATIONS, calico.DEFAULT_CONFIGURATION)
+    except NotFoundError:  # no Calico CRDs, or no such configuration yet
+        return None
+
+
+def export_pools(store: StateStore, tool: Tool | Literal["calico"], names: Sequence[str] = (),
+                 *, namespace: str | None = None, kube: KubeAPI | None = None,
+                 warn: Warn = ignore) -> tuple[Obj, ...]:
+    """Manifests for ``tool`` describing the pools (all, or those named).  Calico: its
+    BGPConfiguration ``default`` (``kube``: the cluster's, whose other settings are kept)."""
     state = store.load()
+    if tool == "calico":
+        document, warnings = calico.to_calico(core.selected_pools(state, names),
+                                              _calico_configuration(kube))
+        for message in warnings:
+            warn(message)
+        return (document,)
     namespace = namespace or DEFAULT_NAMESPACES[tool]
     if tool == "cilium":
         exported = core.to_cilium(state, names)

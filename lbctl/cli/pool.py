@@ -543,6 +543,13 @@ class Tool(str, Enum):
     cilium = "cilium"
 
 
+class ExportFormat(str, Enum):
+    metallb = "metallb"
+    kube_vip = "kube-vip"
+    cilium = "cilium"
+    calico = "calico"
+
+
 _TOOL_HELP = "metallb: IPAddressPools or the legacy ConfigMap config; kube-vip: the kubevip " \
              "ConfigMap; cilium: CiliumLoadBalancerIPPools."
 
@@ -651,8 +658,8 @@ def _report_import(app: App, applied: Applied[Imported], output: Output) -> None
 @command(app, "export", exclude=("namespace", "all_namespaces", "dry_run"))
 def export(
     ctx: typer.Context,
-    fmt: Annotated[Tool, typer.Option(
-        "--format", help="Whose manifests to write.", metavar="metallb|kube-vip|cilium",
+    fmt: Annotated[ExportFormat, typer.Option(
+        "--format", help="Whose manifests to write.", metavar="metallb|kube-vip|cilium|calico",
         case_sensitive=False)],
     names: Annotated[list[str] | None, typer.Argument(
         help="Pools to export (default: every pool).", metavar="[POOL]...")] = None,
@@ -661,7 +668,7 @@ def export(
         help="Namespace of the manifests (default: metallb-system for MetalLB, kube-system "
              "for kube-vip).")] = None,
 ) -> None:
-    """Print the pools as MetalLB, kube-vip or Cilium manifests, for kubectl apply.
+    """Print the pools as MetalLB, kube-vip, Cilium or Calico manifests, for kubectl apply.
 
     MetalLB: one IPAddressPool per pool, an L2Advertisement named lbctl listing the layer-2
     pools any node may announce, one named lbctl-POOL with the nodeSelectors of each that has
@@ -669,7 +676,10 @@ def export(
     BGPPeer per peer (MetalLB announces no pool that no advertisement selects).  kube-vip: the
     ConfigMap kubevip, one cidr-/range- key per namespace (or global).  Cilium: one
     CiliumLoadBalancerIPPool per pool (allowFirstLastIPs Yes; namespaces as
-    io.kubernetes.service.namespace in its serviceSelector).  Reserved addresses are left out
+    io.kubernetes.service.namespace in its serviceSelector).  Calico: its BGPConfiguration
+    default with spec.serviceLoadBalancerIPs the pools' CIDRs, so Calico announces them over
+    its own BGP sessions (on a cluster, Calico's other settings are kept; apply it with
+    calicoctl apply -f, or kubectl with Calico's API server).  Reserved addresses are left out
     of the exported ranges; every setting the target cannot express (kube-vip has no
     selectors, priorities, reservations or autoAssign: false) is named in a warning on
     stderr.  -o json prints a List.
@@ -679,13 +689,16 @@ def export(
     Example: lbctl pool export --format kube-vip default --state ./lb.yaml
 
     Example: lbctl pool export --format cilium -o name
+
+    Example: lbctl pool export --format calico | calicoctl apply -f -
     """
     from lbctl.actions import interop as actions
 
     app = app_of(ctx)
     output = app.require_output(Output.table, Output.yaml, Output.json, Output.name)
+    kube = None if fmt is not ExportFormat.calico or app.offline else app.kube()
     documents = actions.export_pools(
         app.store(), fmt.value, names or [], namespace=namespace or app.options.namespace,
-        warn=lambda message: render.warn(app.err, message),
+        kube=kube, warn=lambda message: render.warn(app.err, message),
     )
     render.manifests(app.out, documents, output.value)

@@ -1149,6 +1149,11 @@ def to_cilium(state: State, names: Sequence[str] = ()) -> Exported:
 # --------------------------------------------------------------------------- export
 
 
+def selected_pools(state: State, names: Sequence[str]) -> list[Pool]:
+    """The pools named (each once), or every pool in allocation order; refused when none."""
+    return _selected(state, names)
+
+
 def _selected(state: State, names: Sequence[str]) -> list[Pool]:
     pools = [get_pool(state, n) for n in dict.fromkeys(names)] or pool_order(state.pools)
     if not pools:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from lbctl.core import holds, kubeproxy, leases, speakers
+from lbctl.core import calico, holds, kubeproxy, leases, speakers
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
@@ -645,6 +645,52 @@ def check_controller(ctx: Context) -> list[Finding]:
                              "pending", hint, objects)]
 
 
+# --------------------------------------------------------------------------- BGP and Calico
+
+_CALICO_WAY_OUT = ("let Calico announce lbctl's pools over its own sessions: lbctl pool export "
+                   "--format calico | calicoctl apply -f -")
+
+
+def check_calico_peers(ctx: Context) -> list[Finding]:
+    objects = ctx.need(ctx.facts.calico)
+    state = ctx.state
+    if not state.peers:
+        return _ok("lbctl has no BGP peers")
+    findings = [Finding(
+        "error", c.message,
+        f"{_CALICO_WAY_OUT}, then lbctl bgp peer remove {c.peer.name}; or peer lbctl's "
+        "speakers with another router address",
+        (f"bgppeer/{c.peer.name}", f"bgppeer.crd.projectcalico.org/{c.calico.name}"))
+        for c in calico.conflicts(state, objects)]
+    if findings:
+        return findings
+    seen = [_plural(len(calico.calico_peers(objects)), "Calico BGPPeer")]
+    workloads = ctx.facts.workloads
+    node = None if isinstance(workloads, Absent) else calico.calico_node(workloads)
+    if node is not None:
+        where = (node.get("metadata") or {}).get("namespace") or "default"
+        seen.insert(0, f"calico-node runs in {where}")
+    return _ok(f"no lbctl peer is a router Calico's nodes peer with ({'; '.join(seen)})")
+
+
+def check_calico_service_ips(ctx: Context) -> list[Finding]:
+    config = calico.configuration(ctx.need(ctx.facts.calico))
+    listed = calico.announced(config)
+    if not listed:
+        return _ok("Calico announces no LoadBalancer addresses (no serviceLoadBalancerIPs)")
+    state = ctx.state
+    findings = [Finding(
+        "error", f"Calico announces LoadBalancer addresses ({', '.join(r.text for r in listed)}) "
+                 f"but not pool {pool.name}'s {', '.join(missing)}: Services that get them are "
+                 "unreachable from the routers Calico peers with",
+        "make Calico's list cover every pool: lbctl pool export --format calico | calicoctl "
+        "apply -f -", (f"pool/{pool.name}", "bgpconfiguration.crd.projectcalico.org/default"))
+        for pool, missing in calico.uncovered(
+            sorted(state.pools.values(), key=lambda p: p.name), config)]
+    return findings or _ok(f"Calico's serviceLoadBalancerIPs cover every pool "
+                           f"({_plural(len(state.pools), 'pool')})")
+
+
 # --------------------------------------------------------------------------- the wire
 
 
@@ -804,6 +850,10 @@ CHECKS: tuple[Check, ...] = (
     Check("kube-proxy.strict-arp", "kube-proxy in IPVS mode has strictARP", check_strict_arp),
     *(Check(impl.check, f"{impl.name} is not installed next to lbctl",
             _implementation_check(impl)) for impl in IMPLEMENTATIONS),
+    Check("bgp.calico-peers", "lbctl's speakers and Calico's nodes do not peer with the same "
+          "router", check_calico_peers),
+    Check("bgp.calico-service-ips", "Calico's serviceLoadBalancerIPs, when set, cover every "
+          "pool", check_calico_service_ips),
     Check("rbac.permissions", "the current identity holds every permission lbctl uses",
           check_permissions),
     Check("controller.leader", "an installed lbctl controller runs and has a leader",

@@ -91,3 +91,5 @@ class Facts:
     #: Offline: the ``lbctl assign -f ... --state FILE`` command that works on these files
     #: (hints name it); "" on a live cluster.
     assign_command: str = ""
+    #: Calico's BGPConfigurations and BGPPeers (empty: Calico's BGP is not configured).
+    calico: Known[list[Obj]] = Absent("Calico's resources were not read")

@@ -32,7 +32,7 @@ from typing import TypeVar
 
 import yaml
 
-from lbctl.core import speakers
+from lbctl.core import calico, speakers
 from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.manifests import read_objects
@@ -68,6 +68,7 @@ from lbctl.ports import (
     KubeAPI,
     Obj,
     Probed,
+    Resource,
     Source,
     StateBackend,
 )
@@ -148,6 +149,25 @@ def _custom(kube: KubeAPI) -> list[Obj]:
     return list(found.values())
 
 
+#: Calico's BGP resources (cluster-scoped), as the cluster stores them.
+CALICO_RESOURCES = tuple(Resource(f"{calico.CALICO_CRD_GROUP}/v1", plural, kind,
+                                  namespaced=False)
+                         for plural, kind in (("bgpconfigurations", "BGPConfiguration"),
+                                              ("bgppeers", "BGPPeer")))
+
+
+def _calico(kube: KubeAPI) -> list[Obj]:
+    found = []
+    for resource in CALICO_RESOURCES:
+        try:
+            items = kube.list(resource)
+        except NotFoundError:  # Calico's CRDs are not installed
+            continue
+        found += [{**obj, "apiVersion": resource.group_version, "kind": resource.kind}
+                  for obj in items]
+    return found
+
+
 def _workloads(kube: KubeAPI) -> list[Obj]:
     # LIST answers leave out each item's kind; the evidence names it.
     return [{**obj, "kind": resource.kind} for resource in (DEPLOYMENTS, DAEMONSETS)
@@ -196,6 +216,7 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
     workloads = _readable(lambda: _workloads(kube))
     configmaps = _readable(lambda: _configmaps(kube))
     custom = _readable(lambda: _custom(kube))
+    calico_objects = _readable(lambda: _calico(kube))
     progress("the controller's Lease")
     controller_lease = _readable(lambda: _controller_lease(kube))
     speaker_leases = Absent("not asked for: add --probe") if probe is None else _readable(
@@ -222,6 +243,7 @@ def live(kube: KubeAPI, state: StateBackend, *, context: str | None = None,
         controller_lease=controller_lease,
         speaker_leases=speaker_leases,
         read_at=read_at,
+        calico=calico_objects,
     )
 
 
@@ -348,5 +370,7 @@ def offline(sources: Sequence[Source], state: StateBackend | None = None, *,
                 if str(obj.get("apiVersion") or "").partition("/")[0]
                 in {g for impl in IMPLEMENTATIONS for g in impl.groups}],
         permissions=Absent(f"{cluster} to ask"),
+        calico=[obj for objs in found.objects.values() for obj in objs
+                if calico.is_calico(obj, "BGPConfiguration") or calico.is_calico(obj, "BGPPeer")],
         probes=_probe(state_text, probe),
     )

@@ -444,3 +444,88 @@ def test_the_seeds_metallb_configmap_round_trips(cli: Cli, state: str, tmp_path:
     again = str(tmp_path / "again.yaml")
     assert cli("pool", "import", "metallb", "-f", str(crds), "--state", again).err == ""
     assert statefiles.document_text(again) == statefiles.document_text(state)
+
+
+# ------------------------------------------------------------------------------- Calico
+
+CALICO_V3 = """\
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: tor}
+spec: {peerIP: '192.168.200.1:179', asNumber: 64501}
+---
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata: {name: default}
+spec:
+  serviceLoadBalancerIPs:
+  - cidr: 10.9.0.0/24
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: calico-node, namespace: calico-system}
+spec: {}
+"""
+
+
+def test_pool_export_calico_offline(cli: Cli, state: str) -> None:
+    for args in (("pool", "add", "lan", "10.9.0.0/24"),
+                 ("pool", "add", "more", "10.9.1.1-10.9.1.2")):
+        assert cli(*args, "--state", state).code == 0
+    result = cli("pool", "export", "--format", "calico", "--state", state)
+    assert result.code == 0
+    assert result.out == (
+        "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata:\n  name: default\n"
+        "spec:\n  serviceLoadBalancerIPs:\n  - cidr: 10.9.0.0/24\n  - cidr: 10.9.1.1/32\n"
+        "  - cidr: 10.9.1.2/32\n")
+    assert result.err.startswith("lbctl: warning: BGPConfiguration default holds only "
+                                 "serviceLoadBalancerIPs")
+
+
+def test_pool_export_calico_keeps_the_clusters_settings(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer) -> None:
+    k = ("--kubeconfig", str(kubeconfig))
+    assert cli("pool", "add", "lan", "10.9.0.0/24", *k).code == 0
+    kube_server.put_object({
+        "apiVersion": "crd.projectcalico.org/v1", "kind": "BGPConfiguration",
+        "metadata": {"name": "default"},
+        "spec": {"asNumber": 64500, "nodeToNodeMeshEnabled": False}})
+    result = cli("pool", "export", "--format", "calico", "-o", "json", *k)
+    assert (result.code, result.err) == (0, "")
+    assert json.loads(result.out)["items"][0]["spec"] == {
+        "asNumber": 64500, "nodeToNodeMeshEnabled": False,
+        "serviceLoadBalancerIPs": [{"cidr": "10.9.0.0/24"}]}
+
+
+def test_doctor_finds_calicos_bgp_in_files(cli: Cli, state: str, tmp_path: Path) -> None:
+    for args in (ROUTER, ("pool", "add", "lan", "10.9.0.0/24"),
+                 ("pool", "add", "more", "10.9.1.0/24")):
+        assert cli(*args, "--state", state).code == 0
+    files = tmp_path / "calico.yaml"
+    files.write_text(CALICO_V3)
+    result = cli("doctor", "-f", str(files), "--state", state, "-o", "json")
+    assert result.code == 1
+    found = {c["id"]: c for c in json.loads(result.out)["checks"]}
+    peers, ips = found["bgp.calico-peers"], found["bgp.calico-service-ips"]
+    assert (peers["status"], ips["status"]) == ("error", "error")
+    assert peers["findings"][0]["message"].startswith(
+        "lbctl peer router (192.168.200.1) is Calico BGPPeer tor's router too")
+    assert peers["findings"][0]["hint"] == (
+        "let Calico announce lbctl's pools over its own sessions: lbctl pool export --format "
+        "calico | calicoctl apply -f -, then lbctl bgp peer remove router; or peer lbctl's "
+        "speakers with another router address")
+    assert ips["findings"][0]["message"].startswith(
+        "Calico announces LoadBalancer addresses (10.9.0.0/24) but not pool more's "
+        "10.9.1.0/24")
+    files.write_text(CALICO_V3.replace("10.9.0.0/24", "10.9.0.0/23").replace(
+        "192.168.200.1:179", "192.168.201.1"))
+    clean = cli("doctor", "-f", str(files), "--state", state, "-o", "json")
+    found = {c["id"]: c for c in json.loads(clean.out)["checks"]}
+    assert found["bgp.calico-peers"]["findings"][0]["message"] == (
+        "no lbctl peer is a router Calico's nodes peer with (calico-node runs in "
+        "calico-system; 1 Calico BGPPeer)")
+    assert found["bgp.calico-service-ips"]["status"] == "pass"
+    assert cli("bgp", "peer", "remove", "router", "--state", state).code == 0
+    alone = cli("doctor", "-f", str(files), "--state", state, "-o", "json")
+    found = {c["id"]: c for c in json.loads(alone.out)["checks"]}
+    assert found["bgp.calico-peers"]["findings"][0]["message"] == "lbctl has no BGP peers"

@@ -137,6 +137,11 @@ IMPL
   SKIP  impl.purelb                skipped with --skip
   SKIP  impl.cilium                skipped with --skip
 
+BGP
+  PASS  bgp.calico-peers           lbctl has no BGP peers
+  PASS  bgp.calico-service-ips     Calico announces no LoadBalancer addresses (no \
+serviceLoadBalancerIPs)
+
 RBAC
   SKIP  rbac.permissions           offline: no cluster to ask
 
@@ -146,7 +151,7 @@ CONTROLLER
 NET
   SKIP  net.probe                  skipped with --skip
 
-31 checks: 1 warning, 7 passed, 23 skipped. Result: OK (--fail-on error)
+33 checks: 1 warning, 9 passed, 23 skipped. Result: OK (--fail-on error)
 """
 
 
@@ -201,7 +206,8 @@ def test_live_cluster(cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path,
     assert statuses["impl.metallb"] in ("warning", "ok")
     assert _failing(statuses) == {"pool.node-overlap", "pool.pod-cidr-overlap",
                                   "pool.cluster-ip-overlap", "pool.exhausted", "svc.pending",
-                                  "svc.requested-ip", "svc.pinned", "kube-proxy.strict-arp"}
+                                  "svc.requested-ip", "svc.pinned", "kube-proxy.strict-arp",
+                                  "bgp.calico-peers", "bgp.calico-service-ips"}
 
 
 def test_live_clean_cluster_passes(cli: Cli, kube_server: FakeKubeServer,

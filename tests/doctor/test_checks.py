@@ -273,7 +273,7 @@ def test_permissions_in_another_load_balancers_namespace_only_warn() -> None:
     answers = [(p, not p.optional) for p in PERMISSIONS]
     result = run("rbac.permissions", facts(permissions=answers))
     assert {f.severity for f in result.findings} == {"warning"}
-    assert len(result.findings) == sum(p.optional for p in PERMISSIONS) == 3
+    assert len(result.findings) == sum(p.optional for p in PERMISSIONS) == 5
     assert result.findings[0].message.startswith(
         "this identity may not get configmaps metallb-system/config: lbctl needs it only where "
         "metallb-system exists (another load balancer's namespace), to read MetalLB's "

@@ -13,7 +13,7 @@ from lbctl.doctor.report import Report, to_document
 from tests.doctor.clusters import EXAMPLES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "doctor.md"
-_ID = re.compile(r"`((?:state|pool|svc|kube-proxy|impl|rbac|net|controller)\.[a-z-]+)`")
+_ID = re.compile(r"`((?:state|pool|svc|kube-proxy|impl|bgp|rbac|net|controller)\.[a-z-]+)`")
 
 
 def test_the_docs_explain_every_check_and_no_other() -> None:

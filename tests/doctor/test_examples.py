@@ -50,6 +50,8 @@ PLANTED: dict[str, tuple[str, Severity]] = {
     "impl.openelb": ("snapshot", "warning"),
     "impl.purelb": ("snapshot", "warning"),
     "impl.cilium": ("snapshot", "warning"),
+    "bgp.calico-peers": ("broken", "error"),
+    "bgp.calico-service-ips": ("broken", "error"),
 }
 #: Checks that need a cluster or the wire; their failing cases live in test_live.py and
 #: test_probe.py.

@@ -128,4 +128,4 @@ def test_kubectl_runs_kubectl_complete_lb(tmp_path: Path) -> None:
     if "kubectl_complete-lb" not in result.stderr:
         pytest.skip(f"this kubectl does not complete plugins: {result.stderr.strip()}")
     assert result.returncode == 0
-    assert result.stdout == "export\tPrint the pools as MetalLB, kube-vip or...\n:4\n"
+    assert result.stdout == "export\tPrint the pools as MetalLB, kube-vip,...\n:4\n"

@@ -64,7 +64,7 @@ from lbctl.core.manifests import read_objects
 from lbctl.core.peers import add_peer
 from lbctl.core.pools import add_pool, get_pool, make_pool
 from lbctl.core.selectors import Selector, parse_selector
-from lbctl.core.state import Allocation, Pool, State
+from lbctl.core.state import Allocation, Pool, State, advertisement_document
 from lbctl.errors import NotFoundError, RefusedError, UsageError
 from lbctl.ports import Obj
 
@@ -1199,18 +1199,10 @@ def _bgp_documents(state: State, pools: Sequence[Pool], namespace: str,
     for pool in pools:
         if not announces_bgp(pool.announce):
             continue
-        bgp = pool.bgp
+        defaults = advertisement_document(Advertisement())  # MetalLB's defaults too
         spec: Obj = {"ipAddressPools": [pool.name]}
-        if bgp.aggregation_length != 32:
-            spec["aggregationLength"] = bgp.aggregation_length
-        if bgp.aggregation_length_v6 != 128:
-            spec["aggregationLengthV6"] = bgp.aggregation_length_v6
-        if bgp.local_pref is not None:
-            spec["localPref"] = bgp.local_pref
-        if bgp.communities:
-            spec["communities"] = list(bgp.communities)
-        if bgp.peers:
-            spec["peers"] = list(bgp.peers)
+        spec.update((key, value) for key, value in advertisement_document(pool.bgp).items()
+                    if defaults.get(key) != value)
         documents.append({"apiVersion": METALLB_API, "kind": "BGPAdvertisement",
                           "metadata": {"name": pool.name, "namespace": namespace},
                           "spec": spec})

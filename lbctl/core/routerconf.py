@@ -31,8 +31,9 @@ from lbctl.core.bgp import PASSWORD_KEY, Peer, announces_bgp, cidr_lengths
 from lbctl.core.state import State
 
 FORMATS = ("frr", "bird")
-#: How many equal paths the router installs per prefix (one per node announcing it).
-MAX_PATHS = 64
+#: How many equal paths the router installs per prefix (one per node announcing it): 16, the
+#: most every FRR build accepts and BIRD's default limit of ``merge paths``.
+MAX_PATHS = 16
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,9 @@ def bird(state: State, peer: Peer, nodes: Iterable[Mapping[str, Any]]) -> str:
     lines += _secret_note(peer, "#")
     if family == 4:
         lines.append(f"router id {peer.address};")
+    else:
+        lines.append("# router id 192.0.2.1;   BIRD needs an IPv4 router id: set one if the router "
+                     "has no IPv4 address")
     lines += [
         "",
         "protocol device {",

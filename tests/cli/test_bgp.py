@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -299,7 +301,7 @@ router bgp 64501
   neighbor LBCTL-router activate
   neighbor LBCTL-router route-map LBCTL-router-IN in
   neighbor LBCTL-router route-map LBCTL-router-OUT out
-  maximum-paths 64
+  maximum-paths 16
  exit-address-family
 exit
 """
@@ -529,3 +531,24 @@ def test_doctor_finds_calicos_bgp_in_files(cli: Cli, state: str, tmp_path: Path)
     alone = cli("doctor", "-f", str(files), "--state", state, "-o", "json")
     found = {c["id"]: c for c in json.loads(alone.out)["checks"]}
     assert found["bgp.calico-peers"]["findings"][0]["message"] == "lbctl has no BGP peers"
+
+
+@pytest.mark.skipif(shutil.which("bird") is None, reason="BIRD 2 is not installed")
+@pytest.mark.parametrize("peer", ["router", "six"])
+def test_birds_own_parser_accepts_the_export(cli: Cli, routed: tuple[str, str],
+                                             tmp_path: Path, peer: str) -> None:
+    """``bird -p`` parses the configuration and exits: nothing is started, nothing is sent."""
+    state, nodes = routed
+    assert cli("bgp", "peer", "add", "six", "--address", "fd00::1", "--asn", "64501",
+               "--my-asn", "64500", "--hold-time", "0", "--ebgp-multihop",
+               "--state", state).code == 0
+    assert cli("pool", "add", "v6", "fd00:1::/64", "--announce", "bgp",
+               "--aggregation-length-v6", "64", "--state", state).code == 0
+    conf = tmp_path / "bird.conf"
+    conf.write_text(cli("bgp", "export", "--format", "bird", "--peer", peer, "-f", nodes,
+                        "--state", state).out)
+    bird = shutil.which("bird")
+    assert bird is not None
+    parsed = subprocess.run([bird, "-p", "-c", str(conf)], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert (parsed.returncode, parsed.stderr) == (0, "")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import numbers, render
+from lbctl.cli import complete, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import UsageError
 
@@ -208,7 +208,8 @@ def list_(ctx: typer.Context) -> None:
 @command(peer_app, "show", exclude=("namespace", "all_namespaces"))
 def show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Peer name.", metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Peer name.", metavar="NAME",
+                                        autocompletion=complete.peer_names)],
 ) -> None:
     """Show one BGP peer, and the pools announced to it.
 
@@ -246,7 +247,8 @@ def show(
 @command(peer_app, "remove", exclude=("namespace", "all_namespaces"))
 def remove(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Peer name.", metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Peer name.", metavar="NAME",
+                                        autocompletion=complete.peer_names)],
 ) -> None:
     """Remove a BGP peer: the speakers close their sessions to it.  Refused while a pool's
     advertisement names it (--bgp-peer).  Its password Secret, if any, stays: delete it with
@@ -274,8 +276,8 @@ def export(
         "--format", metavar="frr|bird", case_sensitive=False,
         help="The router's software: FRR (frr.conf, vtysh) or BIRD 2 (bird.conf).")],
     peer_name: Annotated[str | None, typer.Option(
-        "--peer", metavar="NAME", help="The peer whose router to configure (needed when "
-                                       "there are several).")] = None,
+        "--peer", metavar="NAME", autocompletion=complete.peer_names,
+        help="The peer whose router to configure (needed when there are several).")] = None,
     filenames: Annotated[list[str] | None, typer.Option(
         "-f", "--filename", metavar="FILE",
         help="Read the Node manifests from this file (repeatable; '-' reads stdin) instead "

@@ -80,6 +80,11 @@ def pool_names(ctx: typer.Context, incomplete: str) -> list[str]:
     return sorted(n for n in (state.pools if state else ()) if n.startswith(incomplete))
 
 
+def peer_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    state = _local_state(ctx) or _cluster_state(ctx)
+    return sorted(n for n in (state.peers if state else ()) if n.startswith(incomplete))
+
+
 def service_names(ctx: typer.Context, incomplete: str) -> list[str]:
     """LoadBalancer Services in ``-n NS`` (else the context's namespace) on the cluster."""
     cluster = _cluster(ctx)

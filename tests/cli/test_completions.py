@@ -40,6 +40,17 @@ def test_pool_names_complete_from_the_state_file(cli: Cli, tmp_path: Path) -> No
     assert out.split() == ["default", "dmz"]
 
 
+def test_bgp_peer_names_complete_from_the_state_file(cli: Cli, tmp_path: Path) -> None:
+    state = str(tmp_path / "lb.yaml")
+    for name, address in (("tor-a", "10.0.0.1"), ("tor-b", "10.0.0.2"), ("rr", "10.0.0.3")):
+        cli("bgp", "peer", "add", name, "--address", address, "--asn", "64501", "--my-asn",
+            "64500", "--state", state)
+    words = f"lbctl bgp peer show --state {state} t"
+    out = _lbctl({"_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                  "COMP_CWORD": str(len(words.split()) - 1)})
+    assert out.split() == ["tor-a", "tor-b"]
+
+
 def test_namespaces_complete_from_the_state_file(tmp_path: Path) -> None:
     state = tmp_path / "lb.yaml"
     state.write_text(

@@ -552,3 +552,24 @@ def test_birds_own_parser_accepts_the_export(cli: Cli, routed: tuple[str, str],
     parsed = subprocess.run([bird, "-p", "-c", str(conf)], capture_output=True, text=True,
                             timeout=30, check=False)
     assert (parsed.returncode, parsed.stderr) == (0, "")
+
+
+@pytest.mark.skipif(shutil.which("vtysh") is None, reason="FRR is not installed")
+@pytest.mark.parametrize("peer", ["router", "six"])
+def test_frrs_own_checker_accepts_the_export(cli: Cli, routed: tuple[str, str],
+                                             tmp_path: Path, peer: str) -> None:
+    """``vtysh --dryrun`` checks every command of the file and exits; no daemon is involved."""
+    state, nodes = routed
+    assert cli("bgp", "peer", "add", "six", "--address", "fd00::1", "--asn", "64501",
+               "--my-asn", "64500", "--hold-time", "0", "--ebgp-multihop",
+               "--password-secret", "six-bgp", "--state", state).code == 0
+    assert cli("pool", "add", "v6", "fd00:1::/64", "--announce", "bgp",
+               "--aggregation-length-v6", "64", "--state", state).code == 0
+    conf = tmp_path / "frr.conf"
+    conf.write_text(cli("bgp", "export", "--format", "frr", "--peer", peer, "-f", nodes,
+                        "--state", state).out)
+    vtysh = shutil.which("vtysh")
+    assert vtysh is not None
+    checked = subprocess.run([vtysh, "--dryrun", "-f", str(conf)], capture_output=True,
+                             text=True, timeout=30, check=False)
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")

@@ -337,3 +337,74 @@ class Prober(Protocol):
         """``http_path`` None: healthy when a TCP connection opens; else healthy on an HTTP
         answer below 400 to ``GET http_path``."""
         ...
+
+
+# ------------------------------------------------------------------------------------------------
+# BGP speaker port (owner: lbctl speaker).  Used by lbctl.speaker; implemented by
+# lbctl.bgp.exabgp.ExaBGP (a child ExaBGP process: no BGP protocol code in lbctl).
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BGPSession:
+    """One BGP neighbour this node peers with, as the implementation needs it."""
+
+    peer: str  # the state's peer name: routes name it
+    address: str  # the router's address
+    asn: int  # the router's AS
+    my_asn: int  # this node's AS
+    local_address: str  # this node's address the session starts from
+    router_id: str  # this node's BGP identifier (dotted quad)
+    port: int = 179
+    hold_time: int = 90  # seconds; 0 or at least 3
+    password: str | None = None  # TCP MD5 (RFC 2385), already read from its Secret
+    ebgp_multihop: bool = False
+
+
+@dataclass(frozen=True)
+class BGPRoute:
+    """One prefix announced to one peer, next hop this node."""
+
+    peer: str  # a BGPSession.peer
+    prefix: str  # "192.0.2.10/32", "2001:db8::/124"
+    local_pref: int | None = None
+    communities: tuple[str, ...] = ()  # "64500:1", well-known names as "no-export"
+
+
+@dataclass(frozen=True)
+class BGPStatus:
+    """What the implementation reports: each session's state by peer name (``established``,
+    ``connecting``, ``down``) and how many routes it has been asked to announce."""
+
+    sessions: Mapping[str, str]
+    announced: int
+
+    @property
+    def established(self) -> int:
+        return sum(1 for state in self.sessions.values() if state == "established")
+
+
+class BGPSpeaker(Protocol):
+    """Announces prefixes to BGP peers from this node until :meth:`close`.
+
+    The sessions and routes are desired state: each call replaces what the previous call
+    asked for, and the implementation sends only the difference (a session that went down and
+    came up again gets every route again).  Nothing outlives the process: when the speaker
+    dies, its sessions drop and the routers withdraw its routes themselves.
+    Errors: :class:`~lbctl.errors.NotFoundError` when the BGP implementation is missing.
+    """
+
+    def configure(self, sessions: Sequence[BGPSession]) -> None:
+        """Peer with exactly ``sessions`` (none: no BGP at all)."""
+        ...
+
+    def advertise(self, routes: Collection[BGPRoute]) -> None:
+        """Announce exactly ``routes``; withdraw every other route announced before."""
+        ...
+
+    def status(self) -> BGPStatus: ...
+
+    def close(self) -> None:
+        """Withdraw everything and stop the sessions gracefully (the routers drop the routes
+        at once, not after the hold time)."""
+        ...

@@ -1,0 +1,336 @@
+"""ExaBGP as the speaker's child: configuration, start, commands, session states, stop.
+
+:class:`ExaBGP` implements :class:`lbctl.ports.BGPSpeaker`.  Per set of sessions it runs one
+ExaBGP process (``python -m lbctl.bgp.child launch``: it dies with the speaker) whose
+configuration (:func:`render`) lives in a private temporary directory (mode 0700; passwords
+never appear on a command line or in the log).  ExaBGP starts the relay of :mod:`lbctl.bgp.child`
+as its ``process``; the relay connects to a Unix socket in that directory, so the speaker
+writes commands (:func:`command`) to ExaBGP and reads its JSON messages (session up/down) from
+the same connection, in a reader thread.
+
+Desired state, not a log of commands: :meth:`ExaBGP.configure` restarts ExaBGP when the
+sessions change (ExaBGP has no API to add a neighbour); :meth:`ExaBGP.advertise` sends the
+difference from the routes asked before; every time a session comes up it gets every route
+meant for it again (ExaBGP would otherwise forget what it was told while the session was down).
+
+Stopping (:meth:`ExaBGP.close`): withdraw every route, then SIGTERM; ExaBGP closes its sessions
+with a Cease notification, so the routers drop this node's routes at once.  After
+:data:`GRACE` seconds it is killed.
+
+Error policy: :class:`~lbctl.errors.NotFoundError` when ExaBGP is not installed; a process that
+exits by itself is logged and started again at the next :meth:`ExaBGP.configure` or
+:meth:`ExaBGP.advertise` (at most every :data:`RESTART_AFTER` seconds).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+
+from lbctl.errors import NotFoundError
+from lbctl.ports import BGPRoute, BGPSession, BGPStatus
+
+#: Seconds ExaBGP gets to close its sessions after SIGTERM before it is killed.
+GRACE = 2.0
+#: A process that died is started again no sooner than this many seconds later.
+RESTART_AFTER = 1.0
+#: The name of lbctl's ``process`` in the ExaBGP configuration.
+PROCESS = "lbctl"
+
+#: ExaBGP's settings (its environment): no privilege drop (the speaker already runs as the
+#: user it needs), no acknowledgements and no CLI pipes (lbctl is the only client), log
+#: warnings only, to the speaker's stderr.
+ENVIRONMENT = {
+    "exabgp.daemon.drop": "false",
+    "exabgp.daemon.daemonize": "false",
+    "exabgp.daemon.pid": "",
+    "exabgp.api.ack": "false",
+    "exabgp.api.cli": "false",
+    "exabgp.api.respawn": "true",
+    "exabgp.log.destination": "stderr",
+    "exabgp.log.level": "WARNING",
+    "exabgp.log.short": "true",
+}
+
+#: ExaBGP's neighbour states (``"state"`` messages) -> the port's words.
+STATES = {"up": "established", "connected": "connecting", "down": "down"}
+
+
+def _family(address: str) -> str:
+    return "ipv6 unicast" if ":" in address else "ipv4 unicast"
+
+
+def render(sessions: Iterable[BGPSession], relay: Sequence[str]) -> str:
+    """The ExaBGP configuration for ``sessions``, with ``relay`` (argv) as the API process.
+
+    Every neighbour connects actively (``passive false``) from ``local_address``; the MD5
+    password is written base64-encoded, so no character of it needs quoting."""
+    lines = [
+        f"process {PROCESS} {{",
+        f"  run {' '.join(relay)};",
+        "  encoder json;",
+        "}",
+    ]
+    for s in sessions:
+        lines += [
+            f"neighbor {s.address} {{",
+            f'  description "{s.peer}";',
+            f"  router-id {s.router_id};",
+            f"  local-address {s.local_address};",
+            f"  local-as {s.my_asn};",
+            f"  peer-as {s.asn};",
+            f"  hold-time {s.hold_time};",
+            "  passive false;",
+        ]
+        if s.port != 179:
+            lines.append(f"  connect {s.port};")
+        if s.ebgp_multihop:
+            lines.append("  outgoing-ttl 255;")
+        if s.password:
+            encoded = base64.b64encode(s.password.encode()).decode()
+            lines += ["  md5-base64 true;", f"  md5-password {encoded};"]
+        lines += [
+            f"  family {{ {_family(s.address)}; }}",
+            f"  api {{ processes [ {PROCESS} ]; neighbor-changes; }}",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _communities(values: Iterable[str]) -> str:
+    standard = [v for v in values if not v.startswith("large:")]
+    large = [v[len("large:"):] for v in values if v.startswith("large:")]
+    text = ""
+    if standard:
+        text += f" community [ {' '.join(standard)} ]"
+    if large:
+        text += f" large-community [ {' '.join(large)} ]"
+    return text
+
+
+def command(verb: str, route: BGPRoute, neighbour: str) -> str:
+    """One API line: ``neighbor A announce route P next-hop self ...`` (``verb``: announce or
+    withdraw)."""
+    line = f"neighbor {neighbour} {verb} route {route.prefix} next-hop self"
+    if verb == "announce":
+        if route.local_pref is not None:
+            line += f" local-preference {route.local_pref}"
+        line += _communities(route.communities)
+    return line + "\n"
+
+
+class ExaBGP:
+    """The :class:`~lbctl.ports.BGPSpeaker` port on a child ExaBGP process.
+
+    ``configure`` and ``close`` must be called from one long-lived thread (the speaker's main
+    loop): the kernel kills the child when the thread that started it ends."""
+
+    def __init__(self, *, log: Callable[[str], None], python: str = sys.executable,
+                 grace: float = GRACE) -> None:
+        self.log = log
+        self.python = python
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._sessions: tuple[BGPSession, ...] = ()
+        self._states: dict[str, str] = {}
+        self._routes: set[BGPRoute] = set()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._dir: str | None = None
+        self._listener: socket.socket | None = None
+        self._conn: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._died_at = 0.0
+
+    # -- the port ---------------------------------------------------------------------------
+
+    def configure(self, sessions: Sequence[BGPSession]) -> None:
+        wanted = tuple(sorted(set(sessions), key=lambda s: (s.peer, s.address)))
+        if wanted == self._sessions and self._running():
+            return
+        if wanted != self._sessions:
+            for s in wanted:
+                if s not in self._sessions:
+                    self.log(f"BGP peer {s.peer}: {s.address} AS {s.asn}, from "
+                             f"{s.local_address} AS {s.my_asn}")
+        if self._proc is not None:
+            self._stop(withdraw=False)
+        self._sessions = wanted
+        with self._lock:
+            self._states = {s.peer: "down" for s in wanted}
+        if wanted and time.monotonic() - self._died_at >= RESTART_AFTER:
+            self._start()
+
+    def advertise(self, routes: Collection[BGPRoute]) -> None:
+        if self._sessions and not self._running():
+            self.configure(self._sessions)
+        wanted = set(routes)
+        with self._lock:
+            gone = sorted(self._routes - wanted, key=_order)
+            new = sorted(wanted - self._routes, key=_order)
+            self._routes = wanted
+            self._send([("withdraw", r) for r in gone] + [("announce", r) for r in new])
+
+    def status(self) -> BGPStatus:
+        with self._lock:
+            return BGPStatus(dict(self._states), len(self._routes))
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._stop(withdraw=True)
+        self._sessions = ()
+        with self._lock:
+            self._states = {}
+            self._routes = set()
+
+    # -- the process ------------------------------------------------------------------------
+
+    def _running(self) -> bool:
+        if self._proc is None:
+            return False
+        if self._proc.poll() is None:
+            return True
+        self.log(f"ExaBGP exited by itself (status {self._proc.returncode})")
+        self._died_at = time.monotonic()
+        self._stop(withdraw=False)
+        return False
+
+    def _start(self) -> None:
+        if importlib.util.find_spec("exabgp") is None:
+            raise NotFoundError("ExaBGP is not installed: lbctl speaks BGP through it",
+                                hint="pip install exabgp (lbctl depends on it), or remove the "
+                                     "BGP peers")
+        self._dir = tempfile.mkdtemp(prefix="lbctl-bgp-")
+        path = os.path.join(self._dir, "api.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        self._listener = listener
+        config = os.path.join(self._dir, "exabgp.conf")
+        relay = [self.python, "-m", "lbctl.bgp.child", "relay", path]
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(render(self._sessions, relay))
+        env = {**os.environ, **ENVIRONMENT}
+        self._proc = subprocess.Popen(
+            [self.python, "-m", "lbctl.bgp.child", "launch", str(os.getpid()), "server",
+             config],
+            stdin=subprocess.DEVNULL, env=env, cwd=self._dir, start_new_session=True)
+        self._reader = threading.Thread(target=self._read, args=(listener,),
+                                        name="lbctl-bgp-reader", daemon=True)
+        self._reader.start()
+
+    def _stop(self, *, withdraw: bool) -> None:
+        proc, self._proc = self._proc, None
+        if withdraw:
+            with self._lock:
+                self._send([("withdraw", r) for r in sorted(self._routes, key=_order)])
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        with self._lock:
+            conn, self._conn = self._conn, None
+            self._states = {s.peer: "down" for s in self._sessions}
+        for sock in (conn, self._listener):
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked on it
+                except OSError:
+                    pass
+                sock.close()
+        self._listener = None
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    # -- talking to ExaBGP ------------------------------------------------------------------
+
+    def _neighbours(self) -> dict[str, str]:
+        return {s.peer: s.address for s in self._sessions}
+
+    def _send(self, commands: Iterable[tuple[str, BGPRoute]], only: str | None = None) -> None:
+        """Write commands (caller holds the lock); dropped when ExaBGP is not connected: a
+        session that comes up gets every route again."""
+        if self._conn is None:
+            return
+        neighbours = self._neighbours()
+        text = "".join(command(verb, route, neighbours[route.peer])
+                       for verb, route in commands
+                       if route.peer in neighbours and (only is None or route.peer == only))
+        if not text:
+            return
+        try:
+            self._conn.sendall(text.encode())
+        except OSError as exc:
+            self.log(f"cannot talk to ExaBGP: {exc.strerror or exc}")
+
+    def _read(self, listener: socket.socket) -> None:
+        """Accept the relay (again, when ExaBGP restarts it) and follow the session states."""
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # closed by _stop
+            with self._lock:
+                self._conn = conn
+                for peer, state in self._states.items():
+                    if state == "established":
+                        self._send([("announce", r) for r in sorted(self._routes, key=_order)],
+                                   only=peer)
+            buffer = b""
+            while True:
+                try:
+                    data = conn.recv(1 << 16)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                buffer += data
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    self._message(line)
+            with self._lock:
+                if self._conn is conn:
+                    self._conn = None
+            conn.close()
+
+    def _message(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("type") != "state":
+            return
+        neighbor = message.get("neighbor") or {}
+        address = str((neighbor.get("address") or {}).get("peer") or "")
+        state = STATES.get(str(neighbor.get("state") or ""), "connecting")
+        with self._lock:
+            for s in self._sessions:
+                if s.address != address or self._states.get(s.peer) == state:
+                    continue
+                self._states[s.peer] = state
+                self.log(f"BGP session with {s.peer} ({s.address}): {state}")
+                if state == "established":
+                    self._send([("announce", r) for r in sorted(self._routes, key=_order)],
+                               only=s.peer)
+
+
+def _order(route: BGPRoute) -> tuple[str, str]:
+    return (route.peer, route.prefix)

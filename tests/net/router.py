@@ -1,0 +1,134 @@
+"""A real router for the BGP tests: BIRD 2 in a network namespace the test created.
+
+:class:`Bird` runs ``bird -f`` inside the namespace with its configuration, control socket and
+pid file in the test's temporary directory (never /etc/bird, /run/bird or the host's routing
+table: the kernel protocol, when the configuration has one, writes the namespace's table).  It
+reads the router's table with ``birdc`` and stops BIRD by its PID, even when the test failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+#: What every lab router configuration starts with (BIRD's own settings, not lbctl's).
+PREAMBLE = """\
+log "{log}" all;
+router id {router_id};
+protocol device {{ scan time 1; }}
+"""
+
+
+def _which(program: str) -> str | None:
+    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+
+
+def unavailable() -> str | None:
+    """Why BIRD cannot run here, or None."""
+    if _which("bird") is None or _which("birdc") is None:
+        return "needs BIRD 2 (`apt-get install bird2`; .ci/run installs it)"
+    return None
+
+
+class Bird:
+    """BIRD running in ``namespace`` with ``config`` (the PREAMBLE is added in front)."""
+
+    def __init__(self, namespace: str, tmp: Path, config: str, router_id: str) -> None:
+        self.namespace = namespace
+        self.dir = tmp / f"bird-{namespace}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.socket = self.dir / "bird.ctl"
+        self.log = self.dir / "bird.log"
+        self.config = self.dir / "bird.conf"
+        self.config.write_text(PREAMBLE.format(log=self.log, router_id=router_id) + config)
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, str(_which("bird")), "-f", "-c", str(self.config),
+             "-s", str(self.socket), "-P", str(self.dir / "bird.pid")],
+            stdout=subprocess.DEVNULL, stderr=(self.dir / "bird.stderr").open("w"))
+        try:
+            self._wait(self._started, 10, "BIRD did not start")
+        except BaseException:
+            self.close()
+            raise
+
+    def _started(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"BIRD exited: {(self.dir / 'bird.stderr').read_text()}")
+        return "BIRD" in self.birdc("show", "status", check=False)
+
+    def birdc(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run([str(_which("birdc")), "-s", str(self.socket), *args],
+                              capture_output=True, text=True, check=False)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"birdc {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def routes(self) -> dict[str, set[str]]:
+        """Every route in BIRD's tables: prefix -> its next hops (one per path)."""
+        found: dict[str, set[str]] = {}
+        current = None
+        for line in self.birdc("show", "route", check=False).splitlines():
+            words = line.split()
+            if not words or line.startswith(("BIRD ", "Table ")):
+                continue
+            if not line[0].isspace() and "/" in words[0]:
+                current = words[0]
+                found.setdefault(current, set())
+            elif words[0] == "via" and current is not None:
+                found[current].add(words[1])
+        return found
+
+    def kernel_next_hops(self, prefix: str) -> set[str]:
+        """The next hops of ``prefix`` in the namespace's kernel table (ECMP: several)."""
+        host = prefix.split("/")[0] if prefix.endswith(("/32", "/128")) else prefix
+        raw = subprocess.run(["ip", "-n", self.namespace, "-j", "route", "show", host],
+                             capture_output=True, text=True, check=False).stdout
+        hops: set[str] = set()
+        for route in json.loads(raw or "[]"):
+            if "gateway" in route:
+                hops.add(route["gateway"])
+            for hop in route.get("nexthops", []):
+                hops.add(hop["gateway"])
+        return hops
+
+    def established(self) -> set[str]:
+        """The BGP protocols whose session is up."""
+        names = set()
+        for line in self.birdc("show", "protocols", check=False).splitlines():
+            words = line.split()
+            if len(words) >= 6 and words[1] == "BGP" and words[5] == "Established":
+                names.add(words[0])
+        return names
+
+    def wait_for(self, predicate: Callable[[dict[str, set[str]]], bool], within: float,
+                 what: str) -> float:
+        """Poll the table until ``predicate(routes)``; seconds it took."""
+        return self._wait(lambda: predicate(self.routes()), within, what)
+
+    def _wait(self, condition: Callable[[], bool], within: float, what: str) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < within:
+            if condition():
+                return time.monotonic() - start
+            time.sleep(0.01)
+        raise AssertionError(f"{what} within {within} s; routes: {self.routes()}\n"
+                             f"protocols:\n{self.birdc('show', 'protocols', check=False)}")
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:  # `ip netns exec` execs bird: this PID is BIRD's
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from lbctl.cli.render import Cell
     from lbctl.health import HealthServer
-    from lbctl.ports import Announcer, KubeAPI, Prober, Responder
+    from lbctl.ports import Announcer, BGPSpeaker, KubeAPI, Prober, Responder
     from lbctl.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -209,6 +209,13 @@ class App:
         from lbctl.net.responder import RawResponder
 
         return RawResponder()
+
+    def bgp_speaker(self, log: Callable[[str], None]) -> BGPSpeaker:
+        """BGP through a child ExaBGP process, started when there is a peer (``lbctl
+        speaker``)."""
+        from lbctl.bgp.exabgp import ExaBGP
+
+        return ExaBGP(log=log)
 
     def prober(self) -> Prober:
         """TCP/HTTP checks from this machine (``svc check``, the speaker's health checks)."""

@@ -15,6 +15,8 @@ event, to stderr): taking over and releasing addresses, Lease changes, health-ch
                     "rejected": {"node": "why"}, "reason"}]}      # reason "" when owned
 
 Metrics (prometheus): ``lbctl_speaker_addresses_announced``,
+``lbctl_speaker_bgp_sessions`` and ``lbctl_speaker_bgp_sessions_established`` (BGP sessions this
+node should have, and has), ``lbctl_speaker_bgp_routes_announced`` (prefix-peer pairs),
 ``lbctl_speaker_requests_answered_total{protocol="arp|ndp"}``,
 ``lbctl_speaker_gratuitous_frames_total``, ``lbctl_speaker_lease_renewals_failed_total``,
 ``lbctl_speaker_ownership_changes_total``.
@@ -107,7 +109,7 @@ def run(
                         renew_deadline=duration * 0.75, retry=min(RETRY * duration / 2,
                                                                   duration / 4))
     runner = Runner(kube, responder, app.announcer(), settings, log=_log,
-                    health=local_checks(app.prober(), name))
+                    health=local_checks(app.prober(), name), bgp=app.bgp_speaker(_log))
     server = None
     if metrics_addr:
         from lbctl.health import HealthServer
@@ -157,6 +159,17 @@ def _registry(runner: Runner, responder: Responder) -> Any:
             yield CounterMetricFamily("lbctl_speaker_ownership_changes",
                                       "Addresses this node took over or released.",
                                       value=stats.ownership_changes)
+            bgp = runner.bgp_status()
+            if bgp is not None:
+                yield GaugeMetricFamily("lbctl_speaker_bgp_sessions",
+                                        "BGP sessions this node should have (peers that select "
+                                        "it).", value=len(bgp.sessions))
+                yield GaugeMetricFamily("lbctl_speaker_bgp_sessions_established",
+                                        "BGP sessions established now.",
+                                        value=bgp.established)
+                yield GaugeMetricFamily("lbctl_speaker_bgp_routes_announced",
+                                        "Routes (prefix and peer) this node announces over BGP.",
+                                        value=bgp.announced)
 
     registry = CollectorRegistry()
     registry.register(Collector())

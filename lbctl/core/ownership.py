@@ -6,8 +6,9 @@ is no election and nothing to store.  The rule (MetalLB's, made explicit):
 
 * **What is announced**: an address the state records for a Service *and* the Service's
   ``status.loadBalancer.ingress`` shows (recorded and published), of a Service that has at
-  least one ready or serving endpoint (EndpointSlices), from a pool announced in layer 2
-  (``announce`` ``layer2`` or ``both``: a ``bgp`` pool is left to the BGP sessions).
+  least one ready or serving endpoint (EndpointSlices), in a pool announced by layer 2
+  (``announce: layer2`` or ``both``; :mod:`lbctl.core.bgpannounce` takes the ``bgp`` ones
+  through the same door).
 * **Groups**: every address of a Service, and every Service sharing an address with it, go to
   the same node (a shared address cannot be answered from two places, and a dual-stack Service
   should not be split across nodes).  Services linked by shared addresses form one group.
@@ -34,7 +35,7 @@ from typing import Any
 
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import parse_ip
-from lbctl.core.bgp import announces_layer2
+from lbctl.core.bgp import BGP, LAYER2, announces_bgp, announces_layer2
 from lbctl.core.state import ServiceKey, State
 
 #: Nodes with this label never announce (the upstream label cloud load balancers honour).
@@ -131,10 +132,14 @@ class Candidate:
 
 
 def announced(state: State, services: Iterable[Obj],
-              endpoints: Mapping[ServiceKey, Collection[str]]) -> list[Candidate]:
+              endpoints: Mapping[ServiceKey, Collection[str]], *,
+              mode: str = LAYER2) -> list[Candidate]:
     """The Services whose addresses are recorded in ``state`` and published in their status,
-    with their endpoints' nodes (``endpoints``: :func:`lbctl.core.service.ready_nodes`).  A
-    Service with no endpoint at all is left out: there is nothing to send its traffic to."""
+    with their endpoints' nodes (``endpoints``: :func:`lbctl.core.service.ready_nodes`), of
+    the pools announced the ``mode`` way (``LAYER2`` or ``BGP`` of :mod:`lbctl.core.bgp`; a
+    ``both`` pool is both).  A Service with no endpoint at all is left out: there is nothing
+    to send its traffic to."""
+    wanted = announces_bgp if mode == BGP else announces_layer2
     found = []
     for svc in services:
         if not svc_core.is_load_balancer(svc) or svc_core.is_foreign(svc):
@@ -144,8 +149,8 @@ def announced(state: State, services: Iterable[Obj],
         if allocation is None:
             continue
         pool = state.pools.get(allocation.pool)
-        if pool is not None and not announces_layer2(pool.announce):
-            continue  # announced over BGP only: no node answers ARP/NDP for it
+        if not wanted(LAYER2 if pool is None else pool.announce):
+            continue
         shown = set(svc_core.ingress_ips(svc))
         ips = tuple(ip for ip in allocation.ips if ip in shown)
         nodes = frozenset(endpoints.get(key, ()))
@@ -296,13 +301,18 @@ def _why_not(name: str, members: list[Candidate], nodes: Mapping[str, NodeFacts]
     return ""
 
 
+def node_addresses(node: Obj | None) -> list[str]:
+    """A node's ``InternalIP`` addresses, then its ``ExternalIP`` ones (``status.addresses``,
+    in their order)."""
+    if node is None:
+        return []
+    entries = [a for a in (node.get("status") or {}).get("addresses") or []
+               if isinstance(a, Mapping) and a.get("address")]
+    return [str(a["address"]) for wanted in ("InternalIP", "ExternalIP")
+            for a in entries if a.get("type") == wanted]
+
+
 def node_address(node: Obj) -> str | None:
-    """Where a node's NodePorts answer: its first ``InternalIP``, else its first address of any
-    type that is an IP (``status.addresses``)."""
-    addresses = [a for a in (node.get("status") or {}).get("addresses") or []
-                 if isinstance(a, Mapping) and a.get("address")]
-    for wanted in ("InternalIP", "ExternalIP"):
-        for entry in addresses:
-            if entry.get("type") == wanted:
-                return str(entry["address"])
-    return None
+    """Where a node's NodePorts answer: its first ``InternalIP``, else its first
+    ``ExternalIP``."""
+    return next(iter(node_addresses(node)), None)

@@ -14,8 +14,12 @@ renewal (a GET and a PUT) every ``retry`` seconds, plus one PATCH when the healt
 or the interfaces' MACs (read every ``RESYNC`` seconds) change.  None of it grows with the
 number of Services or addresses.
 
-Stopping (:meth:`Runner.stop`, from SIGTERM): the Lease is given up first, so every peer
-recomputes at once and the new owners announce; then this node stops answering and exits.
+BGP (when a :class:`~lbctl.ports.BGPSpeaker` is given): after each layer 2 sync the same facts
+go to :class:`lbctl.speaker.bgp.BGPSide`, which peers and announces from this node.
+
+Stopping (:meth:`Runner.stop`, from SIGTERM): BGP routes are withdrawn and the sessions closed
+first (the routers stop sending traffic here at once); then the Lease is given up, so every
+peer recomputes at once and the new owners announce; then this node stops answering and exits.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ from lbctl.ports import (
     NODES,
     SERVICES,
     Announcer,
+    BGPSpeaker,
+    BGPStatus,
     KubeAPI,
     Responder,
 )
+from lbctl.speaker.bgp import BGPSide
 from lbctl.speaker.loop import (
     UNHEALTHY_ANNOTATION,
     Facts,
@@ -77,7 +84,8 @@ class Runner:
     def __init__(self, kube: KubeAPI, responder: Responder, announcer: Announcer,
                  settings: Settings, *, log: Callable[[str], None],
                  clock: Callable[[], datetime] = utc_now,
-                 health: Callable[[Facts], set[ServiceKey]] | None = None) -> None:
+                 health: Callable[[Facts], set[ServiceKey]] | None = None,
+                 bgp: BGPSpeaker | None = None) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
@@ -89,6 +97,7 @@ class Runner:
                                settings.node, duration=settings.duration,
                                renew_deadline=settings.renew_deadline, retry=settings.retry,
                                clock=clock)
+        self.bgp = None if bgp is None else BGPSide(settings.node, bgp, kube, log=log)
         self._health = health
         self._stopping = threading.Event()
         self._dirty = threading.Event()
@@ -174,12 +183,26 @@ class Runner:
     def _sync(self) -> datetime | None:
         if any(not r.synced for r in self.reflectors.values()):
             return None
-        return self.speaker.sync(self.facts(), self.clock(), self_alive=self.elector.leading,
-                                 unhealthy_here=set(self._unhealthy))
+        facts = self.facts()
+        now = self.clock()
+        unhealthy = set(self._unhealthy)
+        wake = self.speaker.sync(facts, now, self_alive=self.elector.leading,
+                                 unhealthy_here=unhealthy)
+        if self.bgp is not None:
+            self.bgp.sync(facts.services, facts.endpoint_slices, facts.nodes,
+                          self.speaker.state, now, unhealthy)
+        return wake
+
+    def bgp_status(self) -> BGPStatus | None:
+        """The BGP sessions and announced routes (None: the speaker runs without BGP)."""
+        return None if self.bgp is None else self.bgp.status()
 
     def hand_over(self) -> None:
-        """Give the Lease up (peers take over at once), then stop answering."""
+        """Withdraw the BGP routes, give the Lease up (peers take over at once), then stop
+        answering."""
         self._stopping.set()
+        if self.bgp is not None:
+            self.bgp.stop()
         if self._lease_thread is not None:
             self._lease_thread.join(timeout=10)
         released = self.elector.release()

@@ -17,12 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-#: What every lab router configuration starts with (BIRD's own settings, not lbctl's).
-PREAMBLE = """\
-log "{log}" all;
-router id {router_id};
-protocol device {{ scan time 1; }}
-"""
+#: What every lab router configuration starts with: its log, in the test's directory.
+PREAMBLE = 'log "{log}" all;\n'
+
 
 
 def _which(program: str) -> str | None:
@@ -39,14 +36,14 @@ def unavailable() -> str | None:
 class Bird:
     """BIRD running in ``namespace`` with ``config`` (the PREAMBLE is added in front)."""
 
-    def __init__(self, namespace: str, tmp: Path, config: str, router_id: str) -> None:
+    def __init__(self, namespace: str, tmp: Path, config: str) -> None:
         self.namespace = namespace
         self.dir = tmp / f"bird-{namespace}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket = self.dir / "bird.ctl"
         self.log = self.dir / "bird.log"
         self.config = self.dir / "bird.conf"
-        self.config.write_text(PREAMBLE.format(log=self.log, router_id=router_id) + config)
+        self.config.write_text(PREAMBLE.format(log=self.log) + config)
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             ["ip", "netns", "exec", namespace, str(_which("bird")), "-f", "-c", str(self.config),
              "-s", str(self.socket), "-P", str(self.dir / "bird.pid")],

@@ -26,6 +26,8 @@ NODES = {"n1": "10.9.0.11", "n2": "10.9.0.12"}
 PASSWORD = "s3cr;t 'with' {braces} # and spaces"
 
 ROUTER_CONFIG = """\
+router id 10.9.0.1;
+protocol device { }
 protocol kernel { ipv4 { export all; import none; }; merge paths on; }
 template bgp node {
   local 10.9.0.1 as 64501;
@@ -90,7 +92,7 @@ def net(lan: Lan, tmp_path: Path) -> Iterator[tuple[Lan, Bird, dict[str, Driver]
         pytest.skip(why)
     router = lan.host("rtr", f"{ROUTER}/24")
     namespaces = {name: lan.host(name, f"{ip}/24") for name, ip in NODES.items()}
-    bird = Bird(router, tmp_path, ROUTER_CONFIG, ROUTER)
+    bird = Bird(router, tmp_path, ROUTER_CONFIG)
     drivers: dict[str, Driver] = {}
     try:
         for name, namespace in namespaces.items():

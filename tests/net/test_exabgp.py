@@ -29,6 +29,7 @@ ROUTER_CONFIG = """\
 router id 10.9.0.1;
 protocol device { }
 protocol kernel { ipv4 { export all; import none; }; merge paths on; }
+protocol kernel { ipv6 { export all; import none; }; merge paths on; }
 template bgp node {
   local 10.9.0.1 as 64501;
   hold time 3;
@@ -36,6 +37,13 @@ template bgp node {
   ipv4 { import all; export none; };
 }
 protocol bgp n1 from node { neighbor 10.9.0.11 as 64500; }
+protocol bgp n1v6 {
+  local fd00:9::1 as 64501;
+  neighbor fd00:9::11 as 64500;
+  hold time 3;
+  connect retry time 1;
+  ipv6 { import all; export none; };
+}
 protocol bgp n2 from node {
   neighbor 10.9.0.12 as 64500;
   password "s3cr;t 'with' {braces} # and spaces";
@@ -90,8 +98,9 @@ def net(lan: Lan, tmp_path: Path) -> Iterator[tuple[Lan, Bird, dict[str, Driver]
     why = unavailable()
     if why:
         pytest.skip(why)
-    router = lan.host("rtr", f"{ROUTER}/24")
-    namespaces = {name: lan.host(name, f"{ip}/24") for name, ip in NODES.items()}
+    router = lan.host("rtr", f"{ROUTER}/24", "fd00:9::1/64")
+    namespaces = {name: lan.host(name, f"{ip}/24", f"fd00:9::{ip.split('.')[-1]}/64")
+                  for name, ip in NODES.items()}
     bird = Bird(router, tmp_path, ROUTER_CONFIG)
     drivers: dict[str, Driver] = {}
     try:
@@ -120,7 +129,8 @@ def test_two_nodes_announce_one_prefix_and_the_router_spreads_it(
     drivers["n1"].call(configure=[session("n1")])
     drivers["n2"].call(configure=[session("n2", password=PASSWORD)])
     for driver in drivers.values():
-        driver.call(advertise=[route("10.9.0.100/32", communities=["64500:7", "no-export"])])
+        driver.call(advertise=[route("10.9.0.100/32", communities=["64500:7", "no-export",
+                                                                   "large:64500:1:2"])])
     bird.wait_for(lambda r: r.get("10.9.0.100/32") == {"10.9.0.11", "10.9.0.12"}, 20,
                   "both paths")
     assert bird.established() == {"n1", "n2"}  # n2 with its MD5 password
@@ -131,6 +141,7 @@ def test_two_nodes_announce_one_prefix_and_the_router_spreads_it(
         time.sleep(0.05)
     detail = bird.birdc("show", "route", "for", "10.9.0.100/32", "all")
     assert "BGP.community: (64500,7) (65535,65281)" in detail
+    assert "BGP.large_community: (64500, 1, 2)" in detail
     assert drivers["n1"].call(status=None)["announced"] == 1
 
 
@@ -201,3 +212,16 @@ def test_new_sessions_restart_exabgp_and_keep_the_routes(
     n1.call(configure=[])  # no peers: no ExaBGP, no session
     bird.wait_for(lambda r: "10.9.0.100/32" not in r, 5, "withdrawn with the last session")
     assert n1.call(status=None)["pid"] is None
+
+
+def test_an_ipv6_session_announces_ipv6_prefixes_next_hop_the_node(
+        net: tuple[Lan, Bird, dict[str, Driver]]) -> None:
+    _, bird, drivers = net
+    n1 = drivers["n1"]
+    n1.call(configure=[session("n1"), session("n1", peer="router6", address="fd00:9::1",
+                                              local_address="fd00:9::11")])
+    n1.call(advertise=[route("10.9.0.100/32"), route("fd00:9:1::10/128", peer="router6")])
+    bird.wait_for(lambda r: r.get("fd00:9:1::10/128") == {"fd00:9::11"}
+                  and r.get("10.9.0.100/32") == {"10.9.0.11"}, 20, "both families")
+    assert n1.call(status=None)["sessions"] == {"router": "established",
+                                                "router6": "established"}

@@ -48,9 +48,11 @@ RESTART_AFTER = 1.0
 #: The name of lbctl's ``process`` in the ExaBGP configuration.
 PROCESS = "lbctl"
 
-#: ExaBGP's settings (its environment): no privilege drop (the speaker already runs as the
-#: user it needs), no acknowledgements and no CLI pipes (lbctl is the only client), log
-#: warnings only, to the speaker's stderr.
+#: ExaBGP's settings (its environment): it runs as the speaker's own user (ExaBGP switches to
+#: ``exabgp.daemon.user``, set to that user at start: in a container without CAP_SETUID a switch
+#: to ``nobody`` would fail, and a change of user would cancel PR_SET_PDEATHSIG), no
+#: acknowledgements and no CLI pipes (lbctl is the only client), log warnings only, to the
+#: speaker's stderr.
 ENVIRONMENT = {
     "exabgp.daemon.drop": "false",
     "exabgp.daemon.daemonize": "false",
@@ -221,7 +223,7 @@ class ExaBGP:
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(render(self._sessions, relay))
-        env = {**os.environ, **ENVIRONMENT}
+        env = {**os.environ, **ENVIRONMENT, "exabgp.daemon.user": _user()}
         self._proc = subprocess.Popen(
             [self.python, "-m", "lbctl.bgp.child", "launch", str(os.getpid()), "server",
              config],
@@ -330,6 +332,16 @@ class ExaBGP:
                 if state == "established":
                     self._send([("announce", r) for r in sorted(self._routes, key=_order)],
                                only=s.peer)
+
+
+def _user() -> str:
+    """The name of the user this process runs as (ExaBGP's ``daemon.user``)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a UID without a passwd entry: ExaBGP only switches when it is root
+        return "root" if os.getuid() == 0 else "nobody"
 
 
 def _order(route: BGPRoute) -> tuple[str, str]:

@@ -163,6 +163,8 @@ def speaker(target: Target) -> list[Obj]:
         "capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+    # The only writable place: ExaBGP's configuration and API socket, for BGP peers.
+    main["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
     daemonset = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -182,6 +184,8 @@ def speaker(target: Target) -> list[Obj]:
                     # SIGTERM hands every address over at once; a few seconds suffice.
                     "terminationGracePeriodSeconds": 10,
                     "containers": [main],
+                    "volumes": [{"name": "tmp",
+                                 "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
                     "nodeSelector": {"kubernetes.io/os": "linux"},
                     "tolerations": [
                         {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",

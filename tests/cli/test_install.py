@@ -128,6 +128,10 @@ def test_speaker_daemonset_and_its_rbac(cli: Cli) -> None:
     assert container["args"] == ["speaker", "--metrics-addr=:7473"]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_RAW"]}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # ... but ExaBGP (BGP peers) needs a private directory: /tmp is an emptyDir in memory
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"medium": "Memory",
+                                                          "sizeLimit": "16Mi"}}]
     assert {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in (
         container["env"])
     assert container["ports"] == [{"name": "metrics", "containerPort": 7473, "protocol": "TCP"}]

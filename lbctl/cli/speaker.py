@@ -9,7 +9,8 @@ event, to stderr): taking over and releasing addresses, Lease changes, health-ch
 
     {"kind": "SpeakerStatus",
      "speakers": [{"node", "alive", "renewTime", "unfit", "unhealthy": ["ns/name"],
-                   "macs": {"interface": "mac"}}],                # as published on its Lease
+                   "macs": {"interface": "mac"},                  # as published on its Lease
+                   "bgp": {"sessions", "established", "routes"}}],  # null: no BGP peer
      "addresses": [{"ip", "services": ["ns/name"], "owner",      # null: nobody announces it
                     "candidates": ["node", ...],                  # the owner first
                     "rejected": {"node": "why"}, "reason"}]}      # reason "" when owned
@@ -39,7 +40,7 @@ from lbctl.errors import UsageError
 if TYPE_CHECKING:
     from lbctl.ports import Responder
     from lbctl.speaker.run import Runner
-    from lbctl.speaker.status import Status
+    from lbctl.speaker.status import SpeakerInfo, Status
 
 # Not context.group(): `lbctl speaker` alone runs the speaker instead of printing help.
 app = typer.Typer(
@@ -182,7 +183,10 @@ def _document(result: Status) -> dict[str, Any]:
         "speakers": [
             {"node": s.node, "alive": s.alive,
              "renewTime": None if s.renewed is None else s.renewed.isoformat(),
-             "unfit": s.unfit, "unhealthy": list(s.unhealthy), "macs": dict(s.macs)}
+             "unfit": s.unfit, "unhealthy": list(s.unhealthy), "macs": dict(s.macs),
+             "bgp": None if s.bgp is None else {
+                 "sessions": s.bgp.sessions, "established": s.bgp.established,
+                 "routes": s.bgp.routes}}
             for s in result.speakers
         ],
         "addresses": [
@@ -192,6 +196,13 @@ def _document(result: Status) -> dict[str, Any]:
             for g in result.ownership.groups for ip in g.ips
         ],
     }
+
+
+def _bgp_note(info: SpeakerInfo) -> str:
+    if info.bgp is None:
+        return ""
+    return (f"bgp: {info.bgp.established}/{info.bgp.sessions} sessions up, "
+            f"{info.bgp.routes} routes")
 
 
 @command(app, "status")
@@ -223,7 +234,8 @@ def status(
         [s.node, "yes" if s.alive else "no",
          "-" if s.renewed is None else s.renewed.strftime("%H:%M:%S"),
          *([",".join(f"{i}={m}" for i, m in sorted(s.macs.items())) or "-"] if wide else []),
-         "; ".join(filter(None, [s.unfit] + [f"unhealthy: {u}" for u in s.unhealthy])) or "-"]
+         "; ".join(filter(None, [s.unfit] + [f"unhealthy: {u}" for u in s.unhealthy]
+                          + [_bgp_note(s)])) or "-"]
         for s in result.speakers
     ])
     render.say(app.out, "")

@@ -8,7 +8,9 @@ annotations the speaker keeps up to date (one PATCH each time they change, never
   on that node, ``ns/name,ns/name`` (sorted); absent when none fails;
 * :data:`MACS_ANNOTATION` ``lbctl.io/macs``: the interfaces the speaker may answer ARP/NDP
   from, with their MACs, ``eth0=02:42:0a:00:00:0b,eth1=...`` (sorted by interface, MACs in
-  lower case).  ``doctor --probe`` maps the MAC that answers for a VIP back to a node with it.
+  lower case).  ``doctor --probe`` maps the MAC that answers for a VIP back to a node with it;
+* :data:`BGP_ANNOTATION` ``lbctl.io/bgp``: the speaker's BGP sessions and routes,
+  ``ESTABLISHED/SESSIONS ROUTES`` (``1/2 7``); absent on a speaker with no BGP peer.
 
 :func:`status` is what ``speaker status``, ``svc show`` and ``doctor --probe`` compute: from the
 state and one read of Services, EndpointSlices, Nodes and the lease namespace's Leases, the
@@ -37,6 +39,8 @@ LEASE_PREFIX = "lbctl-speaker-"
 UNHEALTHY_ANNOTATION = "lbctl.io/unhealthy"
 #: On a speaker's Lease: the interfaces it may answer from and their MACs (``if=mac,...``).
 MACS_ANNOTATION = "lbctl.io/macs"
+#: On a speaker's Lease: its BGP sessions and routes (``ESTABLISHED/SESSIONS ROUTES``).
+BGP_ANNOTATION = "lbctl.io/bgp"
 
 Obj = Mapping[str, Any]
 
@@ -94,6 +98,30 @@ def macs_text(macs: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
+class BGPSummary:
+    """A speaker's BGP at a glance, as its Lease reports it."""
+
+    sessions: int  # peers that select the node
+    established: int
+    routes: int  # prefix and peer pairs announced
+
+    @property
+    def text(self) -> str:
+        """The :data:`BGP_ANNOTATION` value."""
+        return f"{self.established}/{self.sessions} {self.routes}"
+
+
+def bgp_of(lease: Obj) -> BGPSummary | None:
+    """The BGP summary a speaker's Lease reports, or None (no BGP, or unreadable)."""
+    try:
+        sessions, routes = _annotation(lease, BGP_ANNOTATION).split()
+        established, total = sessions.split("/")
+        return BGPSummary(int(total), int(established), int(routes))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
 class SpeakerInfo:
     node: str
     alive: bool
@@ -101,6 +129,7 @@ class SpeakerInfo:
     unfit: str  # why the node announces nothing, or ""
     unhealthy: tuple[str, ...]  # Services whose health check fails there (ns/name)
     macs: Mapping[str, str] = field(default_factory=dict)  # interface -> MAC
+    bgp: BGPSummary | None = None  # its BGP sessions and routes (None: no BGP peer)
 
 
 @dataclass(frozen=True)
@@ -138,7 +167,7 @@ def status(state: State, services: Iterable[Obj], endpoint_slices: Iterable[Obj]
             node=node, alive=alive, renewed=record.renewed,
             unfit=ownership.NO_NODE if node_facts is None else node_facts.unfit(),
             unhealthy=tuple(f"{ns}/{n}" for ns, n in sorted(bad)),
-            macs=macs_of(lease)))
+            macs=macs_of(lease), bgp=bgp_of(lease)))
     candidates = ownership.announced(state, services, svc_core.ready_nodes(endpoint_slices))
     result = ownership.owners(candidates, facts, live, state.pools, failing)
     return Status(result, tuple(sorted(infos, key=lambda i: i.node)))

@@ -32,7 +32,7 @@ from datetime import datetime
 from lbctl.actions.leases import Elector, utc_now
 from lbctl.actions.reflector import Poller, Reflector
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
-from lbctl.core.speakers import MACS_ANNOTATION, macs_text
+from lbctl.core.speakers import BGP_ANNOTATION, MACS_ANNOTATION, BGPSummary, macs_text
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
 from lbctl.ports import (
@@ -241,10 +241,12 @@ class Runner:
             self.log(f"could not read this node's interfaces: {exc.message}")
 
     def _publish_health(self) -> None:
-        """Publish the health report and the MACs on the Lease, when they changed."""
+        """Publish the health report, the MACs and the BGP summary on the Lease, when they
+        changed."""
         self._read_macs()
         wanted = {UNHEALTHY_ANNOTATION: unhealthy_text(self._unhealthy) or None,
-                  MACS_ANNOTATION: self._macs or None}
+                  MACS_ANNOTATION: self._macs or None,
+                  BGP_ANNOTATION: _bgp_text(self.bgp_status())}
         changed = {key: value for key, value in wanted.items()
                    if self._published.get(key, "") != value}
         if not changed:
@@ -273,3 +275,10 @@ class Runner:
                     self.log(f"health check of {ns}/{name} passes here again")
                 self._unhealthy = failing
                 self._dirty.set()
+
+
+def _bgp_text(status: BGPStatus | None) -> str | None:
+    """The Lease's BGP annotation for ``status`` (None: no BGP to report)."""
+    if status is None or not (status.sessions or status.announced):
+        return None
+    return BGPSummary(len(status.sessions), status.established, status.announced).text

@@ -91,8 +91,6 @@ class BGPLab:
 
     def export(self, fmt: str = "bird") -> str:
         """``lbctl bgp export --format FMT`` for the current state and the lab's Nodes."""
-        if not _has_export():
-            return self._fallback_bird()
         state = self.tmp / "export-state.yaml"
         state.write_text(self.state_text())
         nodes = self.tmp / "nodes.yaml"
@@ -103,21 +101,6 @@ class BGPLab:
             capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout
-
-    def _fallback_bird(self) -> str:
-        """The router configuration written here, for a tree without ``bgp export`` yet."""
-        pools = yaml.safe_load(self.state_text())["pools"].values()
-        accepted = ", ".join(f"{cidr}{{{cidr.split('/')[1]},32}}" for pool in pools
-                             for cidr in pool["addresses"] if "/" in cidr)
-        lines = [f"router id {ROUTER_IP};", "protocol device { }",
-                 "protocol kernel { ipv4 { export all; }; merge paths on; }",
-                 f"filter lbctl_router_import {{ if net ~ [ {accepted} ] then accept; "
-                 "reject; }",
-                 f"template bgp lbctl_router {{ local as {ROUTER_AS}; hold time 3; "
-                 "ipv4 { import filter lbctl_router_import; export none; }; }"]
-        lines += [f"protocol bgp lbctl_router_{name} from lbctl_router {{ neighbor {ip} as "
-                  f"{CLUSTER_AS}; }}" for name, ip in self.ip.items()]
-        return "\n".join(lines) + "\n"
 
     def start_router(self) -> Bird:
         """BIRD with the configuration ``bgp export --format bird`` prints now."""
@@ -146,18 +129,16 @@ class BGPLab:
         return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
                 if line.startswith("lbctl_speaker_bgp")}
 
+    def lease_annotation(self, name: str, key: str) -> str | None:
+        lease = self.api.get_object("leases", f"lbctl-speaker-{name}", "kube-system") or {}
+        return ((lease.get("metadata") or {}).get("annotations") or {}).get(key)
+
     def close(self) -> None:
         try:
             if self.bird is not None:
                 self.bird.close()
         finally:
             self.lab.close()
-
-
-def _has_export() -> bool:
-    done = subprocess.run([sys.executable, "-m", "lbctl", "bgp", "export", "--help"],
-                          capture_output=True, text=True, check=False)
-    return done.returncode == 0
 
 
 def _scrape() -> str:

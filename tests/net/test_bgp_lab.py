@@ -4,9 +4,11 @@ router's table shows each VIP with a next hop per eligible node."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +59,18 @@ def test_each_node_announces_the_vip_the_router_spreads_it_and_release_withdraws
     assert bgp.metrics("n1") == {"lbctl_speaker_bgp_sessions": 1.0,
                                  "lbctl_speaker_bgp_sessions_established": 1.0,
                                  "lbctl_speaker_bgp_routes_announced": 1.0}
+    # ... and on its Lease, for `speaker status`
+    deadline = time.monotonic() + 5
+    while bgp.lease_annotation("n1", "lbctl.io/bgp") != "1/1 1":
+        assert time.monotonic() < deadline, bgp.lease_annotation("n1", "lbctl.io/bgp")
+        time.sleep(0.05)
+    status = subprocess.run(
+        ["ip", "netns", "exec", bgp.lab.client, sys.executable, "-m", "lbctl", "--kubeconfig",
+         str(bgp.lab.kubeconfig), "speaker", "status", "-o", "json"],
+        capture_output=True, text=True, check=False)
+    assert status.returncode == 0, status.stderr
+    speakers = {s["node"]: s["bgp"] for s in json.loads(status.stdout)["speakers"]}
+    assert speakers["n1"] == {"sessions": 1, "established": 1, "routes": 1}
     # a Service whose endpoints are all gone is withdrawn everywhere, and comes back
     bgp.api.put_object(endpoint_slice("web", sorted(ALL), ready=False))
     bgp.wait_paths(ROUTE, set(), within=5)

@@ -8,10 +8,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from lbctl.core.speakers import BGP_ANNOTATION, BGPSummary, bgp_of
 from lbctl.errors import NotFoundError
 from lbctl.ports import SECRETS, BGPRoute, BGPSession, BGPStatus, Resource
 from lbctl.speaker.bgp import BGPSide
 from lbctl.speaker.loop import read_state
+from lbctl.speaker.run import _bgp_text
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STATE = """\
@@ -162,3 +164,14 @@ def test_errors_of_the_bgp_speaker_are_logged_once_and_tried_again_every_sync() 
     assert bgp.routes and bgp.configured == 1
     s.stop()
     assert bgp.closed
+
+
+def test_the_lease_reports_sessions_and_routes_and_status_reads_them_back() -> None:
+    assert _bgp_text(None) is None
+    assert _bgp_text(BGPStatus({}, 0)) is None
+    text = _bgp_text(BGPStatus({"a": "established", "b": "connecting"}, 7))
+    assert text == "1/2 7"
+    lease = {"metadata": {"annotations": {BGP_ANNOTATION: text}}}
+    assert bgp_of(lease) == BGPSummary(sessions=2, established=1, routes=7)
+    assert bgp_of({"metadata": {"annotations": {BGP_ANNOTATION: "nonsense"}}}) is None
+    assert bgp_of({"metadata": {}}) is None

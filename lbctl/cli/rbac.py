@@ -68,7 +68,7 @@ def rbac(
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
-    granted = [p for p in PERMISSIONS if metallb or not p.optional]
+    granted = [p for p in PERMISSIONS if p.operator and (metallb or not p.optional)]
     documents = manifests(granted, namespace or app.options.namespace or DEFAULT_NAMESPACE)
     if output is Output.table:
         render.names(app.out, [f"# {p.describe()}: {p.why}" for p in granted])

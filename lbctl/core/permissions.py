@@ -48,6 +48,9 @@ class Permission:
     subresource: str = ""  # "status"
     namespace: str | None = None  # None: every namespace (or a cluster-scoped resource)
     name: str | None = None  # None: any object
+    #: False: held only by the ServiceAccount of the long-running command that uses it (``lbctl
+    #: install``), never by the operator's identity (``lbctl rbac``, checked by doctor).
+    operator: bool = True
 
     @property
     def optional(self) -> bool:
@@ -132,6 +135,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     # BGP peers' passwords: a new Secret lbctl-bgp-<peer>, never read or changed by the CLI.
     Permission("create", "", "secrets", "store a BGP peer's password (--password-file)",
                ("bgp peer add",), namespace=SYSTEM_NAMESPACE),
+    # ... read by the speakers only (peers name their Secret: RBAC cannot name it in advance).
+    Permission("get", "", "secrets", "read a BGP peer's TCP MD5 password (its passwordSecret)",
+               ("speaker",), namespace=SYSTEM_NAMESPACE, operator=False),
     # The controller's leader election.
     Permission("get", "coordination.k8s.io", "leases", "find the controller's leader",
                ("controller", "controller status", "svc show", "doctor"),

@@ -189,7 +189,7 @@ def _speaker_leases(kube: KubeAPI, namespace: str) -> list[Obj]:
 def _permissions(kube: KubeAPI) -> list[tuple[Permission, bool]]:
     return [(p, kube.can_i(p.verb, p.resource, p.group, p.namespace, p.subresource,
                            name=p.name or ""))
-            for p in PERMISSIONS]
+            for p in PERMISSIONS if p.operator]
 
 
 def _quiet(what: str) -> None:

@@ -116,9 +116,10 @@ def test_speaker_daemonset_and_its_rbac(cli: Cli) -> None:
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
          "verbs": ["list", "watch"]},
     ]
-    assert role == [  # the state ConfigMap by name only; no Secrets, nothing written
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
+    assert role == [  # the state ConfigMap by name only; Secrets read (BGP passwords), nothing
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],  # written
          "resourceNames": ["lbctl-state"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
          "verbs": ["create", "get", "list", "patch", "update", "watch"]},
     ]

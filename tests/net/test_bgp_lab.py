@@ -145,8 +145,6 @@ def test_the_seeds_metallb_configmap_imported_gives_the_same_result(
     document = yaml.safe_load(state.read_text())
     if document.get("kind") == "ConfigMap":  # the state file is the ConfigMap's manifest
         document = yaml.safe_load(document["data"]["state.yaml"])
-    if "peers" not in document:  # until `pool import metallb` takes BGP (issue 15, item 5)
-        pytest.skip("`pool import metallb` does not import BGP peers in this tree yet")
     assert "warning" not in done.stderr.lower(), done.stderr
     assert document["pools"]["default"]["announce"] == "bgp"
     [peer] = document["peers"].values()

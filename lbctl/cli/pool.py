@@ -369,7 +369,8 @@ def list_(
         return
     headers = ["name", "family", "addresses", "auto", "used", "free", "utilisation"]
     if output is Output.wide:
-        headers += ["priority", "avoid-buggy", "namespaces", "selectors", "reserved"]
+        headers += ["priority", "avoid-buggy", "namespaces", "selectors", "announce",
+                    "reserved"]
     rows = []
     for view in views:
         pool = view.pool
@@ -385,6 +386,7 @@ def list_(
                     "yes" if pool.avoid_buggy_ips else "no",
                     ",".join(pool.namespaces) or "*",
                     " | ".join(pool.service_selectors) or "*",
+                    pool.announce,
                     str(sum(1 for ip in pool.reservations
                             if ("IPv6" if ":" in ip else "IPv4") == usage.family)),
                 ]

@@ -74,8 +74,11 @@ def test_wide_table(cli: Cli, state: str) -> None:
     result = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
     assert result.out.split() == [
         "v6", "IPv6", "2001:db8::/64", "no", "0", "2^64-1", "[----------]", "0%", "-", "no", "*",
-        "*", "0",
+        "*", "layer2", "0",
     ]
+    cli("pool", "add", "routed", "192.0.2.0/28", "--announce", "both", "--state", state)
+    routed = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
+    assert [line.split()[-2] for line in routed.out.splitlines()] == ["both", "layer2"]
 
 
 def test_a_mixed_pool_shows_each_family(cli: Cli, state: str) -> None:

@@ -268,10 +268,16 @@ def set_(
         "-n", "--namespace", metavar="NS",
         help="Serve only Services in these namespaces (repeatable; replaces the list).")
     ] = None,
+    any_namespace: Annotated[bool, typer.Option(
+        "--any-namespace", help="Drop the namespaces: Services in every namespace again.")
+    ] = False,
     selectors: Annotated[list[str] | None, typer.Option(
         "--selector", "-l", metavar="SELECTOR",
         help="Serve only Services whose labels match one of these (repeatable; replaces the "
              "list).")] = None,
+    any_labels: Annotated[bool, typer.Option(
+        "--any-labels", help="Drop the Service selectors: Services with any labels again.")
+    ] = False,
     node_selectors: Annotated[list[str] | None, typer.Option(
         "--node-selector", metavar="SELECTOR",
         help="Announce its addresses (lbctl speaker) only from nodes matching one of these "
@@ -297,7 +303,9 @@ def set_(
     Growing is refused when the new addresses overlap another pool or, on a cluster, hold a
     node's address, a pod CIDR or a ClusterIP in use (as pool add); shrinking is refused
     while an allocated, held or reserved address would fall out, naming the Services.
-    Options not given keep their value.  --dry-run prints the diff of the state.
+    Options not given keep their value; -n, -l and --node-selector replace their list, and
+    --any-namespace, --any-labels and --any-node empty it.  --dry-run prints the diff of the
+    state.
 
     Examples:
 
@@ -307,6 +315,7 @@ def set_(
       lbctl pool set default --no-auto-assign --priority 10
       lbctl pool set edge --node-selector openyurt.io/is-edge-worker=true
       lbctl pool set routed --announce bgp --bgp-peer router --local-pref 200
+      lbctl pool set default --any-namespace --any-labels
 
     --announce layer2 drops the pool's BGP options; --community and --bgp-peer replace the
     lists.
@@ -315,11 +324,10 @@ def set_(
 
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
-    if any_node and node_selectors:
-        raise UsageError("--any-node drops the node selectors; --node-selector sets them",
-                         hint="give one of them")
-    if any_node:
-        node_selectors = []
+    namespaces = _cleared(namespaces, any_namespace, "--any-namespace", "the namespaces", "-n")
+    selectors = _cleared(selectors, any_labels, "--any-labels", "the Service selectors", "-l")
+    node_selectors = _cleared(node_selectors, any_node, "--any-node", "the node selectors",
+                              "--node-selector")
     if all_bgp_peers and bgp_peers:
         raise UsageError("--all-bgp-peers announces to every peer; --bgp-peer names some",
                          hint="give one of them")
@@ -340,6 +348,15 @@ def set_(
         namespaces=namespaces, selectors=selectors, node_selectors=node_selectors,
         announce=announce.value if announce else None, bgp=bgp or None)
     _report(app, applied, "configured")
+
+
+def _cleared(values: list[str] | None, clear: bool, flag: str, what: str,
+             setter: str) -> list[str] | None:
+    """``values``, or an empty list when ``clear`` (``--any-node`` and its kind) asks to drop
+    them; both at once is a usage error."""
+    if clear and values:
+        raise UsageError(f"{flag} drops {what}; {setter} sets them", hint="give one of them")
+    return [] if clear else values
 
 
 @command(app, "list")

@@ -198,6 +198,20 @@ def pool_order(pools: Mapping[str, Pool]) -> list[Pool]:
     )
 
 
+def widen_command(pool: Pool, request: Request) -> str:
+    """The ``lbctl pool set`` that makes ``pool`` serve ``request`` on its own (hints): its
+    namespaces plus the Service's (``-n`` replaces the list, so every one is named), its
+    Service selectors dropped when none matches, autoAssign turned on when it is off."""
+    flags = []
+    if pool.namespaces and request.namespace not in pool.namespaces:
+        flags += [f"-n {ns}" for ns in sorted({*pool.namespaces, request.namespace})]
+    if pool.service_selectors and not any(s.matches(request.labels) for s in pool.selectors):
+        flags.append("--any-labels")
+    if not pool.auto_assign and not request.pool and not request.ips:
+        flags.append("--auto-assign")
+    return " ".join(["lbctl pool set", pool.name, *flags])
+
+
 class Allocator:
     """Allocates and releases addresses on a private copy of a state.
 
@@ -442,8 +456,7 @@ class Allocator:
             raise AllocationError(
                 NOT_PERMITTED,
                 f"pool {pool.name} does not serve {request.ref} (it serves {pool.scope()})",
-                hint=f"ask for another pool, or widen the pool: lbctl pool set {pool.name} "
-                     f"-n {request.namespace} (its namespaces; -l its selectors)",
+                hint=f"ask for another pool, or widen it: {widen_command(pool, request)}",
             )
 
     def _pool_named(self, name: str) -> Pool:
@@ -485,11 +498,12 @@ class Allocator:
                 f"{p.name}: {p.scope()}" + ("" if p.auto_assign else " (autoAssign off)")
                 for p in self._order
             ) or "there are no pools"
+            widen = (f", or widen one: {widen_command(self._order[0], request)}"
+                     if self._order else "")
             raise AllocationError(
                 NO_POOL,
                 f"no pool with autoAssign serves {request.ref} ({scopes})",
-                hint="add a pool (lbctl pool add NAME ADDRESS...), or widen one (lbctl pool "
-                     f"set NAME -n {request.namespace} --auto-assign)",
+                hint=f"add a pool: lbctl pool add NAME ADDRESS...{widen}",
             )
         reasons: list[tuple[str, str]] = []
         full = ""  # the first exhausted pool, for the hint

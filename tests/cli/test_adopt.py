@@ -69,8 +69,7 @@ def test_adopt_one_then_assign_leaves_it(run: Cli, kube_server: FakeKubeServer) 
      "hint: lbctl pool list shows the pools; add one with lbctl pool add\n"),
     ({"ips": ("192.0.2.20",)}, 4,
      "lbctl: error: pool web-only does not serve shop/np (it serves namespaces web)\n"
-     "hint: ask for another pool, or widen the pool: lbctl pool set web-only -n shop (its "
-     "namespaces; -l its selectors)\n"),
+     "hint: ask for another pool, or widen it: lbctl pool set web-only -n shop -n web\n"),
     ({"ips": ()}, 2,
      "lbctl: error: service shop/np shows no address: there is nothing to adopt\n"
      "hint: give it one: lbctl assign svc np -n shop\n"),

@@ -222,12 +222,12 @@ CASES: dict[str, Case] = {
     "PoolNotPermitted -> pool set -n": Case(
         _not_permitted,
         lambda w: error_hint(w, "assign", "svc", "api", "-n", "shop", "--pool", "default"),
-        "lbctl pool set default -n shop",
+        "lbctl pool set default -n shop -n web",
         lambda w: w.run("assign", "svc", "api", "-n", "shop", "--pool", "default").code == 0),
     "NoPoolAdmits -> pool set -n --auto-assign": Case(
         _no_pool,
         lambda w: error_hint(w, "assign", "svc", "api", "-n", "shop"),
-        "lbctl pool set NAME -n shop --auto-assign",
+        "lbctl pool set default -n shop -n web --auto-assign",
         lambda w: w.run("assign", "svc", "api", "-n", "shop").code == 0),
     "pool add of an existing name -> pool set": Case(
         _pool,
@@ -248,9 +248,7 @@ CASES: dict[str, Case] = {
 
 
 #: Hints that name placeholders: what the test puts in their place.
-PLACEHOLDERS = {"lbctl pool set NAME -n shop --auto-assign": "lbctl pool set default -n shop "
-                                                             "--auto-assign",
-                "lbctl release svc NAME -n NS": "lbctl release svc web -n shop && lbctl release "
+PLACEHOLDERS = {"lbctl release svc NAME -n NS": "lbctl release svc web -n shop && lbctl release "
                                                 "svc api -n shop && lbctl pool remove default"}
 ADDRESS = {"lbctl pool set default --add 192.0.2.12": "lbctl pool set default --add ADDRESS",
            "lbctl pool set default --add 192.0.2.20": "lbctl pool set default --add ADDRESS"}

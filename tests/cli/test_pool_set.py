@@ -60,6 +60,48 @@ def test_settings_change_and_the_rest_is_kept(cli: Cli, state: str) -> None:
     assert pool_doc(state)["autoAssign"] is True
 
 
+def test_any_namespace_and_any_labels_clear_what_n_and_l_set(cli: Cli, state: str,
+                                                             tmp_path: Path) -> None:
+    assert cli("pool", "set", "default", "-n", "web", "-l", "app=web", "--state",
+               state).code == 0
+    manifest = tmp_path / "api.yaml"
+    manifest.write_text(SERVICE.format("api").replace(
+        "  namespace: shop\n", "  namespace: shop\n  annotations:\n"
+                               "    metallb.io/address-pool: default\n"))
+    refused = cli("assign", "-f", str(manifest), "--state", state)
+    assert refused.code == 1, refused.err
+    dry = cli("pool", "set", "default", "--any-namespace", "--any-labels", "--dry-run",
+              "--state", state)
+    assert (dry.code, dry.err) == (0, "")
+    assert "-    namespaces: [web]\n" in dry.out and "-    serviceSelectors: [app=web]\n" in dry.out
+    result = cli("pool", "set", "default", "--any-namespace", "--any-labels", "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/default configured\n", "")
+    assert pool_doc(state) == {"addresses": ["192.0.2.10-192.0.2.19"], "autoAssign": True,
+                               "avoidBuggyIPs": False}
+    assigned = cli("assign", "-f", str(manifest), "--state", state)
+    assert assigned.code == 0, assigned.err
+    assert "192.0.2.10" in assigned.out
+
+
+@pytest.mark.parametrize(("args", "err"), [
+    (["--any-namespace", "-n", "web"],
+     "lbctl: error: --any-namespace drops the namespaces; -n sets them\n"
+     "hint: give one of them\n"),
+    (["--any-labels", "-l", "app=web"],
+     "lbctl: error: --any-labels drops the Service selectors; -l sets them\n"
+     "hint: give one of them\n"),
+    (["--any-node", "--node-selector", "zone=a"],
+     "lbctl: error: --any-node drops the node selectors; --node-selector sets them\n"
+     "hint: give one of them\n"),
+])
+def test_clearing_and_setting_one_list_at_once_is_refused(cli: Cli, state: str,
+                                                          args: list[str], err: str) -> None:
+    before = Path(state).read_text()
+    result = cli("pool", "set", "default", *args, "--state", state)
+    assert (result.code, result.out, result.err) == (2, "", err)
+    assert Path(state).read_text() == before
+
+
 @pytest.mark.parametrize(("args", "code", "err"), [
     (["--add", "192.0.2.40"], 4,
      "lbctl: error: pools other and default overlap: 192.0.2.32/28 and 192.0.2.40 share "

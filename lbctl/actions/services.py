@@ -43,7 +43,7 @@ from lbctl.core import holds, pinning
 from lbctl.core import service as core
 from lbctl.core.addresses import is_ip
 from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
-from lbctl.core.manifests import Manifest
+from lbctl.core.manifests import Manifest, without_states
 from lbctl.core.state import Allocation, ServiceKey, State
 from lbctl.errors import (
     ConflictError,
@@ -645,21 +645,36 @@ class Rewritten:
         return self.text != self.source.text
 
 
+def _without_states(source: Source, warn: Callable[[str], None]) -> Source:
+    text, lines = without_states(source.text, source.where)
+    for line in lines:
+        warn(f"{source.where}:{line}: the state document is left out of the manifests printed "
+             "(a copy would be stale once lbctl records an allocation); apply the --state "
+             "file itself")
+    return Source(source.name, text) if lines else source
+
+
 def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace: str,
-                     now: datetime, prune: bool = False,
-                     dry_run: bool = False) -> tuple[list[Rewritten], Batch]:
+                     now: datetime, prune: bool = False, dry_run: bool = False,
+                     in_place: bool = False, warn: Callable[[str], None] = lambda m: None,
+                     ) -> tuple[list[Rewritten], Batch]:
     """Allocate for every LoadBalancer Service of ours in the manifests (same allocator, same
     state, one transaction) and pin each address in the annotation
     ``metallb.io/loadBalancerIPs`` of its text.  A Service without ``metadata.namespace`` is in
     ``namespace``.  Services whose text cannot be edited safely are refused before the state
     changes; another class's Services are skipped.  A state file among the sources (the
     ConfigMap manifest ``--state`` writes, or a bare state document) is no manifest: it is left
-    out of the result.
+    out of the result.  Unless ``in_place`` (each file rewritten where it is), a state document
+    among other documents (a ``kustomize build`` stream, a ``List`` item) is cut out of the
+    text returned, with a warning: the manifests printed never carry the state.  That cut is
+    proved before the state changes.
 
     The manifests are the user's intent (:mod:`lbctl.core.pinning`): a pin edited by hand moves
     the allocation when the new address is valid and free (else the Service keeps its address
     and fails, saying why); with ``prune``, allocations of Services no longer in the manifests
     are forgotten."""
+    if not in_place:
+        sources = [_without_states(source, warn) for source in sources]
     read = [(Manifest(source.text, source.where), source) for source in sources]
     manifests = [manifest for manifest, _ in read if not manifest.state]
     sources = [source for manifest, source in read if not manifest.state]

@@ -214,7 +214,8 @@ def _manifests(app: App, paths: list[str], *, in_place: bool, prune: bool) -> in
     sources = read_sources(paths)
     rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
                                         now=svc.now(), prune=prune,
-                                        dry_run=app.options.dry_run)
+                                        dry_run=app.options.dry_run, in_place=in_place,
+                                        warn=warner(app))
     if in_place:
         for item in rewritten:
             if not item.changed:

@@ -10,7 +10,8 @@ Owns two things every ``-f`` reader shares:
   way ``kubectl apply`` refuses it: ``assign -f``, ``doctor -f`` and ``pool import -f`` all read
   through here, so they accept the same documents and say the same thing about the others.
   A state file (:func:`lbctl.core.statefile.is_state`: the bare document or its ConfigMap
-  manifest), alone in its text, is recognised and set apart.
+  manifest), alone in its text or among other documents (a ``kustomize build`` stream, a
+  ``List`` item), is recognised and set apart; :func:`without_states` cuts it out of a text.
 * :class:`Manifest`: the GitOps half of ``lbctl assign -f``: the LoadBalancer Services of a text
   (``apiVersion: v1``, ``kind: Service``, ``spec.type: LoadBalancer``) and an edit that writes
   an address into a Service so that every other byte (comments, key order, quoting, blank lines,
@@ -68,10 +69,13 @@ class Placed:
 
 @dataclass(frozen=True)
 class Objects:
-    """What a text holds: its objects, or (``state``) lbctl's state file alone."""
+    """What a text holds: its objects, or (``state``) lbctl's state file alone.  ``states``
+    are state documents found among other objects (a ``kustomize build`` stream, a ``List``
+    from ``kubectl get -o yaml``): set apart, never read as objects."""
 
     objects: tuple[Placed, ...] = ()
     state: bool = False
+    states: tuple[Placed, ...] = ()
 
 
 def read_objects(text: str, where: str, *, nodes: bool = False,
@@ -99,6 +103,7 @@ def objects_in(documents: Sequence[yamlkit.Document], where: str,
     if len(present) == 1 and is_state(present[0].data):
         return Objects(state=True)
     placed: list[Placed] = []
+    states: list[Placed] = []
     for number, document in enumerate(documents, start=1):
         if document.data is None:
             continue
@@ -107,8 +112,8 @@ def objects_in(documents: Sequence[yamlkit.Document], where: str,
             placed.append(Placed(document.data, document.node, document.line))
             continue
         if is_state(document.data):
-            raise UsageError(f"{where}:{document.line}:1: {what} is a state document among "
-                             "other documents", hint="keep the state document in a file of its own")
+            states.append(Placed(document.data, document.node, document.line))
+            continue
         _check(document.data, document.node, where, what, document.line)
         items = document.data.get("items")
         kind = str(document.data["kind"])
@@ -124,9 +129,89 @@ def objects_in(documents: Sequence[yamlkit.Document], where: str,
         nodes = items_node[1].value if items_node and isinstance(items_node[1], SequenceNode) \
             else [None] * len(items)
         for index, (item, node) in enumerate(zip(items, nodes, strict=True), start=1):
+            line = node.start_mark.line + 1 if node else document.line
+            if is_state(item):
+                states.append(Placed(item, node, line))
+                continue
             _check(item, node, where, f"item {index} of {what} ({kind})", document.line)
-            placed.append(Placed(item, node, node.start_mark.line + 1 if node else document.line))
-    return Objects(tuple(placed))
+            placed.append(Placed(item, node, line))
+    return Objects(tuple(placed), states=tuple(states))
+
+
+def without_states(text: str, where: str) -> tuple[str, tuple[int, ...]]:
+    """``text`` with the state documents among its objects cut out (a document, or an item of
+    a block-style ``List``), and the lines where they started.  ``assign -f`` never writes the
+    state into the manifests it prints: that copy would be stale the moment lbctl records an
+    allocation, and applying it would take the allocation back on the cluster.  The result
+    must read as the other documents, unchanged; where it would not (a flow-style or JSON
+    ``List``), :class:`~lbctl.errors.RefusedError` rather than a guess."""
+    documents = yamlkit.load_all(text, where, nodes=True)
+    read = objects_in(documents, where)
+    if not read.states or read.state:
+        return text, ()
+    cuts: list[tuple[int, int]] = []
+    previous = 0  # where the document before ends: its "---" separator belongs to the next
+    for document in documents:
+        node = document.node
+        if node is None:
+            continue
+        if any(placed.node is node for placed in read.states):
+            # from its own "---" line (comments after the document before stay with it)
+            marker = max(text.rfind("\n---", previous, node.start_mark.index) + 1, previous)
+            cuts.append((marker, node.end_mark.index))
+        elif isinstance(node, MappingNode):
+            items = yamlkit.entry(node, "items")
+            if items is not None and isinstance(items[1], SequenceNode):
+                cuts += [_item_span(text, item) for item in items[1].value
+                         if any(placed.node is item for placed in read.states)]
+        previous = node.end_mark.index
+    kept = text
+    for start, end in sorted(cuts, reverse=True):
+        kept = kept[:start] + kept[end:]
+    expected = [_without_items(d.data, read.states) for d in documents
+                if d.data is not None and not any(p.node is d.node for p in read.states)]
+    if not yamlkit.reads_as(kept, where, expected, adjust=_drop_empty):
+        raise RefusedError(
+            f"{where}:{read.states[0].line}: cannot leave the state document out of the "
+            "manifests safely",
+            hint="keep the state in a file of its own (lbctl --state FILE), apart from the "
+                 "manifests")
+    return kept, tuple(placed.line for placed in read.states)
+
+
+def _item_span(text: str, item: Node) -> tuple[int, int]:
+    """A block sequence entry from the start of its ``- `` line to the start of the next
+    entry's line; a flow (JSON) entry with the comma that separates it from the next entry,
+    or from the one before when it is the last.  The caller proves the result."""
+    start, end = item.start_mark.index, item.end_mark.index
+    line = text.rfind("\n", 0, start) + 1
+    if text[line:start].strip(" ") == "-":
+        if not text[end - item.end_mark.column:end].strip(" "):
+            end -= item.end_mark.column
+        return (line, end)
+    after = len(text) - len(text[end:].lstrip())
+    if text[after:after + 1] == ",":
+        return (start, len(text) - len(text[after + 1:].lstrip()))
+    before = len(text[:start].rstrip())
+    if text[before - 1:before] == ",":
+        return (before - 1, end)
+    return (start, end)
+
+
+def _without_items(data: Any, states: Sequence[Placed]) -> Any:
+    if not (isinstance(data, dict) and isinstance(data.get("items"), list)):
+        return data
+    items = [i for i in data["items"] if not any(p.obj is i for p in states)]
+    return {**data, "items": items} if len(items) != len(data["items"]) else data
+
+
+def _drop_empty(documents: list[Any]) -> None:
+    """Empty documents dropped, and a List whose last item was cut (``items:`` with nothing)
+    read as the empty list it means."""
+    documents[:] = [d for d in documents if d is not None]
+    for document in documents:
+        if isinstance(document, dict) and "items" in document and document["items"] is None:
+            document["items"] = []
 
 
 def _check(data: Any, node: Node | None, where: str, what: str, line: int) -> None:

@@ -61,6 +61,14 @@ def is_state(doc: Any) -> bool:
             and isinstance(data.get(KEY), str) and "schemaVersion" in data[KEY])
 
 
+def document_of(doc: Mapping[str, Any]) -> str:
+    """The state document a parsed state (:func:`is_state`) carries, as text: its ConfigMap's
+    ``data.state.yaml``, or the bare document written out again."""
+    if "kind" in doc:
+        return str(doc["data"][KEY])
+    return str(yaml.dump(dict(doc), Dumper=_DUMPER, sort_keys=False, allow_unicode=True))
+
+
 def unwrap(text: str | None, source: str) -> tuple[str | None, Envelope]:
     """The state document in a file's ``text`` and the envelope it came in.  A text with no
     top-level ``kind`` is the bare document itself (not parsed here: :func:`decode` does)."""

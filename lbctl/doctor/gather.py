@@ -44,7 +44,7 @@ from lbctl.core.permissions import (
     Permission,
 )
 from lbctl.core.state import decode
-from lbctl.core.statefile import unwrap
+from lbctl.core.statefile import document_of, unwrap
 from lbctl.doctor.facts import (
     Absent,
     Facts,
@@ -281,7 +281,10 @@ class _Found:
     """Every object read from the files, by kind."""
 
     paths: list[str] = field(default_factory=list)
-    states: list[tuple[str, str]] = field(default_factory=list)  # (path, text)
+    states: list[tuple[str, str]] = field(default_factory=list)  # (where, text)
+    #: The files that are a state file alone (``--state`` can name them; not a state document
+    #: among other documents, whose ``where`` is ``path:line``).
+    state_files: list[str] = field(default_factory=list)
     objects: dict[str, list[Obj]] = field(default_factory=dict)
     proxy: list[ProxyConfigText] = field(default_factory=list)
 
@@ -310,7 +313,10 @@ def _scan(sources: Sequence[Source]) -> _Found:
         if read.state:
             document, _ = unwrap(source.text, f"state file {source.name}")
             found.states.append((source.name, document or ""))
+            found.state_files.append(source.name)
             continue
+        found.states += [(f"{source.name}:{placed.line}", document_of(placed.obj))
+                         for placed in read.states]
         for placed in read.objects:
             _add(found, placed.obj, source.name)
     return found
@@ -344,7 +350,8 @@ def offline(sources: Sequence[Source], state: StateBackend | None = None, *,
             "several kube-proxy configurations: " + ", ".join(p.source for p in found.proxy),
             hint="give doctor the one the cluster uses",
         )
-    state_path = getattr(state, "path", None) or (found.states[0][0] if found.states else "")
+    state_path = getattr(state, "path", None) or (found.state_files[0] if found.state_files
+                                                  else "")
     command = " ".join(["lbctl assign", *(f"-f {shlex.quote(p)}" for p in given or found.paths),
                         *([f"--state {shlex.quote(state_path)}"] if state_path else [])])
     cluster = "offline: no cluster"

@@ -68,6 +68,42 @@ def test_assign_never_copies_the_state_into_the_manifest_stream(cli: Cli, repo: 
     assert result.err.endswith("2 pinned, 1 skipped\n")
 
 
+def test_a_state_document_inside_a_stream_is_never_printed(cli: Cli, repo: Path,
+                                                            tmp_path: Path) -> None:
+    """``kustomize build k8s/ | lbctl assign -f -``: the stream carries the state ConfigMap
+    among the manifests; the output carries the manifests alone (the copy would be stale)."""
+    state = repo / "lbctl-state.yaml"
+    assert cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", str(state)).code == 0
+    stream = tmp_path / "built.yaml"
+    stream.write_text(state.read_text() + "---\n" + (repo / "app.yaml").read_text())
+    before = state.read_text()
+    result = cli("assign", "-f", str(stream), "--state", str(state), "--dry-run")
+    assert result.code == 0, result.err
+    assert state.read_text() == before
+    assert result.out == "---\n" + (FIXTURES / "app.yaml.expected").read_text()
+    warning = (f"lbctl: warning: {stream}:3: the state document is left out of the manifests "
+               "printed (a copy would be stale once lbctl records an allocation); apply the "
+               "--state file itself\n")
+    assert result.err.startswith(warning)
+    listed = tmp_path / "list.yaml"  # kubectl get cm,svc -o yaml: a List
+    cm = yaml.safe_load(state.read_text())
+    listed.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [
+        cm, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "a"},
+             "spec": {"type": "LoadBalancer"}}]}, sort_keys=False))
+    result = cli("assign", "-f", str(listed), "--state", str(state))
+    assert result.code == 0, result.err
+    assert [item["kind"] for item in yaml.safe_load(result.out)["items"]] == ["Service"]
+    assert "lbctl-state" not in result.out and "schemaVersion" not in result.out
+    assert statefiles.document(state)["allocations"] == {
+        "a": {"web": {"ips": ["192.0.2.10"], "pool": "default"}}}
+    doctor = cli("doctor", "-f", str(stream), "-o", "json")
+    report = json.loads(doctor.out)
+    parse = next(c for c in report["checks"] if c["id"] == "state.parse")
+    assert (parse["status"], parse["findings"][0]["message"]) == (
+        "pass", f"state file {stream}:3: the state document is readable YAML with the known "
+                "fields")
+
+
 def test_assign_in_place_prints_the_summary_document(cli: Cli, repo: Path) -> None:
     state = str(repo / "lbctl-state.yaml")
     assert cli("pool", "add", "default", "192.0.2.10-192.0.2.29", "--state", state).code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from lbctl.core.manifests import read_objects
+from lbctl.core.manifests import read_objects, without_states
 from lbctl.core.statefile import Envelope, is_state, unwrap, wrap
 from lbctl.errors import InvalidStateError, UsageError
 
@@ -88,8 +88,35 @@ def test_manifest_readers_set_a_state_file_apart(text: str, expected: bool) -> N
     assert read_objects(text, "f").state is expected
 
 
+def test_state_documents_among_others_are_set_apart() -> None:
+    text = (DOC + "---\napiVersion: v1\nkind: List\nitems:\n"
+            "- apiVersion: v1\n  kind: ConfigMap\n  data: {state.yaml: 'schemaVersion: 1'}\n"
+            "- {apiVersion: v1, kind: Pod}\n")
+    read = read_objects(text, "f")
+    assert not read.state
+    assert len(read.states) == 2
+    assert [p.obj["kind"] for p in read.objects] == ["Pod"]
+    assert without_states(text, "f") == (
+        "---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod}\n", (1, 8))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ('{"kind": "List", "apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "ConfigMap", '
+     '"data": {"state.yaml": "schemaVersion: 1"}}, {"apiVersion": "v1", "kind": "Pod"}]}',
+     '{"kind": "List", "apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "Pod"}]}'),
+    ('{"kind": "List", "apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "Pod"},\n'
+     ' {"apiVersion": "v1", "kind": "ConfigMap", "data": {"state.yaml": "schemaVersion: 1"}}]}',
+     '{"kind": "List", "apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "Pod"}]}'),
+    ("{apiVersion: v1, kind: Pod}\n# a comment\n---\n" + NEW,
+     "{apiVersion: v1, kind: Pod}\n# a comment\n"),
+    (NEW + "---\n" + NEW, ""),
+    (NEW, NEW),  # a state file: set apart whole by its readers, not cut here
+])
+def test_without_states_keeps_every_other_byte(text: str, kept: str) -> None:
+    assert without_states(text, "f")[0] == kept
+
+
 @pytest.mark.parametrize(("text", "message"), [
-    (DOC + "---\n" + DOC, "f:1:1: document 1 is a state document among other documents"),
     ("schemaVersion: [", "f:2:1: not valid YAML: did not find expected node content"),
 ])
 def test_what_is_not_a_state_file_says_why(text: str, message: str) -> None:

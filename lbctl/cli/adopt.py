@@ -60,7 +60,7 @@ def adopt(
             raise UsageError("--all adopts every Service that shows an unrecorded address; "
                              "give no NAME", hint="lbctl adopt --all -n NS (or -A)")
         return _all(app)
-    name = svc.service_name(target or [])
+    name = svc.service_name(target or [], "adopt")
     assert name is not None
     return _one(app, name, output)
 

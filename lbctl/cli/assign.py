@@ -145,7 +145,7 @@ def assign(
     if in_place or prune:
         raise UsageError(f"{'--in-place' if in_place else '--prune'} goes with -f",
                          hint="lbctl assign -f PATH --state FILE --in-place --prune")
-    name = None if all_pending and not target else svc.service_name(target or [],
+    name = None if all_pending and not target else svc.service_name(target or [], "assign",
                                                                     optional=all_pending)
     if name is None:
         if ips or pool:

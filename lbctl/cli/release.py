@@ -62,7 +62,7 @@ def release(
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
-    name = svc.service_name(target)
+    name = svc.service_name(target, "release")
     assert name is not None
     duration = parse_duration(hold_for) if hold_for is not None else None
     hold = hold or duration is not None

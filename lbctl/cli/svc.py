@@ -53,9 +53,10 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def service_name(args: Sequence[str], *, optional: bool = False) -> str | None:
+def service_name(args: Sequence[str], command: str, *, optional: bool = False) -> str | None:
     """The NAME of ``svc NAME`` or ``svc/NAME`` (kubectl's spellings); with ``optional``, a bare
-    ``svc`` (for ``--all``) gives None."""
+    ``svc`` (for ``--all``) gives None.  ``command`` (``assign``, ``svc show``) is what the
+    hint shows how to use."""
     words = list(args)
     if len(words) == 1 and "/" in words[0]:
         words = words[0].split("/", 1)
@@ -66,7 +67,8 @@ def service_name(args: Sequence[str], *, optional: bool = False) -> str | None:
             return None
     raise UsageError(
         f"expected svc NAME or svc/NAME, not {' '.join(args) or 'nothing'}",
-        hint="example: lbctl assign svc web -n shop" + (", or svc --all" if optional else ""),
+        hint=f"example: lbctl {command} svc/web -n shop"
+             + (f", or lbctl {command} --all -A" if optional else ""),
     )
 
 
@@ -180,7 +182,8 @@ def show(
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
-    name = target[0] if len(target) == 1 and "/" not in target[0] else service_name(target)
+    name = (target[0] if len(target) == 1 and "/" not in target[0]
+            else service_name(target, "svc show"))
     assert name is not None
     namespace = app.namespace
     detail = actions.show_service(app.kube(), app.store(), namespace, name, now=now())
@@ -346,7 +349,8 @@ def check(
         raise UsageError(f"--http {http!r} is not a path", hint="for example --http /healthz")
     name: str | None = None
     if target:
-        name = target[0] if len(target) == 1 and "/" not in target[0] else service_name(target)
+        name = (target[0] if len(target) == 1 and "/" not in target[0]
+                else service_name(target, "svc check"))
     if (name is None) == (not all_services):
         raise UsageError("name one Service or give --all",
                          hint="example: lbctl svc check web -n shop, or lbctl svc check --all -A")

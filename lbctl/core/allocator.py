@@ -372,7 +372,8 @@ class Allocator:
                 raise AllocationError(
                     OUT_OF_POOL,
                     f"{addr} is outside every pool",
-                    hint="lbctl pool list shows the pools; add one with lbctl pool add",
+                    hint="lbctl pool list shows the pools; add one with lbctl pool add NAME "
+                         "ADDRESS...",
                 )
             entries.append(entry)
         pool = entries[0].pool

@@ -1157,7 +1157,8 @@ def selected_pools(state: State, names: Sequence[str]) -> list[Pool]:
 def _selected(state: State, names: Sequence[str]) -> list[Pool]:
     pools = [get_pool(state, n) for n in dict.fromkeys(names)] or pool_order(state.pools)
     if not pools:
-        raise NotFoundError("no pools to export", hint="add one with lbctl pool add")
+        raise NotFoundError("no pools to export",
+                            hint="add one: lbctl pool add NAME ADDRESS...")
     return pools
 
 

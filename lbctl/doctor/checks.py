@@ -267,8 +267,8 @@ def check_buggy_ips(ctx: Context) -> list[Finding]:
                     "warning", f"pool {pool.name} entry {entry.text} holds "
                                f"{_plural(count, 'address')} ending in .0 or .255, which some "
                                "clients and routers drop as network or broadcast addresses",
-                    "turn on avoidBuggyIPs for the pool (lbctl pool add --avoid-buggy-ips), "
-                    "or start and end the range inside the subnet",
+                    f"turn on avoidBuggyIPs: lbctl pool set {pool.name} --avoid-buggy-ips "
+                    "(or start and end the range inside the subnet)",
                     (f"pool/{pool.name}",)))
     return findings or _ok("no pool hands out addresses ending in .0 or .255")
 

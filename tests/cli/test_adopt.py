@@ -66,7 +66,7 @@ def test_adopt_one_then_assign_leaves_it(run: Cli, kube_server: FakeKubeServer) 
 @pytest.mark.parametrize(("setup", "code", "err"), [
     ({"ips": ("198.51.100.1",)}, 4,
      "lbctl: error: 198.51.100.1 is outside every pool\n"
-     "hint: lbctl pool list shows the pools; add one with lbctl pool add\n"),
+     "hint: lbctl pool list shows the pools; add one with lbctl pool add NAME ADDRESS...\n"),
     ({"ips": ("192.0.2.20",)}, 4,
      "lbctl: error: pool web-only does not serve shop/np (it serves namespaces web)\n"
      "hint: ask for another pool, or widen it: lbctl pool set web-only -n shop -n web\n"),

@@ -81,7 +81,7 @@ def test_dry_run_changes_nothing(run: Cli, kube_server: FakeKubeServer) -> None:
      "hint: lbctl serves Services without a class or with class lbctl.io/lbctl\n"),
     ({"type": "LoadBalancer"}, ["web", "--ip", "198.51.100.1"], 4,
      "lbctl: error: 198.51.100.1 is outside every pool\n"
-     "hint: lbctl pool list shows the pools; add one with lbctl pool add\n"),
+     "hint: lbctl pool list shows the pools; add one with lbctl pool add NAME ADDRESS...\n"),
     ({"type": "LoadBalancer"}, ["web", "--ip", "192.0.2.10"], 4,
      "lbctl: error: 192.0.2.10 is used by shop/first, which may not share it: shop/web has no "
      "sharing key\n"
@@ -125,7 +125,7 @@ def test_forbidden_status_names_the_permission(run: Cli, kube_server: FakeKubeSe
 def test_usage_errors(run: Cli) -> None:
     assert run("assign", "web").err == (
         "lbctl: error: expected svc NAME or svc/NAME, not web\n"
-        "hint: example: lbctl assign svc web -n shop\n")
+        "hint: example: lbctl assign svc/web -n shop\n")
     assert run("assign", "svc", "web", "--all").code == 2
     assert run("assign", "svc", "web", "--in-place").code == 2
     assert run("assign", "-f", "x.yaml", "--ip", "192.0.2.1").code == 2

@@ -7,6 +7,8 @@ Against the fake kube-apiserver; the offline (GitOps) hints, ``svc.pinned`` and 
 
 from __future__ import annotations
 
+import functools
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests import hintinventory
 from tests.conftest import Cli, Result
 from tests.kubefake.server import FakeKubeServer
 
@@ -269,3 +272,129 @@ def test_the_hint_fixes_the_situation(cli: Cli, kubeconfig: Path, kube_server: F
         result = world.run(*words[1:])
         assert result.code == 0, (step, result.err)
     assert case.fixed(world)
+
+
+# --------------------------------------------------------------------------- every hint
+#
+# The cases above follow a hint's command and check the situation is fixed.  Below: every hint
+# lbctl can print, read from its source (tests/hintinventory.py), must be proved by a test, and
+# every command a hint names must exist and parse.
+
+
+@functools.cache
+def _root_command() -> Any:
+    import typer
+
+    from lbctl.cli.main import app
+
+    return typer.main.get_command(app)
+
+
+def _lbctl_parses(args: list[str]) -> str:
+    """"" when ``lbctl ARGS`` parses down to a command (its options known, their values of the
+    right type); else the parser's complaint.  Nothing runs.  (By duck typing: typer 0.26-0.28
+    vendor their own click.)"""
+    command: Any = _root_command()
+    parent = None
+    name = "lbctl"
+    rest = list(args)
+    try:
+        while True:
+            ctx = command.make_context(name, rest, parent=parent, resilient_parsing=False)
+            if not hasattr(command, "get_command"):
+                return ""
+            rest = [*ctx._protected_args, *ctx.args]
+            if not rest:
+                return "names a group, not a command"
+            name, sub = rest[0], command.get_command(ctx, rest[0])
+            if sub is None:
+                return f"no command {name!r}"
+            command, parent, rest = sub, ctx, rest[1:]
+    except Exception as exc:  # the parser's own exceptions
+        if type(exc).__name__ == "Exit":  # --help
+            return ""
+        if not hasattr(exc, "format_message"):
+            raise
+        message: str = exc.format_message()
+        return message
+
+
+def _prose(word: str) -> bool:
+    """A word of the sentence around a command (not a flag, not a placeholder like NAME)."""
+    return re.fullmatch(r"[A-Za-z][a-z'.]*", word) is not None
+
+
+def lbctl_problem(args: list[str]) -> str:
+    """Why the command ``lbctl ARGS`` a hint names would not parse ("" when it does), after
+    dropping the words of prose that follow it (``lbctl pool list shows the pools``)."""
+    from lbctl.cli.main import app
+
+    commands = {info.name for info in app.registered_groups} | {
+        info.name for info in app.registered_commands}
+    words = list(args)
+    problem = _lbctl_parses(words)
+    while problem and words and _prose(words[-1]):
+        words.pop()
+        problem = _lbctl_parses(words) if words and words[0] in commands else problem
+    return problem
+
+
+#: The first word of an lbctl command (``lbctl reads both`` in a hint is prose).
+COMMANDS = ("adopt", "arp", "assign", "controller", "doctor", "hold", "install", "kube-proxy",
+            "pool", "rbac", "reconcile", "release", "speaker", "svc", "version")
+LBCTL_COMMANDS = [(t.shown, args) for t in hintinventory.templates()
+                  for args in hintinventory.commands(t.text, "lbctl") if args[0] in COMMANDS]
+KUBECTL_COMMANDS = [(t.shown, args) for t in hintinventory.templates()
+                    for args in hintinventory.commands(t.text, "kubectl")]
+
+
+def test_the_inventory_finds_the_hints() -> None:
+    """The inventory reads what it should: if this fails, it lost its way in the source."""
+    shown = {t.shown for t in hintinventory.templates()}
+    assert len(shown) > 200
+    assert "pools may not share addresses" in shown
+    assert "lbctl release svc {} -n {} drops the hold" in shown  # an f-string
+    assert "give files, directories, or - for stdin, with -f" in shown  # a module constant
+    assert len(LBCTL_COMMANDS) > 60
+
+
+@pytest.mark.parametrize(("template", "args"), LBCTL_COMMANDS,
+                         ids=[f"{t[:40]}:{' '.join(a)[:30]}" for t, a in LBCTL_COMMANDS])
+def test_every_lbctl_command_a_hint_names_parses(template: str, args: list[str]) -> None:
+    assert lbctl_problem(args) == "", (template, args)
+
+
+def test_the_parse_check_can_fail() -> None:
+    from lbctl.cli.main import app
+
+    assert {i.name for i in app.registered_groups} | {
+        i.name for i in app.registered_commands} == set(COMMANDS)
+    assert lbctl_problem(["assign", "--all", "-A"]) == ""
+    assert lbctl_problem(["pool", "list", "shows", "the", "pools"]) == ""
+    assert "--bogus" in lbctl_problem(["pool", "set", "web", "--bogus"])
+    assert "requires an argument" in lbctl_problem(["pool", "set", "web", "--priority"])
+    assert lbctl_problem(["pool", "add", "--avoid-buggy-ips"]) == "Missing argument 'NAME'."
+    assert lbctl_problem(["pool", "nope"]) != ""
+    assert lbctl_problem(["pool"]) == "names a group, not a command"
+
+
+@pytest.mark.skipif(not Path("/usr/bin/kubectl").exists(), reason="kubectl is not installed")
+@pytest.mark.parametrize(("template", "args"), KUBECTL_COMMANDS,
+                         ids=[f"{t[:40]}:{' '.join(a)[:30]}" for t, a in KUBECTL_COMMANDS])
+def test_every_kubectl_command_a_hint_names_parses(template: str, args: list[str]) -> None:
+    """kubectl parses the command (its flags known) and shows its help: nothing is asked of
+    any cluster."""
+    import subprocess
+
+    def parses(words: list[str]) -> str:
+        done = subprocess.run(["/usr/bin/kubectl", *words, "--help"], capture_output=True,
+                              text=True, timeout=30, env={"PATH": "/usr/bin:/bin",
+                                                          "KUBECONFIG": "/nonexistent"})
+        return "" if done.returncode == 0 else done.stderr
+
+    words = [w for w in args if not w.startswith("$(")]
+    problem = parses(words)
+    while problem and len(words) > 1 and _prose(words[-1]):
+        words.pop()
+        problem = parses(words)
+    assert problem == "", (template, args)

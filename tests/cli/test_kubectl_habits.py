@@ -114,7 +114,7 @@ def test_svc_show_bad_spelling(run: Cli) -> None:
     result = run("svc", "show", "deploy/front", "-n", "web")
     assert (result.code, result.err) == (2, (
         "lbctl: error: expected svc NAME or svc/NAME, not deploy/front\n"
-        "hint: example: lbctl assign svc web -n shop\n"))
+        "hint: example: lbctl svc show svc/web -n shop\n"))
 
 
 def test_svc_list_label_selector(run: Cli) -> None:

@@ -144,6 +144,17 @@ def asserted_in_tests(skip: Path | None = None) -> list[str]:
             elif isinstance(node, ast.JoinedStr):
                 text = "".join(str(v.value) if isinstance(v, ast.Constant) else WILD
                                for v in node.values)
+            elif isinstance(node, ast.Compare):  # caught.value.hint == "..."
+                sides = [node.left, *node.comparators]
+                if any(isinstance(x, ast.Attribute) and x.attr == "hint" for x in sides):
+                    lines += [x.value for x in sides
+                              if isinstance(x, ast.Constant) and isinstance(x.value, str)]
+                continue
+            elif isinstance(node, ast.Dict):  # doctor's findings: {"hint": "..."}
+                lines += [v.value for k, v in zip(node.keys, node.values, strict=True)
+                          if isinstance(k, ast.Constant) and k.value == "hint"
+                          and isinstance(v, ast.Constant) and isinstance(v.value, str)]
+                continue
             else:
                 continue
             lines += [m.group(1) for m in re.finditer(r"hint: ([^\n]*)", text)]

@@ -196,6 +196,24 @@ def test_a_repeated_failure_is_one_event_counted_again(kube_server: FakeKubeServ
                 if e["reason"] == "AllocationFailed"]) == 2
 
 
+def test_similar_failures_are_events_of_their_own_each_counted(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """Same Service and reason, another message ("similar" in client-go's words): another
+    Event, each counted on its own, as client-go's recorder does below its aggregation
+    threshold (10 distinct messages in 10 minutes from one process); lbctl does not combine
+    them (README, "LoadBalancer Services")."""
+    add(store, "default", "192.0.2.10")
+    put(kube_server, "a")
+    put(kube_server, "b")
+    actions.assign(kube, store, "shop", "a", now=NOW)
+    for ips in ([], ["192.0.2.10"], []):
+        with pytest.raises(RefusedError):
+            actions.assign(kube, store, "shop", "b", ips=ips, now=NOW)
+    failed = sorted((e["count"], e["message"].split(":")[0]) for e in
+                    kube_server.objects_of("events") if e["reason"] == "AllocationFailed")
+    assert failed == [(1, "SharingConflict"), (2, "PoolExhausted")]
+
+
 def test_an_event_that_cannot_be_recorded_only_warns(
         kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
     add(store, "default", "192.0.2.10-192.0.2.19")

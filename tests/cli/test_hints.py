@@ -375,7 +375,7 @@ def test_the_parse_check_can_fail() -> None:
     assert "requires an argument" in lbctl_problem(["pool", "set", "web", "--priority"])
     assert lbctl_problem(["pool", "add", "--avoid-buggy-ips"]) == "Missing argument 'NAME'."
     assert lbctl_problem(["pool", "nope"]) != ""
-    assert lbctl_problem(["pool"]) == "names a group, not a command"
+    assert lbctl_problem(["pool"]) != ""  # a group alone shows its help
 
 
 @pytest.mark.skipif(not Path("/usr/bin/kubectl").exists(), reason="kubectl is not installed")

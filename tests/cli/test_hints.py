@@ -327,10 +327,8 @@ def _prose(word: str) -> bool:
 def lbctl_problem(args: list[str]) -> str:
     """Why the command ``lbctl ARGS`` a hint names would not parse ("" when it does), after
     dropping the words of prose that follow it (``lbctl pool list shows the pools``)."""
-    from lbctl.cli.main import app
+    from lbctl.cli.main import COMMANDS as commands
 
-    commands = {info.name for info in app.registered_groups} | {
-        info.name for info in app.registered_commands}
     words = list(args)
     problem = _lbctl_parses(words)
     while problem and words and _prose(words[-1]):
@@ -358,17 +356,25 @@ def test_the_inventory_finds_the_hints() -> None:
     assert len(LBCTL_COMMANDS) > 60
 
 
-@pytest.mark.parametrize(("template", "args"), LBCTL_COMMANDS,
-                         ids=[f"{t[:40]}:{' '.join(a)[:30]}" for t, a in LBCTL_COMMANDS])
+#: Commands hints name before the CLI has them: each must start to parse one day (strict).
+NOT_YET_COMMANDS = {
+    "take it out first: lbctl pool set {} --bgp-peer ... (the other peers), or announce to "
+    "every peer with --all-bgp-peers": "issue 15 adds pool set --bgp-peer",
+}
+
+
+@pytest.mark.parametrize(("template", "args"), [
+    pytest.param(t, a, marks=pytest.mark.xfail(reason=NOT_YET_COMMANDS[t], strict=True))
+    if t in NOT_YET_COMMANDS else (t, a) for t, a in LBCTL_COMMANDS],
+    ids=[f"{t[:40]}:{' '.join(a)[:30]}" for t, a in LBCTL_COMMANDS])
 def test_every_lbctl_command_a_hint_names_parses(template: str, args: list[str]) -> None:
     assert lbctl_problem(args) == "", (template, args)
 
 
 def test_the_parse_check_can_fail() -> None:
-    from lbctl.cli.main import app
+    from lbctl.cli.main import COMMANDS as root
 
-    assert {i.name for i in app.registered_groups} | {
-        i.name for i in app.registered_commands} == set(COMMANDS)
+    assert set(root) == set(COMMANDS)
     assert lbctl_problem(["assign", "--all", "-A"]) == ""
     assert lbctl_problem(["pool", "list", "shows", "the", "pools"]) == ""
     assert "--bogus" in lbctl_problem(["pool", "set", "web", "--bogus"])
@@ -590,6 +596,15 @@ def test_each_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Pa
 #: plugin, API server faults (409 on every retry, 422, 5xx), two writers racing, a live
 #: cluster with other load balancers.
 NOT_YET_PROVED = (
+    # lbctl/core/peers.py, lbctl/core/pools.py: BGP (issue 15), whose commands are being added
+    'lbctl bgp peer list shows the peers',
+    'remove it first (lbctl bgp peer remove {}) or choose another name',
+    'one peer per router address and port (or give them different --node-selector)',
+    'take it out first: lbctl pool set {} --bgp-peer ... (the other peers), or announce to every peer with --all-bgp-peers',  # noqa: E501
+    'choose one of {}',
+    'add --announce bgp (or both) to announce it over BGP',
+    "a pool's addresses are announced as prefixes of at least their own length: lbctl pool add --help",  # noqa: E501
+    'lbctl bgp peer list shows the peers; lbctl bgp peer add creates one',
     # lbctl/actions/interop.py
     'is Cilium installed? or give its pools with -f FILE',
     # lbctl/actions/kubeproxy.py
@@ -780,7 +795,8 @@ def test_every_hint_is_proved_by_a_test() -> None:
                            for line in proved)}
     new = sorted(f"{t.path}:{t.line}: {shown}" for shown, t in unproved.items()
                  if shown not in NOT_YET_PROVED)
-    assert new == [], "hints without a test (add a row to SITUATIONS)"
+    assert new == [], ("hints no test asserts: add a row to SITUATIONS in tests/cli/"
+                       "test_hints.py (the situation, its exit code, the exact hint line)")
     stale = sorted(set(NOT_YET_PROVED) - set(unproved))
     assert stale == [], "proved or gone: take them out of NOT_YET_PROVED"
     assert len(set(NOT_YET_PROVED)) == len(NOT_YET_PROVED)

@@ -427,6 +427,7 @@ class Situation:
     hint: str
     files: tuple[tuple[str, str], ...] = ()
     cluster: Callable[[FakeKubeServer], None] | None = None
+    check: str = ""  # a doctor check: the hint is one of its findings' (doctor -o json)
 
 
 def _no_kube_proxy(server: FakeKubeServer) -> None:
@@ -445,8 +446,19 @@ def _kube_proxy_no_daemonset(server: FakeKubeServer) -> None:
                        "data": {"config.conf": KUBE_PROXY}})
 
 
-def _forbidden_rbac(server: FakeKubeServer) -> None:
-    server.deny("*", "*")
+def _no_status_patch(server: FakeKubeServer) -> None:
+    server.deny("patch", "services/status")
+
+
+def _no_metallb_pools(server: FakeKubeServer) -> None:
+    server.deny("list", "l2advertisements", namespace="metallb-system", group="metallb.io")
+
+
+def _deprecated_annotation(server: FakeKubeServer) -> None:
+    server.put_object({"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                           "metallb.universe.tf/loadBalancerIPs": "192.0.2.10"}},
+                       "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
 
 
 SITUATIONS: dict[str, Situation] = {
@@ -531,6 +543,18 @@ SITUATIONS: dict[str, Situation] = {
         "kube-proxy.strict-arp, impl.metallb, impl.kube-vip, impl.servicelb, impl.openelb, "
         "impl.purelb, impl.cilium, rbac.permissions, controller.leader, net.probe; groups: "
         "state, pool, svc, kube-proxy, impl, rbac, controller, net"),
+    # doctor's findings on a cluster (rbac, Services)
+    "rbac: a permission lbctl needs": Situation(
+        ("doctor", "-o", "json"), 1,
+        "grant it (lbctl's RBAC manifests hold every permission lbctl uses), or run lbctl as "
+        "an identity that has it", cluster=_no_status_patch, check="rbac.permissions"),
+    "rbac: a permission only MetalLB's namespace needs": Situation(
+        ("doctor", "-o", "json"), 0, "where it exists, grant it with lbctl rbac --metallb",
+        cluster=_no_metallb_pools, check="rbac.permissions"),
+    "svc: MetalLB's deprecated annotation prefix": Situation(
+        ("doctor", "-o", "json"), 1,
+        "rename it to metallb.io/loadBalancerIPs (lbctl reads both; MetalLB deprecated the old "
+        "prefix)", cluster=_deprecated_annotation, check="svc.deprecated-annotation"),
     # the parser
     "an unknown option": Situation(
         ("hold", "list", "--bogus"), 2, "see 'lbctl hold list --help'"),
@@ -583,6 +607,13 @@ def test_each_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Pa
     monkeypatch.delenv("NODE_NAME", raising=False)
     result = cli(*args)
     assert result.code == situation.code, result.err
+    if situation.check:
+        import json
+
+        report = json.loads(result.out)
+        found = next(c for c in report["checks"] if c["id"] == situation.check)
+        assert situation.hint in [f["hint"] for f in found["findings"]], found
+        return
     lines = result.err.splitlines()
     assert lines[-1] == f"hint: {situation.hint}", result.err
     assert sum(line.startswith("lbctl: error: ") for line in lines) == 1, result.err
@@ -698,7 +729,6 @@ NOT_YET_PROVED = (
     'the pool overlaps the Service CIDR: take those addresses out of the pool',
     'forget the Services no longer in the manifests: {} --prune',
     'lbctl reconcile frees it (or: lbctl release svc {} -n {})',
-    "grant it (lbctl's RBAC manifests hold every permission lbctl uses), or run lbctl as an identity that has it",  # noqa: E501
     'lbctl install prints the manifests that run one',
     "run doctor --probe as root (or with CAP_NET_RAW) on a host in the nodes' layer-2 segment",
     '{} (probed via {})',
@@ -706,7 +736,6 @@ NOT_YET_PROVED = (
     'publish it: {}',
     'move one of them to another address; to share on purpose, give both the annotation metallb.io/allow-shared-ip with one key',  # noqa: E501
     'check its pods (kubectl -n {} get endpointslices -l kubernetes.io/service-name={}), or use externalTrafficPolicy: Cluster',  # noqa: E501
-    'rename it to {}{} (lbctl reads both; MetalLB deprecated the old prefix)',
     'lbctl kube-proxy diff shows the change; lbctl kube-proxy apply --restart makes it',
     'turn on avoidBuggyIPs: lbctl pool set {} --avoid-buggy-ips (or start and end the range inside the subnet)',  # noqa: E501
     'add addresses (lbctl pool set {} --add ADDRESS) or release unused ones',

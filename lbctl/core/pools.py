@@ -103,8 +103,8 @@ def _check_peers(state: State, pool: Pool) -> None:
     if missing:
         known = ", ".join(sorted(state.peers)) or "none"
         raise NotFoundError(f"pool {pool.name}: BGP peer {missing[0]} not found (peers: {known})",
-                            hint="lbctl bgp peer list shows the peers; lbctl bgp peer add "
-                                 "creates one")
+                            hint=f"add it: lbctl bgp peer add {missing[0]} --address A "
+                                 "--asn N --my-asn M (lbctl bgp peer list shows the peers)")
 
 
 def add_pool(state: State, pool: Pool) -> State:

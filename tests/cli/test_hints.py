@@ -550,6 +550,47 @@ SITUATIONS: dict[str, Situation] = {
         ("doctor", "-o", "json"), 1,
         "rename it to metallb.io/loadBalancerIPs (lbctl reads both; MetalLB deprecated the old "
         "prefix)", cluster=_deprecated_annotation, check="svc.deprecated-annotation"),
+    # addresses, names and selectors
+    "pool add: a CIDR that is none": Situation(
+        ("pool", "add", "x", "10.0.0.1/33", "--state", "{state}"), 2,
+        "write a network as 192.0.2.0/24 or 2001:db8::/64"),
+    "pool add: host bits set": Situation(
+        ("pool", "add", "x", "10.0.0.1/24", "--state", "{state}"), 2,
+        "did you mean 10.0.0.0/24? or give a range like 10.0.0.1-10.0.0.255"),
+    "pool add: a reversed range": Situation(
+        ("pool", "add", "x", "10.0.0.5-10.0.0.1", "--state", "{state}"), 2,
+        "write it as 10.0.0.1-10.0.0.5"),
+    "pool add: a range of two families": Situation(
+        ("pool", "add", "x", "10.0.0.1-fd00::1", "--state", "{state}"), 2,
+        "give each family its own entry"),
+    "pool add: not an address": Situation(
+        ("pool", "add", "x", "1.2.3", "--state", "{state}"), 2,
+        "write IPv4 as 192.0.2.10 and IPv6 as 2001:db8::10"),
+    "pool add: a name Kubernetes would refuse": Situation(
+        ("pool", "add", "BAD", "10.0.0.1", "--state", "{state}"), 2,
+        "use lower-case letters, digits, '-' and '.', starting and ending alphanumeric"),
+    "pool add: a name in use": Situation(
+        ("pool", "add", "default", "10.9.0.1", "--state", "{state}"), 4,
+        "change it in place (lbctl pool set default --add ADDRESS) or choose another name"),
+    "pool unreserve: an address not reserved": Situation(
+        ("pool", "unreserve", "default", "192.0.2.11", "--state", "{state}"), 3,
+        "lbctl pool show default lists its reservations"),
+    "a selector with an empty requirement": Situation(
+        ("pool", "add", "y", "10.0.0.9", "-l", "a=b,,c", "--state", "{state}"), 2,
+        "example: app=web,tier!=db"),
+    "a selector with a bad key": Situation(
+        ("pool", "add", "y", "10.0.0.9", "-l", "tier in (a", "--state", "{state}"), 2,
+        "example: app=web,tier in (frontend,api),!canary"),
+    "adopt: a Service and --all": Situation(
+        ("adopt", "svc", "x", "--all", "--state", "{state}"), 2,
+        "lbctl adopt --all -n NS (or -A)"),
+    "assign: -f and a Service": Situation(
+        ("assign", "-f", "{dir}/cm.yaml", "svc", "web", "--state", "{state}"), 2,
+        "lbctl assign -f PATH --state FILE", files=(("cm.yaml", CONFIGMAP),)),
+    "--state a manifest of another kind": Situation(
+        ("pool", "list", "--state", "{dir}/cm.yaml"), 4,
+        "is --state pointing at the right file? lbctl will not overwrite it",
+        files=(("cm.yaml", CONFIGMAP),)),
     # the parser
     "an unknown option": Situation(
         ("hold", "list", "--bogus"), 2, "see 'lbctl hold list --help'"),
@@ -652,9 +693,7 @@ NOT_YET_PROVED = (
     # lbctl/actions/svccheck.py
     'svc check probes LoadBalancer ports',
     # lbctl/cli/adopt.py
-    'lbctl adopt --all -n NS (or -A)',
     # lbctl/cli/assign.py
-    'lbctl assign -f PATH --state FILE',
     # lbctl/cli/context.py
     'fix the kubeconfig, or pass another one with --kubeconfig',
     'give {} a value, or leave it out (is a shell variable unset?)',
@@ -672,11 +711,6 @@ NOT_YET_PROVED = (
     'example: lbctl {} svc/web -n shop, or lbctl {} --all -A',
     # lbctl/core/addresses.py
     'give a CIDR, a range a-b, or an address',
-    'did you mean {}? or give a range like {}-{}',
-    'write IPv4 as 192.0.2.10 and IPv6 as 2001:db8::10',
-    'give each family its own entry',
-    'write it as {}-{}',
-    'write a network as 192.0.2.0/24 or 2001:db8::/64',
     # lbctl/core/allocator.py
     "add a pool with addresses of the Service's IP family",
     'release it first: lbctl release svc {} -n {}',
@@ -707,14 +741,9 @@ NOT_YET_PROVED = (
     # lbctl/core/pinning.py
     '{} keeps {} (pool {}): the manifest asks for {}, and {}',
     # lbctl/core/pools.py
-    "use lower-case letters, digits, '-' and '.', starting and ending alphanumeric",
     'example: lbctl pool add default 192.0.2.10-192.0.2.49',
-    'change it in place (lbctl pool set {} --add ADDRESS) or choose another name',
     'release it first (lbctl release svc NAME -n NS)',
-    'lbctl pool show {} lists its reservations',
     # lbctl/core/selectors.py
-    'example: app=web,tier!=db',
-    'example: app=web,tier in (frontend,api),!canary',
     # lbctl/core/service.py
     'use IPv4, IPv6, or both',
     'use SingleStack, PreferDualStack or RequireDualStack',
@@ -722,7 +751,6 @@ NOT_YET_PROVED = (
     'use the annotation {} for two',
     'set ipFamilyPolicy to PreferDualStack or RequireDualStack',
     # lbctl/core/statefile.py
-    'is --state pointing at the right file? lbctl will not overwrite it',
     # lbctl/doctor/checks.py
     'kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; lbctl controller status',
     'move it: {} --in-place (or put {} back in the manifest)',

@@ -203,6 +203,16 @@ CASES: dict[str, Case] = {
         lambda w: w.doctor_hint("svc.drift"),
         "lbctl release svc web -n shop --force && lbctl assign svc web -n shop",
         lambda w: w.shown("web") == ["192.0.2.11"]),
+    "assign on a mismatched status -> release --force && assign": Case(
+        _mismatch,
+        lambda w: error_hint(w, "assign", "svc", "web", "-n", "shop"),
+        "lbctl release svc web -n shop --force && lbctl assign svc web -n shop",
+        lambda w: w.shown("web") == ["192.0.2.11"]),
+    "release --force --hold of an unrecorded address -> adopt": Case(
+        _unrecorded,
+        lambda w: error_hint(w, "release", "svc", "np", "-n", "shop", "--force", "--hold"),
+        "lbctl adopt svc np -n shop",
+        lambda w: w.run("release", "svc", "np", "-n", "shop", "--hold").code == 0),
     "AlreadyAllocated -> release first": Case(
         _assigned,
         lambda w: error_hint(w, "assign", "svc", "web", "-n", "shop", "--ip", "192.0.2.11"),
@@ -449,6 +459,44 @@ def _no_metallb_pools(server: FakeKubeServer) -> None:
     server.deny("list", "l2advertisements", namespace="metallb-system", group="metallb.io")
 
 
+def _cluster_state(server: FakeKubeServer, web: str = "", reserved: str = "") -> None:
+    """The state ConfigMap: pool default, web's allocation (when given), a reservation."""
+    pool = ("  default:\n    addresses: [192.0.2.10-192.0.2.19]\n    autoAssign: true\n"
+            "    avoidBuggyIPs: false\n")
+    if reserved:
+        pool += f"    reservations: {{{reserved}: router}}\n"
+    allocations = (f"allocations:\n  shop:\n    web: {{ips: [{web}], pool: default}}\n"
+                   if web else "allocations: {}\n")
+    server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                       "data": {"state.yaml": "schemaVersion: 1\npools:\n" + pool
+                                + allocations + "holds: {}\n"}})
+
+
+def _web(server: FakeKubeServer, *ips: str, name: str = "web") -> None:
+    server.put_object(service(name, "shop", *ips))
+
+
+def _web_assigned(server: FakeKubeServer) -> None:
+    _cluster_state(server, web="192.0.2.10")
+    _web(server, "192.0.2.10")
+
+
+def _web_mismatched(server: FakeKubeServer) -> None:
+    _cluster_state(server, web="192.0.2.10")
+    _web(server, "192.0.2.99")
+
+
+def _web_and_a_reservation(server: FakeKubeServer) -> None:
+    _cluster_state(server, reserved="192.0.2.11")
+    _web(server)
+
+
+def _np_unrecorded(server: FakeKubeServer) -> None:
+    _cluster_state(server)
+    _web(server, "192.0.2.12", name="np")
+
+
 def _deprecated_annotation(server: FakeKubeServer) -> None:
     server.put_object({"apiVersion": "v1", "kind": "Service",
                        "metadata": {"name": "web", "namespace": "shop", "annotations": {
@@ -591,6 +639,21 @@ SITUATIONS: dict[str, Situation] = {
         ("pool", "list", "--state", "{dir}/cm.yaml"), 4,
         "is --state pointing at the right file? lbctl will not overwrite it",
         files=(("cm.yaml", CONFIGMAP),)),
+    # assign and release on a cluster
+    "assign: a status that shows other addresses than the state": Situation(
+        ("assign", "svc", "web", "-n", "shop"), 4,
+        "withdraw both and assign again: lbctl release svc web -n shop --force && lbctl assign "
+        "svc web -n shop", cluster=_web_mismatched),
+    "assign --ip on an assigned Service": Situation(
+        ("assign", "svc", "web", "-n", "shop", "--ip", "192.0.2.11"), 4,
+        "release it first: lbctl release svc web -n shop", cluster=_web_assigned),
+    "assign --ip of a reserved address": Situation(
+        ("assign", "svc", "web", "-n", "shop", "--ip", "192.0.2.11"), 4,
+        "ask for another address, or: lbctl pool unreserve default 192.0.2.11",
+        cluster=_web_and_a_reservation),
+    "release --force --hold of an unrecorded address": Situation(
+        ("release", "svc", "np", "-n", "shop", "--force", "--hold"), 2,
+        "record it first: lbctl adopt svc np -n shop", cluster=_np_unrecorded),
     # the parser
     "an unknown option": Situation(
         ("hold", "list", "--bogus"), 2, "see 'lbctl hold list --help'"),
@@ -687,8 +750,6 @@ NOT_YET_PROVED = (
     # lbctl/actions/kubeproxy.py
     'something keeps rewriting it (an operator or GitOps controller?); change it there',
     # lbctl/actions/services.py
-    'record it first: lbctl adopt svc {} -n {}',
-    'withdraw both and assign again: lbctl release svc {} -n {} --force && lbctl assign svc {} -n {}',  # noqa: E501
     'someone released it at the same time',
     # lbctl/actions/svccheck.py
     'svc check probes LoadBalancer ports',
@@ -713,13 +774,11 @@ NOT_YET_PROVED = (
     'give a CIDR, a range a-b, or an address',
     # lbctl/core/allocator.py
     "add a pool with addresses of the Service's IP family",
-    'release it first: lbctl release svc {} -n {}',
     'ask for at most one IPv4 and one IPv6 address',
     'ask for one address per family in spec.ipFamilies',
     'a dual-stack Service takes both addresses from one pool',
     'drop the pool request or ask for an address in that pool',
     'add a pool: lbctl pool add NAME ADDRESS...{}',
-    'ask for another address, or: lbctl pool unreserve {} {}',
     'ask for another address',
     # lbctl/core/interop.py
     "give the other tool's manifests with -f",

@@ -167,7 +167,7 @@ def asserted_in_tests(skip: Path | None = None) -> list[str]:
 SAMPLES = {"NAME": "web", "NS": "shop", "ADDRESS": "192.0.2.10", "ADDR": "192.0.2.10",
            "IP": "192.0.2.10", "FILE": "k8s.yaml", "PATH": "k8s", "SELECTOR": "app=web",
            "N": "64501", "M": "64500", "A": "192.0.2.1", "IF": "eth1", WILD: "web"}
-_SPLIT = re.compile(r";|&&|\(|\)|, or |, |\bor\b: ?| then ")
+_SPLIT = re.compile(r";|&&| \| |\(|\)|, or |, |\bor\b: ?| then ")
 
 
 def commands(text: str, program: str) -> list[list[str]]:

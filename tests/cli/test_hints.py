@@ -8,6 +8,7 @@ Against the fake kube-apiserver; the offline (GitOps) hints, ``svc.pinned`` and 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shlex
 from collections.abc import Callable
@@ -531,6 +532,15 @@ SITUATIONS: dict[str, Situation] = {
     "kube-proxy: two configurations in one file": Situation(
         ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 2, "split the file and pass one document",
         files=(("kp.yaml", KUBE_PROXY + "---\n" + KUBE_PROXY),)),
+    "kube-proxy: config.conf as a quoted string": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/cm.yaml"), 4,
+        "use the YAML form (kubectl get -o yaml), or pass the config.conf text alone",
+        files=(("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy, "
+                "namespace: kube-system}\ndata:\n  config.conf: " + json.dumps(KUBE_PROXY)
+                + "\n"),)),
+    "kube-proxy: strictARP over several lines": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 4, "set it to true by hand",
+        files=(("kp.yaml", KUBE_PROXY.replace("strictARP: false", "strictARP: >-\n    false")),)),
     "kube-proxy: no ConfigMap on the cluster": Situation(
         ("kube-proxy", "diff"), 3,
         "kube-proxy may be absent (replaced by the CNI) or configured on each node; check such "
@@ -786,9 +796,7 @@ NOT_YET_PROVED = (
     'kubectl -n metallb-system get cm config -o yaml shows it',
     # lbctl/core/kubeproxy.py
     'set ipvs.strictARP: true by hand',
-    'use the YAML form (kubectl get -o yaml), or pass the config.conf text alone',
     'replace it by hand with a mapping holding strictARP: true',
-    'set it to true by hand',
     'put one key per line and run lbctl again',
     # lbctl/core/manifests.py
     'every document must be a Kubernetes object, as kubectl apply requires; fix or remove it',

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shlex
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -771,7 +773,6 @@ NOT_YET_PROVED = (
     'for example --id $(hostname)',
     # lbctl/cli/inputs.py
     'split the manifests into several files',
-    "check the file's permissions",
     # lbctl/cli/kubeproxy.py
     'give one file (a ConfigMap or a KubeProxyConfiguration), or -',
     # lbctl/cli/main.py
@@ -927,3 +928,40 @@ def test_every_hint_is_proved_by_a_test() -> None:
     stale = sorted(set(NOT_YET_PROVED) - set(unproved))
     assert stale == [], "proved or gone: take them out of NOT_YET_PROVED"
     assert len(set(NOT_YET_PROVED)) == len(NOT_YET_PROVED)
+
+
+#: Files lbctl may not read: root reads anything, so these run lbctl as nobody (setpriv).
+UNREADABLE = {
+    "an unreadable --state": (("pool", "list", "--state", "{dir}/lb.yaml"), 6,
+                              "hint: check the file's permissions, or choose another --state"),
+    "an unreadable -f": (("assign", "-f", "{dir}/web.yaml", "--state", "{dir}/new.yaml"), 6,
+                         "hint: check the file's permissions"),
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which(
+    "setpriv"), reason="needs root and setpriv (util-linux) to run lbctl as another user")
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_a_file_lbctl_may_not_read(name: str) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    args, code, hint = UNREADABLE[name]
+    folder = Path(tempfile.mkdtemp(prefix="lbctl-hint-"))
+    try:
+        folder.chmod(0o755)
+        for file in ("lb.yaml", "web.yaml"):
+            (folder / file).write_text("schemaVersion: 1\n" if file == "lb.yaml" else
+                                       "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+            (folder / file).chmod(0)
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+             "-m", "lbctl", *(a.replace("{dir}", str(folder)) for a in args)],
+            capture_output=True, text=True, timeout=120, cwd=folder,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder),
+                 "NO_COLOR": "1"})
+        assert (done.returncode, done.stderr.splitlines()[-1]) == (code, hint), done.stderr
+        assert done.stderr.count("lbctl: error: ") == 1
+    finally:
+        shutil.rmtree(folder)

@@ -14,6 +14,7 @@ from the prose around them, so that a test can prove each one parses.
 from __future__ import annotations
 
 import ast
+import builtins
 import itertools
 import re
 from collections.abc import Iterator
@@ -107,7 +108,8 @@ def _hint_expressions(scope: ast.AST) -> Iterator[ast.expr]:
             given = [k.value for k in node.keywords if k.arg == "hint"]
             if given:
                 yield from given
-            elif name.endswith("Error") and len(node.args) >= 2:
+            elif (name.endswith("Error") and len(node.args) >= 2
+                  and not hasattr(builtins, name)):  # OSError(errno, text): no hint
                 yield node.args[1]
             elif name == "Finding" and len(node.args) >= 3:
                 yield node.args[2]

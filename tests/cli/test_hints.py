@@ -735,6 +735,7 @@ def test_each_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Pa
 NOT_YET_PROVED = (
     # lbctl/core/peers.py, lbctl/core/pools.py, lbctl/cli/bgp.py: BGP (issue 15), in progress
     'write the password alone on the first line',
+    'pip install exabgp (lbctl depends on it), or remove the BGP peers',
     "MetalLB's protocols are layer2 and bgp",
     "{}, then lbctl bgp peer remove {}; or peer lbctl's speakers with another router address",
     "make Calico's list cover every pool: lbctl pool export --format calico | calicoctl apply -f -",  # noqa: E501

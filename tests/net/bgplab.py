@@ -102,9 +102,15 @@ class BGPLab:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def start_router(self) -> Bird:
-        """BIRD with the configuration ``bgp export --format bird`` prints now."""
-        self.bird = Bird(self.router, self.tmp, self.export("bird"))
+    def start_router(self, password: str | None = None) -> Bird:
+        """BIRD with the configuration ``bgp export --format bird`` prints now (plus, with
+        ``password``, the TCP MD5 password the export leaves to the router's operator)."""
+        config = self.export("bird")
+        if password is not None:
+            marker = f"  local as {ROUTER_AS};\n"
+            assert marker in config, config
+            config = config.replace(marker, f'{marker}  password "{password}";\n')
+        self.bird = Bird(self.router, self.tmp, config)
         return self.bird
 
     def paths(self, prefix: str) -> set[str]:

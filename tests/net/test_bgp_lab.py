@@ -4,6 +4,7 @@ router's table shows each VIP with a next hop per eligible node."""
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -111,6 +112,22 @@ def test_external_traffic_policy_local_is_announced_only_from_endpoint_nodes(
     bgp.wait_paths("192.168.197.11/32", ALL, within=5)
     bgp.api.put_object(endpoint_slice("web", ["n1", "n3"]))  # the pods move
     bgp.wait_paths(ROUTE, {"n1", "n3"}, within=5)
+
+
+def test_the_md5_password_comes_from_the_peers_secret(bgp: BGPLab) -> None:
+    password = "s3cr;t {with} # odd characters"
+    bgp.put_state(STATE.replace("holdTime: 3}", "holdTime: 3, passwordSecret: router-bgp}"))
+    bgp.api.put_object({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "router-bgp", "namespace": "kube-system"},
+        "data": {"password": base64.b64encode(password.encode()).decode()}})
+    bgp.allocate({"web": [VIP]})
+    web(bgp, ALL)
+    bird = bgp.start_router(password=password)
+    bgp.lab.start()
+    bgp.wait_paths(ROUTE, ALL, within=30)
+    assert bird.established() == {f"lbctl_router_{n}" for n in sorted(ALL)}
+    assert all(password not in bgp.lab.log(n) for n in ALL)
 
 
 SEED_CONFIGMAP = f"""\

@@ -1,4 +1,5 @@
-"""A real router for the BGP tests: BIRD 2 in a network namespace the test created.
+"""Real routers for the BGP tests: BIRD 2, or FRR's bgpd, in a network namespace the test
+created.
 
 :class:`Bird` runs ``bird -f`` inside the namespace with its configuration, control socket and
 pid file in the test's temporary directory (never /etc/bird, /run/bird or the host's routing
@@ -123,6 +124,59 @@ class Bird:
         if proc is None:
             return
         if proc.poll() is None:  # `ip netns exec` execs bird: this PID is BIRD's
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def frr_unavailable() -> str | None:
+    """Why FRR's bgpd cannot run here, or None."""
+    if not os.path.exists(FRR_BGPD) or _which("vtysh") is None:
+        return "needs FRR (`apt-get install frr`; .ci/run installs it)"
+    return None
+
+
+#: FRR's BGP daemon, run alone: no zebra (the test reads BGP's own table), no kernel routes.
+FRR_BGPD = "/usr/lib/frr/bgpd"
+
+
+class Frr:
+    """FRR's ``bgpd`` running in ``namespace`` with ``config``, standalone (``--no_zebra``,
+    ``--skip_runas``), its pid file, log and vty socket in the test's directory; read with
+    ``vtysh --vty_socket``.  Stopped by its PID."""
+
+    def __init__(self, namespace: str, tmp: Path, config: str) -> None:
+        self.dir = tmp / f"frr-{namespace}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "frr.conf").write_text(config)
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, FRR_BGPD, "--no_zebra", "--skip_runas",
+             "--no_kernel", "-f", str(self.dir / "frr.conf"), "--vty_socket", str(self.dir),
+             "-i", str(self.dir / "bgpd.pid"), "-P", "0", "--log",
+             f"file:{self.dir / 'bgpd.log'}"],
+            stdout=subprocess.DEVNULL, stderr=(self.dir / "bgpd.stderr").open("w"))
+
+    def vtysh(self, command: str) -> str:
+        done = subprocess.run([str(_which("vtysh")), "--vty_socket", str(self.dir), "-c",
+                               command], capture_output=True, text=True, check=False)
+        return done.stdout
+
+    def next_hops(self, prefix: str) -> set[str]:
+        """The next hops of the paths to ``prefix`` that are part of its multipath set."""
+        raw = self.vtysh(f"show bgp ipv4 unicast {prefix} json")
+        try:
+            paths = json.loads(raw).get("paths", [])
+        except ValueError:
+            return set()
+        return {hop["ip"] for path in paths if path.get("multipath") or path.get("bestpath")
+                for hop in path.get("nexthops", [])}
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=5)

@@ -1,6 +1,7 @@
 """BGP end to end: three ``lbctl speaker`` processes (namespaces) peer with a real router (BIRD
-2, configured by ``lbctl bgp export --format bird``) on the seed's layer 3 addresses; the
-router's table shows each VIP with a next hop per eligible node."""
+2 configured by ``lbctl bgp export --format bird``; once FRR's bgpd, by ``--format frr``) on
+the seed's layer 3 addresses; the router's table shows each VIP with a next hop per eligible
+node."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import yaml
 from tests.net.bgplab import CLUSTER_AS, POOL, ROUTER_AS, ROUTER_IP, STATE, BGPLab
 from tests.net.lab import endpoint_slice, service
 from tests.net.netns import Lan
-from tests.net.router import unavailable
+from tests.net.router import Frr, frr_unavailable, unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -172,3 +173,28 @@ def test_the_seeds_metallb_configmap_imported_gives_the_same_result(
     bgp.start_router()
     bgp.lab.start()
     bgp.wait_paths(ROUTE, ALL, within=30)
+
+
+def test_an_frr_router_configured_by_bgp_export_gets_the_same_paths(
+        bgp: BGPLab, tmp_path: Path) -> None:
+    why = frr_unavailable()
+    if why:
+        pytest.skip(why)
+    bgp.put_state(STATE)
+    bgp.allocate({"web": [VIP]})
+    web(bgp, ALL)
+    frr = Frr(bgp.router, tmp_path, bgp.export("frr"))
+    try:
+        bgp.lab.start()
+        everyone = set(bgp.ip.values())
+        deadline = time.monotonic() + 30
+        while frr.next_hops(ROUTE) != everyone:
+            assert time.monotonic() < deadline, frr.vtysh("show bgp summary")
+            time.sleep(0.1)
+        bgp.allocate({})  # release: withdrawn from every node
+        deadline = time.monotonic() + 5
+        while frr.next_hops(ROUTE):
+            assert time.monotonic() < deadline, frr.vtysh(f"show bgp ipv4 unicast {ROUTE}")
+            time.sleep(0.05)
+    finally:
+        frr.close()

@@ -661,6 +661,34 @@ SITUATIONS: dict[str, Situation] = {
     "release --force --hold of an unrecorded address": Situation(
         ("release", "svc", "np", "-n", "shop", "--force", "--hold"), 2,
         "record it first: lbctl adopt svc np -n shop", cluster=_np_unrecorded),
+    # more inputs
+    "an empty --state": Situation(
+        ("pool", "list", "--state", ""), 2,
+        "give --state a value, or leave it out (is a shell variable unset?)"),
+    "no cluster and no --state": Situation(
+        ("pool", "list"), 7,
+        "pass --kubeconfig or set KUBECONFIG; or keep the state in a local file with --state "
+        "PATH (no cluster needed)"),
+    "export: no pools": Situation(
+        ("pool", "export", "--format", "metallb", "--state", "{dir}/empty.yaml"), 3,
+        "add one: lbctl pool add NAME ADDRESS..."),
+    "-f: a document that is no Kubernetes object": Situation(
+        ("assign", "-f", "{dir}/x.yaml", "--state", "{state}"), 2,
+        "every document must be a Kubernetes object, as kubectl apply requires; fix or remove "
+        "it", files=(("x.yaml", "a: 1\n"),)),
+    "assign: --all and a target that is no Service": Situation(
+        ("assign", "deploy/web", "--all", "--state", "{state}"), 2,
+        "example: lbctl assign svc/web -n shop, or lbctl assign --all -A"),
+    "import: MetalLB's legacy configuration that is no YAML": Situation(
+        ("pool", "import", "metallb", "-f", "{dir}/cm.yaml", "--state", "{state}"), 2,
+        "kubectl -n metallb-system get cm config -o yaml shows it",
+        files=(("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, "
+                "namespace: metallb-system}\ndata:\n  config: \"a: [\"\n"),)),
+    "import: a selector of another shape": Situation(
+        ("pool", "import", "metallb", "-f", "{dir}/pool.yaml", "--state", "{state}"), 2,
+        "a label selector has matchLabels and matchExpressions",
+        files=(("pool.yaml", POOL + "  addresses: [10.0.0.0/24]\n  serviceAllocation:\n"
+                "    serviceSelectors:\n    - {foo: bar}\n"),)),
     # the parser
     "an unknown option": Situation(
         ("hold", "list", "--bogus"), 2, "see 'lbctl hold list --help'"),
@@ -768,8 +796,6 @@ NOT_YET_PROVED = (
     # lbctl/cli/assign.py
     # lbctl/cli/context.py
     'fix the kubeconfig, or pass another one with --kubeconfig',
-    'give {} a value, or leave it out (is a shell variable unset?)',
-    'pass --kubeconfig or set KUBECONFIG; or keep the state in a local file with --state PATH (no cluster needed)',  # noqa: E501
     # lbctl/cli/controller.py
     'for example --id $(hostname)',
     # lbctl/cli/inputs.py
@@ -779,7 +805,6 @@ NOT_YET_PROVED = (
     # lbctl/cli/main.py
     'this is a bug in lbctl; rerun with --debug and report the traceback',
     # lbctl/cli/svc.py
-    'example: lbctl {} svc/web -n shop, or lbctl {} --all -A',
     # lbctl/core/addresses.py
     'give a CIDR, a range a-b, or an address',
     # lbctl/core/allocator.py
@@ -792,16 +817,12 @@ NOT_YET_PROVED = (
     'ask for another address',
     # lbctl/core/interop.py
     "give the other tool's manifests with -f",
-    'a label selector has matchLabels and matchExpressions',
     'check the manifest',
-    'add one: lbctl pool add NAME ADDRESS...',
-    'kubectl -n metallb-system get cm config -o yaml shows it',
     # lbctl/core/kubeproxy.py
     'set ipvs.strictARP: true by hand',
     'replace it by hand with a mapping holding strictARP: true',
     'put one key per line and run lbctl again',
     # lbctl/core/manifests.py
-    'every document must be a Kubernetes object, as kubectl apply requires; fix or remove it',
     'keep the state in a file of its own (lbctl --state FILE), apart from the manifests',
     'write the annotation {} by hand',
     'pin them by hand; lbctl left the file as it was',

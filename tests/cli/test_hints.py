@@ -502,6 +502,17 @@ def _np_unrecorded(server: FakeKubeServer) -> None:
     _web(server, "192.0.2.12", name="np")
 
 
+def _two_of_one_family(server: FakeKubeServer) -> None:
+    _cluster_state(server)
+    server.put_object(service("two", "shop", annotations={
+        "metallb.io/loadBalancerIPs": "192.0.2.10,192.0.2.11"}))
+
+
+def _ipv6_only(server: FakeKubeServer) -> None:
+    _cluster_state(server)
+    server.put_object(service("six", "shop", ipFamilies=["IPv6"]))
+
+
 def _deprecated_annotation(server: FakeKubeServer) -> None:
     server.put_object({"apiVersion": "v1", "kind": "Service",
                        "metadata": {"name": "web", "namespace": "shop", "annotations": {
@@ -689,6 +700,12 @@ SITUATIONS: dict[str, Situation] = {
         "a label selector has matchLabels and matchExpressions",
         files=(("pool.yaml", POOL + "  addresses: [10.0.0.0/24]\n  serviceAllocation:\n"
                 "    serviceSelectors:\n    - {foo: bar}\n"),)),
+    "assign: two addresses of one family": Situation(
+        ("assign", "svc", "two", "-n", "shop"), 2,
+        "ask for at most one IPv4 and one IPv6 address", cluster=_two_of_one_family),
+    "assign: a family no pool has": Situation(
+        ("assign", "svc", "six", "-n", "shop"), 4,
+        "add a pool with addresses of the Service's IP family", cluster=_ipv6_only),
     # the parser
     "an unknown option": Situation(
         ("hold", "list", "--bogus"), 2, "see 'lbctl hold list --help'"),
@@ -808,8 +825,6 @@ NOT_YET_PROVED = (
     # lbctl/core/addresses.py
     'give a CIDR, a range a-b, or an address',
     # lbctl/core/allocator.py
-    "add a pool with addresses of the Service's IP family",
-    'ask for at most one IPv4 and one IPv6 address',
     'ask for one address per family in spec.ipFamilies',
     'a dual-stack Service takes both addresses from one pool',
     'drop the pool request or ask for an address in that pool',

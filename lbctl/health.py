@@ -14,13 +14,18 @@ arrive every few seconds).
 
 Error policy: an address that does not parse is a :class:`~lbctl.errors.UsageError`; a port that
 cannot be bound is a :class:`~lbctl.errors.RefusedError` (in use) or
-:class:`~lbctl.errors.PermissionDeniedError`; both name the address.
+:class:`~lbctl.errors.PermissionDeniedError`; both name the address.  Once serving, a failure
+inside a request (a metrics collector or a check that raises: a bug) never reaches the
+command's stderr as a traceback and never stops the server: that request is answered 500 with
+one line, the same line goes to ``log``, and every other endpoint keeps answering (a scrape
+that fails as a whole is what prometheus-client's own servers do too).
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +41,12 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Check = Callable[[], str]
 #: Seconds a connection may stay silent (each one holds a thread while open).
 IDLE_TIMEOUT = 30.0
+TEXT = "text/plain; charset=utf-8"
+
+
+def log_to_stderr(line: str) -> None:
+    """The default ``log``: one line on stderr."""
+    print(f"lbctl: {line}", file=sys.stderr, flush=True)
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -56,6 +67,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     health: HealthServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A request that failed outside :meth:`HealthServer.respond` (a client that hung up
+        mid-answer...): one line, not socketserver's traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):  # a vanished client is not worth a line
+            self.health.log(f"health endpoint: {type(exc).__name__}: {exc}")
 
 
 class _Server6(_Server):
@@ -102,12 +120,14 @@ class HealthServer:
     and the two checks."""
 
     def __init__(self, address: str, registry: Any, *, live: Check, ready: Check,
-                 idle_timeout: float = IDLE_TIMEOUT) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT,
+                 log: Callable[[str], None] = log_to_stderr) -> None:
         self.address = address
         self.idle_timeout = idle_timeout
         self.registry = registry
         self.live = live
         self.ready = ready
+        self.log = log
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -117,15 +137,24 @@ class HealthServer:
         return int(self._httpd.server_address[1])
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
-        """(status, content type, body) for a GET of ``path``."""
+        """(status, content type, body) for a GET of ``path``: 500 and one logged line when
+        answering it raised."""
+        try:
+            return self._respond(path)
+        except Exception as exc:  # the endpoint's boundary: a collector's or check's bug
+            line = f"{path}: {type(exc).__name__}: {exc}"
+            self.log(f"cannot serve {line}")
+            return 500, TEXT, f"internal error serving {line}\n".encode()
+
+    def _respond(self, path: str) -> tuple[int, str, bytes]:
         if path in ("/healthz", "/livez", "/readyz"):
             problem = (self.ready if path == "/readyz" else self.live)()
             if problem:
-                return 503, "text/plain; charset=utf-8", f"{problem}\n".encode()
-            return 200, "text/plain; charset=utf-8", b"ok\n"
+                return 503, TEXT, f"{problem}\n".encode()
+            return 200, TEXT, b"ok\n"
         if path == "/metrics":
             return 200, METRICS_CONTENT_TYPE, generate_latest(self.registry)
-        return 404, "text/plain; charset=utf-8", b"not found: try /healthz, /readyz, /metrics\n"
+        return 404, TEXT, b"not found: try /healthz, /readyz, /metrics\n"
 
     def start(self) -> HealthServer:
         host, port = parse_address(self.address)

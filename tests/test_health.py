@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
@@ -80,3 +81,57 @@ def test_port_in_use_is_refused() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(RefusedError, match=f"cannot listen on 127.0.0.1:{port}"):
             HealthServer(f"127.0.0.1:{port}", CollectorRegistry(), live=str, ready=str).start()
+
+
+def test_a_failing_collector_or_check_is_one_logged_line_and_a_500(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A metrics collector that raises (a bug) costs that scrape only: /metrics answers 500
+    with one line, the log gets the same line, no traceback reaches stderr, and the probes
+    keep answering; so does a check that raises."""
+
+    class Broken:
+        def collect(self) -> Any:
+            raise ZeroDivisionError("division by zero")
+
+    registry = CollectorRegistry()
+    registry.register(Broken())
+    lines: list[str] = []
+    broken_live = {"raise": False}
+
+    def live() -> str:
+        if broken_live["raise"]:
+            raise KeyError("node")
+        return ""
+
+    server = HealthServer("127.0.0.1:0", registry, live=live, ready=str,
+                          log=lines.append).start()
+    try:
+        assert get(server.port, "/metrics") == (
+            500, "text/plain; charset=utf-8",
+            "internal error serving /metrics: ZeroDivisionError: division by zero\n")
+        assert get(server.port, "/healthz")[0] == 200
+        assert get(server.port, "/readyz")[0] == 200
+        broken_live["raise"] = True
+        assert get(server.port, "/healthz")[:2] == (500, "text/plain; charset=utf-8")
+        assert get(server.port, "/readyz")[0] == 200
+    finally:
+        server.stop()
+    assert lines == ["cannot serve /metrics: ZeroDivisionError: division by zero",
+                     "cannot serve /healthz: KeyError: 'node'"]
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and captured.err == ""
+
+
+def test_the_default_log_is_one_line_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    class Broken:
+        def collect(self) -> Any:
+            raise RuntimeError("boom")
+
+    registry = CollectorRegistry()
+    registry.register(Broken())
+    server = HealthServer("127.0.0.1:0", registry, live=str, ready=str).start()
+    try:
+        assert get(server.port, "/metrics")[0] == 500
+    finally:
+        server.stop()
+    assert capfd.readouterr().err == "lbctl: cannot serve /metrics: RuntimeError: boom\n"

@@ -11,8 +11,12 @@ leading *before* its claim (``duration``) runs out, so that by the time another 
 take over, the old leader has stopped.  Still, nothing unsafe follows if two replicas lead at
 once: the state's compare-and-swap keeps every address for one Service.
 
-The clock is passed in (``clock() -> aware UTC datetime``) and so is waiting
-(``wait(seconds) -> True when asked to stop``), so the loop runs in tests in milliseconds.
+Two clocks are passed in: ``clock() -> aware UTC datetime`` for the Lease's timestamps
+(``renewTime``, ``acquireTime``: wall-clock, as Kubernetes requires) and ``monotonic() ->
+seconds`` for every deadline (the renew deadline, a silent holder's expiry), so that a wall
+clock set forward or back neither ends a healthy leadership nor makes a replica take a Lease
+still held.  Waiting is passed in too (``wait(seconds) -> True when asked to stop``), so the
+loop runs in tests in milliseconds.
 
 Error policy: :meth:`Elector.step` never raises for an API failure: a failure is a round in
 which this replica did not renew (``last_error`` says why).  :func:`read` raises
@@ -21,9 +25,10 @@ which this replica did not renew (``last_error`` says why).  :func:`read` raises
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from lbctl.core import leases as core
 from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
@@ -71,7 +76,8 @@ class Elector:
 
     def __init__(self, kube: KubeAPI, namespace: str, name: str, identity: str, *,
                  duration: float = DURATION, renew_deadline: float = RENEW_DEADLINE,
-                 retry: float = RETRY, clock: Clock = utc_now) -> None:
+                 retry: float = RETRY, clock: Clock = utc_now,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if not 0 < retry < renew_deadline < duration:
             raise ValueError("leases need 0 < retry < renew_deadline < duration")
         self.kube = kube
@@ -82,9 +88,10 @@ class Elector:
         self.renew_deadline = renew_deadline
         self.retry = retry
         self._clock = clock
-        self._observed: core.Observed | None = None
+        self._monotonic = monotonic
+        self._observed: core.Observed[float] | None = None
         self._current: Obj | None = None
-        self._renewed_at: datetime | None = None  # our clock, last successful write as leader
+        self._renewed_at: float | None = None  # monotonic, last successful write as leader
         self.leading = False
         self.last_error: LbctlError | None = None
         self.transitions = 0  # how often this replica became leader
@@ -96,25 +103,25 @@ class Elector:
 
     def step(self) -> bool:
         """One round: read the Lease, take or renew it if allowed.  Returns :attr:`leading`."""
-        now = self._clock()
+        now, tick = self._clock(), self._monotonic()
         try:
-            self._round(now)
+            self._round(now, tick)
             self.last_error = None
         except LbctlError as exc:
             self.last_error = exc
             if self.leading and (self._renewed_at is None or
-                                 now - self._renewed_at >= timedelta(seconds=self.renew_deadline)):
+                                 tick - self._renewed_at >= self.renew_deadline):
                 self.leading = False
         return self.leading
 
-    def _round(self, now: datetime) -> None:
+    def _round(self, now: datetime, tick: float) -> None:
         try:
             current: Obj | None = self.kube.get(LEASES, self.name, self.namespace)
         except NotFoundError:
             current = None
         if current is not None:
-            self._observed = core.observe(self._observed, core.record_of(current), now)
-            if self._observed.held_by_other(self.identity, now):
+            self._observed = core.observe(self._observed, core.record_of(current), tick)
+            if self._observed.held_by_other(self.identity, tick):
                 self.leading = False
                 return
         body = core.claimed(current, self.identity, now, self.duration,
@@ -131,9 +138,9 @@ class Elector:
         if not self.leading:
             self.transitions += 1
         self.leading = True
-        self._renewed_at = now
+        self._renewed_at = tick
         self._current = written
-        self._observed = core.observe(self._observed, core.record_of(written), now)
+        self._observed = core.observe(self._observed, core.record_of(written), tick)
 
     def release(self) -> bool:
         """Give the Lease up now, if this replica holds it, so a standby takes over at once.

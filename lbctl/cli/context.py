@@ -230,11 +230,12 @@ class App:
         return functools.partial(sysctl.read_arp_sysctls, proc_root)
 
     def health_server(self, address: str, registry: Any, *, live: Callable[[], str],
-                      ready: Callable[[], str]) -> HealthServer:
-        """The /healthz, /readyz and /metrics endpoint of a long-running command, started."""
+                      ready: Callable[[], str], log: Callable[[str], None]) -> HealthServer:
+        """The /healthz, /readyz and /metrics endpoint of a long-running command, started;
+        ``log`` gets one line per request that failed."""
         from lbctl.health import HealthServer
 
-        return HealthServer(address, registry, live=live, ready=ready).start()
+        return HealthServer(address, registry, live=live, ready=ready, log=log).start()
 
     def store(self) -> StateStore:
         from lbctl.state.store import StateStore

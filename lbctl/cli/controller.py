@@ -161,7 +161,7 @@ def controller(
     log = make_log(log_format)
     runner = Controller(app.kube(), app.store(), settings, log=log)
     server = app.health_server(metrics_addr, registry(runner.metrics), live=runner.live,
-                               ready=runner.ready)
+                               ready=runner.ready, log=lambda line: log("error", line, {}))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

@@ -116,7 +116,7 @@ def run(
         from lbctl.health import HealthServer
 
         server = HealthServer(metrics_addr, _registry(runner, responder), live=runner.live,
-                              ready=runner.ready).start()
+                              ready=runner.ready, log=_log).start()
     # Answers wait for the GIL while the main loop computes: switch threads every 0.5 ms
     # instead of 5 ms, so a recomputation cannot delay an ARP reply by more than that.
     sys.setswitchinterval(0.0005)

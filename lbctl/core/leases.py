@@ -12,8 +12,11 @@ person at 3 a.m.) read the same fields:
 * a Lease is **held** when ``holderIdentity`` is non-empty and it has not expired;
 * a candidate judges expiry by *its own clock*, from when it last saw the record change
   (:class:`Observed`), not by comparing ``renewTime`` with its clock, so that clock skew
-  between nodes cannot make two replicas leaders at once; :func:`is_fresh` (the timestamps)
-  is for reports and for judging other nodes' liveness, where no observation history exists;
+  between nodes cannot make two replicas leaders at once; that clock should be a monotonic
+  one (seconds, as ``time.monotonic()``), so that a wall clock set forward or back (NTP, a
+  person) neither expires a live holder nor keeps a dead one; :func:`is_fresh` (the
+  timestamps) is for reports and for judging other nodes' liveness, where no observation
+  history exists;
 * taking a Lease over sets ``acquireTime`` and counts a ``leaseTransitions``; renewing sets
   ``renewTime`` only; giving it up empties ``holderIdentity`` (with ``leaseDurationSeconds: 1``)
   so that a standby takes it at its next attempt instead of waiting out the duration.
@@ -28,7 +31,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 #: What the API calls a Lease, for bodies.
 API_VERSION = "coordination.k8s.io/v1"
@@ -112,27 +115,37 @@ def age(record: LeaseRecord, now: datetime) -> timedelta | None:
     return None if record.acquired is None else max(now - record.acquired, timedelta(0))
 
 
+#: An observer's clock reading: seconds of a monotonic clock (what deadlines should use), or
+#: an aware datetime (callers that have only the wall clock).
+Tick = TypeVar("Tick", float, datetime)
+
+
+def _seconds(tick: float | datetime) -> float:
+    return tick.timestamp() if isinstance(tick, datetime) else float(tick)
+
+
 @dataclass(frozen=True)
-class Observed:
+class Observed(Generic[Tick]):
     """A record as a candidate last saw it, and when (by the candidate's clock) it changed.
 
     The holder's claim runs out ``duration`` seconds after the record last *changed* as seen
     here: a holder that stops renewing leaves the record unchanged, so it expires for every
-    observer however wrong the observers' clocks are about each other's."""
+    observer however wrong the observers' clocks are about each other's.  ``since`` and the
+    ``now`` of :meth:`expired` are readings of the same clock."""
 
     record: LeaseRecord
-    since: datetime
+    since: Tick
 
-    def expired(self, now: datetime) -> bool:
-        return now >= self.since + timedelta(seconds=self.record.duration)
+    def expired(self, now: Tick) -> bool:
+        return _seconds(now) >= _seconds(self.since) + self.record.duration
 
-    def held_by_other(self, identity: str, now: datetime) -> bool:
+    def held_by_other(self, identity: str, now: Tick) -> bool:
         """Someone else holds it and its claim has not run out: stand by."""
         return bool(self.record.holder) and self.record.holder != identity and not self.expired(
             now)
 
 
-def observe(previous: Observed | None, record: LeaseRecord, now: datetime) -> Observed:
+def observe(previous: Observed[Tick] | None, record: LeaseRecord, now: Tick) -> Observed[Tick]:
     """The new observation after reading ``record`` at ``now``: the clock restarts only when
     the record changed."""
     if previous is not None and previous.record == record:

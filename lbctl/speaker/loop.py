@@ -99,7 +99,7 @@ class Liveness:
     (so clock skew between nodes cannot keep a dead speaker alive or kill a live one)."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, leases.Observed] = {}
+        self._seen: dict[str, leases.Observed[datetime]] = {}
 
     def update(self, objs: Sequence[Obj], now: datetime) -> None:
         seen = {}

@@ -20,13 +20,24 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 class Clock:
+    """The wall clock (``clock()``) and a monotonic one (``clock.monotonic()``): time passing
+    moves both; a wall clock set by hand or by NTP (:meth:`jump`) moves only the wall."""
+
     def __init__(self) -> None:
         self.now = T0
+        self.ticks = 1000.0
 
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.ticks
+
     def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.ticks += seconds
+
+    def jump(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
 
 
@@ -42,7 +53,7 @@ def clock() -> Clock:
 
 def elector(kube: KubeAPI, clock: Clock, identity: str) -> leases.Elector:
     return leases.Elector(kube, "kube-system", "lbctl-controller", identity, duration=15,
-                          renew_deadline=10, retry=2, clock=clock)
+                          renew_deadline=10, retry=2, clock=clock, monotonic=clock.monotonic)
 
 
 def holder(server: FakeKubeServer) -> str:
@@ -151,3 +162,39 @@ def test_run_reports_a_failing_lease_once_per_new_error(
 def test_timing_must_leave_room_for_the_old_leader_to_stop(kube: KubeAPI) -> None:
     with pytest.raises(ValueError):
         leases.Elector(kube, "ns", "n", "a", duration=10, renew_deadline=10, retry=2)
+
+
+@pytest.mark.parametrize("jump", [3600, -3600])
+def test_a_wall_clock_jump_neither_expires_the_leader_nor_ends_its_leadership(
+        kube: KubeAPI, clock: Clock, kube_server: FakeKubeServer, jump: float) -> None:
+    """Deadlines run on the monotonic clock: the standby's view of the leader's expiry and
+    the leader's renew deadline do not move when the wall clock is set an hour forward or
+    back; the Lease's timestamps still follow the wall clock, as Kubernetes reads them."""
+    a, b = elector(kube, clock, "a"), elector(kube, clock, "b")
+    assert a.step() is True and b.step() is False
+    clock.advance(2)
+    clock.jump(jump)
+    assert b.step() is False  # the leader renewed 2 s ago by b's own clock: still held
+    kube_server.inject(500, times=1)
+    assert a.step() is True  # one failed renewal, 2 s after the last: keeps leading
+    assert a.step() is True  # renews
+    info = leases.read(kube, "kube-system", "lbctl-controller")
+    assert info is not None and info.record.renewed == clock.now  # the wall clock, jumped
+    assert b.step() is False  # sees the renewal
+    clock.advance(14)
+    clock.jump(-jump)
+    assert b.step() is False  # 14 s < 15 s since the record changed
+    clock.advance(1)
+    assert b.step() is True and holder(kube_server) == "b"
+
+
+def test_a_leader_stops_at_its_renew_deadline_whatever_the_wall_clock_says(
+        kube: KubeAPI, clock: Clock, kube_server: FakeKubeServer) -> None:
+    a = elector(kube, clock, "a")
+    assert a.step() is True
+    kube_server.inject(500, times=100)
+    clock.advance(5)
+    clock.jump(-3600)  # by the wall clock, the last renewal is in the future
+    assert a.step() is True
+    clock.advance(5)
+    assert a.step() is False  # 10 s of failed renewals by the monotonic clock

@@ -30,8 +30,10 @@ that cannot be recorded is a warning, never a failure.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -181,9 +183,9 @@ def _event_name(svc: Obj, reason: str, message: str, warning: bool) -> str:
 
 
 def _record_event(kube: KubeAPI, svc: Obj, reason: str, message: str, now: datetime, *,
-                  warning: bool = False) -> str:
+                  warning: bool = False, repeats: int = 1) -> str:
     """Record a core/v1 Event on ``svc``, or, when the same Event (reason and message) was
-    recorded before, count it again there (``count`` + 1, ``lastTimestamp`` now), as
+    recorded before, count it again there (``count`` + ``repeats``, ``lastTimestamp`` now), as
     client-go's recorder does: a failure repeated on every run stays one Event.  Return why it
     failed, or ``""``."""
     namespace, name = core.key_of(svc)
@@ -205,14 +207,14 @@ def _record_event(kube: KubeAPI, svc: Obj, reason: str, message: str, now: datet
         "reportingComponent": "lbctl",
         "firstTimestamp": stamp,
         "lastTimestamp": stamp,
-        "count": 1,
+        "count": repeats,
     }
     try:
         try:
             kube.create(EVENTS, body, namespace)
         except ConflictError:  # recorded before: count it again
             seen = kube.get(EVENTS, event_name, namespace)
-            kube.patch(EVENTS, event_name, {"count": int(seen.get("count") or 1) + 1,
+            kube.patch(EVENTS, event_name, {"count": int(seen.get("count") or 1) + repeats,
                                             "lastTimestamp": stamp}, namespace)
     except LbctlError as exc:
         return exc.message
@@ -221,6 +223,44 @@ def _record_event(kube: KubeAPI, svc: Obj, reason: str, message: str, now: datet
 
 def _allocated_message(allocation: Allocation) -> str:
     return f"Assigned IP {', '.join(allocation.ips)} from pool {allocation.pool}"
+
+
+class EventRecorder:
+    """Events for a long-running caller: the same Event (Service, reason, message) repeated
+    within ``interval`` seconds is counted here, not written; the next write after the
+    interval adds the repeats to the Event's ``count``.  client-go's recorder does the same
+    (its spam filter lets one Event per object through every five minutes once a burst is
+    spent), so that a Service that keeps failing the same way costs the API server one write
+    per interval, not one per retry.  Remembers at most ``size`` Events (the oldest go).
+    Thread-safe; ``clock`` is monotonic seconds."""
+
+    def __init__(self, kube: KubeAPI, *, interval: float = 300.0, size: int = 4096,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.kube = kube
+        self.interval = interval
+        self.size = size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, int]] = {}  # name: (last write, repeats since)
+        self.written = 0  # Events written (created or counted), for tests and metrics
+
+    def record(self, svc: Obj, reason: str, message: str, now: datetime, *,
+               warning: bool = False) -> str:
+        """Like :func:`_record_event`: why it failed, or ``""`` (also when held back)."""
+        name = _event_name(svc, reason, message, warning)
+        tick = self._clock()
+        with self._lock:
+            last = self._seen.pop(name, None)
+            if last is not None and tick - last[0] < self.interval:
+                self._seen[name] = (last[0], last[1] + 1)  # held back; now the newest
+                return ""
+            self._seen[name] = (tick, 0)
+            while len(self._seen) > self.size:
+                del self._seen[next(iter(self._seen))]
+            self.written += 1
+        repeats = 1 + (last[1] if last is not None else 0)
+        return _record_event(self.kube, svc, reason, message, now, warning=warning,
+                             repeats=repeats)
 
 
 # --------------------------------------------------------------------------- assign one
@@ -371,12 +411,29 @@ class _Job:
                        self.result.pool)
 
 
-def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
-         warn: Warn, progress: Progress | None, workers: int = WORKERS,
-         executor: Executor | None = None) -> Batch:
-    """One state transaction for the whole plan, then the status patches and Events in
-    parallel, then the rollback of refused publications."""
-    outcomes = list(plan.outcomes)
+#: ``record_event(svc, reason, message, now, warning=...) -> why it failed, or ""``: how a
+#: batch writes its ``AllocationFailed`` Events (a long-running caller passes one that
+#: aggregates repeats, :class:`EventRecorder`).
+RecordEvent = Callable[..., str]
+
+
+@dataclass
+class Recorded:
+    """A batch after its state transaction: what was decided without touching any status
+    (releases, drift reports), and what is left to publish or explain."""
+
+    outcomes: list[Outcome]
+    jobs: list[_Job]
+    dry_run: bool = False
+
+    @property
+    def keys(self) -> list[ServiceKey]:
+        return [job.key for job in self.jobs]
+
+
+def _record(store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime) -> Recorded:
+    """The one state transaction of a batch: release what the plan forgets, allocate the rest
+    (the first half of *record before publishing*)."""
     services = {core.key_of(svc): svc for svc in plan.allocate}
     requests = core.requests(plan.allocate)
 
@@ -390,34 +447,46 @@ def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: d
                             for key, answer in done.answers.items()]
 
     jobs = store.update(change, dry_run=dry_run).result
-    outcomes += [Outcome(namespace, name, RELEASED) for namespace, name in plan.forget]
-    if dry_run:
-        return Batch(_sorted(outcomes + [job.outcome() for job in jobs]), dry_run=True)
+    outcomes = list(plan.outcomes) + [Outcome(namespace, name, RELEASED)
+                                      for namespace, name in plan.forget]
+    return Recorded(outcomes, jobs, dry_run)
 
-    def work(job: _Job) -> tuple[LbctlError | None, str]:
-        """Publish, or say in an Event why not: (publish error, Event error).  A batch records
-        no ``IPAllocated`` Event: the status shows the address, and an Event per Service
-        would double the requests (N+3 instead of 2N+3)."""
-        if isinstance(job.result, LbctlError):
-            message = f"{reason_of(job.result)}: {job.result.message}"
-            return None, _record_event(kube, job.svc, "AllocationFailed", message, now,
-                                       warning=True)
-        try:
-            _publish(kube, job.svc, job.result)
-        except LbctlError as exc:
-            return exc, ""
-        return None, ""
 
-    failures: dict[ServiceKey, tuple[LbctlError, bool]] = {}
-    event_errors: list[str] = []
-    if progress is not None:
-        progress(0, len(jobs))
-    with contextlib.ExitStack() as stack:
-        pool = executor or stack.enter_context(
-            ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))))
-        futures = {pool.submit(work, job): job for job in jobs}
-        for done, future in enumerate(as_completed(futures), start=1):
-            job = futures[future]
+class Publication:
+    """The second half of a batch: the status PATCHes (and ``AllocationFailed`` Events) of a
+    :class:`Recorded` batch, started on ``executor`` at once; :meth:`finish` waits for them and
+    takes back, in the state, what the API server refused to publish.  A long-running caller
+    records its next batch while this one's PATCHes are in flight."""
+
+    def __init__(self, kube: KubeAPI, recorded: Recorded, *, now: datetime,
+                 executor: Executor, record_event: RecordEvent | None = None) -> None:
+        self.recorded = recorded
+        events: RecordEvent = record_event or functools.partial(_record_event, kube)
+
+        def work(job: _Job) -> tuple[LbctlError | None, str]:
+            """Publish, or say in an Event why not: (publish error, Event error).  A batch
+            records no ``IPAllocated`` Event: the status shows the address, and an Event per
+            Service would double the requests (N+3 instead of 2N+3)."""
+            if isinstance(job.result, LbctlError):
+                message = f"{reason_of(job.result)}: {job.result.message}"
+                return None, events(job.svc, "AllocationFailed", message, now, warning=True)
+            try:
+                _publish(kube, job.svc, job.result)
+            except LbctlError as exc:
+                return exc, ""
+            return None, ""
+
+        self.futures = {executor.submit(work, job): job for job in recorded.jobs}
+
+    def finish(self, store: StateStore, *, warn: Warn = ignore,
+               progress: Progress | None = None) -> Batch:
+        jobs = self.recorded.jobs
+        failures: dict[ServiceKey, tuple[LbctlError, bool]] = {}
+        event_errors: list[str] = []
+        if progress is not None:
+            progress(0, len(jobs))
+        for done, future in enumerate(as_completed(self.futures), start=1):
+            job = self.futures[future]
             publish_error, event_error = future.result()
             if publish_error is not None:
                 failures[job.key] = (publish_error, job.new)
@@ -425,13 +494,27 @@ def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: d
                 event_errors.append(event_error)
             if progress is not None:
                 progress(done, len(jobs))
-    explained = _after_failed_publish(store, failures, warn)
-    for job in jobs:
-        outcomes.append(_failed(job.key, explained[job.key]) if job.key in explained
-                        else job.outcome())
-    if event_errors:
-        warn(f"could not record {len(event_errors)} Event(s); first: {event_errors[0]}")
-    return Batch(_sorted(outcomes))
+        explained = _after_failed_publish(store, failures, warn)
+        outcomes = list(self.recorded.outcomes)
+        for job in jobs:
+            outcomes.append(_failed(job.key, explained[job.key]) if job.key in explained
+                            else job.outcome())
+        if event_errors:
+            warn(f"could not record {len(event_errors)} Event(s); first: {event_errors[0]}")
+        return Batch(_sorted(outcomes))
+
+
+def _run(kube: KubeAPI, store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
+         warn: Warn, progress: Progress | None, workers: int = WORKERS) -> Batch:
+    """One state transaction for the whole plan, then the status patches and Events in
+    parallel, then the rollback of refused publications."""
+    recorded = _record(store, plan, dry_run=dry_run, now=now)
+    if dry_run:
+        return Batch(_sorted(recorded.outcomes + [job.outcome() for job in recorded.jobs]),
+                     dry_run=True)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(recorded.jobs)))) as pool:
+        publication = Publication(kube, recorded, now=now, executor=pool)
+        return publication.finish(store, warn=warn, progress=progress)
 
 
 def _sorted(outcomes: list[Outcome]) -> list[Outcome]:
@@ -470,24 +553,22 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
                 workers=workers)
 
 
-def reconcile_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceKey, Obj],
-                       keys: Iterable[ServiceKey], *, now: datetime, warn: Warn = ignore,
-                       workers: int = WORKERS, executor: Executor | None = None) -> Batch:
+def record_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceKey, Obj],
+                    keys: Iterable[ServiceKey], *, now: datetime) -> Recorded:
     """``reconcile`` for the Services ``keys`` only, with the Services already known: the
-    controller's batch.  ``services`` is every Service the caller knows (all namespaces and
-    classes: their statuses make addresses used); a key absent from it is a deleted Service.
+    controller's batch, up to its state transaction (then :class:`Publication`).
+    ``services`` is every Service the caller knows (all namespaces and classes: their statuses
+    make addresses used); a key absent from it is a deleted Service.
 
     The same decisions as :func:`reconcile`, in one state transaction, with one difference: a
     status that shows other addresses than the state records *for that Service* is re-published
     from the state (the controller owns those statuses); a status showing addresses the state
     does not record at all is still only reported.  No LIST: one state read, one state write
-    when something changed, one status PATCH per Service to publish or withdraw (on
-    ``executor`` when given: a long-running caller keeps its threads)."""
+    when something changed; withdrawals (orphans) are PATCHed before the write."""
     wanted = set(keys)
     plan = _reconcile_plan(kube, list(services.values()), store.load(),
                            wanted.__contains__, dry_run=False, republish=True)
-    return _run(kube, store, plan, dry_run=False, now=now, warn=warn, progress=None,
-                workers=workers, executor=executor)
+    return _record(store, plan, dry_run=False, now=now)
 
 
 def _reconcile_plan(kube: KubeAPI, services: list[Obj], state: State,

@@ -37,6 +37,7 @@ class WorkQueue(Generic[K]):
         self._later: list[tuple[float, int, K]] = []  # heap of (due, seq, key)
         self._seq = 0
         self._failures: dict[K, int] = {}
+        self._scheduled: dict[K, float] = {}  # keys given to add_at, until due
         self._last_add = 0.0
         self._closed = False
 
@@ -66,6 +67,21 @@ class WorkQueue(Generic[K]):
             self._cond.notify_all()
             return delay
 
+    def now(self) -> float:
+        """The queue's clock."""
+        return self._clock()
+
+    def add_at(self, key: K, due: float) -> None:
+        """Queue ``key`` at ``due`` (the queue's clock); a key already waiting for an earlier
+        moment keeps it."""
+        with self._cond:
+            if self._scheduled.get(key, float("inf")) <= due:
+                return
+            self._scheduled[key] = due
+            self._seq += 1
+            heapq.heappush(self._later, (due, self._seq, key))
+            self._cond.notify_all()
+
     def forget(self, key: K) -> None:
         """``key`` succeeded: its next failure starts from the first delay again."""
         with self._cond:
@@ -79,7 +95,9 @@ class WorkQueue(Generic[K]):
 
     def _promote(self, now: float) -> None:
         while self._later and self._later[0][0] <= now:
-            _, _, key = heapq.heappop(self._later)
+            due, _, key = heapq.heappop(self._later)
+            if self._scheduled.get(key) == due:
+                del self._scheduled[key]
             self._ready[key] = None
 
     def take(self, timeout: float | None = None) -> list[K]:

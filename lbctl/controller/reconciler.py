@@ -12,12 +12,15 @@ at, and queues its key:
 * every pending Service, when the state's pools changed or addresses were freed (a pool added
   with the CLI, a release), since the allocator may now have an answer.
 
-:meth:`Reconciler.handle` hands one batch of keys to
-:func:`lbctl.actions.services.reconcile_services`, the same decisions ``reconcile`` makes, in
-one state transaction; it records the metrics, logs what changed, and queues again (with a
-growing delay) the Services that failed for a reason that may pass (the API server unreachable,
-a conflict).  A Service the allocator refused (pool exhausted...) waits for a change of pools
-or a freed address instead.
+:meth:`Reconciler.start` hands one batch of keys to
+:func:`lbctl.actions.services.record_services`, the same decisions ``reconcile`` makes, in
+one state transaction, and starts the status PATCHes; :meth:`Reconciler.finish` waits for them
+(the worker records the next batch meanwhile), records the metrics, logs what changed, and
+queues again (with a growing delay) the Services that failed for a reason that may pass (the
+API server unreachable, a conflict).  A Service the allocator refused (pool exhausted...)
+waits for a change of pools or a freed address instead, with a growing delay per refusal when
+it is a freed address; its ``AllocationFailed`` Event is written once per five minutes at most
+(:class:`lbctl.actions.services.EventRecorder`), its repeats counted.
 
 The caches may lag the API server; that only costs a batch that finds nothing to do, since the
 action reads the state itself and writes with compare-and-swap.
@@ -37,7 +40,7 @@ from lbctl.controller.queue import WorkQueue
 from lbctl.core import service as core
 from lbctl.core.allocator import Allocator
 from lbctl.core.leases import parse_micro_time
-from lbctl.core.state import ServiceKey, State, decode
+from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError
 from lbctl.ports import KubeAPI, Obj, WatchEvent
 from lbctl.state.configmap import KEY
@@ -48,6 +51,10 @@ Log = Callable[[str, str, Mapping[str, object]], None]
 
 #: Failure reasons that may pass by themselves: the Service is queued again after a delay.
 TRANSIENT = frozenset({"Unreachable", "Conflict"})
+#: Seconds: a Service the allocator refused is looked at again, when addresses are freed, no
+#: sooner than this after the refusal, doubled per refusal in a row up to REFUSED_MAX.
+REFUSED_FIRST = 1.0
+REFUSED_MAX = 60.0
 
 
 def quiet(level: str, message: str, fields: Mapping[str, object]) -> None:
@@ -58,6 +65,15 @@ def quiet(level: str, message: str, fields: Mapping[str, object]) -> None:
 class StateSnapshot:
     state: State
     resource_version: str
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A batch recorded in the state whose publications are under way."""
+
+    publication: actions.Publication
+    services: dict[ServiceKey, Obj]  # the cache as the batch saw it
+    shown_before: dict[ServiceKey, bool]  # whether each status showed an address already
 
 
 class Reconciler:
@@ -75,6 +91,12 @@ class Reconciler:
         self.services: dict[ServiceKey, Obj] = {}
         self.snapshot: StateSnapshot | None = None
         self.batches = 0
+        self._in_flight: set[ServiceKey] = set()  # recorded, publication under way
+        self._deferred: set[ServiceKey] = set()  # queued again while in flight
+        # Refused by the allocator (pool full...): when, by the queue's clock, a freed address
+        # may have it looked at again, and how many refusals in a row.
+        self._refused: dict[ServiceKey, tuple[float, int]] = {}
+        self.events = actions.EventRecorder(kube)
         # The status PATCHes of every batch, on threads started once.
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
                                            thread_name_prefix="publish")
@@ -121,6 +143,7 @@ class Reconciler:
         with self._lock:
             if event.type == "DELETED":
                 self.services.pop(key, None)
+                self._refused.pop(key, None)
                 svc = None
             else:
                 self.services[key] = svc = _slim(event.object)
@@ -140,7 +163,7 @@ class Reconciler:
         text = ((configmap or {}).get("data") or {}).get(KEY)
         version = str(((configmap or {}).get("metadata") or {}).get("resourceVersion", ""))
         try:
-            state = decode(text, self.store.location)
+            state = self.store.decode(text)
         except LbctlError as exc:
             self._log("error", f"cannot read {self.store.location}: {exc.message}",
                       {"hint": exc.hint})
@@ -149,8 +172,10 @@ class Reconciler:
             before = self.snapshot.state if self.snapshot is not None else None
             self.snapshot = StateSnapshot(state, version)
         self._usage(state)
-        if before is None or _may_unblock(before, state):
-            self.queue.add(self.pending())
+        if before is None or before.pools != state.pools:
+            self.queue.add(self.pending())  # an operator's change: every one at once
+        elif _freed(before, state):
+            self.retry_pending()
 
     def _usage(self, state: State) -> None:
         allocator = Allocator(state)
@@ -162,18 +187,29 @@ class Reconciler:
     # ------------------------------------------------------------------ one batch
 
     def handle(self, keys: Iterable[ServiceKey]) -> actions.Batch | None:
-        """Look at ``keys`` (one state transaction); None when the batch failed as a whole
-        (then every key is queued again after a delay)."""
-        keys = sorted(set(keys))
+        """One batch, waited for: :meth:`start`, then :meth:`finish`."""
+        started = self.start(keys)
+        return None if started is None else self.finish(started)
+
+    def start(self, keys: Iterable[ServiceKey]) -> InFlight | None:
+        """Record ``keys`` in one state transaction and start publishing them (their status
+        PATCHes run on :attr:`executor`); :meth:`finish` waits for them.  None when there was
+        nothing to start, or the transaction failed as a whole (then every key is queued
+        again after a delay).  A key whose previous publication is still in flight waits for
+        it (it is queued again when that one finishes), so it is not published twice."""
         with self._lock:
+            wanted = sorted(set(keys))
+            busy = [key for key in wanted if key in self._in_flight]
+            self._deferred.update(busy)
+            keys = [key for key in wanted if key not in self._in_flight]
             services = dict(self.services)
+        if not keys:
+            return None
         shown_before = {key: bool(core.ingress_ips(services[key])) for key in keys
                         if key in services}
+        now = self._clock()
         try:
-            batch = actions.reconcile_services(
-                self.kube, self.store, services, keys, now=self._clock(),
-                warn=lambda message: self._log("warning", message, {}), workers=self.workers,
-                executor=self.executor)
+            recorded = actions.record_services(self.kube, self.store, services, keys, now=now)
         except LbctlError as exc:
             self._log("error", f"batch of {len(keys)} Service(s) failed: {exc.message}",
                       {"hint": exc.hint})
@@ -183,13 +219,35 @@ class Reconciler:
             return None
         self.batches += 1
         self.metrics.transaction()
+        with self._lock:
+            self._in_flight.update(recorded.keys)
+        publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
+                                          record_event=self.events.record)
+        return InFlight(publication, services, shown_before)
+
+    def finish(self, started: InFlight) -> actions.Batch:
+        """Wait for a batch's publications, then log, count, and queue what needs another
+        look: Services refused for a reason that may pass, and pending Services when
+        addresses were freed."""
+        try:
+            batch = started.publication.finish(
+                self.store, warn=lambda message: self._log("warning", message, {}))
+        finally:
+            with self._lock:
+                keys = started.publication.recorded.keys
+                self._in_flight.difference_update(keys)
+                again = [key for key in keys if key in self._deferred]
+                self._deferred.difference_update(again)
+            self.queue.add(again)
         now = self._clock()
+        services, shown_before = started.services, started.shown_before
         released = False
         for outcome in batch.outcomes:
             key = (outcome.namespace, outcome.name)
             fields = {"service": f"{outcome.namespace}/{outcome.name}", "result": outcome.result}
             if outcome.result in (actions.ASSIGNED, actions.PUBLISHED):
                 self.queue.forget(key)
+                self._refused.pop(key, None)
                 self.metrics.allocated(outcome.result)
                 self._log("info", f"{outcome.result} {', '.join(outcome.ips)} "
                           f"(pool {outcome.pool})",
@@ -208,9 +266,33 @@ class Reconciler:
                           {**fields, "reason": outcome.reason})
                 if outcome.reason in TRANSIENT:
                     self.queue.retry(key)
+                else:
+                    self._refused_again(key)
         if released:  # freed addresses may serve Services that were waiting
-            self.queue.add(self.pending())
+            self.retry_pending()
         return batch
+
+    def _refused_again(self, key: ServiceKey) -> None:
+        """The allocator refused ``key`` (again): the next look that a freed address brings
+        waits a little longer each time (see :meth:`retry_pending`)."""
+        with self._lock:
+            _, count = self._refused.get(key, (0.0, 0))
+            self._refused[key] = (self.queue.now() + min(REFUSED_FIRST * 2.0 ** count,
+                                                         REFUSED_MAX), count + 1)
+
+    def retry_pending(self) -> None:
+        """Addresses were freed: look at every pending Service again, except that a Service
+        refused recently waits for the end of its back-off (it is queued for then), so that a
+        cluster where Services come and go does not retry every pending Service, and write its
+        Event, at every release.  A change of pools retries every one at once instead."""
+        now = self.queue.now()
+        keys = self.pending()
+        with self._lock:
+            due = {key: self._refused[key][0] for key in keys
+                   if key in self._refused and self._refused[key][0] > now}
+        self.queue.add([key for key in keys if key not in due])
+        for key, when in due.items():
+            self.queue.add_at(key, when)
 
     def _observe_publication(self, svc: Obj, now: datetime) -> None:
         created = parse_micro_time((svc.get("metadata") or {}).get("creationTimestamp"))
@@ -237,11 +319,9 @@ def _slim(svc: Obj) -> Obj:
     return {**svc, "metadata": meta}
 
 
-def _may_unblock(before: State, after: State) -> bool:
-    """Could a Service the allocator refused before get an address now?  When pools changed
-    or any recorded address (allocation or hold) went away."""
-    if before.pools != after.pools:
-        return True
+def _freed(before: State, after: State) -> bool:
+    """Did any recorded address (allocation or hold) go away?  Then a Service the allocator
+    refused before may get an address now."""
     return any(key not in after.allocations or after.allocations[key] != record
                for key, record in before.allocations.items()) or any(
         key not in after.holds for key in before.holds)

@@ -17,6 +17,7 @@ Readiness: both watches have listed once.  Liveness: every thread is alive.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from datetime import datetime
 from lbctl.actions.leases import Elector, utc_now
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
-from lbctl.controller.reconciler import Log, Reconciler, quiet
+from lbctl.controller.reconciler import InFlight, Log, Reconciler, quiet
 from lbctl.controller.watch import Watch
 from lbctl.core.permissions import CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey
@@ -93,6 +94,8 @@ class Controller:
             on_error=failed(f"ConfigMap {s.state_namespace}/{s.state_name}"),
             timeout_seconds=s.watch_timeout)
         self._threads: list[threading.Thread] = []
+        # Batches recorded, their publications under way, for the finisher (None: stop).
+        self._started: queue.SimpleQueue[InFlight | None] = queue.SimpleQueue()
 
     # ------------------------------------------------------------------ probes
 
@@ -145,9 +148,24 @@ class Controller:
 
         self.elector.run(self._elector_stop.wait, self._leadership, failed)
 
+    def _finish(self) -> None:
+        """The finisher thread: waits for each batch's publications, in order."""
+        while True:
+            started = self._started.get()
+            if started is None:
+                return
+            try:
+                self.reconciler.finish(started)
+            except Exception as exc:  # the loop's boundary: anything else is a bug in lbctl
+                self._bug(started.publication.recorded.keys, exc)
+
     def work(self) -> None:
-        """The worker, in the calling thread, until :meth:`stop`; then the Lease is given up."""
+        """The worker, in the calling thread, until :meth:`stop`; then the Lease is given up.
+        It records batches; a second thread waits for their publications, so that the next
+        batch is recorded while the last one's PATCHes are in flight."""
         next_resync = time.monotonic() + self.settings.resync
+        finisher = threading.Thread(target=self._finish, name="finisher", daemon=True)
+        finisher.start()
         try:
             while not self._stopping.is_set():
                 if not self._leading.wait(0.5):
@@ -164,6 +182,8 @@ class Controller:
                 elif keys:
                     self.queue.add(keys)  # leadership lost meanwhile: leave them queued
         finally:
+            self._started.put(None)
+            finisher.join()
             self.reconciler.executor.shutdown(wait=True)
             self._elector_stop.set()
             for thread in self._threads:
@@ -171,16 +191,23 @@ class Controller:
                     thread.join(timeout=self.settings.retry + 5)
 
     def _handle(self, keys: list[ServiceKey]) -> None:
-        """One batch.  A bug that surfaces for some Service must not stop the controller for
-        every other one: it is logged, and those Services are tried again later."""
+        """Record one batch and hand its publication to the finisher.  A bug that surfaces
+        for some Service must not stop the controller for every other one: it is logged, and
+        those Services are tried again later."""
         try:
-            self.reconciler.handle(keys)
+            started = self.reconciler.start(keys)
         except Exception as exc:  # the loop's boundary: anything else is a bug in lbctl
-            self.log("error", f"internal error handling {len(keys)} Service(s): "
-                     f"{type(exc).__name__}: {exc}", {"hint": "this is a bug in lbctl; "
-                                                      "please report it"})
-            for key in keys:
-                self.queue.retry(key)
+            self._bug(keys, exc)
+            return
+        if started is not None:
+            self._started.put(started)
+
+    def _bug(self, keys: list[ServiceKey], exc: Exception) -> None:
+        self.log("error", f"internal error handling {len(keys)} Service(s): "
+                 f"{type(exc).__name__}: {exc}", {"hint": "this is a bug in lbctl; "
+                                                  "please report it"})
+        for key in keys:
+            self.queue.retry(key)
 
     def stop(self) -> None:
         """Ask the worker to finish its batch and the watches to end (safe from a signal

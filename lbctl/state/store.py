@@ -55,14 +55,27 @@ class StateStore:
         self.attempts = attempts
         self._sleep = sleep
         self._jitter = jitter
+        self._known: tuple[str, State] | None = None  # the last text read or written, decoded
 
     @property
     def location(self) -> str:
         return self.backend.location
 
+    def decode(self, text: str | None) -> State:
+        """The state in ``text`` (as stored): the document this store last read or wrote is
+        not decoded again (a long-running caller reads its own writes back from a watch, and
+        a batch reads the state twice)."""
+        known = self._known
+        if text is not None and known is not None and known[0] == text:
+            return known[1]
+        state = decode(text, self.backend.location, doctor=self.doctor)
+        if text is not None:
+            self._known = (text, state)
+        return state
+
     def load(self) -> State:
         text, _ = self.backend.read()
-        return decode(text, self.backend.location, doctor=self.doctor)
+        return self.decode(text)
 
     def update(
         self, change: Callable[[State], tuple[State, R]], *, dry_run: bool = False
@@ -75,14 +88,16 @@ class StateStore:
             # the write, so local writers cannot lose again.
             with self.backend.exclusive() if number else nullcontext():
                 text, version = self.backend.read()
-                state = decode(text, self.backend.location, doctor=self.doctor)
+                state = self.decode(text)
                 new_state, result = change(state)
                 if dry_run or new_state == state:
                     return Applied(result, state, new_state, written=False)
+                new_text = encode(new_state)
                 try:
-                    self.backend.write(encode(new_state), version)
+                    self.backend.write(new_text, version)
                 except ConflictError:
                     return retry.LOST
+                self._known = (new_text, new_state)
                 return Applied(result, state, new_state, written=True)
 
         return retry.compare_and_swap(

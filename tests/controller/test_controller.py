@@ -226,7 +226,7 @@ def test_a_bug_for_one_batch_does_not_stop_the_controller(
     add(store, "default", "192.0.2.10-192.0.2.19")
     with running(kube, store) as controller:
         eventually(lambda: controller.ready() == "")
-        real = controller.reconciler.handle
+        real = controller.reconciler.start
         calls = []
 
         def flaky(keys: Any) -> Any:
@@ -235,7 +235,70 @@ def test_a_bug_for_one_batch_does_not_stop_the_controller(
                 raise KeyError("a bug")
             return real(keys)
 
-        monkeypatch.setattr(controller.reconciler, "handle", flaky)
+        monkeypatch.setattr(controller.reconciler, "start", flaky)
         create(kube, "web")
         eventually(lambda: ("shop", "web") in statuses(kube_server), what="the retry")
         assert controller.live() == ""
+
+
+def test_a_pending_service_in_a_full_pool_is_one_event_and_backs_off(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """A Service waiting for a full pool is looked at again when addresses are freed, but no
+    sooner each time than its growing back-off, and its AllocationFailed Event is written
+    once (then counted, not written, while it keeps failing the same way): Services coming
+    and going elsewhere do not cost an Event write per release."""
+    add(store, "full", "192.0.2.10", namespaces=["shop"])
+    add(store, "other", "198.51.100.1-198.51.100.50", namespaces=["churn"])
+    with running(kube, store) as controller:
+        create(kube, "first")
+        eventually(lambda: ("shop", "first") in statuses(kube_server))
+        create(kube, "waiting")
+        eventually(lambda: any(e["reason"] == "AllocationFailed"
+                               for e in kube_server.objects_of("events")))
+        looked: list[Any] = []
+        real = controller.reconciler.start
+
+        def spy(keys: Any) -> Any:
+            looked.extend(k for k in keys if k == ("shop", "waiting"))
+            return real(keys)
+
+        controller.reconciler.start = spy  # type: ignore[method-assign]
+        kube_server.requests.reset()
+        for i in range(6):  # churn: six releases in another namespace, quickly
+            create(kube, f"c{i}", namespace="churn")
+            eventually(lambda i=i: ("churn", f"c{i}") in statuses(kube_server))
+            delete(kube_server, f"c{i}", namespace="churn")
+            eventually(lambda i=i: ("churn", f"c{i}") not in recorded(store))
+        # Looked at after its first back-off (1 s) at most, not once per release.
+        assert len(looked) <= 2, looked
+        event_writes = [r for r in kube_server.requests if "/events" in r.path]
+        assert event_writes == []  # repeats are counted in memory, not written
+        [event] = [e for e in kube_server.objects_of("events")
+                   if e["reason"] == "AllocationFailed"]
+        assert event["count"] == 1
+        assert "waiting" not in str(statuses(kube_server))
+        delete(kube_server, "first")  # its own pool frees up: it gets the address
+        eventually(lambda: statuses(kube_server).get(("shop", "waiting")) == ("192.0.2.10",),
+                   what="the waiting Service, after its back-off")
+
+
+def test_the_next_batch_is_recorded_while_the_last_one_publishes(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """Status PATCHes held up by a slow API server do not hold up the recording of the next
+    Services, and a Service whose publication is still in flight is not published twice."""
+    add(store, "default", "192.0.2.0/24")
+    with running(kube, store) as controller:
+        eventually(lambda: controller.ready() == "" and controller.leading)
+        kube_server.inject(3.0, method="PATCH", path="/status", times=1)
+        create(kube, "slow")
+        eventually(lambda: ("shop", "slow") in recorded(store))
+        create(kube, "next")
+        eventually(lambda: ("shop", "next") in recorded(store), timeout=2.5,
+                   what="the next batch recorded while the first PATCH waits")
+        assert ("shop", "slow") not in statuses(kube_server)
+        controller.queue.add([("shop", "slow")])  # a change while in flight
+        eventually(lambda: len(statuses(kube_server)) == 2)
+        patches = [r for r in kube_server.requests
+                   if r.method == "PATCH" and r.path.endswith("/slow/status")]
+        assert len(patches) == 1
+        assert converged(kube_server, store)

@@ -1,31 +1,58 @@
-"""A local copy of one kind of object, kept current by LIST then WATCH.
+"""LIST then WATCH one collection, for as long as a long-running command runs.
 
-:class:`Reflector` is what the long-running commands read instead of asking the API server on
-every decision: it lists once, then follows the watch from the list's ``resourceVersion``,
-resuming from the last version it saw whenever the stream ends, and listing again when the
-server no longer remembers that version (410: :class:`~lbctl.errors.ExpiredError`).  Every
-change calls ``on_change()``; the consumer then reads a consistent :meth:`snapshot`.
+:class:`Reflector` keeps a consumer in step with the API server, as client-go's reflector
+does; ``lbctl controller`` (Services, the state ConfigMap) and ``lbctl speaker`` (Services,
+EndpointSlices, Nodes, Leases, the state ConfigMap) both run it:
 
-The loop runs in the caller's thread (:meth:`run`, usually a daemon thread) until ``wait``
-says stop; ``wait(seconds) -> True to stop`` is also how it backs off after an error, so tests
-drive it with a fake.  API requests: one LIST at start and after a 410, one WATCH per stream
-(``timeout_seconds``); nothing per object.
+* it LISTs (every page) and hands the whole listing to ``on_list`` (the consumer replaces its
+  cache: anything missing from the listing was deleted while nobody watched);
+* it WATCHes from the listing's ``resourceVersion`` and hands each change to ``on_event``;
+  bookmarks only move the ``resourceVersion`` forward;
+* when the stream ends (the server's timeout, a dropped connection) it WATCHes again from the
+  last ``resourceVersion`` it saw: nothing missed, nothing repeated;
+* when the server no longer remembers that version (410 Gone,
+  :class:`~lbctl.errors.ExpiredError`) it LISTs again: at once, unless the version was that
+  of a listing just made (then after a growing delay);
+* any other failure (5xx, unreachable, 403) is retried after a growing delay, never fatal; so
+  is a stream that ends at once with nothing in it (else a proxy that closes every watch
+  would have the loop ask the API server again and again, as fast as it answers).
 
-Error policy: :meth:`run` never raises for an API failure; the last one is in :attr:`error`
-(``None`` once it works again) and it retries with capped exponential backoff.
+One named object is followed the same way, with the field selector ``metadata.name=NAME``
+(RBAC grants ``list``/``watch`` of one name to such requests): a change reaches the consumer
+at once, with no polling.
+
+With ``keep=True`` the reflector also keeps the objects itself (:meth:`snapshot`, :meth:`get`),
+for a consumer that reads a consistent copy whenever something changed (``on_change()``); a
+consumer with its own cache (the controller's, slimmed) passes ``keep=False`` and uses
+``on_list``/``on_event``.
+
+Every restart is reported to ``on_restart(reason)`` (``closed``, ``expired``, ``error``) for the
+watch-restart metric; every failure to ``on_error(error)`` and :attr:`error` (``None`` once it
+works again).  Waiting is injected (``wait(seconds) -> True`` to stop), so the loop runs in
+tests without sleeping; ``stop()`` ends it after the current event or stream.  API requests:
+one LIST at start and after a 410, one WATCH per stream (``timeout_seconds``); nothing per
+object.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
-from lbctl.errors import ExpiredError, LbctlError, NotFoundError
-from lbctl.ports import KubeAPI, Obj, Resource
+from lbctl.errors import ExpiredError, LbctlError
+from lbctl.ports import KubeAPI, Obj, Resource, WatchEvent
 
 #: ``wait(seconds)``: sleep, returning True early when the caller must stop.
 Wait = Callable[[float], bool]
 Key = tuple[str, str]  # (namespace or "", name)
+
+CLOSED = "closed"
+EXPIRED = "expired"
+ERROR = "error"
+#: Seconds: a watch that ends sooner than this with nothing in it is retried after a growing
+#: delay, as after an error (client-go's reflector does the same).
+SHORT_STREAM = 1.0
 
 
 def key_of(obj: Obj) -> Key:
@@ -33,27 +60,51 @@ def key_of(obj: Obj) -> Key:
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
-class Reflector:
-    """Objects of one resource (optionally one namespace, one label selector), by key."""
+def _nothing(*_: object) -> None:
+    pass
 
-    def __init__(self, kube: KubeAPI, resource: Resource, *, on_change: Callable[[], None],
-                 wait: Wait, namespace: str | None = None, label_selector: str | None = None,
-                 timeout_seconds: int = 300, max_backoff: float = 10.0) -> None:
+
+class Reflector:
+    """Objects of one resource (optionally one namespace, one label or field selector)."""
+
+    def __init__(self, kube: KubeAPI, resource: Resource, *, wait: Wait,
+                 namespace: str | None = None, label_selector: str | None = None,
+                 field_selector: str | None = None,
+                 on_list: Callable[[list[Obj]], None] = _nothing,
+                 on_event: Callable[[WatchEvent], None] = _nothing,
+                 on_change: Callable[[], None] = _nothing,
+                 on_restart: Callable[[str], None] = _nothing,
+                 on_error: Callable[[LbctlError], None] = _nothing,
+                 keep: bool = True, timeout_seconds: int = 300, first_backoff: float = 0.5,
+                 max_backoff: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
-        self._on_change = on_change
+        self.field_selector = field_selector
+        self.on_list = on_list
+        self.on_event = on_event
+        self.on_change = on_change
+        self.on_restart = on_restart
+        self.on_error = on_error
+        self.keep = keep
+        self.timeout_seconds = timeout_seconds
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
         self._wait = wait
-        self._timeout = timeout_seconds
-        self._max_backoff = max_backoff
+        self._clock = clock
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._objects: dict[Key, Obj] = {}
         self._snapshot: tuple[int, list[Obj]] | None = None
-        self.synced = False
-        self.error: LbctlError | None = None
-        self.lists = 0  # LIST requests made, for tests and metrics
+        self.resource_version: str | None = None  # None: list first
+        self.lists = 0  # how many LISTs (the first, then one per 410 or error before a list)
+        self.synced = threading.Event()  # set after the first LIST reached the consumer
+        self.error: LbctlError | None = None  # the last failure, None once it works again
         self.version = 0  # counts changes: an unchanged version means an unchanged snapshot
+
+    # ------------------------------------------------------------------ reading (keep=True)
 
     def snapshot(self) -> list[Obj]:
         """Every object, as of the last event applied: the same list object while nothing
@@ -67,95 +118,93 @@ class Reflector:
         with self._lock:
             return self._objects.get(key)
 
-    def run(self) -> None:
-        """List and watch until ``wait`` says stop."""
-        backoff = 0.5
-        while True:
-            try:
-                self._follow()
-                return
-            except ExpiredError:
-                continue  # list again, at once
-            except LbctlError as exc:
-                self.error = exc
-                if self._wait(backoff):
-                    return
-                backoff = min(backoff * 2, self._max_backoff)
+    # ------------------------------------------------------------------ running
 
-    def _follow(self) -> None:
-        listing = self.kube.list_versioned(self.resource, self.namespace, self.label_selector)
-        self.lists += 1
-        with self._lock:
-            self._objects = {key_of(obj): obj for obj in listing.items}
-            self.version += 1
-        self.synced = True
-        self.error = None
-        self._on_change()
-        version = listing.resource_version
-        while True:
-            stream = self.kube.watch(self.resource, resource_version=version,
-                                     namespace=self.namespace,
-                                     label_selector=self.label_selector,
-                                     timeout_seconds=self._timeout)
-            for event in stream:
-                meta = event.object.get("metadata") or {}
-                version = str(meta.get("resourceVersion") or version)
-                if event.type == "BOOKMARK":
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        """List and watch until ``wait`` says stop (or :meth:`stop`)."""
+        failures = 0
+        while not self._stopped.is_set():
+            listed: str | None = None  # the version of a listing made this round
+            try:
+                if self.resource_version is None:
+                    self._list()
+                    listed = self.resource_version
+                started = self._clock()
+                delivered = self._stream()
+                self.on_restart(CLOSED)
+                if delivered or self._clock() - started >= SHORT_STREAM:
+                    failures = 0
+                    if self._stopped.is_set() or self._wait(0):
+                        return
                     continue
-                with self._lock:
-                    if event.type == "DELETED":
-                        self._objects.pop(key_of(event.object), None)
-                    else:
-                        self._objects[key_of(event.object)] = event.object
-                    self.version += 1
-                self.error = None
-                self._on_change()
-            if self._wait(0):
-                return
-
-
-class Poller:
-    """One named object, read with GET every ``period`` seconds: for an object the identity
-    may read but not list or watch (RBAC can name an object for ``get``; ``list``/``watch``
-    limited to a name need a field selector).  Same reading interface as :class:`Reflector`."""
-
-    def __init__(self, kube: KubeAPI, resource: Resource, name: str, namespace: str | None, *,
-                 on_change: Callable[[], None], wait: Wait, period: float = 2.0) -> None:
-        self.kube = kube
-        self.resource = resource
-        self.name = name
-        self.namespace = namespace
-        self._on_change = on_change
-        self._wait = wait
-        self._period = period
-        self._object: Obj | None = None
-        self.synced = False
-        self.error: LbctlError | None = None
-        self.version = 0
-
-    def get(self, key: Key) -> Obj | None:
-        return self._object if key == (self.namespace or "", self.name) else None
-
-    def run(self) -> None:
-        seen: str | None = None
-        while True:
-            try:
-                current: Obj | None = self.kube.get(self.resource, self.name, self.namespace)
-            except NotFoundError:
-                current = None
+                # Closed at once with nothing in it (a proxy that cuts watches, a broken
+                # server): back off as after an error rather than ask again at once, forever.
+            except ExpiredError:
+                just_listed = listed is not None and self.resource_version == listed
+                self.resource_version = None
+                self.on_restart(EXPIRED)
+                if not just_listed:
+                    continue
+                # Even the version of a listing just made is gone: LIST again after a delay,
+                # not at once (a LIST of every Service, in a loop, loads the API server).
             except LbctlError as exc:
                 self.error = exc
-                current = self._object
-            else:
-                self.error = None
-            if current is not self._object or not self.synced:
-                meta = (current or {}).get("metadata") or {}
-                version = str(meta.get("resourceVersion") or "") if current else None
-                if version != seen or not self.synced:
-                    seen = version
-                    self._object = current
-                    self.version += 1
-                    self.synced = True
-                    self._on_change()
-            if self._wait(self._period):
+                self.on_error(exc)
+                self.on_restart(ERROR)
+            delay = min(self.first_backoff * 2 ** failures, self.max_backoff)
+            failures += 1
+            if self._stopped.is_set() or self._wait(delay):
                 return
+
+    def _list(self) -> None:
+        listing = self.kube.list_versioned(self.resource, self.namespace, self.label_selector,
+                                           field_selector=self.field_selector)
+        self.lists += 1
+        if self.keep:
+            with self._lock:
+                self._objects = {key_of(obj): obj for obj in listing.items}
+                self.version += 1
+        self.on_list(listing.items)
+        self.resource_version = listing.resource_version
+        self.error = None
+        self.synced.set()
+        self.on_change()
+
+    def _stream(self) -> bool:
+        """Follow one watch request to its end; whether it delivered anything."""
+        assert self.resource_version is not None
+        delivered = False
+        events = self.kube.watch(self.resource, resource_version=self.resource_version,
+                                 namespace=self.namespace, label_selector=self.label_selector,
+                                 field_selector=self.field_selector,
+                                 timeout_seconds=self.timeout_seconds)
+        try:
+            for event in events:
+                delivered = True
+                version = (event.object.get("metadata") or {}).get("resourceVersion")
+                if event.type != "BOOKMARK":
+                    self._apply(event)
+                if version:
+                    self.resource_version = str(version)
+                if self._stopped.is_set():
+                    break
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        return delivered
+
+    def _apply(self, event: WatchEvent) -> None:
+        if self.keep:
+            with self._lock:
+                if event.type == "DELETED":
+                    self._objects.pop(key_of(event.object), None)
+                else:
+                    self._objects[key_of(event.object)] = event.object
+                self.version += 1
+        self.on_event(event)
+        self.error = None
+        self.on_change()

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lbctl.actions.leases import Elector, utc_now
+from lbctl.actions.reflector import Reflector
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
 from lbctl.controller.reconciler import InFlight, Log, Reconciler, quiet
-from lbctl.controller.watch import Watch
 from lbctl.core.permissions import CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
@@ -81,17 +81,18 @@ class Controller:
             return lambda error: self.log("warning", f"watch of {what}: {error.message}",
                                           {"hint": error.hint})
 
-        self.services_watch = Watch(
+        # The reconciler keeps its own (slimmed) caches: the reflectors keep nothing.
+        self.services_watch = Reflector(
             self.kube, SERVICES, on_list=self.reconciler.services_listed,
             on_event=self.reconciler.service_changed, wait=self._stopping.wait,
-            on_restart=restarted("services"), on_error=failed("Services"),
+            on_restart=restarted("services"), on_error=failed("Services"), keep=False,
             timeout_seconds=s.watch_timeout)
-        self.state_watch = Watch(
+        self.state_watch = Reflector(
             self.kube, CONFIGMAPS, namespace=s.state_namespace,
             field_selector=f"metadata.name={s.state_name}",
             on_list=self.reconciler.state_listed, on_event=self.reconciler.state_changed,
             wait=self._stopping.wait, on_restart=restarted("configmaps"),
-            on_error=failed(f"ConfigMap {s.state_namespace}/{s.state_name}"),
+            on_error=failed(f"ConfigMap {s.state_namespace}/{s.state_name}"), keep=False,
             timeout_seconds=s.watch_timeout)
         self._threads: list[threading.Thread] = []
         # Batches recorded, their publications under way, for the finisher (None: stop).

@@ -123,10 +123,12 @@ PERMISSIONS: tuple[Permission, ...] = (
     # The state document.
     Permission("get", "", "configmaps", "read the state document", _STATE,
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
-    Permission("list", "", "configmaps", "follow the state document (pools changed with the CLI)",
-               ("controller",), namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+    Permission("list", "", "configmaps", "follow the state document (pools changed with the CLI, "
+               "addresses recorded)", ("controller", "speaker"), namespace=SYSTEM_NAMESPACE,
+               name=STATE_CONFIGMAP),
     Permission("watch", "", "configmaps", "follow the state document (pools changed with the "
-               "CLI)", ("controller",), namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
+               "CLI, addresses recorded)", ("controller", "speaker"), namespace=SYSTEM_NAMESPACE,
+               name=STATE_CONFIGMAP),
     Permission("create", "", "configmaps", "create the state ConfigMap on the first change",
                ("pool", "assign", "controller"), namespace=SYSTEM_NAMESPACE),
     Permission("update", "", "configmaps", "write the state document (compare-and-swap)",

@@ -1,15 +1,15 @@
 """The speaker process: watches, its Lease, and the loop that calls :meth:`Speaker.sync`.
 
 Threads: one :class:`~lbctl.actions.reflector.Reflector` per watched kind (Services,
-EndpointSlices, Nodes, the lease namespace's Leases), a :class:`~lbctl.actions.reflector.Poller`
-reading the state ConfigMap every 2 s (the controller records an address before it publishes
-it, so the state is ahead of the Service's status), one for the Lease (renew every ``retry``
-seconds, publish the health report and this node's MACs on it: :mod:`lbctl.core.speakers`),
-one for the health checks when a Service asks for one, and the main loop.  Any change wakes
-the main loop, which syncs at once; it also wakes when a peer's Lease runs out or an
-announcement is due.
+EndpointSlices, Nodes, the lease namespace's Leases, and the state ConfigMap by name: the
+controller records an address before it publishes it, so the state is ahead of the Service's
+status, and a change of the state reaches the speaker at once), one for the Lease (renew every
+``retry`` seconds, publish the health report and this node's MACs on it:
+:mod:`lbctl.core.speakers`), one for the health checks when a Service asks for one, and the
+main loop.  Any change wakes the main loop, which syncs at once; it also wakes when a peer's
+Lease runs out or an announcement is due.
 
-API traffic per node: four LIST+WATCH streams, a GET of the state every 2 s, and one Lease
+API traffic per node: five LIST+WATCH streams and one Lease
 renewal (a GET and a PUT) every ``retry`` seconds, plus one PATCH when the health report
 or the interfaces' MACs (read every ``RESYNC`` seconds) change.  None of it grows with the
 number of Services or addresses.
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lbctl.actions.leases import Elector, utc_now
-from lbctl.actions.reflector import Poller, Reflector
+from lbctl.actions.reflector import Reflector
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.core.speakers import BGP_ANNOTATION, MACS_ANNOTATION, BGPSummary, macs_text
 from lbctl.core.state import ServiceKey
@@ -108,16 +108,16 @@ class Runner:
         self._macs_read_at: datetime | None = None
         wait = self._stopping.wait
         changed = self._dirty.set
-        self.reflectors: dict[str, Reflector | Poller] = {
+        self.reflectors: dict[str, Reflector] = {
             "services": Reflector(kube, SERVICES, on_change=changed, wait=wait),
             "endpointslices": Reflector(kube, ENDPOINTSLICES, on_change=changed, wait=wait),
             "nodes": Reflector(kube, NODES, on_change=changed, wait=wait),
             "leases": Reflector(kube, LEASES, namespace=settings.lease_namespace,
                                 on_change=changed, wait=wait),
-            # GET, not WATCH: RBAC names the state ConfigMap for get; a watch limited to one
-            # name would need a field selector.
-            "configmaps": Poller(kube, CONFIGMAPS, settings.state_name,
-                                 settings.state_namespace, on_change=changed, wait=wait),
+            # One name, by field selector: what RBAC's resourceNames allows to list and watch.
+            "configmaps": Reflector(kube, CONFIGMAPS, namespace=settings.state_namespace,
+                                    field_selector=f"metadata.name={settings.state_name}",
+                                    on_change=changed, wait=wait),
         }
         self._threads: list[threading.Thread] = []
         self._lease_thread: threading.Thread | None = None
@@ -126,7 +126,7 @@ class Runner:
 
     def ready(self) -> str:
         """``""`` when synced and holding its Lease, else why not (for ``/readyz``)."""
-        waiting = [name for name, r in self.reflectors.items() if not r.synced]
+        waiting = [name for name, r in self.reflectors.items() if not r.synced.is_set()]
         if waiting:
             return "waiting for the first list of " + ", ".join(waiting)
         if not self.elector.leading:
@@ -142,7 +142,7 @@ class Runner:
     def facts(self) -> Facts:
         r = self.reflectors
         state = r["configmaps"].get((self.settings.state_namespace, self.settings.state_name))
-        lists = {name: x.snapshot() for name, x in r.items() if isinstance(x, Reflector)}
+        lists = {name: x.snapshot() for name, x in r.items()}
         return Facts(services=lists["services"], endpoint_slices=lists["endpointslices"],
                      nodes=lists["nodes"], leases=lists["leases"], state=state)
 
@@ -181,7 +181,7 @@ class Runner:
         self._dirty.set()
 
     def _sync(self) -> datetime | None:
-        if any(not r.synced for r in self.reflectors.values()):
+        if any(not r.synced.is_set() for r in self.reflectors.values()):
             return None
         facts = self.facts()
         now = self.clock()
@@ -265,7 +265,7 @@ class Runner:
     def _check_health(self) -> None:
         assert self._health is not None
         while not self._stopping.wait(1.0):
-            if any(not r.synced for r in self.reflectors.values()):
+            if any(not r.synced.is_set() for r in self.reflectors.values()):
                 continue
             failing = self._health(self.facts())
             if failing != self._unhealthy:

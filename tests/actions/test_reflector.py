@@ -56,7 +56,7 @@ def labels(reflector: Reflector) -> dict[str, str]:
 def test_lists_then_follows_changes_and_deletions(
         kube_server: FakeKubeServer, running: tuple[Reflector, threading.Event]) -> None:
     reflector, _ = running
-    eventually(lambda: reflector.synced)
+    eventually(reflector.synced.is_set)
     assert reflector.snapshot() == []
     kube_server.put_object(node("n1"))
     kube_server.put_object(node("n2"))
@@ -73,7 +73,7 @@ def test_lists_then_follows_changes_and_deletions(
 def test_an_expired_version_lists_again(kube_server: FakeKubeServer,
                                         running: tuple[Reflector, threading.Event]) -> None:
     reflector, _ = running
-    eventually(lambda: reflector.synced)
+    eventually(reflector.synced.is_set)
     kube_server.inject(410, "GET", path="/api/v1/nodes", times=1)
     time.sleep(1.2)  # the stream ends; resuming gets 410
     kube_server.put_object(node("n9"))
@@ -96,26 +96,41 @@ def test_errors_back_off_and_recover(kube_server: FakeKubeServer, kube: KubeAPI)
     assert labels(reflector) == {"n1": "a"} and reflector.error is None
 
 
-def test_the_poller_follows_one_named_object(kube_server: FakeKubeServer, kube: KubeAPI) -> None:
-    from lbctl.actions.reflector import Poller
+def test_one_named_object_is_watched_by_field_selector(kube_server: FakeKubeServer,
+                                                      kube: KubeAPI) -> None:
+    """The speaker follows the state ConfigMap so: absent at first, then every change as it
+    happens (no polling), and nothing of the other ConfigMaps of the namespace."""
     from lbctl.ports import CONFIGMAPS
 
+    def configmap(name: str, text: str) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "kube-system"},
+                "data": {"state.yaml": text}}
+
+    stop = threading.Event()
     changes: list[int] = []
-    rounds = iter(range(4))
-
-    def wait(seconds: float) -> bool:
-        step = next(rounds, None)
-        if step == 0:
-            kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                                    "metadata": {"name": "lbctl-state",
-                                                 "namespace": "kube-system"},
-                                    "data": {"state.yaml": "schemaVersion: 1\n"}})
-        return step is None
-
-    poller = Poller(kube, CONFIGMAPS, "lbctl-state", "kube-system",
-                    on_change=lambda: changes.append(1), wait=wait, period=0)
-    poller.run()
-    # absent at first (synced, None), then present; unchanged reads change nothing
-    assert len(changes) == 2 and poller.synced
-    found = poller.get(("kube-system", "lbctl-state"))
-    assert found is not None and found["data"] == {"state.yaml": "schemaVersion: 1\n"}
+    reflector = Reflector(kube, CONFIGMAPS, namespace="kube-system",
+                          field_selector="metadata.name=lbctl-state",
+                          on_change=lambda: changes.append(1), wait=stop.wait,
+                          timeout_seconds=30)
+    thread = threading.Thread(target=reflector.run, daemon=True)
+    thread.start()
+    try:
+        eventually(reflector.synced.is_set)
+        assert reflector.get(("kube-system", "lbctl-state")) is None and len(changes) == 1
+        kube_server.put_object(configmap("other", "x: 1\n"))
+        kube_server.put_object(configmap("lbctl-state", "schemaVersion: 1\n"))
+        eventually(lambda: reflector.get(("kube-system", "lbctl-state")) is not None, within=1)
+        assert [key for key in (("kube-system", "other"), ("kube-system", "lbctl-state"))
+                if reflector.get(key)] == [("kube-system", "lbctl-state")]
+        kube_server.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state",
+                                 {})
+        eventually(lambda: reflector.get(("kube-system", "lbctl-state")) is None, within=1)
+        assert reflector.lists == 1 and len(changes) == 3
+        watches = [r for r in kube_server.requests if r.query.get("watch")]
+        assert watches and all(r.query.get("fieldSelector") == "metadata.name=lbctl-state"
+                               for r in watches)
+    finally:
+        stop.set()
+        reflector.stop()
+        thread.join(timeout=35)

@@ -117,7 +117,7 @@ def test_speaker_daemonset_and_its_rbac(cli: Cli) -> None:
          "verbs": ["list", "watch"]},
     ]
     assert role == [  # the state ConfigMap by name only; Secrets read (BGP passwords), nothing
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],  # written
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"],
          "resourceNames": ["lbctl-state"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],

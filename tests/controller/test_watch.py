@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from lbctl.actions.reflector import Reflector
 from lbctl.controller.queue import FIRST_RETRY, WorkQueue
-from lbctl.controller.watch import Watch
 from lbctl.errors import ExpiredError, UnreachableError
 from lbctl.ports import SERVICES, Listing, WatchEvent
 
@@ -41,11 +41,11 @@ class Scripted:
         return iter(answer)
 
 
-def run(api: Scripted, rounds: int) -> tuple[list[Any], list[str], list[float], Watch]:
+def run(api: Scripted, rounds: int) -> tuple[list[Any], list[str], list[float], Reflector]:
     seen: list[Any] = []
     restarts: list[str] = []
     waits: list[float] = []
-    holder: list[Watch] = []
+    holder: list[Reflector] = []
 
     def on_restart(reason: str) -> None:
         restarts.append(reason)
@@ -53,10 +53,11 @@ def run(api: Scripted, rounds: int) -> tuple[list[Any], list[str], list[float], 
             holder[0].stop()
 
     def wait(seconds: float) -> bool:
-        waits.append(seconds)
+        if seconds:  # wait(0) only asks whether to stop
+            waits.append(seconds)
         return False
 
-    watch = Watch(api, SERVICES, on_list=lambda items: seen.append(("list", len(items))),  # type: ignore[arg-type]
+    watch = Reflector(api, SERVICES, on_list=lambda items: seen.append(("list", len(items))),  # type: ignore[arg-type]
                   on_event=lambda e: seen.append((e.type, e.object["metadata"]["name"])),
                   wait=wait, on_restart=on_restart, field_selector="metadata.name=x")
     holder.append(watch)
@@ -131,10 +132,10 @@ def test_an_empty_stream_that_lasted_its_timeout_is_renewed_at_once() -> None:
         if len(restarts) == 3:
             watch.stop()
 
-    watch = Watch(api, SERVICES, on_list=lambda items: None,  # type: ignore[arg-type]
-                  on_event=lambda e: None, wait=wait, on_restart=on_restart, clock=clock)
+    watch = Reflector(api, SERVICES, on_list=lambda items: None,  # type: ignore[arg-type]
+                      on_event=lambda e: None, wait=wait, on_restart=on_restart, clock=clock)
     watch.run()
-    assert restarts == ["closed"] * 3 and waits == []
+    assert restarts == ["closed"] * 3 and waits == [0, 0]  # only "stop?", never a delay
 
 
 def test_queue_coalesces_and_batches_a_burst() -> None:

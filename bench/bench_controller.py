@@ -10,6 +10,12 @@ stopped by PID at the end.
   before the POST to the watch event), the time until the last one, and the API requests the
   controller made per Service (every request the fake served, minus the benchmark's own POSTs
   and watch).  Targets: p50 <= 100 ms, p99 <= 1 s, <= 2 requests per Service.
+* ``stages`` (``--stages``): where the time of a burst goes, the test API server's part
+  separated from the controller's.  The server runs in a process of its own, the POSTs come
+  from a third process, and the controller runs in this one with its steps timed: creation ->
+  the ADDED event seen by the controller (the server's and the watch's part), -> taken from
+  the queue (waiting for the worker), -> recorded in the state (the transaction), -> the status
+  PATCH answered.  Also the controller's own CPU seconds per Service.
 * ``failover``: two replicas with the default lease duration (15 s); SIGKILL the leader and time
   until the other holds the Lease (target: <= duration + 1 s); then SIGTERM the new leader with
   a third replica standing by, and time the handover.
@@ -20,7 +26,7 @@ stopped by PID at the end.
 From the repository root::
 
     .venv/bin/python -m bench.bench_controller [--services 1000] [--watched 10000]
-        [--skip burst,failover,memory] [--json]
+        [--skip burst,burst-separate,failover,memory] [--stages] [--json]
 """
 
 from __future__ import annotations
@@ -225,6 +231,110 @@ def _burst(count: int, kubeconfig: Path, port: int,
         stop(controller)
 
 
+def _post_burst(port: int, count: int, out: Any) -> None:
+    """In a process of its own: POST ``count`` Services from 8 threads; send back when each
+    POST started (``time.monotonic()``: one clock for every process of the machine)."""
+    local = threading.local()
+    created: dict[tuple[str, str], float] = {}
+
+    def create(i: int) -> None:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        namespace, name = f"ns{i % 10}", f"svc-{i:05d}"
+        body = json.dumps(service(name, namespace)).encode()
+        created[(namespace, name)] = time.monotonic()
+        local.conn.request("POST", f"/api/v1/namespaces/{namespace}/services", body,
+                           {"Content-Type": "application/json"})
+        local.conn.getresponse().read()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(count)))
+    out.put(created)
+
+
+def stages(count: int, workdir: Path) -> dict[str, Any]:
+    import multiprocessing
+
+    from lbctl.actions import services as actions
+    from lbctl.controller.reconciler import Reconciler
+    from lbctl.controller.run import Controller, Settings
+
+    seen: dict[str, dict[Any, float]] = {"seen": {}, "taken": {}, "recorded": {}, "patched": {}}
+    lock = threading.Lock()
+
+    def mark(stage: str, keys: Any) -> None:
+        now = time.monotonic()
+        with lock:
+            for key in keys:
+                seen[stage].setdefault(key, now)
+
+    class Timed(Reconciler):
+        def service_changed(self, event: Any) -> None:
+            if event.type == "ADDED":
+                meta = event.object["metadata"]
+                mark("seen", [(meta["namespace"], meta["name"])])
+            super().service_changed(event)
+
+        def start(self, keys: Any) -> Any:
+            keys = list(keys)
+            mark("taken", keys)
+            started = super().start(keys)
+            if started is not None:
+                mark("recorded", started.publication.recorded.keys)
+            return started
+
+    real_publish = actions._publish
+
+    def publish(kube: Any, svc: Any, allocation: Any) -> None:
+        real_publish(kube, svc, allocation)
+        mark("patched", [(svc["metadata"]["namespace"], svc["metadata"]["name"])])
+
+    external = _External(workdir)
+    try:
+        seed_pool(external.kubeconfig, "10.0.0.0/16")
+        kube = adapter.connect(str(external.kubeconfig), None)
+        store = StateStore(ConfigMapBackend(kube))
+        actions._publish = publish  # type: ignore[assignment]
+        controller = Controller(kube, store, Settings(identity="stages"))
+        controller.reconciler = Timed(kube, store, controller.queue, controller.metrics,
+                                      clock=controller.clock, log=controller.log)
+        controller.services_watch.on_list = controller.reconciler.services_listed
+        controller.services_watch.on_event = controller.reconciler.service_changed
+        controller.state_watch.on_list = controller.reconciler.state_listed
+        controller.state_watch.on_event = controller.reconciler.state_changed
+        worker = threading.Thread(target=controller.run, daemon=True)
+        worker.start()
+        wait_for(lambda: controller.leading and controller.ready() == "", 30, step=0.05)
+        time.sleep(0.5)
+        out: Any = multiprocessing.Queue()
+        cpu = time.process_time()
+        poster = multiprocessing.Process(target=_post_burst, args=(external.port, count, out))
+        poster.start()
+        created = out.get(timeout=120)
+        poster.join()
+        wait_for(lambda: len(seen["patched"]) >= count, 120, step=0.05)
+        cpu = time.process_time() - cpu
+        controller.stop()
+        worker.join(timeout=30)
+    finally:
+        actions._publish = real_publish  # type: ignore[assignment]
+        external.stop()
+    report: dict[str, Any] = {"services": count, "controller_cpu_ms_per_service":
+                              round(cpu / count * 1000, 2)}
+    before = created
+    for stage in ("seen", "taken", "recorded", "patched"):
+        spans = [seen[stage][k] - before[k] for k in created]
+        report[f"to_{stage}_ms"] = {"p50": round(percentile(spans, 50) * 1000, 1),
+                                    "p90": round(percentile(spans, 90) * 1000, 1)}
+        before = seen[stage]
+    total = [seen["patched"][k] - created[k] for k in created]
+    report["creation_to_patched_ms"] = {p: round(percentile(total, q) * 1000, 1) for p, q in
+                                        (("p50", 50), ("p99", 99), ("max", 100))}
+    report["creation_seconds"] = round(max(created.values()) - min(created.values()), 3)
+    report["batches"] = controller.reconciler.batches
+    return report
+
+
 def failover(workdir: Path) -> dict[str, Any]:
     with FakeKubeServer() as server:
         kubeconfig = server.write_kubeconfig(workdir / "failover.kubeconfig")
@@ -294,6 +404,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--skip", default="")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time the controller's steps (controller in this process)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     report: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count()}
@@ -303,6 +415,8 @@ def main() -> None:
             report["burst"] = burst(args.services, workdir)
         if "burst-separate" not in skip:
             report["burst_separate_server"] = burst(args.services, workdir, separate=True)
+        if args.stages:
+            report["stages"] = stages(args.services, workdir)
         if "failover" not in skip:
             report["failover"] = failover(workdir)
         if "memory" not in skip:

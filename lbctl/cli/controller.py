@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lbctl.cli import numbers, render
-from lbctl.cli.context import Output, app_of, command
+from lbctl.cli.context import Output, app_of, command, group_callback
 from lbctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def make_log(fmt: LogFormat) -> Any:
     return log
 
 
-@app.callback()
+@group_callback(app)
 def controller(
     ctx: typer.Context,
     metrics_addr: Annotated[str, typer.Option(

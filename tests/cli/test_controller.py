@@ -84,6 +84,16 @@ def test_controller_refuses_a_state_file(cli: Cli, kubeconfig: Path, tmp_path: P
                           "hint: drop --state (and unset LBCTL_STATE)\n")
 
 
+def test_global_flags_after_the_group_name(cli: Cli, kubeconfig: Path, tmp_path: Path) -> None:
+    # As the speaker and every other group: `lbctl controller --kubeconfig K --state S`.
+    result = cli("controller", "--kubeconfig", str(kubeconfig), "--state", str(tmp_path / "s"))
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("lbctl: error: the controller keeps its state in the ConfigMap")
+    missing = cli("controller", "--kubeconfig", str(tmp_path / "none"))
+    assert missing.err.startswith("lbctl: error: no Kubernetes configuration found (looked in "
+                                  f"{tmp_path / 'none'})"), missing.err
+
+
 def test_bad_metrics_address(cli: Cli, kubeconfig: Path) -> None:
     result = cli("--kubeconfig", str(kubeconfig), "controller", "--metrics-addr", "nonsense")
     assert (result.code, result.out) == (2, "")

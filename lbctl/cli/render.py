@@ -22,7 +22,31 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    Cell = str | Text
+
+class Styled:
+    """A cell in colours that only a terminal shows: parts of text, each with a rich style (or
+    ""), turned into rich's Text only when drawn on a terminal."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: tuple[str, str]) -> None:
+        self.parts = parts
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.parts)
+
+    def text(self) -> Text:
+        from rich.text import Text
+
+        drawn = Text()
+        for text, style in self.parts:
+            drawn.append(text, style=style or None)
+        return drawn
+
+
+if TYPE_CHECKING:
+    Cell = str | Text | Styled
 
 
 class LazyConsole:
@@ -111,7 +135,8 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
     for row, texts in zip(body, plain, strict=True):
         line = Text()
         for i, (cell, text) in enumerate(zip(row, texts, strict=True)):
-            line.append_text(Text(text) if isinstance(cell, str) else cell)
+            line.append_text(Text(text) if isinstance(cell, str) else
+                             cell.text() if isinstance(cell, Styled) else cell)
             if i < last:
                 line.append(" " * (widths[i] - cell_len(text) + 3))
         console.print(line, crop=False, overflow="ignore", no_wrap=True)
@@ -202,23 +227,17 @@ def diff(console: Console, text: str) -> None:
         console.print(Text(line, style=style), crop=False, overflow="ignore", no_wrap=True)
 
 
-def bar(used: int, capacity: int, width: int = 10) -> Text:
+def bar(used: int, capacity: int, width: int = 10) -> Styled:
     """``[####------]  40%``: a utilisation bar, red at 90% and above."""
-    from rich.text import Text
-
     fraction = used / capacity if capacity else 1.0
     filled = min(width, int(fraction * width + 0.5)) if used else 0
     if used and not filled:
         filled = 1
     style = "red" if fraction >= 0.9 else "yellow" if fraction >= 0.7 else "green"
-    text = Text("[")
-    text.append("#" * filled, style=style)
-    text.append("-" * (width - filled))
-    text.append("]")
     percent = fraction * 100
     shown = f"{percent:.0f}%" if percent >= 1 or not used else "<1%"
-    text.append(f" {shown:>4}")
-    return text
+    return Styled(("[", ""), ("#" * filled, style), ("-" * (width - filled) + "]", ""),
+                  (f" {shown:>4}", ""))
 
 
 @contextmanager

@@ -45,6 +45,22 @@ def test_table_text_is_the_same_on_a_terminal_and_in_a_pipe(terminal: bool) -> N
     assert out.getvalue() == EXPECTED
 
 
+@pytest.mark.parametrize(("used", "capacity", "shown"), [
+    (0, 16, "[----------]   0%"), (1, 1000, "[#---------]  <1%"), (4, 16, "[###-------]  25%"),
+    (15, 16, "[#########-]  94%"), (16, 16, "[##########] 100%"),
+])
+def test_utilisation_bars_are_coloured_on_a_terminal_only(used: int, capacity: int,
+                                                          shown: str) -> None:
+    pipe, terminal = io.StringIO(), io.StringIO()
+    render.table(Console(file=pipe), ["bar"], [[render.bar(used, capacity)]], no_headers=True)
+    render.table(Console(file=terminal, force_terminal=True, color_system="standard"), ["bar"],
+                 [[render.bar(used, capacity)]], no_headers=True)
+    assert pipe.getvalue() == shown + "\n"
+    colour = "\x1b[31m" if used / capacity >= 0.9 else "\x1b[32m"
+    assert (colour in terminal.getvalue()) == bool(used)
+    assert Text.from_ansi(terminal.getvalue()).plain == shown + "\n"
+
+
 def test_table_keeps_colour_on_a_terminal_only() -> None:
     out = io.StringIO()
     render.table(Console(file=out, force_terminal=True, color_system="standard"), ["a"],

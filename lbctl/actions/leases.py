@@ -26,7 +26,7 @@ which this replica did not renew (``last_error`` says why).  :func:`read` raises
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -77,7 +77,11 @@ class Elector:
     def __init__(self, kube: KubeAPI, namespace: str, name: str, identity: str, *,
                  duration: float = DURATION, renew_deadline: float = RENEW_DEADLINE,
                  retry: float = RETRY, clock: Clock = utc_now,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 annotations: Callable[[], Mapping[str, str | None]] | None = None) -> None:
+        """``annotations()``: what the holder publishes on the Lease, written with every claim
+        (:func:`lbctl.core.leases.claimed`): a Lease recreated after a deletion carries them
+        from its first write, with no write of its own."""
         if not 0 < retry < renew_deadline < duration:
             raise ValueError("leases need 0 < retry < renew_deadline < duration")
         self.kube = kube
@@ -89,6 +93,7 @@ class Elector:
         self.retry = retry
         self._clock = clock
         self._monotonic = monotonic
+        self._annotations = annotations
         self._observed: core.Observed[float] | None = None
         self._current: Obj | None = None
         self._renewed_at: float | None = None  # monotonic, last successful write as leader
@@ -125,7 +130,8 @@ class Elector:
                 self.leading = False
                 return
         body = core.claimed(current, self.identity, now, self.duration,
-                            namespace=self.namespace, name=self.name)
+                            namespace=self.namespace, name=self.name,
+                            annotations=self._annotations() if self._annotations else None)
         try:
             if current is None:
                 written = self.kube.create(LEASES, body, self.namespace)

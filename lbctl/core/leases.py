@@ -29,6 +29,7 @@ a Lease someone broke is a Lease nobody holds fresh.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
@@ -166,12 +167,29 @@ def _body(current: Obj | None, namespace: str, name: str) -> Obj:
 
 
 def claimed(current: Obj | None, identity: str, now: datetime, duration: float, *,
-            namespace: str, name: str) -> Obj:
+            namespace: str, name: str,
+            annotations: Mapping[str, str | None] | None = None) -> Obj:
     """The body that makes ``identity`` the holder at ``now``: a renewal when it already holds
     the Lease, else a takeover (new ``acquireTime``, one more transition).  ``current`` is the
     Lease as read (its ``resourceVersion`` makes the write a compare-and-swap), or ``None`` to
-    create it."""
+    create it.  ``annotations``: what the holder publishes on its Lease, set on every claim (a
+    value ``None`` removes the key), so that a Lease someone deleted or edited carries them
+    again from the next write; other annotations are kept."""
     body = _body(current, namespace, name)
+    if annotations:
+        meta = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
+        body["metadata"] = meta
+        found = meta.get("annotations")
+        kept = dict(found) if isinstance(found, dict) else {}
+        for key, value in annotations.items():
+            if value is None:
+                kept.pop(key, None)
+            else:
+                kept[key] = value
+        if kept:
+            meta["annotations"] = kept
+        else:
+            meta.pop("annotations", None)
     record = record_of(current) if current is not None else None
     spec = body["spec"]
     stamp = format_micro_time(now)

@@ -114,10 +114,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("get", "coordination.k8s.io", "leases", "renew this node's speaker Lease",
                ("speaker",), namespace=SYSTEM_NAMESPACE),
     Permission("update", "coordination.k8s.io", "leases", "renew this node's speaker Lease "
-               "(lbctl-speaker-<node>: any name, nodes come and go)", ("speaker",),
-               namespace=SYSTEM_NAMESPACE),
-    Permission("patch", "coordination.k8s.io", "leases", "report failing health checks and "
-               "this node's MACs on its speaker Lease", ("speaker",), namespace=SYSTEM_NAMESPACE),
+               "(lbctl-speaker-<node>: any name, nodes come and go) with its failing health "
+               "checks, MACs and BGP summary", ("speaker",), namespace=SYSTEM_NAMESPACE),
     Permission("watch", "", "nodes", "never announce from excluded or unavailable nodes; "
                "apply pools' node selectors", ("speaker",)),
     # The state document.

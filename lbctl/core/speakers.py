@@ -1,8 +1,9 @@
 """What the speakers' Leases say, and the ownership a one-shot reader computes from them.
 
 Every ``lbctl speaker`` holds one Lease, ``lbctl-speaker-<node>`` (in ``kube-system`` unless
-``--lease-namespace``), whose holder is the node itself.  Besides liveness it carries two
-annotations the speaker keeps up to date (one PATCH each time they change, never per Service):
+``--lease-namespace``), whose holder is the node itself.  Besides liveness it carries three
+annotations the speaker writes with every renewal of the Lease (no write of their own, never
+one per Service; a Lease someone deleted is recreated with them):
 
 * :data:`UNHEALTHY_ANNOTATION` ``lbctl.io/unhealthy``: the Services whose health check fails
   on that node, ``ns/name,ns/name`` (sorted); absent when none fails;

@@ -4,15 +4,18 @@ Threads: one :class:`~lbctl.actions.reflector.Reflector` per watched kind (Servi
 EndpointSlices, Nodes, the lease namespace's Leases, and the state ConfigMap by name: the
 controller records an address before it publishes it, so the state is ahead of the Service's
 status, and a change of the state reaches the speaker at once), one for the Lease (renew every
-``retry`` seconds, publish the health report and this node's MACs on it:
-:mod:`lbctl.core.speakers`), one for the health checks when a Service asks for one, and the
-main loop.  Any change wakes the main loop, which syncs at once; it also wakes when a peer's
-Lease runs out or an announcement is due.
+``retry`` seconds, with the health report, this node's MACs and its BGP summary as its
+annotations: :mod:`lbctl.core.speakers`), one for the health checks when a Service asks for
+one, and the main loop.  Any change wakes the main loop, which syncs at once; it also wakes
+when a peer's Lease runs out or an announcement is due.
 
-API traffic per node: five LIST+WATCH streams and one Lease
-renewal (a GET and a PUT) every ``retry`` seconds, plus one PATCH when the health report
-or the interfaces' MACs (read every ``RESYNC`` seconds) change.  None of it grows with the
-number of Services or addresses.
+The annotations ride on every renewal (:class:`~lbctl.actions.leases.Elector`'s
+``annotations``), never on a write of their own: a Lease someone deleted is recreated with
+them, and one someone edited carries them again from the next renewal.
+
+API traffic per node: five LIST+WATCH streams and one Lease renewal (a GET and a PUT) every
+``retry`` seconds; the interfaces' MACs are read every ``RESYNC`` seconds.  None of it grows
+with the number of Services or addresses.
 
 BGP (when a :class:`~lbctl.ports.BGPSpeaker` is given): after each layer 2 sync the same facts
 go to :class:`lbctl.speaker.bgp.BGPSide`, which peers and announces from this node.
@@ -96,14 +99,12 @@ class Runner:
         self.elector = Elector(kube, settings.lease_namespace, lease_name(settings.node),
                                settings.node, duration=settings.duration,
                                renew_deadline=settings.renew_deadline, retry=settings.retry,
-                               clock=clock)
+                               clock=clock, annotations=self._lease_annotations)
         self.bgp = None if bgp is None else BGPSide(settings.node, bgp, kube, log=log)
         self._health = health
         self._stopping = threading.Event()
         self._dirty = threading.Event()
         self._unhealthy: set[ServiceKey] = set()
-        #: The Lease annotations as last published ("": not yet, None: removed).
-        self._published: dict[str, str | None] = {}
         self._macs = ""
         self._macs_read_at: datetime | None = None
         wait = self._stopping.wait
@@ -218,8 +219,6 @@ class Runner:
             now_leading = self.elector.step()
             if self.elector.last_error is not None:
                 self.stats.lease_renewals_failed += 1
-            if now_leading:
-                self._publish_health()
             if now_leading != leading:
                 leading = now_leading
                 self.log("holding the Lease" if leading else
@@ -240,25 +239,14 @@ class Runner:
         except LbctlError as exc:
             self.log(f"could not read this node's interfaces: {exc.message}")
 
-    def _publish_health(self) -> None:
-        """Publish the health report, the MACs and the BGP summary on the Lease, when they
-        changed."""
+    def _lease_annotations(self) -> dict[str, str | None]:
+        """What this node publishes on its Lease, with every renewal: the Services whose
+        health check fails here, the interfaces' MACs and the BGP summary (``None``: no such
+        annotation)."""
         self._read_macs()
-        wanted = {UNHEALTHY_ANNOTATION: unhealthy_text(self._unhealthy) or None,
-                  MACS_ANNOTATION: self._macs or None,
-                  BGP_ANNOTATION: _bgp_text(self.bgp_status())}
-        changed = {key: value for key, value in wanted.items()
-                   if self._published.get(key, "") != value}
-        if not changed:
-            return
-        patch = {"metadata": {"annotations": changed}}
-        try:
-            self.kube.patch(LEASES, lease_name(self.settings.node), patch,
-                            self.settings.lease_namespace)
-        except LbctlError as exc:
-            self.log(f"could not publish the health report: {exc.message}")
-            return
-        self._published.update(changed)
+        return {UNHEALTHY_ANNOTATION: unhealthy_text(self._unhealthy) or None,
+                MACS_ANNOTATION: self._macs or None,
+                BGP_ANNOTATION: _bgp_text(self.bgp_status())}
 
     # -- the health-check thread ------------------------------------------------------------
 

@@ -121,7 +121,7 @@ def test_speaker_daemonset_and_its_rbac(cli: Cli) -> None:
          "resourceNames": ["lbctl-state"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-         "verbs": ["create", "get", "list", "patch", "update", "watch"]},
+         "verbs": ["create", "get", "list", "update", "watch"]},
     ]
     pod = daemonset["spec"]["template"]["spec"]
     assert (pod["hostNetwork"], pod["serviceAccountName"]) == (True, "lbctl-speaker")

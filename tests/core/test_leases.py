@@ -104,6 +104,24 @@ def test_claim_renews_own_lease_and_takes_over_anothers() -> None:
     assert current["spec"]["holderIdentity"] == "me"  # type: ignore[index]  # input untouched
 
 
+@pytest.mark.parametrize(("found", "wanted", "written"), [
+    (None, {"a": "1", "b": None}, {"a": "1"}),  # a created Lease carries them
+    ({"a": "0", "b": "2", "c": "3"}, {"a": "1", "b": None}, {"a": "1", "c": "3"}),
+    ({"b": "2"}, {"b": None}, None),  # the last one removed: no empty mapping left
+    ({"c": "3"}, {}, {"c": "3"}),
+])
+def test_claim_writes_the_holders_annotations_and_keeps_others(
+        found: dict[str, str] | None, wanted: dict[str, str | None],
+        written: dict[str, str] | None) -> None:
+    current = None if found is None else _lease("me")
+    if current is not None:
+        current["metadata"]["annotations"] = dict(found or {})  # type: ignore[index]
+    body = leases.claimed(current, "me", T0, 15, namespace="x", name="y", annotations=wanted)
+    assert body["metadata"].get("annotations") == written
+    if current is not None:
+        assert current["metadata"]["annotations"] == found  # type: ignore[index]
+
+
 def test_given_up_empties_the_holder() -> None:
     body = leases.given_up(_lease("me"), T0)
     record = leases.record_of(body)

@@ -286,25 +286,29 @@ class Responder(Protocol):
     speaker leaves no address, route or neighbour entry behind.
 
     Interfaces follow the :class:`Announcer`'s rule (the one whose connected subnet holds the
-    address, else the default route's), or every interface in ``interfaces`` when given.
+    address, else the default route's), or every interface in ``interfaces`` when given, or,
+    for an address in ``on``, every interface listed there for it (a pool's interfaces).
     Errors: :class:`~lbctl.errors.PermissionDeniedError` (no CAP_NET_RAW) from :meth:`serve`;
     an address without a usable interface is reported in :attr:`Serving.failed`, not raised.
     """
 
-    def serve(self, ips: Collection[str], interfaces: Sequence[str] = ()) -> Serving:
+    def serve(self, ips: Collection[str], interfaces: Sequence[str] = (), *,
+              on: Mapping[str, Sequence[str]] | None = None) -> Serving:
         """Answer for exactly ``ips`` from now on (canonical text); stop answering at once for
-        every other address."""
+        every other address.  ``on``: the interfaces of some addresses, instead of the rule."""
         ...
 
     def answered(self) -> Mapping[str, int]:
         """Questions answered so far, by protocol: ``{"arp": n, "ndp": n}``."""
         ...
 
-    def macs(self, interfaces: Sequence[str] = ()) -> Mapping[str, str]:
+    def macs(self, interfaces: Sequence[str] = (), *,
+             extra: Sequence[str] = ()) -> Mapping[str, str]:
         """The MAC of every interface an answer may come from (interface -> MAC): each of
         ``interfaces`` when given; else every interface that is up, can do ARP/NDP and has an
-        address other than a link-local one, and the default routes' interfaces.  Errors: as
-        the :class:`Announcer`'s for reading interfaces (no ``ip`` command)."""
+        address other than a link-local one, and the default routes' interfaces; and each of
+        ``extra`` (the interfaces pools name) that is up and can do ARP/NDP.  Errors: as the
+        :class:`Announcer`'s for reading interfaces (no ``ip`` command)."""
         ...
 
     def close(self) -> None:

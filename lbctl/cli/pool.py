@@ -58,6 +58,11 @@ CommunityOption = Annotated[list[str] | None, typer.Option(
     "--community", metavar="COMMUNITY",
     help="BGP: a community sent with its addresses: AS:VALUE, large:A:B:C or a well-known "
          "name (no-export, no-advertise, ...); repeatable.")]
+InterfaceOption = Annotated[list[str] | None, typer.Option(
+    "--interface", metavar="IF",
+    help="Layer 2: answer ARP/NDP for its addresses only on this interface of a node "
+         "(repeatable; a node with none of them does not announce them; default: each "
+         "speaker's own choice).")]
 BgpPeerOption = Annotated[list[str] | None, typer.Option(
     "--bgp-peer", metavar="PEER",
     help="BGP: announce its addresses to this peer only (repeatable; default: every peer).")]
@@ -94,6 +99,7 @@ def _pool_doc(view: PoolView, *, details: bool) -> dict[str, Any]:
         "namespaces": list(pool.namespaces),
         "serviceSelectors": list(pool.service_selectors),
         "nodeSelectors": list(pool.node_selectors),
+        **({"interfaces": list(pool.interfaces)} if pool.interfaces else {}),
         "priority": pool.priority,
         "reservations": dict(pool.reservations),
         **_announce_doc(pool),
@@ -196,6 +202,7 @@ def add(
         "--node-selector", metavar="SELECTOR",
         help="Announce its addresses (lbctl speaker, layer 2) only from nodes whose labels "
              "match (openyurt.io/is-edge-worker=true). Repeat for alternatives.")] = None,
+    interfaces: InterfaceOption = None,
     announce: AnnounceOption = None,
     aggregation_length: AggregationOption = None,
     aggregation_length_v6: AggregationV6Option = None,
@@ -220,7 +227,13 @@ def add(
     --aggregation-length prefix, with --local-pref and --community, to the --bgp-peer peers
     only if given (MetalLB's BGPAdvertisement).
 
+    With --interface (MetalLB's L2Advertisement interfaces), lbctl speaker answers ARP/NDP
+    and sends gratuitous frames for its addresses only on those interfaces, and only nodes
+    that have one of them may own an address.
+
     Example: lbctl pool add default 192.168.1.30-192.168.1.49 --state ./lb.yaml
+
+    Example: lbctl pool add dmz 203.0.113.16/28 --interface eth1 --interface bond1.20
 
     Example: lbctl pool add routed 192.168.197.0/24 --announce bgp --community no-export
     """
@@ -233,7 +246,7 @@ def add(
     pool = make_pool(
         name, addresses, auto_assign=not no_auto_assign, avoid_buggy_ips=avoid_buggy_ips,
         namespaces=namespaces or (), selectors=selectors or (), priority=priority,
-        node_selectors=node_selectors or (),
+        node_selectors=node_selectors or (), interfaces=interfaces or (),
         announce=(announce or Announce.layer2).value,
         bgp=Advertisement(**_bgp_changes(aggregation_length, aggregation_length_v6, local_pref,
                                          communities, bgp_peers)),
@@ -284,6 +297,13 @@ def set_(
              "(repeatable; replaces the list).")] = None,
     any_node: Annotated[bool, typer.Option(
         "--any-node", help="Drop the node selectors: every node may announce again.")] = False,
+    interfaces: Annotated[list[str] | None, typer.Option(
+        "--interface", metavar="IF",
+        help="Layer 2: answer ARP/NDP for its addresses only on these interfaces (repeatable; "
+             "replaces the list).")] = None,
+    any_interface: Annotated[bool, typer.Option(
+        "--any-interface", help="Drop the interfaces: each speaker's own choice again.")
+    ] = False,
     announce: AnnounceOption = None,
     aggregation_length: AggregationOption = None,
     aggregation_length_v6: AggregationV6Option = None,
@@ -303,9 +323,9 @@ def set_(
     Growing is refused when the new addresses overlap another pool or, on a cluster, hold a
     node's address, a pod CIDR or a ClusterIP in use (as pool add); shrinking is refused
     while an allocated, held or reserved address would fall out, naming the Services.
-    Options not given keep their value; -n, -l and --node-selector replace their list, and
-    --any-namespace, --any-labels and --any-node empty it.  --dry-run prints the diff of the
-    state.
+    Options not given keep their value; -n, -l, --node-selector and --interface replace their
+    list, and --any-namespace, --any-labels, --any-node and --any-interface empty it.
+    --dry-run prints the diff of the state.
 
     Examples:
 
@@ -314,6 +334,7 @@ def set_(
       lbctl pool set default --remove 192.168.1.45-192.168.1.49 --dry-run
       lbctl pool set default --no-auto-assign --priority 10
       lbctl pool set edge --node-selector openyurt.io/is-edge-worker=true
+      lbctl pool set dmz --interface eth1
       lbctl pool set routed --announce bgp --bgp-peer router --local-pref 200
       lbctl pool set default --any-namespace --any-labels
 
@@ -328,6 +349,8 @@ def set_(
     selectors = _cleared(selectors, any_labels, "--any-labels", "the Service selectors", "-l")
     node_selectors = _cleared(node_selectors, any_node, "--any-node", "the node selectors",
                               "--node-selector")
+    interfaces = _cleared(interfaces, any_interface, "--any-interface", "the interfaces",
+                          "--interface")
     if all_bgp_peers and bgp_peers:
         raise UsageError("--all-bgp-peers announces to every peer; --bgp-peer names some",
                          hint="give one of them")
@@ -337,7 +360,7 @@ def set_(
                        bgp_peers)
     if not bgp and not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips,
                                                    priority, namespaces, selectors,
-                                                   node_selectors, announce)):
+                                                   node_selectors, interfaces, announce)):
         raise UsageError(f"nothing to change in pool {name}",
                          hint=f"example: lbctl pool set {name} --add 192.0.2.50-192.0.2.59")
     kube = None if app.offline or allow_cluster_overlap or not add else app.kube()
@@ -346,7 +369,7 @@ def set_(
         remove=remove or (),
         auto_assign=auto_assign, avoid_buggy_ips=avoid_buggy_ips, priority=priority,
         namespaces=namespaces, selectors=selectors, node_selectors=node_selectors,
-        announce=announce.value if announce else None, bgp=bgp or None)
+        interfaces=interfaces, announce=announce.value if announce else None, bgp=bgp or None)
     _report(app, applied, "configured")
 
 
@@ -448,6 +471,8 @@ def show(
         ("Priority", "-" if pool.priority is None else str(pool.priority)),
         ("Serves", pool.scope()),
         ("Announced from", " | ".join(pool.node_selectors) or "every node"),
+        *([("Interfaces", ", ".join(pool.interfaces) + " (nodes without one do not announce)")]
+          if pool.interfaces else []),
         *_announce_facts(pool),
     ] + [
         (f"{u.family}", f"{render.count(u.used)} used, {render.count(u.free)} free of "

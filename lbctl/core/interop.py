@@ -6,11 +6,11 @@ Owns the knowledge of the other tools' formats, so that a cluster can move to lb
 * MetalLB >= 0.13: ``IPAddressPool`` (``metallb.io/v1beta1``: ``addresses``, ``autoAssign``,
   ``avoidBuggyIPs``, ``serviceAllocation`` with ``priority``, ``namespaces``,
   ``namespaceSelectors``, ``serviceSelectors``), the deprecated ``AddressPool``,
-  ``L2Advertisement`` (``ipAddressPools``, ``ipAddressPoolSelectors`` and ``nodeSelectors``
-  become the covered pools' node selectors; ``interfaces`` cannot be represented),
-  ``BGPPeer`` (lbctl's BGP peers), ``BGPAdvertisement`` (the pools it selects are announced over
-  BGP, with its options; ``both`` when an ``L2Advertisement`` covers them too) and
-  ``Community`` (aliases);
+  ``L2Advertisement`` (``ipAddressPools``, ``ipAddressPoolSelectors``; ``nodeSelectors`` and
+  ``interfaces`` become the covered pools' node selectors and interfaces, by MetalLB's union
+  rule), ``BGPPeer`` (lbctl's BGP peers), ``BGPAdvertisement`` (the pools it selects are
+  announced over BGP, with its options; ``both`` when an ``L2Advertisement`` covers them too)
+  and ``Community`` (aliases);
 * MetalLB < 0.13: the ConfigMap ``metallb-system/config``, key ``config``, whose ``address-pools``
   have ``name``, ``protocol`` (``bgp``: announced over BGP), ``addresses``, ``auto-assign``,
   ``avoid-buggy-ips``, ``bgp-advertisements``, with its ``peers`` and ``bgp-communities`` (a file
@@ -25,7 +25,7 @@ Owns the knowledge of the other tools' formats, so that a cluster can move to lb
   CIDR become reservations unless it is ``Yes``).
 
 Import never drops anything silently: every field lbctl cannot represent is named in a warning
-(BGP, namespace label selectors, kube-vip's key-less sharing, interfaces, ...).  Export carves
+(BGP, namespace label selectors, kube-vip's key-less sharing, ...).  Export carves
 reserved addresses out of the exported ranges (neither tool has reservations) and warns, by pool
 and field, about everything else the target cannot express.
 
@@ -60,6 +60,7 @@ from lbctl.core.bgp import (
     make_advertisement,
     make_peer,
 )
+from lbctl.core.interfaces import problems as interface_problems
 from lbctl.core.manifests import read_objects
 from lbctl.core.peers import add_peer
 from lbctl.core.pools import add_pool, get_pool, make_pool
@@ -706,12 +707,14 @@ def _ipaddresspool(obj: Obj, warnings: list[str], aliases: dict[str, str]) -> Po
 
 @dataclass(frozen=True)
 class _L2Advertisement:
-    """What lbctl takes from an L2Advertisement: which pools, from which nodes."""
+    """What lbctl takes from an L2Advertisement: which pools, from which nodes, on which
+    interfaces."""
 
     ref: str
     pool_names: tuple[str, ...]
     pool_selectors: tuple[str | None, ...]  # None: the empty selector, every pool
     node_selectors: tuple[str | None, ...]  # None: the empty selector, every node
+    interfaces: tuple[str, ...] = ()  # (): every interface
 
     def applies_to(self, name: str, labels: dict[str, str]) -> bool:
         """MetalLB's rule: an advertisement naming no pool and selecting none covers them all."""
@@ -732,11 +735,10 @@ def _l2advertisement(obj: Obj, warnings: list[str]) -> _L2Advertisement:
                                    "interfaces"}):
         warnings.append(f"{where}: unknown field spec.{key} not imported")
     interfaces = _strings(spec.get("interfaces"), f"{where}: spec.interfaces")
-    if interfaces:
-        warnings.append(f"{where}: spec.interfaces ({', '.join(interfaces)}) not imported: "
-                        "lbctl speakers answer on the interface whose subnet holds the address "
-                        "(else the default route's), or on every lbctl speaker --interface, for "
-                        "every pool alike")
+    bad = interface_problems(interfaces, f"{where}: spec.interfaces")
+    if bad:
+        raise UsageError(bad[0], hint="fix the L2Advertisement; a Linux interface name has at "
+                                      "most 15 characters, no '/', ':' or whitespace")
 
     def selectors(key: str) -> tuple[str | None, ...]:
         raw = spec.get(key) or []
@@ -749,14 +751,19 @@ def _l2advertisement(obj: Obj, warnings: list[str]) -> _L2Advertisement:
         pool_names=tuple(_strings(spec.get("ipAddressPools"), f"{where}: spec.ipAddressPools")),
         pool_selectors=selectors("ipAddressPoolSelectors"),
         node_selectors=selectors("nodeSelectors"),
+        interfaces=tuple(dict.fromkeys(interfaces)),
     )
 
 
 def _advertise(pools: list[Pool], advertised: dict[str, Obj],
                advertisements: list[_L2Advertisement], warnings: list[str]) -> list[Pool]:
-    """Each IPAddressPool's node selectors from the L2Advertisements that cover it: every node
-    when one of them selects every node, else the union of their selectors (MetalLB announces a
-    pool from the nodes of every advertisement that covers it)."""
+    """Each IPAddressPool's node selectors and interfaces from the L2Advertisements that cover
+    it, by MetalLB's rule (a pool is announced through the union of every advertisement that
+    covers it): every node when one of them selects every node, else the union of their
+    selectors; every interface (lbctl: the speakers' own choice) when one of them names none,
+    else the union of their interfaces.  MetalLB pairs each advertisement's interfaces with its
+    own nodes; a pool has one list for all its nodes, so advertisements that give different
+    nodes different interfaces are warned about."""
     known = {pool.name for pool in pools}
     for ad in advertisements:
         for name in ad.pool_names:
@@ -778,13 +785,32 @@ def _advertise(pools: list[Pool], advertised: dict[str, Obj],
                             "announce it in layer 2; lbctl speaker announces it from every "
                             "eligible node")
             result.append(pool)
-        elif any(ad.every_node for ad in covering):
-            result.append(pool)
         else:
-            chosen = dict.fromkeys(text for ad in covering for text in ad.node_selectors
-                                   if text is not None)
-            result.append(replace(pool, node_selectors=tuple(chosen)))
+            chosen = () if any(ad.every_node for ad in covering) else tuple(dict.fromkeys(
+                text for ad in covering for text in ad.node_selectors if text is not None))
+            interfaces = () if any(not ad.interfaces for ad in covering) else tuple(sorted(
+                {name for ad in covering for name in ad.interfaces}))
+            warnings.extend(_interfaces_by_node(_ref(obj), covering, interfaces))
+            result.append(replace(pool, node_selectors=chosen, interfaces=interfaces))
     return result
+
+
+def _interfaces_by_node(ref: str, covering: list[_L2Advertisement],
+                        interfaces: tuple[str, ...]) -> list[str]:
+    """A warning when the advertisements covering a pool pair different interfaces with
+    different nodes (exact when they all name the same interfaces, or all the same nodes)."""
+    if (len({frozenset(ad.interfaces) for ad in covering}) < 2
+            or len({frozenset(ad.node_selectors) if not ad.every_node else None
+                    for ad in covering}) < 2):
+        return []
+    pairs = "; ".join(
+        f"{ad.ref}: {', '.join(ad.interfaces) or 'every interface'} on "
+        + ("every node" if ad.every_node else
+           "nodes " + " | ".join(t for t in ad.node_selectors if t is not None))
+        for ad in covering)
+    answered = ", ".join(interfaces) or "each speaker's own choice of interface"
+    return [f"{ref}: its L2Advertisements give different nodes different interfaces ({pairs}); "
+            f"lbctl answers on {answered} on every node that announces it"]
 
 
 # --------------------------------------------------------------------------- kube-vip import
@@ -1136,6 +1162,7 @@ def to_cilium(state: State, names: Sequence[str] = ()) -> Exported:
                                (pool.avoid_buggy_ips, "avoidBuggyIPs"),
                                (pool.priority is not None, f"priority {pool.priority}"),
                                (bool(pool.node_selectors), "nodeSelectors"),
+                               (bool(pool.interfaces), "interfaces"),
                                (announces_bgp(pool.announce), f"announce {pool.announce} (its "
                                 "BGP advertisement)")):
             if setting:
@@ -1236,9 +1263,10 @@ def to_metallb(state: State, names: Sequence[str] = (),
                namespace: str = METALLB_NAMESPACE) -> Exported:
     """IPAddressPools for the pools (all, or those named), and the advertisements that make
     MetalLB announce them (it announces nothing no advertisement selects): L2Advertisements for
-    the pools announced with layer 2 (``lbctl`` for the pools any node may announce, and
-    ``lbctl-<pool>`` with the pool's ``nodeSelectors`` for each pool that has some), and for
-    those announced over BGP a BGPAdvertisement each and the BGPPeers."""
+    the pools announced with layer 2 (``lbctl`` for the pools any node may announce on any
+    interface, and ``lbctl-<pool>`` with the pool's ``nodeSelectors`` and ``interfaces`` for
+    each pool that has some), and for those announced over BGP a BGPAdvertisement each and the
+    BGPPeers."""
     documents: list[Obj] = []
     warnings: list[str] = []
     selected = _selected(state, names)
@@ -1275,23 +1303,32 @@ def to_metallb(state: State, names: Sequence[str] = (),
             "spec": spec,
         })
     layer2 = [pool for pool in selected if announces_layer2(pool.announce)]
-    everywhere = [pool.name for pool in layer2 if not pool.node_selectors]
+    everywhere = [pool.name for pool in layer2 if not pool.node_selectors and not pool.interfaces]
     if everywhere:
         documents.append(_l2_document(L2_ADVERTISEMENT, namespace, everywhere))
     for pool in layer2:
-        if pool.node_selectors:
+        if pool.node_selectors or pool.interfaces:
             documents.append(_l2_document(
                 f"{L2_ADVERTISEMENT}-{pool.name}", namespace, [pool.name],
-                [label_selector(text) for text in pool.node_selectors]))
+                [label_selector(text) for text in pool.node_selectors], list(pool.interfaces)))
+        if pool.interfaces and not pool.node_selectors:
+            warnings.append(f"pool {pool.name}: MetalLB chooses the node that announces an "
+                            f"address without looking at interfaces ({', '.join(pool.interfaces)})"
+                            ": a node that has none of them would hold the address and stay "
+                            "silent (lbctl leaves such nodes out); give the pool node selectors "
+                            "that match the nodes with them")
     documents.extend(_bgp_documents(state, selected, namespace, warnings))
     return Exported(tuple(documents), tuple(warnings))
 
 
 def _l2_document(name: str, namespace: str, pools: list[str],
-                 node_selectors: list[Obj] | None = None) -> Obj:
+                 node_selectors: list[Obj] | None = None,
+                 interfaces: list[str] | None = None) -> Obj:
     spec: Obj = {"ipAddressPools": pools}
     if node_selectors:
         spec["nodeSelectors"] = node_selectors
+    if interfaces:
+        spec["interfaces"] = interfaces
     return {"apiVersion": METALLB_API, "kind": "L2Advertisement",
             "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
@@ -1329,6 +1366,9 @@ def to_kubevip(state: State, names: Sequence[str] = (),
             warnings.append(f"pool {pool.name}: nodeSelectors ("
                             f"{' | '.join(pool.node_selectors)}) not exported: kube-vip "
                             "announces from the node its election picks, whatever its labels")
+        if pool.interfaces:
+            warnings.append(f"pool {pool.name}: interfaces ({', '.join(pool.interfaces)}) not "
+                            "exported: kube-vip answers on the interface it runs with")
         warnings.extend(_reservation_warning(pool, "kube-vip"))
         scopes.setdefault(scope, []).append(pool)
     data: dict[str, str] = {}

@@ -14,8 +14,16 @@ is no election and nothing to store.  The rule (MetalLB's, made explicit):
   should not be split across nodes).  Services linked by shared addresses form one group.
 * **Candidates** of a group: nodes with a live speaker (a fresh Lease), a Node object, neither
   labelled :data:`EXCLUDE_LABEL` nor ``NetworkUnavailable=True``; and for every announced
-  Service of the group: admitted by its pool's ``nodeSelectors``, hosting a ready endpoint when
+  Service of the group: admitted by its pool's ``nodeSelectors``, holding one of its pool's
+  ``interfaces`` when the pool names some (:func:`interfaces_on`), hosting a ready endpoint when
   its ``externalTrafficPolicy`` is ``Local``, and not failing its health check there.
+* **Interfaces**: a node's interfaces are those its speaker publishes on its Lease
+  (``lbctl.io/macs``, :mod:`lbctl.core.speakers`: every interface it may answer from, the
+  interfaces pools name included), so every reader judges from the same fact; a node whose
+  speaker publishes none holds none.  The owner answers an address of such a pool on the
+  pool's interfaces it has (:attr:`Group.interfaces`), other addresses on its own choice.
+  MetalLB elects without looking at interfaces (a node without one then stays silent); lbctl
+  leaves such a node out, so the address goes to a node that can answer.
 * **Owner**: the candidate with the lowest SHA-256 of ``node#ip``, where ``ip`` is the group's
   key address: the first recorded address of each Service, the lowest of those when several
   Services share.  Adding or removing one node moves only the groups it wins or held.
@@ -50,6 +58,7 @@ NO_NODE = "no Node object"
 EXCLUDED = f"labelled {EXCLUDE_LABEL}"
 NETWORK_UNAVAILABLE = "NetworkUnavailable=True"
 NOT_SELECTED = "not selected by the pool's nodeSelectors"
+NO_INTERFACE = "none of the pool's interfaces here"
 NO_LOCAL_ENDPOINT = "no ready endpoint here (externalTrafficPolicy Local)"
 UNHEALTHY = "health check failing here"
 
@@ -129,6 +138,7 @@ class Candidate:
     pool: str
     local: bool  # externalTrafficPolicy: Local
     endpoints: frozenset[str]  # nodes with a ready or serving endpoint
+    interfaces: tuple[str, ...] = ()  # the pool's interfaces; () the speakers' own choice
 
 
 def announced(state: State, services: Iterable[Obj],
@@ -156,7 +166,8 @@ def announced(state: State, services: Iterable[Obj],
         nodes = frozenset(endpoints.get(key, ()))
         if ips and nodes:
             found.append(Candidate(key, ips, allocation.pool,
-                                   svc_core.traffic_policy(svc) == "Local", nodes))
+                                   svc_core.traffic_policy(svc) == "Local", nodes,
+                                   () if pool is None else pool.interfaces))
     return found
 
 
@@ -170,6 +181,8 @@ class Group:
     owner: str | None
     ranking: tuple[str, ...]  # every candidate, the owner first
     rejected: Mapping[str, str]  # node -> why it is not a candidate
+    #: The owner's interfaces for each address whose pool names some (others: its own choice).
+    interfaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def reason(self) -> str:
@@ -203,6 +216,12 @@ class Ownership:
     def owned_by(self, node: str) -> dict[str, Group]:
         """Every address ``node`` must answer for, with its group."""
         return {ip: g for g in self.groups if g.owner == node for ip in g.ips}
+
+
+def interfaces_on(wanted: Iterable[str], present: Collection[str]) -> tuple[str, ...]:
+    """The interfaces of a pool's list (``wanted``) that a node has (``present``): where that
+    node answers the pool's addresses; none left, and the node may not own them."""
+    return tuple(name for name in wanted if name in present)
 
 
 def score(node: str, ip: str) -> bytes:
@@ -247,6 +266,7 @@ def owners(
     live: Collection[str],
     node_selected: Mapping[str, Any] | None = None,
     unhealthy: Mapping[ServiceKey, Collection[str]] | None = None,
+    interfaces: Mapping[str, Collection[str]] | None = None,
 ) -> Ownership:
     """Decide the owner of every announced address.
 
@@ -254,9 +274,12 @@ def owners(
     nodes whose speaker holds a fresh Lease.  ``node_selected``: pool name -> an object with
     ``admits_node(labels)`` (the state's :class:`~lbctl.core.state.Pool`); a pool missing here
     admits every node.  ``unhealthy``: per Service, the nodes where its health check fails.
+    ``interfaces``: per node, the interfaces its speaker publishes (a node missing here has
+    none: it owns no address of a pool that names interfaces).
     """
     pools = node_selected or {}
     failing = unhealthy or {}
+    present = interfaces or {}
     speakers = sorted(set(live))
     groups = []
     for members in _groups(candidates):
@@ -265,25 +288,30 @@ def owners(
         rejected: dict[str, str] = {}
         chosen = []
         for name in speakers:
-            why = _why_not(name, members, nodes, pools, failing)
+            why = _why_not(name, members, nodes, pools, failing, present.get(name, ()))
             if why:
                 rejected[name] = why
             else:
                 chosen.append(name)
         ranking = tuple(sorted(chosen, key=lambda n: score(n, key_ip)))
+        owner = ranking[0] if ranking else None
         groups.append(Group(
             key_ip=key_ip,
             ips=ips,
             services=tuple(m.key for m in members),
-            owner=ranking[0] if ranking else None,
+            owner=owner,
             ranking=ranking,
             rejected=rejected,
+            interfaces={} if owner is None else {
+                ip: interfaces_on(m.interfaces, present.get(owner, ()))
+                for m in members if m.interfaces for ip in m.ips},
         ))
     return Ownership(tuple(groups))
 
 
 def _why_not(name: str, members: list[Candidate], nodes: Mapping[str, NodeFacts],
-             pools: Mapping[str, Any], failing: Mapping[ServiceKey, Collection[str]]) -> str:
+             pools: Mapping[str, Any], failing: Mapping[ServiceKey, Collection[str]],
+             present: Collection[str]) -> str:
     facts = nodes.get(name)
     if facts is None:
         return NO_NODE
@@ -294,6 +322,8 @@ def _why_not(name: str, members: list[Candidate], nodes: Mapping[str, NodeFacts]
         pool = pools.get(member.pool)
         if pool is not None and not pool.admits_node(facts.labels):
             return NOT_SELECTED
+        if member.interfaces and not interfaces_on(member.interfaces, present):
+            return NO_INTERFACE
         if member.local and name not in member.endpoints:
             return NO_LOCAL_ENDPOINT
         if name in failing.get(member.key, ()):

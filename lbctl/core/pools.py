@@ -32,8 +32,10 @@ from lbctl.core.bgp import (
     Advertisement,
     advertisement_problems,
     announces_bgp,
+    announces_layer2,
     make_advertisement,
 )
+from lbctl.core.interfaces import name_problem
 from lbctl.core.selectors import parse_selector
 from lbctl.core.state import Pool, State, overlaps
 from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
@@ -51,17 +53,25 @@ def make_pool(
     selectors: Iterable[str] = (),
     priority: int | None = None,
     node_selectors: Iterable[str] = (),
+    interfaces: Iterable[str] = (),
     announce: str = LAYER2,
     bgp: Advertisement = Advertisement(),
 ) -> Pool:
     """Validate user input into a :class:`Pool` with normalised entries and selectors.  The
     BGP options ``bgp`` (see :mod:`lbctl.core.bgp`) need ``announce`` bgp or both; whether
-    the peers they name exist is checked when the pool joins a state."""
+    the peers they name exist is checked when the pool joins a state.  ``interfaces`` (Linux
+    names, :mod:`lbctl.core.interfaces`) need ``announce`` layer2 or both."""
     if not _NAME.match(name):
         raise UsageError(
             f"invalid pool name {name!r}",
             hint="use lower-case letters, digits, '-' and '.', starting and ending alphanumeric",
         )
+    interfaces = list(interfaces)
+    for interface in interfaces:
+        problem = name_problem(interface)
+        if problem:
+            raise UsageError(problem, hint="give the name `ip -br link` shows on the nodes "
+                                           "(up to 15 characters, no '/', ':' or spaces)")
     entries = [check_vip(parse_entry(text)) for text in addresses]
     if not entries:
         raise UsageError(f"pool {name} has no addresses",
@@ -75,6 +85,7 @@ def make_pool(
         service_selectors=tuple(sorted({str(parse_selector(s)) for s in selectors})),
         priority=priority,
         node_selectors=tuple(sorted({str(parse_selector(s)) for s in node_selectors})),
+        interfaces=tuple(sorted(set(interfaces))),
         announce=announce,
         bgp=make_advertisement(
             aggregation_length=bgp.aggregation_length,
@@ -87,6 +98,11 @@ def make_pool(
     if announce not in ANNOUNCE_MODES:
         raise UsageError(f"invalid announce mode {announce!r} for pool {name}",
                          hint=f"choose one of {', '.join(ANNOUNCE_MODES)}")
+    if pool.interfaces and not announces_layer2(announce):
+        raise UsageError(f"pool {name} announces with {announce} only: interfaces do not apply "
+                         "(they choose where ARP/NDP is answered)",
+                         hint="announce it in layer 2 too (--announce both), or leave the "
+                              "interfaces out")
     if not announces_bgp(announce) and not pool.bgp.is_default:
         raise UsageError(f"pool {name} announces with {announce} only: BGP options do not apply",
                          hint="add --announce bgp (or both) to announce it over BGP")
@@ -134,16 +150,19 @@ def set_pool(
     namespaces: Iterable[str] | None = None,
     selectors: Iterable[str] | None = None,
     node_selectors: Iterable[str] | None = None,
+    interfaces: Iterable[str] | None = None,
     announce: str | None = None,
     bgp: Mapping[str, Any] | None = None,
 ) -> State:
     """Change a pool in place (``None``: keep as it is; an empty ``node_selectors``: every
-    node announces again).  ``bgp``: the :class:`~lbctl.core.bgp.Advertisement` fields to
-    change (``{"local_pref": 100}``); a pool set to announce ``layer2`` only drops its BGP
-    options unless ``bgp`` gives some (then it is refused).  ``add`` grows it (refused when the
-    new addresses overlap another pool, or the pool itself); ``remove`` cuts addresses out of
-    its entries (each must lie wholly in the pool) and is refused while an allocation, a hold
-    or a reservation uses an address that would fall out, naming them."""
+    node announces again; empty ``interfaces``: the speakers' own choice of interface again).
+    ``bgp``: the :class:`~lbctl.core.bgp.Advertisement` fields to change
+    (``{"local_pref": 100}``); a pool set to announce ``layer2`` only drops its BGP options
+    unless ``bgp`` gives some (then it is refused), and one set to announce ``bgp`` only
+    drops its interfaces unless ``interfaces`` gives some (refused too).  ``add`` grows it
+    (refused when the new addresses overlap another pool, or the pool itself); ``remove`` cuts
+    addresses out of its entries (each must lie wholly in the pool) and is refused while an
+    allocation, a hold or a reservation uses an address that would fall out, naming them."""
     pool = get_pool(state, name)
     cut = [parse_entry(text) for text in remove]
     for entry in cut:
@@ -161,6 +180,8 @@ def set_pool(
     if announce is not None and not announces_bgp(announce) and not bgp:
         advertisement = Advertisement()
     advertisement = replace(advertisement, **(bgp or {}))
+    if interfaces is None:
+        interfaces = pool.interfaces if announces_layer2(mode) else ()
     new = replace(make_pool(
         name, [*kept, *add],
         auto_assign=pool.auto_assign if auto_assign is None else auto_assign,
@@ -169,6 +190,7 @@ def set_pool(
         selectors=pool.service_selectors if selectors is None else selectors,
         priority=pool.priority if priority is None else priority,
         node_selectors=pool.node_selectors if node_selectors is None else node_selectors,
+        interfaces=interfaces,
         announce=mode,
         bgp=advertisement,
     ), reservations=pool.reservations)

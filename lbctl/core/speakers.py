@@ -9,7 +9,10 @@ one per Service; a Lease someone deleted is recreated with them):
   on that node, ``ns/name,ns/name`` (sorted); absent when none fails;
 * :data:`MACS_ANNOTATION` ``lbctl.io/macs``: the interfaces the speaker may answer ARP/NDP
   from, with their MACs, ``eth0=02:42:0a:00:00:0b,eth1=...`` (sorted by interface, MACs in
-  lower case).  ``doctor --probe`` maps the MAC that answers for a VIP back to a node with it;
+  lower case): the speaker's default choices and, of the interfaces pools name, those that
+  are up and can carry ARP/NDP (all within ``--interface`` when given).  ``doctor --probe``
+  maps the MAC that answers for a VIP back to a node with it, and ownership reads a node's
+  interfaces here (:func:`interfaces_of`; a pool's ``interfaces``);
 * :data:`BGP_ANNOTATION` ``lbctl.io/bgp``: the speaker's BGP sessions and routes,
   ``ESTABLISHED/SESSIONS ROUTES`` (``1/2 7``); absent on a speaker with no BGP peer.
 
@@ -94,6 +97,23 @@ def macs_of(lease: Obj) -> dict[str, str]:
     return found
 
 
+def interfaces_of(lease_objs: Iterable[Obj]) -> dict[str, frozenset[str]]:
+    """Per node, the interfaces its speaker's Lease publishes (what ownership judges a pool's
+    ``interfaces`` by)."""
+    found = {}
+    for lease in lease_objs:
+        node = node_of(lease)
+        if node is not None:
+            found[node] = frozenset(macs_of(lease))
+    return found
+
+
+def named_interfaces(state: State) -> tuple[str, ...]:
+    """The interfaces the state's pools name (sorted): a speaker publishes each it has that is
+    up and can carry ARP/NDP, beside its default choices."""
+    return tuple(sorted({name for pool in state.pools.values() for name in pool.interfaces}))
+
+
 def macs_text(macs: Mapping[str, str]) -> str:
     return ",".join(f"{interface}={mac.lower()}" for interface, mac in sorted(macs.items()))
 
@@ -170,5 +190,6 @@ def status(state: State, services: Iterable[Obj], endpoint_slices: Iterable[Obj]
             unhealthy=tuple(f"{ns}/{n}" for ns, n in sorted(bad)),
             macs=macs_of(lease), bgp=bgp_of(lease)))
     candidates = ownership.announced(state, services, svc_core.ready_nodes(endpoint_slices))
-    result = ownership.owners(candidates, facts, live, state.pools, failing)
+    result = ownership.owners(candidates, facts, live, state.pools, failing,
+                              {info.node: frozenset(info.macs) for info in infos})
     return Status(result, tuple(sorted(infos, key=lambda i: i.node)))

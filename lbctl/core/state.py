@@ -16,6 +16,7 @@ Shape (see README, "The state document")::
         namespaces: [web]               # optional: only Services in these namespaces
         serviceSelectors: [app=web]     # optional: only Services matching one of these
         nodeSelectors: [zone=a]         # optional: announced only from nodes matching one
+        interfaces: [eth1]              # optional: answered only on these (layer 2)
         priority: 10                    # optional: lower is tried first; unset pools come last
         reservations: {192.0.2.11: router}
         announce: bgp                   # optional: layer2 (the default), bgp or both
@@ -62,9 +63,11 @@ from lbctl.core.bgp import (
     Peer,
     advertisement_problems,
     announces_bgp,
+    announces_layer2,
     duplicate_peers,
     peer_problems,
 )
+from lbctl.core.interfaces import problems as interface_problems
 from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError
@@ -92,6 +95,7 @@ class Pool:
     priority: int | None = None
     reservations: Mapping[str, str] = field(default_factory=dict)  # canonical IP -> note
     node_selectors: tuple[str, ...] = ()  # which nodes may announce its addresses (layer 2)
+    interfaces: tuple[str, ...] = ()  # answered only on these (layer 2); () the speaker's choice
     announce: str = LAYER2  # LAYER2, BGP or BOTH (lbctl.core.bgp)
     bgp: Advertisement = Advertisement()  # how it is announced over BGP (BGP, BOTH only)
 
@@ -317,7 +321,7 @@ def problems_of(error: LbctlError) -> list[Problem]:
 _TOP_FIELDS = {"schemaVersion", "pools", "allocations", "holds", "peers"}
 _POOL_FIELDS = {
     "addresses", "autoAssign", "avoidBuggyIPs", "namespaces", "serviceSelectors", "priority",
-    "reservations", "nodeSelectors", "announce", "bgp",
+    "reservations", "nodeSelectors", "interfaces", "announce", "bgp",
 }
 _ADVERTISEMENT_FIELDS = {
     "aggregationLength", "aggregationLengthV6", "localPref", "communities", "peers",
@@ -412,6 +416,8 @@ def _build(raw: dict[str, Any], problems: _Problems) -> State:
             reservations=reservations,
             node_selectors=_strings(body.get("nodeSelectors"), f"{where}: nodeSelectors",
                                     (*path, "nodeSelectors"), problems),
+            interfaces=_strings(body.get("interfaces"), f"{where}: interfaces",
+                                (*path, "interfaces"), problems),
             announce=_string(body.get("announce"), f"{where}: announce", (*path, "announce"),
                              problems) or LAYER2,
             bgp=_advertisement(body.get("bgp"), f"{where} bgp", (*path, "bgp"), problems),
@@ -556,6 +562,11 @@ def validate(state: State) -> list[Problem]:
         except LbctlError as exc:
             add("consistency", f"pool {pool.name}: {exc.message}")
             continue
+        for message in interface_problems(pool.interfaces, f"pool {pool.name} interfaces"):
+            add("consistency", message)
+        if pool.interfaces and not announces_layer2(pool.announce):
+            add("consistency", f"pool {pool.name} has interfaces but announce is "
+                               f"{pool.announce}: no node answers ARP/NDP for it")
         valid_pools[pool.name] = pool
     for overlap in overlaps(valid_pools.values()):
         add("pool-overlap", overlap)
@@ -722,6 +733,8 @@ def to_document(state: State) -> dict[str, Any]:
             body["priority"] = pool.priority
         if pool.node_selectors:
             body["nodeSelectors"] = list(pool.node_selectors)
+        if pool.interfaces:
+            body["interfaces"] = list(pool.interfaces)
         if pool.reservations:
             body["reservations"] = _Flow(sorted(pool.reservations.items(), key=_ip_sort_key))
         if pool.announce != LAYER2:

@@ -147,11 +147,13 @@ class Links:
             iface.check()
         return chosen
 
-    def macs(self, interfaces: Sequence[str] = ()) -> dict[str, str]:
+    def macs(self, interfaces: Sequence[str] = (), *,
+             extra: Sequence[str] = ()) -> dict[str, str]:
         """The interfaces an answer may come from, with their MACs (lower case): each of
         ``interfaces`` that exists; else those the subnet rule can pick (up, ARP-capable, with
         an address that is not link-local: the veths of pods have only link-local ones) and
-        the default routes' interfaces."""
+        the default routes' interfaces; and each of ``extra`` (named by pools: it needs no
+        address) that is up and ARP-capable."""
         if interfaces:
             names = [name for name in interfaces if name in self.ifaces]
         else:
@@ -163,6 +165,8 @@ class Links:
                 if default is not None and default in self.ifaces and self.ifaces[
                         default].can_arp:
                     names.append(default)
+        names.extend(name for name in extra if name in self.ifaces
+                     and self.ifaces[name].can_arp and "UP" in self.ifaces[name].flags)
         return {name: self.ifaces[name].mac.lower() for name in sorted(set(names))
                 if self.ifaces[name].mac}
 

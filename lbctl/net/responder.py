@@ -108,13 +108,21 @@ class RawResponder:
 
     # -- the port ---------------------------------------------------------------------------
 
-    def serve(self, ips: Collection[str], interfaces: Sequence[str] = ()) -> Serving:
+    def serve(self, ips: Collection[str], interfaces: Sequence[str] = (), *,
+              on: Mapping[str, Sequence[str]] | None = None) -> Serving:
         wanted: dict[str, tuple[Iface, list[str]]] = {}
         groups: dict[tuple[str, str], list[str]] = {}
         failed: dict[str, str] = {}
         if ips:
             links = Links.read()
-            for ip, choices in _choose(links, list(ips), interfaces, failed).items():
+            by_interfaces: dict[tuple[str, ...], list[str]] = {}
+            for ip in ips:
+                where = tuple((on or {}).get(ip) or ()) or tuple(interfaces)
+                by_interfaces.setdefault(where, []).append(ip)
+            chosen: dict[str, list[Choice]] = {}
+            for where, some in by_interfaces.items():
+                chosen.update(_choose(links, some, where, failed))
+            for ip, choices in chosen.items():
                 for choice in choices:
                     wanted.setdefault(choice.iface.name, (choice.iface, []))[1].append(ip)
                     groups.setdefault((choice.iface.name, choice.via), []).append(ip)
@@ -143,8 +151,9 @@ class RawResponder:
     def answered(self) -> Mapping[str, int]:
         return dict(self._counts)
 
-    def macs(self, interfaces: Sequence[str] = ()) -> Mapping[str, str]:
-        return Links.read().macs(interfaces)
+    def macs(self, interfaces: Sequence[str] = (), *,
+             extra: Sequence[str] = ()) -> Mapping[str, str]:
+        return Links.read().macs(interfaces, extra=extra)
 
     def close(self) -> None:
         with self._lock:

@@ -13,10 +13,13 @@ Per :meth:`sync`:
    changed within its ``leaseDurationSeconds``; this node is alive while its own renewals
    succeed (``self_alive``), so it stops answering before its peers may take over;
 2. ownership: :func:`lbctl.core.ownership.owners` on the state, Services, EndpointSlices, Nodes
-   and the peers' health reports (each Lease's :data:`UNHEALTHY_ANNOTATION`);
-3. the addresses this node owns go to the responder in one call (lost ones stop at once);
-   each newly owned address gets gratuitous ARP / unsolicited NA at once and then at
-   :data:`GRATUITOUS_SCHEDULE` seconds, while it stays owned.
+   and what the Leases publish: the health reports (:data:`UNHEALTHY_ANNOTATION`) and the
+   interfaces (``lbctl.io/macs``; this node's own too, so that it judges itself as the
+   others do);
+3. the addresses this node owns go to the responder in one call (lost ones stop at once),
+   each on its pool's interfaces when the pool names some, else on this node's choice; each
+   newly owned address (or one whose interfaces changed) gets gratuitous ARP / unsolicited NA
+   there at once and then at :data:`GRATUITOUS_SCHEDULE` seconds, while it stays owned.
 
 Error policy: nothing raises out of :meth:`sync` for a bad fact: an unreadable state document
 or an address without an interface is logged (``log``) and the rest proceeds.  Port errors
@@ -35,6 +38,7 @@ from lbctl.core.ownership import Ownership
 from lbctl.core.speakers import (
     LEASE_PREFIX,
     UNHEALTHY_ANNOTATION,
+    interfaces_of,
     lease_name,
     unhealthy_of,
     unhealthy_text,
@@ -135,6 +139,8 @@ class Speaker:
         self.stats = stats or Stats()
         self.liveness = Liveness()
         self.owned: dict[str, ownership.Group] = {}
+        #: The interfaces each owned address is answered on (missing: this node's choice).
+        self.on: dict[str, tuple[str, ...]] = {}
         self.ownership: Ownership = Ownership(())
         self._due: dict[str, _Due] = {}
         self._state_problem = ""
@@ -168,6 +174,7 @@ class Speaker:
                     failing.setdefault(key, set()).add(node)
         for key in unhealthy_here:
             failing.setdefault(key, set()).add(self.node)
+        present = interfaces_of(facts.leases)
         inputs = (facts.services, facts.endpoint_slices, facts.nodes, facts.state)
         cached = self._inputs
         if cached is None or any(a is not b for a, b in zip(inputs, cached, strict=True)):
@@ -177,10 +184,10 @@ class Speaker:
             self._nodes = {f.name: f for f in map(ownership.node_facts, facts.nodes)}
             self._inputs = inputs
             self._decided = None
-        decision = (frozenset(live), {k: frozenset(v) for k, v in failing.items()})
+        decision = (frozenset(live), {k: frozenset(v) for k, v in failing.items()}, present)
         if self._decided is None or self._decided[0] != decision:
             result = ownership.owners(self._candidates, self._nodes, live, self._state.pools,
-                                      failing)
+                                      failing, present)
             self._decided = (decision, result)
         return self._decided[1]
 
@@ -195,26 +202,35 @@ class Speaker:
         return self.wake_at(now)
 
     def apply(self, owned: Mapping[str, ownership.Group], now: datetime) -> None:
-        """Answer for exactly ``owned``; schedule announcements for the new ones."""
+        """Answer for exactly ``owned``, each address on its group's interfaces for it (else
+        this node's choice); schedule announcements for the new ones and for those whose
+        interfaces changed."""
+        on = {ip: group.interfaces[ip] for ip, group in owned.items() if ip in group.interfaces}
         gained = [ip for ip in owned if ip not in self.owned]
         lost = [ip for ip in self.owned if ip not in owned]
-        if not gained and not lost:
+        moved = [ip for ip in owned if ip in self.owned and on.get(ip) != self.on.get(ip)]
+        if not gained and not lost and not moved:
             self.owned = dict(owned)
             return
-        serving = self.responder.serve(list(owned), self.interfaces)
+        serving = self.responder.serve(list(owned), self.interfaces, on=on)
         for ip, why in sorted(serving.failed.items()):
             self.log(f"cannot answer for {ip}: {why}")
         for ip in lost:
             self._due.pop(ip, None)
             self.log(f"released {ip}")
-        for ip in gained:
+        for ip in gained + moved:
             if ip in serving.failed:
                 continue
             self._due[ip] = _Due(now)
+            if ip in moved:
+                where = ", ".join(on.get(ip, ())) or "this node's own choice of interface"
+                self.log(f"answering for {ip} on {where} now")
+                continue
             services = ", ".join(f"{ns}/{name}" for ns, name in owned[ip].services)
             self.log(f"took over {ip} ({services})")
         self.stats.ownership_changes += len(gained) + len(lost)
         self.owned = {ip: g for ip, g in owned.items() if ip not in serving.failed}
+        self.on = {ip: where for ip, where in on.items() if ip in self.owned}
         self.stats.announced = len(self.owned)
 
     def announce_due(self, now: datetime) -> None:
@@ -233,12 +249,16 @@ class Speaker:
                     del self._due[ip]
         if not due:
             return
-        for interface in self.interfaces or (None,):
+        by_interface: dict[str | None, list[str]] = {}
+        for ip in due:
+            for interface in self.on.get(ip) or self.interfaces or (None,):
+                by_interface.setdefault(interface, []).append(ip)
+        for interface, ips in by_interface.items():
             try:
-                sent = self.announcer.announce(due, interface=interface, count=1, interval=0.0,
+                sent = self.announcer.announce(ips, interface=interface, count=1, interval=0.0,
                                                mode="both")
             except LbctlError as exc:
-                self.log(f"gratuitous announcement of {', '.join(due)} failed: {exc.message}")
+                self.log(f"gratuitous announcement of {', '.join(ips)} failed: {exc.message}")
                 continue
             self.stats.gratuitous_frames += sum(s.frames * len(s.ips) for s in sent)
 
@@ -257,6 +277,7 @@ class Speaker:
                 self.log(f"released {ip}")
             self.stats.ownership_changes += len(self.owned)
         self.owned = {}
+        self.on = {}
         self._due.clear()
         self.stats.announced = 0
 

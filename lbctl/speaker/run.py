@@ -35,7 +35,13 @@ from datetime import datetime
 from lbctl.actions.leases import Elector, utc_now
 from lbctl.actions.reflector import Reflector
 from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
-from lbctl.core.speakers import BGP_ANNOTATION, MACS_ANNOTATION, BGPSummary, macs_text
+from lbctl.core.speakers import (
+    BGP_ANNOTATION,
+    MACS_ANNOTATION,
+    BGPSummary,
+    macs_text,
+    named_interfaces,
+)
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
 from lbctl.ports import (
@@ -106,6 +112,7 @@ class Runner:
         self._dirty = threading.Event()
         self._unhealthy: set[ServiceKey] = set()
         self._macs = ""
+        self._macs_extra: tuple[str, ...] = ()
         self._macs_read_at: datetime | None = None
         wait = self._stopping.wait
         changed = self._dirty.set
@@ -228,14 +235,20 @@ class Runner:
                 return
 
     def _read_macs(self) -> None:
-        """Read this node's interfaces' MACs now and then (``doctor --probe`` maps the MAC that
-        answers for a VIP to a node with them); keep the last good answer on an error."""
+        """Read this node's interfaces' MACs now and then, and at once when the interfaces the
+        pools name change (``doctor --probe`` maps the MAC that answers for a VIP to a node
+        with them; ownership reads a node's interfaces there); keep the last good answer on an
+        error.  With ``--interface``, those alone: the pools' interfaces are not added."""
         now = self.clock()
-        if self._macs_read_at is not None and (now - self._macs_read_at).total_seconds() < RESYNC:
+        extra = () if self.settings.interfaces else named_interfaces(self.speaker.state)
+        if (self._macs_read_at is not None and extra == self._macs_extra
+                and (now - self._macs_read_at).total_seconds() < RESYNC):
             return
         self._macs_read_at = now
+        self._macs_extra = extra
         try:
-            self._macs = macs_text(self.speaker.responder.macs(self.settings.interfaces))
+            self._macs = macs_text(self.speaker.responder.macs(self.settings.interfaces,
+                                                              extra=extra))
         except LbctlError as exc:
             self.log(f"could not read this node's interfaces: {exc.message}")
 

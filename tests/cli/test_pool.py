@@ -347,3 +347,87 @@ def test_pool_set_node_selectors_replace_and_clear(cli: Cli, state: str) -> None
     assert "nodeSelectors" not in statefiles.document(state)["pools"]["edge"]
     both = cli("pool", "set", "edge", "--any-node", "--node-selector", "a=b", "--state", state)
     assert both.code == 2
+
+
+def test_interfaces_are_kept_sorted_and_shown_only_when_set(cli: Cli, state: str) -> None:
+    result = cli("pool", "add", "dmz", "10.0.0.0/30", "--interface", "eth1", "--interface",
+                 "bond1.20", "--interface", "eth1", "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/dmz created\n", "")
+    assert statefiles.document(state)["pools"]["dmz"] == {
+        "addresses": ["10.0.0.0/30"], "autoAssign": True, "avoidBuggyIPs": False,
+        "interfaces": ["bond1.20", "eth1"]}
+    shown = cli("pool", "show", "dmz", "--state", state).out
+    assert ("Announced from:    every node\n"
+            "Interfaces:        bond1.20, eth1 (nodes without one do not announce)\n") in shown
+    doc = json.loads(cli("pool", "show", "dmz", "-o", "json", "--state", state).out)
+    assert doc["interfaces"] == ["bond1.20", "eth1"]
+    cli("pool", "add", "plain", "10.0.1.0/30", "--state", state)
+    assert "Interfaces" not in cli("pool", "show", "plain", "--state", state).out
+    plain = json.loads(cli("pool", "show", "plain", "-o", "json", "--state", state).out)
+    assert "interfaces" not in plain
+    assert "interfaces" not in statefiles.document(state)["pools"]["plain"]
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("eth 1", "interface name 'eth 1' holds ' ' (Linux refuses '/', ':' and whitespace)"),
+    ("eth0/1", "interface name 'eth0/1' holds '/' (Linux refuses '/', ':' and whitespace)"),
+    ("eth0:1", "interface name 'eth0:1' holds ':' (Linux refuses '/', ':' and whitespace)"),
+    ("a-sixteen-chars1", "interface name 'a-sixteen-chars1' is longer than 15 bytes"),
+    ("..", "'..' is not an interface name"),
+    ("", "'' is not an interface name"),
+    ("eth\x1b[0m", "interface name 'eth\\x1b[0m' holds a control character"),
+])
+def test_an_interface_linux_refuses_is_refused(cli: Cli, state: str, name: str,
+                                               problem: str) -> None:
+    result = cli("pool", "add", "dmz", "10.0.0.0/30", "--interface", name, "--state", state)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"lbctl: error: {problem}\nhint: give the name `ip -br link` shows on "
+                          "the nodes (up to 15 characters, no '/', ':' or spaces)\n")
+    assert not Path(state).exists()
+
+
+def test_interfaces_need_layer2(cli: Cli, state: str) -> None:
+    result = cli("pool", "add", "routed", "10.0.0.0/30", "--announce", "bgp", "--interface",
+                 "eth1", "--state", state)
+    assert (result.code, result.err) == (
+        2, "lbctl: error: pool routed announces with bgp only: interfaces do not apply (they "
+           "choose where ARP/NDP is answered)\nhint: announce it in layer 2 too (--announce "
+           "both), or leave the interfaces out\n")
+    assert cli("pool", "add", "both", "10.0.0.0/30", "--announce", "both", "--interface",
+               "eth1", "--state", state).code == 0
+    # announcing over BGP only drops them, as --announce layer2 drops the BGP options
+    assert cli("pool", "set", "both", "--announce", "bgp", "--state", state).code == 0
+    assert "interfaces" not in statefiles.document(state)["pools"]["both"]
+
+
+def test_pool_set_interfaces_replace_and_clear(cli: Cli, state: str) -> None:
+    assert cli("pool", "add", "dmz", "10.0.0.0/30", "--interface", "eth1",
+               "--state", state).code == 0
+    result = cli("pool", "set", "dmz", "--interface", "vlan20", "--interface", "bond0",
+                 "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/dmz configured\n", "")
+    assert statefiles.document(state)["pools"]["dmz"]["interfaces"] == ["bond0", "vlan20"]
+    dry = cli("pool", "set", "dmz", "--any-interface", "--dry-run", "--state", state)
+    assert (dry.code, dry.err) == (0, "")
+    assert dry.out.endswith("-    interfaces: [bond0, vlan20]\n allocations: {}\n holds: {}\n"
+                            "pool/dmz configured (dry run)\n")
+    assert cli("pool", "set", "dmz", "--any-interface", "--state", state).code == 0
+    assert "interfaces" not in statefiles.document(state)["pools"]["dmz"]
+    both = cli("pool", "set", "dmz", "--any-interface", "--interface", "eth1", "--state", state)
+    assert (both.code, both.err) == (
+        2, "lbctl: error: --any-interface drops the interfaces; --interface sets them\n"
+           "hint: give one of them\n")
+
+
+def test_a_state_with_a_bad_interface_is_refused_and_kept(cli: Cli, state: str) -> None:
+    Path(state).write_text("schemaVersion: 1\npools:\n  dmz:\n    addresses: [10.0.0.0/30]\n"
+                           "    interfaces: [eth1, 'eth/2']\n    announce: bgp\n")
+    before = Path(state).read_text()
+    result = cli("pool", "add", "x", "10.0.1.0/30", "--state", state)
+    assert result.code == 4
+    assert result.err.startswith(
+        f"lbctl: error: state file {state} is invalid: pool dmz interfaces: interface name "
+        "'eth/2' holds '/' (Linux refuses '/', ':' and whitespace) (and 1 more problems)\n")
+    assert Path(state).read_text() == before
+    assert "pool dmz has interfaces but announce is bgp: no node answers ARP/NDP for it" in \
+        cli("doctor", "--state", state).out

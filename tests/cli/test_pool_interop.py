@@ -151,7 +151,7 @@ def test_import_from_stdin(cli: Cli, state: str, monkeypatch: pytest.MonkeyPatch
         "name": "tenant-a", "addresses": ["172.20.0.0/25"], "autoAssign": True,
         "avoidBuggyIPs": True, "namespaces": ["team-a", "team-a-staging"],
         "serviceSelectors": ["!canary,tier in (edge,frontend)", "exposure=public"],
-        "nodeSelectors": [],
+        "nodeSelectors": [], "interfaces": ["eth1"],  # the L2Advertisement's
         "priority": 50, "reservations": {},
         "usage": [{"family": "IPv4", "used": 0, "free": 127, "capacity": 127}],  # not .0
     }
@@ -358,9 +358,6 @@ def test_import_crds_from_the_cluster_reads_the_advertisements(
         "lbctl: warning: IPAddressPool metallb-system/labelled: spec.serviceAllocation."
         "namespaceSelectors (environment=prod) not imported: lbctl pools name namespaces, not "
         "namespace labels; the pool serves every namespace\n"
-        "lbctl: warning: L2Advertisement metallb-system/l2: spec.interfaces (eth1) not "
-        "imported: lbctl speakers answer on the interface whose subnet holds the address (else "
-        "the default route's), or on every lbctl speaker --interface, for every pool alike\n"
         "lbctl: warning: IPAddressPool metallb-system/labelled: no L2Advertisement covers it, so "
         "MetalLB does not announce it in layer 2; lbctl speaker announces it from every eligible "
         "node\n"

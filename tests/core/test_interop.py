@@ -77,21 +77,19 @@ def test_metallb_crds() -> None:
     found = interop.from_metallb(objects("metallb-crds.yaml"))
     assert found.pools == (
         pool("production", "192.168.10.0/24", "192.168.9.1-192.168.9.5",
-             "fc00:f853:ccd:e799::/124"),
+             "fc00:f853:ccd:e799::/124", interfaces=["eth1"]),
         pool("expensive", "42.176.25.64/30", "42.176.25.70", auto_assign=False, announce="bgp",
              bgp=Advertisement(local_pref=50)),
         pool("tenant-a", "172.20.0.0/25", avoid_buggy_ips=True, priority=50,
              namespaces=["team-a", "team-a-staging"],
-             selectors=["exposure=public", "tier in (frontend,edge),!canary"]),
+             selectors=["exposure=public", "tier in (frontend,edge),!canary"],
+             interfaces=["eth1"]),
         pool("labelled", "172.20.1.0/28"),  # priority 0 is MetalLB's "no priority"
     )
     assert found.warnings == (
         "IPAddressPool metallb-system/labelled: spec.serviceAllocation.namespaceSelectors "
         "(environment=prod) not imported: lbctl pools name namespaces, not namespace labels; "
         "the pool serves every namespace",
-        "L2Advertisement metallb-system/l2: spec.interfaces (eth1) not imported: lbctl speakers "
-        "answer on the interface whose subnet holds the address (else the default route's), or "
-        "on every lbctl speaker --interface, for every pool alike",
         "IPAddressPool metallb-system/labelled: no L2Advertisement covers it, so MetalLB does "
         "not announce it in layer 2; lbctl speaker announces it from every eligible node",
     )
@@ -162,23 +160,26 @@ spec:
 """
 
 
-def test_metallb_l2advertisements_become_node_selectors() -> None:
+def test_metallb_l2advertisements_become_node_selectors_and_interfaces() -> None:
     """Each pool is announced from the nodes of every advertisement covering it (by name or by
-    the pool's labels); one covering every node wins; interfaces, a pool covered by none, and a
-    name that is no pool are reported, item by item."""
+    the pool's labels); one covering every node wins, and one naming no interface (every
+    interface) wins; a pool covered by none, and a name that is no pool are reported, item by
+    item."""
     found = interop.from_metallb(interop.parse_manifests(L2_ADVERTISEMENTS, "f"))
-    assert [(p.name, p.node_selectors) for p in found.pools] == [
-        ("edge", ("openyurt.io/is-edge-worker=true", "rack=r1")),
-        ("hangzhou", ("apps.openyurt.io/nodepool=hangzhou", "zone in (a,b)")),
-        ("core", ()),  # core-all covers it from every node
-        ("quiet", ()),
+    assert [(p.name, p.node_selectors, p.interfaces) for p in found.pools] == [
+        ("edge", ("openyurt.io/is-edge-worker=true", "rack=r1"), ()),  # edge-workers: every one
+        ("hangzhou", ("apps.openyurt.io/nodepool=hangzhou", "zone in (a,b)"), ()),
+        ("core", (), ()),  # core-all covers it from every node
+        ("quiet", (), ()),
     ]
     assert found.warnings == (
-        "L2Advertisement metallb-system/rack: spec.interfaces (eth1, eth2) not imported: lbctl "
-        "speakers answer on the interface whose subnet holds the address (else the default "
-        "route's), or on every lbctl speaker --interface, for every pool alike",
         "L2Advertisement metallb-system/edge-workers: spec.ipAddressPools names gone, which is "
         "not among the imported pools",
+        "IPAddressPool metallb-system/edge: its L2Advertisements give different nodes different "
+        "interfaces (L2Advertisement metallb-system/edge-workers: every interface on nodes "
+        "openyurt.io/is-edge-worker=true; L2Advertisement metallb-system/rack: eth1, eth2 on "
+        "nodes rack=r1); lbctl answers on each speaker's own choice of interface on every node "
+        "that announces it",
         "IPAddressPool metallb-system/quiet: no L2Advertisement covers it, so MetalLB does not "
         "announce it in layer 2; lbctl speaker announces it from every eligible node",
     )
@@ -200,6 +201,109 @@ spec:
         ("core", ()),
         ("quiet", ("rack=r1",)),
     ]
+
+
+INTERFACES = """\
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: dmz, namespace: metallb-system}
+spec: {addresses: [10.0.7.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lab, namespace: metallb-system}
+spec: {addresses: [10.0.8.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: dmz-a, namespace: metallb-system}
+spec:
+  ipAddressPools: [dmz, lab]
+  nodeSelectors: [{matchLabels: {rack: r1}}]
+  interfaces: [eth1, bond0]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: dmz-b, namespace: metallb-system}
+spec:
+  ipAddressPools: [dmz]
+  nodeSelectors: [{matchLabels: {rack: r1}}]
+  interfaces: [eth1, vlan20]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: lab-b, namespace: metallb-system}
+spec:
+  ipAddressPools: [lab]
+  nodeSelectors: [{matchLabels: {kubernetes.io/hostname: hostb}}]
+  interfaces: [ens18]
+"""
+
+
+def test_l2advertisement_interfaces_are_united_and_a_per_node_pairing_is_warned_about() -> None:
+    """MetalLB's documented rule: a pool is announced on the union of the interfaces of every
+    advertisement covering it.  dmz: two advertisements for the same nodes, exact.  lab: eth1
+    and bond0 on rack r1 but ens18 on hostb only; lbctl keeps one list for all the nodes."""
+    found = interop.from_metallb(interop.parse_manifests(INTERFACES, "f"))
+    assert [(p.name, p.node_selectors, p.interfaces) for p in found.pools] == [
+        ("dmz", ("rack=r1",), ("bond0", "eth1", "vlan20")),
+        ("lab", ("rack=r1", "kubernetes.io/hostname=hostb"), ("bond0", "ens18", "eth1")),
+    ]
+    assert found.warnings == (
+        "IPAddressPool metallb-system/lab: its L2Advertisements give different nodes different "
+        "interfaces (L2Advertisement metallb-system/dmz-a: eth1, bond0 on nodes rack=r1; "
+        "L2Advertisement metallb-system/lab-b: ens18 on nodes kubernetes.io/hostname=hostb); "
+        "lbctl answers on bond0, ens18, eth1 on every node that announces it",)
+
+
+def test_an_advertisement_naming_no_interface_means_every_interface() -> None:
+    text = INTERFACES + """\
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: all-of-dmz, namespace: metallb-system}
+spec: {ipAddressPools: [dmz], nodeSelectors: [{matchLabels: {rack: r1}}]}
+"""
+    found = interop.from_metallb(interop.parse_manifests(text, "f"))
+    assert [(p.name, p.interfaces) for p in found.pools][0] == ("dmz", ())
+    assert len(found.warnings) == 1  # lab's, as before: dmz's nodes all get every interface
+
+
+@pytest.mark.parametrize("name", ["eth0/1", "a" * 16, "eth 1", "eth0:1", ".."])
+def test_an_interface_linux_refuses_is_refused_naming_the_advertisement(name: str) -> None:
+    text = INTERFACES.replace("interfaces: [ens18]", f"interfaces: [{name!r}]")
+    with pytest.raises(UsageError) as caught:
+        interop.from_metallb(interop.parse_manifests(text, "f"))
+    assert caught.value.message.startswith(
+        "L2Advertisement metallb-system/lab-b: spec.interfaces: ")
+    assert caught.value.hint == ("fix the L2Advertisement; a Linux interface name has at most "
+                                 "15 characters, no '/', ':' or whitespace")
+
+
+def test_interfaces_round_trip_through_metallb() -> None:
+    state = state_of(
+        replace(pool("dmz", "10.0.7.0/28"), interfaces=("bond0", "eth1")),
+        replace(pool("edge", "10.0.1.0/28"), node_selectors=("rack=r1",),
+                interfaces=("vlan20",)),
+        pool("core", "10.0.3.0/28"))
+    exported = interop.to_metallb(state)
+    advertisements = [(d["metadata"]["name"], d["spec"]) for d in exported.documents
+                      if d["kind"] == "L2Advertisement"]
+    assert advertisements == [
+        ("lbctl", {"ipAddressPools": ["core"]}),
+        ("lbctl-dmz", {"ipAddressPools": ["dmz"], "interfaces": ["bond0", "eth1"]}),
+        ("lbctl-edge", {"ipAddressPools": ["edge"],
+                        "nodeSelectors": [{"matchLabels": {"rack": "r1"}}],
+                        "interfaces": ["vlan20"]}),
+    ]
+    assert exported.warnings == (
+        "pool dmz: MetalLB chooses the node that announces an address without looking at "
+        "interfaces (bond0, eth1): a node that has none of them would hold the address and "
+        "stay silent (lbctl leaves such nodes out); give the pool node selectors that match "
+        "the nodes with them",)
+    back = interop.from_metallb(exported.documents)
+    assert (sorted(back.pools, key=lambda p: p.name), back.warnings) == (
+        sorted(state.pools.values(), key=lambda p: p.name), ())
 
 
 def test_pools_announced_over_bgp_only_get_no_l2advertisement() -> None:

@@ -22,8 +22,8 @@ def hashed_order(ip: str, nodes: tuple[str, ...] = LIVE) -> list[str]:
 
 
 def cand(name: str, *ips: str, pool: str = "p", local: bool = False,
-         endpoints: tuple[str, ...] = LIVE) -> Candidate:
-    return Candidate(("ns", name), ips, pool, local, frozenset(endpoints))
+         endpoints: tuple[str, ...] = LIVE, interfaces: tuple[str, ...] = ()) -> Candidate:
+    return Candidate(("ns", name), ips, pool, local, frozenset(endpoints), interfaces)
 
 
 def test_owner_is_the_lowest_hash_of_node_and_first_address() -> None:
@@ -111,6 +111,52 @@ def test_selectors_are_alternatives() -> None:
     assert set(group.ranking) == {"n1", "n3"}
 
 
+@pytest.mark.parametrize(("present", "owner_interfaces"), [
+    ({"n1": {"eth0"}, "n2": {"eth0", "eth1"}, "n3": {"eth1", "bond0"}}, None),
+    ({"n1": {"eth0"}, "n2": {"eth0"}, "n3": {"bond0"}}, ()),  # nobody has eth1
+])
+def test_pool_interfaces_leave_out_nodes_without_one(
+        present: dict[str, set[str]], owner_interfaces: tuple[str, ...] | None) -> None:
+    ip = "10.0.0.1"
+    wanted = ("eth1", "bond0")
+    result = own.owners([cand("web", ip, interfaces=wanted)], NODES, LIVE,
+                        interfaces=present)
+    group = result.groups[0]
+    having = [n for n in hashed_order(ip) if set(wanted) & present[n]]
+    assert group.ranking == tuple(having)
+    assert group.rejected == {n: own.NO_INTERFACE for n in LIVE if n not in having}
+    if not having:
+        assert group.owner is None
+        assert group.reason == f"no eligible node: {own.NO_INTERFACE}"
+        assert group.interfaces == {}
+    else:  # the owner answers on the pool's interfaces it has, in the pool's order
+        assert group.owner == having[0]
+        assert group.interfaces == {ip: own.interfaces_on(wanted, present[having[0]])}
+        assert group.interfaces[ip] == tuple(i for i in wanted if i in present[having[0]])
+
+
+def test_interfaces_matter_only_for_pools_that_name_some() -> None:
+    plain = own.owners([cand("web", "10.0.0.1")], NODES, LIVE, interfaces={})
+    assert plain.groups[0].ranking == tuple(hashed_order("10.0.0.1"))
+    assert plain.groups[0].interfaces == {}
+    # a node that publishes nothing (an older speaker) holds no interface
+    named = own.owners([cand("web", "10.0.0.1", interfaces=("eth1",))], NODES, LIVE,
+                       interfaces={"n2": {"eth1"}})
+    assert (named.owner_of("10.0.0.1"), named.groups[0].interfaces) == (
+        "n2", {"10.0.0.1": ("eth1",)})
+
+
+def test_every_address_of_a_group_is_answered_on_the_owners_interfaces() -> None:
+    a = cand("a", "10.0.0.9", "fd00::9", interfaces=("eth1", "eth2"))
+    b = cand("b", "fd00::9", interfaces=("eth1", "eth2"))  # shares a's IPv6 address
+    present = {"n1": {"eth0"}, "n2": {"eth2"}, "n3": {"eth1", "eth2"}}
+    group = own.owners([a, b], NODES, LIVE, interfaces=present).groups[0]
+    assert group.services == (("ns", "a"), ("ns", "b"))
+    assert group.rejected == {"n1": own.NO_INTERFACE}
+    where = own.interfaces_on(("eth1", "eth2"), present[str(group.owner)])
+    assert group.interfaces == {"10.0.0.9": where, "fd00::9": where}
+
+
 def test_local_traffic_policy_follows_endpoints() -> None:
     result = own.owners([cand("web", "10.0.0.1", local=True, endpoints=("n2",))], NODES, LIVE)
     group = result.groups[0]
@@ -186,6 +232,9 @@ def test_announced_needs_recorded_published_and_an_endpoint() -> None:
         Candidate(("ns", "ok"), ("10.0.0.1", "10.0.0.2"), "p", False, frozenset({"n1"})),
         Candidate(("ns", "local"), ("10.0.0.5",), "p", True, frozenset({"n1"})),
     ]
+    named = State(pools={"p": Pool("p", ("10.0.0.0/24",), interfaces=("eth1",))},
+                  allocations=state.allocations)
+    assert [c.interfaces for c in own.announced(named, services, endpoints)] == [("eth1",)] * 2
 
 
 @pytest.mark.parametrize(("mode", "answered"), [("layer2", True), ("both", True),

@@ -78,6 +78,16 @@ def test_round_trip() -> None:
     assert decode(encode(golden_state())) == golden_state()
 
 
+def test_interfaces_are_written_after_the_node_selectors_and_read_back() -> None:
+    dmz = pool("dmz", "198.51.100.0/28", node_selectors=["zone=a"],
+               interfaces=["vlan20", "eth1"])
+    text = encode(state_of(dmz))
+    assert text.startswith("schemaVersion: 1\npools:\n  dmz:\n    addresses: [198.51.100.0/28]\n"
+                           "    autoAssign: true\n    avoidBuggyIPs: false\n"
+                           "    nodeSelectors: [zone=a]\n    interfaces: [eth1, vlan20]\n")
+    assert decode(text).pools["dmz"] == dmz
+
+
 def test_yaml_look_alikes_stay_strings() -> None:
     """Names YAML 1.1 would read as booleans, nulls or numbers survive a round trip."""
     odd = pool("no", "10.0.0.0/24", namespaces=["on", "123", "null"])
@@ -242,6 +252,19 @@ def test_too_new_schema_says_to_upgrade() -> None:
                       "10.0.0.128-10.0.0.255",
                       "pools b and c overlap: 10.0.1.0/24 and 10.0.1.255 share 10.0.1.255"],
                      id="overlap"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24], "
+                     "interfaces: eth1}\n",
+                     ["pool a: interfaces must be a list of strings (line 3, column 45)"],
+                     id="interfaces-not-list"),
+        pytest.param("schemaVersion: 1\npools:\n  a: {addresses: [10.0.0.0/24], "
+                     "interfaces: [eth1, 'bond 0', 'a-sixteen-chars1'], announce: bgp}\n",
+                     ["pool a interfaces: interface name 'bond 0' holds ' ' (Linux refuses '/', "
+                      "':' and whitespace)",
+                      "pool a interfaces: interface name 'a-sixteen-chars1' is longer than 15 "
+                      "bytes",
+                      "pool a has interfaces but announce is bgp: no node answers ARP/NDP for "
+                      "it"],
+                     id="interfaces"),
         pytest.param(POOLS.replace("gw}", "gw, 10.0.1.1: x, 10.0.0.01: y}"),
                      ["pool a reservation: 10.0.1.1 is in pool b, not in pool a",
                       "pool a reservation: '10.0.0.01' is not an IP address"],

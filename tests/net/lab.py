@@ -40,7 +40,7 @@ schemaVersion: 1
 pools:
   lan:
     addresses: [10.9.0.100-10.9.0.120, 'fd00:9::100-fd00:9::120']
-{extra_pools}allocations:
+{lan_interfaces}{extra_pools}allocations:
   shop:
 {allocations}"""
 
@@ -126,9 +126,11 @@ class Lab:
     # -- cluster objects --------------------------------------------------------------------
 
     def set_state(self, allocations: dict[str, list[str]],
-                  pools: dict[str, tuple[str, list[str]]] | None = None) -> None:
+                  pools: dict[str, tuple[str, list[str]]] | None = None,
+                  interfaces: Iterable[str] = ()) -> None:
         """Record ``allocations`` (Service name -> IPs) in pool ``lan`` (or the pool named in
-        ``pools``: name -> (its addresses, its node selectors))."""
+        ``pools``: name -> (its addresses, its node selectors)); ``interfaces``: pool
+        ``lan``'s."""
         extra = ""
         for pool, (addresses, selectors) in (pools or {}).items():
             extra += f"  {pool}:\n    addresses: [{addresses}]\n"
@@ -138,7 +140,10 @@ class Lab:
             f"    {svc}: {{ips: [{', '.join(repr(ip) for ip in ips)}], "
             f"pool: {self._pool_of(ips[0], pools)}}}\n"
             for svc, ips in allocations.items())
-        text = STATE.format(extra_pools=extra, allocations=lines or "    {}\n")
+        named = list(interfaces)
+        text = STATE.format(
+            lan_interfaces=f"    interfaces: [{', '.join(named)}]\n" if named else "",
+            extra_pools=extra, allocations=lines or "    {}\n")
         self.api.put_object({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
@@ -154,8 +159,10 @@ class Lab:
         return "lan"
 
     def owner(self, ip: str, live: Iterable[str] | None = None) -> str | None:
-        """The owner of ``ip`` by the core rule, from what the fake apiserver holds."""
+        """The owner of ``ip`` by the core rule, from what the fake apiserver holds (the
+        nodes' interfaces as their Leases publish them)."""
         from lbctl.core import service as svc_core
+        from lbctl.core.speakers import interfaces_of
         from lbctl.speaker.loop import read_state
 
         state = read_state(self.api.get_object("configmaps", "lbctl-state", "kube-system"))
@@ -164,7 +171,8 @@ class Lab:
             svc_core.ready_nodes(self.api.objects_of("endpointslices")))
         nodes = {f.name: f for f in map(ownership.node_facts, self.api.objects_of("nodes"))}
         result = ownership.owners(candidates, nodes, self.nodes if live is None else live,
-                                  state.pools)
+                                  state.pools,
+                                  interfaces=interfaces_of(self.api.objects_of("leases")))
         return result.owner_of(ip)
 
     # -- speakers ---------------------------------------------------------------------------

@@ -180,6 +180,18 @@ class Lan:
         sh("ip", "-n", namespace, "link", "set", "lo", "up")
         return namespace
 
+    def plug(self, name: str, ifname: str, *addresses: str) -> None:
+        """Another interface ``ifname`` for host ``name``, on the same segment, up, with
+        ``addresses`` (CIDR; none: only its IPv6 link-local one)."""
+        namespace = f"{self.tag}-{name}"
+        peer = f"p-{name}-{ifname}"
+        sh("ip", "link", "add", ifname, "netns", namespace, "type", "veth",
+           "peer", "name", peer, "netns", self.hub)
+        sh("ip", "-n", self.hub, "link", "set", peer, "master", "br0", "up")
+        for address in addresses:
+            sh("ip", "-n", namespace, "addr", "add", address, "dev", ifname)
+        sh("ip", "-n", namespace, "link", "set", ifname, "up")
+
     def close(self) -> None:
         for namespace in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)

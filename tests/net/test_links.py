@@ -149,3 +149,16 @@ def test_macs_are_those_of_the_interfaces_an_answer_may_come_from() -> None:
                             "eth1": "02:00:00:00:00:02", "eth3": "02:00:00:00:00:04",
                             "vlan7": "02:00:00:00:00:07"}
     assert found.macs(["veth1a2b", "gone0"]) == {"veth1a2b": "aa:00:00:00:00:0a"}
+
+
+def test_interfaces_pools_name_are_added_when_up_and_arp_capable() -> None:
+    """A pool's interface needs no address (a VLAN carrying only VIPs); a down one, a NOARP
+    one or one the host lacks is left out, so the node is not eligible for that pool."""
+    host = [*HOST, link("vlan20", "02:00:00:00:00:14", UP)]
+    found = Links(ifaces=parse_addr(host), default_route={4: "eth1", 6: None}.__getitem__)
+    default = found.macs()
+    assert "vlan20" not in default
+    assert found.macs(extra=["vlan20", "eth2", "kube-ipvs0", "gone0"]) == {
+        **default, "vlan20": "02:00:00:00:00:14"}
+    assert found.macs(["eth0"], extra=["vlan20"]) == {"eth0": "02:00:00:00:00:01",
+                                                      "vlan20": "02:00:00:00:00:14"}

@@ -401,3 +401,45 @@ def test_metrics_count_what_the_speaker_did(lab: Lab) -> None:
     idle = lab.lan.run(lab.ns[other], _metrics)
     assert idle["lbctl_speaker_addresses_announced"] == 0
     assert idle["lbctl_speaker_ownership_changes_total"] % 2 == 0
+
+
+def _published(lab: Lab, node: str, wanted: str, within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        lease = lab.api.get_object("leases", f"lbctl-speaker-{node}", "kube-system")
+        if lease and wanted in (lease["metadata"].get("annotations") or {}).get(
+                "lbctl.io/macs", ""):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{node} does not publish {wanted}:\n{lab.log(node)}")
+
+
+def test_a_pools_interfaces_choose_the_owner_and_the_interface_that_answers(lab: Lab) -> None:
+    """The hash's runner-up gets a second interface on the segment, lan1, with no address; the
+    pool names lan1: that node alone may own the addresses and answers (ARP and NDP) and
+    announces from lan1 only, never from its lan0.  Without the interfaces the hash decides
+    again, on each node's own interface."""
+    from lbctl.core.ownership import score
+
+    first, second, _ = sorted(lab.nodes, key=lambda n: score(n, VIP))
+    lab.lan.plug(second, "lan1")
+    lan1 = lab.lan.mac(lab.ns[second], "lan1")
+    lab.set_state({"web": [VIP, VIP6]}, interfaces=["lan1"])
+    lab.api.put_object(service("web", [VIP, VIP6]))
+    lab.api.put_object(endpoint_slice("web", lab.nodes))
+    lab.start()
+    _published(lab, second, f"lan1={lan1}")
+    assert lab.owner(VIP) == second
+    lab.wait_for(VIP, [None])  # one answer, from a MAC that is no node's lan0 ...
+    lab.wait_for(VIP6, [None])
+    for _ in range(3):
+        assert lab.probe([VIP, VIP6]) == [(lan1,), (lan1,)]  # ... but lan1's
+    lab.lan.run(lab.client, _resolve, VIP)
+    assert lab.lan.neighbour(lab.client, VIP)["lladdr"] == lan1  # type: ignore[index]
+    assert f"took over {VIP} (shop/web)" in lab.log(second)
+    # the pool drops its interfaces: the hash's winner answers, from its lan0, and its
+    # gratuitous ARP moves the client's entry without the client asking
+    lab.set_state({"web": [VIP, VIP6]})
+    _wait_neighbour(lab, VIP, lab.macs[first], within=10)
+    lab.wait_for(VIP, [first])
+    lab.wait_for(VIP6, [first])

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from lbctl.core import leases
+from lbctl.core.ownership import score
+from lbctl.core.speakers import MACS_ANNOTATION
 from lbctl.ports import Answering, Sent, Serving
 from lbctl.speaker.loop import (
     GRATUITOUS_SCHEDULE,
@@ -35,8 +37,10 @@ class FakeResponder:
         self.calls: list[list[str]] = []
         self.failing = set(failing)
 
-    def serve(self, ips: Collection[str], interfaces: Sequence[str] = ()) -> Serving:
+    def serve(self, ips: Collection[str], interfaces: Sequence[str] = (), *,
+              on: Mapping[str, Sequence[str]] | None = None) -> Serving:
         self.calls.append(sorted(ips))
+        self.on = dict(on or {})
         ok = tuple(ip for ip in ips if ip not in self.failing)
         return Serving((Answering(ok, "eth0", "02:00:00:00:00:01", "test"),) if ok else (),
                        {ip: "no interface" for ip in ips if ip in self.failing})
@@ -44,7 +48,8 @@ class FakeResponder:
     def answered(self) -> Mapping[str, int]:
         return {}
 
-    def macs(self, interfaces: Sequence[str] = ()) -> Mapping[str, str]:
+    def macs(self, interfaces: Sequence[str] = (), *,
+             extra: Sequence[str] = ()) -> Mapping[str, str]:
         return {"eth0": "02:00:00:00:00:01"}
 
     def close(self) -> None:
@@ -54,9 +59,11 @@ class FakeResponder:
 class FakeAnnouncer:
     def __init__(self) -> None:
         self.rounds: list[list[str]] = []
+        self.interfaces: list[str | None] = []  # the interface of each round
 
     def announce(self, ips: Sequence[str], **options: Any) -> list[Sent]:
         self.rounds.append(list(ips))
+        self.interfaces.append(options.get("interface"))
         return [Sent(tuple(ips), "eth0", "02:00:00:00:00:01", 2, "test")]
 
     def probe(self, *args: Any, **kwargs: Any) -> Any:
@@ -64,16 +71,16 @@ class FakeAnnouncer:
 
 
 def lease(node: str, at: datetime, *, holder: str | None = None,
-          unhealthy: str = "") -> dict[str, Any]:
+          unhealthy: str = "", macs: str = "") -> dict[str, Any]:
     body = leases.claimed(None, node if holder is None else holder, at, 2,
-                          namespace="kube-system", name=lease_name(node))
-    if unhealthy:
-        body["metadata"]["annotations"] = {UNHEALTHY_ANNOTATION: unhealthy}
+                          namespace="kube-system", name=lease_name(node),
+                          annotations={UNHEALTHY_ANNOTATION: unhealthy or None,
+                                       MACS_ANNOTATION: macs or None})
     return body
 
 
 def facts(lease_objs: list[dict[str, Any]], *, policy: str = "Cluster",
-          endpoints: Sequence[str] = NODES) -> Facts:
+          endpoints: Sequence[str] = NODES, state: str = STATE) -> Facts:
     return Facts(
         services=[{"metadata": {"namespace": "shop", "name": "web"},
                    "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy},
@@ -83,7 +90,7 @@ def facts(lease_objs: list[dict[str, Any]], *, policy: str = "Cluster",
                           "endpoints": [{"nodeName": n} for n in endpoints]}],
         nodes=[{"metadata": {"name": n}} for n in NODES],
         leases=lease_objs,
-        state={"data": {"state.yaml": STATE}},
+        state={"data": {"state.yaml": state}},
     )
 
 
@@ -198,3 +205,51 @@ def test_stop_releases_everything() -> None:
     speaker.sync(facts([lease(n, T0) for n in NODES]), T0, self_alive=True)
     speaker.stop()
     assert responder.calls == [[VIP], []] and speaker.owned == {}
+
+
+NAMED = STATE.replace("p: {addresses: [192.0.2.0/24]}",
+                      "p: {addresses: [192.0.2.0/24], interfaces: [eth1, vlan9]}")
+
+
+def test_a_pools_interfaces_choose_the_owner_and_where_it_answers_and_announces() -> None:
+    """n? without eth1 or vlan9 may not own the address; the owner answers and announces on
+    the pool's interfaces it publishes, nowhere else."""
+    macs = {"n1": "eth0=02:00:00:00:00:01", "n2": "eth1=02:00:00:00:00:02",
+            "n3": "eth1=02:00:00:00:00:03,vlan9=02:00:00:00:00:13"}
+    published = [lease(n, T0, macs=macs[n]) for n in NODES]
+    owner = min(("n2", "n3"), key=lambda n: score(n, VIP))
+    where = ["eth1"] if owner == "n2" else ["eth1", "vlan9"]
+    speaker, responder, announcer = speaker_for(owner)
+    speaker.sync(facts(published, state=NAMED), T0, self_alive=True)
+    assert responder.calls == [[VIP]] and responder.on == {VIP: tuple(where)}
+    assert announcer.rounds == [[VIP]] * len(where) and announcer.interfaces == where
+    for node in NODES:
+        if node != owner:
+            other, other_responder, _ = speaker_for(node)
+            other.sync(facts(published, state=NAMED), T0, self_alive=True)
+            assert other_responder.calls == []
+
+
+def test_changed_interfaces_of_an_owned_address_are_served_and_announced_again() -> None:
+    owner, _ = owner_and_others()
+    published = [lease(n, T0, macs="eth1=02:00:00:00:00:02") for n in NODES]
+    lines: list[str] = []
+    responder, announcer = FakeResponder(), FakeAnnouncer()
+    speaker = Speaker(owner, responder, announcer, log=lines.append)
+    speaker.sync(facts(published, state=NAMED), T0, self_alive=True)
+    assert (responder.on, announcer.interfaces) == ({VIP: ("eth1",)}, ["eth1"])
+    speaker.sync(facts(published), T0 + timedelta(seconds=10), self_alive=True)
+    assert responder.calls == [[VIP], [VIP]] and responder.on == {}
+    assert announcer.interfaces == ["eth1", None]  # the default choice, announced at once
+    assert lines[-1] == f"answering for {VIP} on this node's own choice of interface now"
+    assert speaker.stats.ownership_changes == 1  # it never stopped owning it
+
+
+def test_a_node_publishing_no_interfaces_owns_nothing_of_a_pool_that_names_some() -> None:
+    lines: list[str] = []
+    speaker = Speaker("n1", FakeResponder(), FakeAnnouncer(), log=lines.append)
+    speaker.sync(facts([lease(n, T0) for n in NODES], state=NAMED), T0, self_alive=True)
+    assert speaker.owned == {} and lines == []
+    group = speaker.ownership.groups[0]
+    assert group.owner is None and group.reason == "no eligible node: none of the pool's " \
+                                                   "interfaces here"

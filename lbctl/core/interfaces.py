@@ -1,4 +1,4 @@
-"""Network interface names, as a pool's ``interfaces`` and ``lbctl speaker --interface`` hold them.
+"""Network interface names, as a pool's ``interfaces`` holds them.
 
 A pool may name the interfaces its addresses are answered on (ARP/NDP, gratuitous frames):
 MetalLB's ``L2Advertisement.interfaces``; which node may then own an address is

@@ -73,7 +73,10 @@ def test_rounds_start_interval_apart(lan: Lan, pair: tuple[str, str]) -> None:
     times = [f.at for f in seen if ARP in Ether(f.data) and Ether(f.data).src == lan.mac(a)]
     assert len(times) == 6
     rounds = times[0::2]
-    assert rounds[1] - rounds[0] > 0.15 and rounds[2] - rounds[1] > 0.15, times
+    # Rounds are paced from the start (round k at start + k * interval), so a late first round
+    # shortens the next gap: judge the span, and only that no two rounds go back to back.
+    assert rounds[2] - rounds[0] > 0.25, times
+    assert rounds[1] - rounds[0] > 0.05 and rounds[2] - rounds[1] > 0.05, times
     assert rounds[2] - rounds[0] < 0.8, times  # paced from the start, not stretched by delays
     assert all(times[i + 1] - times[i] < 0.1 for i in (0, 2, 4)), times  # a round goes at once
 

@@ -766,3 +766,45 @@ def test_the_proxy_environment_and_no_proxy(
     monkeypatch.setenv("NO_PROXY", "kubernetes.invalid")
     with pytest.raises(UnreachableError, match="cannot resolve the host name"):
         kube.connect(str(path), timeout=2.0).server_version()
+
+
+@pytest.mark.parametrize(("no_proxy", "covered"), [
+    ("10.0.0.0/8", True),  # a network in CIDR notation (the official client, kubectl)
+    ("10.1.2.3", True),
+    ("10.1.2.3/32,example.com", True),
+    ("192.168.0.0/16", False),
+    ("*", True),
+    ("fd00::/8", False),
+    ("", False),
+])
+def test_no_proxy_covers_an_ip_server_by_network(no_proxy: str, covered: bool) -> None:
+    from lbctl.kube.transport import environment_proxy
+
+    env = {"HTTPS_PROXY": "http://proxy.invalid:3128", "NO_PROXY": no_proxy}
+    expected = None if covered else "http://proxy.invalid:3128"
+    assert environment_proxy("https://10.1.2.3:6443", env) == expected
+
+
+@pytest.mark.parametrize(("no_proxy", "covered"), [
+    ("example.com", True), (".example.com", True), ("api.example.com:6443", True),
+    ("api.example.com:443", False), ("ample.com", False), ("10.0.0.0/8", False),
+])
+def test_no_proxy_covers_a_named_server(no_proxy: str, covered: bool) -> None:
+    from lbctl.kube.transport import environment_proxy
+
+    env = {"https_proxy": "http://proxy.invalid:3128", "no_proxy": no_proxy}
+    expected = None if covered else "http://proxy.invalid:3128"
+    assert environment_proxy("https://api.example.com:6443", env) == expected
+
+
+def test_no_proxy_network_reaches_the_server_directly(
+    kube_server: FakeKubeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NO_PROXY=127.0.0.0/8 (a CIDR, as kubectl and the official client read it): the server
+    on loopback is spoken to directly, not through the proxy (which does not exist)."""
+    path = kube_server.write_kubeconfig(tmp_path / "kc")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    assert kube.connect(str(path), timeout=2.0).server_version() == "v1.30.4"

@@ -332,11 +332,10 @@ def build(config: ClusterConfig, env: Mapping[str, str]) -> Any:
 
 def environment_proxy(server: str, env: Mapping[str, str]) -> str | None:
     """``HTTPS_PROXY``/``HTTP_PROXY`` for the server's scheme unless ``NO_PROXY`` covers it
-    (the official client's rule).  Any scheme: the caller decides whether it can use it."""
+    (the official client's rule, :func:`no_proxy_covers`).  Any scheme: the caller decides
+    whether it can use it."""
     if not any(env.get(name) for name in _PROXY_VARIABLES):
         return None
-    import urllib.request
-
     parts = urlsplit(server)
     scheme = parts.scheme
     proxy = (env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
@@ -344,7 +343,39 @@ def environment_proxy(server: str, env: Mapping[str, str]) -> str | None:
     if not proxy:
         return None
     no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    if no_proxy and bypass(parts.hostname or "", {"no": no_proxy}):
+    if no_proxy and no_proxy_covers(server, no_proxy):
         return None
     return proxy
+
+
+def no_proxy_covers(server: str, no_proxy: str) -> bool:
+    """Whether a ``NO_PROXY`` list covers ``server``, as the official client (and kubectl)
+    read it: ``*``; a host name, itself or as a domain suffix (a leading dot optional), with or
+    without its port; an IP address or a network in CIDR notation (``10.0.0.0/8``)."""
+    parts = urlsplit(server)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return True
+    netloc = parts.netloc.lower().rpartition("@")[2]
+    import ipaddress
+
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    for entry in (item.strip().lower() for item in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if ip is not None:
+            try:
+                if ip in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+        entry = entry.lstrip(".")
+        if host == entry or host.endswith("." + entry) or netloc == entry or (
+                netloc.endswith("." + entry)):
+            return True
+    return False

@@ -702,7 +702,8 @@ def check_probe(ctx: Context) -> list[Finding]:
                         "nodes' layer-2 segment")]
     answered = ctx.need(probes)
     if not answered:
-        return _ok("no address is allocated, so there is nothing to probe")
+        return _ok("no address of a layer2 or both pool is allocated, so there is nothing to "
+                   "probe")
     refs = {ip: record.ref for record in ctx.state.allocations.values() for ip in record.ips}
     computed = _speakers(ctx)
     if isinstance(computed, speakers.Status):

@@ -99,7 +99,8 @@ def test_nothing_allocated_means_nothing_to_probe(tmp_path: Path) -> None:
     announcer = FakeAnnouncer({})
     result = _probe(tmp_path, announcer, "schemaVersion: 1\npools: {}\n")
     assert announcer.asked == []
-    assert result.findings[0].message == "no address is allocated, so there is nothing to probe"
+    assert result.findings[0].message == (
+        "no address of a layer2 or both pool is allocated, so there is nothing to probe")
 
 
 def test_an_invalid_state_is_not_probed(tmp_path: Path) -> None:
@@ -231,3 +232,37 @@ def test_without_speakers_only_one_mac_is_required(tmp_path: Path) -> None:
     result = next(r for r in checks.diagnose(facts) if r.id == "net.probe")
     assert [f.message for f in result.findings] == [
         "each of the 3 allocated addresses is answered by exactly one MAC"]
+
+
+BGP_STATE = """\
+schemaVersion: 1
+pools:
+  default: {addresses: [192.0.2.10-192.0.2.19]}
+  routed: {addresses: [198.51.100.0/24], announce: bgp}
+  dual: {addresses: [203.0.113.0/24], announce: both}
+allocations:
+  web:
+    frontend: {ips: [192.0.2.10], pool: default}
+    api: {ips: [198.51.100.7], pool: routed}
+    shop: {ips: [203.0.113.9], pool: dual}
+"""
+
+
+def test_a_bgp_pool_is_not_probed(tmp_path: Path) -> None:
+    """A bgp pool's addresses are routed, never answered by ARP/NDP: nobody answering for
+    them is right, so they are not probed (no 'no node announces it', no 'arp announce' hint)."""
+    announcer = FakeAnnouncer({"192.0.2.10": (ONE,), "203.0.113.9": (TWO,)})
+    result = _probe(tmp_path, announcer, BGP_STATE)
+    assert announcer.asked == [(["192.0.2.10", "203.0.113.9"], "eth1", 0.5)]
+    assert (result.status, [f.message for f in result.findings]) == (
+        "pass", ["each of the 2 allocated addresses is answered by exactly one MAC"])
+
+
+def test_only_bgp_addresses_means_nothing_to_probe(tmp_path: Path) -> None:
+    announcer = FakeAnnouncer({})
+    state = BGP_STATE.replace("    frontend: {ips: [192.0.2.10], pool: default}\n", "").replace(
+        "    shop: {ips: [203.0.113.9], pool: dual}\n", "")
+    result = _probe(tmp_path, announcer, state)
+    assert announcer.asked == []
+    assert (result.status, result.findings[0].message) == (
+        "pass", "no address of a layer2 or both pool is allocated, so there is nothing to probe")

@@ -5,7 +5,9 @@ Owns three decisions and nothing about frames or sockets (those belong to the
 :class:`~lbctl.ports.Announcer` port):
 
 * **targets**: an address, ``svc/NAME`` (the addresses allocated to that Service in the state),
-  or every allocated address (optionally of one pool); canonical, each once, in the order given;
+  or every allocated address of a pool announced by layer 2 (optionally of one pool: a ``bgp``
+  pool's addresses are routed, never answered by ARP/NDP); canonical, each once, in the order
+  given;
 * **safety**: an address in no pool is refused unless forced.  Gratuitous ARP for an address
   that another host owns redirects that host's traffic here: it is ARP spoofing;
 * **verdicts**: a probe answers one of two questions.  "Is it free?" (the default) is yes when
@@ -56,9 +58,14 @@ def targets(
     if all_allocated:
         if pool is not None and pool not in state.pools:
             raise NotFoundError(f"pool {pool} does not exist", hint="see lbctl pool list")
+        if pool is not None and not state.by_layer2(pool):
+            raise RefusedError(
+                f"pool {pool} is announced over BGP only: no host answers ARP/NDP for its "
+                "addresses, the routers route them to the nodes",
+                hint=f"to answer ARP/NDP for them too: lbctl pool set {pool} --announce both")
         for key in sorted(state.allocations):
             allocated = state.allocations[key]
-            if pool is None or allocated.pool == pool:
+            if (pool is None or allocated.pool == pool) and state.by_layer2(allocated.pool):
                 found.extend(allocated.ips)
     for arg in args:
         prefix = next((p for p in _SERVICE_PREFIXES if arg.startswith(p)), None)

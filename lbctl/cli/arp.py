@@ -61,7 +61,8 @@ def announce(
         help="IP addresses, or svc/NAME for the addresses allocated to a Service (in -n NS).",
         show_default=False)] = None,
     all_allocated: Annotated[bool, typer.Option(
-        "--all", help="Every allocated address in the state.")] = False,
+        "--all", help="Every allocated address in the state, but those of pools announced "
+                      "over BGP only (announce: bgp).")] = False,
     pool: Annotated[str | None, typer.Option(
         "--pool", metavar="POOL", help="With --all: only the addresses of this pool.")] = None,
     interface: Annotated[str | None, typer.Option(

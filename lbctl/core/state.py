@@ -186,6 +186,13 @@ class State:
     def allocation(self, namespace: str, name: str) -> Allocation | None:
         return self.allocations.get((namespace, name))
 
+    def by_layer2(self, pool: str) -> bool:
+        """Whether ARP/NDP answers for the addresses of ``pool`` (``announce: layer2`` or
+        ``both``; a pool not in the state counts as layer 2, the default).  A ``bgp`` pool's
+        addresses are routed to the nodes: nobody answers for them, and nobody may."""
+        found = self.pools.get(pool)
+        return found is None or announces_layer2(found.announce)
+
     def holders(self, ip: str) -> list[Allocation]:
         """Every allocation and hold that uses ``ip`` (several only when shared)."""
         return [a for a in self.all_records() if ip in a.ips]

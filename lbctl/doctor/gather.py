@@ -33,7 +33,6 @@ from typing import TypeVar
 import yaml
 
 from lbctl.core import calico, speakers
-from lbctl.core.bgp import announces_layer2
 from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.manifests import read_objects
@@ -44,7 +43,7 @@ from lbctl.core.permissions import (
     SYSTEM_NAMESPACE,
     Permission,
 )
-from lbctl.core.state import State, decode
+from lbctl.core.state import decode
 from lbctl.core.statefile import document_of, unwrap
 from lbctl.doctor.facts import (
     Absent,
@@ -266,20 +265,13 @@ def _probe(state: Known[StateText],
         return Absent("the state document is invalid (see state.*)")
     ips = list(dict.fromkeys(ip for key in sorted(decoded.allocations)
                              for ip in decoded.allocations[key].ips
-                             if _by_layer2(decoded, decoded.allocations[key].pool)))
+                             if decoded.by_layer2(decoded.allocations[key].pool)))
     if not ips:
         return []
     try:
         return probe.announcer.probe(ips, interface=probe.interface, timeout=probe.timeout)
     except LbctlError as exc:
         return ProbeFailed(exc.message + (f" ({exc.hint})" if exc.hint else ""))
-
-
-def _by_layer2(state: State, pool: str) -> bool:
-    """Whether a pool's addresses are answered by ARP/NDP (``announce: layer2`` or ``both``):
-    a ``bgp`` pool's are routed, and nobody answering for them is right."""
-    found = state.pools.get(pool)
-    return found is None or announces_layer2(found.announce)
 
 
 # --------------------------------------------------------------------------- offline

@@ -352,3 +352,31 @@ def test_probe_dry_run_still_refuses_a_malformed_address(cli: Cli, no_network: N
 def test_announce_dry_run_opens_no_socket(cli: Cli, state: str, no_network: None) -> None:
     result = cli("arp", "announce", "svc/web", "-n", "shop", "--dry-run", "--state", state)
     assert (result.code, result.out) == (0, "192.0.2.10 (dry run)\n2001:db8::10 (dry run)\n")
+
+
+BGP_STATE = STATE.replace("  dmz:\n    addresses: [198.51.100.0/28]\n",
+                          "  dmz:\n    addresses: [198.51.100.0/28]\n    announce: bgp\n")
+
+
+def test_announce_all_leaves_out_pools_announced_over_bgp(cli: Cli, fake: FakeAnnouncer,
+                                                          tmp_path: Path) -> None:
+    """A bgp pool's addresses are routed to the nodes: gratuitous ARP for them from this host
+    would pull their traffic here, so --all leaves them out (the speaker does too)."""
+    path = tmp_path / "lb.yaml"
+    path.write_text(BGP_STATE)
+    result = cli("arp", "announce", "--all", "--dry-run", "--state", str(path))
+    assert result.code == 0
+    assert result.out == "192.0.2.11 (dry run)\n192.0.2.10 (dry run)\n2001:db8::10 (dry run)\n"
+
+
+def test_announce_all_of_a_bgp_pool_is_refused(cli: Cli, fake: FakeAnnouncer,
+                                               tmp_path: Path) -> None:
+    path = tmp_path / "lb.yaml"
+    path.write_text(BGP_STATE)
+    result = cli("arp", "announce", "--all", "--pool", "dmz", "--state", str(path))
+    assert result.code == 4
+    assert result.err.splitlines() == [
+        "lbctl: error: pool dmz is announced over BGP only: no host answers ARP/NDP for its "
+        "addresses, the routers route them to the nodes",
+        "hint: to answer ARP/NDP for them too: lbctl pool set dmz --announce both"]
+    assert fake.announced == []

@@ -44,8 +44,14 @@ def is_calico(obj: Obj, kind: str) -> bool:
     return obj.get("kind") == kind and group in GROUPS
 
 
+def _mapping(value: Any) -> Obj:
+    """``value`` when it is a mapping, else an empty one: a field of another shape (a manifest
+    given with ``-f`` is not checked by an API server) holds nothing lbctl reads."""
+    return value if isinstance(value, dict) else {}
+
+
 def _name(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
+    return str(_mapping(obj.get("metadata")).get("name") or "")
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def calico_peers(objects: Iterable[Obj]) -> list[CalicoPeer]:
     for obj in objects:
         if not is_calico(obj, "BGPPeer"):
             continue
-        spec = obj.get("spec") or {}
+        spec = _mapping(obj.get("spec"))
         address = peer_address(str(spec.get("peerIP") or ""))
         if address is not None:
             asn = spec.get("asNumber")
@@ -134,9 +140,10 @@ def announced(config: Obj | None) -> list[AddrRange]:
     if config is None:
         return []
     found = []
-    for item in (config.get("spec") or {}).get("serviceLoadBalancerIPs") or []:
+    items = _mapping(config.get("spec")).get("serviceLoadBalancerIPs")
+    for item in items if isinstance(items, list) else []:
         try:
-            found.append(parse_entry(str((item or {}).get("cidr") or "")))
+            found.append(parse_entry(str(_mapping(item).get("cidr") or "")))
         except LbctlError:  # another tool's value, not an address: it covers nothing
             continue
     return found
@@ -175,7 +182,7 @@ def to_calico(pools: Sequence[Pool], current: Obj | None = None) -> tuple[Obj, l
     spec: dict[str, Any] = {}
     cidrs = service_cidrs(pools)
     if current is not None:
-        spec = {k: v for k, v in (current.get("spec") or {}).items()}
+        spec = dict(_mapping(current.get("spec")))
         mine = [entry for pool in pools for entry in pool.entries]
         kept = [r.text for r in announced(current)
                 if not any(r.version == e.version and r.first <= e.last and r.last >= e.first

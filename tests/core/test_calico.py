@@ -79,3 +79,24 @@ def test_calico_node_and_configuration_are_found() -> None:
     assert calico.calico_node([]) is None
     assert calico.configuration([configuration("10.0.0.0/24")]) is not None
     assert calico.configuration([bgppeer("tor", "10.0.0.1")]) is None
+
+
+@pytest.mark.parametrize("broken", [
+    {"spec": "oops"}, {"spec": ["peerIP"]}, {"metadata": "tor", "spec": None},
+    {"spec": {"serviceLoadBalancerIPs": "192.168.197.0/24"}},
+    {"spec": {"serviceLoadBalancerIPs": ["192.168.197.0/24", None, 7]}},
+])
+def test_calico_objects_of_another_shape_hold_nothing(broken: dict[str, Any]) -> None:
+    """A manifest given with -f is not checked by an API server: a spec, metadata or list
+    item of another shape reads as empty (doctor reports what is missing; it never crashes)."""
+    state = State(pools={"routed": pool("routed", "192.168.197.0/24")}, peers={"router": ROUTER})
+    objects = [{"apiVersion": "crd.projectcalico.org/v1", "kind": kind,
+                "metadata": {"name": "default"}, **broken}
+               for kind in ("BGPPeer", "BGPConfiguration")]
+    assert calico.conflicts(state, objects) == []
+    config = calico.configuration(objects)
+    assert calico.announced(config) == []
+    assert [(p.name, missing) for p, missing in calico.uncovered(state.pools.values(), config)
+            ] == [("routed", ["192.168.197.0/24"])]
+    exported, _ = calico.to_calico(list(state.pools.values()), config)
+    assert exported["spec"]["serviceLoadBalancerIPs"] == [{"cidr": "192.168.197.0/24"}]

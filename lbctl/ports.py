@@ -16,7 +16,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 #: A Kubernetes object as JSON: ``{"apiVersion": ..., "kind": ..., "metadata": ..., ...}``.
@@ -361,7 +361,8 @@ class BGPSession:
     router_id: str  # this node's BGP identifier (dotted quad)
     port: int = 179
     hold_time: int = 90  # seconds; 0 or at least 3
-    password: str | None = None  # TCP MD5 (RFC 2385), already read from its Secret
+    # TCP MD5 (RFC 2385), already read from its Secret; never in a repr (a log line)
+    password: str | None = field(default=None, repr=False)
     ebgp_multihop: bool = False
 
 

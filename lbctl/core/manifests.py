@@ -250,6 +250,13 @@ def _problem(data: Any) -> tuple[str, tuple[str, ...]]:
             return f"is not a Kubernetes object: its {field} is not a string", (field,)
     if "metadata" in data and not isinstance(data["metadata"], (dict, type(None))):
         return "is not a Kubernetes object: its metadata is not a mapping", ("metadata",)
+    labels = (data.get("metadata") or {}).get("labels")
+    if labels is not None and not (isinstance(labels, dict) and all(
+            isinstance(v, str) for v in labels.values())):
+        return ("is not a Kubernetes object: its metadata.labels is not a mapping of strings",
+                ("metadata", "labels"))
+    if data["kind"] == "Node":
+        return _node_problem(data)
     if data["kind"] != "Service":
         return "", ()
     if data["apiVersion"] != "v1":
@@ -262,6 +269,22 @@ def _problem(data: Any) -> tuple[str, tuple[str, ...]]:
     if kind is not None and kind not in SERVICE_TYPES:
         return (f"is a Service of spec.type {kind!r}, which Kubernetes does not know "
                 f"({', '.join(SERVICE_TYPES)})", ("spec", "type"))
+    return "", ()
+
+
+def _node_problem(data: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """Why a Node (from ``-f``: doctor, ``bgp export``) has a shape no cluster would give."""
+    status = data.get("status")
+    if status is None:
+        return "", ()
+    if not isinstance(status, dict):
+        return "is a Node whose status is not a mapping", ("status",)
+    for field in ("addresses", "conditions"):
+        entries = status.get(field)
+        if entries is not None and not (isinstance(entries, list) and all(
+                isinstance(entry, dict) for entry in entries)):
+            return f"is a Node whose status.{field} is not a list of mappings", (
+                "status", field)
     return "", ()
 
 

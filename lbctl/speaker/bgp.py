@@ -31,7 +31,7 @@ from lbctl.core.addresses import parse_ip
 from lbctl.core.bgp import BGP, PASSWORD_KEY, Peer
 from lbctl.core.permissions import SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey, State
-from lbctl.errors import LbctlError
+from lbctl.errors import LbctlError, keep_secret
 from lbctl.ports import SECRETS, BGPRoute, BGPSession, BGPSpeaker, BGPStatus, KubeAPI, Obj
 
 #: Seconds a password read from its Secret is used before it is read again.
@@ -139,6 +139,7 @@ class BGPSide:
                           "no session")
             else:
                 password = base64.b64decode(encoded, validate=True).decode()
+                keep_secret(password)  # redacted from every message from now on
         except LbctlError as exc:
             self._say(f"BGP peer {peer.name}: cannot read its password from {where}: "
                       f"{exc.message}: no session")

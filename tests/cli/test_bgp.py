@@ -411,6 +411,29 @@ def test_export_reads_the_nodes_from_the_cluster(
     assert "# no pool announces over BGP to peer router: nothing is accepted" in result.out
 
 
+@pytest.mark.parametrize(("node", "where", "problem"), [
+    ('status: "x"', "4:9", "is a Node whose status is not a mapping"),
+    ("status: {addresses: [a]}", "4:21", "is a Node whose status.addresses is not a list of "
+     "mappings"),
+    ("status: {conditions: 3}", "4:22", "is a Node whose status.conditions is not a list of "
+     "mappings"),
+    ("labels: [a]", "4:11", "is not a Kubernetes object: its metadata.labels is not a mapping "
+     "of strings"),
+])
+def test_a_node_of_a_shape_no_cluster_gives_is_refused(
+        cli: Cli, routed: tuple[str, str], tmp_path: Path, node: str, where: str,
+        problem: str) -> None:
+    state, _ = routed
+    bad = tmp_path / "nodes.yaml"
+    body = ("metadata:\n  " + node) if node.startswith("labels") else (
+        "metadata: {name: n1}\n" + node)
+    bad.write_text("apiVersion: v1\nkind: Node\n" + body + "\n")
+    for args in (("bgp", "export", "--format", "frr"), ("doctor",)):
+        result = cli(*args, "-f", str(bad), "--state", state)
+        assert (result.code, result.out) == (2, ""), result.err
+        assert result.err.splitlines()[0] == f"lbctl: error: {bad}:{where}: document 1 {problem}"
+
+
 def test_export_without_peers(cli: Cli, state: str) -> None:
     result = cli("bgp", "export", "--format", "frr", "--state", state)
     assert (result.code, result.err) == (

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from lbctl.core.speakers import BGP_ANNOTATION, BGPSummary, bgp_of
-from lbctl.errors import NotFoundError
+from lbctl.errors import NotFoundError, redact
 from lbctl.ports import SECRETS, BGPRoute, BGPSession, BGPStatus, Resource
 from lbctl.speaker.bgp import BGPSide
 from lbctl.speaker.loop import read_state
@@ -131,6 +131,9 @@ def test_the_password_comes_from_its_secret_and_is_read_again_after_a_minute() -
     s.sync(SERVICES, SLICES, NODES, state, T0 + timedelta(seconds=61))
     assert kube.gets == 2
     assert logs == []
+    # Read once, never shown: not in a session's repr, and redacted from any message.
+    assert "s3cret" not in repr(bgp.sessions[0])
+    assert redact("md5 s3cret refused") == "md5 *** refused"
 
 
 def test_a_missing_secret_leaves_the_peer_out_and_says_so_once() -> None:

@@ -94,7 +94,7 @@ class Elector:
         self._clock = clock
         self._monotonic = monotonic
         self._annotations = annotations
-        self._observed: core.Observed[float] | None = None
+        self._observed: core.Observed | None = None
         self._current: Obj | None = None
         self._renewed_at: float | None = None  # monotonic, last successful write as leader
         self.leading = False

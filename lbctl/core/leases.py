@@ -12,16 +12,17 @@ person at 3 a.m.) read the same fields:
 * a Lease is **held** when ``holderIdentity`` is non-empty and it has not expired;
 * a candidate judges expiry by *its own clock*, from when it last saw the record change
   (:class:`Observed`), not by comparing ``renewTime`` with its clock, so that clock skew
-  between nodes cannot make two replicas leaders at once; that clock should be a monotonic
-  one (seconds, as ``time.monotonic()``), so that a wall clock set forward or back (NTP, a
-  person) neither expires a live holder nor keeps a dead one; :func:`is_fresh` (the
-  timestamps) is for reports and for judging other nodes' liveness, where no observation
-  history exists;
+  between nodes cannot make two replicas leaders at once; that clock is a monotonic one
+  (seconds, as ``time.monotonic()``), so that a wall clock set forward or back (NTP, a
+  person) neither expires a live holder nor keeps a dead one; this is also how a speaker
+  judges its peers' liveness; :func:`is_fresh` (the timestamps) is for reports, where no
+  observation history exists;
 * taking a Lease over sets ``acquireTime`` and counts a ``leaseTransitions``; renewing sets
   ``renewTime`` only; giving it up empties ``holderIdentity`` (with ``leaseDurationSeconds: 1``)
   so that a standby takes it at its next attempt instead of waiting out the duration.
 
-Pure: no I/O, no clock; ``now`` is passed in (timezone-aware UTC).  Bodies are new dictionaries:
+Pure: no I/O, no clock; ``now`` (timezone-aware UTC, for the timestamps written) and ``tick``
+(monotonic seconds, for deadlines) are passed in.  Bodies are new dictionaries:
 the input object is never changed.  A malformed timestamp reads as absent, never as an error:
 a Lease someone broke is a Lease nobody holds fresh.
 """
@@ -32,7 +33,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 #: What the API calls a Lease, for bodies.
 API_VERSION = "coordination.k8s.io/v1"
@@ -105,7 +106,7 @@ def record_of(lease: Obj) -> LeaseRecord:
 
 def is_fresh(record: LeaseRecord, now: datetime, *, skew: float = 0.0) -> bool:
     """Held and, by its timestamps, not expired at ``now`` (``skew`` seconds of clock difference
-    forgiven).  For reports and for other nodes' liveness; elections use :class:`Observed`."""
+    forgiven).  For reports; elections and liveness use :class:`Observed`."""
     expires = record.expires
     return bool(record.holder) and expires is not None and now < expires + timedelta(
         seconds=skew)
@@ -116,42 +117,40 @@ def age(record: LeaseRecord, now: datetime) -> timedelta | None:
     return None if record.acquired is None else max(now - record.acquired, timedelta(0))
 
 
-#: An observer's clock reading: seconds of a monotonic clock (what deadlines should use), or
-#: an aware datetime (callers that have only the wall clock).
-Tick = TypeVar("Tick", float, datetime)
-
-
-def _seconds(tick: float | datetime) -> float:
-    return tick.timestamp() if isinstance(tick, datetime) else float(tick)
-
-
 @dataclass(frozen=True)
-class Observed(Generic[Tick]):
-    """A record as a candidate last saw it, and when (by the candidate's clock) it changed.
+class Observed:
+    """A record as an observer last saw it, and when it changed, in seconds of the observer's
+    monotonic clock (``time.monotonic()``: a wall clock set forward or back neither expires a
+    live holder nor keeps a dead one).
 
     The holder's claim runs out ``duration`` seconds after the record last *changed* as seen
     here: a holder that stops renewing leaves the record unchanged, so it expires for every
     observer however wrong the observers' clocks are about each other's.  ``since`` and the
-    ``now`` of :meth:`expired` are readings of the same clock."""
+    ``tick`` of :meth:`expired` are readings of the same clock."""
 
     record: LeaseRecord
-    since: Tick
+    since: float
 
-    def expired(self, now: Tick) -> bool:
-        return _seconds(now) >= _seconds(self.since) + self.record.duration
+    @property
+    def expires(self) -> float:
+        """The tick at which the holder's claim runs out unless the record changes."""
+        return self.since + self.record.duration
 
-    def held_by_other(self, identity: str, now: Tick) -> bool:
+    def expired(self, tick: float) -> bool:
+        return tick >= self.expires
+
+    def held_by_other(self, identity: str, tick: float) -> bool:
         """Someone else holds it and its claim has not run out: stand by."""
         return bool(self.record.holder) and self.record.holder != identity and not self.expired(
-            now)
+            tick)
 
 
-def observe(previous: Observed[Tick] | None, record: LeaseRecord, now: Tick) -> Observed[Tick]:
-    """The new observation after reading ``record`` at ``now``: the clock restarts only when
-    the record changed."""
+def observe(previous: Observed | None, record: LeaseRecord, tick: float) -> Observed:
+    """The new observation after reading ``record`` at ``tick`` (monotonic seconds): the clock
+    restarts only when the record changed."""
     if previous is not None and previous.record == record:
         return previous
-    return Observed(record, now)
+    return Observed(record, tick)
 
 
 def _body(current: Obj | None, namespace: str, name: str) -> Obj:

@@ -1,11 +1,14 @@
 """The speaker's decisions: facts in, addresses answered and announced out.
 
 :class:`Speaker` is driven by :meth:`Speaker.sync` with a :class:`Facts` snapshot (the objects
-the watches hold) and the time; it keeps what it must remember between calls: when each peer's
+the watches hold) and a ``tick``: seconds of a monotonic clock (``time.monotonic()``), never the
+wall clock, so that a wall clock stepped forward (NTP at boot) does not expire every peer at
+once and make two nodes answer for one address, nor a clock stepped back delay a failover.  It
+keeps what it must remember between calls: when each peer's
 Lease last changed (liveness by *this* node's clock, :class:`lbctl.core.leases.Observed`), which
 addresses it answers, and the gratuitous announcements still due.  It never reads the API
 server itself; :mod:`lbctl.speaker.run` feeds it from watches and renews the Lease, and tests
-feed it directly with a fake clock, a fake responder and a fake announcer.
+feed it directly with a fake tick, a fake responder and a fake announcer.
 
 Per :meth:`sync`:
 
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from lbctl.core import leases, ownership
 from lbctl.core import service as svc_core
@@ -82,11 +84,11 @@ class Stats:
 class _Due:
     """The gratuitous rounds still due for one address."""
 
-    taken: datetime
+    taken: float  # tick
     rounds: list[float] = field(default_factory=lambda: list(GRATUITOUS_SCHEDULE))
 
-    def next_at(self) -> datetime | None:
-        return self.taken + timedelta(seconds=self.rounds[0]) if self.rounds else None
+    def next_at(self) -> float | None:
+        return self.taken + self.rounds[0] if self.rounds else None
 
 
 def read_state(configmap: Obj | None) -> State:
@@ -99,29 +101,30 @@ def read_state(configmap: Obj | None) -> State:
 
 
 class Liveness:
-    """Which speakers are alive, judged by this node's clock from when each Lease last changed
-    (so clock skew between nodes cannot keep a dead speaker alive or kill a live one)."""
+    """Which speakers are alive, judged by this node's monotonic clock from when each Lease last
+    changed (so neither clock skew between nodes nor a wall clock set forward or back can keep
+    a dead speaker alive or kill a live one)."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, leases.Observed[datetime]] = {}
+        self._seen: dict[str, leases.Observed] = {}
 
-    def update(self, objs: Sequence[Obj], now: datetime) -> None:
+    def update(self, objs: Sequence[Obj], tick: float) -> None:
         seen = {}
         for obj in objs:
             name = str((obj.get("metadata") or {}).get("name") or "")
             if name.startswith(LEASE_PREFIX):
                 node = name[len(LEASE_PREFIX):]
-                seen[node] = leases.observe(self._seen.get(node), leases.record_of(obj), now)
+                seen[node] = leases.observe(self._seen.get(node), leases.record_of(obj), tick)
         self._seen = seen
 
-    def alive(self, now: datetime) -> set[str]:
+    def alive(self, tick: float) -> set[str]:
         return {node for node, observed in self._seen.items()
-                if observed.record.holder == node and not observed.expired(now)}
+                if observed.record.holder == node and not observed.expired(tick)}
 
-    def next_expiry(self, now: datetime) -> datetime | None:
-        """When the next live speaker's claim runs out (a moment to recompute)."""
-        times = [o.since + timedelta(seconds=o.record.duration) for node, o in self._seen.items()
-                 if o.record.holder == node and not o.expired(now)]
+    def next_expiry(self, tick: float) -> float | None:
+        """The tick at which the next live speaker's claim runs out (a moment to recompute)."""
+        times = [o.expires for node, o in self._seen.items()
+                 if o.record.holder == node and not o.expired(tick)]
         return min(times, default=None)
 
 
@@ -152,16 +155,16 @@ class Speaker:
 
     # -- one decision -----------------------------------------------------------------------
 
-    def compute(self, facts: Facts, now: datetime, *, self_alive: bool,
+    def compute(self, facts: Facts, tick: float, *, self_alive: bool,
                 unhealthy_here: Collection[ServiceKey] = ()) -> Ownership:
-        """The ownership every speaker computes from ``facts`` at ``now``.
+        """The ownership every speaker computes from ``facts`` at ``tick``.
 
         Lease renewals arrive several times a second and change nothing but liveness: the
         candidates are recomputed only when the other facts are new objects (the runner passes
         the same sequences while nothing changed), and the owners only when the candidates,
         the live speakers or the health reports changed."""
-        self.liveness.update(facts.leases, now)
-        live = self.liveness.alive(now)
+        self.liveness.update(facts.leases, tick)
+        live = self.liveness.alive(tick)
         live.discard(self.node)
         if self_alive:
             live.add(self.node)
@@ -191,17 +194,17 @@ class Speaker:
             self._decided = (decision, result)
         return self._decided[1]
 
-    def sync(self, facts: Facts, now: datetime, *, self_alive: bool,
-             unhealthy_here: Collection[ServiceKey] = ()) -> datetime | None:
-        """Decide, answer, announce.  Returns when to call again at the latest (a peer's
-        Lease running out, an announcement due), or None."""
-        self.ownership = self.compute(facts, now, self_alive=self_alive,
+    def sync(self, facts: Facts, tick: float, *, self_alive: bool,
+             unhealthy_here: Collection[ServiceKey] = ()) -> float | None:
+        """Decide, answer, announce.  Returns the tick at which to call again at the latest (a
+        peer's Lease running out, an announcement due), or None."""
+        self.ownership = self.compute(facts, tick, self_alive=self_alive,
                                       unhealthy_here=unhealthy_here)
-        self.apply(self.ownership.owned_by(self.node), now)
-        self.announce_due(now)
-        return self.wake_at(now)
+        self.apply(self.ownership.owned_by(self.node), tick)
+        self.announce_due(tick)
+        return self.wake_at(tick)
 
-    def apply(self, owned: Mapping[str, ownership.Group], now: datetime) -> None:
+    def apply(self, owned: Mapping[str, ownership.Group], tick: float) -> None:
         """Answer for exactly ``owned``, each address on its group's interfaces for it (else
         this node's choice); schedule announcements for the new ones and for those whose
         interfaces changed."""
@@ -221,7 +224,7 @@ class Speaker:
         for ip in gained + moved:
             if ip in serving.failed:
                 continue
-            self._due[ip] = _Due(now)
+            self._due[ip] = _Due(tick)
             if ip in moved:
                 where = ", ".join(on.get(ip, ())) or "this node's own choice of interface"
                 self.log(f"answering for {ip} on {where} now")
@@ -233,7 +236,7 @@ class Speaker:
         self.on = {ip: where for ip, where in on.items() if ip in self.owned}
         self.stats.announced = len(self.owned)
 
-    def announce_due(self, now: datetime) -> None:
+    def announce_due(self, tick: float) -> None:
         """Send the gratuitous rounds that are due, one announcement for all of them."""
         due = []
         for ip, entry in list(self._due.items()):
@@ -241,9 +244,9 @@ class Speaker:
             if at is None:
                 del self._due[ip]
                 continue
-            if at <= now:
+            if at <= tick:
                 due.append(ip)
-                while entry.rounds and entry.taken + timedelta(seconds=entry.rounds[0]) <= now:
+                while entry.rounds and entry.taken + entry.rounds[0] <= tick:
                     entry.rounds.pop(0)
                 if not entry.rounds:
                     del self._due[ip]
@@ -262,9 +265,9 @@ class Speaker:
                 continue
             self.stats.gratuitous_frames += sum(s.frames * len(s.ips) for s in sent)
 
-    def wake_at(self, now: datetime) -> datetime | None:
+    def wake_at(self, tick: float) -> float | None:
         times = [t for t in (e.next_at() for e in self._due.values()) if t is not None]
-        expiry = self.liveness.next_expiry(now)
+        expiry = self.liveness.next_expiry(tick)
         if expiry is not None:
             times.append(expiry)
         return min(times, default=None)

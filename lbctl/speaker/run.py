@@ -28,6 +28,7 @@ peer recomputes at once and the new owners announce; then this node stops answer
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,11 +94,13 @@ class Runner:
     def __init__(self, kube: KubeAPI, responder: Responder, announcer: Announcer,
                  settings: Settings, *, log: Callable[[str], None],
                  clock: Callable[[], datetime] = utc_now,
+                 monotonic: Callable[[], float] = time.monotonic,
                  health: Callable[[Facts], set[ServiceKey]] | None = None,
                  bgp: BGPSpeaker | None = None) -> None:
         self.kube = kube
         self.settings = settings
-        self.clock = clock
+        self.clock = clock  # wall clock: the Lease's timestamps, BGP's secret cache
+        self.monotonic = monotonic  # deadlines: peers' liveness, announcements, wake-ups
         self.log = log
         self.stats = Stats()
         self.speaker = Speaker(settings.node, responder, announcer,
@@ -105,7 +108,8 @@ class Runner:
         self.elector = Elector(kube, settings.lease_namespace, lease_name(settings.node),
                                settings.node, duration=settings.duration,
                                renew_deadline=settings.renew_deadline, retry=settings.retry,
-                               clock=clock, annotations=self._lease_annotations)
+                               clock=clock, monotonic=monotonic,
+                               annotations=self._lease_annotations)
         self.bgp = None if bgp is None else BGPSide(settings.node, bgp, kube, log=log)
         self._health = health
         self._stopping = threading.Event()
@@ -178,7 +182,7 @@ class Runner:
                 wake = self._sync()
                 timeout = RESYNC
                 if wake is not None:
-                    timeout = min(RESYNC, max(0.0, (wake - self.clock()).total_seconds()))
+                    timeout = min(RESYNC, max(0.0, wake - self.monotonic()))
                 self._dirty.wait(timeout)
         finally:
             self.hand_over()
@@ -188,13 +192,13 @@ class Runner:
         self._stopping.set()
         self._dirty.set()
 
-    def _sync(self) -> datetime | None:
+    def _sync(self) -> float | None:
         if any(not r.synced.is_set() for r in self.reflectors.values()):
             return None
         facts = self.facts()
-        now = self.clock()
+        now, tick = self.clock(), self.monotonic()
         unhealthy = set(self._unhealthy)
-        wake = self.speaker.sync(facts, now, self_alive=self.elector.leading,
+        wake = self.speaker.sync(facts, tick, self_alive=self.elector.leading,
                                  unhealthy_here=unhealthy)
         if self.bgp is not None:
             self.bgp.sync(facts.services, facts.endpoint_slices, facts.nodes,

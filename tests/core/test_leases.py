@@ -68,15 +68,15 @@ def test_observed_expiry_follows_the_observers_clock_not_the_timestamps() -> Non
     # The holder's clock is an hour behind: by the timestamps it expired long ago, but an
     # observer that just saw the record change waits the whole duration.
     record = leases.record_of(_lease(renewed=T0 - timedelta(hours=1)))
-    seen = leases.observe(None, record, T0)
-    assert seen.held_by_other("b", T0 + timedelta(seconds=14))
-    assert not seen.held_by_other("b", T0 + timedelta(seconds=15))
-    assert not seen.held_by_other("a", T0)  # its own claim never blocks the holder
+    seen = leases.observe(None, record, 100.0)  # monotonic seconds
+    assert seen.held_by_other("b", 114.0)
+    assert not seen.held_by_other("b", 115.0)
+    assert seen.expires == 115.0
+    assert not seen.held_by_other("a", 100.0)  # its own claim never blocks the holder
     # The same record read again does not restart the clock; a renewal does.
-    assert leases.observe(seen, record, T0 + timedelta(seconds=10)) is seen
+    assert leases.observe(seen, record, 110.0) is seen
     renewed = leases.record_of(_lease(renewed=T0))
-    assert leases.observe(seen, renewed, T0 + timedelta(seconds=10)).since == T0 + timedelta(
-        seconds=10)
+    assert leases.observe(seen, renewed, 110.0).since == 110.0
 
 
 def test_claim_creates_a_lease() -> None:

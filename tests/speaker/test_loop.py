@@ -19,7 +19,8 @@ from lbctl.speaker.loop import (
     lease_name,
 )
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)  # the wall clock: the Leases' timestamps
+TICK0 = 1000.0  # the monotonic clock the speaker judges by
 NODES = ("n1", "n2", "n3")
 VIP = "192.0.2.10"
 STATE = """\
@@ -112,15 +113,16 @@ def test_the_owner_answers_and_announces_on_the_schedule() -> None:
     owner, _ = owner_and_others()
     speaker, responder, announcer = speaker_for(owner)
     all_leases = [lease(n, T0) for n in NODES]
-    speaker.sync(facts(all_leases), T0, self_alive=True)
+    speaker.sync(facts(all_leases), TICK0, self_alive=True)
     assert responder.calls == [[VIP]]
     assert announcer.rounds == [[VIP]]
-    now = T0
+    tick = TICK0
     for offset in GRATUITOUS_SCHEDULE[1:]:
-        wake = speaker.wake_at(now)
-        assert wake == T0 + timedelta(seconds=offset)
-        now = wake
-        speaker.sync(facts(all_leases), now, self_alive=True)
+        wake = speaker.wake_at(tick)
+        assert wake == TICK0 + offset
+        assert wake is not None
+        tick = wake
+        speaker.sync(facts(all_leases), tick, self_alive=True)
     assert announcer.rounds == [[VIP]] * len(GRATUITOUS_SCHEDULE)
     assert responder.calls == [[VIP]]  # no change, no new serve()
     assert speaker.stats.announced == 1 and speaker.stats.gratuitous_frames == 10
@@ -130,26 +132,26 @@ def test_others_do_not_answer_and_take_over_when_the_owners_lease_stops_changing
     owner, (second, third) = owner_and_others()
     speaker, responder, announcer = speaker_for(second)
     renewed = [lease(n, T0) for n in NODES]
-    assert speaker.sync(facts(renewed), T0, self_alive=True) == T0 + timedelta(seconds=2)
+    assert speaker.sync(facts(renewed), TICK0, self_alive=True) == TICK0 + 2
     assert responder.calls == [] and announcer.rounds == []
     # the owner's Lease never changes again; ours and the third's keep being renewed
     later = T0 + timedelta(seconds=1.9)
-    speaker.sync(facts([lease(owner, T0), lease(second, later), lease(third, later)]), later,
-                 self_alive=True)
+    speaker.sync(facts([lease(owner, T0), lease(second, later), lease(third, later)]),
+                 TICK0 + 1.9, self_alive=True)
     assert responder.calls == []
     expired = T0 + timedelta(seconds=2)
     speaker.sync(facts([lease(owner, T0), lease(second, expired), lease(third, expired)]),
-                 expired, self_alive=True)
+                 TICK0 + 2, self_alive=True)
     assert responder.calls == [[VIP]] and announcer.rounds == [[VIP]]
 
 
 def test_a_given_up_lease_moves_the_address_at_once() -> None:
     owner, (second, _) = owner_and_others()
     speaker, responder, _ = speaker_for(second)
-    speaker.sync(facts([lease(n, T0) for n in NODES]), T0, self_alive=True)
+    speaker.sync(facts([lease(n, T0) for n in NODES]), TICK0, self_alive=True)
     given_up = leases.given_up(lease(owner, T0), T0)
     speaker.sync(facts([given_up] + [lease(n, T0) for n in NODES if n != owner]),
-                 T0 + timedelta(milliseconds=10), self_alive=True)
+                 TICK0 + 0.01, self_alive=True)
     assert responder.calls == [[VIP]]
 
 
@@ -157,8 +159,8 @@ def test_an_owner_that_cannot_renew_stops_answering_at_once() -> None:
     owner, _ = owner_and_others()
     speaker, responder, _ = speaker_for(owner)
     all_leases = [lease(n, T0) for n in NODES]
-    speaker.sync(facts(all_leases), T0, self_alive=True)
-    speaker.sync(facts(all_leases), T0 + timedelta(seconds=1), self_alive=False)
+    speaker.sync(facts(all_leases), TICK0, self_alive=True)
+    speaker.sync(facts(all_leases), TICK0 + 1, self_alive=False)
     assert responder.calls == [[VIP], []]
     assert speaker.stats.ownership_changes == 2 and speaker.stats.announced == 0
 
@@ -167,13 +169,13 @@ def test_a_failing_local_health_check_hands_over_and_peers_follow_the_lease_repo
     owner, (second, _) = owner_and_others()
     speaker, responder, _ = speaker_for(owner)
     all_leases = [lease(n, T0) for n in NODES]
-    speaker.sync(facts(all_leases), T0, self_alive=True)
-    speaker.sync(facts(all_leases), T0, self_alive=True, unhealthy_here={("shop", "web")})
+    speaker.sync(facts(all_leases), TICK0, self_alive=True)
+    speaker.sync(facts(all_leases), TICK0, self_alive=True, unhealthy_here={("shop", "web")})
     assert responder.calls == [[VIP], []]
     peer, peer_responder, _ = speaker_for(second)
     reported = [lease(owner, T0, unhealthy="shop/web")] + [lease(n, T0) for n in NODES
                                                             if n != owner]
-    peer.sync(facts(reported), T0, self_alive=True)
+    peer.sync(facts(reported), TICK0, self_alive=True)
     assert peer_responder.calls == [[VIP]]
 
 
@@ -182,7 +184,7 @@ def test_an_address_without_an_interface_is_logged_and_not_announced() -> None:
     lines: list[str] = []
     announcer = FakeAnnouncer()
     speaker = Speaker(owner, FakeResponder(failing={VIP}), announcer, log=lines.append)
-    speaker.sync(facts([lease(n, T0) for n in NODES]), T0, self_alive=True)
+    speaker.sync(facts([lease(n, T0) for n in NODES]), TICK0, self_alive=True)
     assert lines == [f"cannot answer for {VIP}: no interface"]
     assert announcer.rounds == [] and speaker.owned == {}
 
@@ -192,9 +194,9 @@ def test_an_unreadable_state_keeps_the_last_good_one() -> None:
     lines: list[str] = []
     speaker = Speaker(owner, FakeResponder(), FakeAnnouncer(), log=lines.append)
     good = facts([lease(n, T0) for n in NODES])
-    speaker.sync(good, T0, self_alive=True)
+    speaker.sync(good, TICK0, self_alive=True)
     broken = Facts(**{**good.__dict__, "state": {"data": {"state.yaml": "pools: ["}}})
-    speaker.sync(broken, T0, self_alive=True)
+    speaker.sync(broken, TICK0, self_alive=True)
     assert set(speaker.owned) == {VIP}
     assert len(lines) == 2 and "unreadable, keeping the last good state" in lines[1]
 
@@ -202,7 +204,7 @@ def test_an_unreadable_state_keeps_the_last_good_one() -> None:
 def test_stop_releases_everything() -> None:
     owner, _ = owner_and_others()
     speaker, responder, _ = speaker_for(owner)
-    speaker.sync(facts([lease(n, T0) for n in NODES]), T0, self_alive=True)
+    speaker.sync(facts([lease(n, T0) for n in NODES]), TICK0, self_alive=True)
     speaker.stop()
     assert responder.calls == [[VIP], []] and speaker.owned == {}
 
@@ -220,13 +222,13 @@ def test_a_pools_interfaces_choose_the_owner_and_where_it_answers_and_announces(
     owner = min(("n2", "n3"), key=lambda n: score(n, VIP))
     where = ["eth1"] if owner == "n2" else ["eth1", "vlan9"]
     speaker, responder, announcer = speaker_for(owner)
-    speaker.sync(facts(published, state=NAMED), T0, self_alive=True)
+    speaker.sync(facts(published, state=NAMED), TICK0, self_alive=True)
     assert responder.calls == [[VIP]] and responder.on == {VIP: tuple(where)}
     assert announcer.rounds == [[VIP]] * len(where) and announcer.interfaces == where
     for node in NODES:
         if node != owner:
             other, other_responder, _ = speaker_for(node)
-            other.sync(facts(published, state=NAMED), T0, self_alive=True)
+            other.sync(facts(published, state=NAMED), TICK0, self_alive=True)
             assert other_responder.calls == []
 
 
@@ -236,9 +238,9 @@ def test_changed_interfaces_of_an_owned_address_are_served_and_announced_again()
     lines: list[str] = []
     responder, announcer = FakeResponder(), FakeAnnouncer()
     speaker = Speaker(owner, responder, announcer, log=lines.append)
-    speaker.sync(facts(published, state=NAMED), T0, self_alive=True)
+    speaker.sync(facts(published, state=NAMED), TICK0, self_alive=True)
     assert (responder.on, announcer.interfaces) == ({VIP: ("eth1",)}, ["eth1"])
-    speaker.sync(facts(published), T0 + timedelta(seconds=10), self_alive=True)
+    speaker.sync(facts(published), TICK0 + 10, self_alive=True)
     assert responder.calls == [[VIP], [VIP]] and responder.on == {}
     assert announcer.interfaces == ["eth1", None]  # the default choice, announced at once
     assert lines[-1] == f"answering for {VIP} on this node's own choice of interface now"
@@ -248,8 +250,38 @@ def test_changed_interfaces_of_an_owned_address_are_served_and_announced_again()
 def test_a_node_publishing_no_interfaces_owns_nothing_of_a_pool_that_names_some() -> None:
     lines: list[str] = []
     speaker = Speaker("n1", FakeResponder(), FakeAnnouncer(), log=lines.append)
-    speaker.sync(facts([lease(n, T0) for n in NODES], state=NAMED), T0, self_alive=True)
+    speaker.sync(facts([lease(n, T0) for n in NODES], state=NAMED), TICK0, self_alive=True)
     assert speaker.owned == {} and lines == []
     group = speaker.ownership.groups[0]
     assert group.owner is None and group.reason == "no eligible node: none of the pool's " \
                                                    "interfaces here"
+
+
+def test_a_wall_clock_set_forward_or_back_neither_expires_live_peers_nor_keeps_a_silent_one(
+        ) -> None:
+    # NTP steps the wall clocks an hour forward, then back: the Leases' renewTime jumps with
+    # them, but liveness runs on this node's monotonic tick, so the owner, renewing every
+    # 0.5 s, stays alive throughout and nobody else answers for its address.
+    owner, (second, third) = owner_and_others()
+    speaker, responder, announcer = speaker_for(second)
+    wall = ([T0 + timedelta(seconds=0.5 * i) for i in range(4)]
+            + [T0 + timedelta(hours=1, seconds=0.5 * i) for i in range(4, 8)]  # forward
+            + [T0 + timedelta(seconds=0.5 * i) for i in range(8, 12)])  # and back again
+    tick = TICK0
+    for at in wall:
+        speaker.sync(facts([lease(n, at) for n in NODES]), tick, self_alive=True)
+        assert responder.calls == [] and announcer.rounds == [], at
+        tick += 0.5
+    # Then the owner falls silent (its Lease still says an hour ahead, or behind): it expires
+    # exactly its lease duration (2 s) after its Lease last changed, on the monotonic tick.
+    silent_since = tick - 0.5
+    last = lease(owner, wall[-1])
+    for step in range(1, 5):
+        renewed = wall[-1] + timedelta(hours=-1 if step % 2 else 1, seconds=step)
+        speaker.sync(facts([last, lease(second, renewed), lease(third, renewed)]),
+                     silent_since + 0.45 * step, self_alive=True)
+        assert responder.calls == []
+    assert speaker.wake_at(silent_since + 1.9) == silent_since + 2
+    speaker.sync(facts([last, lease(second, wall[-1]), lease(third, wall[-1])]),
+                 silent_since + 2, self_alive=True)
+    assert responder.calls == [[VIP]] and announcer.rounds == [[VIP]]

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from lbctl import kube as adapter
+from lbctl.actions.leases import utc_now
+from lbctl.core import leases
+from lbctl.core.ownership import score
+from lbctl.speaker.loop import lease_name
 from lbctl.speaker.run import Runner, Settings
 from tests.cli.test_rbac import call_of, grants
 from tests.conftest import Cli
@@ -28,10 +33,10 @@ allocations:
 """
 
 
-def test_a_recorded_address_reaches_the_speaker_at_once_with_its_rbac(
-        kube_server: FakeKubeServer, kubeconfig: Path, cli: Cli) -> None:
-    kube = adapter.connect(str(kubeconfig), None)
-    kube_server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+def put_web(kube_server: FakeKubeServer, nodes: list[str]) -> None:
+    """The Nodes, and Service shop/web published at 192.0.2.10 with a ready endpoint on each."""
+    for node in nodes:
+        kube_server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
     kube_server.put_object({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "shop"},
@@ -42,8 +47,14 @@ def test_a_recorded_address_reaches_the_speaker_at_once_with_its_rbac(
         "metadata": {"name": "web-1", "namespace": "shop",
                      "labels": {"kubernetes.io/service-name": "web"}},
         "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.1.0.5"], "nodeName": "n1",
-                       "conditions": {"ready": True}}]})
+        "endpoints": [{"addresses": [f"10.1.0.{i + 5}"], "nodeName": node,
+                       "conditions": {"ready": True}} for i, node in enumerate(nodes)]})
+
+
+def test_a_recorded_address_reaches_the_speaker_at_once_with_its_rbac(
+        kube_server: FakeKubeServer, kubeconfig: Path, cli: Cli) -> None:
+    kube = adapter.connect(str(kubeconfig), None)
+    put_web(kube_server, ["n1"])
     responder = FakeResponder()
     runner = Runner(kube, responder, FakeAnnouncer(), Settings(node="n1"), log=lambda _: None)
     thread = threading.Thread(target=runner.run, daemon=True)
@@ -77,3 +88,58 @@ def test_a_recorded_address_reaches_the_speaker_at_once_with_its_rbac(
         ("list", "configmaps", "lbctl-state"), ("watch", "configmaps", "lbctl-state")}
     denied = [c for c in calls if not grants(installed, ("kube-system", "lbctl-speaker"), c)]
     assert denied == []
+
+
+def test_a_wall_clock_stepped_an_hour_forward_does_not_take_a_live_peers_address(
+        kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+    # The peer owns the address and keeps renewing its Lease; this node's wall clock steps an
+    # hour forward (NTP at boot).  Judged by the wall clock, every peer looked expired at once
+    # and this node answered for the peer's address too; on the monotonic clock nothing moves.
+    peer, here = sorted(("n1", "n2"), key=lambda n: score(n, "192.0.2.10"))
+    put_web(kube_server, [peer, here])
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": STATE}})
+    step, stepped = threading.Event(), threading.Event()
+
+    def wall_clock() -> datetime:
+        return utc_now() + (timedelta(hours=1) if stepped.is_set() else timedelta(0))
+
+    def renew_peer() -> None:
+        current = kube_server.put_object(leases.claimed(
+            None, peer, utc_now(), 2, namespace="kube-system", name=lease_name(peer)))
+        while not done.wait(0.5):
+            current = kube_server.put_object(leases.claimed(
+                current, peer, utc_now(), 2, namespace="kube-system", name=lease_name(peer)))
+            if step.is_set() and not stepped.is_set():
+                # Between two renewals: step the clock, and make the speaker sync at once
+                # while the peer's Lease is unchanged.
+                time.sleep(0.2)
+                stepped.set()
+                kube_server.put_object({"apiVersion": "v1", "kind": "Node",
+                                        "metadata": {"name": here, "labels": {"touched": "1"}}})
+
+    done = threading.Event()
+    renewer = threading.Thread(target=renew_peer, daemon=True)
+    renewer.start()
+    responder = FakeResponder()
+    runner = Runner(adapter.connect(str(kubeconfig), None), responder, FakeAnnouncer(),
+                    Settings(node=here), log=lambda _: None, clock=wall_clock)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: runner.ready() == "", what="the speaker synced, its Lease held")
+        step.set()
+        eventually(stepped.is_set, what="the wall clock stepped")
+        time.sleep(3.0)  # longer than the Lease duration: renewals and syncs on both sides
+        assert runner.ready() == ""  # its own Lease is held across the step too
+        assert all("192.0.2.10" not in call for call in responder.calls), responder.calls
+        done.set()  # the peer falls silent: its address moves here after the duration
+        eventually(lambda: ["192.0.2.10"] in responder.calls, timeout=5,
+                   what=f"the address taken over (served so far: {responder.calls})")
+    finally:
+        done.set()
+        runner.stop()
+        thread.join(timeout=15)
+        renewer.join(timeout=5)
+    assert not thread.is_alive()

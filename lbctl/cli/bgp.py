@@ -60,6 +60,8 @@ def _report(app: App, applied: Applied[Peer], verb: str) -> None:
     from lbctl.core.textdiff import unified_diff
 
     peer = applied.result
+    if peer.name not in applied.after.peers:  # removed: pools it alone was sent to
+        render.warn_unheard(app.err, applied.after, applied.after.pools)
     if app.output is Output.name:
         render.names(app.out, [f"bgppeer/{peer.name}"])
         return

@@ -160,6 +160,7 @@ def _report(app: App, applied: Applied[Pool], verb: str) -> None:
     from lbctl.actions.pools import views
 
     pool = applied.result
+    render.warn_unheard(app.err, applied.after, [pool.name])
     if app.output is Output.name:
         render.names(app.out, [f"pool/{pool.name}"])
         return

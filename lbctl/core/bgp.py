@@ -121,6 +121,17 @@ class Advertisement:
     def admits_peer(self, name: str) -> bool:
         return not self.peers or name in self.peers
 
+    def reaches(self, peer: Peer, version: int) -> bool:
+        """Is an IPv``version`` address announced to ``peer``?  To a peer this advertisement
+        admits, of the address's family (an IPv4 session carries IPv4 routes)."""
+        return self.admits_peer(peer.name) and parse_ip(peer.address).version == version
+
+    def unheard(self, families: Iterable[int], peers: Iterable[Peer]) -> list[int]:
+        """The address families (of ``families``) that no peer of ``peers`` is sent: a pool's
+        addresses of those families reach no router over BGP."""
+        peers = list(peers)
+        return sorted(v for v in set(families) if not any(self.reaches(p, v) for p in peers))
+
     def prefix(self, ip: str) -> str:
         """The prefix announced for ``ip``: ``192.0.2.10/32``, or with an aggregation length of
         24, ``192.0.2.0/24``."""

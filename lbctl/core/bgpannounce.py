@@ -68,9 +68,7 @@ def routes(state: State, candidates: Iterable[Candidate], node: NodeFacts | None
             prefix = advertisement.prefix(ip)
             communities = tuple(WELL_KNOWN.get(c, c) for c in advertisement.communities)
             for peer in peers:
-                if not advertisement.admits_peer(peer.name):
-                    continue
-                if _family(peer.address) != _family(ip):
+                if not advertisement.reaches(peer, _family(ip)):
                     continue
                 found.add(BGPRoute(peer.name, prefix,
                                    advertisement.local_pref if peer.ibgp else None,

@@ -596,3 +596,19 @@ def test_frrs_own_checker_accepts_the_export(cli: Cli, routed: tuple[str, str],
     checked = subprocess.run([vtysh, "--dryrun", "-f", str(conf)], capture_output=True,
                              text=True, timeout=30, check=False)
     assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+
+
+def test_a_pool_no_peer_hears_is_announced_with_a_warning(cli: Cli, state: str) -> None:
+    unheard = ("lbctl: warning: pool routed is announced over BGP, but no BGP peer is sent its "
+               "{} addresses: they reach no router until one is (lbctl bgp peer add NAME "
+               "--address A --asn N --my-asn M)\n")
+    added = cli("pool", "add", "routed", "10.5.0.0/24", "fd00:5::/120", "--announce", "bgp",
+                "--state", state)
+    assert (added.code, added.err) == (0, unheard.format("IPv4 and IPv6"))
+    assert cli(*ROUTER, "--state", state).code == 0
+    again = cli("pool", "set", "routed", "--local-pref", "200", "--state", state)
+    assert (again.code, again.err) == (0, unheard.format("IPv6"))  # an IPv4 router only
+    layer2 = cli("pool", "add", "plain", "10.6.0.0/24", "--state", state)
+    assert (layer2.code, layer2.err) == (0, "")  # ARP/NDP: no peer needed
+    removed = cli("bgp", "peer", "remove", "router", "--state", state)
+    assert (removed.code, removed.err) == (0, unheard.format("IPv4 and IPv6"))

@@ -301,3 +301,17 @@ def test_allocating_keeps_the_peers() -> None:
     allocator.allocate(Request("web", "front"))
     assert allocator.state().peers == {"router": ROUTER}
     assert len(allocator.state().allocations) == 1
+
+
+def test_an_advertisement_reaches_the_peers_it_admits_of_the_addresses_family() -> None:
+    v4 = Peer("v4", "192.0.2.1", 64501, 64500)
+    v6 = Peer("v6", "2001:db8::1", 64501, 64500)
+    every = Advertisement()
+    assert (every.reaches(v4, 4), every.reaches(v4, 6), every.reaches(v6, 6)) == (
+        True, False, True)
+    only_v6 = Advertisement(peers=("v6",))
+    assert not only_v6.reaches(v4, 4)
+    assert every.unheard({4, 6}, [v4]) == [6]
+    assert only_v6.unheard({4, 6}, [v4, v6]) == [4]
+    assert every.unheard({4, 6}, [v4, v6]) == []
+    assert every.unheard({4}, []) == [4]

@@ -191,6 +191,8 @@ def _command(text: str) -> list[list[str]]:
     args = []
     for word in text.replace("`", " ").split():
         word = word.rstrip(".") if word.endswith("...") else word
+        if re.fullmatch(rf"[A-Za-z][\w-]*[a-z]{WILD}", word):  # `pool list{}`: the value is
+            word = word[:-1]  # options the hint appends (" --state FILE"), not part of the word
         word = word.split("|")[0] if "|" in word and not word.startswith("'") else word
         for placeholder, sample in SAMPLES.items():
             if word == placeholder or (placeholder == WILD and WILD in word):

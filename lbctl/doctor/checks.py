@@ -230,7 +230,8 @@ def check_node_overlap(ctx: Context) -> list[Finding]:
     findings = [Finding(
         "error", o.message,
         f"take it out of the pool, or keep lbctl from handing it out: lbctl pool "
-        f"reserve {o.pool} {o.address} --note 'node {o.owner}'", o.objects)
+        f"reserve {o.pool}{ctx.facts.state_option} {o.address} --note 'node {o.owner}'",
+        o.objects)
         for o in _overlaps(ctx, NODE_ADDRESS)]
     return findings or _ok(f"no pool contains an address of the {_plural(len(nodes), 'node')}")
 
@@ -267,8 +268,9 @@ def check_buggy_ips(ctx: Context) -> list[Finding]:
                     "warning", f"pool {pool.name} entry {entry.text} holds "
                                f"{_plural(count, 'address')} ending in .0 or .255, which some "
                                "clients and routers drop as network or broadcast addresses",
-                    f"turn on avoidBuggyIPs: lbctl pool set {pool.name} --avoid-buggy-ips "
-                    "(or start and end the range inside the subnet)",
+                    f"turn on avoidBuggyIPs: lbctl pool set {pool.name}"
+                    f"{ctx.facts.state_option} --avoid-buggy-ips (or start and end the range "
+                    "inside the subnet)",
                     (f"pool/{pool.name}",)))
     return findings or _ok("no pool hands out addresses ending in .0 or .255")
 
@@ -283,8 +285,8 @@ def check_utilisation(ctx: Context) -> list[Finding]:
                     "warning", f"pool {name} is {percent}% used: {family.used} of "
                                f"{family.capacity} {family.family} addresses allocated, held or "
                                "reserved",
-                    f"add addresses (lbctl pool set {name} --add ADDRESS) or release unused "
-                    "ones",
+                    f"add addresses (lbctl pool set {name}{ctx.facts.state_option} --add "
+                    "ADDRESS) or release unused ones",
                     (f"pool/{name}",)))
     return findings or _ok(f"every pool is less than {int(FULL_WARNING * 100)}% used")
 
@@ -305,8 +307,8 @@ def check_exhausted(ctx: Context) -> list[Finding]:
                 "error", f"pool {name} has too few free {'/'.join(full)} addresses: "
                          f"{_plural(len(waiting), 'pending Service')} it serves would get none: "
                          + ", ".join(f"{k[0]}/{k[1]}" for k in waiting),
-                f"add addresses to the pool (lbctl pool set {name} --add ADDRESS) or release "
-                "unused ones",
+                f"add addresses to the pool (lbctl pool set {name}{ctx.facts.state_option} "
+                "--add ADDRESS) or release unused ones",
                 (f"pool/{name}", *(_svc_object(k) for k in waiting))))
     return findings or _ok("no Service is pending for lack of addresses")
 
@@ -454,7 +456,8 @@ def check_requested_ip(ctx: Context) -> list[Finding]:
             if _pool_of(state, ip) is None:
                 findings.append(Finding(
                     "error", f"{who} asks for {ip} ({asked.source}), which is in no pool",
-                    "ask for an address of a pool (lbctl pool list), or add it to one",
+                    f"ask for an address of a pool (lbctl pool list{ctx.facts.state_option}),"
+                    " or add it to one",
                     (_svc_object(key),)))
     return findings or _ok("every requested address lies in a pool")
 

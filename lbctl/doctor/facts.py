@@ -91,5 +91,8 @@ class Facts:
     #: Offline: the ``lbctl assign -f ... --state FILE`` command that works on these files
     #: (hints name it); "" on a live cluster.
     assign_command: str = ""
+    #: Offline: `` --state FILE``, which the lbctl commands hints name need to change the state
+    #: of these files rather than a cluster's; "" on a live cluster (or without a state file).
+    state_option: str = ""
     #: Calico's BGPConfigurations and BGPPeers (empty: Calico's BGP is not configured).
     calico: Known[list[Obj]] = Absent("Calico's resources were not read")

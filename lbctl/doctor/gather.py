@@ -361,6 +361,7 @@ def offline(sources: Sequence[Source], state: StateBackend | None = None, *,
     return Facts(
         mode="offline",
         assign_command=command if sources else "",
+        state_option=f" --state {shlex.quote(state_path)}" if state_path else "",
         source=f"{where} ({', '.join(given or found.paths)})" if sources else where,
         state=state_text,
         services=_present(found.of("Service"), "no Service manifests among the files"),

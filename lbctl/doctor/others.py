@@ -28,8 +28,9 @@ from lbctl.core.permissions import (
 from lbctl.core.service import LBCTL_CLASS
 from lbctl.ports import Obj, Resource
 
-_CLASS_HINT = (f"or set spec.loadBalancerClass: {LBCTL_CLASS} on the Services lbctl should "
-               "serve ({} ignores Services of another class)")
+#: The way out every implementation that honours loadBalancerClass offers (ends its hint).
+_BY_CLASS = (f"or set spec.loadBalancerClass: {LBCTL_CLASS} on the Services lbctl should "
+             "serve ({} ignores Services of another class)")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         labels=(("app", "metallb"), ("app.kubernetes.io/name", "metallb")),
         configmaps=((METALLB_NAMESPACE, METALLB_LEGACY_CONFIGMAP),),
         groups=("metallb.io",),
-        hint="uninstall MetalLB, " + _CLASS_HINT.format("MetalLB"),
+        hint="uninstall MetalLB, " + _BY_CLASS.format("MetalLB"),
     ),
     Implementation(
         "impl.kube-vip", "the kube-vip cloud provider",
@@ -64,7 +65,7 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         workloads=("kube-vip-cloud-provider",),
         configmaps=((SYSTEM_NAMESPACE, KUBEVIP_CONFIGMAP),),
         hint="delete the kube-vip-cloud-provider Deployment and the kubevip ConfigMap, "
-             + _CLASS_HINT.format("kube-vip"),
+             + _BY_CLASS.format("kube-vip"),
     ),
     Implementation(
         "impl.servicelb", "k3s ServiceLB (klipper-lb)",
@@ -94,7 +95,7 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         dormant_without_resources=True,
         disabled_by=("kube-system", "cilium-config", "enable-lb-ipam", "false"),
         hint="delete the CiliumLoadBalancerIPPools, or set enable-lb-ipam: \"false\" in "
-             "kube-system/cilium-config, " + _CLASS_HINT.format("Cilium"),
+             "kube-system/cilium-config, " + _BY_CLASS.format("Cilium"),
     ),
 )
 

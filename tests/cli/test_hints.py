@@ -782,8 +782,6 @@ NOT_YET_PROVED = (
     'write the password alone on the first line',
     'pip install exabgp (lbctl depends on it), or remove the BGP peers',
     "MetalLB's protocols are layer2 and bgp",
-    "{}, then lbctl bgp peer remove {}; or peer lbctl's speakers with another router address",
-    "make Calico's list cover every pool: lbctl pool export --format calico | calicoctl apply -f -",  # noqa: E501
     'write the password in it',
     'choose a shorter password',
     # lbctl/doctor/checks.py: doctor --probe against the speakers (issue 14), in progress
@@ -856,41 +854,16 @@ NOT_YET_PROVED = (
     # lbctl/core/statefile.py
     # lbctl/doctor/checks.py
     'kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; lbctl controller status',
-    'move it: {} --in-place (or put {} back in the manifest)',
-    'move it: lbctl release svc {} -n {} && lbctl assign svc {} -n {}',
     'announce it from the node that should hold it: lbctl arp announce {}',
     'make one node hold the address; check lbctl kube-proxy diff',
-    "take it out of the pool, or keep lbctl from handing it out: lbctl pool reserve {} {} --note 'node {}'",  # noqa: E501
-    'pool addresses must not be pod addresses: move the pool to a free range of the node network',
-    'the pool overlaps the Service CIDR: take those addresses out of the pool',
-    'forget the Services no longer in the manifests: {} --prune',
-    'lbctl reconcile frees it (or: lbctl release svc {} -n {})',
-    'lbctl install prints the manifests that run one',
     "run doctor --probe as root (or with CAP_NET_RAW) on a host in the nodes' layer-2 segment",
     '{} (probed via {})',
-    'add addresses to the pool (lbctl pool set {} --add ADDRESS) or release unused ones',
-    'publish it: {}',
-    'move one of them to another address; to share on purpose, give both the annotation metallb.io/allow-shared-ip with one key',  # noqa: E501
-    'check its pods (kubectl -n {} get endpointslices -l kubernetes.io/service-name={}), or use externalTrafficPolicy: Cluster',  # noqa: E501
-    'lbctl kube-proxy diff shows the change; lbctl kube-proxy apply --restart makes it',
-    'turn on avoidBuggyIPs: lbctl pool set {} --avoid-buggy-ips (or start and end the range inside the subnet)',  # noqa: E501
-    'add addresses (lbctl pool set {} --add ADDRESS) or release unused ones',
-    'if another controller set the status, see the impl.* checks; otherwise record what it shows: lbctl adopt svc {} -n {} (or withdraw it: lbctl release svc {} -n {} --force)',  # noqa: E501
     'if another controller set the status, see the impl.* checks; otherwise withdraw both and assign again: lbctl release svc {} -n {} --force && {}',  # noqa: E501
-    "add the address to a pool and record it, or clear the Service's status (lbctl release svc {} -n {})",  # noqa: E501
-    'ask for an address of a pool (lbctl pool list), or add it to one',
     'check the ConfigMap by hand',
     # lbctl/doctor/gather.py
     'give doctor the one the cluster uses',
     'name the one to check with --state PATH',
     # lbctl/doctor/others.py
-    'or set spec.loadBalancerClass: {} on the Services lbctl should serve ({} ignores Services of another class)',  # noqa: E501
-    'uninstall MetalLB, or set spec.loadBalancerClass: {} on the Services lbctl should serve ({} ignores Services of another class)',  # noqa: E501
-    'delete the kube-vip-cloud-provider Deployment and the kubevip ConfigMap, or set spec.loadBalancerClass: {} on the Services lbctl should serve ({} ignores Services of another class)',  # noqa: E501
-    'start every k3s server with --disable=servicelb',
-    'uninstall OpenELB',
-    'uninstall PureLB',
-    'delete the CiliumLoadBalancerIPPools, or set enable-lb-ipam: "false" in kube-system/cilium-config, or set spec.loadBalancerClass: {} on the Services lbctl should serve ({} ignores Services of another class)',  # noqa: E501
     # lbctl/health.py
     'for example :8080, 127.0.0.1:8080 or [::1]:8080',
     'for example [::1]:8080',
@@ -1002,3 +975,141 @@ def test_a_file_lbctl_may_not_read(name: str) -> None:
         assert done.stderr.count("lbctl: error: ") == 1
     finally:
         shutil.rmtree(folder)
+
+
+# --------------------------------------------------------------------------- hintskube
+#
+# The hints met on the API server (its faults injected into the fake), in kubeconfigs, in state
+# files and in doctor's findings on the examples (offline on the files, live on the fake seeded
+# with them).  Each hint here is the exact line printed for the real situation; where the
+# situation can be fixed by the command it names, the test runs that command and checks.
+
+#: Each example, doctor's findings on it: ``-f examples/NAME`` run from the repository (offline),
+#: and the fake API server seeded with the same objects (live).
+DOCTOR_OFFLINE: dict[str, list[dict[str, str]]] = {
+    "broken": [
+        {"check": "pool.node-overlap", "hint": "take it out of the pool, or keep lbctl from "
+         "handing it out: lbctl pool reserve default --state examples/broken/lbctl-state.yaml "
+         "192.168.20.11 --note 'node node-1'"},
+        {"check": "pool.pod-cidr-overlap", "hint": "pool addresses must not be pod addresses: "
+         "move the pool to a free range of the node network"},
+        {"check": "pool.cluster-ip-overlap", "hint": "the pool overlaps the Service CIDR: take "
+         "those addresses out of the pool"},
+        {"check": "pool.buggy-ips", "hint": "turn on avoidBuggyIPs: lbctl pool set default "
+         "--state examples/broken/lbctl-state.yaml --avoid-buggy-ips (or start and end the "
+         "range inside the subnet)"},
+        {"check": "pool.utilisation", "hint": "add addresses (lbctl pool set small --state "
+         "examples/broken/lbctl-state.yaml --add ADDRESS) or release unused ones"},
+        {"check": "pool.exhausted", "hint": "add addresses to the pool (lbctl pool set small "
+         "--state examples/broken/lbctl-state.yaml --add ADDRESS) or release unused ones"},
+        {"check": "svc.orphan", "hint": "forget the Services no longer in the manifests: lbctl "
+         "assign -f examples/broken --state examples/broken/lbctl-state.yaml --prune"},
+        {"check": "svc.pinned", "hint": "move it: lbctl assign -f examples/broken --state "
+         "examples/broken/lbctl-state.yaml --in-place (or put 192.168.20.60 back in the "
+         "manifest)"},
+        {"check": "svc.requested-ip", "hint": "ask for an address of a pool (lbctl pool list "
+         "--state examples/broken/lbctl-state.yaml), or add it to one"},
+        {"check": "kube-proxy.strict-arp", "hint": "lbctl kube-proxy diff shows the change; "
+         "lbctl kube-proxy apply --restart makes it"},
+        {"check": "impl.metallb", "hint": "uninstall MetalLB, or set spec.loadBalancerClass: "
+         "lbctl.io/lbctl on the Services lbctl should serve (MetalLB ignores Services of "
+         "another class)"},
+        {"check": "bgp.calico-peers", "hint": "let Calico announce lbctl's pools over its own "
+         "sessions: lbctl pool export --format calico | calicoctl apply -f -, then lbctl bgp "
+         "peer remove router; or peer lbctl's speakers with another router address"},
+        {"check": "bgp.calico-service-ips", "hint": "make Calico's list cover every pool: lbctl "
+         "pool export --format calico | calicoctl apply -f -"},
+    ],
+    "snapshot": [
+        {"check": "svc.outside-pools", "hint": "add the address to a pool and record it, or "
+         "clear the Service's status (lbctl release svc legacy -n web)"},
+        {"check": "svc.shared-ip", "hint": "move one of them to another address; to share on "
+         "purpose, give both the annotation metallb.io/allow-shared-ip with one key"},
+        {"check": "svc.local-no-endpoints", "hint": "check its pods (kubectl -n web get "
+         "endpointslices -l kubernetes.io/service-name=api), or use externalTrafficPolicy: "
+         "Cluster"},
+        {"check": "svc.drift", "hint": "if another controller set the status, see the impl.* "
+         "checks; otherwise record what it shows: lbctl adopt svc legacy -n web (or withdraw "
+         "it: lbctl release svc legacy -n web --force)"},
+        {"check": "impl.kube-vip", "hint": "delete the kube-vip-cloud-provider Deployment and "
+         "the kubevip ConfigMap, or set spec.loadBalancerClass: lbctl.io/lbctl on the Services "
+         "lbctl should serve (kube-vip ignores Services of another class)"},
+        {"check": "impl.servicelb", "hint": "start every k3s server with --disable=servicelb"},
+        {"check": "impl.openelb", "hint": "uninstall OpenELB"},
+        {"check": "impl.purelb", "hint": "uninstall PureLB"},
+        {"check": "impl.cilium", "hint": "delete the CiliumLoadBalancerIPPools, or set "
+         "enable-lb-ipam: \"false\" in kube-system/cilium-config, or set "
+         "spec.loadBalancerClass: lbctl.io/lbctl on the Services lbctl should serve (Cilium "
+         "ignores Services of another class)"},
+    ],
+}
+DOCTOR_LIVE: dict[str, list[dict[str, str]]] = {
+    "broken": [
+        {"check": "pool.node-overlap", "hint": "take it out of the pool, or keep lbctl from "
+         "handing it out: lbctl pool reserve default 192.168.20.11 --note 'node node-1'"},
+        {"check": "svc.drift", "hint": "publish it: lbctl assign svc wiki -n web"},
+        {"check": "svc.orphan", "hint": "lbctl reconcile frees it (or: lbctl release svc gone "
+         "-n old)"},
+        {"check": "svc.pinned", "hint": "move it: lbctl release svc wiki -n web && lbctl "
+         "assign svc wiki -n web"},
+        {"check": "controller.leader", "hint": "lbctl install prints the manifests that run "
+         "one"},
+    ],
+}
+
+
+def _findings(result: Result) -> list[dict[str, str]]:
+    report = json.loads(result.out)
+    return [{"check": c["id"], "hint": f["hint"]} for c in report["checks"]
+            for f in c["findings"] if f["severity"] != "pass"]
+
+
+@pytest.mark.parametrize("example", sorted(DOCTOR_OFFLINE))
+def test_doctor_offline_on_the_examples_prints_these_hints(
+        cli: Cli, example: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(hintinventory.ROOT)
+    result = cli("doctor", "-f", f"examples/{example}", "-o", "json")
+    assert result.code == 1, result.err
+    found = _findings(result)
+    assert [f for f in DOCTOR_OFFLINE[example] if f not in found] == []
+
+
+@pytest.mark.parametrize("example", sorted(DOCTOR_LIVE))
+def test_doctor_live_on_the_examples_prints_these_hints(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, example: str) -> None:
+    from tests.doctor.clusters import seed
+
+    seed(kube_server, example)
+    result = cli("doctor", "-o", "json", "--kubeconfig", str(kubeconfig))
+    assert result.code == 1, result.err
+    found = _findings(result)
+    assert [f for f in DOCTOR_LIVE[example] if f not in found] == []
+
+
+#: Offline findings whose command, run as the hint prints it (ADDRESS: a free address), clears
+#: the finding: the command must change the files' state, not ask for a cluster.
+FOLLOW_OFFLINE = {
+    "pool.node-overlap": r"lbctl pool reserve default .* --note 'node node-1'",
+    "pool.buggy-ips": r"lbctl pool set default [^(]*--avoid-buggy-ips",
+    "pool.exhausted": r"lbctl pool set small [^)]*--add ADDRESS",
+}
+
+
+@pytest.mark.parametrize("check", sorted(FOLLOW_OFFLINE))
+def test_doctor_offline_hints_change_the_files_state(
+        cli: Cli, check: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(hintinventory.ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+
+    def statuses() -> dict[str, list[str]]:
+        report = json.loads(cli("doctor", "-f", "examples/broken", "-o", "json").out)
+        return {c["id"]: [f["hint"] for f in c["findings"]] for c in report["checks"]
+                if c["status"] != "pass"}
+
+    hints = statuses()[check]
+    found = re.search(FOLLOW_OFFLINE[check], hints[0])
+    assert found is not None, hints
+    words = shlex.split(found.group(0).replace("ADDRESS", "10.50.0.12"))
+    result = cli(*words[1:])
+    assert result.code == 0, result.err
+    assert hints[0] not in statuses().get(check, [])

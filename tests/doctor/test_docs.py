@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from lbctl.cli.inputs import read_sources
 from lbctl.doctor import checks, gather
 from lbctl.doctor.report import Report, to_document
@@ -26,10 +28,12 @@ def test_the_examples_readme_names_only_real_checks() -> None:
     assert named == set(checks.IDS)
 
 
-def test_the_documented_json_report_has_the_printed_shape() -> None:
+def test_the_documented_json_report_has_the_printed_shape(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     block = DOCS.read_text().split("### JSON report")[1].split("```json\n")[1].split("```")[0]
     documented = json.loads(block)
-    facts = gather.offline(read_sources([str(EXAMPLES / "broken")]))
+    monkeypatch.chdir(EXAMPLES.parent)  # the files named as the documented run named them
+    facts = gather.offline(read_sources(["examples/broken"]))
     printed = to_document(Report(facts.mode, facts.source, checks.diagnose(facts)))
     assert documented["summary"] == printed["summary"]
     assert set(documented) == set(printed)

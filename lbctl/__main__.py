@@ -1,3 +1,3 @@
-from lbctl.cli.main import main
+from lbctl.cli.entry import main
 
 main()

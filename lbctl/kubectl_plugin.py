@@ -20,14 +20,14 @@ and everything else are :func:`lbctl.cli.main.run`'s.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 import typer
 from typer._click.shell_completion import ShellComplete  # typer 0.26-0.28 vendor click
 
-from lbctl.cli.main import app, run
+from lbctl.cli import entry
+from lbctl.cli.main import app
 
 PROG_NAME = "kubectl lb"
 #: cobra's ShellCompDirective values that kubectl understands.
@@ -41,8 +41,9 @@ class _Walk(ShellComplete):
 
 
 def main() -> None:
-    """The ``kubectl-lb`` entry point."""
-    sys.exit(run(sys.argv[1:], prog_name=PROG_NAME))
+    """The ``kubectl-lb`` entry point (:func:`lbctl.cli.entry.kubectl_lb`, which the installed
+    script calls)."""
+    entry.kubectl_lb()
 
 
 def completions(words: Sequence[str], out: TextIO) -> None:
@@ -66,6 +67,6 @@ def completions(words: Sequence[str], out: TextIO) -> None:
 
 
 def complete() -> None:
-    """The ``kubectl_complete-lb`` entry point."""
-    completions(sys.argv[1:], sys.stdout)
-    sys.exit(0)
+    """The ``kubectl_complete-lb`` entry point (:func:`lbctl.cli.entry.kubectl_complete_lb`,
+    which the installed script calls)."""
+    entry.kubectl_complete_lb()

@@ -8,6 +8,7 @@ in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DE
 
 from __future__ import annotations
 
+import gc
 import importlib
 import inspect
 import os
@@ -64,11 +65,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The commands that run until they are stopped.  A one-shot command's process runs without the
+#: cyclic garbage collector (:mod:`lbctl.cli.entry`); building one of these turns it back on.
+LONG_RUNNING = frozenset({"controller", "speaker"})
+
+
 def load_command(name: str, words: Sequence[str] | None = None) -> Command:
     """Import the module of the root's command ``name`` and build that command, as typer
     builds it under the root.  A group is built with the subcommands named in ``words`` (the
     rest of the command line) when there are any, else with all of them (its help, completion
     and "no such command" need every name): ``lbctl pool list`` does not build ``pool add``."""
+    if name in LONG_RUNNING:
+        gc.enable()
     module = importlib.import_module(COMMANDS[name][0])
     holder = typer.Typer(rich_markup_mode=None)
     register = getattr(module, "register", None)
@@ -247,4 +255,7 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    """``lbctl`` as scripts installed before :mod:`lbctl.cli.entry` existed call it."""
+    from lbctl.cli.entry import main as entry
+
+    entry()

@@ -10,32 +10,25 @@ in one namespace or in all of them, on one named object or on any.  ``create`` c
 limited to a name (the name is not known when the request is authorised), so no ``create``
 entry has one.
 
-Pure data: no I/O, no imports beyond the standard library.
+Pure data: no I/O, no imports beyond the standard library and :mod:`lbctl.core.names`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Where lbctl keeps its state by default, and where kubeadm keeps kube-proxy's configuration.
-SYSTEM_NAMESPACE = "kube-system"
-STATE_CONFIGMAP = "lbctl-state"
-KUBE_PROXY = "kube-proxy"
-#: Where MetalLB and kube-vip's cloud provider keep the configuration ``pool import`` reads.
-METALLB_NAMESPACE = "metallb-system"
-METALLB_LEGACY_CONFIGMAP = "config"
-KUBEVIP_CONFIGMAP = "kubevip"
-#: The Lease ``lbctl controller`` replicas elect their leader with, and who runs them.
-CONTROLLER_LEASE = "lbctl-controller"
-CONTROLLER = "lbctl-controller"
-#: The speakers' identity (each keeps its own Lease ``lbctl-speaker-<node>`` in kube-system).
-SPEAKER = "lbctl-speaker"
-#: Namespaces every cluster has: manifests may put objects there without creating them first.
-BUILTIN_NAMESPACES = frozenset({"default", SYSTEM_NAMESPACE, "kube-public", "kube-node-lease"})
-#: Namespaces that exist only where another load balancer is installed.  A permission there is
-#: optional: ``lbctl rbac`` grants it only when asked (a Role in a missing namespace makes
-#: ``kubectl apply`` fail), and doctor reports it missing as a warning, not an error.
-FOREIGN_NAMESPACES = frozenset({METALLB_NAMESPACE})
+# The well-known names (lbctl.core.names), importable from here as they always were.
+from lbctl.core.names import BUILTIN_NAMESPACES as BUILTIN_NAMESPACES
+from lbctl.core.names import CONTROLLER as CONTROLLER
+from lbctl.core.names import CONTROLLER_LEASE as CONTROLLER_LEASE
+from lbctl.core.names import FOREIGN_NAMESPACES as FOREIGN_NAMESPACES
+from lbctl.core.names import KUBE_PROXY as KUBE_PROXY
+from lbctl.core.names import KUBEVIP_CONFIGMAP as KUBEVIP_CONFIGMAP
+from lbctl.core.names import METALLB_LEGACY_CONFIGMAP as METALLB_LEGACY_CONFIGMAP
+from lbctl.core.names import METALLB_NAMESPACE as METALLB_NAMESPACE
+from lbctl.core.names import SPEAKER as SPEAKER
+from lbctl.core.names import STATE_CONFIGMAP as STATE_CONFIGMAP
+from lbctl.core.names import SYSTEM_NAMESPACE as SYSTEM_NAMESPACE
 
 
 @dataclass(frozen=True)

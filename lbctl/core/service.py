@@ -48,12 +48,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip, parse_ip, parse_vip
-from lbctl.core.allocator import AllocationError, Request
 from lbctl.core.state import Allocation, ServiceKey
 from lbctl.errors import LbctlError, RefusedError, UsageError
+
+if TYPE_CHECKING:  # imported where a request is built: reading a Service needs no allocator
+    from lbctl.core.allocator import AllocationError, Request
 
 #: The ``spec.loadBalancerClass`` lbctl answers to, besides no class at all.
 LBCTL_CLASS = "lbctl.io/lbctl"
@@ -218,6 +220,8 @@ def _own_ips(svc: Obj) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def _disagree(svc: Obj, first: tuple[str, str], second: tuple[str, str]) -> AllocationError:
+    from lbctl.core.allocator import AllocationError
+
     return AllocationError(
         CONFLICTING,
         f"service {ref(svc)} asks for two different things: {first[0]} is {first[1]}, "
@@ -331,6 +335,8 @@ def sharing_key(svc: Obj) -> str:
 def request(svc: Obj, ips: Sequence[str] = (), pool: str | None = None,
             default_namespace: str = "default") -> Request:
     """What ``svc`` asks of the allocator, with ``ips``/``pool`` (the flags) taking precedence."""
+    from lbctl.core.allocator import Request
+
     namespace, name = key_of(svc, default_namespace)
     wanted, require_all = families(svc)
     explicit = asked(svc, ips, pool)

@@ -15,7 +15,7 @@ import copy
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
+from lbctl.core.names import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.errors import NotFoundError, RefusedError
 from lbctl.ports import CONFIGMAPS, KubeAPI
 

@@ -125,6 +125,21 @@ def test_cluster_commands_on_the_fast_path_import_neither_the_client_nor_pydanti
         assert found == "0 []", args
 
 
+def test_reading_commands_import_none_of_the_modules_they_do_not_read_with(
+    kubeconfig: Path,
+) -> None:
+    """``svc list`` reads Services and the state: not the allocator (building a request does),
+    not the node's ports (ARP, probes, BGP), not the permission list; ``pool list`` needs the
+    allocator's count of free addresses but neither of the others; ``version`` reads no state."""
+    unused = ("lbctl.core.allocator", "lbctl.nodeports", "lbctl.core.permissions",
+              "lbctl.core.state", "lbctl.actions.services")
+    expected = {"svc": ["lbctl.core.state"], "pool": ["lbctl.core.allocator", "lbctl.core.state"],
+                "version": []}
+    for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
+        found = _imported([*args, "--kubeconfig", str(kubeconfig)], unused)
+        assert found == f"0 {expected[args[0]]}", args
+
+
 def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_or_rich(
     kube_server: Any, kubeconfig: Path
 ) -> None:

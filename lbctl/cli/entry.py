@@ -1,0 +1,87 @@
+"""The processes: ``lbctl``, ``python -m lbctl``, ``kubectl-lb`` and ``kubectl_complete-lb``.
+
+Each runs one command line (:func:`lbctl.cli.main.run`) in a process of its own, and spares it
+two costs of the interpreter that a one-shot command does not need:
+
+- The cyclic garbage collector is off from before the first import.  Importing the CLI, typer,
+  ``http.client`` and PyYAML, then decoding a LIST of 1,000 Services and a state of 1,000
+  allocations, allocate tens of thousands of containers that live until the process ends; the
+  collector walked them over and over (some 80 passes for ``svc list -A``, about 5% of its
+  CPU) and found next to no cycles.  Reference counting still frees everything else at once.
+  The commands that run until stopped (``controller``, ``speaker``) turn it back on when they
+  are built (:data:`lbctl.cli.main.LONG_RUNNING`).
+- The interpreter's teardown: freeing every object one by one at exit.  A command that returned
+  (or a completion that answered) with the collector still off and no other thread running
+  flushes its output and leaves at once with ``os._exit`` and its exit code, as mypy does.
+  When a flush fails (a closed pipe, a closed stdout), the ordinary exit takes over and says
+  what it always said.
+
+This module imports nothing at its top but ``gc``, ``os`` and ``sys``: the collector must be
+off before typer is imported.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+
+def main() -> NoReturn:
+    """``lbctl`` and ``python -m lbctl``."""
+    gc.disable()
+    from lbctl.cli.main import run
+
+    _leave(run)
+
+
+def kubectl_lb() -> NoReturn:
+    """``kubectl-lb``: ``kubectl lb ...`` (:mod:`lbctl.kubectl_plugin`)."""
+    gc.disable()
+    from lbctl.cli.main import run
+    from lbctl.kubectl_plugin import PROG_NAME
+
+    _leave(lambda: run(sys.argv[1:], prog_name=PROG_NAME))
+
+
+def kubectl_complete_lb() -> NoReturn:
+    """``kubectl_complete-lb``: kubectl's completion request for ``kubectl lb``."""
+    gc.disable()
+    from lbctl.kubectl_plugin import completions
+
+    def answer() -> int:
+        completions(sys.argv[1:], sys.stdout)
+        return 0
+
+    _leave(answer)
+
+
+def _leave(command: Callable[[], int]) -> NoReturn:
+    """Run ``command`` and end the process with its exit code (or with the code of the
+    ``SystemExit`` it raised: shell completion exits so), the fast way when that is safe."""
+    try:
+        code = command()
+    except SystemExit as exc:
+        if not (exc.code is None or isinstance(exc.code, int)):
+            raise  # a message to print: the ordinary exit prints it
+        code = exc.code or 0
+    if gc.isenabled() or _threads_running():
+        sys.exit(code)  # a long-running command, or work still going: the ordinary exit
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except (AttributeError, OSError, ValueError):  # None, a closed pipe, a closed file
+        sys.exit(code)
+    os._exit(code)
+
+
+def _threads_running() -> bool:
+    """Whether a thread other than this one is alive and not a daemon (the ordinary exit
+    would wait for it)."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return False
+    return any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+               if thread is not threading.current_thread())

@@ -1,0 +1,179 @@
+"""The processes (lbctl/cli/entry.py): a one-shot command runs without the cyclic garbage
+collector and leaves without the interpreter's teardown, with its full output and its exit
+code; a long-running command, a failed flush or a thread still running take the ordinary exit."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lbctl.cli import entry
+from lbctl.cli.main import LONG_RUNNING, load_command
+
+#: Runs the ``lbctl`` entry point on the command line after ``--``, with two witnesses on
+#: stderr: a line per garbage collection that starts once lbctl is running, and a line from an
+#: exit handler, which only the interpreter's ordinary exit runs.
+PROCESS = (
+    "import atexit, gc, sys\n"
+    "from lbctl.cli.entry import main\n"
+    "gc.callbacks.append(lambda phase, _: phase == 'start' and sys.stderr.write('collected\\n'))\n"
+    "atexit.register(lambda: sys.stderr.write('torn down\\n'))\n"
+    "sys.argv = ['lbctl', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def _lbctl(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "LBCTL_STATE")}
+    return subprocess.run([sys.executable, "-c", PROCESS, *args], capture_output=True,
+                          text=True, env={**env, "NO_COLOR": "1"}, timeout=120)
+
+
+def test_a_one_shot_command_collects_nothing_and_skips_the_teardown_with_all_its_output(
+    kube_server: Any, kubeconfig: Path
+) -> None:
+    """300 Services as JSON through a pipe: every byte arrives (the output is flushed before
+    the process leaves), no collection ran, no exit handler ran, exit 0."""
+    for i in range(300):
+        kube_server.put_object({"apiVersion": "v1", "kind": "Service",
+                                "metadata": {"name": f"web-{i:03}", "namespace": "shop"},
+                                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    done = _lbctl("svc", "list", "-A", "-o", "json", "--kubeconfig", str(kubeconfig))
+    assert (done.returncode, done.stderr) == (0, "")
+    items = json.loads(done.stdout)["items"]
+    assert [item["name"] for item in items] == [f"web-{i:03}" for i in range(300)]
+
+
+def test_a_failing_command_keeps_its_exit_code_and_its_message(tmp_path: Path) -> None:
+    state = tmp_path / "lb.yaml"
+    done = _lbctl("pool", "show", "nosuch", "--state", str(state))
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.splitlines() == [
+        "lbctl: error: pool nosuch not found (pools: none)",
+        "hint: lbctl pool list shows the pools",
+    ]
+
+
+def test_a_long_running_command_gets_the_collector_back_and_exits_the_ordinary_way() -> None:
+    """Building ``controller`` (here for its help) turns the collector on again: the process
+    then exits as any Python program does, exit handlers included."""
+    done = _lbctl("controller", "--help")
+    assert done.returncode == 0
+    assert "Usage: lbctl controller" in done.stdout
+    assert "torn down" in done.stderr.splitlines()
+
+
+def test_shell_completion_leaves_the_fast_way_with_its_answer() -> None:
+    env = {**os.environ, "_LBCTL_COMPLETE": "complete_bash", "COMP_WORDS": "lbctl pool re",
+           "COMP_CWORD": "2"}
+    done = subprocess.run([sys.executable, "-c", PROCESS], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.split() == ["remove", "reserve"]
+
+
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_building_a_long_running_command_turns_the_collector_on(name: str) -> None:
+    gc.disable()
+    try:
+        load_command(name)
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+# ------------------------------------------------------------------ how _leave chooses, in-process
+
+
+class _Left(Exception):
+    def __init__(self, how: str, code: object) -> None:
+        super().__init__(how, code)
+        self.how, self.code = how, code
+
+
+@pytest.fixture
+def leaving(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``os._exit`` and ``sys.exit`` raise :class:`_Left` naming which one ended the process;
+    the collector is off, as the entry points leave it, and on again afterwards."""
+
+    def hard(code: int) -> None:
+        raise _Left("fast", code)
+
+    def ordinary(code: object = None) -> None:
+        raise _Left("ordinary", code)
+
+    monkeypatch.setattr(entry.os, "_exit", hard)
+    monkeypatch.setattr(entry.sys, "exit", ordinary)
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _left(command: Any) -> tuple[str, object]:
+    with pytest.raises(_Left) as left:
+        entry._leave(command)
+    return left.value.how, left.value.code
+
+
+def test_leave_takes_the_fast_way_with_the_command_s_code(leaving: None) -> None:
+    assert _left(lambda: 4) == ("fast", 4)
+
+
+def test_leave_takes_the_exit_code_of_a_systemexit(leaving: None) -> None:
+    def completion() -> int:
+        raise SystemExit(2)
+
+    def plain() -> int:
+        raise SystemExit()
+
+    assert _left(completion) == ("fast", 2)
+    assert _left(plain) == ("fast", 0)
+
+
+def test_leave_lets_a_systemexit_with_a_message_through(leaving: None) -> None:
+    def message() -> int:
+        raise SystemExit("no such thing")
+
+    with pytest.raises(SystemExit, match="no such thing"):
+        entry._leave(message)
+
+
+def test_leave_takes_the_ordinary_way_with_the_collector_on(leaving: None) -> None:
+    gc.enable()
+    assert _left(lambda: 0) == ("ordinary", 0)
+
+
+def test_leave_takes_the_ordinary_way_while_a_thread_runs(leaving: None) -> None:
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        assert _left(lambda: 0) == ("ordinary", 0)
+    finally:
+        release.set()
+        worker.join()
+    assert _left(lambda: 0) == ("fast", 0)
+
+
+def test_leave_takes_the_ordinary_way_when_the_output_cannot_be_flushed(
+    leaving: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Closed:
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(entry.sys, "stdout", Closed())
+    assert _left(lambda: 0) == ("ordinary", 0)
+    monkeypatch.setattr(entry.sys, "stdout", None)
+    assert _left(lambda: 1) == ("ordinary", 1)

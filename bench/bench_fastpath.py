@@ -71,8 +71,10 @@ def exec_kubeconfig(kubeconfig: Path, target: Path) -> Path:
     return target
 
 
+# As in lbctl's own processes (lbctl/cli/entry.py), without the cyclic garbage collector.
 PHASES = r"""
-import json, sys, time
+import gc, json, sys, time
+gc.disable()
 t = [time.perf_counter()]
 import typer
 t.append(time.perf_counter())
@@ -118,6 +120,9 @@ def main() -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise SystemExit("kubectl is not on PATH: the comparison needs it")
+    if LBCTL[0].endswith("lbctl") and "lbctl.cli.entry" not in Path(LBCTL[0]).read_text():
+        print(f"warning: {LBCTL[0]} predates lbctl.cli.entry: reinstall lbctl (pip install -e .) "
+              "to measure what an install runs", file=sys.stderr)
 
     # What an installed lbctl has: the bytecode of its modules (pip writes it when it installs;
     # an editable install run under PYTHONDONTWRITEBYTECODE would compile every module anew on

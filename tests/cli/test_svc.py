@@ -103,6 +103,80 @@ def test_list_nothing(run: Cli) -> None:
         0, "", "No LoadBalancer Services found in namespace empty.\n")
 
 
+
+# The reads of svc list go out at once (the state while the Services are listed); which error a
+# failing listing reports must not depend on which answer arrives first: the Services' LIST's,
+# else the state's, else the EndpointSlices' (-o wide), as when they were read in turn.
+
+STATE_PATH = "/configmaps/lbctl-state$"
+FORBIDDEN_STATE = ("lbctl: error: forbidden: cannot get configmaps in namespace kube-system\n"
+                   "hint: kubectl auth can-i get configmaps -n kube-system\n")
+FORBIDDEN_LIST = ("lbctl: error: forbidden: cannot list services at cluster scope\n"
+                  "hint: kubectl auth can-i list services\n")
+
+
+def test_list_says_why_the_state_cannot_be_read_when_the_services_can(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.deny("get", "configmaps")
+    result = run("svc", "list", "-A")
+    assert (result.code, result.out, result.err) == (6, "", FORBIDDEN_STATE)
+
+
+def test_list_reports_an_unreadable_state_after_a_slow_list(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.inject(0.3, "GET", "/services$")  # the state's answer comes first
+    kube_server.inject(503, "GET", STATE_PATH, times=None)
+    result = run("svc", "list", "-A")
+    assert (result.code, result.out) == (7, "")
+    assert result.err.startswith("lbctl: error: the API server at http://127.0.0.1:")
+    assert "is not answering normally: " in result.err and "(HTTP 503)\n" in result.err
+
+
+def test_list_reports_the_services_error_even_when_the_state_failed_first(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.inject(0.3, "GET", "/services$")
+    kube_server.deny("list", "services")
+    kube_server.deny("get", "configmaps")
+    result = run("svc", "list", "-A")
+    assert (result.code, result.out, result.err) == (6, "", FORBIDDEN_LIST)
+
+
+def test_list_refuses_an_invalid_state_read_alongside(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    state = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+    assert state is not None
+    state["data"]["state.yaml"] = "schemaVersion: 1\npools: [oops]\n"
+    kube_server.put_object(state)
+    result = run("svc", "list", "-n", "shop")
+    assert (result.code, result.out) == (4, "")
+    assert result.err == (
+        "lbctl: error: ConfigMap kube-system/lbctl-state is invalid: pools must be a mapping "
+        "(line 2, column 8)\nhint: run `lbctl doctor` for the full list; lbctl will not "
+        "overwrite an invalid document\n")
+
+
+def test_list_wide_reports_the_state_before_the_endpoint_slices(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.inject(0.3, "GET", STATE_PATH)  # the EndpointSlices' answer comes first
+    kube_server.deny("list", "endpointslices")
+    kube_server.deny("get", "configmaps")
+    result = run("svc", "list", "-n", "shop", "-o", "wide")
+    assert (result.code, result.out, result.err) == (6, "", FORBIDDEN_STATE)
+    kube_server.inject(0.3, "GET", "/services$")
+    result = run("svc", "list", "-n", "shop", "-o", "wide")
+    assert (result.code, result.out, result.err) == (6, "", FORBIDDEN_STATE)
+
+
+def test_list_wide_says_why_the_endpoint_slices_cannot_be_read(
+        run: Cli, kube_server: FakeKubeServer) -> None:
+    kube_server.deny("list", "endpointslices")
+    result = run("svc", "list", "-n", "shop", "-o", "wide")
+    assert (result.code, result.out, result.err) == (
+        6, "", "lbctl: error: forbidden: cannot list endpointslices.discovery.k8s.io in "
+               "namespace shop\nhint: kubectl auth can-i list endpointslices.discovery.k8s.io "
+               "-n shop\n")
+
+
 def test_show_an_assigned_service(run: Cli) -> None:
     assert run("assign", "svc", "api", "-n", "shop").code == 0
     result = run("svc", "show", "api", "-n", "shop")

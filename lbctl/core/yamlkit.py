@@ -156,12 +156,184 @@ def load_all(text: str, source: str, *, nodes: bool = False,
 
 
 def load(text: str, source: str, *, hint: str | None = None) -> Any:
-    """The one document of ``text`` (None when there is none)."""
+    """The one document of ``text`` (None when there is none).  Text in the block-and-flow
+    layout lbctl writes (the state document) is read by :func:`_quick` first."""
+    if len(text) <= MAX_CHARS:
+        quick = _quick(text)
+        if quick is not _UNSURE:
+            return quick
     documents = load_all(text, source, hint=hint)
     if len(documents) > 1:
         raise YAMLInputError(source, documents[1].line, 1,
                              "a second document; one is expected here", hint=hint)
     return documents[0].data if documents else None
+
+
+# --------------------------------------------------------------------------- the quick reader
+#
+# The state document (and any YAML that PyYAML's emitter wrote the way lbctl writes the state)
+# is a block mapping indented two spaces a level, whose values are flow collections or scalars
+# on the key's line.  _quick reads exactly that subset with regular expressions, about three
+# times faster than libyaml's events for a state of a thousand allocations, and gives up
+# (_UNSURE) at the first thing outside it -- a comment, a blank line, a tab, a block sequence,
+# an anchor, a tag, a double-quoted or multi-line scalar, a key that is not a string, a key
+# given twice, a non-ASCII character, any spacing but the emitter's -- so that the reader above
+# reads it, with its errors.  Whatever _quick returns is what load_all would: the same
+# resolver and constructors decide what a plain scalar is (tests/core/test_yamlkit_quick.py
+# compares the two on generated documents and on every edit of one character).
+
+_UNSURE = object()
+#: The first characters of the plain scalars that PyYAML's resolver (``_resolve``) may read as
+#: something other than a string; every character when it has a resolver for any first one.
+_RESOLVED_FIRST = frozenset(
+    key for key in yaml.resolver.Resolver.yaml_implicit_resolvers if key
+) if None not in yaml.resolver.Resolver.yaml_implicit_resolvers else frozenset(map(chr, range(128)))
+#: A plain scalar _quick reads: starts with a letter, a digit, "_" or "/", then those, ".",
+#: "-", "=", "(", ")" or "+", single spaces between words; no YAML indicator anywhere.
+_PLAIN_TEXT = r"[A-Za-z0-9_/][A-Za-z0-9_./=()+-]*(?: [A-Za-z0-9_./=()+-]+)*"
+_QUOTED_TEXT = r"'(?:[^'\n]|'')*'"
+_KEY_LINE = re.compile(rf"( *)({_PLAIN_TEXT}|{_QUOTED_TEXT}):"
+                       rf"(?: ({_PLAIN_TEXT}|{_QUOTED_TEXT}|[\[{{].*))?")
+#: A flow collection's pieces; what is none of them comes out one character at a time.
+_FLOW_TOKEN = re.compile(rf"[\[\]{{}}]|, |: |{_QUOTED_TEXT}|{_PLAIN_TEXT}|.")
+#: The tokens of one character that are scalars (any other is a character _quick gives up on).
+_ONE_CHAR = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/")
+_ODD = re.compile(r"[^\n\x20-\x7e]")  # a tab, a carriage return, any other control character
+_MAX_KEY = 1024  # libyaml's limit on an implicit key
+_QUICK_DEPTH = 32
+
+
+def _quick(text: str) -> Any:
+    """The document in ``text`` when it is in the subset above, else :data:`_UNSURE`."""
+    if not text or not text.isascii() or _ODD.search(text) or text[-1:] != "\n":
+        return _UNSURE
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _quick_block(text.split("\n")[:-1])
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _quick_block(lines: list[str]) -> Any:
+    root: dict[str, Any] = {}
+    stack = [root]  # the open block mappings; level n is indented 2n
+    pending: tuple[dict[str, Any], str] | None = None  # a key whose value is on the next lines
+    match_line, token = _KEY_LINE.fullmatch, _quick_token
+    for line in lines:
+        found = match_line(line)
+        if found is None:
+            return _UNSURE
+        indent, key_text, rest = found.groups()
+        level, odd = divmod(len(indent), 2)
+        if odd:
+            return _UNSURE
+        if pending is not None:
+            if level == len(stack):  # the pending key opens a block mapping
+                if level >= _QUICK_DEPTH:
+                    return _UNSURE
+                child: dict[str, Any] = {}
+                pending[0][pending[1]] = child
+                stack.append(child)
+            pending = None  # else its value stays null
+        if level >= len(stack):
+            return _UNSURE
+        del stack[level + 1:]
+        target = stack[level]
+        key = token(key_text)
+        if type(key) is not str or key in target or len(key_text) > _MAX_KEY:
+            return _UNSURE
+        if rest is None:
+            target[key] = None
+            pending = (target, key)
+            continue
+        first = rest[0]
+        if first == "{" or first == "[":
+            value = _quick_flow(rest, level)
+        else:
+            value = token(rest)
+        if value is _UNSURE:
+            return _UNSURE
+        target[key] = value
+    return root if lines else _UNSURE
+
+
+def _quick_token(text: str) -> Any:
+    """The value of one scalar token (plain or single-quoted), or :data:`_UNSURE`."""
+    if text[0] == "'":
+        if len(text) < 2 or text[-1] != "'":
+            return _UNSURE
+        return text[1:-1].replace("''", "'")
+    if text[0] not in _RESOLVED_FIRST:  # no implicit resolver starts there: a string
+        return text
+    tag = _PLAIN.get(text)
+    if tag is None:
+        if len(_PLAIN) > 4096:
+            _PLAIN.clear()
+        tag = _PLAIN[text] = _resolve(yaml.ScalarNode, text, (True, False))
+    if tag == STR:
+        return text
+    if tag not in _SCALARS:
+        return _UNSURE
+    try:
+        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, text))
+    except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+        return _UNSURE
+
+
+def _quick_flow(text: str, level: int) -> Any:
+    """A flow collection that is the whole of ``text``, or :data:`_UNSURE`."""
+    tokens = _FLOW_TOKEN.findall(text)
+    value, end = _quick_flow_at(tokens, 0, level)
+    return value if end == len(tokens) else _UNSURE
+
+
+def _quick_flow_at(tokens: list[str], at: int, depth: int) -> tuple[Any, int]:
+    """The flow collection whose opening bracket is ``tokens[at]`` and the index after it."""
+    if depth >= _QUICK_DEPTH:
+        return _UNSURE, at
+    opening = tokens[at]
+    at += 1
+    closing = "}" if opening == "{" else "]"
+    mapping = opening == "{"
+    data: Any = {} if mapping else []
+    if at < len(tokens) and tokens[at] == closing:
+        return data, at + 1
+    while at < len(tokens):
+        if mapping:
+            key_text = tokens[at]
+            if (len(key_text) == 1 and key_text not in _ONE_CHAR) or len(key_text) > _MAX_KEY:
+                return _UNSURE, at
+            key = _quick_token(key_text)
+            if type(key) is not str or key in data or at + 1 >= len(tokens) or (
+                    tokens[at + 1] != ": "):
+                return _UNSURE, at
+            at += 2
+        if at >= len(tokens):
+            return _UNSURE, at
+        item = tokens[at]
+        if item == "{" or item == "[":
+            value, at = _quick_flow_at(tokens, at, depth + 1)
+        elif len(item) == 1 and item not in _ONE_CHAR:  # a mark, or not a scalar
+            return _UNSURE, at
+        else:
+            value, at = _quick_token(item), at + 1
+        if value is _UNSURE:
+            return _UNSURE, at
+        if mapping:
+            data[key] = value
+        else:
+            data.append(value)
+        if at >= len(tokens):
+            return _UNSURE, at
+        mark = tokens[at]
+        if mark == closing:
+            return data, at + 1
+        if mark != ", ":
+            return _UNSURE, at
+        at += 1
+    return _UNSURE, at
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -6,10 +6,10 @@ loop can (``bench/results-arp.md``; scapy's ``sendp``, a socket per frame, manag
 
 Error policy: every ``OSError`` becomes an :mod:`lbctl.errors` class here, with the fix in the
 hint: no CAP_NET_RAW -> :class:`~lbctl.errors.PermissionDeniedError`; the interface vanished ->
-:class:`~lbctl.errors.NotFoundError`; it went down, or its transmit queue stayed full ->
-:class:`~lbctl.errors.RefusedError`.  A full transmit queue (ENOBUFS) is first waited out for up
-to :data:`QUEUE_FULL_PATIENCE` seconds: a burst of thousands of frames can fill a small queue
-without anything being wrong.
+:class:`~lbctl.errors.NotFoundError`; it went down, its MTU is too small for a frame, or its
+transmit queue stayed full -> :class:`~lbctl.errors.RefusedError`.  A full transmit queue
+(ENOBUFS) is first waited out for up to :data:`QUEUE_FULL_PATIENCE` seconds: a burst of
+thousands of frames can fill a small queue without anything being wrong.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ def _translate(exc: OSError, ifname: str, doing: str) -> LbctlError:
     if exc.errno == errno.ENETDOWN:
         return RefusedError(f"interface {ifname} went down while {doing}",
                             hint=f"bring it up: ip link set {ifname} up")
+    if exc.errno == errno.EMSGSIZE:  # an NDP frame on a link whose MTU is below IPv6's 1280
+        return RefusedError(f"a frame is larger than the MTU of {ifname}",
+                            hint=f"raise it: ip link set {ifname} mtu 1500 (IPv6 needs 1280 "
+                                 "or more)")
     return RefusedError(f"{doing} on {ifname} failed: {exc.strerror or exc}",
                         hint="run with --debug for details")
 
@@ -67,8 +71,8 @@ def send_frames(send: Callable[[bytes], object], frames: Iterable[bytes], ifname
                     raise RefusedError(
                         f"the transmit queue of {ifname} stayed full for {patience:g} s after "
                         f"{sent} frames",
-                        hint="send fewer addresses at once, or check the interface with "
-                             "`ip -s link`",
+                        hint=f"send fewer addresses at once, or see what drops frames there: "
+                             f"tc -s qdisc show dev {ifname}; ip -s link show {ifname}",
                     ) from exc
                 time.sleep(_QUEUE_FULL_PAUSE)
                 waited += _QUEUE_FULL_PAUSE

@@ -720,6 +720,16 @@ SITUATIONS: dict[str, Situation] = {
     "speaker without a node": Situation(
         ("speaker",), 2,
         "set NODE_NAME from spec.nodeName (the DaemonSet does), or pass --node NAME"),
+    # the long-running commands' flags (hintsnet; their sockets: test_a_metrics_port_...)
+    "controller --id empty": Situation(
+        ("controller", "--id", " "), 2,
+        "for example --id $(hostname)"),
+    "controller --metrics-addr that is no address": Situation(
+        ("controller", "--id", "x", "--metrics-addr", "nonsense"), 2,
+        "for example :8080, 127.0.0.1:8080 or [::1]:8080", cluster=_no_kube_proxy),
+    "speaker --metrics-addr with an IPv6 address without brackets": Situation(
+        ("speaker", "--node", "n1", "--metrics-addr", "::1:8080"), 2,
+        "for example [::1]:8080", cluster=_no_kube_proxy),
 }
 
 
@@ -811,8 +821,6 @@ NOT_YET_PROVED = (
     # lbctl/cli/assign.py
     # lbctl/cli/context.py
     'fix the kubeconfig, or pass another one with --kubeconfig',
-    # lbctl/cli/controller.py
-    'for example --id $(hostname)',
     # lbctl/cli/inputs.py
     'split the manifests into several files',
     # lbctl/cli/kubeproxy.py
@@ -864,11 +872,6 @@ NOT_YET_PROVED = (
     'give doctor the one the cluster uses',
     'name the one to check with --state PATH',
     # lbctl/doctor/others.py
-    # lbctl/health.py
-    'for example :8080, 127.0.0.1:8080 or [::1]:8080',
-    'for example [::1]:8080',
-    'another process may use the port; pick another --metrics-addr',
-    'ports below 1024 need privileges; pick another --metrics-addr',
     # lbctl/kube/__init__.py
     'pass a kubeconfig file with --kubeconfig, or fix KUBECONFIG',
     'lbctl reads token and certificate kubeconfigs itself; see README, Kubeconfigs',
@@ -894,19 +897,8 @@ NOT_YET_PROVED = (
     'install the plugin, or fix users[].user.exec.command in the kubeconfig',
     'pass --context, or run kubectl config use-context',
     'check the user section of the kubeconfig (its exec plugin or token)',
-    # lbctl/net/links.py
-    'list interfaces with `ip -br link` and pick one with --interface IF',
-    'lbctl needs iproute2 with JSON output (ip -j)',
-    'bring it up: ip link set {} up',
-    'check its cable or peer, or {}',
-    'name the interface with --interface IF',
-    'install iproute2; lbctl reads interfaces and routes with it',
     # lbctl/net/packet.py
     'run with --debug for details',
-    'check `ip -br link` and run the command again',
-    'send fewer addresses at once, or check the interface with `ip -s link`',
-    # lbctl/net/sysctl.py
-    'check-node reads the kernel of a Linux node: run it there, or in a pod with hostNetwork: true (kubectl debug node/NAME)',  # noqa: E501
     # lbctl/state/configmap.py
     'keep the state in a file (--state PATH), or split pools across clusters',
     # lbctl/state/file.py
@@ -1113,3 +1105,92 @@ def test_doctor_offline_hints_change_the_files_state(
     result = cli(*words[1:])
     assert result.code == 0, result.err
     assert hints[0] not in statuses().get(check, [])
+
+
+# --------------------------------------------------------------------------- hintsnet
+#
+# The hints of sockets, processes and the kernel: tests/net/test_net_hints.py builds those
+# situations in network namespaces; here, the metrics port of the long-running commands.
+
+
+@pytest.mark.parametrize("text", re.findall(r"\S*:\d+", "for example :8080, 127.0.0.1:8080 "
+                                                       "or [::1]:8080"))
+def test_the_metrics_addresses_a_hint_shows_parse(text: str) -> None:
+    from lbctl.health import parse_address
+
+    assert parse_address(text)[1] == 8080
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _as_nobody() -> list[str]:
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux) to run lbctl as another user")
+    limit = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    if not limit.exists() or int(limit.read_text()) <= 80:
+        pytest.skip("ports below 1024 are not privileged here")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("taken", ["in use", "privileged"])
+def test_a_metrics_port_lbctl_cannot_listen_on(kube_server: FakeKubeServer, taken: str) -> None:
+    """The controller cannot listen on --metrics-addr; the hint says pick another: with
+    another (and --id $(hostname), as the hint of an empty --id says) it runs and leads."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import urllib.request
+
+    folder = Path(tempfile.mkdtemp(prefix="lbctl-hint-"))  # readable by nobody
+    folder.chmod(0o755)
+    holder = socket.socket()
+    try:
+        kubeconfig = kube_server.write_kubeconfig(folder / "kubeconfig")
+        kubeconfig.chmod(0o644)
+        user = _as_nobody() if taken == "privileged" else []
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = 80 if taken == "privileged" else holder.getsockname()[1]
+        lbctl = [*user, sys.executable, "-m", "lbctl", "controller", "--kubeconfig",
+                 str(kubeconfig)]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder),
+               "NO_COLOR": "1"}
+        done = subprocess.run([*lbctl, "--metrics-addr", f"127.0.0.1:{port}"], cwd=folder,
+                              capture_output=True, text=True, timeout=60, env=env)
+        expected = {"in use": (4, "hint: another process may use the port; pick another "
+                                  "--metrics-addr"),
+                    "privileged": (6, "hint: ports below 1024 need privileges; pick another "
+                                      "--metrics-addr")}[taken]
+        assert (done.returncode, done.stderr.splitlines()[-1]) == expected, done.stderr
+        other = _free_port()
+        proc = subprocess.Popen(
+            ["sh", "-c", 'exec "$@" --id $(hostname)', "sh", *lbctl, "--metrics-addr",
+             f"127.0.0.1:{other}"], cwd=folder, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            holder_id = None
+            while holder_id != socket.gethostname():
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+                time.sleep(0.1)
+                lease = kube_server.get_object("leases", "lbctl-controller", "kube-system")
+                holder_id = lease and lease["spec"].get("holderIdentity")
+            with urllib.request.urlopen(f"http://127.0.0.1:{other}/healthz", timeout=10) as got:
+                assert got.status == 200
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+    finally:
+        holder.close()
+        shutil.rmtree(folder)

@@ -4,8 +4,6 @@ refusal without CAP_NET_RAW (nothing sent, one line with the fix, exit 6)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from scapy.layers.l2 import ARP, Ether
 
 from lbctl.errors import ExitCode
+from tests.net.cli import lbctl, without_net_raw
 from tests.net.netns import Lan, sh
 
 pytestmark = pytest.mark.netns
@@ -26,23 +25,6 @@ allocations:
   shop:
     web: {ips: [10.9.0.100], pool: lan}
 """
-
-
-def lbctl(namespace: str, *args: str, drop: list[str] | None = None
-          ) -> subprocess.CompletedProcess[str]:
-    command = ["ip", "netns", "exec", namespace, *(drop or []),
-               sys.executable, "-m", "lbctl", *args]
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
-
-
-def without_net_raw() -> list[str]:
-    """A prefix that runs a command with CAP_NET_RAW gone from every capability set."""
-    if shutil.which("setpriv"):
-        return ["setpriv", "--inh-caps=-all", "--bounding-set=-net_raw", "--"]
-    if shutil.which("capsh"):
-        return ["capsh", "--drop=cap_net_raw", "--"]
-    pytest.skip("needs setpriv (util-linux) or capsh (libcap2-bin) to drop CAP_NET_RAW")
 
 
 @pytest.fixture

@@ -46,7 +46,8 @@ def test_a_queue_that_stays_full_is_refused() -> None:
     (errno.ENXIO, NotFoundError, "interface lan0 disappeared while sending"),
     (errno.EPERM, PermissionDeniedError,
      "sending raw ARP/NDP frames needs the CAP_NET_RAW capability"),
-    (errno.EMSGSIZE, RefusedError, "sending on lan0 failed: injected"),
+    (errno.EMSGSIZE, RefusedError, "a frame is larger than the MTU of lan0"),
+    (errno.ENOMEM, RefusedError, "sending on lan0 failed: injected"),
 ])
 def test_socket_errors_become_lbctl_errors(errno_: int, error: type[LbctlError],
                                            message: str) -> None:

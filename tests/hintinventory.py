@@ -144,13 +144,13 @@ def asserted_in_tests(skip: Path | None = None) -> list[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 text = node.value
             elif isinstance(node, ast.JoinedStr):
-                text = "".join(str(v.value) if isinstance(v, ast.Constant) else WILD
-                               for v in node.values)
-            elif isinstance(node, ast.Compare):  # caught.value.hint == "..."
+                text = _text(node)
+            elif isinstance(node, ast.Compare):  # caught.value.hint == "...", f["hint"] == f"..."
                 sides = [node.left, *node.comparators]
-                if any(isinstance(x, ast.Attribute) and x.attr == "hint" for x in sides):
-                    lines += [x.value for x in sides
-                              if isinstance(x, ast.Constant) and isinstance(x.value, str)]
+                if any(_names_hint(x) for x in sides):
+                    lines += [_text(x) for x in sides
+                              if isinstance(x, ast.JoinedStr) or isinstance(x, ast.Constant)
+                              and isinstance(x.value, str)]
                 continue
             elif isinstance(node, ast.Dict):  # doctor's findings: {"hint": "..."}
                 lines += [v.value for k, v in zip(node.keys, node.values, strict=True)
@@ -161,6 +161,21 @@ def asserted_in_tests(skip: Path | None = None) -> list[str]:
                 continue
             lines += [m.group(1) for m in re.finditer(r"hint: ([^\n]*)", text)]
     return lines
+
+
+def _text(node: ast.Constant | ast.JoinedStr) -> str:
+    """A string constant's text; an f-string's with WILD for each field."""
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    return "".join(str(v.value) if isinstance(v, ast.Constant) else WILD for v in node.values)
+
+
+def _names_hint(node: ast.expr) -> bool:
+    """``x.hint`` or ``x["hint"]``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "hint"
+    return (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+            and node.slice.value == "hint")
 
 
 # --------------------------------------------------------------------------- commands

@@ -717,12 +717,16 @@ def check_probe(ctx: Context) -> list[Finding]:
         if verdict.ok:
             continue
         ref = refs.get(probed.ip)
-        hint = (f"announce it from the node that should hold it: lbctl arp announce {probed.ip}"
-                if verdict.status == "none"
-                else "make one node hold the address; check lbctl kube-proxy diff")
+        host = "128" if ":" in probed.ip else "32"  # a gratuitous ARP alone answers nothing
+        hint = (f"nothing holds it: run lbctl's speakers (lbctl install --speaker | kubectl "
+                f"apply -f -), or hold it on one node (there: ip addr add {probed.ip}/{host} "
+                f"dev IF, then lbctl arp announce {probed.ip}) (probed via {probed.interface})"
+                if verdict.status == "none" else
+                f"make one node hold the address; check lbctl kube-proxy diff (probed via "
+                f"{probed.interface})")
         findings.append(Finding(
             "error", f"service {ref}: {verdict.detail}" if ref else verdict.detail,
-            f"{hint} (probed via {probed.interface})", (f"service/{ref}",) if ref else ()))
+            hint, (f"service/{ref}",) if ref else ()))
     findings = findings or _ok(f"each of the {_plural(len(answered), 'allocated address')} is "
                                "answered by exactly one MAC")
     if computed:
@@ -763,13 +767,13 @@ def _probe_against_owners(answered: Sequence[Probed], computed: speakers.Status,
     findings = []
     owned = quiet = 0
     for probed in answered:
-        ref = refs.get(probed.ip)
+        ref = refs[probed.ip]  # the probed addresses are the state's allocated ones
         group = computed.ownership.group_of_ip(probed.ip)
         owner = group.owner if group is not None else None
         who = [_mac_of(mac, computed) for mac in probed.macs]
         where = f" (probed via {probed.interface})"
-        prefix = f"service {ref}: {probed.ip}" if ref else probed.ip
-        objects = (f"service/{ref}",) if ref else ()
+        prefix = f"service {ref}: {probed.ip}"
+        objects = (f"service/{ref}",)
         if owner is None:
             why = group.reason if group is not None else (
                 "it is not published or has no ready endpoint")
@@ -781,8 +785,9 @@ def _probe_against_owners(answered: Sequence[Probed], computed: speakers.Status,
                 severity, f"{prefix} is answered by {', '.join(who)} though no node should "
                           f"announce it ({why})",
                 "another announcer (a stale arp announce, another load balancer, or kube-proxy "
-                "in IPVS mode without strictARP) answers for it; lbctl speaker status shows "
-                "why no speaker does" + where, objects))
+                "in IPVS mode without strictARP) answers for it; lbctl svc show "
+                f"{ref.partition('/')[2]} -n {ref.partition('/')[0]} shows why no node should"
+                + where, objects))
         elif not who:
             findings.append(Finding(
                 "error", f"{prefix} is answered by no node; its computed owner is {owner}",

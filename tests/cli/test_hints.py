@@ -794,15 +794,6 @@ NOT_YET_PROVED = (
     "MetalLB's protocols are layer2 and bgp",
     'write the password in it',
     'choose a shorter password',
-    # lbctl/doctor/checks.py: doctor --probe against the speakers (issue 14), in progress
-    'another announcer (a stale arp announce, another load balancer, or kube-proxy in IPVS mode without strictARP) answers for it; lbctl speaker status shows why no speaker does{}',  # noqa: E501
-    "check the lbctl-speaker pod on {} (its logs, lbctl speaker status) and that this host shares the nodes' layer-2 segment{}",  # noqa: E501
-    'make only the owner answer: another announcer, a stale arp announce, or kube-proxy in IPVS mode without strictARP (see lbctl kube-proxy diff){}',  # noqa: E501
-    'the speakers disagree, or something else answers: compare lbctl speaker status with the speaker logs on {}{}',  # noqa: E501
-    'another announcer (a stale arp announce, another load balancer, or kube-proxy in IPVS mode without strictARP) answers for it; lbctl speaker status shows why no speaker does (probed via {})',  # noqa: E501
-    "check the lbctl-speaker pod on {} (its logs, lbctl speaker status) and that this host shares the nodes' layer-2 segment (probed via {})",  # noqa: E501
-    'make only the owner answer: another announcer, a stale arp announce, or kube-proxy in IPVS mode without strictARP (see lbctl kube-proxy diff) (probed via {})',  # noqa: E501
-    'the speakers disagree, or something else answers: compare lbctl speaker status with the speaker logs on {} (probed via {})',  # noqa: E501
     'remove it first (lbctl bgp peer remove {}) or choose another name',
     'one peer per router address and port (or give them different --node-selector)',
     'take it out first: lbctl pool set {} --bgp-peer ... (the other peers), or announce to every peer with --all-bgp-peers',  # noqa: E501
@@ -862,10 +853,6 @@ NOT_YET_PROVED = (
     # lbctl/core/statefile.py
     # lbctl/doctor/checks.py
     'kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; lbctl controller status',
-    'announce it from the node that should hold it: lbctl arp announce {}',
-    'make one node hold the address; check lbctl kube-proxy diff',
-    "run doctor --probe as root (or with CAP_NET_RAW) on a host in the nodes' layer-2 segment",
-    '{} (probed via {})',
     'if another controller set the status, see the impl.* checks; otherwise withdraw both and assign again: lbctl release svc {} -n {} --force && {}',  # noqa: E501
     'check the ConfigMap by hand',
     # lbctl/doctor/gather.py

@@ -12,16 +12,20 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lbctl.errors import ExitCode
-from tests.net.cli import IP, lbctl
+from tests.net.cli import IP, lbctl, without_net_raw
+from tests.net.lab import VIP, Lab, endpoint_slice, service
 from tests.net.netns import Lan, sh
 
 pytestmark = pytest.mark.netns
@@ -235,3 +239,199 @@ def test_check_node_on_a_machine_without_procfs(tmp_path: Path) -> None:
                            timeout=60)
     assert there.returncode in (ExitCode.OK, ExitCode.NO), there.stderr
     assert '"arpIgnore"' in there.stdout
+
+
+# --------------------------------------------------------------------------- doctor --probe
+#
+# Who answers for an allocated address, asked on the wire from a host of the segment.  Without
+# lbctl's speakers (the state alone: doctor --state), each address must be answered by one MAC;
+# with them (a cluster in namespaces: tests/net/lab.py), by its computed owner's alone.
+
+ALLOCATED = STATE + "allocations:\n  shop:\n    web: {ips: [10.9.0.100], pool: lan}\n"
+
+
+def probe_findings(done: subprocess.CompletedProcess[str]) -> list[dict[str, str]]:
+    """The findings of net.probe in ``doctor -o json``."""
+    import json
+
+    report = json.loads(done.stdout)
+    found = next(c for c in report["checks"] if c["id"] == "net.probe")
+    findings: list[dict[str, str]] = found["findings"]
+    return findings
+
+
+def doctor_probe(host: Host, drop: list[str] | None = None) -> list[dict[str, str]]:
+    return probe_findings(lbctl(host.ns, "doctor", "--probe", "--timeout", "0.3", "--state",
+                                host.state, "-o", "json", drop=drop))
+
+
+def test_doctor_probe_nothing_holds_an_address(host: Host) -> None:
+    """Nobody answers: a gratuitous ARP alone would not change that (a neighbour asks again
+    when its entry expires, and nothing answers), so the hint says to hold the address."""
+    Path(host.state).write_text(ALLOCATED)
+    [finding] = doctor_probe(host)
+    assert finding["hint"] == (
+        "nothing holds it: run lbctl's speakers (lbctl install --speaker | kubectl apply -f -), "
+        "or hold it on one node (there: ip addr add 10.9.0.100/32 dev IF, then lbctl arp "
+        "announce 10.9.0.100) (probed via lan0)")
+    node = host.neighbour  # "one node": the neighbour b
+    in_ns(node, "ip addr add 10.9.0.100/32 dev lan0")
+    ok(lbctl(node, "arp", "announce", "10.9.0.100", "--state", host.state, "-c", "1"))
+    assert [(f["severity"], f["message"]) for f in doctor_probe(host)] == [
+        ("pass", "each of the 1 allocated address is answered by exactly one MAC")]
+
+
+def test_doctor_probe_two_hosts_hold_an_address(host: Host) -> None:
+    Path(host.state).write_text(ALLOCATED)
+    for ns in (host.neighbour, host.lan.host("c", "10.9.0.3/24")):
+        in_ns(ns, "ip addr add 10.9.0.100/32 dev lan0")
+    [finding] = doctor_probe(host)
+    assert finding["hint"] == (
+        "make one node hold the address; check lbctl kube-proxy diff (probed via lan0)")
+    in_ns(host.neighbour, "ip addr del 10.9.0.100/32 dev lan0")
+    assert [f["severity"] for f in doctor_probe(host)] == ["pass"]
+
+
+def test_doctor_probe_without_cap_net_raw(host: Host) -> None:
+    Path(host.state).write_text(ALLOCATED)
+    [finding] = doctor_probe(host, drop=without_net_raw())
+    assert finding["message"].startswith("the probe could not run: sending raw ARP/NDP frames "
+                                         "needs the CAP_NET_RAW capability")
+    assert finding["hint"] == ("run doctor --probe as root (or with CAP_NET_RAW) on a host in the "
+                               "nodes' layer-2 segment")
+    [as_root] = doctor_probe(host)  # it probes: nothing holds the address yet
+    assert as_root["message"].startswith("service shop/web: 10.9.0.100: nobody answered")
+
+
+@dataclass
+class Cluster:
+    lab: Lab
+    stale: str  # a host of the segment that is no node: another announcer, when it holds a VIP
+
+    def doctor(self) -> list[dict[str, str]]:
+        return probe_findings(lbctl(self.lab.client, "doctor", "--probe", "--timeout", "0.3",
+                                    "--kubeconfig", str(self.lab.kubeconfig), "-o", "json"))
+
+    def speaker_status(self) -> dict[str, Any]:
+        import json
+
+        done = lbctl(self.lab.client, "speaker", "status", "--kubeconfig",
+                     str(self.lab.kubeconfig), "-o", "json")
+        assert done.returncode in (ExitCode.OK, ExitCode.NO), done.stderr
+        return next(a for a in json.loads(done.stdout)["addresses"] if a["ip"] == VIP)
+
+    def settled(self) -> tuple[str, str]:
+        """Both speakers run and the owner of the VIP alone answers: (owner, the other)."""
+        owner = self.lab.owner(VIP)
+        assert owner is not None
+        self.lab.wait_for(VIP, [owner])
+        assert [f["severity"] for f in self.doctor()] == ["pass"]
+        return owner, next(n for n in self.lab.nodes if n != owner)
+
+
+@pytest.fixture(scope="module")
+def cluster(netns_unavailable: str | None,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two nodes running lbctl speaker (Leases of 30 s: a stopped speaker stays the owner
+    while a test looks), one Service web holding the VIP, a client and a stale host."""
+    if netns_unavailable:
+        pytest.skip(netns_unavailable)
+    lan = Lan()
+    try:
+        lab = Lab(lan, tmp_path_factory.mktemp("lab"), nodes=2)
+        try:
+            lab.set_state({"web": [VIP]})
+            lab.api.put_object(service("web", [VIP]))
+            lab.api.put_object(endpoint_slice("web", lab.nodes))
+            lab.start(extra=["--lease-duration", "30"])
+            yield Cluster(lab, lan.host("stale", "10.9.0.3/24"))
+        finally:
+            lab.close()
+    finally:
+        lan.close()
+
+
+@pytest.mark.slow
+def test_doctor_probe_another_announcer_beside_the_owner(cluster: Cluster) -> None:
+    cluster.settled()
+    in_ns(cluster.stale, f"ip addr add {VIP}/32 dev lan0")
+    try:
+        [finding] = cluster.doctor()
+        assert finding["hint"] == (
+            "make only the owner answer: another announcer, a stale arp announce, or kube-proxy "
+            "in IPVS mode without strictARP (see lbctl kube-proxy diff) (probed via lan0)")
+    finally:
+        in_ns(cluster.stale, f"ip addr del {VIP}/32 dev lan0")  # only the owner answers
+    cluster.settled()
+
+
+@pytest.mark.slow
+def test_doctor_probe_an_announcer_where_no_node_should(cluster: Cluster) -> None:
+    """No ready endpoint under externalTrafficPolicy: Local: no speaker answers, yet the stale
+    host does; the svc show the hint names says why no node should."""
+    lab = cluster.lab
+    cluster.settled()
+    lab.api.put_object(service("web", [VIP], policy="Local"))
+    lab.api.put_object(endpoint_slice("web", lab.nodes, ready=False))
+    in_ns(cluster.stale, f"ip addr add {VIP}/32 dev lan0")
+    try:
+        lab.wait_for(VIP, [None])  # the stale host's MAC alone (no node's)
+        [finding] = cluster.doctor()
+        assert finding["hint"] == (
+            "another announcer (a stale arp announce, another load balancer, or kube-proxy in "
+            "IPVS mode without strictARP) answers for it; lbctl svc show web -n shop shows why "
+            "no node should (probed via lan0)")
+        command = re.search(r"lbctl (svc show \S+ -n \S+)", finding["hint"])
+        assert command is not None
+        shown = lbctl(lab.client, *command[1].split(), "--kubeconfig", str(lab.kubeconfig))
+        assert shown.returncode == ExitCode.OK, shown.stderr
+        assert re.search(r"^Ready nodes: +<none>$", shown.stdout, re.M), shown.stdout
+        assert re.search(r"^Announced by: +<nobody>: .*no ready endpoint$", shown.stdout, re.M)
+        in_ns(cluster.stale, f"ip addr del {VIP}/32 dev lan0")
+        assert [f["severity"] for f in cluster.doctor()] == ["pass"]
+    finally:
+        in_ns(cluster.stale, f"ip addr flush dev lan0 to {VIP}/32")
+        lab.api.put_object(service("web", [VIP]))
+        lab.api.put_object(endpoint_slice("web", lab.nodes))
+    cluster.settled()
+
+
+@pytest.mark.slow
+def test_doctor_probe_an_owner_that_does_not_answer(cluster: Cluster) -> None:
+    """The owner's speaker hangs (SIGSTOP): its Lease is fresh, so it stays the owner, and
+    nobody answers; restarting it (as the kubelet restarts a pod) makes it answer."""
+    lab = cluster.lab
+    owner, _ = cluster.settled()
+    os.kill(lab.procs[owner].pid, signal.SIGSTOP)
+    try:
+        [finding] = cluster.doctor()
+        assert finding["hint"] == (
+            f"check the lbctl-speaker pod on {owner} (its logs, lbctl speaker status) and that "
+            "this host shares the nodes' layer-2 segment (probed via lan0)")
+        address = cluster.speaker_status()
+        assert (address["owner"], address["reason"]) == (owner, "")
+    finally:
+        lab.kill(owner)
+        lab.start(owner, extra=["--lease-duration", "30"])
+    cluster.settled()
+
+
+@pytest.mark.slow
+def test_doctor_probe_the_wrong_node_answers(cluster: Cluster) -> None:
+    """The owner's speaker hangs and the other node answers for the VIP (it holds it on its
+    interface): the speakers' owner and the answering MAC disagree."""
+    lab = cluster.lab
+    owner, other = cluster.settled()
+    os.kill(lab.procs[owner].pid, signal.SIGSTOP)
+    in_ns(lab.ns[other], f"ip addr add {VIP}/32 dev lan0")
+    try:
+        [finding] = cluster.doctor()
+        assert finding["hint"] == (
+            f"the speakers disagree, or something else answers: compare lbctl speaker status "
+            f"with the speaker logs on {owner} (probed via lan0)")
+        assert cluster.speaker_status()["owner"] == owner  # ... yet {other} answers
+    finally:
+        in_ns(lab.ns[other], f"ip addr del {VIP}/32 dev lan0")
+        lab.kill(owner)
+        lab.start(owner, extra=["--lease-duration", "30"])
+    cluster.settled()

@@ -70,16 +70,22 @@ class Host:
               ) -> subprocess.CompletedProcess[str]:
         return lbctl(self.ns, *args, "--state", self.state, env=env)
 
-    def during(self, args: list[str], action: Callable[[], None], after: float = 1.0
+    def during(self, args: list[str], action: Callable[[], None]
                ) -> subprocess.CompletedProcess[str]:
-        """``lbctl ARGS`` with ``action`` done ``after`` seconds into it (it must still run)."""
+        """``lbctl ARGS`` (announcing 10.9.0.100) with ``action`` done once its frames arrive
+        (the neighbour's entry for the address, planted stale, moved to this host)."""
+        sh(IP, "-n", self.neighbour, "neigh", "replace", "10.9.0.100", "lladdr",
+           "02:00:00:00:00:99", "dev", "lan0", "nud", "stale")
+        mac = self.lan.mac(self.ns)
         command = [IP, "netns", "exec", self.ns, sys.executable, "-m", "lbctl", *args,
                    "--state", self.state]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env={**os.environ, "NO_COLOR": "1"})
         try:
-            time.sleep(after)
-            assert proc.poll() is None, proc.communicate()
+            deadline = time.monotonic() + 60
+            while (self.lan.neighbour(self.neighbour, "10.9.0.100") or {}).get("lladdr") != mac:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.05)
             action()
             out, err = proc.communicate(timeout=60)
         finally:
@@ -97,8 +103,8 @@ def host(lan: Lan, tmp_path: Path) -> Host:
 
 
 ANNOUNCE = ("arp", "announce", "10.9.0.100", "-c", "1")
-#: A long announcement: 30 rounds 0.1 s apart, so that something can happen in the middle.
-LONG = ["arp", "announce", "10.9.0.100", "-c", "30", "--interval", "0.1"]
+#: A long announcement: 100 rounds 0.1 s apart, so that something can happen in the middle.
+LONG = ["arp", "announce", "10.9.0.100", "-c", "100", "--interval", "0.1"]
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> None:
@@ -309,8 +315,8 @@ class Cluster:
     stale: str  # a host of the segment that is no node: another announcer, when it holds a VIP
 
     def doctor(self) -> list[dict[str, str]]:
-        return probe_findings(lbctl(self.lab.client, "doctor", "--probe", "--timeout", "0.3",
-                                    "--kubeconfig", str(self.lab.kubeconfig), "-o", "json"))
+        return probe_findings(lbctl(self.lab.client, "doctor", "--probe", "--kubeconfig",
+                                    str(self.lab.kubeconfig), "-o", "json"))
 
     def speaker_status(self) -> dict[str, Any]:
         import json
@@ -324,7 +330,7 @@ class Cluster:
         """Both speakers run and the owner of the VIP alone answers: (owner, the other)."""
         owner = self.lab.owner(VIP)
         assert owner is not None
-        self.lab.wait_for(VIP, [owner])
+        self.lab.wait_for(VIP, [owner], within=60)  # a speaker starts slowly under load
         assert [f["severity"] for f in self.doctor()] == ["pass"]
         return owner, next(n for n in self.lab.nodes if n != owner)
 

@@ -291,12 +291,26 @@ def _ssl_context(config: ClusterConfig) -> ssl.SSLContext:
 
 
 def _load_client_pair(context: ssl.SSLContext, cert: Pem, key: Pem) -> None:
-    """``load_cert_chain`` reads only files: data forms go through a private temporary
-    directory that is removed as soon as the context holds them."""
+    """``load_cert_chain`` reads only files.  Data forms (``client-certificate-data``, what
+    kubeadm, k3s and kind write) are handed to it as anonymous in-memory files (Linux
+    ``memfd_create``, read through ``/proc/self/fd``): the key never touches a disk and nothing is
+    left to remove.  Where those do not exist, a private temporary directory is used, removed as
+    soon as the context holds them."""
     if cert.file is not None and key.file is not None:
         context.load_cert_chain(cert.file, key.file)
         return
-    import tempfile  # only for the data forms: keeps start-up light
+    opened: list[int] = []
+    try:
+        paths = [pem.file or _in_memory(pem.read(), opened) for pem in (cert, key)]
+    except OSError:  # no memfd_create, or no /proc: the temporary directory below
+        pass
+    else:
+        context.load_cert_chain(paths[0], paths[1])
+        return
+    finally:
+        for fd in opened:
+            os.close(fd)
+    import tempfile  # only where in-memory files are missing: keeps start-up light
 
     with tempfile.TemporaryDirectory(prefix="lbctl-") as private:  # mode 0700
         paths = []
@@ -310,6 +324,23 @@ def _load_client_pair(context: ssl.SSLContext, cert: Pem, key: Pem) -> None:
                 handle.write(pem.read())
             paths.append(str(target))
         context.load_cert_chain(paths[0], paths[1])
+
+
+def _in_memory(data: bytes, opened: list[int]) -> str:
+    """A path that reads ``data`` from an anonymous in-memory file, which stays open (``opened``
+    gets its descriptor) until the caller closes it; ``OSError`` where there is no such file."""
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is None:
+        raise OSError("no memfd_create here")
+    fd = memfd_create("lbctl-pem", getattr(os, "MFD_CLOEXEC", 0))
+    opened.append(fd)
+    written = 0
+    while written < len(data):
+        written += os.write(fd, data[written:])
+    path = f"/proc/self/fd/{fd}"
+    if not os.path.exists(path):
+        raise OSError(f"{path} cannot be read here")
+    return path
 
 
 def build(config: ClusterConfig, env: Mapping[str, str]) -> Any:

@@ -153,6 +153,35 @@ def test_client_certificates_in_every_form(
         kube.connect(str(without), official=official).server_version()
 
 
+@pytest.mark.parametrize("memfd", [True, False], ids=["in-memory", "no-memfd"])
+def test_client_certificate_data_is_loaded_from_memory_or_a_private_directory(
+    tmp_path: Path, pki: Pki, mtls_server: FakeKubeServer, monkeypatch: pytest.MonkeyPatch,
+    memfd: bool,
+) -> None:
+    """``client-certificate-data`` and ``client-key-data`` reach the TLS context as in-memory
+    files: no temporary directory is made, the key is written to no disk.  Where there are no
+    in-memory files, a private temporary directory serves, and is removed."""
+    import tempfile
+
+    made: list[str] = []
+    real = tempfile.TemporaryDirectory
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        directory = real(*args, **kwargs)
+        made.append(directory.name)
+        return directory
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", spy)
+    if not memfd:
+        monkeypatch.delattr(os, "memfd_create")
+    user = {"client-certificate-data": b64(pki.client_cert),
+            "client-key-data": b64(pki.client_key)}
+    path = write(tmp_path / "kc", mtls_server.url, user, **{"certificate-authority": str(pki.ca)})
+    assert kube.connect(str(path)).server_version() == "v1.30.4"
+    assert len(made) == (0 if memfd else 1)
+    assert not any(os.path.exists(directory) for directory in made)
+
+
 def test_insecure_skip_tls_verify_prints_no_warning(
     tmp_path: Path, tls_server: FakeKubeServer, official: bool
 ) -> None:

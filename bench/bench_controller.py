@@ -126,7 +126,8 @@ def burst(count: int, workdir: Path, *, separate: bool = False) -> dict[str, Any
     if separate:
         external = _External(workdir)
         try:
-            return _burst(count, external.kubeconfig, external.port, None)
+            return _burst(count, external.kubeconfig, external.port, None,
+                          server_pid=external.process.pid)
         finally:
             external.stop()
     with FakeKubeServer() as server:
@@ -143,8 +144,8 @@ def _lease_holder(kube: Any) -> str:
         return ""
 
 
-def _burst(count: int, kubeconfig: Path, port: int,
-           server: FakeKubeServer | None) -> dict[str, Any]:
+def _burst(count: int, kubeconfig: Path, port: int, server: FakeKubeServer | None, *,
+           server_pid: int | None = None) -> dict[str, Any]:
     seed_pool(kubeconfig, "10.0.0.0/16")
     controller = start_controller(kubeconfig, "bench")
     try:
@@ -188,6 +189,7 @@ def _burst(count: int, kubeconfig: Path, port: int,
             response.read()
             assert response.status == 201, response.status
 
+        cpu_before = _cpu(controller.pid, server_pid)
         start = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(create, range(count)))
@@ -195,6 +197,8 @@ def _burst(count: int, kubeconfig: Path, port: int,
         if not done.wait(120):
             raise TimeoutError(f"only {len(published)} of {count} published")
         total = time.monotonic() - start
+        cpu = {k: round((v - cpu_before[k]) / count * 1000, 2)
+               for k, v in _cpu(controller.pid, server_pid).items()}
         time.sleep(0.5)  # the controller's last requests (state re-reads) land
         kinds: dict[str, int] = {}
         mine: list[Any] = []
@@ -226,9 +230,21 @@ def _burst(count: int, kubeconfig: Path, port: int,
             "requests_per_service": round(len(mine) / count, 3) if server else None,
             "requests_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
             "duplicates": len(shown) - len(set(shown)),
+            "cpu_ms_per_service": cpu,
         }
     finally:
         stop(controller)
+
+
+def _cpu(controller: int, server: int | None) -> dict[str, float]:
+    """CPU seconds used so far: the controller's process, the benchmark's own (its POST
+    threads, its watch and, unless ``server``, the test API server), the server's."""
+    times = os.times()
+    used = {"controller": proc_cpu_seconds(controller),
+            "benchmark": times.user + times.system}
+    if server is not None:
+        used["server"] = proc_cpu_seconds(server)
+    return used
 
 
 def _post_burst(port: int, count: int, out: Any) -> None:

@@ -171,7 +171,9 @@ class StateBackend(Protocol):
 
     ``read`` returns ``(None, version)`` when no document exists yet.  ``write`` stores the text
     only if the stored document is still at ``version`` and raises
-    :class:`~lbctl.errors.ConflictError` otherwise (compare-and-swap).  Neither ever parses YAML.
+    :class:`~lbctl.errors.ConflictError` otherwise (compare-and-swap); it returns the version of
+    what it wrote (for the next compare-and-swap without reading again).  Neither ever parses
+    YAML.
     """
 
     #: For messages: ``"ConfigMap kube-system/lbctl-state"``, ``"file ./lb.yaml"``.
@@ -179,7 +181,7 @@ class StateBackend(Protocol):
 
     def read(self) -> tuple[str | None, object]: ...
 
-    def write(self, text: str, version: object) -> None: ...
+    def write(self, text: str, version: object) -> object: ...
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Keep other writers out for a whole read-change-write, where the storage has a lock

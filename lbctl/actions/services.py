@@ -57,7 +57,7 @@ from lbctl.errors import (
     UsageError,
 )
 from lbctl.ports import ENDPOINTSLICES, EVENTS, SERVICES, KubeAPI, Obj, Source
-from lbctl.state.store import StateStore
+from lbctl.state.store import StateStore, Stored
 
 #: Status patches and Events sent at once by a batch.
 WORKERS = 16
@@ -336,10 +336,11 @@ def assign(kube: KubeAPI, store: StateStore, namespace: str, name: str, *,
     return Assigned(namespace, name, allocation, result)
 
 
-def _publish(kube: KubeAPI, svc: Obj, allocation: Allocation) -> None:
+def _publish(kube: KubeAPI, svc: Obj, allocation: Allocation) -> Obj:
+    """The Service as the API server stored it, its status showing ``allocation``."""
     namespace, name = core.key_of(svc)
-    kube.patch(SERVICES, name, core.ingress_patch(allocation.ips), namespace,
-               subresource="status")
+    return kube.patch(SERVICES, name, core.ingress_patch(allocation.ips), namespace,
+                      subresource="status")
 
 
 def _definite(error: LbctlError) -> bool:
@@ -425,13 +426,16 @@ class Recorded:
     outcomes: list[Outcome]
     jobs: list[_Job]
     dry_run: bool = False
+    stored: Stored | None = None  # the state document after the transaction
+    written: bool = False  # whether the transaction wrote it
 
     @property
     def keys(self) -> list[ServiceKey]:
         return [job.key for job in self.jobs]
 
 
-def _record(store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime) -> Recorded:
+def _record(store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
+            base: Stored | None = None) -> Recorded:
     """The one state transaction of a batch: release what the plan forgets, allocate the rest
     (the first half of *record before publishing*)."""
     services = {core.key_of(svc): svc for svc in plan.allocate}
@@ -446,21 +450,23 @@ def _record(store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime) -> 
                             if isinstance(answer, Granted) else _Job(services[key], answer)
                             for key, answer in done.answers.items()]
 
-    jobs = store.update(change, dry_run=dry_run).result
+    applied = store.update(change, dry_run=dry_run, base=base)
     outcomes = list(plan.outcomes) + [Outcome(namespace, name, RELEASED)
                                       for namespace, name in plan.forget]
-    return Recorded(outcomes, jobs, dry_run)
+    return Recorded(outcomes, applied.result, dry_run, applied.stored, applied.written)
 
 
 class Publication:
     """The second half of a batch: the status PATCHes (and ``AllocationFailed`` Events) of a
     :class:`Recorded` batch, started on ``executor`` at once; :meth:`finish` waits for them and
     takes back, in the state, what the API server refused to publish.  A long-running caller
-    records its next batch while this one's PATCHes are in flight."""
+    records its next batch while this one's PATCHes are in flight; :attr:`patched` has each
+    Service published, as the API server answered."""
 
     def __init__(self, kube: KubeAPI, recorded: Recorded, *, now: datetime,
                  executor: Executor, record_event: RecordEvent | None = None) -> None:
         self.recorded = recorded
+        self.patched: dict[ServiceKey, Obj] = {}
         events: RecordEvent = record_event or functools.partial(_record_event, kube)
 
         def work(job: _Job) -> tuple[LbctlError | None, str]:
@@ -471,7 +477,7 @@ class Publication:
                 message = f"{reason_of(job.result)}: {job.result.message}"
                 return None, events(job.svc, "AllocationFailed", message, now, warning=True)
             try:
-                _publish(kube, job.svc, job.result)
+                self.patched[job.key] = _publish(kube, job.svc, job.result)
             except LbctlError as exc:
                 return exc, ""
             return None, ""
@@ -547,14 +553,17 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
     * reports, without touching it, a status that shows an address the state does not record
       for that Service (it may belong to another controller, or be stale)."""
     services = kube.list(SERVICES, None)  # every status counts, whatever the namespace
-    plan = _reconcile_plan(kube, services, store.load(), lambda key: namespace in (None, key[0]),
-                           dry_run=dry_run, republish=False)
+    plan = _reconcile_plan(kube, {core.key_of(s): s for s in services}, store.load(),
+                           lambda key: namespace in (None, key[0]), dry_run=dry_run,
+                           republish=False)
     return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
                 workers=workers)
 
 
 def record_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceKey, Obj],
-                    keys: Iterable[ServiceKey], *, now: datetime) -> Recorded:
+                    keys: Iterable[ServiceKey], *, now: datetime, base: Stored | None = None,
+                    published: Mapping[ServiceKey, tuple[str, ...]] | None = None,
+                    ) -> Recorded:
     """``reconcile`` for the Services ``keys`` only, with the Services already known: the
     controller's batch, up to its state transaction (then :class:`Publication`).
     ``services`` is every Service the caller knows (all namespaces and classes: their statuses
@@ -563,21 +572,29 @@ def record_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceK
     The same decisions as :func:`reconcile`, in one state transaction, with one difference: a
     status that shows other addresses than the state records *for that Service* is re-published
     from the state (the controller owns those statuses); a status showing addresses the state
-    does not record at all is still only reported.  No LIST: one state read, one state write
-    when something changed; withdrawals (orphans) are PATCHed before the write."""
+    does not record at all is still only reported.  No LIST: one state write when something
+    changed, planned on, and compare-and-swapped against, ``base`` (the document as the caller
+    last saw it; read when None), read again only if it was not the latest; withdrawals
+    (orphans) are PATCHed before the write.  :attr:`Recorded.stored` is the document after.
+    ``published``: :func:`lbctl.core.service.published` of ``services``, when the caller keeps
+    it already."""
     wanted = set(keys)
-    plan = _reconcile_plan(kube, list(services.values()), store.load(),
-                           wanted.__contains__, dry_run=False, republish=True)
-    return _record(store, plan, dry_run=False, now=now)
+    base = base or store.read()
+    plan = _reconcile_plan(kube, services, base.state, wanted.__contains__, dry_run=False,
+                           republish=True, published=published)
+    return _record(store, plan, dry_run=False, now=now, base=base)
 
 
-def _reconcile_plan(kube: KubeAPI, services: list[Obj], state: State,
+def _reconcile_plan(kube: KubeAPI, by_key: Mapping[ServiceKey, Obj], state: State,
                     wanted: Callable[[ServiceKey], bool], *, dry_run: bool,
-                    republish: bool) -> _Plan:
-    """What reconciling the Services (and allocations) ``wanted`` picks will do."""
-    by_key = {core.key_of(s): s for s in services}
+                    republish: bool,
+                    published: Mapping[ServiceKey, tuple[str, ...]] | None = None) -> _Plan:
+    """What reconciling the Services (and allocations) ``wanted`` picks will do; ``by_key``:
+    every Service, by key (with ``published``, what their statuses show, when known)."""
     mine = [svc for key, svc in by_key.items() if wanted(key)]
-    plan = _Plan(allocate=core.to_assign(mine), published=core.published(services))
+    plan = _Plan(allocate=core.to_assign(mine),
+                 published=dict(published) if published is not None
+                 else core.published(by_key.values()))
     for svc in sorted(mine, key=core.key_of):
         key = core.key_of(svc)
         if not core.is_ours(svc):

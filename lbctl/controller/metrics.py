@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lbctl.core.addresses import FAMILY_NAMES
@@ -63,6 +63,7 @@ class Metrics:
         self.leader = 0
         self.leader_transitions = 0
         self.transactions = 0
+        self._usage_source: Callable[[], Iterable[tuple[str, int, int, int]]] | None = None
 
     def allocated(self, result: str) -> None:
         with self._lock:
@@ -94,14 +95,29 @@ class Metrics:
     def set_usage(self, usage: Iterable[tuple[str, int, int, int]]) -> None:
         """``(pool, family, used, capacity)`` for every pool and family; pools no longer there
         disappear."""
-        fresh = {(pool, FAMILY_NAMES.get(family, str(family))): (used, capacity)
-                 for pool, family, used, capacity in usage}
+        fresh = _usage(usage)
         with self._lock:
             self.usage = fresh
+            self._usage_source = None
+
+    def usage_from(self, source: Callable[[], Iterable[tuple[str, int, int, int]]]) -> None:
+        """Like :meth:`set_usage`, computed by ``source()`` only when a scrape reads it (the
+        state changes with every batch; counting every pool's use at each one would cost the
+        controller more than a batch)."""
+        with self._lock:
+            self._usage_source = source
 
     def snapshot(self) -> Metrics:
         """A consistent copy, for one scrape."""
         copy = Metrics()
+        with self._lock:
+            source = self._usage_source
+        if source is not None:
+            fresh = _usage(source())
+            with self._lock:
+                if self._usage_source is source:  # else a newer one came meanwhile
+                    self.usage = fresh
+                    self._usage_source = None
         with self._lock:
             copy.usage = dict(self.usage)
             copy.allocations = dict(self.allocations)
@@ -112,3 +128,8 @@ class Metrics:
             copy.leader, copy.leader_transitions = self.leader, self.leader_transitions
             copy.transactions = self.transactions
         return copy
+
+
+def _usage(usage: Iterable[tuple[str, int, int, int]]) -> dict[tuple[str, str], tuple[int, int]]:
+    return {(pool, FAMILY_NAMES.get(family, str(family))): (used, capacity)
+            for pool, family, used, capacity in usage}

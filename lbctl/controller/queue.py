@@ -3,10 +3,11 @@
 Watch threads :meth:`~WorkQueue.add` keys; the one worker :meth:`~WorkQueue.take`\\ s them in
 batches.  A key queued twice is looked at once (the worker reads the latest object from the
 cache, so nothing is lost by coalescing).  A batch is everything queued when the worker asks,
-after waiting for the arrivals to pause for ``quiet`` seconds (at most ``window`` seconds), so a
-burst of creations becomes a few batches, each one state transaction, instead of one
-transaction per Service.  A key that failed comes back after a delay (:meth:`~WorkQueue.retry`),
-growing per key while it keeps failing.
+at once, without waiting for more: an idle worker takes the first Service of a burst alone,
+and whatever arrives while it records a batch is the next batch.  So a burst of creations
+becomes batches that grow with the arrival rate (each one state transaction), and no Service
+waits for a batch window.  A key that failed comes back after a delay
+(:meth:`~WorkQueue.retry`), growing per key while it keeps failing.
 
 Thread-safe.  Time comes from the injected ``clock`` (monotonic seconds).
 """
@@ -27,10 +28,7 @@ MAX_RETRY = 60.0
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, *, quiet: float = 0.005, window: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.quiet = quiet
-        self.window = window
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._cond = threading.Condition()
         self._ready: dict[K, None] = {}  # insertion-ordered set
@@ -38,7 +36,6 @@ class WorkQueue(Generic[K]):
         self._seq = 0
         self._failures: dict[K, int] = {}
         self._scheduled: dict[K, float] = {}  # keys given to add_at, until due
-        self._last_add = 0.0
         self._closed = False
 
     def __len__(self) -> int:
@@ -52,7 +49,6 @@ class WorkQueue(Generic[K]):
                 self._ready[key] = None
                 added = True
             if added:
-                self._last_add = self._clock()
                 self._cond.notify_all()
 
     def retry(self, key: K) -> float:
@@ -117,15 +113,6 @@ class WorkQueue(Generic[K]):
                 if deadline is not None and now >= deadline:
                     return []
                 self._cond.wait(None if not waits else max(0.0, min(waits) - now))
-            # Let a burst finish arriving: wait for a pause of ``quiet``, at most ``window``.
-            started = self._clock()
-            while not self._closed:
-                now = self._clock()
-                pause_ends = self._last_add + self.quiet
-                if now >= pause_ends or now >= started + self.window:
-                    break
-                self._cond.wait(min(pause_ends, started + self.window) - now)
-            self._promote(self._clock())
             batch = list(self._ready)
             self._ready.clear()
             return batch

@@ -22,14 +22,20 @@ waits for a change of pools or a freed address instead, with a growing delay per
 it is a freed address; its ``AllocationFailed`` Event is written once per five minutes at most
 (:class:`lbctl.actions.services.EventRecorder`), its repeats counted.
 
-The caches may lag the API server; that only costs a batch that finds nothing to do, since the
-action reads the state itself and writes with compare-and-swap.
+The caches may lag the API server.  A batch plans on the state document as the watch (or the
+controller's own last write) left it, and writes with that version, without reading it: when
+someone else changed it meanwhile, the compare-and-swap refuses the write and the batch runs
+again on the document read afresh.  Safety rests on that compare-and-swap, never on the cache.
+A Service the controller just published is seen published (the API server's answer) until
+the watch brings that version, so that a batch that looks at it sooner does not publish it
+again.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,8 +49,8 @@ from lbctl.core.leases import parse_micro_time
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError
 from lbctl.ports import KubeAPI, Obj, WatchEvent
-from lbctl.state.configmap import KEY
-from lbctl.state.store import StateStore
+from lbctl.state.configmap import document_of
+from lbctl.state.store import StateStore, Stored
 
 #: ``log(level, message, fields)``: level is ``info``, ``warning`` or ``error``.
 Log = Callable[[str, str, Mapping[str, object]], None]
@@ -59,12 +65,6 @@ REFUSED_MAX = 60.0
 
 def quiet(level: str, message: str, fields: Mapping[str, object]) -> None:
     """The default log: nothing."""
-
-
-@dataclass(frozen=True)
-class StateSnapshot:
-    state: State
-    resource_version: str
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,22 @@ class Reconciler:
         self.workers = workers
         self._lock = threading.Lock()
         self.services: dict[ServiceKey, Obj] = {}
-        self.snapshot: StateSnapshot | None = None
+        self._published: dict[ServiceKey, tuple[str, ...]] = {}  # what their statuses show
+        # The state document as last seen (the watch, or this controller's own writes): what a
+        # batch plans on and compare-and-swaps against.  Never what safety rests on: a stale
+        # one makes the write fail (409), and the batch runs again on the document read afresh.
+        self.snapshot: Stored | None = None
+        # The resourceVersions of this controller's writes whose watch events have not come
+        # back yet, oldest first; and the last ones the watch brought (a write's event may
+        # come before the writer is back).
+        self._echoes: list[str] = []
+        self._watched: deque[str] = deque(maxlen=64)
         self.batches = 0
         self._in_flight: set[ServiceKey] = set()  # recorded, publication under way
+        # Services this controller published, as the API server answered, until the watch
+        # brings that version into the cache: a batch that looks at one sooner sees it
+        # published (so it is not published twice).
+        self._patched: dict[ServiceKey, Obj] = {}
         self._deferred: set[ServiceKey] = set()  # queued again while in flight
         # Refused by the allocator (pool full...): when, by the queue's clock, a freed address
         # may have it looked at again, and how many refusals in a row.
@@ -134,6 +147,8 @@ class Reconciler:
         with self._lock:
             gone = set(self.services) - set(fresh)
             self.services = fresh
+            self._published = core.published(fresh.values())
+            self._patched.clear()
             work = [key for key in sorted(gone | set(fresh))
                     if self._needs_work(key, fresh.get(key))]
         self.queue.add(work)
@@ -141,12 +156,22 @@ class Reconciler:
     def service_changed(self, event: WatchEvent) -> None:
         key = core.key_of(event.object)
         with self._lock:
+            patched = self._patched.get(key)
+            if patched is not None and (event.type == "DELETED"
+                                        or _version_of(event.object) == _version_of(patched)):
+                del self._patched[key]  # the cache has caught up
             if event.type == "DELETED":
                 self.services.pop(key, None)
+                self._published.pop(key, None)
                 self._refused.pop(key, None)
                 svc = None
             else:
                 self.services[key] = svc = _slim(event.object)
+                shown = core.ingress_ips(svc)
+                if shown:
+                    self._published[key] = shown
+                else:
+                    self._published.pop(key, None)
             work = self._needs_work(key, svc)
         if work:
             self.queue.add([key])
@@ -154,23 +179,49 @@ class Reconciler:
     # ------------------------------------------------------------------ state watch
 
     def state_listed(self, items: list[Obj]) -> None:
+        with self._lock:
+            self._echoes.clear()  # a listing is the latest there is
         self._state_seen(items[0] if items else None)
 
     def state_changed(self, event: WatchEvent) -> None:
         self._state_seen(None if event.type == "DELETED" else event.object)
 
     def _state_seen(self, configmap: Obj | None) -> None:
-        text = ((configmap or {}).get("data") or {}).get(KEY)
-        version = str(((configmap or {}).get("metadata") or {}).get("resourceVersion", ""))
+        version = _version_of(configmap)
+        with self._lock:
+            self._watched.append(version)
+            if version and version in self._echoes:
+                # This controller's own write, known since it was written; or an older one
+                # of its writes, superseded.
+                del self._echoes[:self._echoes.index(version) + 1]
+                return
+            if self._echoes and configmap is not None:
+                # Another writer's, before this controller's last write (the watch brings
+                # the writes in order): that write was a compare-and-swap on top of it, so
+                # the snapshot holds this change already.
+                return
         try:
-            state = self.store.decode(text)
+            stored = self.store.stored(*document_of(configmap))
         except LbctlError as exc:
             self._log("error", f"cannot read {self.store.location}: {exc.message}",
                       {"hint": exc.hint})
             return
+        self._adopt(stored)
+
+    def _adopt(self, stored: Stored, *, written: bool = False) -> None:
+        """``stored`` is the latest document: from the watch, or this controller's own
+        transaction (``written``: its write, whose watch event is still to come)."""
         with self._lock:
+            if not written and self._echoes:
+                return  # this controller wrote meanwhile, on top of it (see _state_seen)
             before = self.snapshot.state if self.snapshot is not None else None
-            self.snapshot = StateSnapshot(state, version)
+            self.snapshot = stored
+            version = _version_of(stored.version)
+            if written and version and version not in self._watched:
+                self._echoes.append(version)
+        state = stored.state
+        if before is state:
+            return
         self._usage(state)
         if before is None or before.pools != state.pools:
             self.queue.add(self.pending())  # an operator's change: every one at once
@@ -178,11 +229,13 @@ class Reconciler:
             self.retry_pending()
 
     def _usage(self, state: State) -> None:
-        allocator = Allocator(state)
-        self.metrics.set_usage(
-            (pool, family, used, capacity)
-            for pool in sorted(state.pools)
-            for family, (used, capacity) in sorted(allocator.usage(pool).items()))
+        def usage() -> Iterator[tuple[str, int, int, int]]:
+            allocator = Allocator(state)
+            return ((pool, family, used, capacity)
+                    for pool in sorted(state.pools)
+                    for family, (used, capacity) in sorted(allocator.usage(pool).items()))
+
+        self.metrics.usage_from(usage)
 
     # ------------------------------------------------------------------ one batch
 
@@ -202,14 +255,18 @@ class Reconciler:
             busy = [key for key in wanted if key in self._in_flight]
             self._deferred.update(busy)
             keys = [key for key in wanted if key not in self._in_flight]
-            services = dict(self.services)
+            services = {**self.services, **self._patched}
+            published = dict(self._published)
+            published.update((key, core.ingress_ips(svc)) for key, svc in self._patched.items())
+            base = self.snapshot
         if not keys:
             return None
         shown_before = {key: bool(core.ingress_ips(services[key])) for key in keys
                         if key in services}
         now = self._clock()
         try:
-            recorded = actions.record_services(self.kube, self.store, services, keys, now=now)
+            recorded = actions.record_services(self.kube, self.store, services, keys, now=now,
+                                               base=base, published=published)
         except LbctlError as exc:
             self._log("error", f"batch of {len(keys)} Service(s) failed: {exc.message}",
                       {"hint": exc.hint})
@@ -219,6 +276,8 @@ class Reconciler:
             return None
         self.batches += 1
         self.metrics.transaction()
+        if recorded.stored is not None:
+            self._adopt(recorded.stored, written=recorded.written)
         with self._lock:
             self._in_flight.update(recorded.keys)
         publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
@@ -234,6 +293,10 @@ class Reconciler:
                 self.store, warn=lambda message: self._log("warning", message, {}))
         finally:
             with self._lock:
+                for key, answered in started.publication.patched.items():
+                    cached = self.services.get(key)
+                    if cached is not None and _version_of(cached) != _version_of(answered):
+                        self._patched[key] = _slim(answered)
                 keys = started.publication.recorded.keys
                 self._in_flight.difference_update(keys)
                 again = [key for key in keys if key in self._deferred]
@@ -317,6 +380,11 @@ def _slim(svc: Obj) -> Obj:
         meta["annotations"] = {k: v for k, v in annotations.items()
                                if k not in _HEAVY_ANNOTATIONS}
     return {**svc, "metadata": meta}
+
+
+def _version_of(configmap: object) -> str:
+    meta = configmap.get("metadata") if isinstance(configmap, dict) else None
+    return str((meta or {}).get("resourceVersion") or "")
 
 
 def _freed(before: State, after: State) -> bool:

@@ -48,9 +48,10 @@ class Settings:
     watch_timeout: int = 300  # seconds a watch request lasts before it is renewed
     state_namespace: str = SYSTEM_NAMESPACE
     state_name: str = "lbctl-state"
-    quiet: float = 0.005  # a batch closes when arrivals pause this long ...
-    window: float = 0.1  # ... or after this long
-    workers: int = 16  # status PATCHes in flight per batch
+    workers: int = 16  # status PATCHes in flight
+    # Seconds: batches (state writes) start at most this often.  An idle worker starts at once
+    # with what is queued; during a burst this bounds the rewrites of the state document.
+    interval: float = 0.02
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Controller:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.queue: WorkQueue[ServiceKey] = WorkQueue(quiet=s.quiet, window=s.window)
+        self.queue: WorkQueue[ServiceKey] = WorkQueue()
         self.reconciler = Reconciler(self.kube, self.store, self.queue, self.metrics,
                                      clock=self.clock, log=self.log, workers=s.workers)
         self._stopping = threading.Event()  # stop working
@@ -179,7 +180,10 @@ class Controller:
                     self.queue.add(self.reconciler.everything())
                 keys = self.queue.take(timeout=0.5)
                 if keys and self._leading.is_set():
+                    started = time.monotonic()
                     self._handle(keys)
+                    # What arrives meanwhile is the next batch.
+                    self._stopping.wait(self.settings.interval - (time.monotonic() - started))
                 elif keys:
                     self.queue.add(keys)  # leadership lost meanwhile: leave them queued
         finally:

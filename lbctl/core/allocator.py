@@ -241,14 +241,16 @@ class Allocator:
         for record in state.all_records():
             self._add_owner(record)
         self._shown_by: dict[str, list[ServiceKey]] = {}
+        owners = self._owners
         for key, shown in sorted((published or {}).items()):
             for ip in shown:
-                try:
-                    ip = str(parse_ip(ip))
-                except UsageError:  # a status that is not an address blocks nothing
-                    continue
+                if ip not in owners:  # (a recorded address is canonical, and marked already)
+                    try:
+                        ip = str(parse_ip(ip))
+                    except UsageError:  # a status that is not an address blocks nothing
+                        continue
+                    self._mark(ip)
                 self._shown_by.setdefault(ip, []).append(key)
-                self._mark(ip)
 
     # ------------------------------------------------------------------ lookups
 
@@ -260,9 +262,12 @@ class Allocator:
         return None
 
     def _mark(self, ip: str) -> None:
-        entry = self._entry_for(ip)
-        value = parse_ip(ip).value
-        if entry is not None and entry.available(value) and not entry.is_used(value):
+        addr = parse_ip(ip)
+        index = bisect.bisect_right(self._index_keys, (addr.version, addr.value)) - 1
+        if index < 0 or addr not in self._index[index].range:
+            return
+        entry, value = self._index[index], addr.value
+        if entry.available(value) and not entry.is_used(value):
             entry.mark(value)
 
     def _add_owner(self, record: Allocation) -> None:

@@ -748,6 +748,22 @@ def _events_of(data: Any) -> Iterator[yaml.Event]:
 
 def to_document(state: State) -> dict[str, Any]:
     """The state as plain data in its stable shape (also what ``-o json`` shows)."""
+    document = {
+        "schemaVersion": SCHEMA_VERSION,
+        "pools": _pools_document(state),
+        "allocations": _encode_records(state.allocations),
+        "holds": _encode_records(state.holds),
+    }
+    if state.peers:
+        document["peers"] = _peers_document(state)
+    return document
+
+
+def _peers_document(state: State) -> dict[str, Any]:
+    return {name: peer_document(state.peers[name]) for name in sorted(state.peers)}
+
+
+def _pools_document(state: State) -> dict[str, Any]:
     pools: dict[str, Any] = {}
     for name in sorted(state.pools):
         pool = state.pools[name]
@@ -773,16 +789,7 @@ def to_document(state: State) -> dict[str, Any]:
         if not pool.bgp.is_default:
             body["bgp"] = advertisement_document(pool.bgp)
         pools[name] = body
-    document = {
-        "schemaVersion": SCHEMA_VERSION,
-        "pools": pools,
-        "allocations": _encode_records(state.allocations),
-        "holds": _encode_records(state.holds),
-    }
-    if state.peers:
-        document["peers"] = {name: peer_document(state.peers[name])
-                             for name in sorted(state.peers)}
-    return document
+    return pools
 
 
 def advertisement_document(advertisement: Advertisement) -> dict[str, Any]:
@@ -825,17 +832,160 @@ def _ip_sort_key(item: tuple[str, str]) -> tuple[int, int]:
 def _encode_records(records: Mapping[ServiceKey, Allocation]) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {}
     for (namespace, name) in sorted(records):
-        record = records[(namespace, name)]
-        body = _Flow(ips=list(record.ips), pool=record.pool)
-        if record.sharing_key:
-            body.update(sharingKey=record.sharing_key, ports=list(record.ports),
-                        backend=record.backend)
-        if record.expires:
-            body.update(expires=record.expires)
-        out.setdefault(namespace, {})[name] = body
+        out.setdefault(namespace, {})[name] = _record_document(records[(namespace, name)])
     return out
+
+
+def _record_document(record: Allocation) -> _Flow:
+    body = _Flow(ips=list(record.ips), pool=record.pool)
+    if record.sharing_key:
+        body.update(sharingKey=record.sharing_key, ports=list(record.ports),
+                    backend=record.backend)
+    if record.expires:
+        body.update(expires=record.expires)
+    return body
 
 
 def encode(state: State) -> str:
     """Deterministic YAML text of a state: same state, same bytes."""
     return _dump(to_document(state))
+
+
+_SECTIONS = ("allocations", "holds")
+#: Namespaces and names longer than this are left to the whole-document path (a YAML key
+#: over 128 characters is written in another form).
+_LONGEST_KEY = 100
+
+
+class Encoder:
+    """:func:`encode`, for a writer that encodes one state after another (the controller: a
+    transaction per batch of Services).  The document is the same bytes; what it costs
+    follows the change, not the size: each allocation's and hold's line (and each namespace's)
+    is remembered from the last text, and a state that differs in a few records is the text
+    of the pools (encoded again only when they changed), the remembered lines, and the new
+    lines, each encoded by libyaml in a small document of the same shape.
+
+    Every remembered piece is checked for the one shape it can have (a namespace line at
+    indent 2, a record at indent 4, one line each); anything else (a long key, a wrapped
+    line) is encoded with the whole document.  Thread-safe: each call replaces what is
+    remembered in one assignment."""
+
+    def __init__(self) -> None:
+        #: section -> (its records as last encoded, each one's line, each namespace's line)
+        self._sections: dict[str, _Lines] = {}
+        self._head: tuple[Mapping[str, Pool], str] | None = None
+
+    def encode(self, state: State) -> str:
+        if not self._sections:
+            return self._whole(state)
+        sections: dict[str, _Lines] = {}
+        parts = [self._pools(state)]
+        for section, found in ((s, _records_of(state, s)) for s in _SECTIONS):
+            if not found:
+                parts.append(f"{section}: {{}}\n")
+                continue
+            before, known, known_namespaces = self._sections.get(section, ({}, {}, {}))
+            new = {}
+            namespaces = set()
+            for key, record in found.items():
+                if len(key[0]) > _LONGEST_KEY or len(key[1]) > _LONGEST_KEY:
+                    return self._whole(state)
+                namespaces.add(key[0])
+                was = before.get(key)
+                if was is None or key not in known or not (was is record or was == record):
+                    new[key] = record
+            for namespace in namespaces - set(known_namespaces):  # a line for each
+                if not any(key[0] == namespace for key in new):
+                    key = next(key for key in found if key[0] == namespace)
+                    new[key] = found[key]
+            lines = {key: line for key, line in known.items() if key in found}
+            namespace_lines = {ns: known_namespaces[ns] for ns in namespaces
+                               if ns in known_namespaces}
+            if new:
+                pieces = _pieces(section, new)
+                if pieces is None:
+                    return self._whole(state)
+                lines.update(pieces[0])
+                namespace_lines.update(pieces[1])
+            parts.append(f"{section}:\n")
+            last = None
+            for key in sorted(found):
+                if key[0] != last:
+                    parts.append(namespace_lines[key[0]])
+                    last = key[0]
+                parts.append(lines[key])
+            sections[section] = (found, lines, namespace_lines)
+        if state.peers:
+            parts.append(_dump({"peers": _peers_document(state)}))
+        self._sections = sections
+        return "".join(parts)
+
+    def _pools(self, state: State) -> str:
+        head = self._head
+        if head is not None and head[0] == state.pools:
+            return head[1]
+        text = _dump({"schemaVersion": SCHEMA_VERSION, "pools": _pools_document(state)})
+        self._head = (state.pools, text)
+        return text
+
+    def _whole(self, state: State) -> str:
+        """The whole document, by :func:`encode`; its lines remembered where each record is
+        one line."""
+        text = encode(state)
+        sections: dict[str, _Lines] = {}
+        for section, found in ((s, _records_of(state, s)) for s in _SECTIONS):
+            if not found:
+                continue
+            start = text.find(f"\n{section}:\n")
+            pieces = None if start < 0 else _split(text[start + len(section) + 3:], found)
+            if pieces is None:
+                return text  # nothing remembered: the next call encodes the whole again
+            sections[section] = (found, *pieces)
+        self._sections = sections
+        return text
+
+
+_Lines = tuple[Mapping[ServiceKey, Allocation], dict[ServiceKey, str], dict[str, str]]
+
+
+def _records_of(state: State, section: str) -> Mapping[ServiceKey, Allocation]:
+    return state.allocations if section == "allocations" else state.holds
+
+
+def _pieces(section: str, records: Mapping[ServiceKey, Allocation],
+            ) -> tuple[dict[ServiceKey, str], dict[str, str]] | None:
+    """The lines of ``records`` (and of their namespaces) as the whole document has them,
+    encoded in a document of the same shape; None when they are not one line each."""
+    text = _dump({section: _encode_records(records)})
+    return _split(text[len(section) + 2:], records)
+
+
+def _split(body: str, records: Mapping[ServiceKey, Allocation],
+           ) -> tuple[dict[ServiceKey, str], dict[str, str]] | None:
+    """Cut the body of a section (from its first namespace line on) into one line per
+    namespace and per record, in the document's order, checking each line's shape; None when
+    the lines are not those (or ``body`` goes on past the section)."""
+    lines = body.splitlines(keepends=True)
+    keys = sorted(records)
+    namespaces: dict[str, str] = {}
+    out: dict[ServiceKey, str] = {}
+    index = 0
+    last = None
+    for key in keys:
+        if key[0] != last:
+            if index >= len(lines) or not _shaped(lines[index], 2):
+                return None
+            namespaces[key[0]] = lines[index]
+            index += 1
+            last = key[0]
+        if index >= len(lines) or not _shaped(lines[index], 4):
+            return None
+        out[key] = lines[index]
+        index += 1
+    return out, namespaces
+
+
+def _shaped(line: str, indent: int) -> bool:
+    """A line of a block mapping's entry at ``indent``: a simple key, on one line."""
+    return (line.endswith("\n") and line[:indent] == " " * indent
+            and line[indent] not in " ?-#\n" and ":" in line)

@@ -17,13 +17,21 @@ from typing import Any
 
 from lbctl.core.names import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.errors import NotFoundError, RefusedError
-from lbctl.ports import CONFIGMAPS, KubeAPI
+from lbctl.ports import CONFIGMAPS, KubeAPI, Obj
 
 DEFAULT_NAMESPACE = SYSTEM_NAMESPACE
 DEFAULT_NAME = STATE_CONFIGMAP
 KEY = "state.yaml"
 #: The API server refuses ConfigMaps whose data is larger than this.
 MAX_BYTES = 1024 * 1024
+
+
+def document_of(configmap: Obj | None) -> tuple[str | None, object]:
+    """What :meth:`ConfigMapBackend.read` makes of the ConfigMap as the API server sent it (a
+    GET, a LIST item, a watch event): the state document and the version token."""
+    if configmap is None:
+        return None, None
+    return (configmap.get("data") or {}).get(KEY), configmap
 
 
 class ConfigMapBackend:
@@ -43,10 +51,10 @@ class ConfigMapBackend:
             obj = self.api.get(CONFIGMAPS, self.name, self.namespace)
         except NotFoundError:
             return None, None
-        text = (obj.get("data") or {}).get(KEY)
-        return text, obj
+        return document_of(obj)
 
-    def write(self, text: str, version: object) -> None:
+    def write(self, text: str, version: object) -> object:
+        """The ConfigMap as the API server stored it is the next version."""
         size = len(text.encode("utf-8"))
         if size > MAX_BYTES:
             raise RefusedError(
@@ -64,9 +72,8 @@ class ConfigMapBackend:
                 },
                 "data": {KEY: text},
             }
-            self.api.create(CONFIGMAPS, body, self.namespace)
-            return
+            return self.api.create(CONFIGMAPS, body, self.namespace)
         assert isinstance(version, dict)
         body = copy.deepcopy(version)
         body["data"] = {**(body.get("data") or {}), KEY: text}
-        self.api.replace(CONFIGMAPS, body)
+        return self.api.replace(CONFIGMAPS, body)

@@ -208,9 +208,9 @@ class FileBackend:
                 self._sleep(pause)
                 pause = min(pause * 2, 0.2)
 
-    def write(self, text: str, version: object) -> None:
+    def write(self, text: str, version: object) -> object:
         """Write the document ``text`` as a ConfigMap manifest, keeping the rest of an existing
-        manifest, if the file is still at ``version``."""
+        manifest, if the file is still at ``version``; the digest of what it wrote."""
         with self.exclusive():
             current, digest = self._current()
             if digest != version:
@@ -219,7 +219,9 @@ class FileBackend:
             _, envelope = unwrap(current, self.location)
             target = self.target
             _remove_stale_temporaries(target)
-            write_atomically(target, wrap(text, envelope), STATE_FILE, shown=self.path)
+            data = wrap(text, envelope)
+            write_atomically(target, data, STATE_FILE, shown=self.path)
+            return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def _remove_stale_temporaries(path: str) -> None:

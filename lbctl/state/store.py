@@ -17,11 +17,11 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from lbctl.core import retry
-from lbctl.core.state import State, decode, encode
+from lbctl.core.state import Encoder, State, decode
 from lbctl.errors import ConflictError
 from lbctl.ports import StateBackend
 
@@ -32,14 +32,26 @@ ATTEMPTS = retry.ATTEMPTS
 
 
 @dataclass(frozen=True)
+class Stored:
+    """The state document as read or written: its text, the backend's version token (what a
+    compare-and-swap write is checked against) and the state it holds."""
+
+    text: str | None
+    version: object
+    state: State
+
+
+@dataclass(frozen=True)
 class Applied(Generic[R]):
     """What :meth:`StateStore.update` did: the change's result, the state before and after, and
-    whether anything was written (False for a dry run or a change that changed nothing)."""
+    whether anything was written (False for a dry run or a change that changed nothing);
+    ``stored``: the document as it now is (the one written, else the one read)."""
 
     result: R
     before: State
     after: State
     written: bool
+    stored: Stored | None = field(default=None, compare=False)
 
 
 class StateStore:
@@ -56,6 +68,7 @@ class StateStore:
         self._sleep = sleep
         self._jitter = jitter
         self._known: tuple[str, State] | None = None  # the last text read or written, decoded
+        self._encoder = Encoder()  # remembers the text of unchanged allocations
 
     @property
     def location(self) -> str:
@@ -63,8 +76,7 @@ class StateStore:
 
     def decode(self, text: str | None) -> State:
         """The state in ``text`` (as stored): the document this store last read or wrote is
-        not decoded again (a long-running caller reads its own writes back from a watch, and
-        a batch reads the state twice)."""
+        not decoded again (a long-running caller reads its own writes back from a watch)."""
         known = self._known
         if text is not None and known is not None and known[0] == text:
             return known[1]
@@ -73,33 +85,51 @@ class StateStore:
             self._known = (text, state)
         return state
 
+    def stored(self, text: str | None, version: object) -> Stored:
+        """A document the caller read itself (a watch event), decoded: a base for
+        :meth:`update`."""
+        return Stored(text, version, self.decode(text))
+
+    def read(self) -> Stored:
+        return self.stored(*self.backend.read())
+
     def load(self) -> State:
-        text, _ = self.backend.read()
-        return self.decode(text)
+        return self.read().state
 
     def update(
-        self, change: Callable[[State], tuple[State, R]], *, dry_run: bool = False
+        self, change: Callable[[State], tuple[State, R]], *, dry_run: bool = False,
+        base: Stored | None = None,
     ) -> Applied[R]:
         """Apply ``change`` atomically.  Nothing is written when the change leaves the state as
-        it was, or with ``dry_run``."""
-        def attempt(number: int) -> Applied[R] | retry.Lost:
+        it was, or with ``dry_run``.  ``base``: the document as the caller last saw it (read
+        before, or followed by a watch); the first attempt runs on it instead of reading, and
+        writes with its version: if the document changed meanwhile, that write is refused like
+        any lost race, and the change runs again on the document read afresh, at once."""
+        def attempt(number: int, current: Stored | None = None) -> Applied[R] | retry.Lost:
             # The first attempt is optimistic (a refusal, a dry run or a no-op takes no lock);
             # after a lost race the backend's lock, where it has one, is held from the read to
             # the write, so local writers cannot lose again.
             with self.backend.exclusive() if number else nullcontext():
-                text, version = self.backend.read()
-                state = self.decode(text)
+                current = current or self.read()
+                state = current.state
                 new_state, result = change(state)
                 if dry_run or new_state == state:
-                    return Applied(result, state, new_state, written=False)
-                new_text = encode(new_state)
+                    return Applied(result, state, new_state, written=False, stored=current)
+                new_text = self._encoder.encode(new_state)
+                # Known before it is written: a watch may bring the write back before the
+                # writer is back (and a text that was refused decodes to this state all the same).
+                self._known = (new_text, new_state)
                 try:
-                    self.backend.write(new_text, version)
+                    version = self.backend.write(new_text, current.version)
                 except ConflictError:
                     return retry.LOST
-                self._known = (new_text, new_state)
-                return Applied(result, state, new_state, written=True)
+                return Applied(result, state, new_state, written=True,
+                               stored=Stored(new_text, version, new_state))
 
+        if base is not None:
+            applied = attempt(0, base)
+            if not isinstance(applied, retry.Lost):
+                return applied
         return retry.compare_and_swap(
             attempt, attempts=self.attempts, sleep=self._sleep, jitter=self._jitter,
             gave_up=lambda attempts: ConflictError(

@@ -138,25 +138,37 @@ def test_an_empty_stream_that_lasted_its_timeout_is_renewed_at_once() -> None:
     assert restarts == ["closed"] * 3 and waits == [0, 0]  # only "stop?", never a delay
 
 
-def test_queue_coalesces_and_batches_a_burst() -> None:
-    queue: WorkQueue[str] = WorkQueue(quiet=0.05, window=1.0)
+def test_queue_gives_at_once_what_is_queued_and_coalesces_the_rest() -> None:
+    """An idle worker is given the first key at once (no batch window); what arrives while it
+    works is its next batch, each key once, in arrival order."""
+    queue: WorkQueue[str] = WorkQueue()
+    taken: list[list[str]] = []
+    first_taken = threading.Event()
+    release = threading.Event()
 
-    def burst() -> None:
-        for i in range(5):
-            queue.add([f"k{i}", "k0"])
-            time.sleep(0.01)
+    def worker() -> None:
+        taken.append(queue.take(timeout=2))
+        first_taken.set()
+        release.wait(2)  # busy with the first batch
+        taken.append(queue.take(timeout=2))
 
-    thread = threading.Thread(target=burst)
+    thread = threading.Thread(target=worker)
     thread.start()
-    first = queue.take(timeout=2)
+    started = time.monotonic()
+    queue.add(["k0"])
+    assert first_taken.wait(2)
+    assert time.monotonic() - started < 0.5
+    for i in range(1, 5):
+        queue.add([f"k{i}", "k1"])
+    release.set()
     thread.join()
-    assert first == ["k0", "k1", "k2", "k3", "k4"]  # one batch, each key once
+    assert taken == [["k0"], ["k1", "k2", "k3", "k4"]]
     assert queue.take(timeout=0.01) == []
 
 
 def test_queue_retries_later_with_growing_delays() -> None:
     now = [0.0]
-    queue: WorkQueue[str] = WorkQueue(quiet=0, window=0, clock=lambda: now[0])
+    queue: WorkQueue[str] = WorkQueue(clock=lambda: now[0])
     assert queue.retry("k") == FIRST_RETRY
     assert queue.take(timeout=0) == []
     now[0] = FIRST_RETRY

@@ -404,3 +404,60 @@ def test_encoding_writes_what_the_representer_writes(document: dict[str, object]
     assert text == yaml.dump(document, Dumper=ReferenceDumper, sort_keys=False,
                              default_flow_style=False, width=4096)
     assert yamlkit.load(text, "t") == yaml.load(text, Loader=REFERENCE_LOADER)
+
+
+# --------------------------------------------------------------------------- Encoder
+
+_TEXT = st.one_of(
+    st.sampled_from(["web", "a", "null", "true", "1", "0x10", "1e3", "~", "a b", "a: b", "#x",
+                     "-x", "'q'", '"d"', "é", "x" * 130, "ns-" + "y" * 101, "", "[a]", "{b}",
+                     "2024-01-01", "yes", "a,b", "- a", "?", "a\tb", "l\nm"]),
+    st.text(min_size=1, max_size=12))
+_RECORD = st.builds(
+    Allocation, namespace=_TEXT, name=_TEXT,
+    ips=st.lists(st.sampled_from(["192.0.2.10", "2001:db8::1", "10.0.0.1", "x", "::"]),
+                 max_size=3).map(tuple),
+    pool=st.sampled_from(["lan", "dmz", "null", "p q"]),
+    sharing_key=st.sampled_from(["", "k", "a: b"]),
+    ports=st.lists(st.sampled_from(["TCP/80", "UDP/53"]), max_size=2).map(tuple),
+    backend=st.sampled_from(["", "app=api"]),
+    expires=st.sampled_from(["", "2025-01-31T12:00:00Z"]))
+
+
+def _records(found: list[Allocation]) -> dict[tuple[str, str], Allocation]:
+    return {(r.namespace, r.name): r for r in found}
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.tuples(st.lists(_RECORD, max_size=6), st.lists(_RECORD, max_size=3),
+                                st.integers(0, 5), st.integers(0, 3), st.booleans()),
+                      min_size=1, max_size=6))
+def test_the_encoder_writes_what_encode_writes_state_after_state(
+        steps: list[tuple[list[Allocation], list[Allocation], int, int, bool]]) -> None:
+    """A state after another (records added, changed, removed, held; the pools changed): the
+    Encoder, which re-encodes only what changed, writes the bytes encode() writes, whatever
+    the names and values."""
+    encoder = codec.Encoder()
+    state = golden_state()
+    for added, held, removed, changed, other_pools in steps:
+        allocations = {**state.allocations, **_records(added)}
+        for key in list(allocations)[:removed]:
+            del allocations[key]
+        for key in list(allocations)[-changed:] if changed else []:
+            record = allocations[key]
+            allocations[key] = Allocation(record.namespace, record.name,
+                                          (*record.ips, "192.0.2.99"), record.pool)
+        pools = golden_state(reverse=True).pools if other_pools else state.pools
+        if other_pools:
+            pools = {name: p for name, p in pools.items() if name != "dmz"}
+        state = State(pools=pools, allocations=allocations,
+                      holds={**state.holds, **_records(held)}, peers=state.peers)
+        assert encoder.encode(state) == encode(state)
+
+
+def test_the_encoder_writes_empty_sections_and_long_names_as_encode_does() -> None:
+    encoder = codec.Encoder()
+    long = Allocation("web", "n" * 200, ("192.0.2.10",), "lan")
+    for state in (State(), golden_state(), state_of(allocations=[long]), golden_state(),
+                  State(pools=golden_state().pools), golden_state()):
+        assert encoder.encode(state) == encode(state)

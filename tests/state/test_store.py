@@ -37,12 +37,13 @@ class MemoryBackend:
     def exclusive(self) -> AbstractContextManager[None]:
         return nullcontext()
 
-    def write(self, text: str, version: object) -> None:
+    def write(self, text: str, version: object) -> object:
         if version != self.version:
             raise ConflictError("stale version")
         self.text = text
         self.version += 1
         self.writes += 1
+        return self.version
 
 
 class Stored:
@@ -99,6 +100,63 @@ def test_a_lost_race_re_reads_and_re_runs_the_change(stored: Stored) -> None:
     assert seen == [[], ["other"]]
     assert applied.written and sorted(applied.before.pools) == ["other"]
     assert sorted(decode(stored.raw().decode()).pools) == ["a", "other"]  # type: ignore[union-attr]
+
+
+class Counted:
+    """A backend that counts its reads."""
+
+    def __init__(self, backend: StateBackend) -> None:
+        self.backend = backend
+        self.location = backend.location
+        self.reads = 0
+
+    def read(self) -> tuple[str | None, object]:
+        self.reads += 1
+        return self.backend.read()
+
+    def write(self, text: str, version: object) -> object:
+        return self.backend.write(text, version)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return self.backend.exclusive()
+
+
+def test_a_base_that_is_the_latest_is_written_on_without_reading(stored: Stored) -> None:
+    """A long-running writer that follows the document (its last write, a watch) changes it
+    without reading it first; what update returns is the next base."""
+    counted = Counted(stored.backend)
+    store = StateStore(counted)
+    first = store.update(adding("a", "10.0.0.0/24"))
+    assert first.stored is not None and counted.reads == 1
+    second = store.update(adding("b", "10.0.1.0/24"), base=first.stored)
+    assert counted.reads == 1 and second.written and second.stored is not None
+    assert sorted(second.stored.state.pools) == ["a", "b"]
+    assert store.read() == second.stored  # text, version and state: what is stored
+    assert stored.raw() == encode(second.after).encode()
+
+
+def test_a_stale_base_is_refused_and_the_change_runs_again_on_a_fresh_read(
+        stored: Stored) -> None:
+    """The base is never what safety rests on: when another writer changed the document
+    since, the compare-and-swap refuses the write, and the change runs on the document read
+    afresh, at once (the stale base lost no race with anyone: nothing to wait for)."""
+    sleeps: list[float] = []
+    store = StateStore(stored.backend, sleep=sleeps.append)
+    stale = store.update(adding("a", "10.0.0.0/24")).stored
+    assert stale is not None
+    StateStore(stored.backend).update(adding("other", "10.0.9.0/24"))  # another writer
+    seen: list[list[str]] = []
+
+    def change(state: State) -> tuple[State, str]:
+        seen.append(sorted(state.pools))
+        return adding("b", "10.0.1.0/24")(state)
+
+    applied = store.update(change, base=stale)
+    assert seen == [["a"], ["a", "other"]]
+    assert sleeps == []
+    assert sorted(decode(stored.raw().decode()).pools) == [  # type: ignore[union-attr]
+        "a", "b", "other"]
+    assert applied.stored == store.read()
 
 
 def test_gives_up_after_its_attempts(stored: Stored) -> None:

@@ -460,13 +460,14 @@ class Publication:
     """The second half of a batch: the status PATCHes (and ``AllocationFailed`` Events) of a
     :class:`Recorded` batch, started on ``executor`` at once; :meth:`finish` waits for them and
     takes back, in the state, what the API server refused to publish.  A long-running caller
-    records its next batch while this one's PATCHes are in flight; :attr:`patched` has each
-    Service published, as the API server answered."""
+    records its next batch while this one's PATCHes are in flight; :attr:`shown` has, for each
+    Service published, the resourceVersion the API server gave it and the addresses its
+    status shows."""
 
     def __init__(self, kube: KubeAPI, recorded: Recorded, *, now: datetime,
                  executor: Executor, record_event: RecordEvent | None = None) -> None:
         self.recorded = recorded
-        self.patched: dict[ServiceKey, Obj] = {}
+        self.shown: dict[ServiceKey, tuple[str, tuple[str, ...]]] = {}
         events: RecordEvent = record_event or functools.partial(_record_event, kube)
 
         def work(job: _Job) -> tuple[LbctlError | None, str]:
@@ -477,7 +478,9 @@ class Publication:
                 message = f"{reason_of(job.result)}: {job.result.message}"
                 return None, events(job.svc, "AllocationFailed", message, now, warning=True)
             try:
-                self.patched[job.key] = _publish(kube, job.svc, job.result)
+                answer = _publish(kube, job.svc, job.result)
+                self.shown[job.key] = (str((answer.get("metadata") or {}).get(
+                    "resourceVersion") or ""), core.ingress_ips(answer))
             except LbctlError as exc:
                 return exc, ""
             return None, ""

@@ -101,10 +101,10 @@ class Reconciler:
         self._watched: deque[str] = deque(maxlen=64)
         self.batches = 0
         self._in_flight: set[ServiceKey] = set()  # recorded, publication under way
-        # Services this controller published, as the API server answered, until the watch
-        # brings that version into the cache: a batch that looks at one sooner sees it
-        # published (so it is not published twice).
-        self._patched: dict[ServiceKey, Obj] = {}
+        # Services this controller published (the resourceVersion the API server gave each
+        # and what its status shows) until the watch brings that version into the cache: a
+        # batch that looks at one sooner sees it published (so it is not published twice).
+        self._patched: dict[ServiceKey, tuple[str, tuple[str, ...]]] = {}
         self._deferred: set[ServiceKey] = set()  # queued again while in flight
         # Refused by the allocator (pool full...): when, by the queue's clock, a freed address
         # may have it looked at again, and how many refusals in a row.
@@ -158,7 +158,7 @@ class Reconciler:
         with self._lock:
             patched = self._patched.get(key)
             if patched is not None and (event.type == "DELETED"
-                                        or _version_of(event.object) == _version_of(patched)):
+                                        or _version_of(event.object) == patched[0]):
                 del self._patched[key]  # the cache has caught up
             if event.type == "DELETED":
                 self.services.pop(key, None)
@@ -255,9 +255,12 @@ class Reconciler:
             busy = [key for key in wanted if key in self._in_flight]
             self._deferred.update(busy)
             keys = [key for key in wanted if key not in self._in_flight]
-            services = {**self.services, **self._patched}
+            services = dict(self.services)
+            for key in keys:
+                if key in self._patched and key in services:
+                    services[key] = _showing(services[key], self._patched[key][1])
             published = dict(self._published)
-            published.update((key, core.ingress_ips(svc)) for key, svc in self._patched.items())
+            published.update((key, shown) for key, (_, shown) in self._patched.items())
             base = self.snapshot
         if not keys:
             return None
@@ -293,10 +296,10 @@ class Reconciler:
                 self.store, warn=lambda message: self._log("warning", message, {}))
         finally:
             with self._lock:
-                for key, answered in started.publication.patched.items():
+                for key, (version, shown) in started.publication.shown.items():
                     cached = self.services.get(key)
-                    if cached is not None and _version_of(cached) != _version_of(answered):
-                        self._patched[key] = _slim(answered)
+                    if cached is not None and _version_of(cached) != version:
+                        self._patched[key] = (version, shown)
                 keys = started.publication.recorded.keys
                 self._in_flight.difference_update(keys)
                 again = [key for key in keys if key in self._deferred]
@@ -382,9 +385,17 @@ def _slim(svc: Obj) -> Obj:
     return {**svc, "metadata": meta}
 
 
-def _version_of(configmap: object) -> str:
-    meta = configmap.get("metadata") if isinstance(configmap, dict) else None
+def _version_of(obj: object) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
     return str((meta or {}).get("resourceVersion") or "")
+
+
+def _showing(svc: Obj, shown: tuple[str, ...]) -> Obj:
+    """The Service with a status that shows ``shown``."""
+    status = svc.get("status")
+    status = status if isinstance(status, dict) else {}
+    return {**svc, "status": {**status, "loadBalancer": {"ingress": [{"ip": ip}
+                                                                     for ip in shown]}}}
 
 
 def _freed(before: State, after: State) -> bool:

@@ -278,19 +278,13 @@ def warn(console: Console, message: str) -> None:
 
 def warn_unheard(console: Console, state: State, names: Iterable[str]) -> None:
     """Warn about each of the pools ``names`` announced over BGP whose addresses of a family no
-    BGP peer is sent: they reach no router until a peer hears them."""
-    from lbctl.core.bgp import announces_bgp
-
-    for name in sorted(names):
-        pool = state.pools.get(name)
-        if pool is None or not announces_bgp(pool.announce):
-            continue
-        missing = pool.bgp.unheard(pool.families, state.peers.values())
-        if missing:
-            families = " and ".join(f"IPv{v}" for v in missing)
-            warn(console, f"pool {name} is announced over BGP, but no BGP peer is sent its "
-                          f"{families} addresses: they reach no router until one is (lbctl bgp "
-                          "peer add NAME --address A --asn N --my-asn M)")
+    BGP peer is sent (:meth:`State.unheard <lbctl.core.state.State.unheard>`): they reach no
+    router until a peer hears them."""
+    for name, missing in state.unheard(names).items():
+        families = " and ".join(f"IPv{v}" for v in missing)
+        warn(console, f"pool {name} is announced over BGP, but no BGP peer is sent its "
+                      f"{families} addresses: they reach no router until one is (lbctl bgp "
+                      "peer add NAME --address A --asn N --my-asn M)")
 
 
 def say(console: Console, message: str) -> None:

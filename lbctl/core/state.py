@@ -193,6 +193,20 @@ class State:
         found = self.pools.get(pool)
         return found is None or announces_layer2(found.announce)
 
+    def unheard(self, names: Iterable[str] | None = None) -> dict[str, list[int]]:
+        """Each pool (of ``names``; every pool when None) announced over BGP whose addresses of
+        a family no BGP peer is sent, with those families (4, 6): they reach no router."""
+        chosen = self.pools if names is None else {n: self.pools[n] for n in names
+                                                   if n in self.pools}
+        found = {}
+        for name in sorted(chosen):
+            pool = chosen[name]
+            if announces_bgp(pool.announce):
+                missing = pool.bgp.unheard(pool.families, self.peers.values())
+                if missing:
+                    found[name] = missing
+        return found
+
     def holders(self, ip: str) -> list[Allocation]:
         """Every allocation and hold that uses ``ip`` (several only when shared)."""
         return [a for a in self.all_records() if ip in a.ips]

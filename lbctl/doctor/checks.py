@@ -25,6 +25,7 @@ from lbctl.core import calico, holds, kubeproxy, leases, speakers
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
+from lbctl.core.bgp import announces_bgp, announces_layer2
 from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.pinning import differs
 from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps, usage
@@ -654,6 +655,45 @@ _CALICO_WAY_OUT = ("let Calico announce lbctl's pools over its own sessions: lbc
                    "--format calico | calicoctl apply -f -")
 
 
+def check_unheard(ctx: Context) -> list[Finding]:
+    state = ctx.state
+    routed = sorted(name for name, pool in state.pools.items() if announces_bgp(pool.announce))
+    if not routed:
+        return _ok("no pool is announced over BGP")
+    unheard = state.unheard(routed)
+    # Calico's nodes announce the families whose entries its serviceLoadBalancerIPs cover
+    # (the way out bgp.calico-peers suggests): those reach its routers.
+    facts = ctx.facts.calico
+    config = None if isinstance(facts, Absent) else calico.configuration(facts)
+    if unheard and calico.announced(config):
+        pools = [state.pools[name] for name in unheard]
+        missing = {pool.name: {e.version for e in pool.entries if e.text in entries}
+                   for pool, entries in calico.uncovered(pools, config)}
+        unheard = {name: kept for name, families in unheard.items()
+                   if (kept := [v for v in families if v in missing.get(name, ())])}
+    findings = []
+    for name, families in unheard.items():
+        pool = state.pools[name]
+        both = announces_layer2(pool.announce)
+        if pool.bgp.peers and any(parse_ip(p.address).version in families
+                                  for p in state.peers.values()):
+            hint = (f"its advertisement names only {', '.join(pool.bgp.peers)}: lbctl pool set "
+                    f"{name} --all-bgp-peers (or --bgp-peer PEER for a peer of that family)")
+        else:
+            hint = ("add a BGP peer of that family: lbctl bgp peer add NAME --address A "
+                    "--asn N --my-asn M")
+        findings.append(Finding(
+            "warning" if both else "error",
+            f"pool {name} is announced over BGP, but no BGP peer is sent its "
+            f"{' and '.join(f'IPv{v}' for v in families)} addresses: no router learns a route "
+            "to them, so Services that get them are "
+            + ("reachable only from the nodes' own segment (ARP/NDP)" if both else
+               "unreachable"),
+            hint, (f"pool/{name}",)))
+    return findings or _ok(f"the addresses of each pool announced over BGP are sent to a router "
+                           f"({_plural(len(routed), 'pool')})")
+
+
 def check_calico_peers(ctx: Context) -> list[Finding]:
     objects = ctx.need(ctx.facts.calico)
     state = ctx.state
@@ -859,6 +899,9 @@ CHECKS: tuple[Check, ...] = (
     Check("kube-proxy.strict-arp", "kube-proxy in IPVS mode has strictARP", check_strict_arp),
     *(Check(impl.check, f"{impl.name} is not installed next to lbctl",
             _implementation_check(impl)) for impl in IMPLEMENTATIONS),
+    Check("bgp.unheard", "a BGP peer (or Calico) is sent the addresses of each pool announced "
+          "over BGP",
+          check_unheard),
     Check("bgp.calico-peers", "lbctl's speakers and Calico's nodes do not peer with the same "
           "router", check_calico_peers),
     Check("bgp.calico-service-ips", "Calico's serviceLoadBalancerIPs, when set, cover every "

@@ -138,6 +138,7 @@ IMPL
   SKIP  impl.cilium                skipped with --skip
 
 BGP
+  PASS  bgp.unheard                no pool is announced over BGP
   PASS  bgp.calico-peers           lbctl has no BGP peers
   PASS  bgp.calico-service-ips     Calico announces no LoadBalancer addresses (no \
 serviceLoadBalancerIPs)
@@ -151,7 +152,7 @@ CONTROLLER
 NET
   SKIP  net.probe                  skipped with --skip
 
-33 checks: 1 warning, 9 passed, 23 skipped. Result: OK (--fail-on error)
+34 checks: 1 warning, 10 passed, 23 skipped. Result: OK (--fail-on error)
 """
 
 
@@ -207,7 +208,8 @@ def test_live_cluster(cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path,
     assert _failing(statuses) == {"pool.node-overlap", "pool.pod-cidr-overlap",
                                   "pool.cluster-ip-overlap", "pool.exhausted", "svc.pending",
                                   "svc.requested-ip", "svc.pinned", "kube-proxy.strict-arp",
-                                  "bgp.calico-peers", "bgp.calico-service-ips"}
+                                  "bgp.unheard", "bgp.calico-peers",
+                                  "bgp.calico-service-ips"}
 
 
 def test_live_clean_cluster_passes(cli: Cli, kube_server: FakeKubeServer,

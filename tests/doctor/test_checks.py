@@ -352,3 +352,51 @@ def test_controller_leader(lease: object, workloads: list[object], severity: str
 def test_controller_leader_is_skipped_offline() -> None:
     result = run("controller.leader", facts())
     assert result.findings[0].severity == "skip"
+
+
+# --------------------------------------------------------------------------- BGP
+
+_V4_PEER = "r4: {address: 192.0.2.1, asn: 64501, myASN: 64500}"
+_V6_PEER = "r6: {address: '2001:db8::1', asn: 64501, myASN: 64500}"
+_CALICO_V6 = {"apiVersion": "crd.projectcalico.org/v1", "kind": "BGPConfiguration",
+              "metadata": {"name": "default"},
+              "spec": {"serviceLoadBalancerIPs": [{"cidr": "2001:db8:5::/120"}]}}
+
+
+def _routed(announce: str, peers: str, bgp: str = "") -> StateText:
+    return StateText("schemaVersion: 1\npools:\n"
+                     "  p: {addresses: [192.0.2.10-192.0.2.19, '2001:db8:5::/120'], "
+                     f"announce: {announce}{bgp}}}\n" + (f"peers:\n  {peers}\n" if peers else ""),
+                     "s")
+
+
+@pytest.mark.parametrize(("state", "calico", "severity", "message", "hint"), [
+    (StateText(STATE, "s"), [], "pass", "no pool is announced over BGP", ""),
+    (_routed("bgp", f"{_V4_PEER}\n  {_V6_PEER}"), [], "pass",
+     "the addresses of each pool announced over BGP are sent to a router (1 pool)", ""),
+    (_routed("bgp", _V4_PEER), [], "error",
+     "pool p is announced over BGP, but no BGP peer is sent its IPv6 addresses: no router "
+     "learns a route to them, so Services that get them are unreachable",
+     "add a BGP peer of that family: lbctl bgp peer add NAME --address A --asn N --my-asn M"),
+    (_routed("bgp", ""), [], "error",
+     "pool p is announced over BGP, but no BGP peer is sent its IPv4 and IPv6 addresses: no "
+     "router learns a route to them, so Services that get them are unreachable",
+     "add a BGP peer of that family: lbctl bgp peer add NAME --address A --asn N --my-asn M"),
+    (_routed("both", _V4_PEER), [], "warning",
+     "pool p is announced over BGP, but no BGP peer is sent its IPv6 addresses: no router "
+     "learns a route to them, so Services that get them are reachable only from the nodes' own "
+     "segment (ARP/NDP)",
+     "add a BGP peer of that family: lbctl bgp peer add NAME --address A --asn N --my-asn M"),
+    (_routed("bgp", f"{_V4_PEER}\n  {_V6_PEER}", ", bgp: {peers: [r4]}"), [], "error",
+     "pool p is announced over BGP, but no BGP peer is sent its IPv6 addresses: no router "
+     "learns a route to them, so Services that get them are unreachable",
+     "its advertisement names only r4: lbctl pool set p --all-bgp-peers (or --bgp-peer PEER "
+     "for a peer of that family)"),
+    # Calico's nodes announce what its serviceLoadBalancerIPs cover: that family is heard.
+    (_routed("bgp", _V4_PEER), [_CALICO_V6], "pass",
+     "the addresses of each pool announced over BGP are sent to a router (1 pool)", ""),
+])
+def test_a_pool_no_bgp_peer_hears(state: StateText, calico: list[object], severity: str,
+                                  message: str, hint: str) -> None:
+    [finding] = run("bgp.unheard", facts(state=state, calico=calico)).findings
+    assert (finding.severity, finding.message, finding.hint) == (severity, message, hint)

@@ -50,6 +50,7 @@ PLANTED: dict[str, tuple[str, Severity]] = {
     "impl.openelb": ("snapshot", "warning"),
     "impl.purelb": ("snapshot", "warning"),
     "impl.cilium": ("snapshot", "warning"),
+    "bgp.unheard": ("broken", "error"),
     "bgp.calico-peers": ("broken", "error"),
     "bgp.calico-service-ips": ("broken", "error"),
 }

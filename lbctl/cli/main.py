@@ -83,16 +83,27 @@ def load_command(name: str, words: Sequence[str] | None = None) -> Command:
     if register is not None:
         register(holder)
     else:
-        holder.add_typer(_only(module.app, set(words or ())), name=name)
+        holder.add_typer(_only(module.app, words or ()), name=name)
     return typer.main.get_group(holder).commands[name]
 
 
-def _only(group: typer.Typer, words: set[str]) -> typer.Typer:
-    """``group`` with only the commands ``words`` name; itself when they name none."""
+def _only(group: typer.Typer, words: Sequence[str]) -> typer.Typer:
+    """``group`` with only the commands ``words`` name; itself when they name none, or when a
+    word in the subcommand's place names none (a typo: the parser's "did you mean" needs every
+    name, also when a later word names one: ``pool lst show``).  A word right after an option
+    may be its value (``pool -n show list``) and is passed over."""
     registered = group.registered_commands
     if any(info.name is None for info in registered):
         return group
-    named = [info for info in registered if info.name in words]
+    names = {info.name for info in registered}
+    previous = ""
+    for word in words:
+        if word in names:
+            break
+        if not word.startswith("-") and not (previous.startswith("-") and "=" not in previous):
+            return group  # the subcommand's place, and no subcommand's name
+        previous = word
+    named = [info for info in registered if info.name in set(words)]
     if not named:
         return group
     import copy

@@ -138,6 +138,13 @@ class _Target:
     config: ProxyConfig
 
 
+#: The hint for a file that holds no single {KIND} where one was expected.
+_ONE_DOCUMENT = (f"it must hold one document of kind: {KIND}, as kubectl -n kube-system get cm "
+                 "kube-proxy -o yaml shows it")
+#: The hint for a ConfigMap whose config.conf cannot be edited in place.
+_YAML_FORM = "use the YAML form (kubectl get -o yaml), or pass the config.conf text alone"
+
+
 def _locate(text: str, source: str) -> _Target:
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):]
@@ -159,7 +166,7 @@ def _locate(text: str, source: str) -> _Target:
     if _is_proxy_config(values[doc]):
         root = nodes[doc]
         if not isinstance(root, MappingNode):  # a mapping value always composes to one
-            raise UsageError(f"{source}: the {KIND} is not a mapping")
+            raise UsageError(f"{source}: the {KIND} is not a mapping", hint=_ONE_DOCUMENT)
         return _Target(bom, body, doc, root, body, 0, 0, False, tuple(values), values[doc],
                        _config_of(values[doc], source))
     return _locate_in_configmap(bom, body, doc, nodes[doc], tuple(values), source)
@@ -170,19 +177,22 @@ def _locate_in_configmap(bom: str, body: str, doc: int, node: Node | None,
     data = _entry(node, "data", source)
     value = _entry(data[1], CONFIGMAP_KEY, source) if data else None
     if value is None or not isinstance(value[1], ScalarNode) or value[1].tag != _STR:
-        raise UsageError(f"{source}: data.{CONFIGMAP_KEY} is not a string")
+        raise UsageError(f"{source}: data.{CONFIGMAP_KEY} is not a string",
+                         hint=f"{CONFIGMAP_KEY} holds the {KIND} as text ({CONFIGMAP_KEY}: |), "
+                              "as kubectl -n kube-system get cm kube-proxy -o yaml shows it")
     scalar = value[1]
     where = f"{source}: data.{CONFIGMAP_KEY}"
     if scalar.style != "|":
         raise RefusedError(
             f"{where} is not a literal block (|), so it cannot be edited byte for byte",
-            hint="use the YAML form (kubectl get -o yaml), or pass the config.conf text alone",
+            hint=_YAML_FORM,
         )
     lines = _lines(body)
     header = lines[scalar.start_mark.line][0][scalar.start_mark.column:]
     match = _BLOCK_HEADER.match(header)
     if match is None:
-        raise RefusedError(f"{where}: cannot read the block header {header.strip()!r}")
+        raise RefusedError(f"{where}: cannot read the block header {header.strip()!r}",
+                           hint=_YAML_FORM)
     digit = match.group(1) or match.group(2)
     inner: str = scalar.value
     inner_lines = _lines(inner)
@@ -195,10 +205,11 @@ def _locate_in_configmap(bom: str, body: str, doc: int, node: Node | None,
     for i, (content, _) in enumerate(inner_lines):
         outer = lines[first + i][0] if first + i < len(lines) else None
         if not _maps_onto(outer, content, indent):
-            raise RefusedError(f"{where}: line {i + 1} does not map onto the file; refusing")
+            raise RefusedError(f"{where}: line {i + 1} does not map onto the file; refusing",
+                               hint=_YAML_FORM)
     nodes, values = _parse(inner, where)
     if len(values) != 1 or not _is_proxy_config(values[0]) or not isinstance(nodes[0], MappingNode):
-        raise UsageError(f"{where} is not one {KIND} document")
+        raise UsageError(f"{where} is not one {KIND} document", hint=_ONE_DOCUMENT)
     return _Target(bom, body, doc, nodes[0], inner, first, indent, True, documents, values[0],
                    _config_of(values[0], where))
 
@@ -230,13 +241,17 @@ def _is_configmap(value: Any) -> bool:
 def _config_of(value: dict[str, Any], source: str) -> ProxyConfig:
     mode = value.get("mode") or ""
     if not isinstance(mode, str):
-        raise UsageError(f"{source}: mode is {mode!r}, not a string")
+        raise UsageError(f"{source}: mode is {mode!r}, not a string",
+                         hint="write it as one word: mode: ipvs (or iptables, nftables)")
     ipvs = value.get("ipvs")
     if ipvs is not None and not isinstance(ipvs, dict):
-        raise UsageError(f"{source}: ipvs is {ipvs!r}, not a mapping")
+        raise UsageError(f"{source}: ipvs is {ipvs!r}, not a mapping",
+                         hint="write it as a mapping, as kube-proxy reads it: ipvs: {strictARP: "
+                              "true}")
     strict = (ipvs or {}).get("strictARP")
     if isinstance(strict, (list, dict, set, tuple)):
-        raise UsageError(f"{source}: ipvs.strictARP is a collection, not a boolean")
+        raise UsageError(f"{source}: ipvs.strictARP is a collection, not a boolean",
+                         hint="write it as strictARP: true (or false)")
     if not isinstance(strict, (bool, int, float, str, type(None))):  # a date, bytes, a set...
         strict = str(strict)
     return ProxyConfig(mode, strict)

@@ -520,6 +520,23 @@ def _deprecated_annotation(server: FakeKubeServer) -> None:
                        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
 
 
+def _bgp_state(server: FakeKubeServer, pool: str, peers: str) -> None:
+    server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                       "data": {"state.yaml": "schemaVersion: 1\npools:\n  routed: " + pool
+                                + "\nallocations: {}\nholds: {}\npeers:\n" + peers}})
+
+
+def _bgp_pool_without_peers(server: FakeKubeServer) -> None:
+    _bgp_state(server, "{addresses: [192.0.2.10-192.0.2.19], announce: bgp}", "  {}\n")
+
+
+def _bgp_pool_for_the_ipv4_peer_only(server: FakeKubeServer) -> None:
+    _bgp_state(server, "{addresses: ['2001:db8::/120'], announce: bgp, bgp: {peers: [r4]}}",
+               "  r4: {address: 192.0.2.1, asn: 64501, myASN: 64500}\n"
+               "  r6: {address: '2001:db8:1::1', asn: 64501, myASN: 64500}\n")
+
+
 SITUATIONS: dict[str, Situation] = {
     # arp
     "arp: nothing to announce": Situation(
@@ -730,6 +747,39 @@ SITUATIONS: dict[str, Situation] = {
     "speaker --metrics-addr with an IPv6 address without brackets": Situation(
         ("speaker", "--node", "n1", "--metrics-addr", "::1:8080"), 2,
         "for example [::1]:8080", cluster=_no_kube_proxy),
+    # debts: errors that printed no hint, and bgp.unheard
+    "bgp.unheard: a BGP pool and no peer": Situation(
+        ("doctor", "-o", "json"), 1,
+        "add a BGP peer of that family: lbctl bgp peer add NAME --address A --asn N --my-asn M",
+        cluster=_bgp_pool_without_peers, check="bgp.unheard"),
+    "bgp.unheard: an advertisement for a peer of the other family": Situation(
+        ("doctor", "-o", "json"), 1,
+        "its advertisement names only r4: lbctl pool set routed --all-bgp-peers (or --bgp-peer "
+        "PEER for a peer of that family)",
+        cluster=_bgp_pool_for_the_ipv4_peer_only, check="bgp.unheard"),
+    "kube-proxy: ipvs that is not a mapping": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 2,
+        "write it as a mapping, as kube-proxy reads it: ipvs: {strictARP: true}",
+        files=(("kp.yaml", KUBE_PROXY.replace("ipvs:\n  strictARP: false", "ipvs: 5")),)),
+    "kube-proxy: a mode that is not a word": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 2,
+        "write it as one word: mode: ipvs (or iptables, nftables)",
+        files=(("kp.yaml", KUBE_PROXY.replace("mode: ipvs", "mode: [ipvs]")),)),
+    "kube-proxy: strictARP that is a list": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 2, "write it as strictARP: true (or false)",
+        files=(("kp.yaml", KUBE_PROXY.replace("strictARP: false", "strictARP: [false]")),)),
+    "kube-proxy: config.conf that is no text": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/cm.yaml"), 2,
+        "config.conf holds the KubeProxyConfiguration as text (config.conf: |), as kubectl -n "
+        "kube-system get cm kube-proxy -o yaml shows it",
+        files=(("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy}\n"
+                "data:\n  config.conf: 5\n"),)),
+    "kube-proxy: config.conf of another kind": Situation(
+        ("kube-proxy", "diff", "-f", "{dir}/cm.yaml"), 2,
+        "it must hold one document of kind: KubeProxyConfiguration, as kubectl -n kube-system "
+        "get cm kube-proxy -o yaml shows it",
+        files=(("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy}\n"
+                "data:\n  config.conf: |\n    mode: ipvs\n"),)),
 }
 
 

@@ -92,6 +92,11 @@ def test_a_group_builds_the_subcommands_the_command_line_names(cli: Any,
     typo = cli("pool", "lst", "--state", state)
     assert (typo.code, typo.err.splitlines()[0]) == (
         2, "lbctl: error: No such command 'lst'. Did you mean 'list', 'set'?")
+    # a later word that names a subcommand does not hide the suggestion
+    assert set(load_command("pool", ["lst", "show"]).commands) == every  # type: ignore[attr-defined]
+    typo = cli("pool", "lst", "show", "--state", state)
+    assert (typo.code, typo.err.splitlines()[0]) == (
+        2, "lbctl: error: No such command 'lst'. Did you mean 'list', 'set'?")
 
 
 def test_the_root_table_says_what_each_command_says() -> None:

@@ -214,3 +214,32 @@ def _command(text: str) -> list[list[str]]:
                 word = word.replace(placeholder, sample) if placeholder == WILD else sample
         args.append(word.strip("'"))
     return [args] if args else []
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def errors_without_hint() -> list[tuple[str, str]]:
+    """Each error of :mod:`lbctl.errors` that the source raises or builds without a hint, as
+    ``(path, its message with {} for a value)``: that error prints no ``hint:`` line unless a
+    caller catches it and gives one."""
+    from lbctl import errors
+
+    names = {name for name, value in vars(errors).items()
+             if isinstance(value, type) and issubclass(value, errors.LbctlError)}
+    found = []
+    for path in sorted((ROOT / "lbctl").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name not in names or len(node.args) > 1 or any(
+                    k.arg in ("hint", None) for k in node.keywords):
+                continue
+            if node.args and isinstance(node.args[0], ast.Starred):
+                continue  # UsageError(*found): the message and the hint together
+            texts = _texts(node.args[0], {}) if node.args else [""]
+            found.append((str(path.relative_to(ROOT)),
+                          (texts or [WILD])[0].replace(WILD, "{}")))
+    return found

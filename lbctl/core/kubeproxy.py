@@ -673,7 +673,9 @@ def evaluate_arp(sysctls: Mapping[str, Mapping[str, int]]) -> NodeArp:
     new interfaces) and ``lo`` (no ARP) are not judged.
     """
     if "all" not in sysctls:
-        raise UsageError("no conf/all values among the ARP sysctls read")
+        raise UsageError("no conf/all values among the ARP sysctls read",
+                         hint="conf/all holds the values every interface starts from: read "
+                              "them from procfs (<proc>/sys/net/ipv4/conf/all)")
     all_ignore = sysctls["all"]["arp_ignore"]
     all_announce = sysctls["all"]["arp_announce"]
     interfaces = tuple(

@@ -22,29 +22,30 @@ from pathlib import Path
 from lbctl.errors import NotFoundError, PermissionDeniedError, UsageError
 
 CONF = Path("sys/net/ipv4/conf")
+_WHERE = ("check-node reads the kernel of a Linux node: run it there, or in a pod with "
+          "hostNetwork: true (kubectl debug node/NAME)")
 KEYS = ("arp_ignore", "arp_announce")
 
 
 def read_arp_sysctls(proc_root: Path = Path("/proc")) -> dict[str, dict[str, int]]:
     """``arp_ignore`` and ``arp_announce`` of ``all``, ``default`` and every interface."""
     conf = proc_root / CONF
-    hint = ("check-node reads the kernel of a Linux node: run it there, or in a pod with "
-            "hostNetwork: true (kubectl debug node/NAME)")
     try:
         directories = sorted(p for p in conf.iterdir() if p.is_dir())
     except FileNotFoundError:
-        raise NotFoundError(f"{conf} does not exist", hint=hint) from None
+        raise NotFoundError(f"{conf} does not exist", hint=_WHERE) from None
     except PermissionError as exc:
-        raise PermissionDeniedError(f"cannot read {conf}: {exc.strerror}") from exc
+        raise PermissionDeniedError(f"cannot read {conf}: {exc.strerror}", hint=_WHERE) from exc
     values: dict[str, dict[str, int]] = {}
     for directory in directories:
         try:
             values[directory.name] = {key: _read(directory / key) for key in KEYS}
         except FileNotFoundError:
             if directory.name == "all":
-                raise NotFoundError(f"{directory} has no {' or '.join(KEYS)}", hint=hint) from None
+                raise NotFoundError(f"{directory} has no {' or '.join(KEYS)}",
+                                    hint=_WHERE) from None
     if "all" not in values:
-        raise NotFoundError(f"{conf / 'all'} does not exist", hint=hint)
+        raise NotFoundError(f"{conf / 'all'} does not exist", hint=_WHERE)
     return values
 
 
@@ -52,8 +53,10 @@ def _read(path: Path) -> int:
     try:
         text = path.read_text()
     except PermissionError as exc:
-        raise PermissionDeniedError(f"cannot read {path}: {exc.strerror}") from exc
+        raise PermissionDeniedError(f"cannot read {path}: {exc.strerror}", hint=_WHERE) from exc
     try:
         return int(text.strip())
     except ValueError:
-        raise UsageError(f"{path} holds {text.strip()!r}, not a number") from None
+        raise UsageError(f"{path} holds {text.strip()!r}, not a number",
+                         hint="the kernel writes a number there: is --proc-root procfs, or a "
+                              "copy of its sys/net/ipv4/conf?") from None

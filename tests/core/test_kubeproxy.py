@@ -398,5 +398,7 @@ def test_evaluate_arp_reports_effective_values() -> None:
 
 
 def test_evaluate_arp_needs_conf_all() -> None:
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as caught:
         kp.evaluate_arp(sysctls(eth0=(1, 2)))
+    assert caught.value.hint == ("conf/all holds the values every interface starts from: read "
+                                 "them from procfs (<proc>/sys/net/ipv4/conf/all)")

@@ -678,10 +678,11 @@ def check_unheard(ctx: Context) -> list[Finding]:
         if pool.bgp.peers and any(parse_ip(p.address).version in families
                                   for p in state.peers.values()):
             hint = (f"its advertisement names only {', '.join(pool.bgp.peers)}: lbctl pool set "
-                    f"{name} --all-bgp-peers (or --bgp-peer PEER for a peer of that family)")
+                    f"{name}{ctx.facts.state_option} --all-bgp-peers (or --bgp-peer PEER for a "
+                    "peer of that family)")
         else:
-            hint = ("add a BGP peer of that family: lbctl bgp peer add NAME --address A "
-                    "--asn N --my-asn M")
+            hint = (f"add a BGP peer of that family: lbctl bgp peer add NAME"
+                    f"{ctx.facts.state_option} --address A --asn N --my-asn M")
         findings.append(Finding(
             "warning" if both else "error",
             f"pool {name} is announced over BGP, but no BGP peer is sent its "

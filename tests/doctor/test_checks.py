@@ -400,3 +400,10 @@ def test_a_pool_no_bgp_peer_hears(state: StateText, calico: list[object], severi
                                   message: str, hint: str) -> None:
     [finding] = run("bgp.unheard", facts(state=state, calico=calico)).findings
     assert (finding.severity, finding.message, finding.hint) == (severity, message, hint)
+
+
+def test_an_offline_hint_names_the_state_file_doctor_read() -> None:
+    found = facts(state=_routed("bgp", ""), state_option=" --state lb.yaml")
+    [finding] = run("bgp.unheard", found).findings
+    assert finding.hint == ("add a BGP peer of that family: lbctl bgp peer add NAME --state "
+                            "lb.yaml --address A --asn N --my-asn M")

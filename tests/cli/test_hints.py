@@ -7,13 +7,14 @@ Against the fake kube-apiserver; the offline (GitOps) hints, ``svc.pinned`` and 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -908,7 +909,6 @@ NOT_YET_PROVED = (
     'set ipFamilyPolicy to PreferDualStack or RequireDualStack',
     # lbctl/core/statefile.py
     # lbctl/doctor/checks.py
-    'kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; lbctl controller status',
     'if another controller set the status, see the impl.* checks; otherwise withdraw both and assign again: lbctl release svc {} -n {} --force && {}',  # noqa: E501
     'check the ConfigMap by hand',
     # lbctl/doctor/gather.py
@@ -1206,17 +1206,43 @@ def _as_nobody() -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
+@contextlib.contextmanager
+def _controller(command: list[str], server: FakeKubeServer, identity: str,
+                **popen: Any) -> Iterator[Any]:
+    """``lbctl controller`` started as ``command``, until it leads (holds the Lease as
+    ``identity``); stopped by its PID (SIGTERM) at the end."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, **popen)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            lease = server.get_object("leases", "lbctl-controller", "kube-system")
+            if lease is not None and lease["spec"].get("holderIdentity") == identity:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("taken", ["in use", "privileged"])
 def test_a_metrics_port_lbctl_cannot_listen_on(kube_server: FakeKubeServer, taken: str) -> None:
     """The controller cannot listen on --metrics-addr; the hint says pick another: with
     another (and --id $(hostname), as the hint of an empty --id says) it runs and leads."""
-    import signal
     import socket
     import subprocess
     import sys
     import tempfile
-    import time
     import urllib.request
 
     folder = Path(tempfile.mkdtemp(prefix="lbctl-hint-"))  # readable by nobody
@@ -1241,23 +1267,46 @@ def test_a_metrics_port_lbctl_cannot_listen_on(kube_server: FakeKubeServer, take
                                       "--metrics-addr")}[taken]
         assert (done.returncode, done.stderr.splitlines()[-1]) == expected, done.stderr
         other = _free_port()
-        proc = subprocess.Popen(
-            ["sh", "-c", 'exec "$@" --id $(hostname)', "sh", *lbctl, "--metrics-addr",
-             f"127.0.0.1:{other}"], cwd=folder, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, env=env)
-        try:
-            deadline = time.monotonic() + 60
-            holder_id = None
-            while holder_id != socket.gethostname():
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
-                time.sleep(0.1)
-                lease = kube_server.get_object("leases", "lbctl-controller", "kube-system")
-                holder_id = lease and lease["spec"].get("holderIdentity")
-            with urllib.request.urlopen(f"http://127.0.0.1:{other}/healthz", timeout=10) as got:
-                assert got.status == 200
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
+        with _controller(["sh", "-c", 'exec "$@" --id $(hostname)', "sh", *lbctl,
+                          "--metrics-addr", f"127.0.0.1:{other}"], kube_server,
+                         socket.gethostname(), cwd=folder, env=env), urllib.request.urlopen(
+                f"http://127.0.0.1:{other}/healthz", timeout=10) as got:
+            assert got.status == 200
     finally:
         holder.close()
         shutil.rmtree(folder)
+
+
+@pytest.mark.slow
+def test_doctor_a_controller_that_stopped_leading(cli: Cli, kubeconfig: Path,
+                                                  kube_server: FakeKubeServer) -> None:
+    """The leader is killed (SIGKILL: it cannot hand the Lease over); once its 2 s Lease ran
+    out, doctor says so; what the hint names shows it, and a controller started again leads."""
+    import signal
+    import sys
+    import time
+
+    world = World(cli, kubeconfig, kube_server)
+    command = [sys.executable, "-m", "lbctl", "controller", "--kubeconfig", str(kubeconfig),
+               "--lease-duration", "2", "--metrics-addr", "127.0.0.1:0"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    with _controller([*command, "--id", "ctl-1"], kube_server, "ctl-1", env=env) as proc:
+        os.kill(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        report = json.loads(world.run("doctor", "-o", "json").out)
+        found = next(c for c in report["checks"] if c["id"] == "controller.leader")
+        if found["status"] == "error" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    [finding] = found["findings"]
+    assert finding["message"].startswith("no lbctl controller leads: ctl-1 stopped renewing it")
+    assert finding["hint"] == ("kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; "
+                               "lbctl controller status")
+    status = world.run("controller", "status")  # what the hint names, but kubectl's half
+    assert status.code == 1, status.err
+    assert re.search(r"^Leader: +none: ctl-1 stopped renewing \d+s ago$", status.out, re.M)
+    with _controller([*command, "--id", "ctl-2"], kube_server, "ctl-2", env=env):
+        report = json.loads(world.run("doctor", "-o", "json").out)
+        found = next(c for c in report["checks"] if c["id"] == "controller.leader")
+        assert found["status"] == "pass", found

@@ -11,10 +11,10 @@ two costs of the interpreter that a one-shot command does not need:
   The commands that run until stopped (``controller``, ``speaker``) turn it back on when they
   are built (:data:`lbctl.cli.main.LONG_RUNNING`).
 - The interpreter's teardown: freeing every object one by one at exit.  A command that returned
-  (or a completion that answered) with the collector still off and no other thread running
-  flushes its output and leaves at once with ``os._exit`` and its exit code, as mypy does.
-  When a flush fails (a closed pipe, a closed stdout), the ordinary exit takes over and says
-  what it always said.
+  (or a completion that answered) with the collector still off, no other thread running and no
+  debugger, profiler or coverage tool attached flushes its output and leaves at once with
+  ``os._exit`` and its exit code, as mypy does.  When a flush fails (a closed pipe, a closed
+  stdout), the ordinary exit takes over and says what it always said.
 
 This module imports nothing at its top but ``gc``, ``os`` and ``sys``: the collector must be
 off before typer is imported.
@@ -67,14 +67,20 @@ def _leave(command: Callable[[], int]) -> NoReturn:
         if not (exc.code is None or isinstance(exc.code, int)):
             raise  # a message to print: the ordinary exit prints it
         code = exc.code or 0
-    if gc.isenabled() or _threads_running():
-        sys.exit(code)  # a long-running command, or work still going: the ordinary exit
+    if gc.isenabled() or _threads_running() or _watched():
+        sys.exit(code)  # a long-running command, work still going, a tool watching: ordinary
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
     except (AttributeError, OSError, ValueError):  # None, a closed pipe, a closed file
         sys.exit(code)
     os._exit(code)
+
+
+def _watched() -> bool:
+    """Whether a debugger, a profiler or a coverage tool follows this process: each writes its
+    results when the interpreter exits (``python -m cProfile -m lbctl ...``)."""
+    return sys.gettrace() is not None or sys.getprofile() is not None
 
 
 def _threads_running() -> bool:

@@ -19,6 +19,8 @@ import pytest
 from lbctl.cli import entry
 from lbctl.cli.main import LONG_RUNNING, load_command
 
+WATCHED = entry._watched
+
 #: Runs the ``lbctl`` entry point on the command line after ``--``, with two witnesses on
 #: stderr: a line per garbage collection that starts once lbctl is running, and a line from an
 #: exit handler, which only the interpreter's ordinary exit runs.
@@ -113,6 +115,7 @@ def leaving(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(entry.os, "_exit", hard)
     monkeypatch.setattr(entry.sys, "exit", ordinary)
+    monkeypatch.setattr(entry, "_watched", lambda: False)  # pytest may run under coverage
     gc.disable()
     try:
         yield
@@ -177,3 +180,17 @@ def test_leave_takes_the_ordinary_way_when_the_output_cannot_be_flushed(
     assert _left(lambda: 0) == ("ordinary", 0)
     monkeypatch.setattr(entry.sys, "stdout", None)
     assert _left(lambda: 1) == ("ordinary", 1)
+
+
+
+def test_leave_takes_the_ordinary_way_under_a_profiler_or_a_debugger(
+    leaving: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m cProfile -m lbctl ...`` and coverage write their results at exit."""
+    monkeypatch.setattr(entry, "_watched", WATCHED)
+    previous = sys.getprofile()
+    sys.setprofile(lambda *_: None)
+    try:
+        assert _left(lambda: 0) == ("ordinary", 0)
+    finally:
+        sys.setprofile(previous)

@@ -17,9 +17,10 @@ from typing import Annotated
 
 import typer
 
-from lbctl.cli import render, svc
-from lbctl.cli.assign import BATCH_FORMATS, render_batch
+from lbctl.cli import render
+from lbctl.cli.batch import BATCH_FORMATS, render_batch
 from lbctl.cli.context import App, Output, app_of, command
+from lbctl.cli.targets import service_name
 from lbctl.errors import ExitCode, UsageError
 
 
@@ -60,7 +61,7 @@ def adopt(
             raise UsageError("--all adopts every Service that shows an unrecorded address; "
                              "give no NAME", hint="lbctl adopt --all -n NS (or -A)")
         return _all(app)
-    name = svc.service_name(target or [], "adopt")
+    name = service_name(target or [], "adopt")
     assert name is not None
     return _one(app, name, output)
 
@@ -70,7 +71,7 @@ def _one(app: App, name: str, output: Output) -> int:
     from lbctl.actions.services import UNCHANGED
 
     namespace = app.namespace
-    allocation, new = actions.adopt(app.kube(), app.store(), namespace, name, now=svc.now(),
+    allocation, new = actions.adopt(app.kube(), app.store(), namespace, name, now=app.now(),
                                     dry_run=app.options.dry_run)
     result = actions.ADOPTED if new else UNCHANGED
     if output is not Output.table:
@@ -90,6 +91,6 @@ def _all(app: App) -> int:
     from lbctl.actions import adopt as actions
 
     namespace = None if app.options.all_namespaces else app.namespace
-    batch = actions.adopt_all(app.kube(), app.store(), namespace, now=svc.now(),
+    batch = actions.adopt_all(app.kube(), app.store(), namespace, now=app.now(),
                               dry_run=app.options.dry_run)
     return render_batch(app, batch, "AdoptionList")

@@ -17,65 +17,20 @@ boundary in :mod:`lbctl.cli.main`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from lbctl.cli import complete, render, svc
+from lbctl.cli import complete, render
+from lbctl.cli.batch import BATCH_FORMATS, render_batch
 from lbctl.cli.context import App, Output, app_of, command
+from lbctl.cli.targets import service_name
 from lbctl.errors import ExitCode, UsageError
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from lbctl.actions.services import Batch
-
-
-BATCH_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
-#: Results of a batch whose Service has its address (listed by ``-o name``).
-_HAS_ADDRESS = ("assigned", "pinned", "unchanged", "published", "adopted")
 
 
 def register(root: typer.Typer) -> None:
     """Add ``lbctl assign`` to the root command."""
     command(root, "assign", no_args_is_help=True)(assign)
-
-
-def batch_doc(batch: Batch, kind: str) -> dict[str, Any]:
-    """``-o json`` of a batch: ``{"kind", "dryRun", "items": [{"namespace", "name", "result",
-    "ips", "pool", "reason", "message"}]}``."""
-    return {
-        "kind": kind,
-        "dryRun": batch.dry_run,
-        "items": [
-            {"namespace": o.namespace, "name": o.name, "result": o.result, "ips": list(o.ips),
-             "pool": o.pool or None, "reason": o.reason, "message": o.message}
-            for o in batch.outcomes
-        ],
-    }
-
-
-def render_batch(app: App, batch: Batch, kind: str, *, console: Console | None = None) -> int:
-    """The summary of a batch (table or document), a count line on stderr; the exit code."""
-    out = console or app.out
-    if app.output in (Output.json, Output.yaml):
-        render.document(out, batch_doc(batch, kind), app.output.value)
-    elif app.output is Output.name:
-        render.names(out, [f"service/{o.name}" for o in batch.outcomes
-                           if o.result in _HAS_ADDRESS])
-    elif batch.outcomes:
-        app.table(["namespace", "name", "result", "external-ip", "pool", "message"], [
-            [o.namespace, o.name, o.result + (" (dry run)" if batch.dry_run else ""),
-             ",".join(o.ips) or "-", o.pool or "-", o.message or "-"]
-            for o in batch.outcomes
-        ], console=out)
-    counts: dict[str, int] = {}
-    for outcome in batch.outcomes:
-        counts[outcome.result] = counts.get(outcome.result, 0) + 1
-    summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing to do"
-    render.say(app.err, summary + (" (dry run)" if batch.dry_run else ""))
-    return ExitCode.NO if batch.failed else ExitCode.OK
 
 
 def assign(
@@ -145,7 +100,7 @@ def assign(
     if in_place or prune:
         raise UsageError(f"{'--in-place' if in_place else '--prune'} goes with -f",
                          hint="lbctl assign -f PATH --state FILE --in-place --prune")
-    name = None if all_pending and not target else svc.service_name(target or [], "assign",
+    name = None if all_pending and not target else service_name(target or [], "assign",
                                                                     optional=all_pending)
     if name is None:
         if ips or pool:
@@ -158,11 +113,6 @@ def assign(
     return _one(app, name, ips or [], pool)
 
 
-def warner(app: App) -> Callable[[str], None]:
-    """The ``warn`` callback of the actions: ``lbctl: warning: ...`` on stderr."""
-    return lambda message: render.warn(app.err, message)
-
-
 def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
     from lbctl.actions import services as actions
     from lbctl.core.service import flag_ips
@@ -170,7 +120,7 @@ def _one(app: App, name: str, ips: list[str], pool: str | None) -> int:
     output = app.require_output(*BATCH_FORMATS)
     ips = list(flag_ips(ips))  # a bad address is a usage error before any cluster is asked
     result = actions.assign(app.kube(), app.store(), app.namespace, name, ips=ips, pool=pool,
-                            dry_run=app.options.dry_run, now=svc.now(), warn=warner(app))
+                            dry_run=app.options.dry_run, now=app.now(), warn=app.warn)
     allocation = result.allocation
     if output is Output.name:
         render.names(app.out, [f"service/{result.name}"])
@@ -195,7 +145,7 @@ def _all_pending(app: App) -> int:
     namespace = None if app.options.all_namespaces else app.namespace
     with render.progress(app.err, "assigning") as progress:
         batch = actions.assign_all(app.kube(), app.store(), namespace,
-                                   dry_run=app.options.dry_run, now=svc.now(), warn=warner(app),
+                                   dry_run=app.options.dry_run, now=app.now(), warn=app.warn,
                                    progress=progress)
     return render_batch(app, batch, "AssignmentList")
 
@@ -213,9 +163,9 @@ def _manifests(app: App, paths: list[str], *, in_place: bool, prune: bool) -> in
         raise UsageError("--in-place cannot write to stdin", hint="give file or directory paths")
     sources = read_sources(paths)
     rewritten, batch = assign_manifests(app.store(), sources, namespace=app.namespace,
-                                        now=svc.now(), prune=prune,
+                                        now=app.now(), prune=prune,
                                         dry_run=app.options.dry_run, in_place=in_place,
-                                        warn=warner(app))
+                                        warn=app.warn)
     if in_place:
         for item in rewritten:
             if not item.changed:

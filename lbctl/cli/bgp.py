@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import complete, numbers, render
+from lbctl.cli import complete, lists, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import UsageError
 
@@ -181,30 +181,22 @@ def list_(ctx: typer.Context) -> None:
                                 Output.name)
     store = app.store()
     found = peers(store.load())
-    if output in (Output.json, Output.yaml):
-        render.document(app.out, {"kind": "BGPPeerList", "items": [peer_doc(p) for p in found]},
-                        output.value)
-        return
-    if output is Output.name:
-        render.names(app.out, [f"bgppeer/{p.name}" for p in found])
-        return
-    if not found:
-        render.say(app.err, f"no BGP peers in {store.location}; add one with lbctl bgp peer add")
-        return
-    headers = ["name", "address", "asn", "my-asn", "type"]
-    if output is Output.wide:
-        headers += ["port", "hold-time", "password", "source", "multihop", "nodes"]
-    rows = []
-    for peer in found:
-        row = [peer.name, peer.address, str(peer.asn), str(peer.my_asn),
-               "iBGP" if peer.ibgp else "eBGP"]
-        if output is Output.wide:
+
+    def rows(peer: Peer, wide: bool) -> list[list[render.Cell]]:
+        row: list[render.Cell] = [peer.name, peer.address, str(peer.asn), str(peer.my_asn),
+                                  "iBGP" if peer.ibgp else "eBGP"]
+        if wide:
             row += [str(peer.port), f"{peer.hold_time}s",
                     f"secret/{peer.password_secret}" if peer.password_secret else "-",
                     peer.source_address or "-", "yes" if peer.ebgp_multihop else "no",
                     " | ".join(peer.node_selectors) or "*"]
-        rows.append(row)
-    app.table(headers, rows)
+        return [row]
+
+    lists.show(
+        app, output, found, kind="BGPPeerList", doc=peer_doc, name=lambda p: f"bgppeer/{p.name}",
+        empty=f"no BGP peers in {store.location}; add one with lbctl bgp peer add",
+        headers=["name", "address", "asn", "my-asn", "type"],
+        wide=["port", "hold-time", "password", "source", "multihop", "nodes"], rows=rows)
 
 
 @command(peer_app, "show", exclude=("namespace", "all_namespaces"))

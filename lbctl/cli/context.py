@@ -28,6 +28,8 @@ from lbctl.cli import complete
 from lbctl.errors import LbctlError, NoClusterConfigError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.console import Console
 
     from lbctl.cli.render import Cell
@@ -257,6 +259,19 @@ class App:
                 hint="pass --kubeconfig or set KUBECONFIG; or keep the state in a local file "
                 "with --state PATH (no cluster needed)",
             ) from exc
+
+    def now(self) -> datetime:
+        """The commands' clock (ages, hold ends, Lease freshness, Event timestamps): aware UTC.
+        Tests replace it on the class."""
+        from datetime import datetime, timezone
+
+        return datetime.now(timezone.utc)
+
+    def warn(self, message: str) -> None:
+        """``lbctl: warning: ...`` on stderr; also the ``warn`` callback the actions take."""
+        from lbctl.cli import render
+
+        render.warn(self.err, message)
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[Cell]], *,
               console: Console | None = None) -> None:

@@ -203,13 +203,12 @@ def status(
     Example: lbctl controller status -o json
     """
     from lbctl.actions.leases import controller_status
-    from lbctl.cli.svc import now
 
     app = app_of(ctx)
     output = app.require_output(*STATUS_FORMATS)
     pods_namespace = app.options.namespace or lease_namespace
     found = controller_status(app.kube(), lease_namespace, lease_name, pods_namespace,
-                              now=now())
+                              now=app.now())
     if output is not Output.table:
         render.document(app.out, status_document(found), output.value)
     else:

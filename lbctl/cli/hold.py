@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lbctl.cli import render, svc
+from lbctl.cli import lists
 from lbctl.cli.context import Output, app_of, command, group
 
 if TYPE_CHECKING:
@@ -45,22 +45,14 @@ def list_(ctx: typer.Context) -> None:
     store = app.store()
     state = store.load()
     namespace = app.options.namespace
-    now = svc.now()
+    now = app.now()
     found = [state.holds[key] for key in sorted(state.holds)
              if namespace is None or key[0] == namespace]
-    if output in (Output.json, Output.yaml):
-        items: list[dict[str, Any]] = [
-            {"namespace": h.namespace, "name": h.name, "ips": list(h.ips), "pool": h.pool,
-             "expires": h.expires or None, "expired": holds.expired(h, now)}
-            for h in found]
-        render.document(app.out, {"kind": "HoldList", "items": items}, output.value)
-        return
-    if output is Output.name:
-        render.names(app.out, [f"hold/{h.namespace}/{h.name}" for h in found])
-        return
-    if not found:
-        render.say(app.err, f"no holds in {store.location}")
-        return
+
+    def doc(hold: Allocation) -> dict[str, Any]:
+        return {"namespace": hold.namespace, "name": hold.name, "ips": list(hold.ips),
+                "pool": hold.pool, "expires": hold.expires or None,
+                "expired": holds.expired(hold, now)}
 
     def until(hold: Allocation) -> str:
         end = holds.ends(hold)
@@ -70,6 +62,8 @@ def list_(ctx: typer.Context) -> None:
             return f"{hold.expires} (expired: free)"
         return f"{hold.expires} (in {age(now, end)})"
 
-    app.table(["namespace", "name", "ips", "pool", "expires"],
-              [[h.namespace, h.name, ",".join(h.ips), h.pool, until(h)] for h in found])
-
+    lists.show(
+        app, output, found, kind="HoldList", doc=doc, name=lambda h: f"hold/{h.namespace}/{h.name}",
+        empty=f"no holds in {store.location}",
+        headers=["namespace", "name", "ips", "pool", "expires"],
+        rows=lambda h, wide: [[h.namespace, h.name, ",".join(h.ips), h.pool, until(h)]])

@@ -10,12 +10,13 @@ Like every command module, this one imports actions and the core inside the comm
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import complete, numbers, render
+from lbctl.cli import complete, lists, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import ExitCode, UnreachableError, UsageError
 
@@ -137,12 +138,11 @@ def _record_doc(record: Allocation) -> dict[str, Any]:
     }
 
 
-def _live(state: State) -> State:
+def _live(app: App, state: State) -> State:
     """The state as allocation sees it now: holds whose end has passed are free."""
-    from lbctl.cli.svc import now
     from lbctl.core.holds import live
 
-    return live(state, now())
+    return live(state, app.now())
 
 
 def _state_diff(app: App, applied: Applied[Any]) -> None:
@@ -397,23 +397,9 @@ def list_(
     app = app_of(ctx)
     output = app.require_output(*TABLE_FORMATS)
     store = app.store()
-    views = pool_views(_live(store.load()))
-    if output in (Output.json, Output.yaml):
-        doc = {"kind": "PoolList", "items": [_pool_doc(v, details=False) for v in views]}
-        render.document(app.out, doc, output.value)
-        return
-    if output is Output.name:
-        render.names(app.out, [f"pool/{v.pool.name}" for v in views])
-        return
-    if not views:
-        render.say(app.err, f"no pools in {store.location}; add one with lbctl pool add")
-        return
-    headers = ["name", "family", "addresses", "auto", "used", "free", "utilisation"]
-    if output is Output.wide:
-        headers += ["priority", "avoid-buggy", "namespaces", "selectors", "announce",
-                    "reserved"]
-    rows = []
-    for view in views:
+    views = pool_views(_live(app, store.load()))
+
+    def rows(view: PoolView, wide: bool) -> Iterator[list[render.Cell]]:
         pool = view.pool
         for usage in view.usage:
             row: list[render.Cell] = [
@@ -421,7 +407,7 @@ def list_(
                 "yes" if pool.auto_assign else "no", render.count(usage.used),
                 render.count(usage.free), render.bar(usage.used, usage.capacity),
             ]
-            if output is Output.wide:
+            if wide:
                 row += [
                     "-" if pool.priority is None else str(pool.priority),
                     "yes" if pool.avoid_buggy_ips else "no",
@@ -431,8 +417,15 @@ def list_(
                     str(sum(1 for ip in pool.reservations
                             if ("IPv6" if ":" in ip else "IPv4") == usage.family)),
                 ]
-            rows.append(row)
-    app.table(headers, rows)
+            yield row
+
+    lists.show(
+        app, output, views, kind="PoolList", doc=lambda v: _pool_doc(v, details=False),
+        name=lambda v: f"pool/{v.pool.name}",
+        empty=f"no pools in {store.location}; add one with lbctl pool add",
+        headers=["name", "family", "addresses", "auto", "used", "free", "utilisation"],
+        wide=["priority", "avoid-buggy", "namespaces", "selectors", "announce", "reserved"],
+        rows=rows)
 
 
 def _addresses_of(pool: Pool, family: str) -> list[str]:
@@ -456,7 +449,7 @@ def show(
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
-    view = views(_live(app.store().load()), [name])[0]
+    view = views(_live(app, app.store().load()), [name])[0]
     if output is Output.name:
         render.names(app.out, [f"pool/{view.pool.name}"])
         return
@@ -656,7 +649,7 @@ def import_(
     applied = actions.import_pools(
         app.store(), tool.value, inputs=inputs, kube=kube,
         namespace=namespace or app.options.namespace, prefix=prefix,
-        dry_run=app.options.dry_run, warn=lambda message: render.warn(app.err, message),
+        dry_run=app.options.dry_run, warn=app.warn,
     )
     _report_import(app, applied, output)
     for item in applied.result.failed:
@@ -744,6 +737,6 @@ def export(
     kube = None if fmt is not ExportFormat.calico or app.offline else app.kube()
     documents = actions.export_pools(
         app.store(), fmt.value, names or [], namespace=namespace or app.options.namespace,
-        kube=kube, warn=lambda message: render.warn(app.err, message),
+        kube=kube, warn=app.warn,
     )
     render.manifests(app.out, documents, output.value)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import typer
 
-from lbctl.cli import render, svc
-from lbctl.cli.assign import BATCH_FORMATS, render_batch, warner
+from lbctl.cli import render
+from lbctl.cli.batch import BATCH_FORMATS, render_batch
 from lbctl.cli.context import app_of, command
 
 
@@ -41,6 +41,6 @@ def reconcile(ctx: typer.Context) -> int:
     namespace = app.options.namespace if not app.options.all_namespaces else None
     with render.progress(app.err, "reconciling") as progress:
         batch = actions.reconcile(
-            app.kube(), app.store(), namespace, dry_run=app.options.dry_run, now=svc.now(),
-            warn=warner(app), progress=progress)
+            app.kube(), app.store(), namespace, dry_run=app.options.dry_run, now=app.now(),
+            warn=app.warn, progress=progress)
     return render_batch(app, batch, "ReconcileList")

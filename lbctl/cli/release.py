@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 
-from lbctl.cli import complete, render, svc
+from lbctl.cli import complete, render
 from lbctl.cli.context import Output, app_of, command
+from lbctl.cli.targets import service_name
 from lbctl.errors import ExitCode
 
 FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
@@ -62,12 +63,12 @@ def release(
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
-    name = svc.service_name(target, "release")
+    name = service_name(target, "release")
     assert name is not None
     duration = parse_duration(hold_for) if hold_for is not None else None
     hold = hold or duration is not None
     result = actions.release(app.kube_unless_offline(), app.store(), app.namespace, name,
-                             hold=hold, hold_for=duration, force=force, now=svc.now(),
+                             hold=hold, hold_for=duration, force=force, now=app.now(),
                              dry_run=app.options.dry_run)
     verb = (actions.UNCHANGED if result.unchanged else actions.HELD if hold
             else actions.RELEASED)

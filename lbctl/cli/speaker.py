@@ -51,11 +51,6 @@ app = typer.Typer(
 FORMATS = (Output.table, Output.wide, Output.json, Output.yaml)
 
 
-def now() -> datetime:
-    """The clock of ``speaker status`` (Lease freshness)."""
-    return datetime.now(timezone.utc)
-
-
 def _log(line: str) -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     print(f"{stamp} lbctl speaker: {line}", file=sys.stderr, flush=True)
@@ -224,7 +219,7 @@ def status(
 
     app = app_of(ctx)
     output = app.require_output(*FORMATS)
-    result = compute(app.kube(), app.store().load(), now(),
+    result = compute(app.kube(), app.store().load(), app.now(),
                      lease_namespace=lease_namespace or SYSTEM_NAMESPACE)
     if output not in (Output.table, Output.wide):
         render.document(app.out, _document(result), output.value)

@@ -26,50 +26,24 @@ for a malformed ``svc NAME``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli import complete, numbers, render
+from lbctl.cli import complete, lists, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
+from lbctl.cli.targets import service_name
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
     from lbctl.actions.leases import Serving
     from lbctl.actions.listing import ServiceView
     from lbctl.core.service import Asked
-    from lbctl.ports import KubeAPI
 
 app = group("LoadBalancer Services: their external IPs, pool, and whether the state agrees.")
 
 LIST_FORMATS = (Output.table, Output.wide, Output.json, Output.yaml, Output.name)
 DOC_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
-KINDS = ("svc", "service", "services")
-
-
-def now() -> datetime:
-    """The clock of the Service commands (ages, Event timestamps)."""
-    return datetime.now(timezone.utc)
-
-
-def service_name(args: Sequence[str], command: str, *, optional: bool = False) -> str | None:
-    """The NAME of ``svc NAME`` or ``svc/NAME`` (kubectl's spellings); with ``optional``, a bare
-    ``svc`` (for ``--all``) gives None.  ``command`` (``assign``, ``svc show``) is what the
-    hint shows how to use."""
-    words = list(args)
-    if len(words) == 1 and "/" in words[0]:
-        words = words[0].split("/", 1)
-    if words and words[0] in KINDS:
-        if len(words) == 2 and words[1]:
-            return words[1]
-        if len(words) == 1 and optional:
-            return None
-    raise UsageError(
-        f"expected svc NAME or svc/NAME, not {' '.join(args) or 'nothing'}",
-        hint=f"example: lbctl {command} svc/web -n shop"
-             + (f", or lbctl {command} --all -A" if optional else ""),
-    )
 
 
 def _item(view: ServiceView) -> dict[str, Any]:
@@ -119,26 +93,10 @@ def list_(
     namespace = None if app.options.all_namespaces else app.namespace
     views = list_services(app.kube(), app.store(), namespace,
                                   with_nodes=output is Output.wide, selector=selector)
-    if output in (Output.json, Output.yaml):
-        render.document(app.out, {"kind": "ServiceList", "items": [_item(v) for v in views]},
-                        output.value)
-        return
-    if output is Output.name:
-        render.names(app.out, [f"service/{v.key[1]}" for v in views])
-        return
-    if not views:
-        where = "any namespace" if namespace is None else f"namespace {namespace}"
-        matching = f" matching {selector}" if selector else ""
-        render.say(app.err, f"No LoadBalancer Services{matching} found in {where}.")
-        return
-    headers = ["name", "external-ip", "pool", "ports", "traffic-policy", "age", "state"]
-    if namespace is None:
-        headers.insert(0, "namespace")
-    if output is Output.wide:
-        headers.append("nodes")
-    clock = now()
-    rows = []
-    for view in views:
+    every = namespace is None
+    clock = app.now()
+
+    def rows(view: ServiceView, wide: bool) -> list[list[render.Cell]]:
         svc = view.svc
         row: list[render.Cell] = [
             view.key[1],
@@ -149,12 +107,20 @@ def list_(
             core.age(core.created(svc), clock),
             view.condition.state,
         ]
-        if namespace is None:
+        if every:
             row.insert(0, view.key[0])
-        if output is Output.wide:
+        if wide:
             row.append(",".join(view.nodes or ()) or "<none>")
-        rows.append(row)
-    app.table(headers, rows)
+        return [row]
+
+    where = "any namespace" if every else f"namespace {namespace}"
+    matching = f" matching {selector}" if selector else ""
+    lists.show(
+        app, output, views, kind="ServiceList", doc=_item, name=lambda v: f"service/{v.key[1]}",
+        empty=f"No LoadBalancer Services{matching} found in {where}.",
+        headers=[*(["namespace"] if every else []), "name", "external-ip", "pool", "ports",
+                 "traffic-policy", "age", "state"],
+        wide=["nodes"], rows=rows)
 
 
 def _ips(ips: Sequence[str]) -> str:
@@ -186,12 +152,12 @@ def show(
             else service_name(target, "svc show"))
     assert name is not None
     namespace = app.namespace
-    detail = actions.show_service(app.kube(), app.store(), namespace, name, now=now())
+    detail = actions.show_service(app.kube(), app.store(), namespace, name, now=app.now())
     if output is Output.name:
         render.names(app.out, [f"service/{name}"])
         return
     view, svc = detail.view, detail.view.svc
-    controller = _controller(app.kube(), svc)
+    controller = _controller(app, svc)
     announced = _announced(app, svc)
     families = _families(svc)
     policy = (svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack"
@@ -252,12 +218,12 @@ def show(
     render.facts(app.out, facts)
 
 
-def _controller(kube: KubeAPI, svc: dict[str, Any]) -> Serving:
+def _controller(app: App, svc: dict[str, Any]) -> Serving:
     """Whether lbctl controller serves ``svc`` (only a Service of lbctl's class can be)."""
     from lbctl.actions.leases import Serving, serving
     from lbctl.core import service as core
 
-    found = serving(kube, now=now())
+    found = serving(app.kube(), now=app.now())
     if not core.is_ours(svc):
         return Serving(found.leader, "none: not a Service of lbctl's class")
     return found
@@ -273,7 +239,7 @@ def _announced(app: App, svc: dict[str, Any]) -> tuple[str, dict[str, Any]] | No
     from lbctl.speaker.status import status
 
     try:
-        found = status(app.kube(), app.store().load(), now(), lease_namespace=SYSTEM_NAMESPACE)
+        found = status(app.kube(), app.store().load(), app.now(), lease_namespace=SYSTEM_NAMESPACE)
     except LbctlError:
         return None
     if not found.speakers:

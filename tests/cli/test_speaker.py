@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lbctl.cli import speaker
+from lbctl.cli.context import App
 from lbctl.core import leases
 from lbctl.core.ownership import score
 from tests.conftest import Cli
@@ -31,7 +31,7 @@ def lease(node: str, renewed: datetime, unhealthy: str = "") -> dict[str, Any]:
 @pytest.fixture
 def run(cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer,
         monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.setattr(speaker, "now", lambda: NOW)
+    monkeypatch.setattr(App, "now", lambda self: NOW)
     for name, labels in (("n1", {}), ("n2", {}), ("n3", {}),
                          ("n4", {"node.kubernetes.io/exclude-from-external-load-balancers": ""})):
         kube_server.put_object({"apiVersion": "v1", "kind": "Node",
@@ -118,11 +118,7 @@ def test_status_follows_a_reported_health_failure(run: Cli, kube_server: FakeKub
     assert doc["addresses"][0]["rejected"][owner] == "health check failing here"
 
 
-def test_svc_show_names_the_speaker_that_answers(run: Cli,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from lbctl.cli import svc
-
-    monkeypatch.setattr(svc, "now", lambda: NOW)
+def test_svc_show_names_the_speaker_that_answers(run: Cli) -> None:
     owner, standby = sorted(["n1", "n2"], key=lambda n: score(n, VIP))
     result = run("svc", "show", "web", "-n", "shop")
     assert result.code == 0, result.err

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lbctl.cli import svc
+from lbctl.cli.context import App
 from tests.conftest import Cli
 from tests.kubefake.server import FakeKubeServer
 
@@ -37,7 +37,7 @@ def run(cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer,
     put(kube_server, "plain", type="ClusterIP")
     created = kube_server.get_object("services", "web", "shop")["metadata"]  # type: ignore[index]
     start = datetime.strptime(created["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
-    monkeypatch.setattr(svc, "now", lambda: start.replace(tzinfo=timezone.utc)
+    monkeypatch.setattr(App, "now", lambda self: start.replace(tzinfo=timezone.utc)
                         + timedelta(minutes=5, seconds=30))
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Any:

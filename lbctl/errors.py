@@ -9,6 +9,7 @@ Nothing here prints, and nothing here imports a third-party library.
 
 from __future__ import annotations
 
+import re
 import stat
 from enum import IntEnum
 
@@ -101,17 +102,39 @@ class InvalidStateError(RefusedError):
 
 _SECRETS: set[str] = set()
 _SCHEMES = frozenset({"bearer", "basic"})
+#: A secret at least this long is hidden wherever it appears.  A shorter one ("pw") would also
+#: hide every word that holds its letters, so it is hidden where a message labels it (below).
+SHORT = 4
+_SHORT: set[str] = set()
+#: Where a message labels a value as a credential: ``password: pw``, ``md5-password "pw";``,
+#: ``--password=pw``, ``token pw``, ``Basic pw``, and the password of ``scheme://user:pw@host``.
+_LABELLED = re.compile(
+    r"""(?ix)
+    (?: \b(?:md5[-_ ]?)?pass(?:word|wd)\b | \bmd5\b | \btoken\b | \bsecret\b | \bbasic\b
+        | \bbearer\b ) ["']? \s* [:=]? \s* ["']? (?P<value>[^\s"',;}\]]+)
+    | :// [^/\s:@]* : (?P<userinfo>[^/\s@]+) @""")
 
 
 def keep_secret(value: str) -> None:
     """Never show ``value`` (nor its longer whitespace-separated parts: the token of
-    ``Bearer <token>``) in a message."""
+    ``Bearer <token>``) in a message; a value shorter than :data:`SHORT` where a message
+    labels it as a credential."""
     whole = value.strip()
-    if len(whole) >= 4:
+    if len(whole) >= SHORT:
         _SECRETS.add(whole)
+    elif whole:
+        _SHORT.add(whole)
     for part in value.split():
         if len(part) >= 8 and part.lower() not in _SCHEMES:
             _SECRETS.add(part)
+
+
+def _hide_short(match: re.Match[str]) -> str:
+    group = "value" if match.group("value") is not None else "userinfo"
+    if match.group(group) not in _SHORT:
+        return match.group(0)
+    start, end = match.span(group)
+    return match.string[match.start():start] + "***" + match.string[end:match.end()]
 
 
 def redact(text: str) -> str:
@@ -119,6 +142,8 @@ def redact(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
+    if _SHORT:
+        text = _LABELLED.sub(_hide_short, text)
     return text
 
 

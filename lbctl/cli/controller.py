@@ -36,7 +36,7 @@ import typer
 
 from lbctl.cli import numbers, render
 from lbctl.cli.context import Output, app_of, command, group_callback
-from lbctl.errors import ExitCode, UsageError
+from lbctl.errors import ExitCode, UsageError, redact
 
 if TYPE_CHECKING:
     from lbctl.actions.leases import ControllerStatus
@@ -70,7 +70,7 @@ class _JsonFormatter(logging.Formatter):
                     "%Y-%m-%dT%H:%M:%S.%fZ"),
                 "level": record.levelname.lower(), "msg": record.getMessage()}
         line.update(getattr(record, "fields", {}))
-        return json.dumps(line, default=str)
+        return redact(json.dumps(line, default=str))
 
 
 class _TextFormatter(logging.Formatter):
@@ -79,8 +79,8 @@ class _TextFormatter(logging.Formatter):
             "%Y-%m-%dT%H:%M:%SZ")
         fields = " ".join(f"{k}={v}" for k, v in getattr(record, "fields", {}).items()
                           if k != "hint" or v)
-        return f"{stamp} {record.levelname.lower():7} {record.getMessage()}" + (
-            f" {fields}" if fields else "")
+        return redact(f"{stamp} {record.levelname.lower():7} {record.getMessage()}" + (
+            f" {fields}" if fields else ""))
 
 
 def make_log(fmt: LogFormat) -> Any:

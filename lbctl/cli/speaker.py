@@ -35,7 +35,7 @@ import typer
 
 from lbctl.cli import numbers, render
 from lbctl.cli.context import Output, app_of, command, group_callback
-from lbctl.errors import UsageError
+from lbctl.errors import UsageError, redact
 
 if TYPE_CHECKING:
     from lbctl.ports import Responder
@@ -53,7 +53,7 @@ FORMATS = (Output.table, Output.wide, Output.json, Output.yaml)
 
 def _log(line: str) -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    print(f"{stamp} lbctl speaker: {line}", file=sys.stderr, flush=True)
+    print(redact(f"{stamp} lbctl speaker: {line}"), file=sys.stderr, flush=True)
 
 
 @group_callback(app)

@@ -104,9 +104,8 @@ class Announced:
 
     def per_address(self) -> list[tuple[str, Sent]]:
         """Each address with the report of its group, in the order asked (none for a dry
-        run)."""
-        report = {ip: sent for sent in self.sent for ip in sent.ips}
-        return [(ip, report[ip]) for ip in self.ips if ip in report]
+        run); an address of a pool with several interfaces once per interface."""
+        return [(ip, sent) for ip in self.ips for sent in self.sent if ip in sent.ips]
 
     @property
     def frames(self) -> int:
@@ -130,6 +129,28 @@ def announce_targets(
     return ips
 
 
+def interfaces_for(state: State, ips: Sequence[str],
+                   interface: str | None) -> list[tuple[str | None, list[str]]]:
+    """Where each address goes out, as ``(interface, addresses)`` groups: an address of a pool
+    that names interfaces (``interfaces``, where the speakers answer for it) on each of them,
+    any other on ``interface`` (None: the announcer's choice).  An ``interface`` outside such a
+    pool's list is refused: frames there pull the address's traffic to where nobody answers
+    for it."""
+    groups: dict[str | None, list[str]] = {}
+    for ip in ips:
+        name = state.pool_of(ip)
+        wanted = state.pools[name].interfaces if name is not None else ()
+        if wanted and interface is not None and interface not in wanted:
+            raise RefusedError(
+                f"{ip} is of pool {name}, answered only on {', '.join(wanted)}: announcing it "
+                f"on {interface} pulls its traffic where nobody answers for it",
+                hint=f"leave out -i (lbctl announces it on {', '.join(wanted)}), or change the "
+                     f"pool's interfaces: lbctl pool set {name} --interface {interface}")
+        for where in (wanted if wanted and interface is None else (interface,)):
+            groups.setdefault(where, []).append(ip)
+    return list(groups.items())
+
+
 def announce(
     announcer: Announcer,
     state: State,
@@ -144,15 +165,40 @@ def announce(
     interval: float,
     mode: ArpMode,
     progress: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> Announced:
-    """Announce the addresses named by ``args`` (see :func:`announce_targets`) from this
-    host."""
+    """Announce the addresses named by ``args`` (see :func:`announce_targets`) from this host,
+    on the interfaces :func:`interfaces_for` gives.  A pool's interface this host lacks (or
+    that is down) is passed over with a warning; an address none of whose pool's interfaces
+    is here is an error (the others may have been announced by then)."""
     ips = announce_targets(state, args, namespace=namespace, all_allocated=all_allocated,
                            pool=pool, force=force)
     if not ips:
         return Announced(ips, [])
-    return Announced(ips, announcer.announce(ips, interface=interface, count=count,
-                                             interval=interval, mode=mode, progress=progress))
+    groups = interfaces_for(state, ips, interface)
+    total = count * sum(len(group) for _, group in groups)
+    sent: list[Sent] = []
+    done = 0
+    for where, group in groups:
+        step = None if progress is None else (
+            lambda d, _total, base=done: progress(base + d, total))
+        try:
+            sent += announcer.announce(group, interface=where, count=count, interval=interval,
+                                       mode=mode, progress=step)
+        except (NotFoundError, RefusedError) as exc:
+            if where is None or where == interface:
+                raise
+            warn(f"{', '.join(group)}: not announced on {where}: {exc.message}")
+        done += count * len(group)
+    unsent = [ip for ip in ips if not any(ip in s.ips for s in sent)]
+    if unsent:
+        name = state.pool_of(unsent[0])
+        wanted = ", ".join(state.pools[name].interfaces) if name is not None else ""
+        raise NotFoundError(
+            f"{unsent[0]}: none of pool {name}'s interfaces ({wanted}) can announce it on this "
+            "host", hint="run it on a node that has one of them up (lbctl pool show "
+                         f"{name} lists them)")
+    return Announced(ips, sent)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,9 @@ def announce(
 
     Defaults: 3 rounds 1 s apart, both ARP forms (RFC 4861 allows 3 unsolicited
     advertisements 1 s apart; MetalLB sends both forms, because some devices honour only one).
-    Addresses in no pool are refused unless --force.
+    Addresses in no pool are refused unless --force.  An address of a pool that names
+    interfaces (pool set --interface) goes out on each of them this host has, as the speakers
+    answer it there only; -i must then be one of them.
 
     Prints, per address, the interface, the MAC announced and the frames sent, and the total.
     With --dry-run, only the addresses that would be announced (nothing is sent).
@@ -114,7 +116,7 @@ def announce(
             app.announcer(), state, args,
             namespace=app.namespace,
             all_allocated=all_allocated, pool=pool, force=force, interface=interface,
-            count=count, interval=interval, mode=mode.value, progress=progress,
+            count=count, interval=interval, mode=mode.value, progress=progress, warn=app.warn,
         )
     if output in (Output.json, Output.yaml):
         doc = {

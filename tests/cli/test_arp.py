@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lbctl.cli.context import App
+from lbctl.errors import NotFoundError
 from lbctl.ports import ArpMode, Probed, Sent
 from tests.conftest import Cli
 
@@ -45,10 +46,13 @@ class FakeAnnouncer:
         self.announced: list[dict[str, object]] = []
         self.probed: list[dict[str, object]] = []
         self.owners: dict[str, tuple[str, ...]] = {}
+        self.absent: set[str] = set()  # interfaces this host does not have
 
     def announce(self, ips: Sequence[str], *, interface: str | None, count: int,
                  interval: float, mode: ArpMode,
                  progress: Callable[[int, int], None] | None = None) -> list[Sent]:
+        if interface in self.absent:
+            raise NotFoundError(f"no interface {interface}", hint="ip link lists them")
         self.announced.append({"ips": list(ips), "interface": interface, "count": count,
                                "interval": interval, "mode": mode})
         if progress is not None:
@@ -380,3 +384,65 @@ def test_announce_all_of_a_bgp_pool_is_refused(cli: Cli, fake: FakeAnnouncer,
         "addresses, the routers route them to the nodes",
         "hint: to answer ARP/NDP for them too: lbctl pool set dmz --announce both"]
     assert fake.announced == []
+
+
+IF_STATE = STATE.replace("  dmz:\n    addresses: [198.51.100.0/28]\n",
+                         "  dmz:\n    addresses: [198.51.100.0/28]\n    interfaces: [eth1, eth2]\n")
+
+
+@pytest.fixture
+def if_state(tmp_path: Path) -> str:
+    path = tmp_path / "lb.yaml"
+    path.write_text(IF_STATE)
+    return str(path)
+
+
+def test_an_address_of_a_pool_with_interfaces_goes_out_on_each_of_them(
+        cli: Cli, fake: FakeAnnouncer, if_state: str) -> None:
+    """The speakers answer a pool's addresses only on its interfaces: a gratuitous frame
+    elsewhere would pull the traffic where nobody answers."""
+    result = cli("arp", "announce", "192.0.2.20", "svc/edge", "-n", "default", "-c", "1",
+                 "--state", if_state)
+    assert (result.code, result.err) == (0, "")
+    assert [(a["ips"], a["interface"]) for a in fake.announced] == [
+        (["192.0.2.20"], None), (["198.51.100.3"], "eth1"), (["198.51.100.3"], "eth2")]
+    assert result.out == (
+        "IP             INTERFACE   MAC                 FRAMES\n"
+        "192.0.2.20     eth0        02:00:00:00:00:01   2\n"
+        "198.51.100.3   eth1        02:00:00:00:00:01   2\n"
+        "198.51.100.3   eth2        02:00:00:00:00:01   2\n"
+        "total                                          6\n"
+    )
+
+
+def test_an_interface_outside_the_pools_list_is_refused(cli: Cli, fake: FakeAnnouncer,
+                                                        if_state: str) -> None:
+    result = cli("arp", "announce", "--all", "-i", "eth0", "--state", if_state)
+    assert (result.code, result.out) == (4, "")
+    assert result.err.splitlines() == [
+        "lbctl: error: 198.51.100.3 is of pool dmz, answered only on eth1, eth2: announcing it "
+        "on eth0 pulls its traffic where nobody answers for it",
+        "hint: leave out -i (lbctl announces it on eth1, eth2), or change the pool's "
+        "interfaces: lbctl pool set dmz --interface eth0"]
+    assert fake.announced == []
+    assert cli("arp", "announce", "svc/edge", "-i", "eth2", "-n", "default",
+               "--state", if_state).code == 0
+    assert fake.announced[-1]["interface"] == "eth2"
+
+
+def test_a_pool_interface_this_host_lacks_is_passed_over(cli: Cli, fake: FakeAnnouncer,
+                                                         if_state: str) -> None:
+    fake.absent = {"eth2"}
+    result = cli("arp", "announce", "svc/edge", "-n", "default", "--state", if_state)
+    assert result.code == 0
+    assert result.err == ("lbctl: warning: 198.51.100.3: not announced on eth2: no interface "
+                          "eth2\n")
+    assert [line.split()[:2] for line in result.out.splitlines()[1:-1]] == [
+        ["198.51.100.3", "eth1"]]
+    fake.absent = {"eth1", "eth2"}
+    result = cli("arp", "announce", "svc/edge", "-n", "default", "--state", if_state)
+    assert (result.code, result.out) == (3, "")
+    assert result.err.splitlines()[-2:] == [
+        "lbctl: error: 198.51.100.3: none of pool dmz's interfaces (eth1, eth2) can announce it "
+        "on this host",
+        "hint: run it on a node that has one of them up (lbctl pool show dmz lists them)"]

@@ -6,7 +6,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from lbctl.cli import controller as command
+from lbctl.cli.context import App
 from lbctl.core import permissions
 from lbctl.core.leases import format_micro_time
 from tests.conftest import Cli
@@ -43,8 +46,18 @@ def pod(server: FakeKubeServer, name: str, ready: bool) -> None:
                    "conditions": [{"type": "Ready", "status": str(ready)}]}})
 
 
-def test_status_with_a_leader(cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path) -> None:
-    lease(kube_server, "ctl-a", datetime.now(timezone.utc))
+@pytest.fixture
+def now(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The commands' clock, stopped: a Lease renewed a minute before it is 60s old however
+    long a loaded machine takes between writing the Lease and reading it."""
+    stopped = datetime.now(timezone.utc).replace(microsecond=0)
+    monkeypatch.setattr(App, "now", lambda self: stopped)
+    return stopped
+
+
+def test_status_with_a_leader(cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path,
+                              now: datetime) -> None:
+    lease(kube_server, "ctl-a", now)
     pod(kube_server, "ctl-a", True)
     pod(kube_server, "ctl-b", False)
     result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
@@ -63,13 +76,13 @@ def test_status_with_a_leader(cli: Cli, kube_server: FakeKubeServer, kubeconfig:
 
 
 def test_status_without_a_leader_exits_1(cli: Cli, kube_server: FakeKubeServer,
-                                         kubeconfig: Path) -> None:
+                                         kubeconfig: Path, now: datetime) -> None:
     result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
     assert result.code == 1
     assert result.out.splitlines()[1] == (
         "Leader:     none: Lease kube-system/lbctl-controller does not exist (no controller "
         "has run)")
-    lease(kube_server, "ctl-a", datetime.now(timezone.utc) - timedelta(minutes=1))
+    lease(kube_server, "ctl-a", now - timedelta(minutes=1))
     result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
     assert result.code == 1
     assert result.out.splitlines()[1] == "Leader:        none: ctl-a stopped renewing 60s ago"
@@ -101,7 +114,7 @@ def test_bad_metrics_address(cli: Cli, kubeconfig: Path) -> None:
 
 
 def test_svc_show_says_whether_a_controller_serves_the_service(
-        cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+        cli: Cli, kube_server: FakeKubeServer, kubeconfig: Path, now: datetime) -> None:
     from tests.actions.test_services import put
 
     put(kube_server, "web", "shop")
@@ -110,7 +123,7 @@ def test_svc_show_says_whether_a_controller_serves_the_service(
     line = next(x for x in cli(*show, "web").out.splitlines() if x.startswith("Controller:"))
     assert line == ("Controller:       none runs: only lbctl assign and reconcile give it an "
                     "address")
-    lease(kube_server, "ctl-a", datetime.now(timezone.utc))
+    lease(kube_server, "ctl-a", now)
     line = next(x for x in cli(*show, "web").out.splitlines() if x.startswith("Controller:"))
     assert line == ("Controller:       ctl-a serves it (leader of the Lease "
                     "kube-system/lbctl-controller)")
@@ -125,8 +138,8 @@ def test_svc_show_says_whether_a_controller_serves_the_service(
 
 
 def test_status_without_permission_to_list_pods(cli: Cli, kube_server: FakeKubeServer,
-                                                kubeconfig: Path) -> None:
-    lease(kube_server, "ctl-a", datetime.now(timezone.utc))
+                                                kubeconfig: Path, now: datetime) -> None:
+    lease(kube_server, "ctl-a", now)
     kube_server.deny("list", "pods")
     result = cli("--kubeconfig", str(kubeconfig), "controller", "status")
     assert result.code == 0

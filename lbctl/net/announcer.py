@@ -165,18 +165,24 @@ class RawAnnouncer:
             start = time.monotonic()
             deadline = start + timeout
             rounds = [start + timeout * k / PROBE_ROUNDS for k in range(PROBE_ROUNDS)]
-            while (now := time.monotonic()) < deadline:
+            # Every round goes out and every answer queued by the deadline is read, also when
+            # the process was not scheduled for a while (a loaded machine): late rounds leave
+            # back to back, and the queue is read once more after the deadline.
+            while True:
+                now = time.monotonic()
                 while rounds and rounds[0] <= now:
                     rounds.pop(0)
                     for sock, listener in listening:
                         sock.send_all(listener.probes)
                 wake = rounds[0] if rounds else deadline
-                for key, _ in selector.select(wake - now):
+                for key, _ in selector.select(max(0.0, wake - now)):
                     sock, listener = key.data
                     for frame in sock.drain():
                         answer = listener.parse(frame)
                         if answer is not None and answer.ip in listener.targets:
                             owners[listener.targets[answer.ip]].add(frames.mac_text(answer.mac))
+                if now >= deadline:
+                    break
         return [
             Probed(ip=ip, interface=c.iface.name, macs=tuple(sorted(owners[ip])), via=c.via)
             for ip, c in choices.items()

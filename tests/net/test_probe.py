@@ -94,6 +94,40 @@ def test_without_link_local_the_dad_form_alone_finds_the_owner(lan: Lan) -> None
     assert sources == ["::"] * PROBE_ROUNDS
 
 
+def _probe_stalled_after_the_first_round(ips: list[str]) -> list[Probed]:
+    """Runs inside a host namespace: the prober is not scheduled for longer than the whole
+    timeout right after its first round left (a loaded machine)."""
+    from lbctl.net import announcer
+
+    send_all = announcer.PacketSocket.send_all
+    sent = []
+
+    def stalling(self: announcer.PacketSocket, batch: list[bytes]) -> None:
+        send_all(self, batch)
+        sent.append(len(batch))
+        if len(sent) == 1:
+            time.sleep(TIMEOUT + 0.2)
+
+    announcer.PacketSocket.send_all = stalling  # type: ignore[method-assign]
+    return probe(ips)
+
+
+@FAMILIES
+def test_a_stalled_prober_still_sends_every_round_and_reads_the_answers(
+        lan: Lan, prefix: str, owned: str, free: str) -> None:
+    """The answer to the first round is queued while the prober stalls past its deadline: it
+    is read, and the other rounds still go out (before, the probe ended at once: the owner
+    looked absent and one round had gone out)."""
+    a = prober(lan)
+    b = lan.host("b", f"{owned}/{prefix}")
+    with lan.capture(b) as seen:
+        [result] = lan.run(a, _probe_stalled_after_the_first_round, [owned])
+    assert result.macs == (lan.mac(b),)
+    mine = [Ether(f.data) for f in seen if Ether(f.data).src == lan.mac(a)]
+    probes = [p for p in mine if (ARP in p if prefix == "24" else ICMPv6ND_NS in p)]
+    assert len(probes) == PROBE_ROUNDS * (1 if prefix == "24" else 2)
+
+
 def test_a_lost_first_round_does_not_make_an_address_look_free(lan: Lan) -> None:
     """The owner answers only from the second round on (its address appears after the first
     probe left): the probe still reports it, because probes are repeated over the timeout."""

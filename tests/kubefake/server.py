@@ -678,6 +678,8 @@ class FakeKubeServer:
                     cursor = event.rv
                     if event.resource is r and relevant(event.stored):
                         yield line(event.type, event.stored.full)
+                if time.monotonic() >= deadline:  # also while events flow, as a real server
+                    return
 
         return _Reply(200, stream=events())
 

@@ -190,6 +190,29 @@ def test_watch_sees_changes_made_while_it_waits(api: Any, kube_server: FakeKubeS
         writer.join()
 
 
+def test_watch_ends_at_timeout_seconds_while_events_flow(
+        kube_server: FakeKubeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real API server ends a watch at timeoutSeconds whatever flows on it (a client resumes
+    from the last resourceVersion it saw).  Here a new event waits each time the watch asks,
+    for 4 s: the watch must still end after 1 s."""
+    store = kube_server.store
+    since = store.resource_version
+    asked = store.events_after
+    flowing_until = time.monotonic() + 4
+    written = iter(range(1, 10_000))
+
+    def busy(cursor: int, deadline: float) -> list[Any]:
+        if time.monotonic() < flowing_until:
+            kube_server.put_object(configmap(f"busy-{next(written)}"))
+            time.sleep(0.005)
+        return asked(cursor, deadline)
+
+    monkeypatch.setattr(store, "events_after", busy)
+    started = time.monotonic()
+    events = _raw_watch(kube_server, f"resourceVersion={since}&timeoutSeconds=1")
+    assert len(events) > 10 and 0.9 <= time.monotonic() - started < 3
+
+
 def test_watch_filters_by_label_selector(api: Any, core: Any) -> None:
     core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
     core.create_namespaced_config_map("default", {"metadata": {"name": "b", "labels": {"x": "1"}}})

@@ -131,11 +131,25 @@ def add_pool(state: State, pool: Pool) -> State:
             hint=f"change it in place (lbctl pool set {pool.name} --add ADDRESS) or choose "
                  "another name",
         )
-    found = overlaps([*state.pools.values(), pool])
-    if found:
-        raise RefusedError(found[0], hint="pools may not share addresses")
+    _refuse_overlaps(state.pools.values(), pool)
     _check_peers(state, pool)
     return _with_pool(state, pool)
+
+
+def _refuse_overlaps(others: Iterable[Pool], pool: Pool) -> None:
+    """Refuse ``pool`` when it shares an address with one of ``others``, naming the way out."""
+    others = [p for p in others if p.name != pool.name]
+    found = overlaps([*others, pool])
+    if not found:
+        return
+    holder = next((p.name for p in others
+                   if any(e.overlap(f) is not None for e in p.entries for f in pool.entries)),
+                  None)
+    if holder is None:
+        raise RefusedError(found[0], hint="give each address once")
+    raise RefusedError(found[0], hint=f"give pool {pool.name} addresses no other pool holds, or "
+                                      f"free them in pool {holder}: lbctl pool set {holder} "
+                                      "--remove ADDRESS")
 
 
 def set_pool(
@@ -210,9 +224,7 @@ def set_pool(
         raise RefusedError(
             f"pool {name} would no longer hold its reserved {', '.join(sorted(reserved))}",
             hint=f"unreserve them first: lbctl pool unreserve {name} {' '.join(sorted(reserved))}")
-    found = overlaps([*(p for p in state.pools.values() if p.name != name), new])
-    if found:
-        raise RefusedError(found[0], hint="pools may not share addresses")
+    _refuse_overlaps(state.pools.values(), new)
     return _with_pool(state, new)
 
 

@@ -366,7 +366,7 @@ def test_the_inventory_finds_the_hints() -> None:
     """The inventory reads what it should: if this fails, it lost its way in the source."""
     shown = {t.shown for t in hintinventory.templates()}
     assert len(shown) > 200
-    assert "pools may not share addresses" in shown
+    assert "give each address once" in shown
     assert "lbctl release svc {} -n {} drops the hold" in shown  # an f-string
     assert "give files, directories, or - for stdin, with -f" in shown  # a module constant
     assert len(LBCTL_COMMANDS) > 60

@@ -168,7 +168,8 @@ def test_import_reports_an_overlap_and_imports_the_rest(cli: Cli, state: str) ->
     assert result.err == LEGACY_WARNINGS + (
         "lbctl: error: pools default and mine overlap: 192.168.1.240-192.168.1.250 and "
         "192.168.1.250-192.168.1.254 share 192.168.1.250\n"
-        "hint: pools may not share addresses\n"
+        "hint: give pool default addresses no other pool holds, or free them in pool mine: "
+        "lbctl pool set mine --remove ADDRESS\n"
     ) + no_pool("infra/dns-tcp", "192.168.1.240") + no_pool("infra/dns-udp", "192.168.1.240") \
         + ELSEWHERE + no_pool("shop/web", "192.168.1.241")
     assert sorted(statefiles.document(state)["pools"]) == ["bgp-pool", "mine", "reserved"]

@@ -23,6 +23,7 @@ iproute2 output, :class:`~lbctl.errors.UsageError` for text that is not an addre
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import socket
@@ -204,6 +205,13 @@ def _ip_json(args: Sequence[str]) -> Any:
         raise NotFoundError(
             "the `ip` command (iproute2) is not installed",
             hint="install iproute2; lbctl reads interfaces and routes with it",
+        ) from exc
+    except OSError as exc:  # not executable, no file descriptor left for its pipes...
+        raise RefusedError(
+            f"cannot run `ip`: {exc.strerror or exc}",
+            hint="raise the limit of open files (ulimit -n 1024), then run the command again"
+            if exc.errno in (errno.EMFILE, errno.ENFILE)
+            else "lbctl needs iproute2 with JSON output (ip -j)",
         ) from exc
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["no message"])[0]

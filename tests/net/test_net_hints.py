@@ -210,11 +210,20 @@ def _fake_ip(folder: Path) -> str:
     return str(folder)
 
 
+def _unusable_ip(folder: Path) -> str:
+    """A directory holding an `ip` this user may not execute."""
+    (folder / "ip").write_text("#!/bin/sh\n")
+    (folder / "ip").chmod(0o644)
+    return str(folder)
+
+
 @pytest.mark.parametrize(("path", "code", "hint"), [
     pytest.param(lambda tmp: "/nonexistent", ExitCode.NOT_FOUND,
                  "hint: install iproute2; lbctl reads interfaces and routes with it", id="none"),
     pytest.param(_fake_ip, ExitCode.REFUSED,
                  "hint: lbctl needs iproute2 with JSON output (ip -j)", id="without-json"),
+    pytest.param(_unusable_ip, ExitCode.REFUSED,
+                 "hint: lbctl needs iproute2 with JSON output (ip -j)", id="not-executable"),
 ])
 def test_an_ip_command_lbctl_cannot_use(host: Host, tmp_path: Path,
                                         path: Callable[[Path], str], code: int,
@@ -224,6 +233,21 @@ def test_an_ip_command_lbctl_cannot_use(host: Host, tmp_path: Path,
     assert hint_of(done) == hint
     iproute2 = os.path.dirname(IP)  # installed: on the PATH
     ok(host.lbctl(*ANNOUNCE, env={"PATH": f"{iproute2}:{path(tmp_path)}"}))
+
+
+def test_no_file_descriptor_left_to_run_ip(host: Host) -> None:
+    """A soft limit of 8 open files: the pipes to `ip` cannot be made (it was an internal
+    error, "a bug in lbctl")."""
+    low = ["prlimit", "--nofile=8:4096", "--"]
+    done = lbctl(host.ns, *ANNOUNCE, "--state", host.state, drop=low)
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        ExitCode.REFUSED, "lbctl: error: cannot run `ip`: Too many open files")
+    assert hint_of(done) == ("hint: raise the limit of open files (ulimit -n 1024), then run "
+                             "the command again")
+    raise_it = re.search(r"\((ulimit -n \d+)\)", hint_of(done))
+    assert raise_it is not None
+    ok(lbctl(host.ns, *ANNOUNCE, "--state", host.state,
+             drop=[*low, "sh", "-c", f'{raise_it[1]} && exec "$@"', "sh"]))
 
 
 def test_check_node_on_a_machine_without_procfs(tmp_path: Path) -> None:

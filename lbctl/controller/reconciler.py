@@ -61,6 +61,9 @@ TRANSIENT = frozenset({"Unreachable", "Conflict"})
 #: sooner than this after the refusal, doubled per refusal in a row up to REFUSED_MAX.
 REFUSED_FIRST = 1.0
 REFUSED_MAX = 60.0
+#: How many of the last Service versions (and own state writes) the watches are remembered to
+#: have brought.
+RECENT = 4096
 
 
 def quiet(level: str, message: str, fields: Mapping[str, object]) -> None:
@@ -105,6 +108,10 @@ class Reconciler:
         # and what its status shows) until the watch brings that version into the cache: a
         # batch that looks at one sooner sees it published (so it is not published twice).
         self._patched: dict[ServiceKey, tuple[str, tuple[str, ...]]] = {}
+        # The (Service, resourceVersion) pairs the watch brought last: a publication whose
+        # version is among them is in the cache already (or something newer is).
+        self._recent: deque[tuple[ServiceKey, str]] = deque()
+        self._recent_set: set[tuple[ServiceKey, str]] = set()
         self._deferred: set[ServiceKey] = set()  # queued again while in flight
         # Refused by the allocator (pool full...): when, by the queue's clock, a freed address
         # may have it looked at again, and how many refusals in a row.
@@ -149,6 +156,8 @@ class Reconciler:
             self.services = fresh
             self._published = core.published(fresh.values())
             self._patched.clear()
+            for key, svc in fresh.items():
+                self._remember(key, _version_of(svc))
             work = [key for key in sorted(gone | set(fresh))
                     if self._needs_work(key, fresh.get(key))]
         self.queue.add(work)
@@ -156,9 +165,10 @@ class Reconciler:
     def service_changed(self, event: WatchEvent) -> None:
         key = core.key_of(event.object)
         with self._lock:
+            version = _version_of(event.object)
+            self._remember(key, version)
             patched = self._patched.get(key)
-            if patched is not None and (event.type == "DELETED"
-                                        or _version_of(event.object) == patched[0]):
+            if patched is not None and (event.type == "DELETED" or version == patched[0]):
                 del self._patched[key]  # the cache has caught up
             if event.type == "DELETED":
                 self.services.pop(key, None)
@@ -219,6 +229,7 @@ class Reconciler:
             version = _version_of(stored.version)
             if written and version and version not in self._watched:
                 self._echoes.append(version)
+                del self._echoes[:-RECENT]  # (a watch that brings nothing any more)
         state = stored.state
         if before is state:
             return
@@ -297,8 +308,7 @@ class Reconciler:
         finally:
             with self._lock:
                 for key, (version, shown) in started.publication.shown.items():
-                    cached = self.services.get(key)
-                    if cached is not None and _version_of(cached) != version:
+                    if key in self.services and (key, version) not in self._recent_set:
                         self._patched[key] = (version, shown)
                 keys = started.publication.recorded.keys
                 self._in_flight.difference_update(keys)
@@ -337,6 +347,13 @@ class Reconciler:
         if released:  # freed addresses may serve Services that were waiting
             self.retry_pending()
         return batch
+
+    def _remember(self, key: ServiceKey, version: str) -> None:
+        """(Under the lock.)  The watch brought ``version`` of ``key``."""
+        self._recent.append((key, version))
+        self._recent_set.add((key, version))
+        if len(self._recent) > RECENT:
+            self._recent_set.discard(self._recent.popleft())
 
     def _refused_again(self, key: ServiceKey) -> None:
         """The allocator refused ``key`` (again): the next look that a freed address brings

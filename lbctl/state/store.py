@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from lbctl.core import retry
 from lbctl.core.state import Encoder, State, decode
-from lbctl.errors import ConflictError
+from lbctl.errors import ConflictError, NotFoundError
 from lbctl.ports import StateBackend
 
 R = TypeVar("R")
@@ -123,6 +123,10 @@ class StateStore:
                     version = self.backend.write(new_text, current.version)
                 except ConflictError:
                     return retry.LOST
+                except NotFoundError:
+                    if current is not base:
+                        raise
+                    return retry.LOST  # the base's document was deleted since: read again
                 return Applied(result, state, new_state, written=True,
                                stored=Stored(new_text, version, new_state))
 

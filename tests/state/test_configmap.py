@@ -20,6 +20,7 @@ from lbctl.errors import ConflictError, InvalidStateError, RefusedError
 from lbctl.state.configmap import ConfigMapBackend
 from lbctl.state.store import StateStore
 from tests.conftest import Cli
+from tests.kubefake import resources
 from tests.kubefake.server import FakeKubeServer
 
 
@@ -60,6 +61,23 @@ def test_write_keeps_other_keys_and_labels(kube_server: FakeKubeServer, kubeconf
     assert obj is not None
     assert obj["metadata"]["labels"] == {"team": "net"}
     assert obj["data"]["notes.txt"] == "hand-written"
+
+
+def test_a_base_whose_configmap_was_deleted_is_read_again(
+        kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+    """A writer that follows the ConfigMap writes against the version it last saw; when the
+    ConfigMap was deleted since (404, not 409), it reads again and creates it."""
+    store = _store(kubeconfig)
+    base = store.update(_with_pool).stored
+    assert base is not None
+    kube_server.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state", {})
+
+    def other_pool(state: State) -> tuple[State, None]:
+        return add_pool(state, make_pool("other", ["10.1.0.0/16"])), None
+
+    applied = store.update(other_pool, base=base)
+    assert applied.written and list(applied.before.pools) == []
+    assert list(decode(_stored_text(kube_server)).pools) == ["other"]
 
 
 def test_a_409_rereads_and_reruns_the_change(kube_server: FakeKubeServer, kubeconfig: Path) -> None:

@@ -122,7 +122,15 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
         body.insert(0, [h.upper() for h in headers])
     if not body:
         return
-    plain = [[_plain(c) for c in row] for row in body]
+    plain = [[c if c.__class__ is str else _plain(c) for c in row] for row in body]
+    if not console.is_terminal and _plain_ascii(plain):
+        # Every cell printable ASCII (one terminal cell a character) and every row as long:
+        # str.format pads each column, in C.
+        widths = [max(map(len, column)) for column in zip(*plain, strict=True)]
+        layout = "".join(f"{{:<{width + 3}}}" for width in widths[:-1]) + "{}\n"
+        console.file.write("".join(layout.format(*row) for row in plain))
+        console.file.flush()
+        return
     widths = [max(cell_len(row[i]) for row in plain) for i in range(len(plain[0]))]
     last = len(widths) - 1
     if not console.is_terminal:
@@ -142,6 +150,15 @@ def table(console: Console, headers: Sequence[str], rows: Iterable[Sequence[Cell
             if i < last:
                 line.append(" " * (widths[i] - cell_len(text) + 3))
         console.print(line, crop=False, overflow="ignore", no_wrap=True)
+
+
+def _plain_ascii(rows: list[list[str]]) -> bool:
+    """Whether every cell is printable ASCII and every row has as many cells as the first."""
+    width = len(rows[0])
+    if any(len(row) != width for row in rows):
+        return False
+    text = "".join(["".join(row) for row in rows])
+    return text.isascii() and text.isprintable()
 
 
 def document(console: Console, data: Any, fmt: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
@@ -90,3 +92,28 @@ def test_diff_is_exact_in_a_pipe_and_coloured_on_a_terminal() -> None:
     tty = io.StringIO()
     render.diff(Console(file=tty, force_terminal=True, color_system="standard"), text)
     assert "\x1b[31m-a" in tty.getvalue() and "\x1b[32m+b" in tty.getvalue()
+
+
+CELLS = st.one_of(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12),
+                  st.sampled_from(["", " ", "日本", "é", "a\tb", "<pending>", "10.0.0.1,::1"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda n: st.lists(st.lists(CELLS, min_size=n, max_size=n),
+                                                    max_size=6)), st.booleans())
+def test_a_plain_table_is_written_as_cell_by_cell(rows: list[list[str]], headers: bool) -> None:
+    """Off a terminal, a table of printable ASCII is padded by str.format; the text is what the
+    cell-by-cell writing (which measures wide characters) gives."""
+    width = len(rows[0]) if rows else 2
+    names = [f"h{i}" for i in range(width)]
+
+    def written() -> str:
+        out = io.StringIO()
+        render.table(render.LazyConsole(out), names, rows,  # type: ignore[arg-type]
+                     no_headers=not headers)
+        return out.getvalue()
+
+    quick = written()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(render, "_plain_ascii", lambda rows: False)
+        assert quick == written()

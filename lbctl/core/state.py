@@ -70,7 +70,7 @@ from lbctl.core.bgp import (
 from lbctl.core.interfaces import problems as interface_problems
 from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.sharing import conflicts
-from lbctl.errors import InvalidStateError, LbctlError
+from lbctl.errors import InvalidStateError, LbctlError, UsageError
 
 SCHEMA_VERSION = 1
 
@@ -627,12 +627,14 @@ def validate(state: State) -> list[Problem]:
     for record in state.all_records():
         if not record.ips:
             add("consistency", f"{record.ref} has no ips")
-        families = [parse_ip(ip).version for ip in record.ips if is_ip(ip)]
-        if len(families) != len(set(families)):
-            add("consistency", f"{record.ref} has two addresses of one family")
+        if len(record.ips) > 1:  # one address cannot be two of a family
+            families = [parse_ip(ip).version for ip in record.ips if is_ip(ip)]
+            if len(families) != len(set(families)):
+                add("consistency", f"{record.ref} has two addresses of one family")
         for ip in record.ips:
-            found = _check_ip(checked, ip, record.pool, record.ref)
-            if found:
+            if not _sound_ip(checked, ip, record.pool):
+                found = _check_ip(checked, ip, record.pool, record.ref)
+                assert found is not None
                 add(*found)
                 continue
             users.setdefault(ip, []).append(record)
@@ -660,6 +662,16 @@ def bgp_problems(state: State, pools: Iterable[Pool] | None = None) -> list[str]
             found.append(f"{where} has BGP options but announce is {pool.announce}")
         found.extend(advertisement_problems(pool.bgp, pool.entries, state.peers, where))
     return found
+
+
+def _sound_ip(state: State, ip: str, pool: str) -> bool:
+    """Whether :func:`_check_ip` finds nothing wrong with ``ip`` (asked first: it is nearly
+    always so, and then no message is written)."""
+    try:
+        addr = parse_ip(ip)
+    except UsageError:  # what is_ip() catches
+        return False
+    return str(addr) == ip and state.pool_of(ip) == pool
 
 
 def _check_ip(state: State, ip: str, pool: str, who: str) -> tuple[str, str] | None:

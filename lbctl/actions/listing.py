@@ -6,11 +6,12 @@ allocator) so that a listing imports only what it reads with.  Kubernetes throug
 :class:`~lbctl.ports.KubeAPI` port, the state through the :class:`~lbctl.state.store.StateStore`;
 errors are :mod:`lbctl.errors`' and pass through.
 
-The reads of a listing are independent, so they are sent at once: the state (and, for ``-o
-wide``, the EndpointSlices) is read in a thread while the Services are listed, and the server's
-time on one overlaps the decoding of the other.  Which error a failed listing reports does not
-depend on which answer came first: the Services' LIST's, else the state's, else the
-EndpointSlices' -- the order in which they were read one after the other before.
+The reads of a listing are independent, so they overlap: the Services' LIST (and, for ``-o
+wide``, the EndpointSlices') is sent in a thread first, and while the server answers this module
+imports what it compares with (the Service rules, the state's codec: importing this module
+imports neither) and reads the state.  Which error a failed listing reports does not depend on
+which answer came first: opening the store's, else the Services' LIST's, else the state's, else
+the EndpointSlices' -- the order in which they came one after the other before.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from lbctl.core import service as core
-from lbctl.core.state import Allocation, ServiceKey
 from lbctl.ports import ENDPOINTSLICES, SERVICES, KubeAPI, Obj
-from lbctl.state.store import StateStore
+
+if TYPE_CHECKING:
+    from lbctl.core import service as core
+    from lbctl.core.state import Allocation, ServiceKey
+    from lbctl.state.store import StateStore
 
 T = TypeVar("T")
 
@@ -40,28 +43,25 @@ class ServiceView:
 
     @cached_property
     def key(self) -> ServiceKey:
-        return core.key_of(self.svc)
+        from lbctl.core.service import key_of
+
+        return key_of(self.svc)
 
 
-class _Meanwhile(Generic[T]):
-    """``work()`` running in a thread from now on; :meth:`result` waits for it and returns what
-    it returned, or raises what it raised."""
+class _Outcome(Generic[T]):
+    """What ``work()`` returned, or the error it raised, for :meth:`result` to give later."""
 
-    def __init__(self, work: Callable[[], T], name: str) -> None:
-        self._work = work
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+    _value: T | None = None
+    _error: BaseException | None = None
 
-    def _run(self) -> None:
+    def _settle(self, work: Callable[[], T], catch: type[BaseException]) -> None:
         try:
-            self._value = self._work()
-        except BaseException as exc:  # handed to the caller by result()
+            self._value = work()
+        except catch as exc:  # handed to the caller by result()
             self._error = exc
 
     def wait(self) -> None:
-        self._thread.join()
+        """Until the outcome is known (it is, unless the work runs in a thread)."""
 
     def result(self) -> T:
         self.wait()
@@ -70,22 +70,47 @@ class _Meanwhile(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
-def list_services(kube: KubeAPI, store: StateStore, namespace: str | None, *,
-                  with_nodes: bool = False, selector: str | None = None) -> list[ServiceView]:
+def _now(work: Callable[[], T]) -> _Outcome[T]:
+    """``work()`` done now; its error kept for later (a KeyboardInterrupt is not kept)."""
+    outcome: _Outcome[T] = _Outcome()
+    outcome._settle(work, Exception)
+    return outcome
+
+
+class _Meanwhile(_Outcome[T]):
+    """``work()`` running in a thread from now on; :meth:`result` waits for it."""
+
+    def __init__(self, work: Callable[[], T], name: str) -> None:
+        self._thread = threading.Thread(target=self._settle, args=(work, BaseException),
+                                        name=name, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+
+def list_services(kube: KubeAPI, store: StateStore | Callable[[], StateStore],
+                  namespace: str | None, *, with_nodes: bool = False,
+                  selector: str | None = None) -> list[ServiceView]:
     """Every LoadBalancer Service in ``namespace`` (None: all) whose labels match ``selector``
     (kubectl syntax; the API server filters), sorted, with its state: one LIST of Services
     (filtered here: the ``spec.type`` field selector needs Kubernetes 1.31), one state read,
-    and with ``with_nodes`` one LIST of EndpointSlices, all three at once."""
-    state_read = _Meanwhile(store.load, "lbctl-state-read")
+    and with ``with_nodes`` one LIST of EndpointSlices, all at once.  ``store`` may be a
+    function that opens the store: it is called once the LISTs are on their way."""
+    services_read = _Meanwhile(lambda: kube.list(SERVICES, namespace, label_selector=selector),
+                               "lbctl-services-read")
     slices_read = (_Meanwhile(lambda: kube.list(ENDPOINTSLICES, namespace), "lbctl-slices-read")
                    if with_nodes else None)
-    try:
-        listed = kube.list(SERVICES, namespace, label_selector=selector)
-    finally:  # the others are waited for even when the LIST failed: nothing outlives the call
-        state_read.wait()
+    try:  # meanwhile, in this thread: what the answers are compared with, and the state
+        from lbctl.core import service as core
+
+        opened = store if not callable(store) else store()
+        state_read = _now(opened.load)
+    finally:  # the LISTs are waited for even when this failed: nothing outlives the call
+        services_read.wait()
         if slices_read is not None:
             slices_read.wait()
-    services = [s for s in listed if core.is_load_balancer(s)]
+    services = [s for s in services_read.result() if core.is_load_balancer(s)]
     state = state_read.result()
     nodes = core.ready_nodes(slices_read.result()) if slices_read is not None else None
     views = []

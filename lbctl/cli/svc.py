@@ -83,16 +83,19 @@ def list_(
     Example: lbctl svc list -n shop -l app=web --no-headers
     """
     from lbctl.actions.listing import list_services
-    from lbctl.core import service as core
-    from lbctl.core.selectors import parse_selector
 
     app = app_of(ctx)
     output = app.require_output(*LIST_FORMATS)
     if selector is not None:
+        from lbctl.core.selectors import parse_selector
+
         parse_selector(selector)  # a malformed selector is a usage error, before any request
     namespace = None if app.options.all_namespaces else app.namespace
-    views = list_services(app.kube(), app.store(), namespace,
-                                  with_nodes=output is Output.wide, selector=selector)
+    # The store is opened (and the state's codec imported) while the LIST is on its way.
+    views = list_services(app.kube(), app.store, namespace, with_nodes=output is Output.wide,
+                          selector=selector)
+    from lbctl.core import service as core
+
     every = namespace is None
     clock = app.now()
 

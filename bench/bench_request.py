@@ -109,16 +109,16 @@ print(json.dumps({k: [round(v[0] * 1000, 2), round(v[1] * 1000, 2)] for k, v in 
 """
 
 ROWS = [("svc", "command", "`svc list -A`, the command (imports done)"),
-        ("svc", "connect", "  kubeconfig + transport"),
-        ("svc", "listing", "  listing: LIST of the Services + state read"),
-        ("parts", "LIST", "    the LIST alone (2 pages)"),
-        ("parts", "state GET", "    the state's GET alone"),
-        ("parts", "state decode", "    decoding the state alone (YAML, build, checks)"),
-        ("svc", "table", "  the table (into /dev/null)"),
+        ("svc", "connect", "of which: kubeconfig + transport"),
+        ("svc", "listing", "of which: the listing (LIST of the Services + state read)"),
+        ("parts", "LIST", "the LIST alone (2 pages)"),
+        ("parts", "state GET", "the state's GET alone"),
+        ("parts", "state decode", "decoding the state alone (YAML, build, checks)"),
+        ("svc", "table", "of which: the table (into /dev/null)"),
         ("pool", "command", "`pool list`, the command (imports done)"),
-        ("pool", "state read", "  state read (GET + decode)"),
-        ("pool", "views", "  pool views (usage per pool and family)"),
-        ("pool", "table", "  the table")]
+        ("pool", "state read", "of which: the state read (GET + decode)"),
+        ("pool", "views", "of which: the pool views (usage per pool and family)"),
+        ("pool", "table", "of which: the table")]
 
 
 def sample(checkout: Path, kubeconfig: Path, mode: str) -> dict[str, list[float]]:

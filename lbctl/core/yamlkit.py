@@ -19,6 +19,10 @@ without recursion, under limits:
   are refused rather than turned into something else; a scalar that cannot be read as its type
   (an integer of 5,000 digits, the 13th month) is refused too.
 
+:func:`load` first tries a line reader for the block-and-flow layout that lbctl itself writes
+(the state document): about twice as fast, it returns exactly what the event reader would and
+leaves anything else, errors included, to it.
+
 Every refusal is a :class:`YAMLInputError` (a :class:`~lbctl.errors.UsageError`, exit 2) whose
 message is ``SOURCE:LINE:COLUMN: what``, the one position format of lbctl; callers that need
 another class (the state: exit 4) re-raise it.  Scalars mean what ``yaml.safe_load`` says they

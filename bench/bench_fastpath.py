@@ -83,6 +83,9 @@ t.append(time.perf_counter())
 import yaml
 t.append(time.perf_counter())
 import lbctl.cli.main, lbctl.cli.svc, lbctl.actions.listing
+# svc list imports these once its LIST is sent (lbctl.actions.listing); counted here as
+# before, with lbctl's modules
+import lbctl.core.service, lbctl.state.store, lbctl.state.configmap
 t.append(time.perf_counter())
 from lbctl import kube
 from lbctl.ports import SERVICES

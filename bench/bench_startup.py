@@ -58,6 +58,9 @@ marks.append(time.process_time())
 import yaml
 marks.append(time.process_time())
 import lbctl.cli.main, lbctl.cli.svc, lbctl.actions.listing, lbctl.kube, lbctl.state.configmap
+# svc list imports these once its LIST is sent (lbctl.actions.listing); counted here as
+# before, with lbctl's modules
+import lbctl.core.service, lbctl.state.store, lbctl.state.configmap
 marks.append(time.process_time())
 from lbctl.cli.main import run
 with open(os.devnull, "w") as sink:

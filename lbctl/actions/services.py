@@ -460,14 +460,15 @@ class Publication:
     """The second half of a batch: the status PATCHes (and ``AllocationFailed`` Events) of a
     :class:`Recorded` batch, started on ``executor`` at once; :meth:`finish` waits for them and
     takes back, in the state, what the API server refused to publish.  A long-running caller
-    records its next batch while this one's PATCHes are in flight; :attr:`shown` has, for each
-    Service published, the resourceVersion the API server gave it and the addresses its
-    status shows."""
+    records its next batch while this one's PATCHes are in flight; ``published(key, version,
+    shown)`` is told of each Service as soon as the API server answered its PATCH: the
+    resourceVersion it gave the Service and the addresses its status now shows."""
 
     def __init__(self, kube: KubeAPI, recorded: Recorded, *, now: datetime,
-                 executor: Executor, record_event: RecordEvent | None = None) -> None:
+                 executor: Executor, record_event: RecordEvent | None = None,
+                 published: Callable[[ServiceKey, str, tuple[str, ...]], None] | None = None,
+                 ) -> None:
         self.recorded = recorded
-        self.shown: dict[ServiceKey, tuple[str, tuple[str, ...]]] = {}
         events: RecordEvent = record_event or functools.partial(_record_event, kube)
 
         def work(job: _Job) -> tuple[LbctlError | None, str]:
@@ -479,8 +480,9 @@ class Publication:
                 return None, events(job.svc, "AllocationFailed", message, now, warning=True)
             try:
                 answer = _publish(kube, job.svc, job.result)
-                self.shown[job.key] = (str((answer.get("metadata") or {}).get(
-                    "resourceVersion") or ""), core.ingress_ips(answer))
+                if published is not None:
+                    published(job.key, str((answer.get("metadata") or {}).get(
+                        "resourceVersion") or ""), core.ingress_ips(answer))
             except LbctlError as exc:
                 return exc, ""
             return None, ""

@@ -64,6 +64,9 @@ REFUSED_MAX = 60.0
 #: How many of the last Service versions (and own state writes) the watches are remembered to
 #: have brought.
 RECENT = 4096
+#: Seconds a publication stands in for the cache's copy of a Service at most (its watch event
+#: comes within milliseconds; past this the cache decides again, at worst a second PATCH).
+PATCHED_TTL = 30.0
 
 
 def quiet(level: str, message: str, fields: Mapping[str, object]) -> None:
@@ -104,10 +107,10 @@ class Reconciler:
         self._watched: deque[str] = deque(maxlen=64)
         self.batches = 0
         self._in_flight: set[ServiceKey] = set()  # recorded, publication under way
-        # Services this controller published (the resourceVersion the API server gave each
-        # and what its status shows) until the watch brings that version into the cache: a
+        # Services this controller published (the resourceVersion the API server gave each,
+        # what its status shows, when) until the watch brings that version into the cache: a
         # batch that looks at one sooner sees it published (so it is not published twice).
-        self._patched: dict[ServiceKey, tuple[str, tuple[str, ...]]] = {}
+        self._patched: dict[ServiceKey, tuple[str, tuple[str, ...], float]] = {}
         # The (Service, resourceVersion) pairs the watch brought last: a publication whose
         # version is among them is in the cache already (or something newer is).
         self._recent: deque[tuple[ServiceKey, str]] = deque()
@@ -267,11 +270,14 @@ class Reconciler:
             self._deferred.update(busy)
             keys = [key for key in wanted if key not in self._in_flight]
             services = dict(self.services)
+            expired = self.queue.now() - PATCHED_TTL
+            for key in [k for k, (_, _, when) in self._patched.items() if when < expired]:
+                del self._patched[key]  # (a watch event missed: the cache is the judge again)
             for key in keys:
                 if key in self._patched and key in services:
                     services[key] = _showing(services[key], self._patched[key][1])
             published = dict(self._published)
-            published.update((key, shown) for key, (_, shown) in self._patched.items())
+            published.update((key, shown) for key, (_, shown, _) in self._patched.items())
             base = self.snapshot
         if not keys:
             return None
@@ -295,7 +301,8 @@ class Reconciler:
         with self._lock:
             self._in_flight.update(recorded.keys)
         publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
-                                          record_event=self.events.record)
+                                          record_event=self.events.record,
+                                          published=self._published_now)
         return InFlight(publication, services, shown_before)
 
     def finish(self, started: InFlight) -> actions.Batch:
@@ -307,9 +314,6 @@ class Reconciler:
                 self.store, warn=lambda message: self._log("warning", message, {}))
         finally:
             with self._lock:
-                for key, (version, shown) in started.publication.shown.items():
-                    if key in self.services and (key, version) not in self._recent_set:
-                        self._patched[key] = (version, shown)
                 keys = started.publication.recorded.keys
                 self._in_flight.difference_update(keys)
                 again = [key for key in keys if key in self._deferred]
@@ -347,6 +351,13 @@ class Reconciler:
         if released:  # freed addresses may serve Services that were waiting
             self.retry_pending()
         return batch
+
+    def _published_now(self, key: ServiceKey, version: str, shown: tuple[str, ...]) -> None:
+        """(A publishing thread.)  The API server answered ``key``'s status PATCH: until the
+        watch brings ``version``, batches see the status as it now is."""
+        with self._lock:
+            if key in self.services and (key, version) not in self._recent_set:
+                self._patched[key] = (version, shown, self.queue.now())
 
     def _remember(self, key: ServiceKey, version: str) -> None:
         """(Under the lock.)  The watch brought ``version`` of ``key``."""

@@ -14,8 +14,13 @@ import pytest
 import yaml
 
 from lbctl import kube as adapter
+from lbctl.actions.leases import utc_now
+from lbctl.controller.metrics import Metrics
+from lbctl.controller.queue import WorkQueue
+from lbctl.controller.reconciler import PATCHED_TTL, Reconciler
 from lbctl.controller.run import Controller, Settings
 from lbctl.core.allocator import Allocator
+from lbctl.core.service import ingress_patch
 from lbctl.core.state import Allocation, State
 from lbctl.ports import SERVICES, KubeAPI, WatchEvent
 from lbctl.state.configmap import ConfigMapBackend
@@ -379,5 +384,38 @@ def test_a_stale_state_is_refused_read_again_and_no_address_is_given_twice(
         reconciler.handle([("shop", "next")])
         assert [r.method for r in kube_server.requests if "lbctl-state" in r.path] == ["PUT"]
         assert statuses(kube_server)[("shop", "next")] == ("192.0.2.10",)
+    finally:
+        reconciler.executor.shutdown(wait=True)
+
+
+def test_a_publication_stands_in_for_the_cache_until_its_event_at_most_for_a_while(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """Until the watch brings the Service as the controller's PATCH left it, a batch sees the
+    status the API server answered (so the Service is not published twice); if that event
+    never comes, the cache decides again after PATCHED_TTL: a status cleared by someone else
+    is then published again."""
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    now = [0.0]
+    reconciler = Reconciler(kube, store, WorkQueue(clock=lambda: now[0]), Metrics(),
+                            clock=utc_now)
+    web = ("shop", "web")
+    try:
+        found = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+        reconciler.state_listed([found] if found else [])
+        reconciler.services_listed([])
+        create(kube, "web")
+        reconciler.service_changed(WatchEvent("ADDED", kube.get(SERVICES, "web", "shop")))
+        reconciler.handle([web])
+        assert statuses(kube_server) == {web: ("192.0.2.10",)}
+        # The event of that PATCH is missed; someone clears the status, and that is seen.
+        kube.patch(SERVICES, "web", ingress_patch(()), "shop", subresource="status")
+        reconciler.service_changed(WatchEvent("MODIFIED", kube.get(SERVICES, "web", "shop")))
+        kube_server.requests.reset()
+        reconciler.handle([web])
+        assert statuses(kube_server) == {}
+        assert [r for r in kube_server.requests if r.method == "PATCH"] == []
+        now[0] += PATCHED_TTL + 1
+        reconciler.handle([web])
+        assert statuses(kube_server) == {web: ("192.0.2.10",)}
     finally:
         reconciler.executor.shutdown(wait=True)

@@ -53,6 +53,14 @@ DEFAULT_NAMESPACES: dict[Tool, str] = {
 }
 _FROM = {"metallb": core.from_metallb, "kube-vip": core.from_kubevip,
          "cilium": core.from_cilium}
+#: What holds a tool's pools, for the hint when none was found.
+_POOLS_ARE = {
+    "metallb": "MetalLB's IPAddressPools (kubectl get ipaddresspools -A -o yaml) or its legacy "
+               "ConfigMap config",
+    "kube-vip": "kube-vip's ConfigMap with cidr-SCOPE or range-SCOPE keys (kubectl -n "
+                "kube-system get cm kubevip -o yaml)",
+    "cilium": "Cilium's pools (kubectl get ciliumloadbalancerippools -o yaml)",
+}
 
 
 def _metallb_objects(kube: KubeAPI, namespace: str) -> list[Obj]:
@@ -137,7 +145,7 @@ def import_pools(
         warn(message)
     if not found.pools:
         raise NotFoundError(f"no {tool} address pools in {source}",
-                            hint="check the input; the warnings say what was skipped")
+                            hint=f"give {_POOLS_ARE[tool]}; the warnings say what was skipped")
     services: Sequence[Obj] = found.services
     if kube is not None:
         if found.services:

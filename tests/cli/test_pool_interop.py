@@ -232,7 +232,8 @@ def test_import_refuses_an_address_held_twice_without_sharing(cli: Cli, state: s
      "hint: give files, directories, or - for stdin, with -f\n"),
     (["kube-vip", "-f", SERVICES], 3,
      "lbctl: error: no kube-vip address pools in file " + SERVICES + "\n"
-     "hint: check the input; the warnings say what was skipped\n"),
+     "hint: give kube-vip's ConfigMap with cidr-SCOPE or range-SCOPE keys (kubectl -n "
+     "kube-system get cm kubevip -o yaml); the warnings say what was skipped\n"),
     (["haproxy", "-f", LEGACY], 2, None),
 ])
 def test_import_input_errors(cli: Cli, state: str, args: list[str], code: int,

@@ -89,6 +89,8 @@ SHARING_ANNOTATION = service.PREFIXES[0] + service.SHARED
 #: Cilium's LB IPAM pools (cluster-scoped), as exported; ``v2`` is read too.
 CILIUM_API = "cilium.io/v2alpha1"
 CILIUM_KIND = "CiliumLoadBalancerIPPool"
+#: The hint for a field that must be a list and is not.
+_A_LIST = "write it as a YAML list: [a, b], or one '- a' line per item"
 #: The label Cilium's serviceSelector matches a Service's namespace with.
 CILIUM_NAMESPACE_LABEL = "io.kubernetes.service.namespace"
 #: The note on the addresses a Cilium pool keeps out (allowFirstLastIPs other than Yes).
@@ -278,7 +280,9 @@ def selector_text(selector: Any, where: str) -> str | None:
              sorted(_mapping(selector.get("matchLabels"), f"{where}.matchLabels").items())]
     expressions = selector.get("matchExpressions") or []
     if not isinstance(expressions, list):
-        raise UsageError(f"{where}.matchExpressions must be a list", hint="check the manifest")
+        raise UsageError(f"{where}.matchExpressions must be a list",
+                         hint="write it as one: matchExpressions: [{key: app, operator: In, "
+                              "values: [web]}]")
     for expression in expressions:
         expression = _mapping(expression, f"{where}.matchExpressions[]")
         key = str(expression.get("key", ""))
@@ -404,7 +408,7 @@ def _duration(value: Any, where: str) -> int:
             break
     if number or not text:
         raise UsageError(f"{where}: {text!r} is not a whole number of seconds like 90s or 1m30s",
-                         hint="check the manifest")
+                         hint="write it in hours, minutes and seconds: 90s, 1m30s or 2h")
     return total
 
 
@@ -594,7 +598,7 @@ def _legacy_config(config: dict[str, Any], where: str, warnings: list[str],
                _mapping(config.get("bgp-communities"), f"{where}: bgp-communities").items()}
     raw_peers = config.get("peers") or []
     if not isinstance(raw_peers, list):
-        raise UsageError(f"{where}: peers must be a list", hint="check the manifest")
+        raise UsageError(f"{where}: peers must be a list", hint=_A_LIST)
     for raw in raw_peers:
         raw = _mapping(raw, f"{where}: peers[]")
         name = _peer_name(str(raw.get("peer-address") or ""), peers)
@@ -604,7 +608,7 @@ def _legacy_config(config: dict[str, Any], where: str, warnings: list[str],
         warnings.append(f"{where}: unknown setting {key!r} not imported")
     raw_pools = config.get("address-pools") or []
     if not isinstance(raw_pools, list):
-        raise UsageError(f"{where}: address-pools must be a list", hint="check the manifest")
+        raise UsageError(f"{where}: address-pools must be a list", hint=_A_LIST)
     pools = []
     for raw in raw_pools:
         raw = _mapping(raw, f"{where}: address-pools[]")
@@ -636,7 +640,7 @@ def _protocol(protocol: Any, raw_ads: Any, where: str, aliases: dict[str, str],
                          hint="MetalLB's protocols are layer2 and bgp")
     ads = raw_ads or []
     if not isinstance(ads, list):
-        raise UsageError(f"{where}: {key} must be a list", hint="check the manifest")
+        raise UsageError(f"{where}: {key} must be a list", hint=_A_LIST)
     if protocol != BGP:
         if ads:
             warnings.append(f"{where}: {key} not imported: the pool's protocol is layer2")
@@ -743,7 +747,7 @@ def _l2advertisement(obj: Obj, warnings: list[str]) -> _L2Advertisement:
     def selectors(key: str) -> tuple[str | None, ...]:
         raw = spec.get(key) or []
         if not isinstance(raw, list):
-            raise UsageError(f"{where}: spec.{key} must be a list", hint="check the manifest")
+            raise UsageError(f"{where}: spec.{key} must be a list", hint=_A_LIST)
         return tuple(selector_text(item, f"{where}: spec.{key}") for item in raw)
 
     return _L2Advertisement(
@@ -1075,7 +1079,7 @@ def _cilium_pool(obj: Obj, warnings: list[str]) -> Pool:
         warnings.append(f"{where}: unknown field spec.{key} not imported")
     blocks = spec.get("blocks") or spec.get("cidrs") or []  # cidrs: the older name
     if not isinstance(blocks, list):
-        raise UsageError(f"{where}: spec.blocks must be a list", hint="check the manifest")
+        raise UsageError(f"{where}: spec.blocks must be a list", hint=_A_LIST)
     addresses: list[str] = []
     cidrs: list[AddrRange] = []
     for block in blocks:

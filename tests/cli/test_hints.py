@@ -749,6 +749,22 @@ SITUATIONS: dict[str, Situation] = {
         ("speaker", "--node", "n1", "--metrics-addr", "::1:8080"), 2,
         "for example [::1]:8080", cluster=_no_kube_proxy),
     # debts: errors that printed no hint, and bgp.unheard
+    "import: Cilium blocks that are no list": Situation(
+        ("pool", "import", "cilium", "-f", "{dir}/pool.yaml", "--state", "{state}"), 2,
+        "write it as a YAML list: [a, b], or one '- a' line per item",
+        files=(("pool.yaml", "apiVersion: cilium.io/v2alpha1\nkind: CiliumLoadBalancerIPPool\n"
+                "metadata: {name: lab}\nspec:\n  blocks: {cidr: 10.0.0.0/24}\n"),)),
+    "import: a hold time that is no duration": Situation(
+        ("pool", "import", "metallb", "-f", "{dir}/peer.yaml", "--state", "{state}"), 2,
+        "write it in hours, minutes and seconds: 90s, 1m30s or 2h",
+        files=(("peer.yaml", "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: r1, "
+                "namespace: metallb-system}\nspec: {myASN: 64500, peerASN: 64501, peerAddress: "
+                "10.0.0.1, holdTime: soon}\n"),)),
+    "import: matchExpressions that is no list": Situation(
+        ("pool", "import", "metallb", "-f", "{dir}/pool.yaml", "--state", "{state}"), 2,
+        "write it as one: matchExpressions: [{key: app, operator: In, values: [web]}]",
+        files=(("pool.yaml", POOL + "  addresses: [10.0.0.0/24]\n  serviceAllocation:\n"
+                "    serviceSelectors:\n    - matchExpressions: {key: app}\n"),)),
     "kube-proxy check-node: a sysctl that is no number": Situation(
         ("kube-proxy", "check-node", "--proc-root", "{dir}/proc"), 2,
         "the kernel writes a number there: is --proc-root procfs, or a copy of its "
@@ -886,7 +902,6 @@ NOT_YET_PROVED = (
     'ask for another address',
     # lbctl/core/interop.py
     "give the other tool's manifests with -f",
-    'check the manifest',
     # lbctl/core/kubeproxy.py
     'set ipvs.strictARP: true by hand',
     'replace it by hand with a mapping holding strictARP: true',

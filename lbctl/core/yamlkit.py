@@ -200,8 +200,9 @@ _KEY_LINE = re.compile(rf"( *)({_PLAIN_TEXT}|{_QUOTED_TEXT}):"
                        rf"(?: ({_PLAIN_TEXT}|{_QUOTED_TEXT}|[\[{{].*))?")
 #: A flow collection's pieces; what is none of them comes out one character at a time.
 _FLOW_TOKEN = re.compile(rf"[\[\]{{}}]|, |: |{_QUOTED_TEXT}|{_PLAIN_TEXT}|.")
-#: The tokens of one character that are scalars (any other is a character _quick gives up on).
-_ONE_CHAR = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/")
+#: The first characters of the tokens that are scalars, plain or single-quoted; any other
+#: token (a mark such as ", " or ": ", or a character _quick gives up on) is not a node.
+_SCALAR_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/'")
 _ODD = re.compile(r"[^\n\x20-\x7e]")  # a tab, a carriage return, any other control character
 _MAX_KEY = 1024  # libyaml's limit on an implicit key
 _QUICK_DEPTH = 32
@@ -307,7 +308,7 @@ def _quick_flow_at(tokens: list[str], at: int, depth: int) -> tuple[Any, int]:
     while at < len(tokens):
         if mapping:
             key_text = tokens[at]
-            if (len(key_text) == 1 and key_text not in _ONE_CHAR) or len(key_text) > _MAX_KEY:
+            if key_text[0] not in _SCALAR_FIRST or len(key_text) > _MAX_KEY:
                 return _UNSURE, at
             key = _quick_token(key_text)
             if type(key) is not str or key in data or at + 1 >= len(tokens) or (
@@ -319,7 +320,7 @@ def _quick_flow_at(tokens: list[str], at: int, depth: int) -> tuple[Any, int]:
         item = tokens[at]
         if item == "{" or item == "[":
             value, at = _quick_flow_at(tokens, at, depth + 1)
-        elif len(item) == 1 and item not in _ONE_CHAR:  # a mark, or not a scalar
+        elif item[0] not in _SCALAR_FIRST:  # a mark (", " or ": " too), or not a scalar
             return _UNSURE, at
         else:
             value, at = _quick_token(item), at + 1

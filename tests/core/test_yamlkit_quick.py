@@ -207,3 +207,89 @@ def test_load_refuses_as_the_event_reader(text: str) -> None:
         yamlkit.load(text, "f")
     assert caught.value.message == expected.value.message
     assert caught.value.message.startswith("f:")
+
+
+#: Scalars whose reading is YAML 1.1's and easy to get wrong by hand: booleans, nulls,
+#: integers in every base, with "_" and sexagesimal, floats, timestamps, merge and value keys,
+#: quoting, and the two marks of a flow collection.
+ODD_SCALARS = [
+    "y", "n", "Y", "N", "yes", "No", "on", "Off", "ON", "true", "False", "null", "Null", "NULL",
+    "~", "1", "-1", "+1", "07", "08", "0o7", "0x1F", "0x_", "0b101", "0_", "1_000", "1__0",
+    "1:20", "190:20:30", "1.5", "1.0e+5", "1e5", ".5", "1.", ".inf", "-.Inf", ".NaN", "NaN",
+    "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2001-13-45",
+    "<<", "=", "a=b", "x(y)", "/x", "_", "a b", "a  b", "'x'", "''", "'it''s'", "'a: b'",
+    "\"q\"", ", ", ": ", ",", ":", "-", "- a", "? a", "a #b", "a:b", "&a a", "*a", "!a a",
+    "%a", "@a", "`a", "|", ">", "a ",
+]
+
+
+def read_or_refused(text: str) -> Any:
+    try:
+        return typed(slow(text))
+    except YAMLInputError:
+        return "refused"
+
+
+def pyyaml_reads(text: str) -> Any:
+    try:
+        return typed(yaml.safe_load(text))
+    except (yaml.YAMLError, ValueError):  # "0x_" fails in its constructor: a ValueError
+        return "refused"
+
+
+@pytest.mark.parametrize("scalar", ODD_SCALARS)
+def test_odd_scalars_read_as_the_event_reader_and_pyyaml_in_every_place(scalar: str) -> None:
+    """A scalar as a block value, a block key, a flow item, a flow key and a flow value, and
+    two of them in one flow collection: what the quick reader reads is what the event reader
+    and ``yaml.safe_load`` read; what either refuses, it leaves alone."""
+    places = [f"k: {scalar}\n", f"{scalar}: v\n", f"k: [{scalar}]\n", f"k: [a, {scalar}]\n",
+              f"k: [{scalar}, a]\n", f"k: {{{scalar}: v}}\n", f"k: {{a: {scalar}}}\n",
+              f"k: {{a: {scalar}, b: c}}\n", f"k: [{scalar}, {scalar}]\n",
+              f"k:\n  {scalar}: v\n", f"k: {{a: [{scalar}]}}\n"]
+    for text in places:
+        quick = yamlkit._quick(text)
+        if quick is not yamlkit._UNSURE:
+            assert typed(quick) == read_or_refused(text) == pyyaml_reads(text), text
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param("a: [, ]\n", id="a-comma-as-an-item"),
+    pytest.param("a: [x, : ]\n", id="a-colon-as-an-item"),
+    pytest.param("a: {, : b}\n", id="a-comma-as-a-key"),
+    pytest.param("a: {: : b}\n", id="a-colon-as-a-key"),
+    pytest.param("a: {b: , , c: d}\n", id="a-comma-as-a-value"),
+])
+def test_flow_marks_are_not_scalars(text: str) -> None:
+    """``, `` and ``: `` are the marks of a flow collection, never a scalar: PyYAML refuses
+    these, and so must load (the quick reader once read them as strings)."""
+    assert yamlkit._quick(text) is yamlkit._UNSURE
+    with pytest.raises(YAMLInputError):
+        yamlkit.load(text, "f")
+
+
+def test_random_edits_of_a_state_read_the_same_or_are_left_alone() -> None:
+    """Up to three edits of several characters (marks, indentation, YAML 1.1's odd scalars)
+    at random places of a state: what the quick reader reads, the event reader and PyYAML read
+    the same; what they refuse, it leaves alone."""
+    import random
+
+    pieces = list(" \n:'#-{}[],a1&!~=<>?|%@`\"*.+_/()") + [
+        ", ", ": ", "<<", "1:20", ".inf", "0o7", "y", "on", "Off", "NULL", "1_0", "  ",
+        "\n  ", "\n    ", "0x", "2001-01-01", "''", "\r", " #", "- ", "? ", "...", "---"]
+    chance = random.Random(20261202)
+    read = 0
+    for _ in range(4000):
+        text = chance.choice([STATE, SMALL])
+        for _ in range(chance.randint(1, 3)):
+            at = chance.randrange(len(text) + 1)
+            how = chance.random()
+            if how < 0.3:
+                text = text[:at] + text[at + chance.randint(1, 3):]
+            else:
+                text = text[:at] + chance.choice(pieces) + text[at + (how < 0.6):]
+        quick = yamlkit._quick(text)
+        if quick is yamlkit._UNSURE:
+            continue
+        assert typed(quick) == read_or_refused(text) == pyyaml_reads(text), text
+        read += 1
+    assert read > 500

@@ -2,10 +2,10 @@
 machine they run on (raw ARP/NDP frames, TCP/HTTP probes, BGP sessions).
 
 Apart from :mod:`lbctl.ports` (the Kubernetes API and the state's storage), so that a command
-that only reads the cluster does not build these classes: :mod:`lbctl.ports` still offers every
-name below, imported from here on first use.  Same rules: each port is a
-:class:`typing.Protocol`, the adapters (:mod:`lbctl.net`, :mod:`lbctl.bgp`) implement them,
-tests implement them with fakes, and an implementation raises only :mod:`lbctl.errors` classes.
+that only reads the cluster does not build these classes; this is their only home.  Same rules:
+each port is a :class:`typing.Protocol`, the adapters (:mod:`lbctl.net`, :mod:`lbctl.bgp`)
+implement them, tests implement them with fakes, and an implementation raises only
+:mod:`lbctl.errors` classes.
 """
 
 from __future__ import annotations

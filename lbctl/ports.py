@@ -17,7 +17,7 @@ import builtins
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 #: A Kubernetes object as JSON: ``{"apiVersion": ..., "kind": ..., "metadata": ..., ...}``.
 Obj = dict[str, Any]
@@ -188,33 +188,3 @@ class StateBackend(Protocol):
         (a local file's ``flock``); a no-op where compare-and-swap is the only guard (the
         ConfigMap).  Re-entrant: ``write`` inside it does not wait for itself."""
         ...
-
-
-# The node's ports (raw ARP/NDP, probes, BGP) live in :mod:`lbctl.nodeports`.  Their names are
-# importable from here too; the first such import builds them (``svc list`` never does).
-if TYPE_CHECKING:
-    from lbctl.nodeports import Announcer as Announcer
-    from lbctl.nodeports import Answering as Answering
-    from lbctl.nodeports import ArpMode as ArpMode
-    from lbctl.nodeports import BGPRoute as BGPRoute
-    from lbctl.nodeports import BGPSession as BGPSession
-    from lbctl.nodeports import BGPSpeaker as BGPSpeaker
-    from lbctl.nodeports import BGPStatus as BGPStatus
-    from lbctl.nodeports import Probed as Probed
-    from lbctl.nodeports import Prober as Prober
-    from lbctl.nodeports import ProbeResult as ProbeResult
-    from lbctl.nodeports import Responder as Responder
-    from lbctl.nodeports import Sent as Sent
-    from lbctl.nodeports import Serving as Serving
-else:
-    _NODE_PORTS = frozenset({
-        "ArpMode", "Sent", "Probed", "Announcer", "Answering", "Serving", "Responder",
-        "ProbeResult", "Prober", "BGPSession", "BGPRoute", "BGPStatus", "BGPSpeaker",
-    })
-
-    def __getattr__(name: str) -> object:
-        if name in _NODE_PORTS:
-            from lbctl import nodeports  # noqa: PLC0415 - on first use, see above
-
-            return getattr(nodeports, name)
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

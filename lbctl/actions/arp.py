@@ -2,7 +2,7 @@
 the answers to a probe mean.
 
 Owns three decisions and nothing about frames or sockets (those belong to the
-:class:`~lbctl.ports.Announcer` port):
+:class:`~lbctl.nodeports.Announcer` port):
 
 * **targets**: an address, ``svc/NAME`` (the addresses allocated to that Service in the state),
   or every allocated address of a pool announced by layer 2 (optionally of one pool: a ``bgp``
@@ -32,7 +32,7 @@ from lbctl.core.addresses import canonical_ip
 from lbctl.core.probe import Question, Verdict, judge
 from lbctl.core.state import State
 from lbctl.errors import NotFoundError, RefusedError, UsageError
-from lbctl.ports import Announcer, ArpMode, Sent
+from lbctl.nodeports import Announcer, ArpMode, Sent
 
 _SERVICE_PREFIXES = ("svc/", "service/", "services/")
 

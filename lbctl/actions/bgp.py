@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from lbctl.core import peers as core
 from lbctl.core.bgp import PASSWORD_KEY, Peer
-from lbctl.core.permissions import SYSTEM_NAMESPACE
+from lbctl.core.names import SYSTEM_NAMESPACE
 from lbctl.core.state import State
 from lbctl.errors import ConflictError, RefusedError, keep_secret
 from lbctl.ports import NODES, SECRETS, KubeAPI, Obj

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from lbctl.core import kubeproxy as core
 from lbctl.core import retry
-from lbctl.core.permissions import KUBE_PROXY, SYSTEM_NAMESPACE
+from lbctl.core.names import KUBE_PROXY, SYSTEM_NAMESPACE
 from lbctl.core.textdiff import unified_diff
 from lbctl.errors import (
     ConflictError,

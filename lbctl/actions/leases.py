@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from lbctl.core import leases as core
-from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
+from lbctl.core.names import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.errors import ConflictError, LbctlError, NotFoundError, PermissionDeniedError
 from lbctl.ports import LEASES, PODS, KubeAPI, Obj
 

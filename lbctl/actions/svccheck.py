@@ -3,7 +3,7 @@
 For each TCP port of each Service asked for, one probe of every published address (``vip``)
 and one of the port's NodePort on every node (at the node's address,
 :func:`lbctl.core.ownership.node_address`), TCP connect or HTTP GET of a path, through the
-:class:`~lbctl.ports.Prober` port.  A port is healthy when at least one backend answers; the
+:class:`~lbctl.nodeports.Prober` port.  A port is healthy when at least one backend answers; the
 command's exit code follows :attr:`Report.ok`.  UDP and SCTP ports are listed, not probed.
 
 Probes run concurrently (a thread pool), so a dead node costs one timeout, not one per port.
@@ -21,7 +21,8 @@ from lbctl.core import ownership
 from lbctl.core import service as svc_core
 from lbctl.core.state import ServiceKey
 from lbctl.errors import RefusedError
-from lbctl.ports import NODES, SERVICES, KubeAPI, Obj, Prober, ProbeResult
+from lbctl.nodeports import Prober, ProbeResult
+from lbctl.ports import NODES, SERVICES, KubeAPI, Obj
 
 #: How many probes run at once.
 PARALLEL = 32

@@ -1,6 +1,6 @@
 """ExaBGP as the speaker's child: configuration, start, commands, session states, stop.
 
-:class:`ExaBGP` implements :class:`lbctl.ports.BGPSpeaker`.  Per set of sessions it runs one
+:class:`ExaBGP` implements :class:`lbctl.nodeports.BGPSpeaker`.  Per set of sessions it runs one
 ExaBGP process (``python -m lbctl.bgp.child launch``: it dies with the speaker) whose
 configuration (:func:`render`) lives in a private temporary directory (mode 0700; passwords
 never appear on a command line or in the log).  ExaBGP starts the relay of :mod:`lbctl.bgp.child`
@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 from lbctl.errors import NotFoundError
-from lbctl.ports import BGPRoute, BGPSession, BGPStatus
+from lbctl.nodeports import BGPRoute, BGPSession, BGPStatus
 
 #: Seconds ExaBGP gets to close its sessions after SIGTERM before it is killed.
 GRACE = 2.0
@@ -133,7 +133,7 @@ def command(verb: str, route: BGPRoute, neighbour: str) -> str:
 
 
 class ExaBGP:
-    """The :class:`~lbctl.ports.BGPSpeaker` port on a child ExaBGP process.
+    """The :class:`~lbctl.nodeports.BGPSpeaker` port on a child ExaBGP process.
 
     ``configure`` and ``close`` must be called from one long-lived thread (the speaker's main
     loop): the kernel kills the child when the thread that started it ends."""

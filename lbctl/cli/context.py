@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
     from lbctl.cli.render import Cell
     from lbctl.health import HealthServer
-    from lbctl.ports import Announcer, BGPSpeaker, KubeAPI, Prober, Responder
+    from lbctl.nodeports import Announcer, BGPSpeaker, Prober, Responder
+    from lbctl.ports import KubeAPI
     from lbctl.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -131,7 +131,7 @@ def doctor(
 
     Example: lbctl doctor -f ./k8s --state ./lb.yaml -o junit > doctor.xml
     """
-    from lbctl.core.permissions import SYSTEM_NAMESPACE
+    from lbctl.core.names import SYSTEM_NAMESPACE
     from lbctl.doctor import checks, gather
     from lbctl.doctor.report import Report, to_document, to_junit
 

@@ -38,7 +38,7 @@ from lbctl.cli.context import Output, app_of, command, group_callback
 from lbctl.errors import UsageError, redact
 
 if TYPE_CHECKING:
-    from lbctl.ports import Responder
+    from lbctl.nodeports import Responder
     from lbctl.speaker.run import Runner
     from lbctl.speaker.status import SpeakerInfo, Status
 
@@ -86,7 +86,7 @@ def run(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from lbctl.core.permissions import SYSTEM_NAMESPACE
+    from lbctl.core.names import SYSTEM_NAMESPACE
     from lbctl.speaker.health import local_checks
     from lbctl.speaker.run import RETRY, Runner, Settings
 
@@ -214,7 +214,7 @@ def status(
 
     Example: lbctl speaker status -o json
     """
-    from lbctl.core.permissions import SYSTEM_NAMESPACE
+    from lbctl.core.names import SYSTEM_NAMESPACE
     from lbctl.speaker.status import status as compute
 
     app = app_of(ctx)

@@ -237,7 +237,7 @@ def _announced(app: App, svc: dict[str, Any]) -> tuple[str, dict[str, Any]] | No
     rule every speaker computes (``speaker status``); None where no speaker runs or the
     speakers' Leases cannot be read."""
     from lbctl.core import service as core
-    from lbctl.core.permissions import SYSTEM_NAMESPACE
+    from lbctl.core.names import SYSTEM_NAMESPACE
     from lbctl.errors import LbctlError
     from lbctl.speaker.status import status
 

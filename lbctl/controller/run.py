@@ -29,7 +29,7 @@ from lbctl.actions.reflector import Reflector
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
 from lbctl.controller.reconciler import InFlight, Log, Reconciler, quiet
-from lbctl.core.permissions import CONTROLLER_LEASE, SYSTEM_NAMESPACE
+from lbctl.core.names import CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
 from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI

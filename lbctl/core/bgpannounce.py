@@ -1,7 +1,7 @@
 """BGP announcements: which sessions a node opens and which prefixes it announces on each.
 
 Every speaker calls :func:`sessions` and :func:`routes` with the facts it watches; the result is
-the desired state of its BGP speaker (:class:`lbctl.ports.BGPSpeaker`).  The rule (MetalLB's BGP
+the desired state of its BGP speaker (:class:`lbctl.nodeports.BGPSpeaker`).  The rule (MetalLB's BGP
 mode):
 
 * **Sessions**: a node peers with every peer of the state whose ``nodeSelectors`` admit it (none:
@@ -30,7 +30,7 @@ from lbctl.core.addresses import parse_ip
 from lbctl.core.bgp import WELL_KNOWN, Peer
 from lbctl.core.ownership import Candidate, NodeFacts
 from lbctl.core.state import ServiceKey, State
-from lbctl.ports import BGPRoute
+from lbctl.nodeports import BGPRoute
 
 
 def sessions(state: State, node: NodeFacts | None) -> list[Peer]:

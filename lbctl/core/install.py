@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbctl import __version__
-from lbctl.core.permissions import CONTROLLER, PERMISSIONS, SPEAKER, Permission
+from lbctl.core.names import CONTROLLER, SPEAKER
+from lbctl.core.permissions import PERMISSIONS, Permission
 from lbctl.core.rbac import meta, namespace_document, service_account_rbac
 
 Obj = dict[str, Any]

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lbctl.core import adoption, permissions, service, yamlkit
+from lbctl.core import adoption, names, service, yamlkit
 from lbctl.core.addresses import AddrRange, describe, format_ip, parse_entry, parse_ip
 from lbctl.core.allocator import SHARING, AllocationError, Allocator, pool_order
 from lbctl.core.bgp import (
@@ -69,17 +69,17 @@ from lbctl.core.state import Allocation, Pool, State, advertisement_document
 from lbctl.errors import NotFoundError, RefusedError, UsageError
 from lbctl.ports import Obj
 
-METALLB_NAMESPACE = permissions.METALLB_NAMESPACE
+METALLB_NAMESPACE = names.METALLB_NAMESPACE
 #: MetalLB < 0.13 kept its whole configuration in this ConfigMap, under the key ``config``.
-METALLB_LEGACY_CONFIGMAP = permissions.METALLB_LEGACY_CONFIGMAP
+METALLB_LEGACY_CONFIGMAP = names.METALLB_LEGACY_CONFIGMAP
 METALLB_API = "metallb.io/v1beta1"
 #: MetalLB's BGPPeer is served at v1beta2 (v1beta1 is read too).
 METALLB_PEER_API = "metallb.io/v1beta2"
 #: The L2Advertisement written by ``pool export --format metallb``: MetalLB announces only the
 #: pools some advertisement names.
 L2_ADVERTISEMENT = "lbctl"
-KUBEVIP_NAMESPACE = permissions.SYSTEM_NAMESPACE
-KUBEVIP_CONFIGMAP = permissions.KUBEVIP_CONFIGMAP
+KUBEVIP_NAMESPACE = names.SYSTEM_NAMESPACE
+KUBEVIP_CONFIGMAP = names.KUBEVIP_CONFIGMAP
 #: kube-vip serves a namespace from its own pool, and other namespaces from the global one; the
 #: imported namespace pools get this priority so that lbctl tries them first too.
 KUBEVIP_NAMESPACE_PRIORITY = 1

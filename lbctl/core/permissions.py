@@ -17,18 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The well-known names (lbctl.core.names), importable from here as they always were.
-from lbctl.core.names import BUILTIN_NAMESPACES as BUILTIN_NAMESPACES
-from lbctl.core.names import CONTROLLER as CONTROLLER
-from lbctl.core.names import CONTROLLER_LEASE as CONTROLLER_LEASE
-from lbctl.core.names import FOREIGN_NAMESPACES as FOREIGN_NAMESPACES
-from lbctl.core.names import KUBE_PROXY as KUBE_PROXY
-from lbctl.core.names import KUBEVIP_CONFIGMAP as KUBEVIP_CONFIGMAP
-from lbctl.core.names import METALLB_LEGACY_CONFIGMAP as METALLB_LEGACY_CONFIGMAP
-from lbctl.core.names import METALLB_NAMESPACE as METALLB_NAMESPACE
-from lbctl.core.names import SPEAKER as SPEAKER
-from lbctl.core.names import STATE_CONFIGMAP as STATE_CONFIGMAP
-from lbctl.core.names import SYSTEM_NAMESPACE as SYSTEM_NAMESPACE
+from lbctl.core.names import (
+    CONTROLLER_LEASE,
+    FOREIGN_NAMESPACES,
+    KUBE_PROXY,
+    KUBEVIP_CONFIGMAP,
+    METALLB_LEGACY_CONFIGMAP,
+    METALLB_NAMESPACE,
+    STATE_CONFIGMAP,
+    SYSTEM_NAMESPACE,
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lbctl.ports import Probed
+from lbctl.nodeports import Probed
 
 Question = Literal["free", "one"]
 Status = Literal["free", "in-use", "none", "one", "many"]

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lbctl.core.permissions import BUILTIN_NAMESPACES, Permission
+from lbctl.core.names import BUILTIN_NAMESPACES
+from lbctl.core.permissions import Permission
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from lbctl.core import yamlkit
-from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
+from lbctl.core.names import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.errors import InvalidStateError
 
 KEY = "state.yaml"

@@ -26,7 +26,7 @@ from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
 from lbctl.core.bgp import announces_bgp, announces_layer2
-from lbctl.core.permissions import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
+from lbctl.core.names import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.pinning import differs
 from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps, usage
 from lbctl.core.probe import judge
@@ -36,7 +36,8 @@ from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
 from lbctl.doctor.others import IMPLEMENTATIONS, Implementation, evidence
 from lbctl.doctor.report import CheckResult, Finding, Severity
 from lbctl.errors import LbctlError, UsageError
-from lbctl.ports import Obj, Probed
+from lbctl.nodeports import Probed
+from lbctl.ports import Obj
 
 T = TypeVar("T")
 

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Literal, TypeVar, Union
 
 from lbctl.core.permissions import Permission
-from lbctl.ports import Obj, Probed
+from lbctl.nodeports import Probed
+from lbctl.ports import Obj
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ SelfSubjectAccessReview per permission in :data:`lbctl.core.permissions.PERMISSI
 List``) as ``assign -f`` reads them (:func:`lbctl.core.manifests.read_objects`) and recognises
 the state document by its ``schemaVersion``.  Both read the state through
 the :class:`~lbctl.ports.StateBackend` port when one is given, and both can probe the allocated
-addresses through the :class:`~lbctl.ports.Announcer` port.
+addresses through the :class:`~lbctl.nodeports.Announcer` port.
 
 What cannot be read becomes :class:`~lbctl.doctor.facts.Absent` with the reason, so the checks
 that need it are skipped, not passed: a 403 (the ``rbac.permissions`` check names the missing
@@ -36,13 +36,8 @@ from lbctl.core import calico, speakers
 from lbctl.core.kubeproxy import CONFIGMAP_KEY
 from lbctl.core.kubeproxy import KIND as PROXY_KIND
 from lbctl.core.manifests import read_objects
-from lbctl.core.permissions import (
-    CONTROLLER_LEASE,
-    KUBE_PROXY,
-    PERMISSIONS,
-    SYSTEM_NAMESPACE,
-    Permission,
-)
+from lbctl.core.names import CONTROLLER_LEASE, KUBE_PROXY, SYSTEM_NAMESPACE
+from lbctl.core.permissions import PERMISSIONS, Permission
 from lbctl.core.state import decode
 from lbctl.core.statefile import document_of, unwrap
 from lbctl.doctor.facts import (
@@ -55,6 +50,7 @@ from lbctl.doctor.facts import (
 )
 from lbctl.doctor.others import IMPLEMENTATIONS, POOL_RESOURCES
 from lbctl.errors import LbctlError, NotFoundError, PermissionDeniedError, RefusedError, UsageError
+from lbctl.nodeports import Announcer, Probed
 from lbctl.ports import (
     CONFIGMAPS,
     DAEMONSETS,
@@ -64,10 +60,8 @@ from lbctl.ports import (
     NODES,
     PODS,
     SERVICES,
-    Announcer,
     KubeAPI,
     Obj,
-    Probed,
     Resource,
     Source,
     StateBackend,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lbctl.core.permissions import (
+from lbctl.core.names import (
     KUBEVIP_CONFIGMAP,
     METALLB_LEGACY_CONFIGMAP,
     METALLB_NAMESPACE,

@@ -1,6 +1,6 @@
 """The network adapter: gratuitous ARP, unsolicited Neighbor Advertisements and probes.
 
-This package implements the :class:`lbctl.ports.Announcer` port on Linux with AF_PACKET sockets.
+This package implements the :class:`lbctl.nodeports.Announcer` port on Linux with AF_PACKET sockets.
 It owns everything about frames on the wire and about the host's interfaces:
 
 * :mod:`lbctl.net.frames` builds and parses the few fixed-format frames (pure, ``struct`` only);

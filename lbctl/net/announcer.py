@@ -1,4 +1,4 @@
-"""RawAnnouncer: the :class:`lbctl.ports.Announcer` port on Linux AF_PACKET sockets.
+"""RawAnnouncer: the :class:`lbctl.nodeports.Announcer` port on Linux AF_PACKET sockets.
 
 Owns the sequence of one announcement or probe: read the interfaces once, pick and check the
 interface of every address, open every socket, and only then send; so a missing interface, a
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from lbctl.net import frames
 from lbctl.net.links import Choice, Links
 from lbctl.net.packet import PacketSocket
-from lbctl.ports import ArpMode, Probed, Sent
+from lbctl.nodeports import ArpMode, Probed, Sent
 
 #: The ARP opcodes each mode sends per address and round, in order.
 _OPCODES: dict[str, tuple[int, ...]] = {

@@ -1,11 +1,11 @@
-"""SocketProber: the :class:`lbctl.ports.Prober` port with the standard library.
+"""SocketProber: the :class:`lbctl.nodeports.Prober` port with the standard library.
 
 Owns one health check: open a TCP connection to ``host:port`` and, for HTTP, send
 ``GET path HTTP/1.1`` and read the status line (2xx and 3xx are healthy, as the kubelet's
 HTTP probes judge).  Each check has its own deadline; nothing is retried here (callers repeat
 checks on their own schedule) and nothing is logged.
 
-Error policy: a failed connection or answer is a :class:`~lbctl.ports.ProbeResult` with
+Error policy: a failed connection or answer is a :class:`~lbctl.nodeports.ProbeResult` with
 ``ok=False`` and the reason; nothing raises.
 """
 
@@ -15,7 +15,7 @@ import http.client
 import socket
 import time
 
-from lbctl.ports import ProbeResult
+from lbctl.nodeports import ProbeResult
 
 
 class SocketProber:

@@ -1,4 +1,4 @@
-"""RawResponder: the :class:`lbctl.ports.Responder` port on Linux AF_PACKET sockets.
+"""RawResponder: the :class:`lbctl.nodeports.Responder` port on Linux AF_PACKET sockets.
 
 Owns answering in userspace, as MetalLB's speaker does: the addresses are never configured on
 the node, so a crashed speaker leaves nothing behind, and kube-proxy's ``kube-ipvs0`` copies
@@ -38,7 +38,7 @@ from lbctl.errors import LbctlError
 from lbctl.net import frames
 from lbctl.net.links import Choice, Iface, Links
 from lbctl.net.packet import PacketSocket
-from lbctl.ports import Answering, Serving
+from lbctl.nodeports import Answering, Serving
 
 
 def _packed(ip: str) -> bytes:

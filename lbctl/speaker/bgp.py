@@ -1,4 +1,5 @@
-"""The speaker's BGP side: facts in, sessions and routes for the :class:`~lbctl.ports.BGPSpeaker`.
+"""The speaker's BGP side: facts in, sessions and routes for the BGP speaker
+(:class:`~lbctl.nodeports.BGPSpeaker`).
 
 :class:`BGPSide` is driven by :meth:`BGPSide.sync` from the speaker's main loop, with the same
 :class:`~lbctl.speaker.loop.Facts` and decoded state as the layer 2 side.  The rules are in
@@ -29,10 +30,11 @@ from lbctl.core import bgpannounce, ownership
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import parse_ip
 from lbctl.core.bgp import BGP, PASSWORD_KEY, Peer
-from lbctl.core.permissions import SYSTEM_NAMESPACE
+from lbctl.core.names import SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError, keep_secret
-from lbctl.ports import SECRETS, BGPRoute, BGPSession, BGPSpeaker, BGPStatus, KubeAPI, Obj
+from lbctl.nodeports import BGPRoute, BGPSession, BGPSpeaker, BGPStatus
+from lbctl.ports import SECRETS, KubeAPI, Obj
 
 #: Seconds a password read from its Secret is used before it is read again.
 SECRET_TTL = 60.0

@@ -5,7 +5,7 @@ way an external load balancer would: TCP connect, or HTTP GET of the path.  A Se
 here when any of its ports fails; the speaker then reports it on its Lease and every speaker
 leaves this node out of that Service's candidates (:func:`lbctl.core.ownership.owners`), so
 the address moves to a node that serves it.  The probing goes through the
-:class:`~lbctl.ports.Prober` port.
+:class:`~lbctl.nodeports.Prober` port.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from lbctl.core import ownership
 from lbctl.core import service as svc_core
 from lbctl.core.state import ServiceKey
-from lbctl.ports import Prober
+from lbctl.nodeports import Prober
 from lbctl.speaker.loop import Facts
 
 

@@ -48,7 +48,8 @@ from lbctl.core.speakers import (
 from lbctl.core.state import ServiceKey, State, decode
 from lbctl.core.statefile import KEY, unwrap
 from lbctl.errors import LbctlError
-from lbctl.ports import Announcer, Obj, Responder
+from lbctl.nodeports import Announcer, Responder
+from lbctl.ports import Obj
 
 #: Re-exported: the Lease's name and annotations are defined once, in lbctl.core.speakers.
 __all__ = ["LEASE_PREFIX", "UNHEALTHY_ANNOTATION", "Facts", "Liveness", "Speaker", "Stats",

@@ -17,7 +17,7 @@ API traffic per node: five LIST+WATCH streams and one Lease renewal (a GET and a
 ``retry`` seconds; the interfaces' MACs are read every ``RESYNC`` seconds.  None of it grows
 with the number of Services or addresses.
 
-BGP (when a :class:`~lbctl.ports.BGPSpeaker` is given): after each layer 2 sync the same facts
+BGP (when a :class:`~lbctl.nodeports.BGPSpeaker` is given): after each layer 2 sync the same facts
 go to :class:`lbctl.speaker.bgp.BGPSide`, which peers and announces from this node.
 
 Stopping (:meth:`Runner.stop`, from SIGTERM): BGP routes are withdrawn and the sessions closed
@@ -35,7 +35,7 @@ from datetime import datetime
 
 from lbctl.actions.leases import Elector, utc_now
 from lbctl.actions.reflector import Reflector
-from lbctl.core.permissions import STATE_CONFIGMAP, SYSTEM_NAMESPACE
+from lbctl.core.names import STATE_CONFIGMAP, SYSTEM_NAMESPACE
 from lbctl.core.speakers import (
     BGP_ANNOTATION,
     MACS_ANNOTATION,
@@ -45,18 +45,8 @@ from lbctl.core.speakers import (
 )
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
-from lbctl.ports import (
-    CONFIGMAPS,
-    ENDPOINTSLICES,
-    LEASES,
-    NODES,
-    SERVICES,
-    Announcer,
-    BGPSpeaker,
-    BGPStatus,
-    KubeAPI,
-    Responder,
-)
+from lbctl.nodeports import Announcer, BGPSpeaker, BGPStatus, Responder
+from lbctl.ports import CONFIGMAPS, ENDPOINTSLICES, LEASES, NODES, SERVICES, KubeAPI
 from lbctl.speaker.bgp import BGPSide
 from lbctl.speaker.loop import (
     UNHEALTHY_ANNOTATION,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lbctl.bgp.exabgp import command, render
-from lbctl.ports import BGPRoute, BGPSession, BGPStatus
+from lbctl.nodeports import BGPRoute, BGPSession, BGPStatus
 
 RELAY = ["/usr/bin/python3", "-m", "lbctl.bgp.child", "relay", "/tmp/x/api.sock"]
 

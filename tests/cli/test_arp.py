@@ -15,7 +15,7 @@ import pytest
 
 from lbctl.cli.context import App
 from lbctl.errors import NotFoundError
-from lbctl.ports import ArpMode, Probed, Sent
+from lbctl.nodeports import ArpMode, Probed, Sent
 from tests.conftest import Cli
 
 MAC = "02:00:00:00:00:01"

@@ -10,7 +10,7 @@ import pytest
 
 from lbctl.cli import controller as command
 from lbctl.cli.context import App
-from lbctl.core import permissions
+from lbctl.core import names
 from lbctl.core.leases import format_micro_time
 from tests.conftest import Cli
 from tests.kubefake.server import FakeKubeServer
@@ -18,7 +18,7 @@ from tests.kubefake.server import FakeKubeServer
 
 def test_the_defaults_are_the_permission_lists_names() -> None:
     assert (command.SYSTEM_NAMESPACE, command.CONTROLLER_LEASE, command.CONTROLLER) == (
-        permissions.SYSTEM_NAMESPACE, permissions.CONTROLLER_LEASE, permissions.CONTROLLER)
+        names.SYSTEM_NAMESPACE, names.CONTROLLER_LEASE, names.CONTROLLER)
 
 
 def test_default_identity() -> None:

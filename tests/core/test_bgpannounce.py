@@ -12,7 +12,7 @@ from lbctl.core import ownership as own
 from lbctl.core.bgp import BGP, BOTH, LAYER2, Advertisement, Peer
 from lbctl.core.ownership import EXCLUDE_LABEL, Candidate, NodeFacts
 from lbctl.core.state import Allocation, Pool, State
-from lbctl.ports import BGPRoute
+from lbctl.nodeports import BGPRoute
 
 N1 = NodeFacts("n1", {"rack": "a"})
 N2 = NodeFacts("n2", {"rack": "b"})

@@ -145,7 +145,7 @@ class _Silent:
     """An Announcer nobody answers (doctor --probe without a network)."""
 
     def probe(self, ips: Any, *, interface: Any, timeout: float) -> builtins.list[Any]:
-        from lbctl.ports import Probed
+        from lbctl.nodeports import Probed
 
         return [Probed(ip, "eth0", (), "test") for ip in ips]
 

@@ -15,7 +15,7 @@ from lbctl.core import leases, ownership, speakers
 from lbctl.doctor import checks, gather
 from lbctl.doctor.report import CheckResult
 from lbctl.errors import PermissionDeniedError
-from lbctl.ports import ArpMode, Probed, Sent
+from lbctl.nodeports import ArpMode, Probed, Sent
 from lbctl.state.file import FileBackend
 
 STATE = """\

@@ -12,7 +12,7 @@ import json
 import sys
 
 from lbctl.bgp.exabgp import ExaBGP
-from lbctl.ports import BGPRoute, BGPSession
+from lbctl.nodeports import BGPRoute, BGPSession
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from lbctl.errors import NotFoundError, RefusedError
 from lbctl.net.announcer import RawAnnouncer
-from lbctl.ports import Sent
+from lbctl.nodeports import Sent
 from tests.net.netns import Frame, Lan, sh
 
 pytestmark = pytest.mark.netns

@@ -9,7 +9,7 @@ from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
 
 from lbctl.net.announcer import PROBE_ROUNDS, RawAnnouncer
-from lbctl.ports import Probed
+from lbctl.nodeports import Probed
 from tests.net.netns import Child, Lan, sh
 
 pytestmark = pytest.mark.netns

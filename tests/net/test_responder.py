@@ -18,7 +18,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from lbctl.net.announcer import RawAnnouncer
 from lbctl.net.responder import RawResponder
-from lbctl.ports import Answering
+from lbctl.nodeports import Answering
 from tests.net.netns import Child, Lan
 
 pytestmark = pytest.mark.netns

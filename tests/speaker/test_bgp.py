@@ -10,7 +10,8 @@ from typing import Any
 
 from lbctl.core.speakers import BGP_ANNOTATION, BGPSummary, bgp_of
 from lbctl.errors import NotFoundError, redact
-from lbctl.ports import SECRETS, BGPRoute, BGPSession, BGPStatus, Resource
+from lbctl.nodeports import BGPRoute, BGPSession, BGPStatus
+from lbctl.ports import SECRETS, Resource
 from lbctl.speaker.bgp import BGPSide
 from lbctl.speaker.loop import read_state
 from lbctl.speaker.run import _bgp_text

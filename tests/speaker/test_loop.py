@@ -10,7 +10,7 @@ from typing import Any
 from lbctl.core import leases
 from lbctl.core.ownership import score
 from lbctl.core.speakers import MACS_ANNOTATION
-from lbctl.ports import Answering, Sent, Serving
+from lbctl.nodeports import Answering, Sent, Serving
 from lbctl.speaker.loop import (
     GRATUITOUS_SCHEDULE,
     UNHEALTHY_ANNOTATION,

@@ -11,7 +11,9 @@ wide``, the EndpointSlices') is sent in a thread first, and while the server ans
 imports what it compares with (the Service rules, the state's codec: importing this module
 imports neither) and reads the state.  Which error a failed listing reports does not depend on
 which answer came first: opening the store's, else the Services' LIST's, else the state's, else
-the EndpointSlices' -- the order in which they came one after the other before.
+the EndpointSlices' -- the order in which they came one after the other before.  Ctrl-C is
+not held up by a LIST still waiting for the server: its thread is a daemon, left to end with
+the process.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ class _Meanwhile(_Outcome[T]):
         self._thread.join()
 
 
+def _wait(*reads: _Meanwhile[list[Obj]] | None) -> None:
+    for read in reads:
+        if read is not None:
+            read.wait()
+
+
 def list_services(kube: KubeAPI, store: StateStore | Callable[[], StateStore],
                   namespace: str | None, *, with_nodes: bool = False,
                   selector: str | None = None) -> list[ServiceView]:
@@ -106,10 +114,12 @@ def list_services(kube: KubeAPI, store: StateStore | Callable[[], StateStore],
 
         opened = store if not callable(store) else store()
         state_read = _now(opened.load)
-    finally:  # the LISTs are waited for even when this failed: nothing outlives the call
-        services_read.wait()
-        if slices_read is not None:
-            slices_read.wait()
+    except KeyboardInterrupt:  # Ctrl-C ends the command now, not when the server answers
+        raise
+    except BaseException:  # the LISTs are waited for even when this failed: their errors
+        _wait(services_read, slices_read)  # come after the store's, nothing outlives the call
+        raise
+    _wait(services_read, slices_read)
     services = [s for s in services_read.result() if core.is_load_balancer(s)]
     state = state_read.result()
     nodes = core.ready_nodes(slices_read.result()) if slices_read is not None else None

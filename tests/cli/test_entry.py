@@ -7,9 +7,11 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,35 @@ def test_a_one_shot_command_collects_nothing_and_skips_the_teardown_with_all_its
     assert (done.returncode, done.stderr) == (0, "")
     items = json.loads(done.stdout)["items"]
     assert [item["name"] for item in items] == [f"web-{i:03}" for i in range(300)]
+
+
+@pytest.mark.parametrize("slow", [("services",), ("services", "configmaps")],
+                         ids=["list", "list-and-state"])
+def test_ctrl_c_ends_svc_list_at_once_with_130_and_no_traceback(
+    kube_server: Any, kubeconfig: Path, slow: tuple[str, ...]
+) -> None:
+    """A server that does not answer (the LIST, or the LIST and the state's read): Ctrl-C ends
+    ``svc list`` at once, whichever read it interrupts, with exit 130 and, as kubectl, nothing
+    else (no traceback; the terminal shows the ^C)."""
+    for plural in slow:
+        kube_server.inject(60.0, method="GET", path=f"/{plural}", times=None)
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "LBCTL_STATE")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", PROCESS, "svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "NO_COLOR": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while not all(any(r.path.endswith(f"/{plural}") or f"/{plural}/" in r.path
+                          for r in kube_server.requests) for plural in slow):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)  # the delays are 60 s
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (process.returncode, stdout, stderr) == (130, "", "")
 
 
 def test_a_failing_command_keeps_its_exit_code_and_its_message(tmp_path: Path) -> None:

@@ -160,7 +160,19 @@ def asserted_in_tests(skip: Path | None = None) -> list[str]:
             else:
                 continue
             lines += [m.group(1) for m in re.finditer(r"hint: ([^\n]*)", text)]
-    return lines
+    return [bare(line) for line in lines]
+
+
+def bare(line: str) -> str:
+    """A hint line as its template reads: without the ``NS/NAME: `` a batch (``assign --all``,
+    ``-f``, ``adopt --all``) puts before a Service's hint, nor the ``--state FILE`` lbctl adds
+    to the lbctl commands a hint names when the command line had one (lbctl/cli/context.py,
+    hint_with_state)."""
+    from lbctl.cli.context import STATEFUL_COMMANDS
+
+    line = re.sub(r"^[a-z0-9.-]+/[a-z0-9.-]+: ", "", line)
+    return re.sub(rf"(?<![\w-])lbctl --state \S+ (?=(?:{'|'.join(STATEFUL_COMMANDS)}) )",
+                  "lbctl ", line)
 
 
 def _text(node: ast.Constant | ast.JoinedStr) -> str:

@@ -80,7 +80,7 @@ def adopt_all(kube: KubeAPI, store: StateStore, namespace: str | None, *, now: d
     for key, result in sorted(results.items()):
         if isinstance(result, LbctlError):
             outcomes.append(Outcome(*key, FAILED, reason=reason_of(result),
-                                    message=result.message))
+                                    message=result.message, hint=result.hint))
         else:
             allocation, new = result
             outcomes.append(Outcome(*key, ADOPTED if new else UNCHANGED, allocation.ips,

@@ -73,6 +73,9 @@ def targets(
             found.append(canonical_ip(arg))
             continue
         name = arg[len(prefix):]
+        if not name:
+            raise UsageError(f"{arg} names no Service", hint="example: lbctl arp announce "
+                             f"svc/web -n {namespace}")
         record = state.allocation(namespace, name)
         if record is None:
             raise NotFoundError(

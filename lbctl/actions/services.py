@@ -104,6 +104,7 @@ class Outcome:
     pool: str = ""
     reason: str = ""  # for FAILED and DRIFT
     message: str = ""
+    hint: str = ""  # for FAILED: the way out, as an error's hint
 
     @property
     def ok(self) -> bool:
@@ -121,7 +122,8 @@ class Batch:
 
 
 def _failed(key: ServiceKey, error: LbctlError) -> Outcome:
-    return Outcome(key[0], key[1], FAILED, reason=reason_of(error), message=error.message)
+    return Outcome(key[0], key[1], FAILED, reason=reason_of(error), message=error.message,
+                   hint=error.hint)
 
 
 # --------------------------------------------------------------------------- reading
@@ -796,7 +798,8 @@ def assign_manifests(store: StateStore, sources: Sequence[Source], *, namespace:
                 if not key[1]:
                     raise UsageError(f"{where}: a Service without metadata.name")
                 if found.problem:
-                    raise RefusedError(f"{where}: {found.problem}")
+                    raise RefusedError(f"{where}: {found.problem}",
+                                       hint=f"write the annotation {core.PIN_ANNOTATION} by hand")
                 requests.setdefault(key, core.request(found.obj, default_namespace=namespace))
             except LbctlError as exc:
                 outcomes.append(_failed(key, exc))

@@ -2,8 +2,9 @@
 ``reconcile``), rendered alike by every command that runs one.
 
 A table (``-o json|yaml``: ``{"kind", "dryRun", "items": [{"namespace", "name", "result", "ips",
-"pool", "reason", "message"}]}``; ``-o name``: the Services that have their address) on stdout,
-a count line on stderr, and the exit code: 1 when any Service failed.
+"pool", "reason", "message", "hint"}]}``; ``-o name``: the Services that have their address) on
+stdout, a failed Service's hint and a count line on stderr, and the exit code: 1 when any Service
+failed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lbctl.cli import render
-from lbctl.cli.context import App, Output
+from lbctl.cli.context import App, Output, hint_with_state
 from lbctl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -24,15 +25,17 @@ BATCH_FORMATS = (Output.table, Output.json, Output.yaml, Output.name)
 _HAS_ADDRESS = ("assigned", "pinned", "unchanged", "published", "adopted")
 
 
-def batch_doc(batch: Batch, kind: str) -> dict[str, Any]:
+def batch_doc(batch: Batch, kind: str, state: str | None = None) -> dict[str, Any]:
     """``-o json`` of a batch: ``{"kind", "dryRun", "items": [{"namespace", "name", "result",
-    "ips", "pool", "reason", "message"}]}``."""
+    "ips", "pool", "reason", "message", "hint"}]}`` (``state``: the --state in use, which the
+    lbctl commands of a hint name)."""
     return {
         "kind": kind,
         "dryRun": batch.dry_run,
         "items": [
             {"namespace": o.namespace, "name": o.name, "result": o.result, "ips": list(o.ips),
-             "pool": o.pool or None, "reason": o.reason, "message": o.message}
+             "pool": o.pool or None, "reason": o.reason, "message": o.message,
+             "hint": hint_with_state(o.hint, state)}
             for o in batch.outcomes
         ],
     }
@@ -42,7 +45,7 @@ def render_batch(app: App, batch: Batch, kind: str, *, console: Console | None =
     """The summary of a batch (table or document), a count line on stderr; the exit code."""
     out = console or app.out
     if app.output in (Output.json, Output.yaml):
-        render.document(out, batch_doc(batch, kind), app.output.value)
+        render.document(out, batch_doc(batch, kind, app.options.state), app.output.value)
     elif app.output is Output.name:
         render.names(out, [f"service/{o.name}" for o in batch.outcomes
                            if o.result in _HAS_ADDRESS])
@@ -52,6 +55,11 @@ def render_batch(app: App, batch: Batch, kind: str, *, console: Console | None =
              ",".join(o.ips) or "-", o.pool or "-", o.message or "-"]
             for o in batch.outcomes
         ], console=out)
+    if app.output not in (Output.json, Output.yaml):  # what a failed Service's error would say
+        for o in batch.outcomes:
+            if o.hint:
+                render.say(app.err, f"hint: {o.namespace}/{o.name}: "
+                                    f"{hint_with_state(o.hint, app.options.state)}")
     counts: dict[str, int] = {}
     for outcome in batch.outcomes:
         counts[outcome.result] = counts.get(outcome.result, 0) + 1

@@ -293,6 +293,25 @@ class App:
         return output
 
 
+#: The commands that read or change the state: with ``--state FILE`` on the command line, a
+#: hint naming one of them names the same file (without it, it would act on the cluster's).
+STATEFUL_COMMANDS = ("pool", "assign", "adopt", "release", "reconcile", "svc", "arp", "hold",
+                     "bgp", "doctor")
+
+
+def hint_with_state(hint: str, path: str | None) -> str:
+    """``hint`` with ``--state PATH`` in every lbctl command it names that works on the state,
+    unless ``path`` is None (no --state on the command line: LBCTL_STATE, or the cluster) or
+    the hint names a state already."""
+    if not path or "--state" in hint:
+        return hint
+    import re
+    import shlex
+
+    return re.sub(rf"(?<![\w-])lbctl (?=(?:{'|'.join(STATEFUL_COMMANDS)}) )",
+                  f"lbctl --state {shlex.quote(path)} ", hint)
+
+
 def _vet_kubeconfig(text: str, path: str) -> None:
     """A kubeconfig passes lbctl's one YAML reader (its size, depth and alias limits, keys that
     read the same refused) before any kubeconfig loader sees it."""

@@ -24,7 +24,7 @@ from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, make_consoles
+from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, hint_with_state, make_consoles
 from lbctl.errors import ExitCode, LbctlError, redact
 
 #: Every command under the root, in the order ``lbctl --help`` lists them: its module (a
@@ -221,6 +221,14 @@ def _fail(message: str, hint: str, code: int, prog_name: str = "lbctl") -> int:
     return code
 
 
+def _with_state(hint: str, args: Sequence[str]) -> str:
+    """``hint`` naming the ``--state FILE`` given in ``args`` (:func:`hint_with_state`)."""
+    path = next((a.split("=", 1)[1] for a in args if a.startswith("--state=")), None)
+    if path is None and "--state" in args[:-1]:
+        path = args[args.index("--state") + 1]
+    return hint_with_state(hint, path)
+
+
 def _traceback() -> None:
     """The current exception's traceback on stderr (``--debug``), with every secret redacted:
     a library's exception may quote a header or a file it read."""
@@ -238,7 +246,7 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
     except LbctlError as exc:
         if debug:
             _traceback()
-        return _fail(exc.message, exc.hint, exc.exit_code, prog_name)
+        return _fail(exc.message, _with_state(exc.hint, args), exc.exit_code, prog_name)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

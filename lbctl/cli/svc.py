@@ -151,7 +151,7 @@ def show(
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
-    name = (target[0] if len(target) == 1 and "/" not in target[0]
+    name = (target[0] if len(target) == 1 and "/" not in target[0] and target[0]
             else service_name(target, "svc show"))
     assert name is not None
     namespace = app.namespace
@@ -318,7 +318,7 @@ def check(
         raise UsageError(f"--http {http!r} is not a path", hint="for example --http /healthz")
     name: str | None = None
     if target:
-        name = (target[0] if len(target) == 1 and "/" not in target[0]
+        name = (target[0] if len(target) == 1 and "/" not in target[0] and target[0]
                 else service_name(target, "svc check"))
     if (name is None) == (not all_services):
         raise UsageError("name one Service or give --all",

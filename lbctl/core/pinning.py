@@ -71,5 +71,5 @@ def _kept(old: Allocation, request: Request | LbctlError, error: LbctlError) -> 
     message = (f"{old.ref} keeps {', '.join(old.ips)} (pool {old.pool}): the manifest asks "
                f"for {asked}, and {error.message}")
     if isinstance(error, AllocationError):
-        return AllocationError(error.reason, message, error.hint)
+        return AllocationError(error.reason, message, hint=error.hint)
     return type(error)(message, error.hint)

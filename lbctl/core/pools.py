@@ -95,9 +95,8 @@ def make_pool(
     inner = overlaps([pool])
     if inner:
         raise UsageError(inner[0], hint="give each address once")
-    if announce not in ANNOUNCE_MODES:
-        raise UsageError(f"invalid announce mode {announce!r} for pool {name}",
-                         hint=f"choose one of {', '.join(ANNOUNCE_MODES)}")
+    if announce not in ANNOUNCE_MODES:  # a caller's bug: --announce is a choice, import maps
+        raise ValueError(f"invalid announce mode {announce!r} for pool {name}")
     if pool.interfaces and not announces_layer2(announce):
         raise UsageError(f"pool {name} announces with {announce} only: interfaces do not apply "
                          "(they choose where ARP/NDP is answered)",
@@ -303,7 +302,8 @@ def reserve(state: State, name: str, ips: Iterable[str], note: str | None) -> St
         if holders:
             raise RefusedError(
                 f"{ip} is in use by {', '.join(h.ref for h in holders)}",
-                hint="release it first (lbctl release svc NAME -n NS)",
+                hint=f"release it first (lbctl release svc {holders[0].name} -n "
+                     f"{holders[0].namespace})",
             )
         reservations[ip] = reservations.get(ip, "") if note is None else note
     return _with_pool(state, replace(pool, reservations=reservations))

@@ -279,11 +279,10 @@ class KubeClient:
         subresource: str | None = None,
         patch_type: str = MERGE_PATCH,
     ) -> Obj:
-        if (patch_type == JSON_PATCH) != isinstance(patch, list):
-            raise UsageError(
+        if (patch_type == JSON_PATCH) != isinstance(patch, list):  # a caller's bug
+            raise TypeError(
                 f"a {patch_type} patch must be a "
-                + ("list of operations" if patch_type == JSON_PATCH else "JSON object"),
-                hint="this is a bug in lbctl; please report it",
+                + ("list of operations" if patch_type == JSON_PATCH else "JSON object")
             )
         target = self._object(resource, name, namespace, subresource)
         return self._call("PATCH", target, verb="patch", body=patch, content_type=patch_type)
@@ -325,10 +324,8 @@ class KubeClient:
     def _object(
         self, resource: Resource, name: str, namespace: str | None, subresource: str | None = None
     ) -> _Target:
-        if not name:
-            raise UsageError(
-                f"a {resource.kind} needs a name", hint="this is a bug in lbctl; please report it"
-            )
+        if not name:  # a caller's bug: the commands refuse an empty name with a hint of theirs
+            raise ValueError(f"a {resource.kind} needs a name")
         return _Target(resource, self._namespace(resource, namespace), name, subresource)
 
     def _pages(

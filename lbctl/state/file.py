@@ -122,9 +122,8 @@ class FileBackend:
     def __init__(self, path: str, *, lock_timeout: float = LOCK_TIMEOUT,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if not path:
-            raise UsageError("the state file path is empty",
-                             hint="give --state PATH (is a shell variable unset?)")
+        if not path:  # a caller's bug: --state "" and LBCTL_STATE="" never get here
+            raise ValueError("the state file path is empty")
         self.path = path
         self.location = f"state file {path}"
         self._lock_timeout = lock_timeout
@@ -213,9 +212,8 @@ class FileBackend:
         manifest, if the file is still at ``version``; the digest of what it wrote."""
         with self.exclusive():
             current, digest = self._current()
-            if digest != version:
-                raise ConflictError(f"{self.location} changed while lbctl was working",
-                                    hint="run the command again")
+            if digest != version:  # the store reads again and retries; its error has a hint
+                raise ConflictError(f"{self.location} changed while lbctl was working")
             _, envelope = unwrap(current, self.location)
             target = self.target
             _remove_stale_temporaries(target)

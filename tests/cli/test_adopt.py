@@ -118,7 +118,10 @@ def test_adopt_all(run: Cli, kube_server: FakeKubeServer) -> None:
         "dev         c      adopted   192.0.2.17    default   -\n"
         "shop        a      failed    -             -         192.0.2.16 is used by dev/b, "
         "which may not share it: shop/a has no sharing key\n")
-    assert result.err == "2 adopted, 1 failed\n"
+    assert result.err == (
+        "hint: shop/a: give both Services the same metallb.io/allow-shared-ip key and distinct "
+        "ports, or ask for another address\n"
+        "2 adopted, 1 failed\n")
     assert set(allocations(kube_server)) == {"dev"}
     assert run("adopt", "--all", "-n", "dev").err == "nothing to do\n"
     assert run("adopt", "svc", "x", "--all").code == 2

@@ -382,7 +382,8 @@ def test_announce_all_of_a_bgp_pool_is_refused(cli: Cli, fake: FakeAnnouncer,
     assert result.err.splitlines() == [
         "lbctl: error: pool dmz is announced over BGP only: no host answers ARP/NDP for its "
         "addresses, the routers route them to the nodes",
-        "hint: to answer ARP/NDP for them too: lbctl pool set dmz --announce both"]
+        f"hint: to answer ARP/NDP for them too: lbctl --state {path} pool set dmz --announce "
+        "both"]
     assert fake.announced == []
 
 

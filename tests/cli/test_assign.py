@@ -147,7 +147,12 @@ def test_assign_all_summary_and_exit_code(run: Cli, kube_server: FakeKubeServer)
         "shop        d      failed     -             -         no address for shop/d: pool "
         "default is exhausted (3 of 3 IPv4 addresses used)\n"
     )
-    assert result.err == "3 assigned, 2 failed\n"
+    assert result.err == (
+        "hint: shop/c: add addresses (lbctl pool set default --add ADDRESS) or release unused "
+        "ones (lbctl svc list)\n"
+        "hint: shop/d: add addresses (lbctl pool set default --add ADDRESS) or release unused "
+        "ones (lbctl svc list)\n"
+        "3 assigned, 2 failed\n")
     again = run("assign", "svc", "--all", "-n", "dev")
     assert (again.code, again.out, again.err) == (0, "", "nothing to do\n")
 
@@ -226,6 +231,8 @@ def test_offline_in_place_directory_is_idempotent(offline: tuple[Cli, Path]) -> 
         "shop        legacy      unchanged   192.0.2.20    default   -\n"
         "shop        older       unchanged   192.0.2.21    default   -\n"
         "shop        web         pinned      192.0.2.10    default   -\n"
+        "hint: dev/api: add a pool with addresses of the Service's IP family\n"
+        "hint: shop/folded: write the annotation metallb.io/loadBalancerIPs by hand\n"
         "2 failed, 5 pinned, 1 skipped, 2 unchanged\n"
     )
     assert (directory / "app.yaml").read_text() == (FIXTURES / "app.yaml.expected").read_text()

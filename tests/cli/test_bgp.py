@@ -123,7 +123,7 @@ def test_peer_conflicts_and_missing_peers(cli: Cli, state: str) -> None:
     missing = cli("bgp", "peer", "show", "nope", "--state", state)
     assert (missing.code, missing.err) == (
         3, "lbctl: error: BGP peer nope not found (peers: router)\n"
-           "hint: lbctl bgp peer list shows the peers\n")
+           f"hint: lbctl --state {state} bgp peer list shows the peers\n")
     assert cli("pool", "add", "routed", "192.168.197.0/24", "--announce", "bgp", "--bgp-peer",
                "router", "--state", state).code == 0
     used = cli("bgp", "peer", "remove", "router", "--state", state)
@@ -438,7 +438,8 @@ def test_export_without_peers(cli: Cli, state: str) -> None:
     result = cli("bgp", "export", "--format", "frr", "--state", state)
     assert (result.code, result.err) == (
         2, "lbctl: error: which peer's router? (peers: none)\n"
-           "hint: add one first: lbctl bgp peer add NAME --address A --asn N --my-asn M\n")
+           f"hint: add one first: lbctl --state {state} bgp peer add NAME --address A --asn N "
+           "--my-asn M\n")
 
 
 # ------------------------------------------------------------------------------- MetalLB

@@ -92,7 +92,7 @@ def test_a_failing_command_keeps_its_exit_code_and_its_message(tmp_path: Path) -
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr.splitlines() == [
         "lbctl: error: pool nosuch not found (pools: none)",
-        "hint: lbctl pool list shows the pools",
+        f"hint: lbctl --state {state} pool list shows the pools",
     ]
 
 

@@ -548,13 +548,14 @@ SITUATIONS: dict[str, Situation] = {
         "add --all"),
     "arp: addresses and --all": Situation(
         ("arp", "announce", "192.0.2.10", "--all", "--dry-run", "--state", "{state}"), 2,
-        "lbctl arp announce --all, or lbctl arp announce IP|svc/NAME..."),
+        "lbctl --state {state} arp announce --all, or lbctl --state {state} arp announce "
+        "IP|svc/NAME..."),
     "arp: unknown pool": Situation(
         ("arp", "announce", "--all", "--pool", "nope", "--dry-run", "--state", "{state}"), 3,
-        "see lbctl pool list"),
+        "see lbctl --state {state} pool list"),
     "arp: a Service without an address": Situation(
         ("arp", "announce", "svc/web", "-n", "shop", "--dry-run", "--state", "{state}"), 3,
-        "assign one with: lbctl assign svc web -n shop"),
+        "assign one with: lbctl --state {state} assign svc web -n shop"),
     # kube-proxy
     "kube-proxy: a ConfigMap without config.conf": Situation(
         ("kube-proxy", "diff", "-f", "{dir}/cm.yaml"), 2,
@@ -655,10 +656,11 @@ SITUATIONS: dict[str, Situation] = {
         "use lower-case letters, digits, '-' and '.', starting and ending alphanumeric"),
     "pool add: a name in use": Situation(
         ("pool", "add", "default", "10.9.0.1", "--state", "{state}"), 4,
-        "change it in place (lbctl pool set default --add ADDRESS) or choose another name"),
+        "change it in place (lbctl --state {state} pool set default --add ADDRESS) or choose "
+        "another name"),
     "pool unreserve: an address not reserved": Situation(
         ("pool", "unreserve", "default", "192.0.2.11", "--state", "{state}"), 3,
-        "lbctl pool show default lists its reservations"),
+        "lbctl --state {state} pool show default lists its reservations"),
     "a selector with an empty requirement": Situation(
         ("pool", "add", "y", "10.0.0.9", "-l", "a=b,,c", "--state", "{state}"), 2,
         "example: app=web,tier!=db"),
@@ -667,7 +669,7 @@ SITUATIONS: dict[str, Situation] = {
         "example: app=web,tier in (frontend,api),!canary"),
     "adopt: a Service and --all": Situation(
         ("adopt", "svc", "x", "--all", "--state", "{state}"), 2,
-        "lbctl adopt --all -n NS (or -A)"),
+        "lbctl --state {state} adopt --all -n NS (or -A)"),
     "assign: -f and a Service": Situation(
         ("assign", "-f", "{dir}/cm.yaml", "svc", "web", "--state", "{state}"), 2,
         "lbctl assign -f PATH --state FILE", files=(("cm.yaml", CONFIGMAP),)),
@@ -700,14 +702,15 @@ SITUATIONS: dict[str, Situation] = {
         "PATH (no cluster needed)"),
     "export: no pools": Situation(
         ("pool", "export", "--format", "metallb", "--state", "{dir}/empty.yaml"), 3,
-        "add one: lbctl pool add NAME ADDRESS..."),
+        "add one: lbctl --state {dir}/empty.yaml pool add NAME ADDRESS..."),
     "-f: a document that is no Kubernetes object": Situation(
         ("assign", "-f", "{dir}/x.yaml", "--state", "{state}"), 2,
         "every document must be a Kubernetes object, as kubectl apply requires; fix or remove "
         "it", files=(("x.yaml", "a: 1\n"),)),
     "assign: --all and a target that is no Service": Situation(
         ("assign", "deploy/web", "--all", "--state", "{state}"), 2,
-        "example: lbctl assign svc/web -n shop, or lbctl assign --all -A"),
+        "example: lbctl --state {state} assign svc/web -n shop, or lbctl --state {state} "
+        "assign --all -A"),
     "import: MetalLB's legacy configuration that is no YAML": Situation(
         ("pool", "import", "metallb", "-f", "{dir}/cm.yaml", "--state", "{state}"), 2,
         "kubectl -n metallb-system get cm config -o yaml shows it",
@@ -729,12 +732,14 @@ SITUATIONS: dict[str, Situation] = {
         ("hold", "list", "--bogus"), 2, "see 'lbctl hold list --help'"),
     "svc check without a Service": Situation(
         ("svc", "check", "--state", "{state}"), 2,
-        "example: lbctl svc check web -n shop, or lbctl svc check --all -A"),
+        "example: lbctl --state {state} svc check web -n shop, or lbctl --state {state} svc "
+        "check --all -A"),
     "svc check --http without a path": Situation(
         ("svc", "check", "web", "--http", "x", "--state", "{state}"), 2,
         "for example --http /healthz"),
     "adopt without a Service": Situation(
-        ("adopt", "--state", "{state}"), 2, "example: lbctl adopt svc/web -n shop"),
+        ("adopt", "--state", "{state}"), 2,
+        "example: lbctl --state {state} adopt svc/web -n shop"),
     "speaker without a node": Situation(
         ("speaker",), 2,
         "set NODE_NAME from spec.nodeName (the DaemonSet does), or pass --node NAME"),
@@ -849,7 +854,8 @@ def test_each_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Pa
         assert situation.hint in [f["hint"] for f in found["findings"]], found
         return
     lines = result.err.splitlines()
-    assert lines[-1] == f"hint: {situation.hint}", result.err
+    hint = situation.hint.replace("{dir}", str(tmp_path)).replace("{state}", str(state))
+    assert lines[-1] == f"hint: {hint}", result.err
     assert sum(line.startswith("lbctl: error: ") for line in lines) == 1, result.err
     assert state.read_text() == before
 
@@ -862,109 +868,42 @@ def test_each_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Pa
 #: cluster with other load balancers.
 NOT_YET_PROVED = (
     # lbctl/core/peers.py, lbctl/core/pools.py, lbctl/cli/bgp.py: BGP (issue 15), in progress
-    'write the password alone on the first line',
     'pip install exabgp (lbctl depends on it), or remove the BGP peers',
-    "MetalLB's protocols are layer2 and bgp",
-    'write the password in it',
-    'choose a shorter password',
-    'remove it first (lbctl bgp peer remove {}) or choose another name',
-    'one peer per router address and port (or give them different --node-selector)',
-    'take it out first: lbctl pool set {} --bgp-peer ... (the other peers), or announce to every peer with --all-bgp-peers',  # noqa: E501
-    'choose one of {}',
-    "a pool's addresses are announced as prefixes of at least their own length: lbctl pool add --help",  # noqa: E501
-    'add it: lbctl bgp peer add {} --address A --asn N --my-asn M (lbctl bgp peer list shows the peers)',  # noqa: E501
+    # lbctl/doctor/checks.py: doctor --probe against the speakers (issue 14), in progress
     # lbctl/actions/interop.py
-    'is Cilium installed? or give its pools with -f FILE',
     # lbctl/actions/kubeproxy.py
-    'something keeps rewriting it (an operator or GitOps controller?); change it there',
     # lbctl/actions/services.py
-    'someone released it at the same time',
     # lbctl/actions/svccheck.py
-    'svc check probes LoadBalancer ports',
     # lbctl/cli/adopt.py
     # lbctl/cli/assign.py
     # lbctl/cli/context.py
-    'fix the kubeconfig, or pass another one with --kubeconfig',
     # lbctl/cli/inputs.py
-    'split the manifests into several files',
     # lbctl/cli/kubeproxy.py
-    'give one file (a ConfigMap or a KubeProxyConfiguration), or -',
     # lbctl/cli/main.py
-    'this is a bug in lbctl; rerun with --debug and report the traceback',
     # lbctl/cli/svc.py
     # lbctl/core/addresses.py
-    'give a CIDR, a range a-b, or an address',
     # lbctl/core/allocator.py
-    'ask for one address per family in spec.ipFamilies',
-    'a dual-stack Service takes both addresses from one pool',
-    'drop the pool request or ask for an address in that pool',
-    'add a pool: lbctl pool add NAME ADDRESS...{}',
-    'ask for another address',
     # lbctl/core/interop.py
     "give the other tool's manifests with -f",
     # lbctl/core/kubeproxy.py
-    'set ipvs.strictARP: true by hand',
-    'replace it by hand with a mapping holding strictARP: true',
-    'put one key per line and run lbctl again',
     # lbctl/core/manifests.py
-    'keep the state in a file of its own (lbctl --state FILE), apart from the manifests',
-    'write the annotation {} by hand',
-    'pin them by hand; lbctl left the file as it was',
     # lbctl/core/pinning.py
-    '{} keeps {} (pool {}): the manifest asks for {}, and {}',
     # lbctl/core/pools.py
-    'example: lbctl pool add default 192.0.2.10-192.0.2.49',
-    'release it first (lbctl release svc NAME -n NS)',
     # lbctl/core/selectors.py
     # lbctl/core/service.py
-    'use IPv4, IPv6, or both',
-    'use SingleStack, PreferDualStack or RequireDualStack',
-    'write one address per family, comma-separated: 192.0.2.10,2001:db8::10',
-    'use the annotation {} for two',
-    'set ipFamilyPolicy to PreferDualStack or RequireDualStack',
     # lbctl/core/statefile.py
     # lbctl/doctor/checks.py
-    'if another controller set the status, see the impl.* checks; otherwise withdraw both and assign again: lbctl release svc {} -n {} --force && {}',  # noqa: E501
-    'check the ConfigMap by hand',
     # lbctl/doctor/gather.py
-    'give doctor the one the cluster uses',
-    'name the one to check with --state PATH',
     # lbctl/doctor/others.py
     # lbctl/kube/__init__.py
-    'pass a kubeconfig file with --kubeconfig, or fix KUBECONFIG',
-    'lbctl reads token and certificate kubeconfigs itself; see README, Kubeconfigs',
     # lbctl/kube/client.py
-    'check --context / the server address, and that the cluster is up',
-    'check the name and the namespace (-n)',
-    'check that --context points at a Kubernetes API server, not a proxy page',
-    'the server may not support this operation; run with --debug for details',
-    'the cluster may be too old for lbctl, or this API is turned off',
-    'this is a bug in lbctl; please report it',
-    'check the user of {} in your kubeconfig; its token or certificate may have expired',
-    'run the command again; it starts from the current state',
-    'check the selector and the values given on the command line',
-    'it may be overloaded or restarting; try again in a moment',
-    'the value it names is invalid; fix it and run the command again',
-    'ask a cluster administrator for the permission',
-    'pick another name, or delete it first',
     # lbctl/kube/kubeconfig.py
-    'set clusters[].cluster.server in the kubeconfig, or pass another one with --kubeconfig',
-    "check the user's token or tokenFile; it must be a single line",
     # lbctl/kube/official.py
-    'check the file, or pass another one with --kubeconfig',
-    'install the plugin, or fix users[].user.exec.command in the kubeconfig',
-    'pass --context, or run kubectl config use-context',
-    'check the user section of the kubeconfig (its exec plugin or token)',
+    # lbctl/net/links.py
     # lbctl/net/packet.py
     'run with --debug for details',
     # lbctl/state/configmap.py
-    'keep the state in a file (--state PATH), or split pools across clusters',
     # lbctl/state/file.py
-    'the file was left as it was',
-    'give --state PATH (is a shell variable unset?)',
-    'is --state pointing at the right file?',
-    'run the command again',
-    'wait for the other lbctl to finish, then run the command again',
 )
 
 
@@ -993,7 +932,8 @@ def test_every_error_is_built_with_a_hint() -> None:
 
 
 def _proved() -> list[str]:
-    return hintinventory.asserted_in_tests() + [s.hint for s in SITUATIONS.values()]
+    return hintinventory.asserted_in_tests() + [hintinventory.bare(s.hint)
+                                                for s in SITUATIONS.values()]
 
 
 def test_every_hint_is_proved_by_a_test() -> None:
@@ -1325,3 +1265,645 @@ def test_doctor_a_controller_that_stopped_leading(cli: Cli, kubeconfig: Path,
         report = json.loads(world.run("doctor", "-o", "json").out)
         found = next(c for c in report["checks"] if c["id"] == "controller.leader")
         assert found["status"] == "pass", found
+
+
+class Lab:
+    """What a row's setup builds with: the fake API server, a folder for files, kubeconfigs."""
+
+    def __init__(self, server: FakeKubeServer, folder: Path, kubeconfig: Path) -> None:
+        self.server, self.folder, self.kubeconfig = server, folder, kubeconfig
+        self.threads: list[Any] = []
+
+    def kubeconfig_with(self, *, user: dict[str, Any] | None = None,
+                        cluster: dict[str, Any] | None = None, current: bool = True) -> None:
+        """Rewrite the kubeconfig: another user or cluster section, no current-context."""
+        config = json.loads(self.kubeconfig.read_text())
+        if user is not None:
+            config["users"][0]["user"] = user
+        if cluster is not None:
+            config["clusters"][0]["cluster"] = cluster
+        if not current:
+            del config["current-context"]
+        self.kubeconfig.write_text(json.dumps(config))
+
+    def plugin(self, script: str) -> dict[str, Any]:
+        """A user whose credentials come from an exec plugin running ``script`` (sh)."""
+        path = self.folder / "plugin"
+        path.write_text("#!/bin/sh\n" + script)
+        path.chmod(0o755)
+        return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(path),
+                         "interactiveMode": "Never"}}
+
+    def meanwhile(self, fault: Any, act: Callable[[], object]) -> None:
+        """Run ``act`` while the request the injected delay ``fault`` holds is waiting: another
+        writer, racing lbctl."""
+        import threading
+        import time
+
+        def race() -> None:
+            deadline = time.monotonic() + 60
+            while not fault.hits and time.monotonic() < deadline:
+                time.sleep(0.01)
+            act()
+
+        thread = threading.Thread(target=race, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+
+@dataclass(frozen=True)
+class Met:
+    """A situation met for real: the command, its exit code, the exact last line of stderr."""
+
+    args: tuple[str, ...]
+    code: int
+    line: str
+    setup: Callable[[Lab], object] | None = None
+    kube: bool = True  # append --kubeconfig (the fake's) to the arguments
+    check: str = ""  # a doctor check (-o json): ``line`` is "hint: " and one of its findings'
+    #: Follow the hint: run the command the regex ``follow`` finds in it (group 1, after
+    #: "lbctl "), then ``args`` again must succeed.
+    follow: str = ""
+    batch: bool = False  # a batch (-f, --all): ``line`` is one of its lines, "hint: NS/NAME: ..."
+
+
+def _state_cm(lab: Lab, allocations: str = "{}", note: str = "") -> None:
+    """The state ConfigMap: pool default, ``allocations``, a reservation with ``note``."""
+    _cluster_state(lab.server, reserved="192.0.2.11" if note else "")
+    cm = lab.server.get_object("configmaps", "lbctl-state", "kube-system")
+    assert cm is not None
+    cm["data"]["state.yaml"] = cm["data"]["state.yaml"].replace(
+        "allocations: {}", f"allocations: {allocations}").replace("router", note or "router")
+    lab.server.put_object(cm)
+
+
+def _locked(lab: Lab) -> None:
+    """Another lbctl holds the state file's lock (for a test, lbctl waits 0.2 s, not 60)."""
+    import fcntl
+
+    from lbctl.state.file import FileBackend
+
+    (lab.folder / "lb.yaml").write_text(STATE_FILE)
+    handle = (lab.folder / "lb.yaml.lock").open("w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    lab.threads.append(handle)
+    defaults = FileBackend.__init__.__kwdefaults__
+    lab.threads.append(lambda: defaults.update(lock_timeout=defaults["lock_timeout"]))
+    defaults["lock_timeout"] = 0.2
+
+
+def _proxy_page(lab: Lab) -> None:
+    """The kubeconfig's server answers like a web proxy's login page: 200 and HTML."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>Please log in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return None
+
+    page = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=page.serve_forever, daemon=True).start()
+    lab.threads.append(page)
+    lab.kubeconfig_with(cluster={"server": f"http://127.0.0.1:{page.server_address[1]}"})
+
+
+def _released_meanwhile(lab: Lab) -> None:
+    """lbctl release reads web's allocation; while it withdraws the status, another lbctl
+    releases web."""
+    _state_cm(lab, "{shop: {web: {ips: [192.0.2.10], pool: default}}}")
+    lab.server.put_object(service("web", "shop", "192.0.2.10"))
+    fault = lab.server.inject(0.5, method="PATCH", path="/services/web/status")
+    lab.meanwhile(fault, lambda: _cluster_state(lab.server))
+
+
+def _kube_proxy_ipvs(lab: Lab) -> None:
+    _kube_proxy_no_daemonset(lab.server)
+    lab.server.put_object({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+        "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+                 "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                              "spec": {"containers": [{"name": "kube-proxy",
+                                                       "image": "kube-proxy"}]}}}})
+
+
+#: A state file: an IPv4 and IPv6 pool, another IPv4 pool with an IPv6 range of its own.
+STATE_FILE = ("schemaVersion: 1\npools:\n"
+              "  default: {addresses: [192.0.2.10-192.0.2.19, '2001:db8::/120'], "
+              "autoAssign: true, avoidBuggyIPs: false}\n"
+              "  other: {addresses: [198.51.100.10-198.51.100.19, '2001:db8:1::/120'], "
+              "autoAssign: true, avoidBuggyIPs: false}\n"
+              "allocations: {}\nholds: {}\n")
+#: Assign Service shop/web (what _web_asks puts on the cluster) on the state file STATE_FILE.
+ASSIGN = ("assign", "svc", "web", "-n", "shop", "--state", "{dir}/lb.yaml")
+
+
+def _web_asks(annotations: dict[str, str] | None = None, state: str = STATE_FILE,
+              **spec: Any) -> Callable[[Lab], None]:
+    """Write the state file lb.yaml; put Service shop/web with ``spec`` and ``annotations``."""
+    def write(lab: Lab) -> None:
+        (lab.folder / "lb.yaml").write_text(state)
+        lab.server.put_object(service("web", "shop", annotations=annotations or {}, **spec))
+
+    return write
+
+
+def _write(**texts: str) -> Callable[[Lab], None]:
+    """Write files in the folder: ``lb_yaml=STATE_FILE`` writes lb.yaml."""
+    def write(lab: Lab) -> None:
+        for name, text in texts.items():
+            (lab.folder / name.replace("_", ".")).write_text(text)
+
+    return write
+
+
+#: STATE_FILE with BGP peer router, which pool default's advertisement names.
+PEERED = STATE_FILE.replace("holds: {}\n", "holds: {}\npeers:\n  router: {address: "
+                            "192.168.200.1, asn: 64501, myASN: 64500, port: 179, holdTime: 90}\n"
+                            ).replace("autoAssign: true, avoidBuggyIPs: false}\n  other",
+                                      "autoAssign: true, avoidBuggyIPs: false, announce: bgp, "
+                                      "bgp: {peers: [router]}}\n  other")
+PEER_ADD = ("bgp", "peer", "add", "r2", "--address", "192.168.200.3", "--asn", "64501",
+            "--my-asn", "64500", "--password-file", "{dir}/pw", "--dry-run")
+KP = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n"
+STATE = ("--state", "{dir}/lb.yaml")
+
+
+def _big(lab: Lab) -> None:
+    """big.yaml: one byte more than lbctl reads (a sparse file: nothing is written)."""
+    from lbctl.core.yamlkit import MAX_CHARS
+
+    (lab.folder / "lb.yaml").write_text(STATE_FILE)
+    with (lab.folder / "big.yaml").open("wb") as handle:
+        handle.truncate(MAX_CHARS + 1)
+
+
+def _two_states(lab: Lab) -> None:
+    for folder in ("a", "b"):
+        (lab.folder / folder).mkdir()
+        (lab.folder / folder / "lb.yaml").write_text(STATE_FILE)
+
+
+def _controller_installed(lab: Lab) -> None:
+    from tests.doctor.clusters import workload
+
+    lab.server.put_object(workload("Deployment", "kube-system", "lbctl-controller",
+                                   "ghcr.io/lbctl/lbctl"))
+
+
+#: doctor on the manifest svc.yaml (what _manifest writes) and the state file STATE_FILE: the
+#: API server refuses such a Service, a file does not.
+DOCTOR_F = ("doctor", "-f", "{dir}/svc.yaml", "--state", "{dir}/lb.yaml", "-o", "json")
+
+
+def _manifest(**spec: Any) -> Callable[[Lab], None]:
+    def write(lab: Lab) -> None:
+        (lab.folder / "lb.yaml").write_text(STATE_FILE)
+        (lab.folder / "svc.yaml").write_text(json.dumps(service("web", "shop", **spec)))
+
+    return write
+
+
+MET: dict[str, Met] = {
+    # a Service's request, read from a manifest
+    "spec.ipFamilies of another family (a manifest)": Met(
+        DOCTOR_F, 1, "hint: use IPv4, IPv6, or both", _manifest(ipFamilies=["IPv5"]), False,
+        "svc.pending"),
+    "an ipFamilyPolicy Kubernetes does not have (a manifest)": Met(
+        DOCTOR_F, 1, "hint: use SingleStack, PreferDualStack or RequireDualStack",
+        _manifest(ipFamilyPolicy="Dual"), False, "svc.pending"),
+    "two ipFamilies with SingleStack": Met(
+        ASSIGN, 2, "hint: set ipFamilyPolicy to PreferDualStack or RequireDualStack",
+        _web_asks(ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy="SingleStack")),
+    "spec.loadBalancerIP that is no address": Met(
+        ASSIGN, 2,
+        "hint: write one address per family, comma-separated: 192.0.2.10,2001:db8::10",
+        _web_asks(loadBalancerIP="web.example")),
+    "two addresses in spec.loadBalancerIP": Met(
+        ASSIGN, 2, "hint: use the annotation metallb.io/loadBalancerIPs for two",
+        _web_asks(loadBalancerIP="192.0.2.10,2001:db8::10", ipFamilyPolicy="PreferDualStack")),
+    "an address of the family the Service is not": Met(
+        ASSIGN, 4, "hint: ask for one address per family in spec.ipFamilies",
+        _web_asks(loadBalancerIP="192.0.2.10", ipFamilies=["IPv6"])),
+    "a dual-stack request across two pools": Met(
+        ASSIGN, 4, "hint: a dual-stack Service takes both addresses from one pool",
+        _web_asks({"metallb.io/loadBalancerIPs": "192.0.2.10,2001:db8:1::10"},
+                  ipFamilyPolicy="RequireDualStack")),
+    "an address outside the pool requested": Met(
+        ASSIGN, 4, "hint: drop the pool request or ask for an address in that pool",
+        _web_asks({"metallb.io/address-pool": "other"}, loadBalancerIP="192.0.2.10")),
+    "the Subnet-Router anycast address": Met(
+        ASSIGN, 4, "hint: ask for another address",
+        _web_asks(loadBalancerIP="2001:db8::", ipFamilies=["IPv6"])),
+    "no pool at all": Met(
+        ASSIGN, 4, "hint: add a pool: lbctl --state {dir}/lb.yaml pool add NAME ADDRESS...",
+        _web_asks(state="schemaVersion: 1\n")),
+    # the API server and the way to it
+    "nothing answers": Met(
+        ("svc", "list", "-A"), 7,
+        "hint: check --context / the server address, and that the cluster is up",
+        lambda lab: lab.server.inject("drop", times=None)),
+    "a proxy's login page answers": Met(
+        ("svc", "list", "-A"), 7,
+        "hint: check that --context points at a Kubernetes API server, not a proxy page",
+        _proxy_page),
+    "405 Method Not Allowed": Met(
+        ("svc", "list", "-A"), 4,
+        "hint: the server may not support this operation; run with --debug for details",
+        lambda lab: lab.server.inject(405, path="/services")),
+    "a resource the server does not serve": Met(
+        ("svc", "list", "-A"), 3,
+        "hint: the cluster may be too old for lbctl, or this API is turned off",
+        lambda lab: lab.server.inject(404, path="/services")),
+    "a Service that does not exist": Met(
+        ("svc", "check", "nope", "-n", "shop"), 3, "hint: check the name and the namespace (-n)"),
+    "401 Unauthorized": Met(
+        ("svc", "list", "-A"), 6,
+        "hint: check the user of context fake in your kubeconfig; its token or certificate may "
+        "have expired", lambda lab: lab.server.inject(401)),
+    "400 Bad Request": Met(
+        ("svc", "list", "-A"), 2,
+        "hint: check the selector and the values given on the command line",
+        lambda lab: lab.server.inject(400, path="/services")),
+    "503 on every retry": Met(
+        ("svc", "list", "-A"), 7, "hint: it may be overloaded or restarting; try again in a "
+        "moment", lambda lab: lab.server.inject(503, times=None)),
+    "422 Unprocessable Entity": Met(
+        ("svc", "list", "-A"), 4,
+        "hint: the value it names is invalid; fix it and run the command again",
+        lambda lab: lab.server.inject(422, path="/services")),
+    "403 on a path that names no resource": Met(
+        ("doctor",), 6, "hint: ask a cluster administrator for the permission",
+        lambda lab: lab.server.inject(403, path="/version")),
+    "409 on the kube-proxy restart": Met(
+        ("kube-proxy", "apply", "--restart"), 5,
+        "hint: run the command again; it starts from the current state",
+        lambda lab: (_kube_proxy_ipvs(lab),
+                     lab.server.inject(409, method="PATCH", path="/daemonsets/"))),
+    "the kube-proxy ConfigMap rewritten on every try": Met(
+        ("kube-proxy", "apply"), 5,
+        "hint: something keeps rewriting it (an operator or GitOps controller?); change it there",
+        lambda lab: (_kube_proxy_ipvs(lab),
+                     lab.server.inject(409, method="PUT", path="/configmaps/kube-proxy",
+                                       times=None))),
+    # kubeconfigs
+    "an exec plugin that is not installed": Met(
+        ("svc", "list", "-A"), 2,
+        "hint: install the plugin, or fix users[].user.exec.command in the kubeconfig",
+        lambda lab: lab.kubeconfig_with(user={"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": "/nonexistent/plugin",
+            "interactiveMode": "Never"}})),
+    "a kubeconfig without current-context": Met(
+        ("svc", "list", "-A"), 2, "hint: pass --context, or run kubectl config use-context",
+        lambda lab: lab.kubeconfig_with(current=False)),
+    "a cluster without a server": Met(
+        ("svc", "list", "-A"), 2,
+        "hint: set clusters[].cluster.server in the kubeconfig, or pass another one with "
+        "--kubeconfig", lambda lab: lab.kubeconfig_with(cluster={})),
+    "a token with a space in it": Met(
+        ("svc", "list", "-A"), 2,
+        "hint: check the user's token or tokenFile; it must be a single line",
+        lambda lab: lab.kubeconfig_with(user={"token": "abc def"})),
+    "a kubeconfig that is a named pipe": Met(
+        ("svc", "list", "-A", "--kubeconfig", "{dir}/fifo"), 2,
+        "hint: pass a kubeconfig file with --kubeconfig, or fix KUBECONFIG",
+        lambda lab: os.mkfifo(lab.folder / "fifo")),
+    "a kubeconfig with a key given twice": Met(
+        ("svc", "list", "-A", "--kubeconfig", "{dir}/kc.yaml"), 2,
+        "hint: fix the kubeconfig, or pass another one with --kubeconfig",
+        lambda lab: (lab.folder / "kc.yaml").write_text("apiVersion: v1\napiVersion: v1\n")),
+    "a kubeconfig of another shape": Met(
+        ("svc", "list", "-A", "--kubeconfig", "{dir}/kc.yaml"), 2,
+        "hint: check the file, or pass another one with --kubeconfig",
+        lambda lab: (lab.folder / "kc.yaml").write_text(
+            "apiVersion: v1\nclusters: 5\ncontexts: [{name: a, context: {cluster: x, user: y}}]"
+            "\ncurrent-context: a\n")),
+    # actions on the cluster
+    "pool import cilium without Cilium": Met(
+        ("pool", "import", "cilium"), 3,
+        "hint: is Cilium installed? or give its pools with -f FILE"),
+    "svc check of a ClusterIP Service": Met(
+        ("svc", "check", "web", "-n", "shop"), 4, "hint: svc check probes LoadBalancer ports",
+        lambda lab: lab.server.put_object(service("web", "shop", type="ClusterIP"))),
+    "svc show of an empty name": Met(
+        ("svc", "show", ""), 2, "hint: example: lbctl svc show svc/web -n shop"),
+    "svc check of an empty name": Met(
+        ("svc", "check", ""), 2, "hint: example: lbctl svc check svc/web -n shop"),
+    "arp announce svc/ without a name": Met(
+        ("arp", "announce", "svc/", "-n", "shop", "--dry-run", "--state", "{dir}/lb.yaml"), 2,
+        "hint: example: lbctl --state {dir}/lb.yaml arp announce svc/web -n shop",
+        lambda lab: (lab.folder / "lb.yaml").write_text(STATE_FILE), False),
+    # BGP
+    "a password file of two lines": Met(
+        PEER_ADD, 2, "hint: write the password alone on the first line", _write(pw="a\nb\n")),
+    "an empty password file": Met(
+        PEER_ADD, 2, "hint: write the password in it", _write(pw="")),
+    "a password longer than TCP MD5 takes": Met(
+        PEER_ADD, 2, "hint: choose a shorter password", _write(pw="x" * 81)),
+    "bgp peer add of a name in use": Met(
+        ("bgp", "peer", "add", "router", "--address", "192.168.200.2", "--asn", "64501",
+         "--my-asn", "64500", *STATE), 4,
+        "hint: remove it first (lbctl --state {dir}/lb.yaml bgp peer remove router) or choose "
+        "another name", _write(lb_yaml=PEERED.replace(", announce: bgp, bgp: {peers: [router]}",
+                                                      "")), False, follow=r"\(lbctl (.*?)\)"),
+    "bgp peer add of a session another peer opens": Met(
+        ("bgp", "peer", "add", "twin", "--address", "192.168.200.1", "--asn", "64501",
+         "--my-asn", "64500", *STATE), 4,
+        "hint: one peer per router address and port (or give them different --node-selector)",
+        _write(lb_yaml=PEERED), False),
+    "bgp peer remove of a peer a pool names": Met(
+        ("bgp", "peer", "remove", "router", *STATE), 4,
+        "hint: take it out first: lbctl --state {dir}/lb.yaml pool set default --bgp-peer ... "
+        "(the other peers), or announce to every peer with --all-bgp-peers",
+        _write(lb_yaml=PEERED), False),
+    "an aggregation shorter than the pool's prefix": Met(
+        ("pool", "add", "x", "10.0.0.0/24", "--announce", "bgp", "--aggregation-length", "16",
+         *STATE), 2,
+        "hint: a pool's addresses are announced as prefixes of at least their own length: "
+        "lbctl --state {dir}/lb.yaml pool add --help", _write(lb_yaml=STATE_FILE), False),
+    "a pool naming a peer that does not exist": Met(
+        ("pool", "add", "x", "10.0.0.0/24", "--announce", "bgp", "--bgp-peer", "nope", *STATE),
+        3, "hint: add it: lbctl --state {dir}/lb.yaml bgp peer add nope --address A --asn N "
+        "--my-asn M (lbctl --state {dir}/lb.yaml bgp peer list shows the peers)",
+        _write(lb_yaml=STATE_FILE), False),
+    # import
+    "import: lbctl's state given as the other tool's manifests": Met(
+        ("pool", "import", "metallb", "-f", "{dir}/lb.yaml", "--state", "{dir}/new.yaml"), 2,
+        "hint: give the other tool's manifests with -f", _write(lb_yaml=STATE_FILE), False),
+    "import: matchExpressions that are no list": Met(
+        ("pool", "import", "metallb", "-f", "{dir}/pool.yaml", *STATE), 2,
+        "hint: check the manifest", _write(lb_yaml=STATE_FILE, pool_yaml=POOL + (
+            "  addresses: [10.0.0.0/24]\n  serviceAllocation:\n    serviceSelectors:\n"
+            "    - {matchExpressions: x}\n")), False),
+    "import: a legacy pool of a protocol MetalLB does not have": Met(
+        ("pool", "import", "metallb", "-f", "{dir}/cm.yaml", *STATE), 2,
+        "hint: MetalLB's protocols are layer2 and bgp", _write(lb_yaml=STATE_FILE, cm_yaml=(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: "
+            "metallb-system}\ndata:\n  config: |\n    address-pools:\n    - name: lab\n"
+            "      protocol: arp\n      addresses: [10.0.0.0/24]\n")), False),
+    "import: a pool without addresses": Met(
+        ("pool", "import", "metallb", "-f", "{dir}/pool.yaml", *STATE), 2,
+        "hint: example: lbctl --state {dir}/lb.yaml pool add default 192.0.2.10-192.0.2.49",
+        _write(lb_yaml=STATE_FILE, pool_yaml=POOL + "  addresses: []\n"), False),
+    # kube-proxy's configuration, edited as text
+    "kube-proxy: ipvs: null": Met(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 4,
+        "hint: replace it by hand with a mapping holding strictARP: true",
+        _write(kp_yaml=KP + "ipvs: null\n"), False),
+    "kube-proxy: a key that does not start its line": Met(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 4,
+        "hint: put one key per line and run lbctl again",
+        _write(kp_yaml="apiVersion: kubeproxy.config.k8s.io/v1alpha1\n? kind\n"
+                       ": KubeProxyConfiguration\nmode: ipvs\n"), False),
+    "kube-proxy: strictARP an alias of another value": Met(
+        ("kube-proxy", "diff", "-f", "{dir}/kp.yaml"), 4,
+        "hint: set ipvs.strictARP: true by hand",
+        _write(kp_yaml=KP + "metricsBindAddress: &f false\nipvs:\n  strictARP: *f\n"), False),
+    "a reservation of an address in use": Met(
+        ("pool", "reserve", "default", "192.0.2.10", *STATE), 4,
+        "hint: release it first (lbctl --state {dir}/lb.yaml release svc web -n shop)",
+        _write(lb_yaml=STATE_FILE.replace(
+            "allocations: {}", "allocations: {shop: {web: {ips: [192.0.2.10], pool: default}}}")),
+        False, follow=r"\(lbctl (.*?)\)"),
+    "an OIDC auth-provider without its id-token": Met(
+        ("svc", "list", "-A"), 6,
+        "hint: check the user section of the kubeconfig (its exec plugin or token)",
+        lambda lab: lab.kubeconfig_with(user={"auth-provider": {"name": "oidc", "config": {}}})),
+    "-f of a file longer than lbctl reads": Met(
+        ("assign", "-f", "{dir}/big.yaml", *STATE), 2,
+        "hint: split the manifests into several files", _big, False),
+    "doctor -f with two state documents": Met(
+        ("doctor", "-f", "{dir}/a", "-f", "{dir}/b"), 2,
+        "hint: name the one to check with --state PATH", _two_states, False),
+    "doctor -f with two kube-proxy configurations": Met(
+        ("doctor", "-f", "{dir}/a.yaml", "-f", "{dir}/b.yaml", *STATE), 2,
+        "hint: give doctor the one the cluster uses",
+        _write(lb_yaml=STATE_FILE, a_yaml=KP, b_yaml=KP), False),
+    # doctor on a cluster
+    "doctor: a status that shows other addresses than the state": Met(
+        ("doctor", "-o", "json"), 1,
+        "hint: if another controller set the status, see the impl.* checks; otherwise withdraw "
+        "both and assign again: lbctl release svc web -n shop --force && lbctl assign svc web "
+        "-n shop", lambda lab: _web_mismatched(lab.server), check="svc.drift"),
+    "doctor: the controller installed, and never leading": Met(
+        ("doctor", "-o", "json"), 1,
+        "hint: kubectl get pods -A -l app.kubernetes.io/name=lbctl-controller; lbctl controller "
+        "status", _controller_installed, check="controller.leader"),
+    "doctor: kube-proxy's ipvs that is no mapping": Met(
+        ("doctor", "-o", "json"), 1, "hint: check the ConfigMap by hand",
+        lambda lab: lab.server.put_object({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "data": {"config.conf": KP + "ipvs: 5\n"}}), check="kube-proxy.strict-arp"),
+    # manifests lbctl edits as text
+    "assign -f: a pin that would change an aliased mapping too": Met(
+        ("assign", "-f", "{dir}/svc.yaml", *STATE), 1,
+        "hint: shop/web: pin them by hand; lbctl left the file as it was",
+        _write(lb_yaml=STATE_FILE, svc_yaml=(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n"
+            "  annotations: &a {x: y}\n  labels: *a\nspec:\n  type: LoadBalancer\n"
+            "  ports: [{port: 80}]\n")), False, batch=True),
+    "assign -f: a state document another object refers into": Met(
+        ("assign", "-f", "{dir}/list.yaml", *STATE), 4,
+        "hint: keep the state in a file of its own (lbctl --state FILE), apart from the "
+        "manifests", _write(lb_yaml=STATE_FILE, list_yaml=(
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+            "  metadata: {name: lbctl-state, namespace: kube-system}\n  data:\n"
+            "    state.yaml: &s \"schemaVersion: 1\\n\"\n- apiVersion: v1\n  kind: ConfigMap\n"
+            "  metadata: {name: copy, namespace: shop}\n  data: {x: *s}\n")), False),
+    # the state, in a ConfigMap or a file
+    "a state that outgrows its ConfigMap": Met(
+        ("pool", "reserve", "default", "192.0.2.12", "--note", "m" * 600), 4,
+        "hint: keep the state in a file (--state PATH), or split pools across clusters",
+        lambda lab: _state_cm(lab, note="n" * (1024 * 1024 - 400))),
+    "a state file that is no text": Met(
+        ("pool", "list", "--state", "{dir}/lb.yaml"), 4,
+        "hint: is --state pointing at the right file?",
+        lambda lab: (lab.folder / "lb.yaml").write_bytes(b"\xff\xfe\x00schemaVersion: 1\n"),
+        False),
+    "a state file another lbctl holds locked": Met(
+        ("pool", "reserve", "default", "192.0.2.11", "--state", "{dir}/lb.yaml"), 5,
+        "hint: wait for the other lbctl to finish, then run the command again", _locked, False),
+    "an empty address entry": Met(
+        ("pool", "add", "x", " ", "--state", "{dir}/lb.yaml"), 2,
+        "hint: give a CIDR, a range a-b, or an address", kube=False),
+    "kube-proxy diff -f of a directory": Met(
+        ("kube-proxy", "diff", "-f", "{dir}"), 2,
+        "hint: give one file (a ConfigMap or a KubeProxyConfiguration), or -", kube=False),
+    "a pool that does not hand out automatically": Met(
+        ASSIGN, 4, "hint: add a pool: lbctl --state {dir}/lb.yaml pool add NAME ADDRESS..., or "
+        "widen one: lbctl --state {dir}/lb.yaml pool set default --auto-assign",
+        _web_asks(state=STATE_FILE.replace("autoAssign: true", "autoAssign: false")),
+        follow=r"widen one: lbctl (.*)"),
+    "release while another lbctl releases the same Service": Met(
+        ("release", "svc", "web", "-n", "shop"), 3,
+        "hint: someone released it at the same time", _released_meanwhile),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MET))
+def test_each_met_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Path,
+                                            kube_server: FakeKubeServer, name: str) -> None:
+    met = MET[name]
+    lab = Lab(kube_server, tmp_path, kubeconfig)
+    try:
+        if met.setup is not None:
+            met.setup(lab)
+        args = [a.replace("{dir}", str(tmp_path)) for a in met.args]
+        line = met.line.replace("{dir}", str(tmp_path))
+        if met.kube and "--kubeconfig" not in args:
+            args += ["--kubeconfig", str(kubeconfig)]
+        result = cli(*args)
+    finally:
+        for thread in lab.threads:  # servers, racing writers, open locks, undo
+            if hasattr(thread, "shutdown"):
+                thread.shutdown()
+            elif hasattr(thread, "join"):
+                thread.join(timeout=30)
+            elif hasattr(thread, "close"):
+                thread.close()
+            else:
+                thread()
+    assert "Traceback" not in result.err
+    if met.check:
+        report = json.loads(result.out)
+        found = next(c for c in report["checks"] if c["id"] == met.check)
+        assert result.code == met.code, result.err
+        assert met.line.removeprefix("hint: ") in [f["hint"] for f in found["findings"]], found
+        return
+    lines = result.err.splitlines()
+    if met.batch:
+        assert (result.code, line in lines) == (met.code, True), result.err
+        return
+    assert (result.code, lines[-1]) == (met.code, line), result.err
+    assert sum(line.startswith("lbctl: error: ") for line in lines) == 1, result.err
+    if met.follow:
+        command = re.search(met.follow, line)
+        assert command is not None, line
+        kube = ["--kubeconfig", str(kubeconfig)] if met.kube else []
+        followed = cli(*shlex.split(command.group(1)), *kube)
+        assert followed.code == 0, followed.err
+        again = cli(*args)
+        assert again.code == 0, again.err
+
+
+def test_a_bug_is_one_line_and_debug_shows_its_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error boundary's own hint: a bug (an exception nobody translated) is one line and
+    exit 70; rerun with --debug, as the hint says, and the traceback is there to report."""
+    from lbctl.cli.main import run
+    from lbctl.state.file import FileBackend
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("LBCTL_DEBUG", raising=False)
+    monkeypatch.setattr(FileBackend, "read", bug)
+    (tmp_path / "lb.yaml").write_text(STATE_FILE)
+    command = ["pool", "list", "--state", str(tmp_path / "lb.yaml")]
+    assert run(command) == 70
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "lbctl: error: internal error: RuntimeError: planted bug",
+        "hint: this is a bug in lbctl; rerun with --debug and report the traceback"]
+    assert run([*command, "--debug"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "RuntimeError: planted bug" in err
+
+
+def test_no_credential_appears_in_an_error(cli: Cli, kube_server: FakeKubeServer,
+                                           kubeconfig: Path, tmp_path: Path) -> None:
+    """A token the server rejects, from the kubeconfig or from an exec plugin, and a token
+    lbctl refuses to send, appear in no error, not even with --debug."""
+    lab = Lab(kube_server, tmp_path, kubeconfig)
+    kube_server.inject(401, times=None)
+    secret = "s3cr3t-t0ken-ABCDEF"
+    credential = json.dumps({"apiVersion": "client.authentication.k8s.io/v1",
+                             "kind": "ExecCredential", "status": {"token": secret}})
+    for user in ({"token": secret}, {"token": f"{secret} {secret}"},
+                 lab.plugin(f"echo '{credential}'")):
+        lab.kubeconfig_with(user=user)
+        for debug in ((), ("--debug",)):
+            result = cli("svc", "list", "-A", "--kubeconfig", str(kubeconfig), *debug)
+            assert result.code in (2, 6), result.err
+            assert result.err.splitlines()[-1].startswith("hint: check the user"), result.err
+            assert secret not in result.err + result.out
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="needs POSIX resource limits")
+def test_a_state_file_lbctl_cannot_write_is_left_as_it_was(tmp_path: Path) -> None:
+    """The disk refuses the write (here the file size limit, as a quota would): lbctl says the
+    file was left as it was, and it was: the same bytes, no temporary file left behind."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    state = tmp_path / "lb.yaml"
+    state.write_text(STATE_FILE)
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lbctl", "pool", "reserve", "default", "192.0.2.11", "--state",
+         str(state)], capture_output=True, text=True, timeout=120, preexec_fn=small_files,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+             "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}, cwd=hintinventory.ROOT)
+    assert (done.returncode, done.stderr.splitlines()[-1]) == (
+        4, "hint: the file was left as it was"), done.stderr
+    assert state.read_text() == STATE_FILE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lb.yaml", "lb.yaml.lock"]
+
+
+@pytest.mark.parametrize("spelling", ["--state PATH", "--state=PATH", "LBCTL_STATE"])
+def test_a_hint_names_the_state_file_in_use(cli: Cli, tmp_path: Path, spelling: str) -> None:
+    """With --state on the command line, the lbctl commands a hint names carry it: followed as
+    printed, the command changes that file (without it, it would ask for a cluster: exit 7).
+    LBCTL_STATE stays in the environment, so a hint needs no --state then."""
+    state = tmp_path / "lb.yaml"
+    state.write_text(STATE_FILE)
+    given = {"--state PATH": ["--state", str(state)], "--state=PATH": [f"--state={state}"],
+             "LBCTL_STATE": []}[spelling]
+    env = {"LBCTL_STATE": str(state)} if spelling == "LBCTL_STATE" else {}
+    result = cli("pool", "add", "default", "10.9.0.1", *given, env=env)
+    assert result.code == 4, result.err
+    state_option = f"--state {state} " if given else ""
+    assert result.err.splitlines()[-1] == (
+        f"hint: change it in place (lbctl {state_option}pool set default --add ADDRESS) or "
+        "choose another name")
+    command = re.search(r"\(lbctl (.*?)\)", result.err)
+    assert command is not None
+    followed = cli(*shlex.split(command.group(1).replace("ADDRESS", "10.9.0.1")), env=env)
+    assert followed.code == 0, followed.err
+    assert "10.9.0.1" in state.read_text()
+
+
+def test_the_client_names_an_object_that_already_exists(kube_server: FakeKubeServer,
+                                                        kubeconfig: Path) -> None:
+    """409 AlreadyExists, as the API client words it.  No command prints it today: the state
+    ConfigMap's creation retries, and a BGP password Secret has its own refusal."""
+    from lbctl import kube
+    from lbctl.errors import ConflictError
+    from lbctl.ports import CONFIGMAPS
+
+    client = kube.connect(str(kubeconfig))
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "namespace": "default"}, "data": {}}
+    client.create(CONFIGMAPS, body)
+    with pytest.raises(ConflictError) as caught:
+        client.create(CONFIGMAPS, body)
+    assert caught.value.message == "configmap default/x already exists"
+    assert caught.value.hint == "pick another name, or delete it first"

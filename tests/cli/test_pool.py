@@ -188,7 +188,7 @@ def test_remove_refuses_while_allocated_naming_the_services(cli: Cli, state: str
     assert result.code == 4
     assert result.err == (
         "lbctl: error: pool a is in use by web/front (10.0.0.1)\n"
-        "hint: release those Services first (lbctl release svc NAME -n NS)\n"
+        f"hint: release those Services first (lbctl --state {state} release svc NAME -n NS)\n"
     )
     assert Path(state).read_bytes() == before
 
@@ -198,7 +198,7 @@ def test_missing_pool_is_not_found(cli: Cli, state: str) -> None:
     result = cli("pool", "show", "nope", "--state", state)
     assert result.code == 3
     assert result.err == ("lbctl: error: pool nope not found (pools: a)\n"
-                          "hint: lbctl pool list shows the pools\n")
+                          f"hint: lbctl --state {state} pool list shows the pools\n")
 
 
 def test_reserve_show_and_unreserve(cli: Cli, state: str) -> None:
@@ -333,8 +333,8 @@ def test_reserve_refuses_a_huge_range(cli: Cli, state: str) -> None:
     result = cli("pool", "reserve", "a", "fd00::/100", "--state", state)
     assert (result.code, result.err) == (
         2, "lbctl: error: fd00::/100 names 268435456 addresses; reserve at most 1024 at once\n"
-           "hint: a block that large belongs outside the pool: lbctl pool set NAME --remove "
-           "ADDR\n")
+           f"hint: a block that large belongs outside the pool: lbctl --state {state} pool set "
+           "NAME --remove ADDR\n")
     assert Path(state).read_text() == before
 
 

@@ -112,12 +112,14 @@ def test_clearing_and_setting_one_list_at_once_is_refused(cli: Cli, state: str,
      "192.0.2.15\nhint: give each address once\n"),
     (["--remove", "192.0.2.18-192.0.2.25"], 2,
      "lbctl: error: 192.0.2.18-192.0.2.25 is not wholly in pool default "
-     "(192.0.2.10-192.0.2.19)\nhint: lbctl pool show default lists its addresses\n"),
+     "(192.0.2.10-192.0.2.19)\nhint: lbctl --state {state} pool show default lists its "
+     "addresses\n"),
     (["--remove", "192.0.2.10-192.0.2.19"], 4,
      "lbctl: error: pool default would have no addresses left\n"
-     "hint: remove the pool instead: lbctl pool remove default\n"),
+     "hint: remove the pool instead: lbctl --state {state} pool remove default\n"),
     ([], 2, "lbctl: error: nothing to change in pool default\n"
-            "hint: example: lbctl pool set default --add 192.0.2.50-192.0.2.59\n"),
+            "hint: example: lbctl --state {state} pool set default --add "
+            "192.0.2.50-192.0.2.59\n"),
     (["--add", "nonsense"], 2,
      "lbctl: error: 'nonsense' is not an IP address\n"),
 ])
@@ -126,7 +128,7 @@ def test_refusals_change_nothing(cli: Cli, state: str, args: list[str], code: in
     before = Path(state).read_text()
     result = cli("pool", "set", "default", *args, "--state", state)
     assert result.code == code
-    assert result.err.startswith(err), result.err
+    assert result.err.startswith(err.replace("{state}", state)), result.err
     assert Path(state).read_text() == before
 
 
@@ -148,12 +150,13 @@ def test_shrinking_under_allocations_names_the_services(cli: Cli, state: str,
     assert (result.code, result.err) == (
         4, "lbctl: error: pool default would no longer hold addresses allocated to shop/api "
            "(192.0.2.11), shop/web (192.0.2.10)\n"
-           "hint: release those Services first (lbctl release svc NAME -n NS), or remove other "
-           "addresses\n")
+           f"hint: release those Services first (lbctl --state {state} release svc NAME -n NS), "
+           "or remove other addresses\n")
     reserved = cli("pool", "set", "default", "--remove", "192.0.2.12", "--state", state)
     assert (reserved.code, reserved.err) == (
         4, "lbctl: error: pool default would no longer hold its reserved 192.0.2.12\n"
-           "hint: unreserve them first: lbctl pool unreserve default 192.0.2.12\n")
+           f"hint: unreserve them first: lbctl --state {state} pool unreserve default "
+           "192.0.2.12\n")
     assert Path(state).read_text() == before
     assert cli("pool", "set", "default", "--remove", "192.0.2.13-192.0.2.19",
                "--state", state).code == 0

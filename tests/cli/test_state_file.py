@@ -111,11 +111,11 @@ def test_assign_in_place_prints_the_summary_document(cli: Cli, repo: Path) -> No
     assert result.code == 0
     assert json.loads(result.out) == {"kind": "AssignmentList", "dryRun": False, "items": [
         {"namespace": "shop", "name": "dns", "result": "pinned", "ips": ["192.0.2.11"],
-         "pool": "default", "reason": "", "message": ""},
+         "pool": "default", "reason": "", "message": "", "hint": ""},
         {"namespace": "shop", "name": "elsewhere", "result": "skipped", "ips": [],
-         "pool": None, "reason": "", "message": "loadBalancerClass example.com/cloud"},
+         "pool": None, "reason": "", "message": "loadBalancerClass example.com/cloud", "hint": ""},
         {"namespace": "shop", "name": "web", "result": "pinned", "ips": ["192.0.2.10"],
-         "pool": "default", "reason": "", "message": ""}]}
+         "pool": "default", "reason": "", "message": "", "hint": ""}]}
     assert result.err == f"{repo / 'app.yaml'}: written\n2 pinned, 1 skipped\n"
     assert (repo / "app.yaml").read_text() == (FIXTURES / "app.yaml.expected").read_text()
     to_stdout = cli("assign", "-f", str(repo), "--state", state, "-o", "yaml")

@@ -251,7 +251,7 @@ def test_bad_bgp_documents_are_refused(text: str, problems: list[str]) -> None:
 def test_pool_bgp_options_need_bgp_and_known_peers() -> None:
     with pytest.raises(LbctlError, match="announces with layer2 only"):
         make_pool("p", ["10.0.0.0/24"], bgp=Advertisement(local_pref=1))
-    with pytest.raises(LbctlError, match="invalid announce mode 'arp'"):
+    with pytest.raises(ValueError, match="invalid announce mode 'arp'"):
         make_pool("p", ["10.0.0.0/24"], announce="arp")
     with pytest.raises(LbctlError) as caught:
         add_pool(State(), make_pool("p", ["10.0.0.0/24"], announce="bgp",

@@ -28,7 +28,7 @@ CASES = [
     offline("pool-add-no-addresses", "pool", "add", "a",
             code=2, error="Missing argument", hint="lbctl pool add --help"),
     offline("pool-show-unknown", "pool", "show", "nope",
-            code=3, error="pool nope not found (pools: web)", hint="lbctl pool list"),
+            code=3, error="pool nope not found (pools: web)", hint="pool list shows the pools"),
     offline("pool-remove-unknown", "pool", "remove", "nope",
             code=3, error="pool nope not found"),
     offline("pool-remove-no-name", "pool", "remove",

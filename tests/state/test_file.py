@@ -305,7 +305,7 @@ def test_a_planted_lock_link_is_refused_and_nothing_is_created(tmp_path: Path) -
 
 
 def test_the_empty_path_is_refused() -> None:
-    with pytest.raises(UsageError, match="the state file path is empty"):
+    with pytest.raises(ValueError, match="the state file path is empty"):
         FileBackend("")
 
 

@@ -518,7 +518,7 @@ def check_strict_arp(ctx: Context) -> list[Finding]:
             config = kubeproxy.read_config(found.text, found.source)
         except LbctlError as exc:
             return [Finding("error", f"cannot read kube-proxy's configuration: {exc.message}",
-                            exc.hint or "check the ConfigMap by hand")]
+                            exc.hint)]  # every reading error has its hint
         if config.requires_strict_arp and not config.strict:
             now = _yaml_value(config.strict_arp)
             return [Finding(

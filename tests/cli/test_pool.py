@@ -147,7 +147,7 @@ def test_overlap_with_another_pool_names_both_and_keeps_bytes(cli: Cli, state: s
         "lbctl: error: pools first and second overlap: 192.168.1.30-192.168.1.49 and "
         "192.168.1.40/29 share 192.168.1.40-192.168.1.47\n"
         "hint: give pool second addresses no other pool holds, or free them in pool first: "
-        "lbctl pool set first --remove ADDRESS\n"
+        f"lbctl --state {state} pool set first --remove ADDRESS\n"
     )
     assert Path(state).read_bytes() == before
 

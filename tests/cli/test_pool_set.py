@@ -106,7 +106,7 @@ def test_clearing_and_setting_one_list_at_once_is_refused(cli: Cli, state: str,
     (["--add", "192.0.2.40"], 4,
      "lbctl: error: pools other and default overlap: 192.0.2.32/28 and 192.0.2.40 share "
      "192.0.2.40\nhint: give pool default addresses no other pool holds, or free them in pool "
-     "other: lbctl pool set other --remove ADDRESS\n"),
+     "other: lbctl --state {state} pool set other --remove ADDRESS\n"),
     (["--add", "192.0.2.15"], 2,
      "lbctl: error: pool default overlap: 192.0.2.10-192.0.2.19 and 192.0.2.15 share "
      "192.0.2.15\nhint: give each address once\n"),

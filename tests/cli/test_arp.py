@@ -424,7 +424,7 @@ def test_an_interface_outside_the_pools_list_is_refused(cli: Cli, fake: FakeAnno
         "lbctl: error: 198.51.100.3 is of pool dmz, answered only on eth1, eth2: announcing it "
         "on eth0 pulls its traffic where nobody answers for it",
         "hint: leave out -i (lbctl announces it on eth1, eth2), or change the pool's "
-        "interfaces: lbctl pool set dmz --interface eth0"]
+        f"interfaces: lbctl --state {if_state} pool set dmz --interface eth0"]
     assert fake.announced == []
     assert cli("arp", "announce", "svc/edge", "-i", "eth2", "-n", "default",
                "--state", if_state).code == 0
@@ -446,4 +446,5 @@ def test_a_pool_interface_this_host_lacks_is_passed_over(cli: Cli, fake: FakeAnn
     assert result.err.splitlines()[-2:] == [
         "lbctl: error: 198.51.100.3: none of pool dmz's interfaces (eth1, eth2) can announce it "
         "on this host",
-        "hint: run it on a node that has one of them up (lbctl pool show dmz lists them)"]
+        f"hint: run it on a node that has one of them up (lbctl --state {if_state} pool show dmz "
+        "lists them)"]

@@ -884,7 +884,6 @@ NOT_YET_PROVED = (
     # lbctl/core/addresses.py
     # lbctl/core/allocator.py
     # lbctl/core/interop.py
-    "give the other tool's manifests with -f",
     # lbctl/core/kubeproxy.py
     # lbctl/core/manifests.py
     # lbctl/core/pinning.py
@@ -1644,7 +1643,8 @@ MET: dict[str, Met] = {
         "hint: give the other tool's manifests with -f", _write(lb_yaml=STATE_FILE), False),
     "import: matchExpressions that are no list": Met(
         ("pool", "import", "metallb", "-f", "{dir}/pool.yaml", *STATE), 2,
-        "hint: check the manifest", _write(lb_yaml=STATE_FILE, pool_yaml=POOL + (
+        "hint: write it as one: matchExpressions: [{key: app, operator: In, values: [web]}]",
+        _write(lb_yaml=STATE_FILE, pool_yaml=POOL + (
             "  addresses: [10.0.0.0/24]\n  serviceAllocation:\n    serviceSelectors:\n"
             "    - {matchExpressions: x}\n")), False),
     "import: a legacy pool of a protocol MetalLB does not have": Met(

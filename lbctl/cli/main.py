@@ -8,6 +8,7 @@ in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DE
 
 from __future__ import annotations
 
+import errno
 import gc
 import importlib
 import inspect
@@ -25,7 +26,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, hint_with_state, make_consoles
-from lbctl.errors import ExitCode, LbctlError, redact
+from lbctl.errors import ExitCode, LbctlError, RefusedError, redact
 
 #: Every command under the root, in the order ``lbctl --help`` lists them: its module (a
 #: ``register(root)`` function, or a group ``app``) and the first paragraph of its help, which
@@ -235,6 +236,11 @@ def _traceback() -> None:
     sys.stderr.write(redact(traceback.format_exc()))
 
 
+#: What a full disk (or quota) raises when the output goes to a file: no bug of lbctl's.  The
+#: state and every file lbctl writes itself translate these where they happen.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
     """Run one command line; return its exit code.  Never raises.  ``prog_name`` is the name
     shown in help and errors (``kubectl lb`` for the kubectl plugin)."""
@@ -265,6 +271,10 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
     except Exception as exc:  # the boundary: any bug becomes one line and exit 70
         if debug:
             _traceback()
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:  # writing to stdout, > FILE
+            full = RefusedError(f"cannot write the output: {exc.strerror}",
+                                hint="free space where the output goes, or send it elsewhere")
+            return _fail(full.message, full.hint, full.exit_code, prog_name)
         return _fail(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a bug in lbctl; rerun with --debug and report the traceback",

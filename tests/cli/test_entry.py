@@ -96,6 +96,27 @@ def test_a_failing_command_keeps_its_exit_code_and_its_message(tmp_path: Path) -
     ]
 
 
+def test_output_to_a_full_disk_is_refused_with_its_reason_not_called_a_bug(
+    tmp_path: Path
+) -> None:
+    """``-o json > FILE`` on a full disk (``/dev/full``): one line saying so, exit 4; the
+    state was written before the output (``pool add`` keeps its pool)."""
+    state = tmp_path / "lb.yaml"
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "LBCTL_STATE")}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", PROCESS, "pool", "add", "web", "192.0.2.0/28", "-o", "json",
+             "--state", str(state)],
+            stdout=full, stderr=subprocess.PIPE, text=True, env={**env, "NO_COLOR": "1"},
+            timeout=120)
+    assert done.returncode == 4
+    assert done.stderr.splitlines() == [
+        "lbctl: error: cannot write the output: No space left on device",
+        "hint: free space where the output goes, or send it elsewhere",
+    ]
+    assert "web:" in state.read_text()
+
+
 def test_a_long_running_command_gets_the_collector_back_and_exits_the_ordinary_way() -> None:
     """Building ``controller`` (here for its help) turns the collector on again: the process
     then exits as any Python program does, exit handlers included."""

@@ -28,30 +28,42 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+#: The exit code of a command ended by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
 
 def main() -> NoReturn:
     """``lbctl`` and ``python -m lbctl``."""
     gc.disable()
-    from lbctl.cli.main import run
 
-    _leave(run)
+    def command() -> int:
+        from lbctl.cli.main import run
+
+        return run()
+
+    _leave(command)
 
 
 def kubectl_lb() -> NoReturn:
     """``kubectl-lb``: ``kubectl lb ...`` (:mod:`lbctl.kubectl_plugin`)."""
     gc.disable()
-    from lbctl.cli.main import run
-    from lbctl.kubectl_plugin import PROG_NAME
 
-    _leave(lambda: run(sys.argv[1:], prog_name=PROG_NAME))
+    def command() -> int:
+        from lbctl.cli.main import run
+        from lbctl.kubectl_plugin import PROG_NAME
+
+        return run(sys.argv[1:], prog_name=PROG_NAME)
+
+    _leave(command)
 
 
 def kubectl_complete_lb() -> NoReturn:
     """``kubectl_complete-lb``: kubectl's completion request for ``kubectl lb``."""
     gc.disable()
-    from lbctl.kubectl_plugin import completions
 
     def answer() -> int:
+        from lbctl.kubectl_plugin import completions
+
         completions(sys.argv[1:], sys.stdout)
         return 0
 
@@ -60,13 +72,17 @@ def kubectl_complete_lb() -> NoReturn:
 
 def _leave(command: Callable[[], int]) -> NoReturn:
     """Run ``command`` and end the process with its exit code (or with the code of the
-    ``SystemExit`` it raised: shell completion exits so), the fast way when that is safe."""
+    ``SystemExit`` it raised: shell completion exits so), the fast way when that is safe.
+    Ctrl-C where :func:`~lbctl.cli.main.run` does not see it (while lbctl is imported, or in
+    a completion) ends it with 130 too, without a traceback."""
     try:
         code = command()
     except SystemExit as exc:
         if not (exc.code is None or isinstance(exc.code, int)):
             raise  # a message to print: the ordinary exit prints it
         code = exc.code or 0
+    except KeyboardInterrupt:
+        code = INTERRUPTED
     if gc.isenabled() or _threads_running() or _watched():
         sys.exit(code)  # a long-running command, work still going, a tool watching: ordinary
     try:

@@ -196,6 +196,15 @@ def test_leave_takes_the_exit_code_of_a_systemexit(leaving: None) -> None:
     assert _left(plain) == ("fast", 0)
 
 
+def test_leave_ends_a_ctrl_c_it_sees_with_130(leaving: None) -> None:
+    """Ctrl-C while lbctl is being imported (before ``run`` can catch it): exit 130, no
+    traceback."""
+    def importing() -> int:
+        raise KeyboardInterrupt
+
+    assert _left(importing) == ("fast", 130)
+
+
 def test_leave_lets_a_systemexit_with_a_message_through(leaving: None) -> None:
     def message() -> int:
         raise SystemExit("no such thing")

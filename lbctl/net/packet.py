@@ -39,7 +39,8 @@ def _translate(exc: OSError, ifname: str, doing: str) -> LbctlError:
             "sending raw ARP/NDP frames needs the CAP_NET_RAW capability",
             hint=f"run lbctl as root, or grant it: setcap cap_net_raw+ep {python}",
         )
-    if exc.errno in (errno.ENODEV, errno.ENXIO):
+    if exc.errno in (errno.ENODEV, errno.ENXIO) or (
+            exc.errno == errno.ENETDOWN and not _exists(ifname)):  # deleting takes it down first
         return NotFoundError(f"interface {ifname} disappeared while {doing}",
                              hint="check `ip -br link` and run the command again")
     if exc.errno == errno.ENETDOWN:
@@ -51,6 +52,14 @@ def _translate(exc: OSError, ifname: str, doing: str) -> LbctlError:
                                  "or more)")
     return RefusedError(f"{doing} on {ifname} failed: {exc.strerror or exc}",
                         hint="run with --debug for details")
+
+
+def _exists(ifname: str) -> bool:
+    try:
+        socket.if_nametoindex(ifname)
+    except OSError:
+        return False
+    return True
 
 
 def send_frames(send: Callable[[bytes], object], frames: Iterable[bytes], ifname: str,

@@ -41,17 +41,20 @@ def test_a_queue_that_stays_full_is_refused() -> None:
         "the transmit queue of lan0 stayed full for 0.01 s after 0 frames")
 
 
-@pytest.mark.parametrize(("errno_", "error", "message"), [
-    (errno.ENETDOWN, RefusedError, "interface lan0 went down while sending"),
-    (errno.ENXIO, NotFoundError, "interface lan0 disappeared while sending"),
-    (errno.EPERM, PermissionDeniedError,
+@pytest.mark.parametrize(("errno_", "ifname", "error", "message"), [
+    (errno.ENETDOWN, "lo", RefusedError, "interface lo went down while sending"),
+    # deleting a link takes it down first: a send in between sees ENETDOWN, the name is gone
+    (errno.ENETDOWN, "lbctl-gone0", NotFoundError,
+     "interface lbctl-gone0 disappeared while sending"),
+    (errno.ENXIO, "lan0", NotFoundError, "interface lan0 disappeared while sending"),
+    (errno.EPERM, "lan0", PermissionDeniedError,
      "sending raw ARP/NDP frames needs the CAP_NET_RAW capability"),
-    (errno.EMSGSIZE, RefusedError, "a frame is larger than the MTU of lan0"),
-    (errno.ENOMEM, RefusedError, "sending on lan0 failed: injected"),
+    (errno.EMSGSIZE, "lan0", RefusedError, "a frame is larger than the MTU of lan0"),
+    (errno.ENOMEM, "lan0", RefusedError, "sending on lan0 failed: injected"),
 ])
-def test_socket_errors_become_lbctl_errors(errno_: int, error: type[LbctlError],
+def test_socket_errors_become_lbctl_errors(errno_: int, ifname: str, error: type[LbctlError],
                                            message: str) -> None:
     with pytest.raises(error) as caught:
-        send_frames(FlakySend(errno_, failures=1), [b"a"], "lan0")
+        send_frames(FlakySend(errno_, failures=1), [b"a"], ifname)
     assert caught.value.message == message
     assert caught.value.hint

@@ -51,6 +51,10 @@ class LbctlError(Exception):
         self.message = message
         self.hint = hint
 
+    def logged(self) -> str:
+        """The message and its hint on one line: what a long-running command logs."""
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
 
 class UsageError(LbctlError):
     exit_code = ExitCode.USAGE

@@ -89,7 +89,7 @@ class BGPSide:
             self.bgp.configure(self._wanted[0])
             self.bgp.advertise(self._wanted[1])
         except LbctlError as exc:
-            self._say(f"BGP: {exc.message}")
+            self._say(f"BGP: {exc.logged()}")
 
     def status(self) -> BGPStatus:
         return self.bgp.status()
@@ -143,8 +143,8 @@ class BGPSide:
                 password = base64.b64decode(encoded, validate=True).decode()
                 keep_secret(password)  # redacted from every message from now on
         except LbctlError as exc:
-            self._say(f"BGP peer {peer.name}: cannot read its password from {where}: "
-                      f"{exc.message}: no session")
+            self._say(f"BGP peer {peer.name}: cannot read its password from {where}, no "
+                      f"session: {exc.logged()}")
         except (binascii.Error, UnicodeDecodeError):
             self._say(f"BGP peer {peer.name}: {where} key {PASSWORD_KEY} is not base64 "
                       "UTF-8 text: no session")

@@ -262,7 +262,7 @@ class Speaker:
                 sent = self.announcer.announce(ips, interface=interface, count=1, interval=0.0,
                                                mode="both")
             except LbctlError as exc:
-                self.log(f"gratuitous announcement of {', '.join(ips)} failed: {exc.message}")
+                self.log(f"gratuitous announcement of {', '.join(ips)} failed: {exc.logged()}")
                 continue
             self.stats.gratuitous_frames += sum(s.frames * len(s.ips) for s in sent)
 
@@ -297,7 +297,7 @@ class Speaker:
         except LbctlError as exc:
             if exc.message != self._state_problem:
                 self.log(f"the state ConfigMap is unreadable, keeping the last good state: "
-                         f"{exc.message}")
+                         f"{exc.logged()}")
                 self._state_problem = exc.message
             return self._state
         self._state_problem = ""

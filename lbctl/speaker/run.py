@@ -244,7 +244,7 @@ class Runner:
             self._macs = macs_text(self.speaker.responder.macs(self.settings.interfaces,
                                                               extra=extra))
         except LbctlError as exc:
-            self.log(f"could not read this node's interfaces: {exc.message}")
+            self.log(f"could not read this node's interfaces: {exc.logged()}")
 
     def _lease_annotations(self) -> dict[str, str | None]:
         """What this node publishes on its Lease, with every renewal: the Services whose

@@ -867,8 +867,6 @@ def test_each_situation_prints_its_hint(cli: Cli, tmp_path: Path, kubeconfig: Pa
 #: plugin, API server faults (409 on every retry, 422, 5xx), two writers racing, a live
 #: cluster with other load balancers.
 NOT_YET_PROVED = (
-    # lbctl/core/peers.py, lbctl/core/pools.py, lbctl/cli/bgp.py: BGP (issue 15), in progress
-    'pip install exabgp (lbctl depends on it), or remove the BGP peers',
     # lbctl/doctor/checks.py: doctor --probe against the speakers (issue 14), in progress
     # lbctl/actions/interop.py
     # lbctl/actions/kubeproxy.py
@@ -900,7 +898,6 @@ NOT_YET_PROVED = (
     # lbctl/kube/official.py
     # lbctl/net/links.py
     # lbctl/net/packet.py
-    'run with --debug for details',
     # lbctl/state/configmap.py
     # lbctl/state/file.py
 )

@@ -58,3 +58,12 @@ def test_socket_errors_become_lbctl_errors(errno_: int, ifname: str, error: type
         send_frames(FlakySend(errno_, failures=1), [b"a"], ifname)
     assert caught.value.message == message
     assert caught.value.hint
+
+
+def test_a_socket_error_without_a_fix_of_its_own_sends_to_the_traceback() -> None:
+    """ENOMEM and the like: nothing lbctl can name; --debug shows the errno and where."""
+    with pytest.raises(RefusedError) as caught:
+        send_frames(FlakySend(errno.ENOMEM, failures=1), [b"a"], "lan0")
+    assert caught.value.hint == "run with --debug for details"
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__cause__.errno == errno.ENOMEM

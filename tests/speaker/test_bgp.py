@@ -4,10 +4,14 @@ passwords from Secrets through a fake KubeAPI.  Milliseconds per test."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
+from lbctl.bgp.exabgp import ExaBGP
 from lbctl.core.speakers import BGP_ANNOTATION, BGPSummary, bgp_of
 from lbctl.errors import NotFoundError, redact
 from lbctl.nodeports import BGPRoute, BGPSession, BGPStatus
@@ -144,8 +148,8 @@ def test_a_missing_secret_leaves_the_peer_out_and_says_so_once() -> None:
         s.sync(SERVICES, SLICES, NODES, state, T0 + timedelta(seconds=seconds))
     assert [x.peer for x in bgp.sessions] == ["v6"]
     assert logs == ["BGP peer router: cannot read its password from Secret "
-                    "kube-system/router-bgp: Secret kube-system/router-bgp not found: "
-                    "no session"]
+                    "kube-system/router-bgp, no session: Secret kube-system/router-bgp not "
+                    "found"]
 
 
 def test_a_node_without_an_address_of_the_family_opens_no_session_there() -> None:
@@ -168,6 +172,31 @@ def test_errors_of_the_bgp_speaker_are_logged_once_and_tried_again_every_sync() 
     assert bgp.routes and bgp.configured == 1
     s.stop()
     assert bgp.closed
+
+
+def test_without_exabgp_the_speaker_logs_how_to_get_it_and_without_peers_needs_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real adapter on a Python where ``exabgp`` cannot be imported: the log names the fix
+    (the hint used to be dropped), and following its second half, a state with no BGP peers,
+    starts nothing and logs nothing more."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "exabgp" else find_spec(name, *a))
+    logs: list[str] = []
+    exabgp = ExaBGP(log=logs.append)
+    s = BGPSide("n1", exabgp, FakeKube({}), log=logs.append)  # type: ignore[arg-type]
+    s.sync(SERVICES, SLICES, NODES, read_state({"data": {"state.yaml": STATE % ""}}), T0)
+    with pytest.raises(NotFoundError) as caught:
+        ExaBGP(log=[].append).configure([BGPSession("router", "192.168.200.1", 64501, 64500,
+                                                    "192.168.200.11", "192.168.200.11")])
+    assert caught.value.hint == "pip install exabgp (lbctl depends on it), or remove the BGP peers"
+    assert logs[-1] == (f"BGP: ExaBGP is not installed: lbctl speaks BGP through it (hint: "
+                        f"{caught.value.hint})")
+    said = len(logs)
+    no_peers = STATE.split("peers:")[0] + "allocations:" + STATE.split("allocations:")[1]
+    s.sync(SERVICES, SLICES, NODES, read_state({"data": {"state.yaml": no_peers}}), T0)
+    assert logs[said:] == [] and exabgp.status() == BGPStatus({}, 0)
+    s.stop()
 
 
 def test_the_lease_reports_sessions_and_routes_and_status_reads_them_back() -> None:

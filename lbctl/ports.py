@@ -1,8 +1,11 @@
 """The ports: what actions, the state store and doctor need from the outside world.
 
-Each port is a :class:`typing.Protocol`.  The adapters (:mod:`lbctl.kube`, :mod:`lbctl.net`,
+Each port is a :class:`typing.Protocol`.  The adapters (:mod:`lbctl.kube`,
 :mod:`lbctl.state.file`, :mod:`lbctl.state.configmap`) implement them; tests implement them with
-fakes.  Ports speak plain data: Kubernetes objects are the JSON dictionaries the API server sends
+fakes.  The node's ports (raw ARP/NDP, probes, BGP; :mod:`lbctl.net`, :mod:`lbctl.bgp`) live in
+:mod:`lbctl.nodeports`, which a command that only reads the cluster never imports.
+
+Ports speak plain data: Kubernetes objects are the JSON dictionaries the API server sends
 (``{"metadata": {...}, "spec": {...}}``), never client model classes, so nothing above the
 adapters imports ``kubernetes`` and nothing pays for its model classes.
 

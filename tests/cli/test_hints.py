@@ -1310,7 +1310,8 @@ def _locked(lab: Lab) -> None:
     fcntl.flock(handle, fcntl.LOCK_EX)
     lab.threads.append(handle)
     defaults = FileBackend.__init__.__kwdefaults__
-    lab.threads.append(lambda: defaults.update(lock_timeout=defaults["lock_timeout"]))
+    was = defaults["lock_timeout"]  # put back afterwards: later tests of this process wait 60 s
+    lab.threads.append(lambda: defaults.update(lock_timeout=was))
     defaults["lock_timeout"] = 0.2
 
 

@@ -34,6 +34,18 @@ def unavailable() -> str | None:
     return None
 
 
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop a router this module started, by its PID: SIGTERM, then SIGKILL after 5 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
 class Bird:
     """BIRD running in ``namespace`` with ``config`` (the PREAMBLE is added in front)."""
 
@@ -121,15 +133,7 @@ class Bird:
 
     def close(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:  # `ip netns exec` execs bird: this PID is BIRD's
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        _stop(proc)  # `ip netns exec` execs bird: this PID is BIRD's
 
 
 def frr_unavailable() -> str | None:
@@ -176,10 +180,4 @@ class Frr:
 
     def close(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        _stop(proc)

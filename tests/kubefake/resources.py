@@ -290,13 +290,16 @@ class ServiceAllocator:
     _used_ips: set[str] = field(default_factory=set)
     _used_ports: set[int] = field(default_factory=set)
     _next: dict[str, Iterator[Any]] = field(default_factory=dict)
+    _networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._networks = [ipaddress.ip_network(c) for c in self.cidrs]  # parsed once
 
     def families(self) -> list[str]:
-        return [_family(ipaddress.ip_network(c).network_address) for c in self.cidrs]
+        return [_family(network.network_address) for network in self._networks]
 
     def allocate_ip(self, family: str) -> str:
-        for cidr in self.cidrs:
-            network = ipaddress.ip_network(cidr)
+        for cidr, network in zip(self.cidrs, self._networks, strict=True):
             if _family(network.network_address) != family:
                 continue
             # The first ten addresses stay free, as kube-dns' 10.96.0.10 convention expects.

@@ -20,6 +20,7 @@ response; any other exception is a bug in the fake and becomes a 500 whose messa
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import json
 import re
@@ -171,7 +172,8 @@ class _Reply:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
-    stream: Iterator[bytes] | None = None
+    #: A watch: each item is the lines (one chunk each) that are ready at the same time.
+    stream: Iterator[list[bytes]] | None = None
 
 
 def _json(obj: Any, code: int = 200) -> _Reply:
@@ -657,27 +659,28 @@ class FakeKubeServer:
                 with store.cond:
                     cursor = store.resource_version
                     current = [s for s in store.objects(r) if relevant(s)]
-                for stored in current:
-                    yield line("ADDED", stored.full)
+                if current:
+                    yield [line("ADDED", stored.full) for stored in current]
             while True:
                 wake = min(deadline, time.monotonic() + self.bookmark_interval)
                 try:
                     batch = store.events_after(cursor, wake if bookmarks else deadline)
                 except ApiError as error:
-                    yield line("ERROR", error.body())
+                    yield [line("ERROR", error.body())]
                     return
                 if not batch:
                     if store.closed:
                         return
                     if bookmarks:  # progress: everything up to ``cursor`` has been sent
-                        yield line("BOOKMARK", bookmark(cursor))
+                        yield [line("BOOKMARK", bookmark(cursor))]
                     if time.monotonic() >= deadline:
                         return
                     continue
-                for event in batch:
-                    cursor = event.rv
-                    if event.resource is r and relevant(event.stored):
-                        yield line(event.type, event.stored.full)
+                cursor = batch[-1].rv
+                lines = [line(event.type, event.stored.full) for event in batch
+                         if event.resource is r and relevant(event.stored)]
+                if lines:
+                    yield lines
                 if time.monotonic() >= deadline:  # also while events flow, as a real server
                     return
 
@@ -816,7 +819,39 @@ class _Server(ThreadingHTTPServer):
                     pass  # already closed by the peer
 
 
+class _Headers:
+    """A request's headers by lower-case name (the first of repeated ones); ``get`` takes any
+    case, as ``email.message.Message`` does."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self._fields = fields
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._fields.get(name.lower(), default)
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return iter(self._fields.items())
+
+
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The ``Date`` header's value, formatted once per second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, email.utils.formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive and chunked watch streams.  The request line and headers are
+    read here rather than by ``BaseHTTPRequestHandler.parse_request`` (whose ``email`` parser
+    cost more CPU than answering the request), and each response leaves in one write."""
+
     protocol_version = "HTTP/1.1"
     # Without TCP_NODELAY every request after the first on a kept-alive connection waits ~40 ms
     # for the client's delayed ACK.
@@ -825,6 +860,58 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silence the per-request line on stderr; ``server.requests`` is the log."""
+
+    def parse_request(self) -> bool:
+        """Read the request line and headers; on a malformed request answer 400 (431 for too
+        long or too many header lines, 505 for an HTTP version other than 1.x) and say
+        ``False``, as ``BaseHTTPRequestHandler`` does."""
+        self.command = ""
+        self.request_version = "HTTP/1.1"  # what an error answer is written in
+        self.close_connection = True
+        self.requestline = line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = line.split()
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            self.send_error(400, f"Bad request syntax ({line!r})")
+            return False
+        command, path, version = words
+        if version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.send_error(505 if version[5:6].isdigit() else 400,
+                            f"Bad request version ({version!r})")
+            return False
+        self.command, self.path, self.request_version = command, path, version
+        fields: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS + 1):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if len(raw) > _MAX_LINE:
+                self.send_error(431, "Line too long")
+                return False
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = raw.decode("iso-8859-1").partition(":")
+            if not colon or not name or name != name.strip():
+                self.send_error(400, f"Bad header line ({raw!r})")
+                return False
+            fields.setdefault(name.lower(), value.strip())
+        else:
+            self.send_error(431, "Too many headers")
+            return False
+        self.headers = _Headers(fields)  # type: ignore[assignment]
+        connection = {t.strip() for t in fields.get("connection", "").lower().split(",")}
+        self.close_connection = "close" in connection or (
+            version == "HTTP/1.0" and "keep-alive" not in connection
+        )
+        if version == "HTTP/1.1" and fields.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
+    def _head(self, code: int, headers: list[tuple[str, str]]) -> bytes:
+        """The status line and headers, as ``send_response`` and ``send_header`` write them."""
+        phrase = self.responses[code][0] if code in self.responses else ""
+        lines = [f"{self.protocol_version} {code} {phrase}",
+                 f"Server: {self.version_string()}", f"Date: {_http_date()}"]
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("latin-1")
 
     def do_GET(self) -> None:
         self._serve()
@@ -849,25 +936,22 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass  # the client left first
             return
-        self.send_response(reply.code)
-        self.send_header("Content-Type", reply.content_type)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
+        headers = [("Content-Type", reply.content_type), *reply.headers.items()]
         if reply.stream is None:
             body = reply.body
-            if len(body) >= _GZIP_THRESHOLD and "gzip" in self.headers.get("Accept-Encoding", ""):
+            if len(body) >= _GZIP_THRESHOLD and "gzip" in (
+                self.headers.get("Accept-Encoding") or ""
+            ):
                 body = gzip.compress(body, compresslevel=1)
-                self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                headers.append(("Content-Encoding", "gzip"))
+            headers.append(("Content-Length", str(len(body))))
+            self.wfile.write(self._head(reply.code, headers) + body)
             return
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        headers.append(("Transfer-Encoding", "chunked"))
+        self.wfile.write(self._head(reply.code, headers))
         try:
-            for chunk in reply.stream:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
+            for lines in reply.stream:  # one chunk per line, the lines of a batch in one write
+                self.wfile.write(b"".join([b"%x\r\n%s\r\n" % (len(c), c) for c in lines]))
             self.wfile.write(b"0\r\n\r\n")
         except OSError:  # the watcher went away
             self.close_connection = True

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -357,3 +358,52 @@ def test_the_server_counts_the_connections_it_accepts(kube_server: FakeKubeServe
     other.getresponse().read()
     other.close()
     assert kube_server.connections - before == 2
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` on a new connection and read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_http_framing_keep_alive_close_and_header_case(kube_server: FakeKubeServer) -> None:
+    body = json.dumps(configmap("framed", a="1")).encode()
+    received = _exchange(
+        kube_server.port,
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
+        b"content-TYPE: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        + b"GET /api/v1/namespaces/default/configmaps/framed HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    # Both answered on the one connection, which the server then closed, as asked.
+    assert received.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert received.count(b"HTTP/1.1 ") == 2
+    assert b"}HTTP/1.1 200 OK\r\n" in received
+    assert received.endswith(b'"data":{"a":"1"}}')
+    # HTTP/1.0 closes after one answer unless the client asks to keep the connection.
+    assert _exchange(kube_server.port, b"GET /version HTTP/1.0\r\n\r\n").startswith(
+        b"HTTP/1.1 200 OK\r\n"
+    )
+
+
+def test_http_framing_expect_continue_and_malformed_requests(
+    kube_server: FakeKubeServer,
+) -> None:
+    body = json.dumps(configmap("waited")).encode()
+    received = _exchange(
+        kube_server.port,
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(body), body),
+    )
+    assert received.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n")
+    assert _exchange(kube_server.port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    assert _exchange(kube_server.port, b"GET / HTTP/2.0\r\n\r\n").startswith(b"HTTP/1.1 505 ")
+    many = b"".join(b"X-%d: y\r\n" % i for i in range(101))
+    assert _exchange(kube_server.port, b"GET /version HTTP/1.1\r\n" + many + b"\r\n").startswith(
+        b"HTTP/1.1 431 "
+    )

@@ -182,7 +182,9 @@ def _json(obj: Any, code: int = 200) -> _Reply:
 
 def _parse_target(path: str) -> _Target | None:
     """``None`` for paths outside ``/api/v1`` and ``/apis/<g>/<v>``; 404 for unknown ones."""
-    parts = [unquote(p) for p in path.strip("/").split("/")]
+    parts = path.strip("/").split("/")
+    if "%" in path:
+        parts = [unquote(p) for p in parts]
     if parts[:2] == ["api", "v1"]:
         group, version, rest = "", "v1", parts[2:]
     elif parts[0] == "apis" and len(parts) >= 3:
@@ -589,6 +591,9 @@ class FakeKubeServer:
         def matches(obj: Obj) -> bool:
             return label(obj) and fields(obj)
 
+        if not query.get("labelSelector") and not query.get("fieldSelector"):
+            matches = _everything  # the common case, checked for every event of a watch
+
         if watch:
             return self._watch(target, matches, query)
         return self._page(target, matches, query, table=_wants_table(headers))
@@ -727,6 +732,11 @@ class FakeKubeServer:
             "status": answer,
         }
         return _json(result, 201)
+
+
+def _everything(obj: Obj) -> bool:
+    """The predicate of a request without selectors."""
+    return True
 
 
 def _ns(resource: ResourceType, namespace: str | None) -> str:

@@ -308,7 +308,10 @@ class Store:
                 if resource.namespaced:
                     new["metadata"]["namespace"] = namespace
                 new["kind"], new["apiVersion"] = resource.kind, resource.api_version
-            self._default_and_validate(resource, new, old)
+            if subresource == "status":  # the spec is the stored one, defaulted when stored
+                res.raise_invalid(resource, name, res.validate(new, resource))
+            else:
+                self._default_and_validate(resource, new, old)
             if _without_rv(new) == _without_rv(old):
                 return self.get(resource, namespace, name)  # a no-op write is not a write
             return self._commit(resource, new, "MODIFIED")

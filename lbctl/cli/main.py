@@ -89,21 +89,28 @@ def load_command(name: str, words: Sequence[str] | None = None) -> Command:
 
 
 def _only(group: typer.Typer, words: Sequence[str]) -> typer.Typer:
-    """``group`` with only the commands ``words`` name; itself when they name none, or when a
+    """``group`` with only the commands ``words`` name; itself when they name none, or when the
     word in the subcommand's place names none (a typo: the parser's "did you mean" needs every
-    name, also when a later word names one: ``pool lst show``).  A word right after an option
-    may be its value (``pool -n show list``) and is passed over."""
+    name, also when a later word names one: ``pool lst show``, ``pool --dry-run lst show``).
+    The group's own options come first, the value of each that takes one with it (``pool -n
+    show list`` runs ``list``)."""
     registered = group.registered_commands
     if any(info.name is None for info in registered):
         return group
     names = {info.name for info in registered}
-    previous = ""
+    valued: frozenset[str] | None = None
+    value_next = False
     for word in words:
-        if word in names:
+        if value_next:
+            value_next = False
+        elif word.startswith("-") and word != "-":
+            if valued is None:
+                valued = _valued_options(group)
+            value_next = _takes_next_word(word, valued)
+        elif word in names:
             break
-        if not word.startswith("-") and not (previous.startswith("-") and "=" not in previous):
+        else:
             return group  # the subcommand's place, and no subcommand's name
-        previous = word
     named = [info for info in registered if info.name in set(words)]
     if not named:
         return group
@@ -112,6 +119,36 @@ def _only(group: typer.Typer, words: Sequence[str]) -> typer.Typer:
     narrowed = copy.copy(group)
     narrowed.registered_commands = named
     return narrowed
+
+
+def _valued_options(group: typer.Typer) -> frozenset[str]:
+    """The names of the options of ``group`` itself (its callback's) that take a value:
+    ``-n``, ``--output``, ``--state``; not the flags (``--dry-run``, ``-A``: typer makes every
+    bool option a flag)."""
+    callback = group.registered_callback.callback if group.registered_callback else None
+    if callback is None:
+        return frozenset()
+    from typer.models import OptionInfo
+    from typer.utils import get_params_from_function
+
+    return frozenset(
+        name for meta in get_params_from_function(callback).values()
+        if isinstance(meta.default, OptionInfo) and not meta.default.count
+        and meta.annotation not in (bool, bool | None)
+        for name in meta.default.param_decls or ())
+
+
+def _takes_next_word(word: str, valued: frozenset[str]) -> bool:
+    """Whether the option ``word`` takes the next word as its value, as the parser reads it:
+    ``-n`` and ``--namespace`` do; ``--namespace=web``, ``-nweb`` and flags do not; in a
+    cluster of short options (``-An``), the first that takes a value takes the rest of the
+    word, else the next word."""
+    if word.startswith("--"):
+        return word in valued
+    for index, letter in enumerate(word[1:], start=1):
+        if f"-{letter}" in valued:
+            return index == len(word) - 1
+    return False
 
 
 class _Commands(MutableMapping[str, Command]):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
 
 GROUPS = ("pool", "kube-proxy", "doctor", "arp", "svc", "assign", "release", "reconcile",
@@ -97,6 +98,52 @@ def test_a_group_builds_the_subcommands_the_command_line_names(cli: Any,
     typo = cli("pool", "lst", "show", "--state", state)
     assert (typo.code, typo.err.splitlines()[0]) == (
         2, "lbctl: error: No such command 'lst'. Did you mean 'list', 'set'?")
+
+
+@pytest.mark.parametrize(("args", "group", "suggestion"), [
+    (("pool", "--dry-run", "lst", "show"), "pool", "'lst'. Did you mean 'list', 'set'?"),
+    (("pool", "-A", "lst", "list"), "pool", "'lst'. Did you mean 'list', 'set'?"),
+    (("pool", "--no-headers", "--debug", "lst", "show"), "pool",
+     "'lst'. Did you mean 'list', 'set'?"),
+    (("pool", "-o", "json", "lst", "show"), "pool", "'lst'. Did you mean 'list', 'set'?"),
+    (("pool", "-An", "web", "lst", "show"), "pool", "'lst'. Did you mean 'list', 'set'?"),
+    (("pool", "-nweb", "lst", "show"), "pool", "'lst'. Did you mean 'list', 'set'?"),
+    (("pool", "--namespace=web", "lst", "show"), "pool", "'lst'. Did you mean 'list', 'set'?"),
+    (("svc", "--dry-run", "lst", "list"), "svc", "'lst'. Did you mean 'list'?"),
+    (("hold", "-A", "lst", "list"), "hold", "'lst'. Did you mean 'list'?"),
+    (("arp", "--dry-run", "anounce", "probe"), "arp", "'anounce'. Did you mean 'announce'?"),
+    (("kube-proxy", "--dry-run", "dif", "apply"), "kube-proxy", "'dif'. Did you mean 'diff'?"),
+    (("bgp", "peer", "lst", "show"), "bgp peer", "'lst'. Did you mean 'list'?"),
+    (("bgp", "--dry-run", "peer", "lst", "remove"), "bgp peer", "'lst'. Did you mean 'list'?"),
+    (("bgp", "exprt", "peer"), "bgp", "'exprt'. Did you mean 'export'?"),
+    (("controller", "statsu", "status"), "controller", "'statsu'. Did you mean 'status'?"),
+    (("speaker", "--node", "n1", "stauts", "status"), "speaker",
+     "'stauts'. Did you mean 'status'?"),
+])
+def test_a_typo_is_answered_with_a_suggestion_whatever_surrounds_it(
+        cli: Any, tmp_path: Path, args: tuple[str, ...], group: str, suggestion: str) -> None:
+    """The subcommand's place holds a typo: the suggestion names every close subcommand, also
+    when a later word names one and when the group's own options (flags, or options with their
+    values, in every spelling) come first; nothing runs."""
+    state = tmp_path / "lb.yaml"
+    typo = cli(*args, "--state", str(state))
+    assert (typo.code, typo.out, typo.err) == (
+        2, "", f"lbctl: error: No such command {suggestion}\nhint: see 'lbctl {group} --help'\n")
+    assert not state.exists()
+
+
+def test_an_option_value_in_the_subcommands_place_is_no_typo() -> None:
+    """A word an option takes as its value is passed over, in every spelling of the option;
+    after a flag, the word is the subcommand's."""
+    from lbctl.cli.main import load_command
+
+    every = set(load_command("pool").commands)  # type: ignore[attr-defined]
+    for words in (["-n", "lst", "show"], ["--namespace", "lst", "show"], ["-An", "lst", "show"],
+                  ["-o", "lst", "show"], ["--state", "lst", "show"]):
+        assert set(load_command("pool", words).commands) == {"show"}, words  # type: ignore[attr-defined]
+    for words in (["-A", "lst", "show"], ["--dry-run", "lst", "show"], ["-nweb", "lst", "show"],
+                  ["--state=lst", "lst", "show"]):
+        assert set(load_command("pool", words).commands) == every, words  # type: ignore[attr-defined]
 
 
 def test_the_root_table_says_what_each_command_says() -> None:

@@ -310,6 +310,9 @@ def set_(
     aggregation_length_v6: AggregationV6Option = None,
     local_pref: LocalPrefOption = None,
     communities: CommunityOption = None,
+    no_communities: Annotated[bool, typer.Option(
+        "--no-communities", help="BGP: send its addresses with no community (drops "
+                                 "--community).")] = False,
     bgp_peers: BgpPeerOption = None,
     all_bgp_peers: Annotated[bool, typer.Option(
         "--all-bgp-peers", help="BGP: announce to every peer again (drops --bgp-peer).")
@@ -324,9 +327,10 @@ def set_(
     Growing is refused when the new addresses overlap another pool or, on a cluster, hold a
     node's address, a pod CIDR or a ClusterIP in use (as pool add); shrinking is refused
     while an allocated, held or reserved address would fall out, naming the Services.
-    Options not given keep their value; -n, -l, --node-selector and --interface replace their
-    list, and --any-namespace, --any-labels, --any-node and --any-interface empty it.
-    --dry-run prints the diff of the state.
+    Options not given keep their value.  -n, -l, --node-selector, --interface, --community
+    and --bgp-peer replace their list; --any-namespace, --any-labels, --any-node,
+    --any-interface, --no-communities and --all-bgp-peers empty it (an empty value, as -n "",
+    is refused).  --dry-run prints the diff of the state.
 
     Examples:
 
@@ -338,9 +342,9 @@ def set_(
       lbctl pool set dmz --interface eth1
       lbctl pool set routed --announce bgp --bgp-peer router --local-pref 200
       lbctl pool set default --any-namespace --any-labels
+      lbctl pool set routed --no-communities --all-bgp-peers
 
-    --announce layer2 drops the pool's BGP options; --community and --bgp-peer replace the
-    lists.
+    --announce layer2 drops the pool's BGP options.
     """
     from lbctl.actions import pools as actions
 
@@ -352,11 +356,10 @@ def set_(
                               "--node-selector")
     interfaces = _cleared(interfaces, any_interface, "--any-interface", "the interfaces",
                           "--interface")
-    if all_bgp_peers and bgp_peers:
-        raise UsageError("--all-bgp-peers announces to every peer; --bgp-peer names some",
-                         hint="give one of them")
-    if all_bgp_peers:
-        bgp_peers = []
+    communities = _cleared(communities, no_communities, "--no-communities", "the communities",
+                           "--community")
+    bgp_peers = _cleared(bgp_peers, all_bgp_peers, "--all-bgp-peers", "the BGP peers it names",
+                         "--bgp-peer")
     bgp = _bgp_changes(aggregation_length, aggregation_length_v6, local_pref, communities,
                        bgp_peers)
     if not bgp and not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips,
@@ -377,9 +380,13 @@ def set_(
 def _cleared(values: list[str] | None, clear: bool, flag: str, what: str,
              setter: str) -> list[str] | None:
     """``values``, or an empty list when ``clear`` (``--any-node`` and its kind) asks to drop
-    them; both at once is a usage error."""
+    them; both at once is a usage error, and so is an empty value (``-n ""``, as an unset
+    shell variable gives): it names nothing, and ``flag`` is how to drop them."""
     if clear and values:
         raise UsageError(f"{flag} drops {what}; {setter} sets them", hint="give one of them")
+    if values and not all(value.strip() for value in values):
+        raise UsageError(f"{setter} is empty",
+                         hint=f"to drop {what}, give {flag}; else give {setter} a value")
     return [] if clear else values
 
 

@@ -41,6 +41,8 @@ from lbctl.core.state import Pool, State, overlaps
 from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z")
+#: A namespace's name, as Kubernetes takes it: a DNS label.
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 
 def make_pool(
@@ -57,15 +59,23 @@ def make_pool(
     announce: str = LAYER2,
     bgp: Advertisement = Advertisement(),
 ) -> Pool:
-    """Validate user input into a :class:`Pool` with normalised entries and selectors.  The
-    BGP options ``bgp`` (see :mod:`lbctl.core.bgp`) need ``announce`` bgp or both; whether
-    the peers they name exist is checked when the pool joins a state.  ``interfaces`` (Linux
-    names, :mod:`lbctl.core.interfaces`) need ``announce`` layer2 or both."""
+    """Validate user input into a :class:`Pool` with normalised entries and selectors, and
+    namespaces Kubernetes can have.  The BGP options ``bgp`` (see :mod:`lbctl.core.bgp`) need
+    ``announce`` bgp or both; whether the peers they name exist is checked when the pool joins
+    a state.  ``interfaces`` (Linux names, :mod:`lbctl.core.interfaces`) need ``announce``
+    layer2 or both."""
     if not _NAME.match(name):
         raise UsageError(
             f"invalid pool name {name!r}",
             hint="use lower-case letters, digits, '-' and '.', starting and ending alphanumeric",
         )
+    namespaces = list(namespaces)
+    for namespace in namespaces:
+        if not _NAMESPACE.match(namespace):
+            raise UsageError(f"invalid namespace {namespace!r} for pool {name}",
+                             hint="a namespace's name is up to 63 lower-case letters, digits "
+                                  "and '-', starting and ending alphanumeric (kubectl get "
+                                  "namespaces lists them)")
     interfaces = list(interfaces)
     for interface in interfaces:
         problem = name_problem(interface)

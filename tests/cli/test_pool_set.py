@@ -83,9 +83,86 @@ def test_any_namespace_and_any_labels_clear_what_n_and_l_set(cli: Cli, state: st
     assert "192.0.2.10" in assigned.out
 
 
+def test_no_communities_and_all_bgp_peers_clear_the_bgp_lists(cli: Cli, state: str) -> None:
+    for name, address in (("tor-a", "10.0.0.1"), ("tor-b", "10.0.0.2")):
+        assert cli("bgp", "peer", "add", name, "--address", address, "--asn", "64501",
+                   "--my-asn", "64500", "--state", state).code == 0
+    assert cli("pool", "set", "default", "--announce", "both", "--community", "64500:100",
+               "--community", "no-export", "--bgp-peer", "tor-a", "--state", state).code == 0
+    before = Path(state).read_text()
+    dry = cli("pool", "set", "default", "--no-communities", "--dry-run", "--state", state)
+    assert (dry.code, dry.err) == (0, "")
+    assert dry.out.endswith(
+        "-    bgp: {aggregationLength: 32, aggregationLengthV6: 128, communities: ['64500:100', "
+        "no-export], peers: [tor-a]}\n"
+        "+    bgp: {aggregationLength: 32, aggregationLengthV6: 128, peers: [tor-a]}\n"
+        "   other:\n     addresses: [192.0.2.32/28]\n     autoAssign: true\n"
+        "pool/default configured (dry run)\n"), dry.out
+    assert Path(state).read_text() == before
+    result = cli("pool", "set", "default", "--no-communities", "--all-bgp-peers",
+                 "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/default configured\n", "")
+    assert pool_doc(state) == {"addresses": ["192.0.2.10-192.0.2.19"], "autoAssign": True,
+                               "avoidBuggyIPs": False, "announce": "both"}
+    again = cli("pool", "set", "default", "--no-communities", "--state", state)
+    assert (again.code, again.out) == (0, "pool/default configured (unchanged)\n")
+
+
+@pytest.mark.parametrize(("args", "err"), [
+    (["-n", ""], "lbctl: error: -n is empty\n"
+     "hint: to drop the namespaces, give --any-namespace; else give -n a value\n"),
+    (["-n", "web", "--namespace", " "], "lbctl: error: -n is empty\n"
+     "hint: to drop the namespaces, give --any-namespace; else give -n a value\n"),
+    (["-l", ""], "lbctl: error: -l is empty\n"
+     "hint: to drop the Service selectors, give --any-labels; else give -l a value\n"),
+    (["--node-selector", ""], "lbctl: error: --node-selector is empty\n"
+     "hint: to drop the node selectors, give --any-node; else give --node-selector a value\n"),
+    (["--interface", ""], "lbctl: error: --interface is empty\n"
+     "hint: to drop the interfaces, give --any-interface; else give --interface a value\n"),
+    (["--community", ""], "lbctl: error: --community is empty\n"
+     "hint: to drop the communities, give --no-communities; else give --community a value\n"),
+    (["--bgp-peer", ""], "lbctl: error: --bgp-peer is empty\n"
+     "hint: to drop the BGP peers it names, give --all-bgp-peers; else give --bgp-peer a "
+     "value\n"),
+])
+def test_an_empty_value_is_refused_with_the_option_that_empties_the_list(
+        cli: Cli, state: str, args: list[str], err: str) -> None:
+    """``-n ""`` (an unset shell variable, or a guess at how to clear) names no namespace: it
+    would leave a pool that serves none; the hint names the option that empties the list."""
+    assert cli("pool", "set", "default", "-n", "web", "--state", state).code == 0
+    before = Path(state).read_text()
+    result = cli("pool", "set", "default", *args, "--state", state)
+    assert (result.code, result.out, result.err) == (2, "", err)
+    assert Path(state).read_text() == before
+
+
+@pytest.mark.parametrize(("command", "namespace"), [
+    (("pool", "set", "default"), "Shop"), (("pool", "set", "default"), "web_app"),
+    (("pool", "add", "new", "192.0.2.64/28"), ""), (("pool", "add", "new", "192.0.2.64/28"),
+                                                    "a" * 64),
+])
+def test_a_namespace_kubernetes_cannot_have_is_refused(cli: Cli, state: str,
+                                                       command: tuple[str, ...],
+                                                       namespace: str) -> None:
+    before = Path(state).read_text()
+    result = cli(*command, "-n", namespace, "--state", state)
+    assert (result.code, result.out, result.err) == (
+        2, "", f"lbctl: error: invalid namespace {namespace!r} for pool {command[2]}\n"
+        "hint: a namespace's name is up to 63 lower-case letters, digits and '-', starting "
+        "and ending alphanumeric (kubectl get namespaces lists them)\n")
+    assert Path(state).read_text() == before
+    assert cli(*command, "-n", "a" * 63, "--state", state).code == 0
+
+
 @pytest.mark.parametrize(("args", "err"), [
     (["--any-namespace", "-n", "web"],
      "lbctl: error: --any-namespace drops the namespaces; -n sets them\n"
+     "hint: give one of them\n"),
+    (["--no-communities", "--community", "no-export"],
+     "lbctl: error: --no-communities drops the communities; --community sets them\n"
+     "hint: give one of them\n"),
+    (["--all-bgp-peers", "--bgp-peer", "tor-a"],
+     "lbctl: error: --all-bgp-peers drops the BGP peers it names; --bgp-peer sets them\n"
      "hint: give one of them\n"),
     (["--any-labels", "-l", "app=web"],
      "lbctl: error: --any-labels drops the Service selectors; -l sets them\n"

@@ -6,6 +6,8 @@ Exact output and exit codes, on files and on the fake kube-apiserver.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +144,72 @@ def test_no_headers_on_every_table(run: Cli, tmp_path: Path) -> None:
     assert listed.out.split()[:2] == ["default", "IPv4"]
     shown = run("svc", "list", "-A", "--no-headers")
     assert not shown.out.startswith("NAMESPACE")
+
+
+# --------------------------------------------------------------------------- the list shape
+
+
+LISTS = {
+    # command, kind, -o name's type, takes -o wide, what an empty list says (on stderr)
+    "svc": (("svc", "list", "-A"), "ServiceList", "service", True,
+            "No LoadBalancer Services found in namespace empty.\n"),
+    "pool": (("pool", "list"), "PoolList", "pool", True,
+             "no pools in state file {empty}; add one with lbctl pool add\n"),
+    "bgp": (("bgp", "peer", "list"), "BGPPeerList", "bgppeer", True,
+            "no BGP peers in state file {empty}; add one with lbctl bgp peer add\n"),
+    "hold": (("hold", "list", "-A"), "HoldList", "hold", False,
+             "no holds in state file {empty}\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LISTS))
+def test_every_list_has_kubectls_shape_in_every_format(
+        run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Each list command, full and empty, in each format it takes: ``{"kind": ..., "items":
+    [...]}`` in JSON and the same document in YAML; one ``TYPE/NAME`` a line; a table whose
+    rows ``--no-headers`` prints alone (``-o wide`` too); an empty list prints the empty
+    document, no name, and no table but one line on stderr.  (The exact rows are each
+    command's own tests'.)"""
+    import yaml
+
+    from lbctl.cli.context import App
+
+    monkeypatch.setattr(App, "now", lambda self: datetime(2030, 1, 1, tzinfo=timezone.utc))
+    assert run("assign", "--all", "-A").code == 0
+    assert run("release", "svc", "api", "-n", "web", "--hold").code == 0
+    assert run("bgp", "peer", "add", "tor", "--address", "10.0.0.1", "--asn", "64501",
+               "--my-asn", "64500").code == 0
+    args, kind, typename, wide, empty_err = LISTS[name]
+    doc = json.loads(run(*args, "-o", "json").out)
+    assert (list(doc), doc["kind"]) == (["kind", "items"], kind) and doc["items"], doc
+    shown = run(*args, "-o", "yaml")
+    assert (shown.code, shown.err) == (0, "")
+    assert shown.out.startswith(f"kind: {kind}\nitems:\n")
+    assert yaml.safe_load(shown.out) == doc
+    names = run(*args, "-o", "name")
+    assert (names.code, names.err) == (0, "")
+    assert len(names.out.splitlines()) == len(doc["items"])
+    assert all(line.startswith(f"{typename}/") for line in names.out.splitlines())
+    for table in ([], ["-o", "wide"]) if wide else ([],):
+        full = run(*args, *table)
+        assert (full.code, full.err) == (0, ""), full.err
+        header, *rows = full.out.splitlines(keepends=True)
+        assert rows and header == header.upper()
+        bare = run(*args, *table, "--no-headers")  # columns as wide as their cells
+        assert (bare.code, bare.err) == (0, "")
+        assert [line.split() for line in bare.out.splitlines()] == [r.split() for r in rows]
+    if wide:
+        assert run(*args, "-o", "wide").out.split("\n")[0].startswith(
+            run(*args).out.split("\n")[0].rstrip())
+    empty_state = str(tmp_path / "empty.yaml")
+    nothing = [*args, "-n", "empty"] if name == "svc" else [*args, "--state", empty_state]
+    if name == "svc":
+        nothing.remove("-A")
+    for fmt, out in (("json", f'{{\n  "kind": "{kind}",\n  "items": []\n}}\n'),
+                     ("yaml", f"kind: {kind}\nitems: []\n"), ("name", "")):
+        result = run(*nothing, "-o", fmt)
+        assert (result.code, result.out, result.err) == (0, out, ""), fmt
+    for table in ([], ["--no-headers"], *([["-o", "wide"]] if wide else [])):
+        result = run(*nothing, *table)
+        assert (result.code, result.out, result.err) == (
+            0, "", empty_err.format(empty=empty_state)), table

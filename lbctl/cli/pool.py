@@ -278,6 +278,9 @@ def set_(
     priority: Annotated[int | None, numbers.count(
         "--priority", minimum=0, maximum=2**31 - 1, metavar="N",
         help="Pools are tried by priority, lower first.")] = None,
+    no_priority: Annotated[bool, typer.Option(
+        "--no-priority", help="Drop the priority: the pool is tried after those that have one "
+                              "(drops --priority).")] = False,
     namespaces: Annotated[list[str] | None, typer.Option(
         "-n", "--namespace", metavar="NS",
         help="Serve only Services in these namespaces (repeatable; replaces the list).")
@@ -309,6 +312,9 @@ def set_(
     aggregation_length: AggregationOption = None,
     aggregation_length_v6: AggregationV6Option = None,
     local_pref: LocalPrefOption = None,
+    no_local_pref: Annotated[bool, typer.Option(
+        "--no-local-pref", help="BGP: send no LOCAL_PREF with its addresses (drops "
+                                "--local-pref).")] = False,
     communities: CommunityOption = None,
     no_communities: Annotated[bool, typer.Option(
         "--no-communities", help="BGP: send its addresses with no community (drops "
@@ -330,7 +336,8 @@ def set_(
     Options not given keep their value.  -n, -l, --node-selector, --interface, --community
     and --bgp-peer replace their list; --any-namespace, --any-labels, --any-node,
     --any-interface, --no-communities and --all-bgp-peers empty it (an empty value, as -n "",
-    is refused).  --dry-run prints the diff of the state.
+    is refused); --no-priority and --no-local-pref drop those settings.  --dry-run prints the
+    diff of the state.
 
     Examples:
 
@@ -360,11 +367,18 @@ def set_(
                            "--community")
     bgp_peers = _cleared(bgp_peers, all_bgp_peers, "--all-bgp-peers", "the BGP peers it names",
                          "--bgp-peer")
+    _refuse_both(no_priority, priority is not None, "--no-priority", "the priority",
+                 "--priority", "it")
+    _refuse_both(no_local_pref, local_pref is not None, "--no-local-pref", "the LOCAL_PREF",
+                 "--local-pref", "it")
     bgp = _bgp_changes(aggregation_length, aggregation_length_v6, local_pref, communities,
                        bgp_peers)
-    if not bgp and not any(x is not None for x in (add, remove, auto_assign, avoid_buggy_ips,
-                                                   priority, namespaces, selectors,
-                                                   node_selectors, interfaces, announce)):
+    if no_local_pref:
+        bgp["local_pref"] = None
+    if not bgp and not no_priority and not any(
+            x is not None for x in (add, remove, auto_assign, avoid_buggy_ips, priority,
+                                    namespaces, selectors, node_selectors, interfaces,
+                                    announce)):
         raise UsageError(f"nothing to change in pool {name}",
                          hint=f"example: lbctl pool set {name} --add 192.0.2.50-192.0.2.59")
     kube = None if app.offline or allow_cluster_overlap or not add else app.kube()
@@ -372,8 +386,9 @@ def set_(
         app.store(), name, dry_run=app.options.dry_run, kube=kube, add=add or (),
         remove=remove or (),
         auto_assign=auto_assign, avoid_buggy_ips=avoid_buggy_ips, priority=priority,
-        namespaces=namespaces, selectors=selectors, node_selectors=node_selectors,
-        interfaces=interfaces, announce=announce.value if announce else None, bgp=bgp or None)
+        drop_priority=no_priority, namespaces=namespaces, selectors=selectors,
+        node_selectors=node_selectors, interfaces=interfaces,
+        announce=announce.value if announce else None, bgp=bgp or None)
     _report(app, applied, "configured")
 
 
@@ -382,12 +397,19 @@ def _cleared(values: list[str] | None, clear: bool, flag: str, what: str,
     """``values``, or an empty list when ``clear`` (``--any-node`` and its kind) asks to drop
     them; both at once is a usage error, and so is an empty value (``-n ""``, as an unset
     shell variable gives): it names nothing, and ``flag`` is how to drop them."""
-    if clear and values:
-        raise UsageError(f"{flag} drops {what}; {setter} sets them", hint="give one of them")
+    _refuse_both(clear, bool(values), flag, what, setter, "them")
     if values and not all(value.strip() for value in values):
         raise UsageError(f"{setter} is empty",
                          hint=f"to drop {what}, give {flag}; else give {setter} a value")
     return [] if clear else values
+
+
+def _refuse_both(clear: bool, given: bool, flag: str, what: str, setter: str,
+                 pronoun: str) -> None:
+    """A usage error when the option ``flag`` that drops a setting and the option ``setter``
+    that sets it are both given."""
+    if clear and given:
+        raise UsageError(f"{flag} drops {what}; {setter} sets {pronoun}", hint="give one of them")
 
 
 @command(app, "list")

@@ -170,6 +170,7 @@ def set_pool(
     auto_assign: bool | None = None,
     avoid_buggy_ips: bool | None = None,
     priority: int | None = None,
+    drop_priority: bool = False,
     namespaces: Iterable[str] | None = None,
     selectors: Iterable[str] | None = None,
     node_selectors: Iterable[str] | None = None,
@@ -178,7 +179,8 @@ def set_pool(
     bgp: Mapping[str, Any] | None = None,
 ) -> State:
     """Change a pool in place (``None``: keep as it is; an empty ``node_selectors``: every
-    node announces again; empty ``interfaces``: the speakers' own choice of interface again).
+    node announces again; empty ``interfaces``: the speakers' own choice of interface again;
+    ``drop_priority``: no priority, the pool is tried after those that have one).
     ``bgp``: the :class:`~lbctl.core.bgp.Advertisement` fields to change
     (``{"local_pref": 100}``); a pool set to announce ``layer2`` only drops its BGP options
     unless ``bgp`` gives some (then it is refused), and one set to announce ``bgp`` only
@@ -211,7 +213,7 @@ def set_pool(
         avoid_buggy_ips=pool.avoid_buggy_ips if avoid_buggy_ips is None else avoid_buggy_ips,
         namespaces=pool.namespaces if namespaces is None else namespaces,
         selectors=pool.service_selectors if selectors is None else selectors,
-        priority=pool.priority if priority is None else priority,
+        priority=None if drop_priority else pool.priority if priority is None else priority,
         node_selectors=pool.node_selectors if node_selectors is None else node_selectors,
         interfaces=interfaces,
         announce=mode,

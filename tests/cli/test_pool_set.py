@@ -108,6 +108,33 @@ def test_no_communities_and_all_bgp_peers_clear_the_bgp_lists(cli: Cli, state: s
     assert (again.code, again.out) == (0, "pool/default configured (unchanged)\n")
 
 
+def test_no_priority_and_no_local_pref_drop_them(cli: Cli, state: str) -> None:
+    assert cli("bgp", "peer", "add", "tor", "--address", "10.0.0.1", "--asn", "64500",
+               "--my-asn", "64500", "--state", state).code == 0
+    assert cli("pool", "set", "default", "--priority", "5", "--state", state).code == 0
+    assert cli("pool", "set", "other", "--priority", "1", "--announce", "both", "--local-pref",
+               "200", "--state", state).code == 0
+    before = Path(state).read_text()
+    dry = cli("pool", "set", "other", "--no-priority", "--no-local-pref", "--dry-run",
+              "--state", state)
+    assert (dry.code, dry.err) == (0, "")
+    assert dry.out.endswith(
+        "     avoidBuggyIPs: false\n"
+        "-    priority: 1\n"
+        "     announce: both\n"
+        "-    bgp: {aggregationLength: 32, aggregationLengthV6: 128, localPref: 200}\n"
+        " allocations: {}\n holds: {}\n peers:\n"
+        "pool/other configured (dry run)\n"), dry.out
+    assert Path(state).read_text() == before
+    result = cli("pool", "set", "other", "--no-priority", "--no-local-pref", "--state", state)
+    assert (result.code, result.out, result.err) == (0, "pool/other configured\n", "")
+    assert pool_doc(state, "other") == {"addresses": ["192.0.2.32/28"], "autoAssign": True,
+                                        "avoidBuggyIPs": False, "announce": "both"}
+    listed = cli("pool", "list", "-o", "wide", "--no-headers", "--state", state)
+    assert [line.split()[0] + " " + line.split()[8] for line in listed.out.splitlines()] == [
+        "default 5", "other -"]  # the PRIORITY column
+
+
 @pytest.mark.parametrize(("args", "err"), [
     (["-n", ""], "lbctl: error: -n is empty\n"
      "hint: to drop the namespaces, give --any-namespace; else give -n a value\n"),
@@ -160,6 +187,12 @@ def test_a_namespace_kubernetes_cannot_have_is_refused(cli: Cli, state: str,
      "hint: give one of them\n"),
     (["--no-communities", "--community", "no-export"],
      "lbctl: error: --no-communities drops the communities; --community sets them\n"
+     "hint: give one of them\n"),
+    (["--no-priority", "--priority", "3"],
+     "lbctl: error: --no-priority drops the priority; --priority sets it\n"
+     "hint: give one of them\n"),
+    (["--no-local-pref", "--local-pref", "100"],
+     "lbctl: error: --no-local-pref drops the LOCAL_PREF; --local-pref sets it\n"
      "hint: give one of them\n"),
     (["--all-bgp-peers", "--bgp-peer", "tor-a"],
      "lbctl: error: --all-bgp-peers drops the BGP peers it names; --bgp-peer sets them\n"

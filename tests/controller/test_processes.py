@@ -125,12 +125,12 @@ def test_sigterm_hands_the_lease_over_at_once(kube_server: FakeKubeServer, kube:
     follower = next(r for r in replicas.values() if r is not leader)
     eventually(lambda: follower.get("/readyz")[0] == 200, what="the follower ready")
     leader.process.send_signal(signal.SIGTERM)
-    stopped = time.monotonic()
     assert leader.process.wait(timeout=10) == 0
-    eventually(lambda: holder(kube_server) == follower.identity, timeout=DURATION,
+    # Given up before the leader exited, not left to expire: by now the Lease is free (or
+    # already the follower's), whatever the load on the machine made the follower wait.
+    assert holder(kube_server) in ("", follower.identity), "the Lease was not given up"
+    eventually(lambda: holder(kube_server) == follower.identity, timeout=DURATION + 5,
                what="the handover")
-    took = time.monotonic() - stopped
-    assert took < DURATION - 0.5, f"handover after {took:.2f}s: the Lease was not given up"
     create(kube, 5, "late")
     eventually(lambda: len(statuses(kube_server)) == 5)
     logs = leader.process.communicate(timeout=5)[1]

@@ -207,11 +207,13 @@ def set_pool(
     advertisement = replace(advertisement, **(bgp or {}))
     if interfaces is None:
         interfaces = pool.interfaces if announces_layer2(mode) else ()
+    # The namespaces are checked when given: a pool a state kept from before that check
+    # (-n Shop) is changed all the same, keeping them (doctor does not flag them either).
     new = replace(make_pool(
         name, [*kept, *add],
         auto_assign=pool.auto_assign if auto_assign is None else auto_assign,
         avoid_buggy_ips=pool.avoid_buggy_ips if avoid_buggy_ips is None else avoid_buggy_ips,
-        namespaces=pool.namespaces if namespaces is None else namespaces,
+        namespaces=() if namespaces is None else namespaces,
         selectors=pool.service_selectors if selectors is None else selectors,
         priority=None if drop_priority else pool.priority if priority is None else priority,
         node_selectors=pool.node_selectors if node_selectors is None else node_selectors,
@@ -219,6 +221,8 @@ def set_pool(
         announce=mode,
         bgp=advertisement,
     ), reservations=pool.reservations)
+    if namespaces is None:
+        new = replace(new, namespaces=pool.namespaces)
     _check_peers(state, new)
     outside = State(pools={name: new})
     users = [r for r in state.all_records() if r.pool == name

@@ -181,6 +181,24 @@ def test_a_namespace_kubernetes_cannot_have_is_refused(cli: Cli, state: str,
     assert cli(*command, "-n", "a" * 63, "--state", state).code == 0
 
 
+def test_a_pool_whose_stored_namespace_predates_the_check_can_still_be_changed(
+        cli: Cli, state: str) -> None:
+    """A state written before namespaces were checked (``pool add -n Shop`` was taken) is not
+    locked: a change that does not touch the namespaces keeps them, one that does is
+    checked."""
+    text = Path(state).read_text()
+    Path(state).write_text(text.replace("avoidBuggyIPs: false\n",
+                                        "avoidBuggyIPs: false\n        namespaces: [Shop]\n", 1))
+    assert pool_doc(state)["namespaces"] == ["Shop"]
+    grown = cli("pool", "set", "default", "--add", "192.0.2.200/29", "--state", state)
+    assert (grown.code, grown.err) == (0, "")
+    assert pool_doc(state)["namespaces"] == ["Shop"]
+    assert "192.0.2.200/29" in pool_doc(state)["addresses"]  # type: ignore[operator]
+    assert cli("pool", "set", "default", "-n", "Shop", "--state", state).code == 2
+    fixed = cli("pool", "set", "default", "-n", "shop", "--state", state)
+    assert (fixed.code, pool_doc(state)["namespaces"]) == (0, ["shop"])
+
+
 @pytest.mark.parametrize(("args", "err"), [
     (["--any-namespace", "-n", "web"],
      "lbctl: error: --any-namespace drops the namespaces; -n sets them\n"

@@ -44,7 +44,14 @@ from lbctl.actions.listing import ServiceView
 from lbctl.core import holds, pinning
 from lbctl.core import service as core
 from lbctl.core.addresses import is_ip
-from lbctl.core.allocator import AllocationError, Allocator, Granted, Request, allocate_many
+from lbctl.core.allocator import (
+    AllocationError,
+    Allocator,
+    Followed,
+    Granted,
+    Request,
+    allocate_many,
+)
 from lbctl.core.manifests import Manifest, without_states
 from lbctl.core.state import Allocation, ServiceKey, State
 from lbctl.errors import (
@@ -437,7 +444,7 @@ class Recorded:
 
 
 def _record(store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
-            base: Stored | None = None) -> Recorded:
+            base: Stored | None = None, followed: Followed | None = None) -> Recorded:
     """The one state transaction of a batch: release what the plan forgets, allocate the rest
     (the first half of *record before publishing*)."""
     services = {core.key_of(svc): svc for svc in plan.allocate}
@@ -447,7 +454,8 @@ def _record(store: StateStore, plan: _Plan, *, dry_run: bool, now: datetime,
         live = holds.live(state, now)
         # Only allocations are forgotten: a hold made meanwhile (release --hold) stays.
         forget = [key for key in plan.forget if key in live.allocations]
-        done = allocate_many(live, requests, release=forget, published=plan.published)
+        done = allocate_many(live, requests, release=forget, published=plan.published,
+                             followed=followed)
         return done.state, [_Job(services[key], answer.allocation, answer.new)
                             if isinstance(answer, Granted) else _Job(services[key], answer)
                             for key, answer in done.answers.items()]
@@ -570,7 +578,7 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
 def record_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceKey, Obj],
                     keys: Iterable[ServiceKey], *, now: datetime, base: Stored | None = None,
                     published: Mapping[ServiceKey, tuple[str, ...]] | None = None,
-                    ) -> Recorded:
+                    followed: Followed | None = None) -> Recorded:
     """``reconcile`` for the Services ``keys`` only, with the Services already known: the
     controller's batch, up to its state transaction (then :class:`Publication`).
     ``services`` is every Service the caller knows (all namespaces and classes: their statuses
@@ -584,12 +592,13 @@ def record_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceK
     last saw it; read when None), read again only if it was not the latest; withdrawals
     (orphans) are PATCHed before the write.  :attr:`Recorded.stored` is the document after.
     ``published``: :func:`lbctl.core.service.published` of ``services``, when the caller keeps
-    it already."""
+    it already; ``followed``: the caller's allocators, from one batch to the next
+    (:class:`lbctl.core.allocator.Followed`)."""
     wanted = set(keys)
     base = base or store.read()
     plan = _reconcile_plan(kube, services, base.state, wanted.__contains__, dry_run=False,
                            republish=True, published=published)
-    return _record(store, plan, dry_run=False, now=now, base=base)
+    return _record(store, plan, dry_run=False, now=now, base=base, followed=followed)
 
 
 def _reconcile_plan(kube: KubeAPI, by_key: Mapping[ServiceKey, Obj], state: State,

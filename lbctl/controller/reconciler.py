@@ -44,7 +44,7 @@ from lbctl.actions import services as actions
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
 from lbctl.core import service as core
-from lbctl.core.allocator import Allocator
+from lbctl.core.allocator import Allocator, Followed
 from lbctl.core.leases import parse_micro_time
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError
@@ -120,6 +120,9 @@ class Reconciler:
         # may have it looked at again, and how many refusals in a row.
         self._refused: dict[ServiceKey, tuple[float, int]] = {}
         self.events = actions.EventRecorder(kube)
+        # Each batch's allocator starts from the last one's when it plans on the state that one
+        # made (this controller's own last write): not every address marked again per batch.
+        self.allocators = Followed()
         # The status PATCHes of every batch, on threads started once.
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
                                            thread_name_prefix="publish")
@@ -286,7 +289,8 @@ class Reconciler:
         now = self._clock()
         try:
             recorded = actions.record_services(self.kube, self.store, services, keys, now=now,
-                                               base=base, published=published)
+                                               base=base, published=published,
+                                               followed=self.allocators)
         except LbctlError as exc:
             self._log("error", f"batch of {len(keys)} Service(s) failed: {exc.message}",
                       {"hint": exc.hint})
@@ -429,6 +433,7 @@ def _showing(svc: Obj, shown: tuple[str, ...]) -> Obj:
 def _freed(before: State, after: State) -> bool:
     """Did any recorded address (allocation or hold) go away?  Then a Service the allocator
     refused before may get an address now."""
-    return any(key not in after.allocations or after.allocations[key] != record
-               for key, record in before.allocations.items()) or any(
-        key not in after.holds for key in before.holds)
+    allocations = after.allocations
+    return any((now := allocations.get(key)) is not record and now != record
+               for key, record in before.allocations.items()) or bool(
+        before.holds.keys() - after.holds.keys())

@@ -124,6 +124,13 @@ class _Entry:
         self.ends: list[int] = []
         self.used = 0
 
+    def copy(self) -> _Entry:
+        copy = _Entry.__new__(_Entry)
+        copy.range, copy.pool, copy.avoid, copy.anycast = (self.range, self.pool, self.avoid,
+                                                           self.anycast)
+        copy.starts, copy.ends, copy.used = list(self.starts), list(self.ends), self.used
+        return copy
+
     @property
     def capacity(self) -> int:
         buggy = count_buggy(self.range.version, self.range.first, self.range.last)
@@ -241,16 +248,77 @@ class Allocator:
         for record in state.all_records():
             self._add_owner(record)
         self._shown_by: dict[str, list[ServiceKey]] = {}
-        owners = self._owners
-        for key, shown in sorted((published or {}).items()):
-            for ip in shown:
-                if ip not in owners:  # (a recorded address is canonical, and marked already)
-                    try:
-                        ip = str(parse_ip(ip))
-                    except UsageError:  # a status that is not an address blocks nothing
-                        continue
-                    self._mark(ip)
-                self._shown_by.setdefault(ip, []).append(key)
+        self._published: dict[ServiceKey, Sequence[str]] = dict(published or {})
+        for key, shown in sorted(self._published.items()):
+            self._show(key, shown)
+
+    def _fork(self, state: State) -> Allocator:
+        """A copy of this allocator for ``state``, which must equal :meth:`state`: what it
+        changes leaves this one as it is.  Costs a copy of its dictionaries, not the marking of
+        every address again.  (Owner lists, sharing-key sets and shown-by lists are replaced,
+        never changed in place, so the copies share them.)"""
+        fork = object.__new__(Allocator)
+        fork._base = state
+        fork._pools = self._pools  # never changed by an allocator
+        fork._allocations = dict(self._allocations)
+        fork._holds = dict(self._holds)
+        fork._order = self._order
+        fork._owners = dict(self._owners)
+        fork._by_sharing_key = dict(self._by_sharing_key)
+        copies = {id(entry): entry.copy() for entry in self._index}
+        fork._entries = {name: [copies[id(e)] for e in entries]
+                         for name, entries in self._entries.items()}
+        fork._index_keys = self._index_keys
+        fork._index = [copies[id(e)] for e in self._index]
+        fork._shown_by = dict(self._shown_by)
+        fork._published = self._published
+        return fork
+
+    def _republish(self, published: Mapping[ServiceKey, Sequence[str]]) -> None:
+        """What the Services show is now ``published``: only the statuses that changed since
+        are looked at."""
+        before = self._published
+        for key, shown in before.items():
+            if published.get(key) != shown:
+                self._unshow(key, shown)
+        for key, shown in published.items():
+            if before.get(key) != shown:
+                self._show(key, shown)
+        self._published = dict(published)
+
+    def _canonical(self, ip: str) -> str | None:
+        """A shown address as the state writes it; None when it is not an address (such a
+        status blocks nothing)."""
+        if ip in self._owners:  # a recorded address is canonical
+            return ip
+        try:
+            return str(parse_ip(ip))
+        except UsageError:
+            return None
+
+    def _show(self, key: ServiceKey, shown: Sequence[str]) -> None:
+        for ip in shown:
+            canonical = self._canonical(ip)
+            if canonical is None:
+                continue
+            if canonical not in self._owners:  # (an owned address is marked already)
+                self._mark(canonical)
+            keys = [*self._shown_by.get(canonical, ())]
+            bisect.insort(keys, key)
+            self._shown_by[canonical] = keys
+
+    def _unshow(self, key: ServiceKey, shown: Sequence[str]) -> None:
+        for ip in shown:
+            canonical = self._canonical(ip)
+            if canonical is None:
+                continue
+            keys = [k for k in self._shown_by.get(canonical, ()) if k != key]
+            if keys:
+                self._shown_by[canonical] = keys
+                continue
+            self._shown_by.pop(canonical, None)
+            if canonical not in self._owners:
+                self._free(canonical)
 
     # ------------------------------------------------------------------ lookups
 
@@ -272,12 +340,13 @@ class Allocator:
 
     def _add_owner(self, record: Allocation) -> None:
         for ip in record.ips:
-            owners = self._owners.setdefault(ip, [])
+            owners = self._owners.get(ip)
             if not owners:
                 self._mark(ip)
-            owners.append(record)
+            self._owners[ip] = [*(owners or ()), record]
         if record.sharing_key:
-            self._by_sharing_key.setdefault(record.sharing_key, set()).add(record.key)
+            keys = self._by_sharing_key.get(record.sharing_key, set())
+            self._by_sharing_key[record.sharing_key] = keys | {record.key}
 
     def _remove_owner(self, record: Allocation) -> None:
         for ip in record.ips:
@@ -286,13 +355,20 @@ class Allocator:
                 self._owners[ip] = owners
                 continue
             self._owners.pop(ip, None)
-            entry = self._entry_for(ip)
-            value = parse_ip(ip).value
-            kept = entry is not None and (ip in entry.pool.reservations or ip in self._shown_by)
-            if entry is not None and entry.is_used(value) and not kept:
-                entry.unmark(value)
-        if record.sharing_key:
-            self._by_sharing_key.get(record.sharing_key, set()).discard(record.key)
+            if ip not in self._shown_by:
+                self._free(ip)
+        if record.sharing_key and record.sharing_key in self._by_sharing_key:
+            keys = self._by_sharing_key[record.sharing_key]
+            self._by_sharing_key[record.sharing_key] = keys - {record.key}
+
+    def _free(self, ip: str) -> None:
+        """``ip`` (canonical) is neither recorded nor shown any more: free, unless reserved."""
+        entry = self._entry_for(ip)
+        if entry is None or ip in entry.pool.reservations:
+            return
+        value = parse_ip(ip).value
+        if entry.is_used(value):
+            entry.unmark(value)
 
     def state(self) -> State:
         return replace(self._base, pools=self._pools, allocations=dict(self._allocations),
@@ -602,17 +678,48 @@ class Allocated:
     released: tuple[Allocation, ...]  # what the releases freed (allocations or holds)
 
 
+class Followed:
+    """Allocators for a caller that allocates on each state it wrote (the controller: one
+    transaction per batch of Services).  The allocator of a batch is remembered with the
+    state it produced; the next batch planned on that state (or an equal one) starts from a
+    copy of it, told only which statuses changed, instead of marking every recorded and shown
+    address again.  Any other state (another writer's) gets a new allocator.  Same rules,
+    same answers: only the cost differs.  Thread-safe: what is remembered is never changed,
+    and is replaced in one assignment."""
+
+    def __init__(self) -> None:
+        self._last: tuple[State, Allocator] | None = None
+
+    def allocator(self, state: State,
+                  published: Mapping[ServiceKey, Sequence[str]] | None = None) -> Allocator:
+        last = self._last
+        if last is None or not (last[0] is state or last[0] == state):
+            return Allocator(state, published)
+        allocator = last[1]._fork(state)
+        allocator._republish(published or {})
+        return allocator
+
+    def remember(self, state: State, allocator: Allocator) -> None:
+        """``state`` is what ``allocator`` made (:meth:`Allocator.state`), and it is changed no
+        more."""
+        self._last = (state, allocator)
+
+
 def allocate_many(state: State, requests: Mapping[ServiceKey, Request | LbctlError], *,
                   release: Iterable[ServiceKey] = (),
-                  published: Mapping[ServiceKey, Sequence[str]] | None = None) -> Allocated:
+                  published: Mapping[ServiceKey, Sequence[str]] | None = None,
+                  followed: Followed | None = None) -> Allocated:
     """Release the Services in ``release``, then allocate each request in order on what is
     left, collecting each refusal instead of stopping at it.
 
     A request given as an error (the Service's own request could not be built, e.g. a malformed
     annotation) is answered with that error, so a caller keeps one mapping from Service to
     answer.  ``published`` is the Services' statuses (see :class:`Allocator`).  Pure: the
-    caller writes :attr:`Allocated.state` (or, for a dry run or a prediction, does not)."""
-    allocator = Allocator(state, published)
+    caller writes :attr:`Allocated.state` (or, for a dry run or a prediction, does not).
+    ``followed``: where a caller that allocates on one state after another keeps its
+    allocators (:class:`Followed`)."""
+    allocator = (followed.allocator(state, published) if followed is not None
+                 else Allocator(state, published))
     released = tuple(record for record in (allocator.release(*key) for key in release)
                      if record is not None)
     answers: dict[ServiceKey, Answer] = {}
@@ -624,4 +731,7 @@ def allocate_many(state: State, requests: Mapping[ServiceKey, Request | LbctlErr
             answers[key] = Granted(*allocator.allocate(request))
         except LbctlError as exc:
             answers[key] = exc
-    return Allocated(allocator.state(), answers, released)
+    after = allocator.state()
+    if followed is not None:
+        followed.remember(after, allocator)
+    return Allocated(after, answers, released)

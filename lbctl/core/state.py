@@ -911,23 +911,24 @@ class Encoder:
                 parts.append(f"{section}: {{}}\n")
                 continue
             before, known, known_namespaces = self._sections.get(section, ({}, {}, {}))
-            new = {}
-            namespaces = set()
-            for key, record in found.items():
-                if len(key[0]) > _LONGEST_KEY or len(key[1]) > _LONGEST_KEY:
-                    return self._whole(state)
-                namespaces.add(key[0])
-                was = before.get(key)
-                if was is None or key not in known or not (was is record or was == record):
-                    new[key] = record
-            for namespace in namespaces - set(known_namespaces):  # a line for each
-                if not any(key[0] == namespace for key in new):
-                    key = next(key for key in found if key[0] == namespace)
-                    new[key] = found[key]
-            lines = {key: line for key, line in known.items() if key in found}
-            namespace_lines = {ns: known_namespaces[ns] for ns in namespaces
-                               if ns in known_namespaces}
+            # What changed: a writer that keeps the unchanged records (the allocator does)
+            # makes this one identity test per record.
+            new = {key: record for key, record in found.items()
+                   if (was := before.get(key)) is not record and was != record}
+            if any(len(key[0]) > _LONGEST_KEY or len(key[1]) > _LONGEST_KEY for key in new):
+                return self._whole(state)
+            lines = dict(known)
+            namespace_lines = dict(known_namespaces)
+            gone = before.keys() - found.keys()
+            if gone:
+                for key in gone:
+                    del lines[key]
+                present = {key[0] for key in found}
+                namespace_lines = {ns: line for ns, line in namespace_lines.items()
+                                   if ns in present}
             if new:
+                # A namespace without a line has no record in ``before``: every one of its
+                # records is new, and its line comes with theirs.
                 pieces = _pieces(section, new)
                 if pieces is None:
                     return self._whole(state)

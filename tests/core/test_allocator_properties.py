@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lbctl.core.addresses import IPV4, IPV6, canonical_ip, describe, format_ip, is_buggy
-from lbctl.core.allocator import AllocationError, Allocator, Request
+from lbctl.core.allocator import AllocationError, Allocator, Followed, Request, allocate_many
 from lbctl.core.pools import make_pool
 from lbctl.core.sharing import conflict
 from lbctl.core.state import Pool, State, decode, encode, validate
@@ -279,3 +279,64 @@ def test_a_held_service_gets_its_address_back(data: st.DataObject) -> None:
     if request.key in allocator.state().holds:
         again = allocator.allocate(dataclasses.replace(request, ips=(), pool=None))[0]
         assert again.ips == allocation.ips
+
+
+def _answers(done: object) -> dict[object, object]:
+    """allocate_many's answers, comparable: an allocation, or the refusal's reason and text."""
+    return {key: answer if not isinstance(answer, Exception)
+            else (type(answer).__name__, getattr(answer, "reason", ""), str(answer))
+            for key, answer in done.answers.items()}  # type: ignore[attr-defined]
+
+
+@FAST
+@given(st.data())
+def test_a_followed_allocator_answers_as_a_fresh_one_batch_after_batch(
+        data: st.DataObject) -> None:
+    """The controller's batches: each plans on the state the last one made (or, now and then,
+    on a state another writer made), with releases, statuses that come and go (its own
+    publications, other controllers' addresses, a status that is not an address).  The
+    allocator carried from batch to batch gives every answer, and the state, that an allocator
+    built afresh for that batch gives; and a copy never changes the one it was made from."""
+    pools = data.draw(pool_sets())
+    candidates = explicit_candidates(pools)
+    followed = Followed()
+    state = state_of(*pools)
+    published: dict[tuple[str, str], tuple[str, ...]] = {}
+    for _ in range(data.draw(st.integers(1, 8))):
+        if data.draw(st.integers(0, 4)) == 0:  # another writer: an equal state, decoded anew
+            state = decode(encode(state))
+        for key in data.draw(st.lists(st.sampled_from(sorted(state.allocations) or [("a", "s0")]),
+                                      max_size=2)):
+            if key in state.allocations:  # its own publication
+                published[key] = state.allocations[key].ips
+        for _ in range(data.draw(st.integers(0, 2))):  # others' statuses, which come and go
+            key = (data.draw(st.sampled_from(NAMESPACES)), data.draw(st.sampled_from(
+                ["x0", "x1", *sorted(LABELS)])))
+            shown = data.draw(st.lists(st.sampled_from([*candidates, "not-an-ip"]), max_size=2))
+            if shown:
+                published[key] = tuple(shown)
+            else:
+                published.pop(key, None)
+        batch = {}
+        for request in [data.draw(requests(pools)) for _ in range(data.draw(st.integers(0, 5)))]:
+            batch[request.key] = request
+        release = data.draw(st.lists(st.sampled_from(sorted(state.allocations) or [("a", "s0")]),
+                                     max_size=2))
+        fresh = allocate_many(state, batch, release=release, published=dict(published))
+        carried = allocate_many(state, batch, release=release, published=dict(published),
+                                followed=followed)
+        assert carried.state == fresh.state
+        assert _answers(carried) == _answers(fresh)
+        assert carried.released == fresh.released
+        # Two copies of the remembered allocator: what one does, the other does not see.
+        first = followed.allocator(carried.state, published)
+        second = followed.allocator(carried.state, published)
+        for request in batch.values():
+            try:
+                first.allocate(dataclasses.replace(request, name="copy-" + request.name))
+            except (AllocationError, UsageError):
+                pass
+        assert second.state() == carried.state
+        for name in {p.name for p in pools}:
+            assert second.usage(name) == Allocator(carried.state, published).usage(name)
+        state = carried.state

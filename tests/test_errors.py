@@ -4,7 +4,7 @@ labels it as a credential; and the long-running commands' log lines go through i
 
 from __future__ import annotations
 
-import logging
+import io
 
 import pytest
 
@@ -53,9 +53,7 @@ def test_the_speaker_log_is_redacted(capsys: pytest.CaptureFixture[str]) -> None
 def test_the_controller_log_is_redacted(fmt: str) -> None:
     from lbctl.cli import controller
 
-    formatter = (controller._TextFormatter() if fmt == "text" else
-                 controller._JsonFormatter())
-    record = logging.LogRecord("lbctl.controller", logging.WARNING, __file__, 1,
-                               f"watch failed: {LONG}", None, None)
-    line = formatter.format(record)
+    out = io.StringIO()
+    controller.make_log(controller.LogFormat(fmt), out)("warning", f"watch failed: {LONG}", {})
+    line = out.getvalue()
     assert LONG not in line and "watch failed: ***" in line

@@ -21,7 +21,6 @@ Exit codes: ``controller status`` exits 1 when no controller leads (no Lease, or
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -30,7 +29,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -64,39 +63,38 @@ def default_identity(environ: Mapping[str, str] | None = None) -> str:
     return env.get("POD_NAME") or f"{socket.gethostname()}_{os.getpid()}"
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {"time": datetime.fromtimestamp(record.created, timezone.utc).strftime(
-                    "%Y-%m-%dT%H:%M:%S.%fZ"),
-                "level": record.levelname.lower(), "msg": record.getMessage()}
-        line.update(getattr(record, "fields", {}))
-        return redact(json.dumps(line, default=str))
+#: The levels the controller logs at; anything else is logged as ``info``.
+_LEVELS = frozenset({"info", "warning", "error"})
 
 
-class _TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
-        fields = " ".join(f"{k}={v}" for k, v in getattr(record, "fields", {}).items()
-                          if k != "hint" or v)
-        return redact(f"{stamp} {record.levelname.lower():7} {record.getMessage()}" + (
-            f" {fields}" if fields else ""))
-
-
-def make_log(fmt: LogFormat) -> Any:
-    """``log(level, message, fields)`` writing one line per call to stderr."""
-    logger = logging.getLogger("lbctl.controller")
-    logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if fmt is LogFormat.json else _TextFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    levels = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+def make_log(fmt: LogFormat, stream: TextIO | None = None) -> Any:
+    """``log(level, message, fields)`` writing one line per call to ``stream`` (default:
+    stderr, as it is when this is called).  Each line is formatted and written here, under a
+    lock, without the logging module's records and handlers: the controller logs a line per
+    Service it assigns, and through the logging module each line cost it ~60 µs of CPU (about
+    a sixteenth of all it spends on a Service in a burst); this way, ~20.  A stream that
+    cannot be written (closed, full) loses the line, never stops the controller."""
+    out = stream if stream is not None else sys.stderr
+    lock = threading.Lock()
+    as_json = fmt is LogFormat.json
 
     def log(level: str, message: str, fields: Mapping[str, object]) -> None:
-        logger.log(levels.get(level, logging.INFO), "%s", message,
-                   extra={"fields": dict(fields)})
+        level = level if level in _LEVELS else "info"
+        now = datetime.now(timezone.utc)
+        if as_json:
+            line = {"time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "level": level,
+                    "msg": message, **fields}
+            text = redact(json.dumps(line, default=str))
+        else:
+            shown = " ".join(f"{k}={v}" for k, v in fields.items() if k != "hint" or v)
+            text = redact(f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} {level:7} {message}"
+                          + (f" {shown}" if shown else ""))
+        with lock:
+            try:
+                out.write(text + "\n")
+                out.flush()
+            except (OSError, ValueError):
+                pass
 
     return log
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ from lbctl.cli import controller as command
 from lbctl.cli.context import App
 from lbctl.core import names
 from lbctl.core.leases import format_micro_time
+from lbctl.errors import keep_secret
 from tests.conftest import Cli
 from tests.kubefake.server import FakeKubeServer
 
@@ -25,6 +27,34 @@ def test_default_identity() -> None:
     assert command.default_identity({"POD_NAME": "lbctl-controller-abc"}) == (
         "lbctl-controller-abc")
     assert command.default_identity({}).rsplit("_", 1)[1].isdigit()
+
+
+def test_log_lines_as_text_and_json() -> None:
+    """One line per call, with its fields; a credential never shows; an unknown level is
+    info."""
+    keep_secret("s3cr3t-token-value")
+    text, as_json = io.StringIO(), io.StringIO()
+    command.make_log(command.LogFormat.text, text)(
+        "warning", "could not use s3cr3t-token-value", {"service": "shop/web", "hint": ""})
+    command.make_log(command.LogFormat.text, text)("info", "assigned", {"hint": "h"})
+    first, second = text.getvalue().splitlines()
+    assert first.endswith(" warning could not use *** service=shop/web")
+    assert datetime.strptime(first.split()[0], "%Y-%m-%dT%H:%M:%SZ")
+    assert second.endswith(" info    assigned hint=h")
+    command.make_log(command.LogFormat.json, as_json)(
+        "debug", "assigned 192.0.2.10", {"ips": ["192.0.2.10"], "at": datetime(2026, 1, 1)})
+    line = json.loads(as_json.getvalue())
+    assert line["level"] == "info" and line["msg"] == "assigned 192.0.2.10"
+    assert line["ips"] == ["192.0.2.10"] and line["at"] == "2026-01-01 00:00:00"
+    assert line["time"].endswith("Z")
+
+
+def test_a_log_that_cannot_be_written_does_not_stop_the_caller() -> None:
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    command.make_log(command.LogFormat.json, Full())("error", "lost", {})
 
 
 def lease(server: FakeKubeServer, holder: str, renewed: datetime) -> None:

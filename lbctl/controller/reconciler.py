@@ -298,15 +298,16 @@ class Reconciler:
             for key in keys:
                 self.queue.retry(key)
             return None
+        with self._lock:
+            self._in_flight.update(recorded.keys)
+        # The PATCHes first: the rest is bookkeeping that no Service waits for.
+        publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
+                                          record_event=self.events.record,
+                                          published=self._published_now)
         self.batches += 1
         self.metrics.transaction()
         if recorded.stored is not None:
             self._adopt(recorded.stored, written=recorded.written)
-        with self._lock:
-            self._in_flight.update(recorded.keys)
-        publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
-                                          record_event=self.events.record,
-                                          published=self._published_now)
         return InFlight(publication, services, shown_before)
 
     def finish(self, started: InFlight) -> actions.Batch:

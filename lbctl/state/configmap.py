@@ -11,7 +11,6 @@ over the ConfigMap size limit is refused here, before the API server is asked.
 
 from __future__ import annotations
 
-import copy
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -74,6 +73,7 @@ class ConfigMapBackend:
             }
             return self.api.create(CONFIGMAPS, body, self.namespace)
         assert isinstance(version, dict)
-        body = copy.deepcopy(version)
-        body["data"] = {**(body.get("data") or {}), KEY: text}
+        # A new top level and a new ``data``: the ConfigMap read (a watch's, a cache's) is not
+        # changed, and nothing else of it is copied (its managedFields can be large).
+        body = {**version, "data": {**(version.get("data") or {}), KEY: text}}
         return self.api.replace(CONFIGMAPS, body)

@@ -24,7 +24,7 @@ process lbctl {
   encoder json;
 }
 neighbor 192.0.2.1 {
-  description "edge";
+  description "lbctl 0 edge";
   router-id 192.0.2.11;
   local-address 192.0.2.11;
   local-as 64500;

@@ -89,15 +89,16 @@ class BGPLab:
 
     # -- the router --------------------------------------------------------------------------
 
-    def export(self, fmt: str = "bird") -> str:
-        """``lbctl bgp export --format FMT`` for the current state and the lab's Nodes."""
+    def export(self, fmt: str = "bird", peer: str | None = None) -> str:
+        """``lbctl bgp export --format FMT [--peer PEER]`` for the current state and the lab's
+        Nodes."""
         state = self.tmp / "export-state.yaml"
         state.write_text(self.state_text())
         nodes = self.tmp / "nodes.yaml"
         nodes.write_text(yaml.safe_dump_all(self.api.objects_of("nodes")))
         done = subprocess.run(
             [sys.executable, "-m", "lbctl", "bgp", "export", "--format", fmt, "--state",
-             str(state), "-f", str(nodes)],
+             str(state), "-f", str(nodes), *(["--peer", peer] if peer else [])],
             capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout

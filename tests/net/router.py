@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-#: What every lab router configuration starts with: its log, in the test's directory.
-PREAMBLE = 'log "{log}" all;\n'
+#: What every lab router configuration starts with: its log, in the test's directory, and
+#: protocol times to the millisecond (:meth:`Bird.since`).
+PREAMBLE = 'log "{log}" all;\ntimeformat protocol iso long ms;\n'
 
 
 
@@ -113,9 +114,28 @@ class Bird:
         names = set()
         for line in self.birdc("show", "protocols", check=False).splitlines():
             words = line.split()
-            if len(words) >= 6 and words[1] == "BGP" and words[5] == "Established":
+            if len(words) >= 6 and words[1] == "BGP" and words[-1] == "Established":
                 names.add(words[0])
         return names
+
+    def since(self, protocol: str) -> str:
+        """When ``protocol``'s state last changed (BIRD's clock, to the millisecond): a
+        session that stays up keeps it."""
+        for line in self.birdc("show", "protocols", protocol, check=False).splitlines():
+            words = line.split()
+            if words and words[0] == protocol:
+                return " ".join(words[4:6])  # timeformat protocol iso long ms
+        raise AssertionError(f"no protocol {protocol}")
+
+    def imports(self, protocol: str) -> tuple[int, int]:
+        """How many updates and withdraws ``protocol``'s channel received (since its session
+        came up)."""
+        counts = {}
+        for line in self.birdc("show", "protocols", "all", protocol, check=False).splitlines():
+            words = line.split()
+            if words[:2] in (["Import", "updates:"], ["Import", "withdraws:"]):
+                counts[words[1]] = int(words[2])
+        return counts["updates:"], counts["withdraws:"]
 
     def wait_for(self, predicate: Callable[[dict[str, set[str]]], bool], within: float,
                  what: str) -> float:

@@ -18,9 +18,10 @@ import pytest
 import yaml
 
 from tests.net.bgplab import CLUSTER_AS, POOL, ROUTER_AS, ROUTER_IP, STATE, BGPLab
+from tests.net.cli import lbctl
 from tests.net.lab import endpoint_slice, service
 from tests.net.netns import Lan
-from tests.net.router import Frr, frr_unavailable, unavailable
+from tests.net.router import Bird, Frr, frr_unavailable, unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -83,6 +84,37 @@ def test_each_node_announces_the_vip_the_router_spreads_it_and_release_withdraws
     took = bgp.wait_paths(ROUTE, set(), within=5)
     assert took < 3.0  # the speakers read the state every 2 s
     assert "lbctl_router_n1" in bird.established()  # the sessions stay
+
+
+def test_a_peer_added_and_removed_leaves_the_first_routers_sessions_and_routes_alone(
+        bgp: BGPLab, tmp_path: Path) -> None:
+    bgp.put_state(STATE)
+    bgp.allocate({"web": [VIP]})
+    web(bgp, ALL)
+    bird = bgp.start_router()
+    bgp.lab.start()
+    bgp.wait_paths(ROUTE, ALL, within=30)
+    sessions = {f"lbctl_router_{n}" for n in sorted(ALL)}
+    before = {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)}
+    assert {imports for _, imports in before.values()} == {(1, 0)}  # one update, no withdraw
+    cli = ("--kubeconfig", str(bgp.lab.kubeconfig))
+    done = lbctl(bgp.lab.client, "bgp", "peer", "add", "edge", "--address", "192.168.200.2",
+                 "--asn", "64502", "--my-asn", str(CLUSTER_AS), *cli)
+    assert done.returncode == 0, done.stderr
+    edge = Bird(bgp.lab.lan.host("rtr2", "192.168.200.2/24"), tmp_path,
+                bgp.export("bird", peer="edge"))
+    try:
+        hops = set(bgp.ip.values())
+        edge.wait_for(lambda r: r.get(ROUTE) == hops, 30, "the new router's paths")
+        assert bird.established() == sessions
+        assert {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)} == before
+        done = lbctl(bgp.lab.client, "bgp", "peer", "remove", "edge", *cli)
+        assert done.returncode == 0, done.stderr
+        edge.wait_for(lambda r: ROUTE not in r, 10, "the removed router's paths gone")
+        assert {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)} == before
+        assert all("starting it again" not in bgp.lab.log(n) for n in ALL)
+    finally:
+        edge.close()
 
 
 def test_sigkill_drops_a_nodes_path_within_the_hold_time_and_sigterm_at_once(

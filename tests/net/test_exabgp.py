@@ -197,21 +197,43 @@ def test_a_killed_parent_takes_exabgp_and_its_routes_with_it(
         time.sleep(0.05)
 
 
-def test_new_sessions_restart_exabgp_and_keep_the_routes(
+def test_a_peer_change_touches_that_peer_alone(
         net: tuple[Lan, Bird, dict[str, Driver]]) -> None:
     _, bird, drivers = net
     n1 = drivers["n1"]
-    n1.call(configure=[session("n1", hold_time=9)])
-    n1.call(advertise=[route("10.9.0.100/32")])
+    v4 = route("10.9.0.100/32")
+    v6 = route("fd00:9:1::10/128", peer="router6")
+    router6 = session("n1", peer="router6", address="fd00:9::1", local_address="fd00:9::11")
+    n1.call(configure=[session("n1")])
+    n1.call(advertise=[v4])
     bird.wait_for(lambda r: "10.9.0.100/32" in r, 20, "announced")
-    first = n1.call(status=None)["pid"]
-    n1.call(configure=[session("n1", hold_time=3)])
-    bird.wait_for(lambda r: "10.9.0.100/32" in r, 20, "announced by the new ExaBGP")
-    assert n1.call(status=None)["pid"] != first
-    assert not _exabgp_alive(first)
+    pid = n1.call(status=None)["pid"]
+    since, imports = bird.since("n1"), bird.imports("n1")
+    assert imports == (1, 0)
+    # a second peer: its session comes up and gets its route; the first one is not touched
+    n1.call(configure=[session("n1"), router6])
+    n1.call(advertise=[v4, v6])
+    bird.wait_for(lambda r: "fd00:9:1::10/128" in r, 20, "announced to the new peer")
+    assert bird.established() == {"n1", "n1v6"}
+    assert (bird.since("n1"), bird.imports("n1")) == (since, imports)
+    # the peer removed: its session closes, the first one is not touched
+    n1.call(configure=[session("n1")])
+    n1.call(advertise=[v4])
+    bird.wait_for(lambda r: "fd00:9:1::10/128" not in r, 5, "gone with its session")
+    assert bird.established() == {"n1"}
+    assert (bird.since("n1"), bird.imports("n1")) == (since, imports)
+    assert n1.call(status=None) == {"sessions": {"router": "established"}, "announced": 1,
+                                    "pid": pid}  # the same ExaBGP all along
+    # a changed peer: its session starts again with the new hold time and gets its routes
+    n1.call(configure=[session("n1", hold_time=9)])
+    bird.wait_for(lambda r: "10.9.0.100/32" in r and bird.since("n1") != since, 20,
+                  "announced again on the new session")
+    assert "Hold timer:" in bird.birdc("show", "protocols", "all", "n1")
+    assert n1.call(status=None)["pid"] == pid
     n1.call(configure=[])  # no peers: no ExaBGP, no session
     bird.wait_for(lambda r: "10.9.0.100/32" not in r, 5, "withdrawn with the last session")
     assert n1.call(status=None)["pid"] is None
+    assert not _exabgp_alive(pid)
 
 
 def test_an_ipv6_session_announces_ipv6_prefixes_next_hop_the_node(
@@ -225,3 +247,22 @@ def test_an_ipv6_session_announces_ipv6_prefixes_next_hop_the_node(
                   and r.get("10.9.0.100/32") == {"10.9.0.11"}, 20, "both families")
     assert n1.call(status=None)["sessions"] == {"router": "established",
                                                 "router6": "established"}
+
+
+def test_a_new_peer_while_exabgp_sends_thousands_of_routes_leaves_the_others_up(
+        net: tuple[Lan, Bird, dict[str, Driver]]) -> None:
+    # ExaBGP drops a reload asked while it still sends updates: the adapter sees the older
+    # configuration still running and asks again, rather than restart ExaBGP
+    _, bird, drivers = net
+    n1 = drivers["n1"]
+    many = [route(f"10.200.{i // 256}.{i % 256}/32") for i in range(3000)]
+    router6 = session("n1", peer="router6", address="fd00:9::1", local_address="fd00:9::11")
+    n1.call(configure=[session("n1")])
+    n1.wait_established()
+    since = bird.since("n1")
+    n1.call(advertise=many)
+    n1.call(configure=[session("n1"), router6])
+    n1.call(advertise=[*many, route("fd00:9:1::10/128", peer="router6")])
+    bird.wait_for(lambda r: "fd00:9:1::10/128" in r and len(r) >= 3001, 30, "every route")
+    assert bird.since("n1") == since
+    assert "starting it again" not in n1.log.read_text()

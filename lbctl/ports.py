@@ -140,6 +140,13 @@ class KubeAPI(Protocol):
         """Create; :class:`~lbctl.errors.ConflictError` when it already exists."""
         ...
 
+    def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
+               uid: str | None = None) -> None:
+        """Delete one object (with ``uid``: only if it is still that object);
+        :class:`~lbctl.errors.NotFoundError` when absent, :class:`~lbctl.errors.ConflictError`
+        when its uid is another.  Nothing of the object is returned."""
+        ...
+
     def replace(self, resource: Resource, body: Obj) -> Obj:
         """PUT ``body`` (which names itself and carries the ``resourceVersion`` it was read at);
         :class:`~lbctl.errors.ConflictError` when the object changed since."""

@@ -8,16 +8,19 @@ the diff of the state document.
 ``-o json`` shapes (stable):
 
 * ``bgp peer list``: ``{"kind": "BGPPeerList", "items": [PEER...]}``;
-* ``bgp peer show|add|remove``: one ``PEER``: ``{"name", "address", "asn", "myASN", "port",
+* ``bgp peer show|add|set|remove``: one ``PEER``: ``{"name", "address", "asn", "myASN", "port",
   "holdTime", "passwordSecret" (a Secret name or null), "sourceAddress" (or null),
   "ebgpMultiHop", "nodeSelectors"}``.
 
 A password is read from ``--password-file`` (``-`` for stdin), written into a Secret on the
-cluster, and never printed, logged or stored in the state.
+cluster, and never printed, logged or stored in the state.  The state records that Secret's uid:
+once no peer names it (``peer remove``), lbctl deletes it, and says so (``secret/NAME deleted``;
+``-o json|yaml`` print the peer alone, the line goes to stderr).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +31,7 @@ from lbctl.cli.context import App, Output, app_of, command, group
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
+    from lbctl.actions.bgp import SecretCleanup
     from lbctl.core.bgp import Peer
     from lbctl.state.store import Applied
 
@@ -55,25 +59,40 @@ def peer_doc(peer: Peer) -> dict[str, Any]:
     }
 
 
-def _report(app: App, applied: Applied[Peer], verb: str) -> None:
+def _report(app: App, applied: Applied[Peer], verb: str,
+            cleanups: Sequence[SecretCleanup] = (), shared_with: Sequence[str] = ()) -> None:
+    """The change's outcome, then what became of the password Secrets lbctl created: deleted
+    (an outcome line: on stdout, or on stderr beside a JSON/YAML document), kept for the peers
+    that still name it, or left behind (a warning with what to do)."""
     from lbctl.core.state import encode
     from lbctl.core.textdiff import unified_diff
 
     peer = applied.result
+    dry_run = app.options.dry_run
     if peer.name not in applied.after.peers:  # removed: pools it alone was sent to
         render.warn_unheard(app.err, applied.after, applied.after.pools)
+    deleted = [f"secret/{c.name} deleted" for c in cleanups if c.deleted]
+    kept = [f"secret/{peer.password_secret} kept (peer {', '.join(shared_with)} names it)"
+            ] if shared_with else []
+    for cleanup in cleanups:
+        if not cleanup.deleted:
+            render.warn(app.err, f"Secret kube-system/{cleanup.name} (the password lbctl "
+                                 f"stored for {peer.name}) stays: {cleanup.kept}; "
+                                 f"{cleanup.hint}")
     if app.output is Output.name:
-        render.names(app.out, [f"bgppeer/{peer.name}"])
+        render.names(app.out, [f"bgppeer/{peer.name}"]
+                     + [line.split()[0] for line in deleted])
         return
     if app.output in (Output.json, Output.yaml):
         render.document(app.out, peer_doc(peer), app.output.value)
+        render.outcomes(app.err, deleted + kept, dry_run=dry_run)
         return
-    if app.options.dry_run:
+    if dry_run:
         render.diff(app.out, unified_diff(encode(applied.before), encode(applied.after),
                                           "state.yaml"))
-    unchanged = "" if applied.written or app.options.dry_run else " (unchanged)"
-    render.outcomes(app.out, [f"bgppeer/{peer.name} {verb}{unchanged}"],
-                    dry_run=app.options.dry_run)
+    unchanged = "" if applied.written or dry_run else " (unchanged)"
+    render.outcomes(app.out, [f"bgppeer/{peer.name} {verb}{unchanged}", *deleted, *kept],
+                    dry_run=dry_run)
 
 
 def read_password(path: str) -> str:
@@ -149,16 +168,9 @@ def add(
 
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
-    if password_file is not None and password_secret is not None:
-        raise UsageError("--password-file writes the Secret lbctl-bgp-" + name + "; "
-                         "--password-secret names one you made", hint="give one of them")
-    if password_file is not None and app.offline:
-        raise UsageError(
-            "--password-file needs the cluster (the password goes into a Secret there), but "
-            "the state is the local file " + str(app.state_path),
-            hint=f"create the Secret yourself (kubectl create secret generic lbctl-bgp-{name} "
-                 "-n kube-system --from-file=password=FILE) and pass --password-secret "
-                 f"lbctl-bgp-{name}")
+    _exclusive({"--password-file": password_file is not None,
+                "--password-secret": password_secret is not None})
+    _need_cluster(app, name, password_file)
     peer = make_peer(name, address, asn, my_asn, port=port, hold_time=hold_time,
                      password_secret=password_secret, source_address=source_address,
                      ebgp_multihop=ebgp_multihop, node_selectors=node_selectors or ())
@@ -166,6 +178,118 @@ def add(
     kube = app.kube() if password is not None else None
     _report(app, actions.add_peer(app.store(), peer, password=password, kube=kube,
                                   dry_run=app.options.dry_run), "created")
+
+
+def _exclusive(given: dict[str, bool]) -> None:
+    """Refuse two options of ``given`` (option -> given?) that exclude each other."""
+    flags = [flag for flag, present in given.items() if present]
+    if len(flags) > 1:
+        raise UsageError(f"{flags[0]} and {flags[1]} exclude each other",
+                         hint=f"give one of {', '.join(given)}")
+
+
+def _need_cluster(app: App, name: str, password_file: str | None) -> None:
+    """A password file goes into a Secret on the cluster: refused with a local state file."""
+    if password_file is not None and app.offline:
+        raise UsageError(
+            "--password-file needs the cluster (the password goes into a Secret there), but "
+            "the state is the local file " + str(app.state_path),
+            hint=f"create the Secret yourself (kubectl create secret generic lbctl-bgp-{name} "
+                 "-n kube-system --from-file=password=FILE) and pass --password-secret "
+                 f"lbctl-bgp-{name}")
+
+
+@command(peer_app, "set", exclude=("namespace", "all_namespaces"))
+def set_(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Peer name.", metavar="NAME",
+                                        autocompletion=complete.peer_names)],
+    address: Annotated[str | None, typer.Option("--address", metavar="IP",
+                                                help="The router's address.")] = None,
+    asn: Annotated[int | None, numbers.count("--asn", maximum=4294967295, metavar="N",
+                                             help="The router's AS number.")] = None,
+    my_asn: Annotated[int | None, numbers.count(
+        "--my-asn", maximum=4294967295, metavar="N",
+        help="The cluster's AS number (the nodes speak as it).")] = None,
+    port: Annotated[int | None, numbers.count("--port", maximum=65535, metavar="PORT",
+                                              help="The router's BGP port.")] = None,
+    hold_time: Annotated[int | None, numbers.count(
+        "--hold-time", minimum=0, maximum=65535, metavar="SECONDS", unit="seconds",
+        help="Hold time: 0 (no keepalives) or at least 3.")] = None,
+    password_file: Annotated[str | None, typer.Option(
+        "--password-file", metavar="FILE",
+        help="A new TCP MD5 password from FILE ('-': stdin), stored in a new Secret of "
+             "kube-system (lbctl-bgp-NAME, or lbctl-bgp-NAME-2 while the old one is in use).")
+    ] = None,
+    password_secret: Annotated[str | None, typer.Option(
+        "--password-secret", metavar="SECRET",
+        help="Use the password in this existing Secret of kube-system (key password).")
+    ] = None,
+    no_password: Annotated[bool, typer.Option(
+        "--no-password", help="No TCP MD5 password any more.")] = False,
+    source_address: Annotated[str | None, typer.Option(
+        "--source-address", metavar="IP", help="The address the nodes speak from.")] = None,
+    no_source_address: Annotated[bool, typer.Option(
+        "--no-source-address", help="The nodes speak from their own address again.")] = False,
+    ebgp_multihop: Annotated[bool | None, typer.Option(
+        "--ebgp-multihop/--no-ebgp-multihop", show_default=False,
+        help="The router is (or is not) more than one hop away (eBGP only).")] = None,
+    node_selectors: Annotated[list[str] | None, typer.Option(
+        "--node-selector", metavar="SELECTOR",
+        help="Only nodes whose labels match one of these peer with this router (repeatable; "
+             "replaces the list).")] = None,
+    any_node: Annotated[bool, typer.Option(
+        "--any-node", help="Drop the node selectors: every node peers with it again.")
+    ] = False,
+) -> None:
+    """Change a BGP peer in place: options not given keep their value.  The result obeys the
+    rules of bgp peer add (see its help), checked the same way.  The speakers re-establish the
+    session of this peer alone; the other peers' sessions stay up.
+
+    A new password (--password-file) goes first into a new Secret, which the peer then names:
+    the old password serves until then.  The Secret lbctl created for the old password is
+    deleted afterwards, unless another peer names it (as bgp peer remove; a failure to delete
+    it is a warning, the change is made).  --dry-run prints the diff of the state and writes no
+    Secret.
+
+    Examples:
+
+    \b
+      lbctl bgp peer set router --hold-time 30 --port 1179
+      lbctl bgp peer set router --password-file - < new-password.txt
+      lbctl bgp peer set router --node-selector rack=a --node-selector rack=b --dry-run
+      lbctl bgp peer set router --no-password --any-node -o json
+    """
+    from lbctl.actions import bgp as actions
+
+    app = app_of(ctx)
+    app.require_output(*DOC_FORMATS)
+    _exclusive({"--password-file": password_file is not None,
+                "--password-secret": password_secret is not None, "--no-password": no_password})
+    _exclusive({"--source-address": source_address is not None,
+                "--no-source-address": no_source_address})
+    _exclusive({"--node-selector": bool(node_selectors), "--any-node": any_node})
+    changes: dict[str, Any] = {key: value for key, value in (
+        ("address", address), ("asn", asn), ("my_asn", my_asn), ("port", port),
+        ("hold_time", hold_time), ("password_secret", password_secret),
+        ("source_address", source_address), ("ebgp_multihop", ebgp_multihop),
+        ("node_selectors", tuple(node_selectors) if node_selectors else None),
+    ) if value is not None}
+    if no_password:
+        changes["password_secret"] = None
+    if no_source_address:
+        changes["source_address"] = None
+    if any_node:
+        changes["node_selectors"] = ()
+    if not changes and password_file is None:
+        raise UsageError(f"nothing to change in BGP peer {name}",
+                         hint=f"example: lbctl bgp peer set {name} --hold-time 30")
+    _need_cluster(app, name, password_file)
+    password = read_password(password_file) if password_file is not None else None
+    applied, cleanups = actions.set_peer(
+        app.store(), name, changes, password=password, kube=None if app.offline else app.kube,
+        dry_run=app.options.dry_run)
+    _report(app, applied, "configured", cleanups)
 
 
 @command(peer_app, "list", exclude=("namespace", "all_namespaces"))
@@ -244,9 +368,14 @@ def remove(
     name: Annotated[str, typer.Argument(help="Peer name.", metavar="NAME",
                                         autocompletion=complete.peer_names)],
 ) -> None:
-    """Remove a BGP peer: the speakers close their sessions to it.  Refused while a pool's
-    advertisement names it (--bgp-peer).  Its password Secret, if any, stays: delete it with
-    kubectl.
+    """Remove a BGP peer: the speakers close their sessions to it (the other peers' sessions
+    stay up).  Refused while a pool's advertisement names it (--bgp-peer).
+
+    The password Secret lbctl created for it (--password-file) is deleted after the state is
+    written, unless another peer names it (it then stays, for the last of them); a Secret you
+    created (--password-secret), or one replaced since lbctl created it, is never deleted.
+    Should the deletion fail (no permission, the cluster unreachable, a local --state file), the
+    peer is removed all the same and a warning says how to delete the Secret with kubectl.
 
     Example: lbctl bgp peer remove router --dry-run
     """
@@ -254,8 +383,9 @@ def remove(
 
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
-    _report(app, actions.remove_peer(app.store(), name, dry_run=app.options.dry_run),
-            "deleted")
+    removed = actions.remove_peer(app.store(), name, kube=None if app.offline else app.kube,
+                                  dry_run=app.options.dry_run)
+    _report(app, removed.applied, "deleted", removed.cleanups, removed.shared_with)
 
 
 class RouterFormat(str, Enum):

@@ -17,7 +17,9 @@ CLI, doctor, the controller and the speaker all use them:
   ``large:A:B:C`` (three 32-bit numbers); local preference 0..4294967295 is sent to iBGP peers
   only, as BGP defines it.
 
-A password is never here: a peer names the Secret (key ``password``) that holds it.
+A password is never here: a peer names the Secret (key ``password``) that holds it, and, when
+lbctl created that Secret itself, its uid: the one object lbctl may delete when no peer names it
+any more.
 
 Pure: no I/O.  ``*_problems`` functions return messages (the state's validation collects them);
 ``make_*`` functions raise :class:`lbctl.errors.UsageError` for bad input.
@@ -64,13 +66,17 @@ _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z")
 #: A Secret's name: a DNS subdomain.
 _SECRET = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
 _NUMBER = re.compile(r"[0-9]{1,10}\Z")
+#: An object's uid (a UUID, as the API server makes them; any short token of that alphabet).
+_UID = re.compile(r"[0-9a-zA-Z-]{1,128}\Z")
 
 
 @dataclass(frozen=True)
 class Peer:
     """A BGP router each eligible node opens a session to.  ``asn`` is the router's AS,
     ``my_asn`` the cluster's; ``node_selectors`` (normalised selector texts) limit which nodes
-    peer with it (none: every node)."""
+    peer with it (none: every node); ``password_secret_uid`` is the uid of the Secret
+    ``password_secret`` when lbctl created it (``--password-file``), None when it came from
+    elsewhere."""
 
     name: str
     address: str
@@ -82,6 +88,7 @@ class Peer:
     source_address: str | None = None
     ebgp_multihop: bool = False
     node_selectors: tuple[str, ...] = ()
+    password_secret_uid: str | None = None
 
     @property
     def ibgp(self) -> bool:
@@ -178,6 +185,10 @@ def peer_problems(peer: Peer) -> list[str]:
                      f"not {peer.hold_time!r}")
     if peer.password_secret is not None and not _SECRET.match(peer.password_secret):
         found.append(f"{where}: passwordSecret {peer.password_secret!r} is not a Secret name")
+    if peer.password_secret_uid is not None and (
+            peer.password_secret is None or not _UID.match(peer.password_secret_uid)):
+        found.append(f"{where}: passwordSecretUID {peer.password_secret_uid!r} must be the uid "
+                     "of the Secret passwordSecret names (lbctl records it when it creates it)")
     if peer.source_address is not None:
         if not is_ip(peer.source_address):
             found.append(f"{where}: sourceAddress {peer.source_address!r} is not an IP address")

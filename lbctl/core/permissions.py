@@ -126,6 +126,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     # BGP peers' passwords: a new Secret lbctl-bgp-<peer>, never read or changed by the CLI.
     Permission("create", "", "secrets", "store a BGP peer's password (--password-file)",
                ("bgp peer add",), namespace=SYSTEM_NAMESPACE),
+    # ... deleted (that object: its uid, recorded when it was created) when no peer names it.
+    Permission("delete", "", "secrets", "delete the password Secret bgp peer add|set created, "
+               "once no peer names it", ("bgp peer remove", "bgp peer set"),
+               namespace=SYSTEM_NAMESPACE),
     # ... read by the speakers only (peers name their Secret: RBAC cannot name it in advance).
     Permission("get", "", "secrets", "read a BGP peer's TCP MD5 password (its passwordSecret)",
                ("speaker",), namespace=SYSTEM_NAMESPACE, operator=False),

@@ -28,6 +28,8 @@ Shape (see README, "The state document")::
       router: {address: 192.0.2.1, asn: 64501, myASN: 64500, port: 179, holdTime: 90,
                passwordSecret: router-bgp, sourceAddress: 192.0.2.5, ebgpMultiHop: true,
                nodeSelectors: [rack=a]}  # the last four optional
+               # passwordSecretUID: the uid of the passwordSecret lbctl created (it deletes
+               # that Secret when no peer names it any more)
     allocations:
       web:                              # namespace
         frontend: {ips: [192.0.2.10], pool: default}
@@ -348,8 +350,8 @@ _ADVERTISEMENT_FIELDS = {
     "aggregationLength", "aggregationLengthV6", "localPref", "communities", "peers",
 }
 _PEER_FIELDS = {
-    "address", "asn", "myASN", "port", "holdTime", "passwordSecret", "sourceAddress",
-    "ebgpMultiHop", "nodeSelectors",
+    "address", "asn", "myASN", "port", "holdTime", "passwordSecret", "passwordSecretUID",
+    "sourceAddress", "ebgpMultiHop", "nodeSelectors",
 }
 _ALLOC_FIELDS = {"ips", "pool", "sharingKey", "ports", "backend", "expires"}
 
@@ -533,6 +535,9 @@ def _peers(value: Any, problems: _Problems) -> dict[str, Peer]:
             hold_time=number("holdTime", DEFAULT_HOLD_TIME),
             password_secret=_string(body.get("passwordSecret"), f"{where}: passwordSecret",
                                     (*path, "passwordSecret"), problems) or None,
+            password_secret_uid=_string(body.get("passwordSecretUID"),
+                                        f"{where}: passwordSecretUID",
+                                        (*path, "passwordSecretUID"), problems) or None,
             source_address=_string(body.get("sourceAddress"), f"{where}: sourceAddress",
                                    (*path, "sourceAddress"), problems) or None,
             ebgp_multihop=multihop is True,
@@ -836,11 +841,14 @@ def advertisement_document(advertisement: Advertisement) -> dict[str, Any]:
 
 def peer_document(peer: Peer) -> dict[str, Any]:
     """A BGP peer in its stable shape: address, asn, myASN, port and holdTime always;
-    passwordSecret, sourceAddress, ebgpMultiHop and nodeSelectors when set."""
+    passwordSecret (and passwordSecretUID), sourceAddress, ebgpMultiHop and nodeSelectors when
+    set."""
     body: dict[str, Any] = _Flow(address=peer.address, asn=peer.asn, myASN=peer.my_asn,
                                  port=peer.port, holdTime=peer.hold_time)
     if peer.password_secret:
         body["passwordSecret"] = peer.password_secret
+    if peer.password_secret_uid:
+        body["passwordSecretUID"] = peer.password_secret_uid
     if peer.source_address:
         body["sourceAddress"] = peer.source_address
     if peer.ebgp_multihop:

@@ -264,6 +264,13 @@ class KubeClient:
         named = _Target(resource, target.namespace, name) if name else None
         return self._call("POST", target, verb="create", body=body, described=named)
 
+    def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
+               uid: str | None = None) -> None:
+        target = self._object(resource, name, namespace)
+        options = {"apiVersion": "v1", "kind": "DeleteOptions",
+                   **({"preconditions": {"uid": uid}} if uid else {})}
+        self._call("DELETE", target, verb="delete", body=options)
+
     def replace(self, resource: Resource, body: Obj) -> Obj:
         meta = body.get("metadata", {})
         target = self._object(resource, meta.get("name", ""), meta.get("namespace"))

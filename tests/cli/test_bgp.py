@@ -13,6 +13,7 @@ import pytest
 
 from tests import statefiles
 from tests.conftest import Cli
+from tests.kubefake import resources
 from tests.kubefake.server import FakeKubeServer
 
 ROUTER = ("bgp", "peer", "add", "router", "--address", "192.168.200.1", "--asn", "64501",
@@ -165,8 +166,17 @@ def test_a_password_goes_into_a_secret_and_nowhere_else(
     assert configmap is not None
     text = configmap["data"]["state.yaml"]
     assert "passwordSecret: lbctl-bgp-router" in text and password not in text
-    # an existing Secret is never overwritten: the way out is named
-    assert cli("bgp", "peer", "remove", "router", *k).code == 0
+    assert f"passwordSecretUID: {stored['metadata']['uid']}" in text
+    # removed: the Secret lbctl created goes with it, and the output says so
+    removed = cli("bgp", "peer", "remove", "router", *k)
+    assert (removed.code, removed.out, removed.err) == (
+        0, "bgppeer/router deleted\nsecret/lbctl-bgp-router deleted\n", "")
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is None
+    # an existing Secret (someone else's) is never overwritten: the way out is named
+    stored = kube_server.put_object({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "lbctl-bgp-router", "namespace": "kube-system"},
+        "data": {"password": base64.b64encode(password.encode()).decode()}})
     secret.write_text("n3w-pa55word")
     again = cli(*ROUTER, "--password-file", str(secret), "--debug", *k)
     assert (again.code, "\n".join(again.err.splitlines()[-2:]) + "\n") == (
@@ -181,9 +191,79 @@ def test_a_password_goes_into_a_secret_and_nowhere_else(
     assert refused is not None and "peers:" not in refused["data"]["state.yaml"]
     kept = cli(*ROUTER, "--password-secret", "lbctl-bgp-router", *k)
     assert kept.code == 0, kept.err
-    for output in (dry, result, again, kept, cli("bgp", "peer", "list", "-o", "yaml", *k)):
+    listed = cli("bgp", "peer", "list", "-o", "yaml", *k)
+    # a Secret lbctl did not create stays when its peer goes
+    gone = cli("bgp", "peer", "remove", "router", *k)
+    assert (gone.code, gone.out, gone.err) == (0, "bgppeer/router deleted\n", "")
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is not None
+    for output in (dry, result, removed, again, kept, listed, gone):
         assert password not in output.out + output.err
         assert "n3w-pa55word" not in output.out + output.err
+
+
+def _add_with_password(cli: Cli, k: tuple[str, ...], tmp_path: Path,
+                       *extra: str) -> str:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-Pa55\n")
+    added = cli(*ROUTER, "--password-file", str(secret), *extra, *k)
+    assert added.code == 0, added.err
+    return added.out
+
+
+def test_the_secret_lbctl_created_stays_while_another_peer_names_it(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    k = ("--kubeconfig", str(kubeconfig))
+    _add_with_password(cli, k, tmp_path)
+    edge = cli("bgp", "peer", "add", "edge", "--address", "192.168.200.2", "--asn", "64502",
+               "--my-asn", "64500", "--password-secret", "lbctl-bgp-router", *k)
+    assert edge.code == 0, edge.err
+    dry = cli("bgp", "peer", "remove", "router", "--dry-run", *k)
+    assert dry.out.endswith("bgppeer/router deleted (dry run)\n"
+                            "secret/lbctl-bgp-router kept (peer edge names it) (dry run)\n")
+    removed = cli("bgp", "peer", "remove", "router", "-o", "name", *k)
+    assert (removed.code, removed.out, removed.err) == (0, "bgppeer/router\n", "")
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is not None
+    # the last peer that names it takes it along
+    last = cli("bgp", "peer", "remove", "edge", "-o", "json", *k)
+    assert last.code == 0, last.err
+    assert json.loads(last.out)["passwordSecret"] == "lbctl-bgp-router"
+    assert last.err == "secret/lbctl-bgp-router deleted\n"
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is None
+
+
+def test_a_secret_lbctl_cannot_delete_stays_with_a_warning_and_the_peer_goes(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    k = ("--kubeconfig", str(kubeconfig))
+    _add_with_password(cli, k, tmp_path)
+    kube_server.deny("delete", "secrets")
+    denied = cli("bgp", "peer", "remove", "router", *k)
+    assert (denied.code, denied.out) == (0, "bgppeer/router deleted\n")
+    assert denied.err == (
+        "lbctl: warning: Secret kube-system/lbctl-bgp-router (the password lbctl stored for "
+        "router) stays: forbidden: cannot delete secrets in namespace kube-system; delete it "
+        "with kubectl -n kube-system delete secret lbctl-bgp-router (hint: kubectl auth can-i "
+        "delete secrets -n kube-system)\n")
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is not None
+    assert "peers:" not in cli("bgp", "peer", "list", "-o", "yaml", *k).out
+
+
+def test_a_secret_replaced_since_lbctl_created_it_is_not_lbctls_and_stays(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    k = ("--kubeconfig", str(kubeconfig))
+    _add_with_password(cli, k, tmp_path)
+    created = kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system")
+    assert created is not None
+    kube_server.store.delete(resources.lookup("secrets"), "kube-system", "lbctl-bgp-router", {})
+    kube_server.put_object({**created, "metadata": {"name": "lbctl-bgp-router",
+                                                    "namespace": "kube-system"}})
+    removed = cli("bgp", "peer", "remove", "router", *k)
+    assert (removed.code, removed.out) == (0, "bgppeer/router deleted\n")
+    assert removed.err == (
+        "lbctl: warning: Secret kube-system/lbctl-bgp-router (the password lbctl stored for "
+        "router) stays: it was replaced since lbctl created it; delete it with kubectl -n "
+        "kube-system delete secret lbctl-bgp-router if nothing else uses it\n")
+    kept = kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system")
+    assert kept is not None and kept["metadata"]["uid"] != created["metadata"]["uid"]
 
 
 @pytest.mark.parametrize(
@@ -613,3 +693,136 @@ def test_a_pool_no_peer_hears_is_announced_with_a_warning(cli: Cli, state: str) 
     assert (layer2.code, layer2.err) == (0, "")  # ARP/NDP: no peer needed
     removed = cli("bgp", "peer", "remove", "router", "--state", state)
     assert (removed.code, removed.err) == (0, unheard.format("IPv4 and IPv6"))
+
+
+def test_with_a_state_file_the_secret_lbctl_created_is_left_to_kubectl(
+        cli: Cli, state: str) -> None:
+    Path(state).write_text(
+        "schemaVersion: 1\npeers:\n  router: {address: 192.168.200.1, asn: 64501, myASN: 64500,"
+        " passwordSecret: lbctl-bgp-router, passwordSecretUID: 6f1c2d9e-1}\n")
+    removed = cli("bgp", "peer", "remove", "router", "--state", state)
+    assert (removed.code, removed.out, removed.err) == (
+        0, "bgppeer/router deleted\n",
+        "lbctl: warning: Secret kube-system/lbctl-bgp-router (the password lbctl stored for "
+        "router) stays: the state is a local file, not the cluster's; delete it on the "
+        "cluster: kubectl -n kube-system delete secret lbctl-bgp-router\n")
+    assert "peers" not in document(state)
+
+
+# ------------------------------------------------------------------------------- peer set
+
+
+def test_peer_set_changes_fields_in_place_and_keeps_the_others(cli: Cli, state: str) -> None:
+    assert cli(*ROUTER, "--node-selector", "rack=a", "--state", state).code == 0
+    before = Path(state).read_text()
+    dry = cli("bgp", "peer", "set", "router", "--hold-time", "30", "--port", "1179",
+              "--dry-run", "--state", state)
+    assert dry.code == 0, dry.err
+    assert dry.out.endswith(
+        "+  router: {address: 192.168.200.1, asn: 64501, myASN: 64500, port: 1179, holdTime: "
+        "30, nodeSelectors: [rack=a]}\n"
+        "bgppeer/router configured (dry run)\n"), dry.out
+    assert Path(state).read_text() == before
+    done = cli("bgp", "peer", "set", "router", "--hold-time", "30", "--port", "1179",
+               "--source-address", "192.168.200.5", "--any-node", "-o", "json",
+               "--state", state)
+    assert done.code == 0, done.err
+    assert json.loads(done.out) == {
+        "name": "router", "address": "192.168.200.1", "asn": 64501, "myASN": 64500,
+        "port": 1179, "holdTime": 30, "passwordSecret": None, "sourceAddress": "192.168.200.5",
+        "ebgpMultiHop": False, "nodeSelectors": []}
+    again = cli("bgp", "peer", "set", "router", "--hold-time", "30", "--state", state)
+    assert (again.code, again.out) == (0, "bgppeer/router configured (unchanged)\n")
+    back = cli("bgp", "peer", "set", "router", "--no-source-address", "--ebgp-multihop",
+               "--password-secret", "router-bgp", "-o", "name", "--state", state)
+    assert (back.code, back.out) == (0, "bgppeer/router\n")
+    assert document(state)["peers"] == {"router": {
+        "address": "192.168.200.1", "asn": 64501, "myASN": 64500, "port": 1179,
+        "holdTime": 30, "passwordSecret": "router-bgp", "ebgpMultiHop": True}}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message", "hint"),
+    [
+        (("--my-asn", "64501"), 2,
+         "lbctl: error: peer router: ebgpMultiHop is for eBGP only, and asn = myASN = 64501 "
+         "makes this an iBGP session", "hint: lbctl bgp peer add --help shows the rules"),
+        (("--hold-time", "2"), 2,
+         "lbctl: error: peer router: holdTime must be 0 or 3..65535 seconds, not 2",
+         "hint: lbctl bgp peer add --help shows the rules"),
+        (("--source-address", "fd00::1"), 2,
+         "lbctl: error: peer router: sourceAddress fd00::1 and address 192.168.200.1 are of "
+         "different IP families", "hint: lbctl bgp peer add --help shows the rules"),
+        (("--address", "10.0.0.1"), 4,
+         "lbctl: error: peers rack-a and router are the same session (10.0.0.1 port 179)",
+         "hint: one peer per router address and port"),
+        ((), 2, "lbctl: error: nothing to change in BGP peer router",
+         "hint: example: lbctl bgp peer set router --hold-time 30"),
+        (("--password-secret", "x", "--no-password"), 2,
+         "lbctl: error: --password-secret and --no-password exclude each other",
+         "hint: give one of --password-file, --password-secret, --no-password"),
+        (("--node-selector", "rack=a", "--any-node"), 2,
+         "lbctl: error: --node-selector and --any-node exclude each other",
+         "hint: give one of --node-selector, --any-node"),
+        (("--node-selector", "rack in (a"), 2, "lbctl: error: peer router: ", "hint: "),
+        (("--password-file", "-"), 2,
+         "lbctl: error: --password-file needs the cluster (the password goes into a Secret "
+         "there), but the state is the local file ",
+         "hint: create the Secret yourself (kubectl create secret generic lbctl-bgp-router"),
+    ],
+)
+def test_peer_set_refuses_what_peer_add_refuses_and_changes_nothing(
+        cli: Cli, state: str, args: tuple[str, ...], code: int, message: str,
+        hint: str) -> None:
+    assert cli(*ROUTER, "--ebgp-multihop", "--state", state).code == 0
+    assert cli("bgp", "peer", "add", "rack-a", "--address", "10.0.0.1", "--asn", "64500",
+               "--my-asn", "64500", "--state", state).code == 0
+    before = Path(state).read_text()
+    result = cli("bgp", "peer", "set", "router", *args, "--state", state)
+    assert result.code == code, result.err
+    first, second = result.err.splitlines()[:2]
+    assert first.startswith(message), result.err
+    assert second.startswith(hint.replace("lbctl bgp", f"lbctl --state {state} bgp")), result.err
+    assert Path(state).read_text() == before
+
+
+def test_peer_set_of_a_missing_peer_names_the_peers(cli: Cli, state: str) -> None:
+    assert cli(*ROUTER, "--state", state).code == 0
+    result = cli("bgp", "peer", "set", "edge", "--port", "1179", "--state", state)
+    assert (result.code, result.err) == (
+        3, "lbctl: error: BGP peer edge not found (peers: router)\n"
+           f"hint: lbctl --state {state} bgp peer list shows the peers\n")
+
+
+def test_peer_set_a_new_password_goes_into_a_new_secret_and_the_old_one_goes(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    k = ("--kubeconfig", str(kubeconfig))
+    _add_with_password(cli, k, tmp_path)
+    first = kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system")
+    assert first is not None
+    new = tmp_path / "new"
+    new.write_text("n3w-pa55word\n")
+    dry = cli("bgp", "peer", "set", "router", "--password-file", str(new), "--dry-run", *k)
+    assert dry.code == 0, dry.err
+    assert dry.out.endswith("bgppeer/router configured (dry run)\n"
+                            "secret/lbctl-bgp-router deleted (dry run)\n"), dry.out
+    assert kube_server.get_object("secrets", "lbctl-bgp-router-2", "kube-system") is None
+    done = cli("bgp", "peer", "set", "router", "--password-file", str(new), *k)
+    assert (done.code, done.out, done.err) == (
+        0, "bgppeer/router configured\nsecret/lbctl-bgp-router deleted\n", "")
+    second = kube_server.get_object("secrets", "lbctl-bgp-router-2", "kube-system")
+    assert second is not None
+    assert base64.b64decode(second["data"]["password"]).decode() == "n3w-pa55word"
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is None
+    shown = cli("bgp", "peer", "show", "router", "-o", "yaml", *k)
+    assert "passwordSecret: lbctl-bgp-router-2" in shown.out
+    # and back: the first name is free again; dropping the password drops its Secret
+    new.write_text("3rd\n")
+    third = cli("bgp", "peer", "set", "router", "--password-file", str(new), *k)
+    assert third.out == "bgppeer/router configured\nsecret/lbctl-bgp-router-2 deleted\n"
+    assert kube_server.get_object("secrets", "lbctl-bgp-router", "kube-system") is not None
+    none = cli("bgp", "peer", "set", "router", "--no-password", *k)
+    assert none.out == "bgppeer/router configured\nsecret/lbctl-bgp-router deleted\n"
+    assert kube_server.objects_of("secrets") == []
+    for output in (dry, done, third, none, shown):
+        assert "n3w-pa55word" not in output.out + output.err and "3rd" not in output.out

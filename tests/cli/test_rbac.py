@@ -122,9 +122,13 @@ def test_objects_and_bindings(cli: Cli) -> None:
 def test_the_state_configmap_rules_are_namespaced_and_named(cli: Cli) -> None:
     role = printed(cli)[3]
     assert (role["kind"], role["metadata"]["namespace"]) == ("Role", "kube-system")
-    # Secrets: create only (a BGP peer's new password Secret), never get or update
-    assert {"apiGroups": [""], "resources": ["configmaps", "secrets"],
-            "verbs": ["create"]} in role["rules"]
+    # Secrets: create and delete (a BGP peer's password Secret lbctl makes, deleted by its
+    # uid once no peer names it), never get, list or update
+    assert {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]} in role["rules"]
+    assert {"apiGroups": [""], "resources": ["secrets"],
+            "verbs": ["create", "delete"]} in role["rules"]
+    assert [r["verbs"] for r in role["rules"] if "secrets" in r["resources"]] == [
+        ["create", "delete"]]
     assert {"apiGroups": [""], "resources": ["configmaps"],
             "verbs": ["get", "list", "update", "watch"],
             "resourceNames": ["lbctl-state"]} in role["rules"]

@@ -103,10 +103,11 @@ class BGPLab:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def start_router(self, password: str | None = None) -> Bird:
-        """BIRD with the configuration ``bgp export --format bird`` prints now (plus, with
-        ``password``, the TCP MD5 password the export leaves to the router's operator)."""
-        config = self.export("bird")
+    def start_router(self, password: str | None = None, peer: str | None = None) -> Bird:
+        """BIRD with the configuration ``bgp export --format bird [--peer PEER]`` prints now
+        (plus, with ``password``, the TCP MD5 password the export leaves to the router's
+        operator)."""
+        config = self.export("bird", peer)
         if password is not None:
             marker = f"  local as {ROUTER_AS};\n"
             assert marker in config, config

@@ -99,7 +99,8 @@ class Bird:
     def kernel_next_hops(self, prefix: str) -> set[str]:
         """The next hops of ``prefix`` in the namespace's kernel table (ECMP: several)."""
         host = prefix.split("/")[0] if prefix.endswith(("/32", "/128")) else prefix
-        raw = subprocess.run(["ip", "-n", self.namespace, "-j", "route", "show", host],
+        family = "-6" if ":" in prefix else "-4"  # `ip route show` alone shows IPv4 only
+        raw = subprocess.run(["ip", family, "-n", self.namespace, "-j", "route", "show", host],
                              capture_output=True, text=True, check=False).stdout
         hops: set[str] = set()
         for route in json.loads(raw or "[]"):

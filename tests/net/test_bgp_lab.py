@@ -19,8 +19,8 @@ import yaml
 
 from tests.net.bgplab import CLUSTER_AS, POOL, ROUTER_AS, ROUTER_IP, STATE, BGPLab
 from tests.net.cli import lbctl
-from tests.net.lab import endpoint_slice, service
-from tests.net.netns import Lan
+from tests.net.lab import endpoint_slice, node, service
+from tests.net.netns import Lan, sh
 from tests.net.router import Bird, Frr, frr_unavailable, unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -115,6 +115,52 @@ def test_a_peer_added_and_removed_leaves_the_first_routers_sessions_and_routes_a
         assert all("starting it again" not in bgp.lab.log(n) for n in ALL)
     finally:
         edge.close()
+
+
+def test_a_dual_stack_pool_reaches_an_ipv4_and_an_ipv6_router(
+        bgp: BGPLab, tmp_path: Path) -> None:
+    # dual-stack nodes: fd00:200::11.. beside 192.168.200.11.., both InternalIPs
+    ip6 = {name: f"fd00:200::{i}" for i, name in enumerate(bgp.lab.nodes, start=11)}
+    for name, namespace in bgp.lab.ns.items():
+        sh("ip", "-n", namespace, "addr", "add", f"{ip6[name]}/64", "dev", "lan0")
+        dual = node(name, bgp.ip[name])
+        dual["status"]["addresses"].append({"type": "InternalIP", "address": ip6[name]})
+        bgp.api.put_object(dual)
+    bgp.put_state(STATE.replace(f"addresses: ['{POOL}']", f"addresses: ['{POOL}', "
+                                "'fd00:197::/120']").replace(
+        "allocations:", "  router6: {address: 'fd00:200::1', asn: 64501, myASN: 64500, "
+        "holdTime: 3}\nallocations:"))
+    bgp.allocate({"web": [VIP], "web6": ["fd00:197::10"]})
+    web(bgp, ALL)
+    web(bgp, ALL, name="web6", ip="fd00:197::10")
+    bird = bgp.start_router(peer="router")
+    # an IPv6-only router: its operator sets the router id the export's comment asks for
+    config = bgp.export("bird", peer="router6")
+    assert "# router id 192.0.2.1;" in config
+    bird6 = Bird(bgp.lab.lan.host("rtr6", "fd00:200::1/64"), tmp_path,
+                 config.replace("# router id 192.0.2.1;", "router id 192.0.2.1; #"))
+    try:
+        bgp.lab.start()
+        bgp.wait_paths(ROUTE, ALL, within=30)
+        hops6 = set(ip6.values())
+        bird6.wait_for(lambda r: r.get("fd00:197::10/128") == hops6, 30,
+                       "the IPv6 VIP via every node")
+        # ECMP in the IPv6 router's kernel table too; each router has its family's route alone
+        deadline = time.monotonic() + 5
+        while bird6.kernel_next_hops("fd00:197::10/128") != hops6:
+            assert time.monotonic() < deadline, bird6.kernel_next_hops("fd00:197::10/128")
+            time.sleep(0.05)
+        assert set(bird6.routes()) == {"fd00:197::10/128"}
+        assert set(bird.routes()) == {ROUTE}
+        assert bgp.metrics("n1") == {"lbctl_speaker_bgp_sessions": 2.0,
+                                     "lbctl_speaker_bgp_sessions_established": 2.0,
+                                     "lbctl_speaker_bgp_routes_announced": 2.0}
+        # released: withdrawn from the IPv6 router, the IPv4 one keeps its route
+        bgp.allocate({"web": [VIP]})
+        bird6.wait_for(lambda r: "fd00:197::10/128" not in r, 5, "the IPv6 VIP withdrawn")
+        assert set(bird.routes()) == {ROUTE}
+    finally:
+        bird6.close()
 
 
 def test_sigkill_drops_a_nodes_path_within_the_hold_time_and_sigterm_at_once(

@@ -338,12 +338,15 @@ class ExaBGP:
             self.log(f"cannot talk to ExaBGP: {exc.strerror or exc}")
 
     def _send(self, commands: Iterable[tuple[str, BGPRoute]], only: str | None = None) -> None:
-        """Write route commands for the neighbours ExaBGP knows (caller holds the lock); the
-        others are dropped: a session that comes up gets every route again."""
-        neighbours = {s.peer: s.address for s in self._sessions if s.peer in self._known}
-        self._write("".join(command(verb, route, neighbours[route.peer])
-                            for verb, route in commands
-                            if route.peer in neighbours and (only is None or route.peer == only)))
+        """Write route commands (caller holds the lock).  Announcements go to the neighbours
+        ExaBGP knows (a session that comes up gets every route again); withdrawals to every
+        session's address: a changed neighbour ExaBGP has not reloaded yet keeps the routes of
+        the old one in its table, and would announce them again when its session comes back."""
+        addresses = {s.peer: s.address for s in self._sessions}
+        self._write("".join(
+            command(verb, route, addresses[route.peer]) for verb, route in commands
+            if route.peer in addresses and (only is None or route.peer == only)
+            and (verb == "withdraw" or route.peer in self._known)))
 
     def _read(self, listener: socket.socket) -> None:
         """Accept the relay (again, when ExaBGP restarts it), follow the session states and

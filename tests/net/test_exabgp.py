@@ -224,10 +224,16 @@ def test_a_peer_change_touches_that_peer_alone(
     assert (bird.since("n1"), bird.imports("n1")) == (since, imports)
     assert n1.call(status=None) == {"sessions": {"router": "established"}, "announced": 1,
                                     "pid": pid}  # the same ExaBGP all along
-    # a changed peer: its session starts again with the new hold time and gets its routes
+    # a changed peer: its session starts again with the new hold time and gets its routes,
+    # without one withdrawn as the change was asked (ExaBGP kept it for the old session)
+    n1.call(advertise=[v4, route("10.9.0.101/32")])
+    bird.wait_for(lambda r: "10.9.0.101/32" in r, 5, "a second route")
     n1.call(configure=[session("n1", hold_time=9)])
+    n1.call(advertise=[v4])
     bird.wait_for(lambda r: "10.9.0.100/32" in r and bird.since("n1") != since, 20,
                   "announced again on the new session")
+    time.sleep(1.0)
+    assert "10.9.0.101/32" not in bird.routes()
     assert "Hold timer:" in bird.birdc("show", "protocols", "all", "n1")
     assert n1.call(status=None)["pid"] == pid
     n1.call(configure=[])  # no peers: no ExaBGP, no session

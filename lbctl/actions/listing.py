@@ -1,5 +1,5 @@
 """Reading Services: every LoadBalancer Service of a namespace (or of all) next to its
-allocation and its condition, for ``svc list``.
+allocation and its condition, for ``svc list``; and the pools with their usage, for ``pool list``.
 
 Apart from :mod:`lbctl.actions.services` (which changes Services and the state, and needs the
 allocator) so that a listing imports only what it reads with.  Kubernetes through the
@@ -13,7 +13,8 @@ imports neither) and reads the state.  Which error a failed listing reports does
 which answer came first: opening the store's, else the Services' LIST's, else the state's, else
 the EndpointSlices' -- the order in which they came one after the other before.  Ctrl-C is
 not held up by a LIST still waiting for the server: its thread is a daemon, left to end with
-the process.
+the process.  ``pool list`` reads the same way: the state's read is sent first, and the allocator
+that counts the free addresses is imported while the server answers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from lbctl.ports import ENDPOINTSLICES, SERVICES, KubeAPI, Obj
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from lbctl.actions.pools import PoolView
     from lbctl.core import service as core
     from lbctl.core.state import Allocation, ServiceKey
     from lbctl.state.store import StateStore
@@ -131,3 +135,16 @@ def list_services(kube: KubeAPI, store: StateStore | Callable[[], StateStore],
                                        None if nodes is None else nodes.get(key, ()))))
     views.sort(key=lambda pair: pair[0])
     return [view for _, view in views]
+
+
+def list_pools(store: StateStore, now: Callable[[], datetime]) -> list[PoolView]:
+    """Every pool with its exact usage and its allocations (:func:`lbctl.actions.pools.views`)
+    as allocation sees the state at ``now()`` (holds whose end has passed are free): the
+    state's read is sent in a thread first, and meanwhile this imports the allocator, the
+    pools' rules and the state's codec (importing this module imports none of them)."""
+    state_read = _Meanwhile(store.backend.read, "lbctl-state-read")
+    from lbctl.actions.pools import views
+    from lbctl.core.holds import live
+
+    state = store.stored(*state_read.result()).state
+    return views(live(state, now()))

@@ -26,6 +26,8 @@ ALLOW_CLUSTER_OVERLAP = "--allow-cluster-overlap"
 
 @dataclass(frozen=True)
 class PoolView:
+    """A pool with its usage per family, and its allocations and holds."""
+
     pool: Pool
     usage: list[core.FamilyUsage]
     allocations: list[Allocation]  # allocations and holds in this pool, sorted

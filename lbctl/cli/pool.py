@@ -421,12 +421,12 @@ def list_(
 
     Example: lbctl pool list -o wide
     """
-    from lbctl.actions.pools import views as pool_views
+    from lbctl.actions.listing import list_pools
 
     app = app_of(ctx)
     output = app.require_output(*TABLE_FORMATS)
     store = app.store()
-    views = pool_views(_live(app, store.load()))
+    views = list_pools(store, app.now)
 
     def rows(view: PoolView, wide: bool) -> Iterator[list[render.Cell]]:
         pool = view.pool

@@ -343,6 +343,8 @@ def _with_pool(state: State, pool: Pool) -> State:
 
 @dataclass(frozen=True)
 class FamilyUsage:
+    """How full one IP family of a pool is."""
+
     family: str  # "IPv4" / "IPv6"
     used: int  # allocated, held and reserved addresses
     capacity: int  # every address the pool may hand out (exact for any size)

@@ -25,6 +25,8 @@ _SET_RE = re.compile(r"\s*(\S+)\s+(in|notin)\s*\(([^)]*)\)\s*\Z")
 
 @dataclass(frozen=True)
 class Requirement:
+    """One requirement of a selector: ``key``, its operator and the values it names."""
+
     key: str
     op: str  # "=", "!=", "in", "notin", "exists", "!exists"
     values: tuple[str, ...] = ()
@@ -51,6 +53,8 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Selector:
+    """A label selector: labels match it when they meet every requirement."""
+
     requirements: tuple[Requirement, ...]
 
     def matches(self, labels: Mapping[str, str]) -> bool:

@@ -88,6 +88,8 @@ ServiceKey = tuple[str, str]  # (namespace, name)
 
 @dataclass(frozen=True)
 class Pool:
+    """An address pool: its entries as written, who it serves and how it is announced."""
+
     name: str
     addresses: tuple[str, ...]
     auto_assign: bool = True
@@ -146,6 +148,8 @@ class Pool:
 
 @dataclass(frozen=True)
 class Allocation:
+    """The addresses one Service holds (an allocation), or keeps while released (a hold)."""
+
     namespace: str
     name: str
     ips: tuple[str, ...]
@@ -166,6 +170,8 @@ class Allocation:
 
 @dataclass(frozen=True)
 class State:
+    """The whole state document: pools, allocations, holds and BGP peers."""
+
     pools: Mapping[str, Pool] = field(default_factory=dict)
     allocations: Mapping[ServiceKey, Allocation] = field(default_factory=dict)
     holds: Mapping[ServiceKey, Allocation] = field(default_factory=dict)

@@ -9,6 +9,10 @@ re-runs the change, a bounded number of times.
 Refusals: a document that does not decode (bad YAML, unknown schemaVersion, failed validation)
 raises :class:`~lbctl.errors.InvalidStateError` before any change runs, so it is never
 overwritten.  A change that raises writes nothing.
+
+Importing this module does not import the state's codec (:mod:`lbctl.core.state`, with the YAML
+reader and the rules it checks): a reading command opens its store, sends its read, and imports
+the codec while the server answers (:mod:`lbctl.actions.listing`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from lbctl.core import retry
-from lbctl.core.state import Encoder, State, decode
 from lbctl.errors import ConflictError, NotFoundError
 from lbctl.ports import StateBackend
+
+if TYPE_CHECKING:
+    from lbctl.core.state import Encoder, State
 
 R = TypeVar("R")
 
@@ -68,7 +74,14 @@ class StateStore:
         self._sleep = sleep
         self._jitter = jitter
         self._known: tuple[str, State] | None = None  # the last text read or written, decoded
-        self._encoder = Encoder()  # remembers the text of unchanged allocations
+        self._encoder: Encoder | None = None  # remembers the text of unchanged allocations
+
+    def _encoder_of(self) -> Encoder:
+        if self._encoder is None:
+            from lbctl.core.state import Encoder
+
+            self._encoder = Encoder()
+        return self._encoder
 
     @property
     def location(self) -> str:
@@ -80,6 +93,8 @@ class StateStore:
         known = self._known
         if text is not None and known is not None and known[0] == text:
             return known[1]
+        from lbctl.core.state import decode
+
         state = decode(text, self.backend.location, doctor=self.doctor)
         if text is not None:
             self._known = (text, state)
@@ -115,7 +130,7 @@ class StateStore:
                 new_state, result = change(state)
                 if dry_run or new_state == state:
                     return Applied(result, state, new_state, written=False, stored=current)
-                new_text = self._encoder.encode(new_state)
+                new_text = self._encoder_of().encode(new_state)
                 # Known before it is written: a watch may bring the write back before the
                 # writer is back (and a text that was refused decodes to this state all the same).
                 self._known = (new_text, new_state)

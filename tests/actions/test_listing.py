@@ -1,5 +1,6 @@
 """``actions.listing.list_services``: its reads overlap, and which error it reports does not
-depend on which answer comes first (the order in which they were read one after the other)."""
+depend on which answer comes first (the order in which they were read one after the other);
+``list_pools``: the state's read overlaps the import of what counts the free addresses."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lbctl import kube as adapter
-from lbctl.actions.listing import list_services
+from lbctl.actions.listing import list_pools, list_services
 from lbctl.errors import PermissionDeniedError, UsageError
 from lbctl.ports import KubeAPI
 from lbctl.state.configmap import ConfigMapBackend
@@ -67,3 +68,51 @@ def test_importing_the_listing_imports_neither_the_service_rules_nor_the_state_c
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+STATE = ("schemaVersion: 1\npools:\n  web:\n    addresses: [192.0.2.0/28]\n"
+         "allocations:\n  shop:\n    web: {ips: [192.0.2.1], pool: web}\n")
+
+
+def test_pool_list_imports_the_allocator_while_the_state_read_is_on_its_way(
+        kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+    """In a fresh interpreter: opening the store imports neither the state's codec nor the
+    allocator; the state's GET is sent first, and the allocator is imported before its
+    answer (held back a second and a half by the server) comes."""
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": STATE}})
+    kube_server.inject(1.5, "GET", "/configmaps/lbctl-state$")
+    code = (
+        "import sys\n"
+        "from datetime import datetime, timezone\n"
+        "from lbctl import kube\n"
+        "from lbctl.actions.listing import list_pools\n"
+        "from lbctl.state.configmap import ConfigMapBackend\n"
+        "from lbctl.state.store import StateStore\n"
+        f"store = StateStore(ConfigMapBackend(kube.connect({str(kubeconfig)!r}, None)))\n"
+        "heavy = ('lbctl.core.state', 'lbctl.core.allocator')\n"
+        "opened = [m for m in heavy if m in sys.modules]\n"
+        "answered = []\n"
+        "read = store.backend.read\n"
+        "def answer():\n"
+        "    got = read()\n"
+        "    answered.extend(m for m in heavy if m in sys.modules)\n"
+        "    return got\n"
+        "store.backend.read = answer\n"
+        "views = list_pools(store, lambda: datetime.now(timezone.utc))\n"
+        "print(opened, answered, [(v.pool.name, [(u.used, u.free) for u in v.usage]) "
+        "for v in views])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == (
+        "[] ['lbctl.core.state', 'lbctl.core.allocator'] [('web', [(1, 15)])]")
+
+
+def test_pool_list_reports_the_state_reads_error(kube: KubeAPI,
+                                                 kube_server: FakeKubeServer) -> None:
+    kube_server.deny("get", "configmaps")
+    with pytest.raises(PermissionDeniedError, match="configmaps"):
+        list_pools(StateStore(ConfigMapBackend(kube)), lambda: None)  # type: ignore[arg-type,return-value]
+    assert not [t for t in threading.enumerate() if t.name.startswith("lbctl-")]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lbctl.cli.render import Cell
+    from lbctl.core.state import State
     from lbctl.health import HealthServer
     from lbctl.nodeports import Announcer, BGPSpeaker, Prober, Responder
     from lbctl.ports import KubeAPI
@@ -240,7 +241,10 @@ class App:
 
         return HealthServer(address, registry, live=live, ready=ready, log=log).start()
 
-    def store(self) -> StateStore:
+    def store(self, *, new_state: bool = False) -> StateStore:
+        """The state store ``--state`` selects.  On the cluster, a write that would create the
+        state is refused when Services show addresses of its pools that it would not record
+        (:mod:`lbctl.core.lost`), unless ``new_state``."""
         from lbctl.state.store import StateStore
 
         if self.state_path is not None:
@@ -253,13 +257,22 @@ class App:
         from lbctl.state.configmap import ConfigMapBackend
 
         try:
-            return StateStore(ConfigMapBackend(self.kube()))
+            kube = self.kube()
         except NoClusterConfigError as exc:
             raise NoClusterConfigError(
                 exc.message,
                 hint="pass --kubeconfig or set KUBECONFIG; or keep the state in a local file "
                 "with --state PATH (no cluster needed)",
             ) from exc
+        backend = ConfigMapBackend(kube)
+
+        def creating(new: State) -> None:
+            from lbctl.core.lost import refuse_new_state
+            from lbctl.ports import SERVICES
+
+            refuse_new_state(backend.location, new, kube.list(SERVICES, None))
+
+        return StateStore(backend, creating=None if new_state else creating)
 
     def now(self) -> datetime:
         """The commands' clock (ages, hold ends, Lease freshness, Event timestamps): aware UTC.

@@ -317,6 +317,9 @@ def registry(metrics: Metrics) -> Any:
                                       "the leader.", value=m.leader_transitions)
             yield CounterMetricFamily("lbctl_state_transactions", "Batches of Services handled "
                                       "in one state transaction.", value=m.transactions)
+            yield GaugeMetricFamily("lbctl_state_missing", "1 while the state is missing and "
+                                    "Services show addresses: nothing is allocated.",
+                                    value=m.state_missing)
 
     found = CollectorRegistry()
     found.register(_Controller())

@@ -214,6 +214,11 @@ def add(
         "--allow-cluster-overlap",
         help="Add the pool even if it holds a node's address, a pod CIDR or a ClusterIP in "
              "use (checked when the state is on the cluster).")] = False,
+    new_state: Annotated[bool, typer.Option(
+        "--new-state",
+        help="Create the state ConfigMap even though Services show addresses of this pool "
+             "that no state records (the state was lost); then run lbctl adopt --all -A.")
+    ] = False,
 ) -> None:
     """Add an address pool.
 
@@ -221,7 +226,10 @@ def add(
     multicast, 255.255.255.255 and IPv4-mapped/compatible IPv6 (::ffff:192.0.2.1). When the
     state is on the cluster, a pool that holds a node's InternalIP/ExternalIP, overlaps a pod
     CIDR or holds a ClusterIP in use is refused too, naming them, unless
-    --allow-cluster-overlap.
+    --allow-cluster-overlap.  When the state ConfigMap does not exist while Services
+    already show addresses of the pool (the state was deleted or lost), the pool is refused
+    unless --new-state: restore the state from a backup instead, or add the pools with
+    --new-state and record those addresses with lbctl adopt --all -A.
 
     With --announce bgp (or both), lbctl speaker announces each address to the BGP peers
     (lbctl bgp peer add) as its /32 (/128) from every eligible node, or as its
@@ -253,8 +261,8 @@ def add(
                                          communities, bgp_peers)),
     )
     kube = None if app.offline or allow_cluster_overlap else app.kube()
-    _report(app, actions.add(app.store(), pool, dry_run=app.options.dry_run, kube=kube),
-            "created")
+    _report(app, actions.add(app.store(new_state=new_state), pool,
+                             dry_run=app.options.dry_run, kube=kube), "created")
 
 
 @command(app, "set", exclude=("namespace",))
@@ -676,7 +684,9 @@ def import_(
                                                      "stdin), or a cluster with --kubeconfig"
                                    ) from exc
     applied = actions.import_pools(
-        app.store(), tool.value, inputs=inputs, kube=kube,
+        # A new state is safe here: the import records every address in use of the pools it
+        # adds, and reports each one it cannot (lbctl.core.lost's check is for pool add).
+        app.store(new_state=True), tool.value, inputs=inputs, kube=kube,
         namespace=namespace or app.options.namespace, prefix=prefix,
         dry_run=app.options.dry_run, warn=app.warn,
     )

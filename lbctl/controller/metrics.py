@@ -12,7 +12,9 @@ Names follow MetalLB's where they mean the same thing, with lbctl's prefix:
   seconds, as the API server records it) to the moment its address was published;
 * ``lbctl_watch_restarts_total{resource,reason}``: ``closed``, ``expired`` (410), ``error``;
 * ``lbctl_leader``: 1 while this replica leads; ``lbctl_leader_transitions_total``;
-* ``lbctl_state_transactions_total``: batches written to the state.
+* ``lbctl_state_transactions_total``: batches written to the state;
+* ``lbctl_state_missing``: 1 while the state is missing and Services of lbctl's show addresses
+  (:mod:`lbctl.core.lost`): the controller allocates nothing.
 
 Thread-safe: watches, the worker and the election update them from their own threads.
 """
@@ -63,6 +65,7 @@ class Metrics:
         self.leader = 0
         self.leader_transitions = 0
         self.transactions = 0
+        self.state_missing = 0
         self._usage_source: Callable[[], Iterable[tuple[str, int, int, int]]] | None = None
 
     def allocated(self, result: str) -> None:
@@ -85,6 +88,10 @@ class Metrics:
     def transaction(self) -> None:
         with self._lock:
             self.transactions += 1
+
+    def missing(self, now: bool) -> None:
+        with self._lock:
+            self.state_missing = 1 if now else 0
 
     def leading(self, now: bool) -> None:
         with self._lock:
@@ -127,6 +134,7 @@ class Metrics:
                                          list(self.publication.counts), self.publication.total)
             copy.leader, copy.leader_transitions = self.leader, self.leader_transitions
             copy.transactions = self.transactions
+            copy.state_missing = self.state_missing
         return copy
 
 

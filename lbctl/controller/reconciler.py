@@ -26,6 +26,11 @@ The caches may lag the API server.  A batch plans on the state document as the w
 controller's own last write) left it, and writes with that version, without reading it: when
 someone else changed it meanwhile, the compare-and-swap refuses the write and the batch runs
 again on the document read afresh.  Safety rests on that compare-and-swap, never on the cache.
+
+A state document that is missing while Services of ours show addresses was lost, not never
+written (:mod:`lbctl.core.lost`): no batch runs then (the controller would start a state that
+records none of them); the error is logged once, with the way back, and counted
+(``lbctl_state_missing``).  When a state is there again, every Service is looked at.
 A Service the controller just published is seen published (the API server's answer) until
 the watch brings that version, so that a batch that looks at it sooner does not publish it
 again.
@@ -43,6 +48,7 @@ from datetime import datetime
 from lbctl.actions import services as actions
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
+from lbctl.core import lost
 from lbctl.core import service as core
 from lbctl.core.allocator import Allocator, Followed
 from lbctl.core.leases import parse_micro_time
@@ -123,6 +129,7 @@ class Reconciler:
         # Each batch's allocator starts from the last one's when it plans on the state that one
         # made (this controller's own last write): not every address marked again per batch.
         self.allocators = Followed()
+        self._lost = False  # the state was found missing while Services show addresses
         # The status PATCHes of every batch, on threads started once.
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
                                            thread_name_prefix="publish")
@@ -231,11 +238,19 @@ class Reconciler:
             if not written and self._echoes:
                 return  # this controller wrote meanwhile, on top of it (see _state_seen)
             before = self.snapshot.state if self.snapshot is not None else None
+            back = self._lost and stored.text is not None
             self.snapshot = stored
             version = _version_of(stored.version)
             if written and version and version not in self._watched:
                 self._echoes.append(version)
                 del self._echoes[:-RECENT]  # (a watch that brings nothing any more)
+        if stored.text is None:
+            self.state_lost()
+        elif back:
+            self._lost = False
+            self.metrics.missing(False)
+            self._log("info", f"{self.store.location} is back: looking at every Service", {})
+            self.queue.add(self.everything())
         state = stored.state
         if before is state:
             return
@@ -253,6 +268,24 @@ class Reconciler:
                     for family, (used, capacity) in sorted(allocator.usage(pool).items()))
 
         self.metrics.usage_from(usage)
+
+    def missing(self) -> list[lost.Stranded]:
+        """The Services of ours that show addresses while the state document is missing."""
+        with self._lock:
+            if self.snapshot is None or self.snapshot.text is not None:
+                return []
+            services = list(self.services.values())
+        return lost.stranded(services)
+
+    def state_lost(self) -> bool:
+        """Is the state lost (:meth:`missing` finds Services)?  The first time, say so."""
+        found = self.missing()
+        if found and not self._lost:
+            self._lost = True
+            self.metrics.missing(True)
+            error = lost.missing(self.store.location, found)
+            self._log("error", error.message, {"hint": error.hint})
+        return bool(found)
 
     # ------------------------------------------------------------------ one batch
 
@@ -282,8 +315,8 @@ class Reconciler:
             published = dict(self._published)
             published.update((key, shown) for key, (_, shown, _) in self._patched.items())
             base = self.snapshot
-        if not keys:
-            return None
+        if not keys or (base is not None and base.text is None and self.state_lost()):
+            return None  # (while the state is lost: every key is queued when it is back)
         shown_before = {key: bool(core.ingress_ips(services[key])) for key in keys
                         if key in services}
         now = self._clock()

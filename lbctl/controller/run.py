@@ -12,7 +12,8 @@ is given up so that a standby takes over at its next attempt.  A SIGKILLed leade
 up: a standby takes over when the Lease has not been renewed for its duration.  Either way,
 two leaders at once would still be safe: every write is a compare-and-swap of the one state.
 
-Readiness: both watches have listed once.  Liveness: every thread is alive.
+Readiness: both watches have listed once, and the state is not lost (:mod:`lbctl.core.lost`).
+Liveness: every thread is alive.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lbctl.actions.reflector import Reflector
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
 from lbctl.controller.reconciler import InFlight, Log, Reconciler, quiet
+from lbctl.core import lost
 from lbctl.core.names import CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.state import ServiceKey
 from lbctl.errors import LbctlError
@@ -111,7 +113,10 @@ class Controller:
         waiting = [what for what, watch in (("Services", self.services_watch),
                                             ("the state", self.state_watch))
                    if not watch.synced.is_set()]
-        return f"not synced yet: {', '.join(waiting)}" if waiting else ""
+        if waiting:
+            return f"not synced yet: {', '.join(waiting)}"
+        found = self.reconciler.missing()
+        return lost.missing(self.store.location, found).message if found else ""
 
     @property
     def leading(self) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from lbctl.core import calico, holds, kubeproxy, leases, speakers
+from lbctl.core import calico, holds, kubeproxy, leases, lost, speakers
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import count_buggy, is_buggy, parse_ip
 from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted, allocate_many
@@ -207,6 +207,20 @@ _STATE_HINTS = {
     "state.consistency": "correct the entry by hand; lbctl refuses to change the document "
                          "until it is sound",
 }
+
+
+def check_state_missing(ctx: Context) -> list[Finding]:
+    """:mod:`lbctl.core.lost`: no state document, while Services of lbctl's show addresses."""
+    text = ctx.need(ctx.facts.state)
+    if text.text is not None or text.problem:
+        return _ok(f"{text.source}: the state document exists")
+    found = lost.stranded(ctx.services)
+    if not found:
+        return _ok(f"{text.source}: no state document yet, and no Service shows an address "
+                   "it should record")
+    error = lost.missing(text.source, found)
+    return [Finding("error", error.message, error.hint,
+                    tuple(_svc_object(s.key) for s in found))]
 
 
 # --------------------------------------------------------------------------- pools
@@ -871,6 +885,8 @@ CHECKS: tuple[Check, ...] = (
         ("state.outside-pool", "every allocation lies inside its own pool"),
         ("state.consistency", "pools, reservations and allocations are well formed"),
     )),
+    Check("state.missing", "the state document exists whenever Services show addresses",
+          check_state_missing),
     Check("pool.node-overlap", "no pool contains a node's address", check_node_overlap),
     Check("pool.pod-cidr-overlap", "no pool overlaps a node's pod CIDR", check_pod_cidr_overlap),
     Check("pool.cluster-ip-overlap", "no pool contains a Service ClusterIP in use",

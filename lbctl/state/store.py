@@ -8,7 +8,9 @@ re-runs the change, a bounded number of times.
 
 Refusals: a document that does not decode (bad YAML, unknown schemaVersion, failed validation)
 raises :class:`~lbctl.errors.InvalidStateError` before any change runs, so it is never
-overwritten.  A change that raises writes nothing.
+overwritten.  A change that raises writes nothing; so does ``creating`` (when given), which
+sees every new state before it is written where no document exists yet (the CLI's check that
+no state was lost, :mod:`lbctl.core.lost`).
 
 Importing this module does not import the state's codec (:mod:`lbctl.core.state`, with the YAML
 reader and the rules it checks): a reading command opens its store, sends its read, and imports
@@ -62,13 +64,17 @@ class Applied(Generic[R]):
 
 class StateStore:
     """``sleep`` and ``jitter`` (a random number in [0, 1)) pace the retries, by the one
-    compare-and-swap policy of :mod:`lbctl.core.retry`."""
+    compare-and-swap policy of :mod:`lbctl.core.retry`.  ``creating(new_state)`` runs before
+    a change creates the document (none stored yet), a dry run included; it raises to
+    refuse."""
 
     def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS, *,
                  sleep: Callable[[float], None] = time.sleep,
                  jitter: Callable[[], float] = random.random,
-                 doctor: str = "lbctl doctor") -> None:
+                 doctor: str = "lbctl doctor",
+                 creating: Callable[[State], None] | None = None) -> None:
         self.backend = backend
+        self.creating = creating
         self.doctor = doctor  # the command that lists an invalid document's problems
         self.attempts = attempts
         self._sleep = sleep
@@ -128,6 +134,8 @@ class StateStore:
                 current = current or self.read()
                 state = current.state
                 new_state, result = change(state)
+                if current.text is None and self.creating is not None and new_state != state:
+                    self.creating(new_state)
                 if dry_run or new_state == state:
                     return Applied(result, state, new_state, written=False, stored=current)
                 new_text = self._encoder_of().encode(new_state)

@@ -102,6 +102,7 @@ STATE
   SKIP  state.shared-ip            skipped with --skip
   SKIP  state.outside-pool         skipped with --skip
   SKIP  state.consistency          skipped with --skip
+  SKIP  state.missing              skipped with --skip
 
 POOL
   SKIP  pool.node-overlap          skipped with --skip
@@ -152,7 +153,7 @@ CONTROLLER
 NET
   SKIP  net.probe                  skipped with --skip
 
-34 checks: 1 warning, 10 passed, 23 skipped. Result: OK (--fail-on error)
+35 checks: 1 warning, 10 passed, 24 skipped. Result: OK (--fail-on error)
 """
 
 

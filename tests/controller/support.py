@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from lbctl.controller.reconciler import Log, quiet
 from lbctl.controller.run import Controller, Settings
 from lbctl.ports import KubeAPI
 from lbctl.state.store import StateStore
@@ -18,10 +19,11 @@ FAST = dict(lease_duration=3.0, renew_deadline=2.0, retry=0.2, watch_timeout=5)
 
 
 @contextmanager
-def running(kube: KubeAPI, store: StateStore, identity: str = "c1",
+def running(kube: KubeAPI, store: StateStore, identity: str = "c1", log: Log = quiet,
             **settings: Any) -> Iterator[Controller]:
     """A started controller; stopped (and its Lease given up) on the way out."""
-    controller = Controller(kube, store, Settings(identity=identity, **{**FAST, **settings}))
+    controller = Controller(kube, store, Settings(identity=identity, **{**FAST, **settings}),
+                            log=log)
     thread = threading.Thread(target=controller.run, name=f"controller-{identity}", daemon=True)
     thread.start()
     try:

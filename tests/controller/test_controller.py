@@ -22,13 +22,14 @@ from lbctl.controller.run import Controller, Settings
 from lbctl.core.allocator import Allocator
 from lbctl.core.service import ingress_patch
 from lbctl.core.state import Allocation, State
-from lbctl.ports import SERVICES, KubeAPI, WatchEvent
+from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI, WatchEvent
 from lbctl.state.configmap import ConfigMapBackend
 from lbctl.state.store import StateStore
 from tests.actions.test_services import add, delete, put, recorded
 from tests.cli.test_rbac import call_of, grants
 from tests.conftest import Cli
 from tests.controller.support import converged, eventually, running, statuses
+from tests.kubefake import resources
 from tests.kubefake.server import FakeKubeServer
 
 
@@ -419,3 +420,114 @@ def test_a_publication_stands_in_for_the_cache_until_its_event_at_most_for_a_whi
         assert statuses(kube_server) == {web: ("192.0.2.10",)}
     finally:
         reconciler.executor.shutdown(wait=True)
+
+
+def _delete_state(server: FakeKubeServer) -> dict[str, Any]:
+    """``kubectl delete cm -n kube-system lbctl-state``; returns what was deleted."""
+    found = server.get_object("configmaps", "lbctl-state", "kube-system")
+    assert found is not None
+    server.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state", {})
+    return found
+
+
+def test_a_deleted_state_stops_the_controller_until_pools_are_added_and_adopted(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore, cli: Cli,
+        kubeconfig: Path) -> None:
+    """The state ConfigMap is deleted while Services show addresses: the controller says so
+    once (an error with the way back), is not ready and allocates nothing (it would start a
+    state that records none of them); `pool add` refuses to start a new state over them
+    unless --new-state; then new Services get free addresses (never one a Service shows),
+    `adopt --all -A` records the others, and a Service that held an address is updated and
+    deleted as usual."""
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    logs: list[tuple[str, str]] = []
+    with running(kube, store, log=lambda level, message, _: logs.append((level, message))
+                 ) as controller:
+        create(kube, "a")
+        create(kube, "b")
+        eventually(lambda: len(statuses(kube_server)) == 2 and converged(kube_server, store))
+        before = statuses(kube_server)
+        assert before == {("shop", "a"): ("192.0.2.10",), ("shop", "b"): ("192.0.2.11",)}
+        _delete_state(kube_server)
+        lost = ("ConfigMap kube-system/lbctl-state is missing, but 2 LoadBalancer Services "
+                "show addresses it should record: shop/a (192.0.2.10), shop/b (192.0.2.11); "
+                "the state was deleted or lost, and lbctl allocates nothing until it is back")
+        eventually(lambda: controller.ready() == lost, what="not ready")
+        eventually(lambda: ("error", lost) in logs, what="the error")
+        assert controller.metrics.snapshot().state_missing == 1
+        create(kube, "c")
+        eventually(lambda: ("shop", "c") in controller.reconciler.services)
+        time.sleep(0.5)  # (time for a batch that must not run)
+        assert statuses(kube_server) == before
+        assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+        assert [m for level, m in logs if level == "error"] == [lost]  # once
+
+        config = ("--kubeconfig", str(kubeconfig))
+        refused = cli(*config, "pool", "add", "default", "192.0.2.10-192.0.2.19")
+        assert (refused.code, refused.out) == (4, "")
+        assert refused.err == (
+            "lbctl: error: ConfigMap kube-system/lbctl-state does not exist, and 2 "
+            "LoadBalancer Services show addresses of the pools it would hold without "
+            "recording them: shop/a (192.0.2.10), shop/b (192.0.2.11); the state may have been "
+            "deleted or lost\n"
+            "hint: restore the state from a backup (kubectl apply -f BACKUP.yaml); or start a "
+            "new one with --new-state, then record what the Services show: "
+            "lbctl adopt --all -A\n")
+        assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+        added = cli(*config, "pool", "add", "default", "192.0.2.10-192.0.2.19", "--new-state")
+        assert added.code == 0, added.err
+        eventually(lambda: ("shop", "c") in statuses(kube_server), what="c")
+        assert statuses(kube_server)[("shop", "c")] == ("192.0.2.12",)  # .10, .11 are shown
+        assert controller.ready() == ""
+        assert controller.metrics.snapshot().state_missing == 0
+        assert ("info", "ConfigMap kube-system/lbctl-state is back: looking at every "
+                "Service") in logs
+        assert recorded(store) == {("shop", "c"): ("192.0.2.12",)}
+
+        adopted = cli(*config, "adopt", "--all", "-A")
+        assert adopted.code == 0, adopted.err
+        eventually(lambda: converged(kube_server, store), what="adopted")
+        assert statuses(kube_server) == {**before, ("shop", "c"): ("192.0.2.12",)}
+        svc = kube.get(SERVICES, "a", "shop")
+        svc["metadata"]["labels"] = {"tier": "web"}
+        kube.replace(SERVICES, svc)
+        delete(kube_server, "b")
+        eventually(lambda: ("shop", "b") not in recorded(store), what="b released")
+        create(kube, "d")
+        eventually(lambda: statuses(kube_server).get(("shop", "d")) == ("192.0.2.11",))
+        assert statuses(kube_server)[("shop", "a")] == ("192.0.2.10",)
+        assert converged(kube_server, store)
+
+
+def test_a_deleted_state_restored_from_a_backup_is_taken_up_again(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """Restoring the ConfigMap (`kubectl apply -f backup.yaml`) brings the controller back:
+    the Services that arrived meanwhile get addresses, and one deleted meanwhile is
+    released."""
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    with running(kube, store) as controller:
+        create(kube, "a")
+        create(kube, "b")
+        eventually(lambda: len(statuses(kube_server)) == 2 and converged(kube_server, store))
+        backup = _delete_state(kube_server)
+        eventually(lambda: controller.ready() != "", what="not ready")
+        create(kube, "c")
+        delete(kube_server, "b")
+        kube.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "lbctl-state",
+                                              "namespace": "kube-system"},
+                                 "data": backup["data"]}, "kube-system")
+        eventually(lambda: ("shop", "c") in statuses(kube_server), what="c")
+        eventually(lambda: converged(kube_server, store), what="b released")
+        assert statuses(kube_server) == {("shop", "a"): ("192.0.2.10",),
+                                         ("shop", "c"): ("192.0.2.11",)}
+        assert controller.ready() == ""
+
+
+def test_a_state_never_written_is_no_lost_state(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """A cluster where lbctl has no state yet and no Service shows an address: ready."""
+    with running(kube, store) as controller:
+        create(kube, "a")
+        eventually(lambda: controller.ready() == "" and controller.leading)
+        assert controller.metrics.snapshot().state_missing == 0

@@ -34,6 +34,7 @@ def test_each_state_problem_is_filed_under_its_own_check() -> None:
                             "web/api: web/frontend has no sharing key"],
         "state.outside-pool": ["state file x.yaml: web/admin: 10.9.9.9 is outside every pool"],
         "state.consistency": ["state file x.yaml: pool empty has no addresses"],
+        "state.missing": ["state file x.yaml: the state document exists"],
     }
 
 

@@ -56,7 +56,7 @@ PLANTED: dict[str, tuple[str, Severity]] = {
 }
 #: Checks that need a cluster or the wire; their failing cases live in test_live.py and
 #: test_probe.py.
-NOT_OFFLINE = ("rbac.permissions", "net.probe", "controller.leader")
+NOT_OFFLINE = ("rbac.permissions", "net.probe", "controller.leader", "state.missing")
 #: The fake API server has no CRDs, so live Cilium is only its operator: installed, dormant.
 LIVE_SEVERITY: dict[str, Severity] = {"impl.cilium": "info"}
 

@@ -12,6 +12,7 @@ import pytest
 from lbctl.core.permissions import PERMISSIONS, Permission
 from lbctl.doctor import checks, gather
 from lbctl.doctor.facts import Absent
+from lbctl.doctor.report import CheckResult
 from lbctl.ports import KubeAPI, Obj, Resource
 from lbctl.state.configmap import ConfigMapBackend
 from tests.doctor.clusters import METALLB, seed
@@ -109,6 +110,32 @@ def test_a_cluster_without_the_state_configmap_has_no_state_yet(
     assert results["state.parse"].findings[0].message == (
         "ConfigMap kube-system/lbctl-state: no state document yet (no pools, no allocations)")
     assert results["kube-proxy.strict-arp"].status == "skip"
+
+
+def test_a_state_configmap_gone_while_services_show_addresses_is_a_lost_state(
+        kube_server: FakeKubeServer, kubeconfig: Path, tmp_path: Path) -> None:
+    client = _connect(kube_server, tmp_path)
+
+    def diagnose() -> dict[str, CheckResult]:
+        return {r.id: r for r in checks.diagnose(gather.live(client, ConfigMapBackend(client)))}
+
+    assert diagnose()["state.missing"].findings[0].message == (
+        "ConfigMap kube-system/lbctl-state: no state document yet, and no Service shows an "
+        "address it should record")
+    for name, ip in (("web", "192.0.2.10"), ("db", "192.0.2.11")):
+        kube_server.put_object({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+    missing = diagnose()["state.missing"]
+    assert missing.status == "error"
+    (finding,) = missing.findings
+    assert finding.message.startswith(
+        "ConfigMap kube-system/lbctl-state is missing, but 2 LoadBalancer Services show "
+        "addresses it should record: shop/db (192.0.2.11), shop/web (192.0.2.10);")
+    assert "lbctl adopt --all -A" in finding.hint
+    assert finding.objects == ("service/shop/db", "service/shop/web")
 
 
 def test_doctor_does_not_list_services_per_namespace(

@@ -244,3 +244,27 @@ def test_a_change_that_changes_nothing_writes_nothing(stored: Stored) -> None:
     applied = store.update(lambda state: (state, "same"))
     assert (applied.result, applied.written) == ("same", False)
     assert stored.raw() == before
+
+
+def test_creating_sees_every_new_state_where_no_document_exists(stored: Stored) -> None:
+    """The CLI's check that no state was lost runs before the document is created, a dry run
+    included; its refusal writes nothing; once a document exists it is not asked again."""
+    seen: list[list[str]] = []
+
+    def creating(new: State) -> None:
+        seen.append(sorted(new.pools))
+        if "refused" in new.pools:
+            raise RefusedError("a state was lost")
+
+    store = StateStore(stored.backend, creating=creating)
+    with pytest.raises(RefusedError):
+        store.update(adding("refused", "10.0.0.0/24"))
+    assert stored.raw() is None
+    store.update(adding("a", "10.0.0.0/24"), dry_run=True)
+    assert stored.raw() is None
+    store.update(lambda state: (state, None))  # no change: nothing to create
+    assert seen == [["refused"], ["a"]]
+    store.update(adding("a", "10.0.0.0/24"))
+    store.update(adding("b", "10.1.0.0/24"))
+    assert seen == [["refused"], ["a"], ["a"]]
+    assert sorted(store.load().pools) == ["a", "b"]

@@ -1,0 +1,106 @@
+"""A lost state: no state document, while Services of lbctl's show addresses.
+
+The state is the only record of which Service holds which address, and of the pools, their
+reservations, the holds and the BGP peers.  When the document is missing (the ConfigMap was
+deleted) while LoadBalancer Services of lbctl's class still show addresses in their statuses,
+it was lost rather than never written.  Starting over would be a guess: a new state would
+not record those addresses (the speakers announce only recorded ones), and a pool added again
+would miss its reservations.  This module holds the rule once, for its three callers:
+
+* the controller stops allocating while the state is missing and such Services exist (it is
+  not ready, and says why and how to recover);
+* ``lbctl doctor`` reports it (``state.missing``);
+* a write that would create a new state whose pools hold addresses that Services show, without
+  recording them (``pool add`` of the pool that was there), is refused unless asked for
+  explicitly.
+
+The way back is the operator's choice: restore the document from a backup, or add the pools
+again and record what the Services show (``lbctl adopt --all -A``).
+
+Pure: no I/O; refusals are :class:`~lbctl.errors.RefusedError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from lbctl.core import service
+from lbctl.core.addresses import is_ip
+from lbctl.core.state import ServiceKey, State
+from lbctl.errors import RefusedError
+from lbctl.ports import Obj
+
+#: How many Services a message names before it says how many more there are.
+NAMED = 3
+
+#: The flag of ``pool add`` that starts a new state all the same.
+NEW_STATE_FLAG = "--new-state"
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """A Service of lbctl's whose status shows addresses no state records for it."""
+
+    key: ServiceKey
+    ips: tuple[str, ...]
+
+
+def stranded(services: Iterable[Obj], state: State | None = None) -> list[Stranded]:
+    """The Services of lbctl's (type LoadBalancer, lbctl's class or none) whose statuses show
+    addresses that ``state`` does not record for them (``None``: no state at all), with those
+    addresses, sorted.  With a state, only addresses in its pools count: those are the ones it
+    would hand out (the others are another allocator's business, or stale)."""
+    found = []
+    for svc in services:
+        if not service.is_ours(svc):
+            continue
+        key = service.key_of(svc)
+        recorded = state.allocations.get(key) if state is not None else None
+        ips = tuple(ip for ip in service.ingress_ips(svc)
+                    if (recorded is None or ip not in recorded.ips)
+                    and (state is None or (is_ip(ip) and state.pool_of(ip) is not None)))
+        if ips:
+            found.append(Stranded(key, ips))
+    return sorted(found, key=lambda s: s.key)
+
+
+def named(found: Sequence[Stranded]) -> str:
+    """``shop/web (192.0.2.10), shop/db (192.0.2.11) and 4 more``."""
+    shown = ", ".join(f"{ns}/{name} ({', '.join(s.ips)})"
+                      for s in found[:NAMED] for ns, name in (s.key,))
+    return shown + (f" and {len(found) - NAMED} more" if len(found) > NAMED else "")
+
+
+def _services(found: Sequence[Stranded]) -> str:
+    """``2 LoadBalancer Services show`` (the verb agrees)."""
+    one = len(found) == 1
+    return f"{len(found)} LoadBalancer Service{'' if one else 's'} show{'s' if one else ''}"
+
+
+#: Where the lost records may still be.
+_BACKUP = "restore the state from a backup (kubectl apply -f BACKUP.yaml)"
+
+
+def missing(location: str, found: Sequence[Stranded]) -> RefusedError:
+    """The state is missing while ``found`` show addresses: what the controller and doctor
+    say."""
+    return RefusedError(
+        f"{location} is missing, but {_services(found)} addresses it should record: "
+        f"{named(found)}; the state was deleted or lost, and lbctl allocates nothing until "
+        "it is back",
+        hint=f"{_BACKUP}; or add the pools again (lbctl pool add NAME ADDRESS... "
+             f"{NEW_STATE_FLAG}) and record what the Services show: lbctl adopt --all -A")
+
+
+def refuse_new_state(location: str, new: State, services: Iterable[Obj]) -> None:
+    """Refuse to create the state at ``location`` as ``new`` when Services show addresses of
+    its pools that it does not record (the state that recorded them was lost)."""
+    found = stranded(services, new)
+    if found:
+        raise RefusedError(
+            f"{location} does not exist, and {_services(found)} addresses of the pools "
+            f"it would hold without recording them: {named(found)}; the state may have been "
+            "deleted or lost",
+            hint=f"{_BACKUP}; or start a new one with {NEW_STATE_FLAG}, then record what the "
+                 "Services show: lbctl adopt --all -A")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -140,30 +139,33 @@ def test_an_empty_stream_that_lasted_its_timeout_is_renewed_at_once() -> None:
 
 def test_queue_gives_at_once_what_is_queued_and_coalesces_the_rest() -> None:
     """An idle worker is given the first key at once (no batch window); what arrives while it
-    works is its next batch, each key once, in arrival order."""
-    queue: WorkQueue[str] = WorkQueue()
+    works is its next batch, each key once, in arrival order.  The queue's clock stands
+    still: a batch window (any wait measured by that clock) would never end, so the worker
+    would not get its key however long it waited; the wall clock proves nothing here (a
+    loaded machine may take any time to schedule the worker)."""
+    queue: WorkQueue[str] = WorkQueue(clock=lambda: 0.0)
+    queue.add(["k0"])
+    assert queue.take(timeout=0) == ["k0"]  # queued before it asked: no wait at all
     taken: list[list[str]] = []
     first_taken = threading.Event()
     release = threading.Event()
 
     def worker() -> None:
-        taken.append(queue.take(timeout=2))
+        taken.append(queue.take())  # idle: waits for work, without a deadline
         first_taken.set()
-        release.wait(2)  # busy with the first batch
-        taken.append(queue.take(timeout=2))
+        release.wait(60)  # busy with the first batch
+        taken.append(queue.take())
 
-    thread = threading.Thread(target=worker)
+    thread = threading.Thread(target=worker, daemon=True)
     thread.start()
-    started = time.monotonic()
-    queue.add(["k0"])
-    assert first_taken.wait(2)
-    assert time.monotonic() - started < 0.5
-    for i in range(1, 5):
-        queue.add([f"k{i}", "k1"])
+    queue.add(["k1"])
+    assert first_taken.wait(60)
+    for i in range(2, 6):
+        queue.add([f"k{i}", "k2"])
     release.set()
-    thread.join()
-    assert taken == [["k0"], ["k1", "k2", "k3", "k4"]]
-    assert queue.take(timeout=0.01) == []
+    thread.join(60)
+    assert taken == [["k1"], ["k2", "k3", "k4", "k5"]]
+    assert queue.take(timeout=0) == []
 
 
 def test_queue_retries_later_with_growing_delays() -> None:

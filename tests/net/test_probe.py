@@ -85,7 +85,11 @@ def test_probe_frames(lan: Lan) -> None:
 def test_without_link_local_the_dad_form_alone_finds_the_owner(lan: Lan) -> None:
     a = prober(lan)
     b = lan.host("b", "fd00:9::50/64")
+    # No link-local address, for good: the kernel adds one when it handles the link's
+    # carrier, which it may do after a flush on a loaded machine, unless told not to.
+    sh("ip", "-n", a, "link", "set", "lan0", "addrgenmode", "none")
     sh("ip", "-n", a, "-6", "addr", "flush", "dev", "lan0", "scope", "link")
+    assert "inet6" not in sh("ip", "-n", a, "-6", "addr", "show", "dev", "lan0", "scope", "link")
     with lan.capture(b) as seen:
         [result] = lan.run(a, probe, ["fd00:9::50"])
     assert result.macs == (lan.mac(b),)

@@ -39,6 +39,10 @@ class ExitCode(IntEnum):
     ELSEWHERE = 8
     #: A bug in lbctl: an exception nobody translated.
     INTERNAL = 70
+    #: The reader of the output went away (a closed pipe: ``lbctl ... | head -1``): lbctl
+    #: stops at once, silently, and the process ends by SIGPIPE as coreutils' and kubectl's
+    #: do (a shell reports 128 + 13).
+    PIPE = 141
 
 
 class LbctlError(Exception):
@@ -91,6 +95,12 @@ class NoClusterConfigError(UnreachableError):
 
 class ElsewhereError(LbctlError):
     exit_code = ExitCode.ELSEWHERE
+
+
+class OutputClosedError(LbctlError):
+    """Nobody reads the output any more (EPIPE): nothing left to say, and nowhere to say it."""
+
+    exit_code = ExitCode.PIPE
 
 
 class InvalidStateError(RefusedError):

@@ -367,11 +367,13 @@ def make_consoles() -> tuple[Console, Console]:
     """stdout for data, stderr for messages (:class:`~lbctl.cli.render.LazyConsole`: rich's
     consoles, made when first needed).  Markup and highlighting are off: cluster- and
     user-provided strings ("[fd00::1]") are printed as they are.  Colour follows the terminal
-    and NO_COLOR."""
+    and NO_COLOR.  Their files handle write errors once for every command
+    (:mod:`lbctl.cli.streams`)."""
     from lbctl.cli.render import LazyConsole
+    from lbctl.cli.streams import Messages, Output
 
-    return (cast("Console", LazyConsole(sys.stdout)),
-            cast("Console", LazyConsole(sys.stderr)))
+    return (cast("Console", LazyConsole(Output(sys.stdout))),
+            cast("Console", LazyConsole(Messages(sys.stderr))))
 
 
 def app_of(ctx: typer.Context) -> App:

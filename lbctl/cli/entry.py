@@ -15,6 +15,8 @@ two costs of the interpreter that a one-shot command does not need:
   debugger, profiler or coverage tool attached flushes its output and leaves at once with
   ``os._exit`` and its exit code, as mypy does.  When a flush fails (a closed pipe, a closed
   stdout), the ordinary exit takes over and says what it always said.
+- A command whose output has no reader any more (``lbctl svc list | head -1``) ends killed by
+  SIGPIPE, as coreutils and kubectl do.
 
 This module imports nothing at its top but ``gc``, ``os`` and ``sys``: the collector must be
 off before typer is imported.
@@ -30,6 +32,9 @@ from typing import NoReturn
 
 #: The exit code of a command ended by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
+#: What :func:`~lbctl.cli.main.run` returns when the reader of its output went away
+#: (:data:`lbctl.errors.ExitCode.PIPE`: 128 + SIGPIPE).
+BROKEN_PIPE = 141
 
 
 def main() -> NoReturn:
@@ -83,6 +88,8 @@ def _leave(command: Callable[[], int]) -> NoReturn:
         code = exc.code or 0
     except KeyboardInterrupt:
         code = INTERRUPTED
+    if code == BROKEN_PIPE:
+        _die_of_sigpipe()
     if gc.isenabled() or _threads_running() or _watched():
         sys.exit(code)  # a long-running command, work still going, a tool watching: ordinary
     try:
@@ -91,6 +98,17 @@ def _leave(command: Callable[[], int]) -> NoReturn:
     except (AttributeError, OSError, ValueError):  # None, a closed pipe, a closed file
         sys.exit(code)
     os._exit(code)
+
+
+def _die_of_sigpipe() -> NoReturn:
+    """End as coreutils and kubectl do when nobody reads their output: killed by SIGPIPE,
+    silently (Python ignores the signal, so lbctl saw EPIPE instead).  Nothing is flushed:
+    the output that was left has no reader."""
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    os._exit(BROKEN_PIPE)  # (not reached)
 
 
 def _watched() -> bool:

@@ -8,7 +8,6 @@ in lbctl and exits 70 — with a traceback only under ``--debug`` (or ``LBCTL_DE
 
 from __future__ import annotations
 
-import errno
 import gc
 import importlib
 import inspect
@@ -26,7 +25,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from lbctl.cli.context import GLOBAL_PARAMETERS, App, Options, hint_with_state, make_consoles
-from lbctl.errors import ExitCode, LbctlError, RefusedError, redact
+from lbctl.errors import ExitCode, LbctlError, OutputClosedError, redact
 
 #: Every command under the root, in the order ``lbctl --help`` lists them: its module (a
 #: ``register(root)`` function, or a group ``app``) and the first paragraph of its help, which
@@ -270,12 +269,9 @@ def _with_state(hint: str, args: Sequence[str]) -> str:
 def _traceback() -> None:
     """The current exception's traceback on stderr (``--debug``), with every secret redacted:
     a library's exception may quote a header or a file it read."""
-    sys.stderr.write(redact(traceback.format_exc()))
+    from lbctl.cli.streams import Messages
 
-
-#: What a full disk (or quota) raises when the output goes to a file: no bug of lbctl's.  The
-#: state and every file lbctl writes itself translate these where they happen.
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+    Messages(sys.stderr).write(redact(traceback.format_exc()))
 
 
 def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
@@ -286,6 +282,8 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
     try:
         result = app(args=args, prog_name=prog_name, standalone_mode=False)
         return int(result or 0)
+    except OutputClosedError:
+        return ExitCode.PIPE  # nobody reads: nothing to say (lbctl.cli.streams)
     except LbctlError as exc:
         if debug:
             _traceback()
@@ -308,9 +306,10 @@ def run(argv: list[str] | None = None, *, prog_name: str = "lbctl") -> int:
     except Exception as exc:  # the boundary: any bug becomes one line and exit 70
         if debug:
             _traceback()
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:  # writing to stdout, > FILE
-            full = RefusedError(f"cannot write the output: {exc.strerror}",
-                                hint="free space where the output goes, or send it elsewhere")
+        from lbctl.cli.streams import DISK_FULL, output_failed
+
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:  # stdout, not through
+            full = output_failed(exc)  # the consoles (click writing help into > FILE)
             return _fail(full.message, full.hint, full.exit_code, prog_name)
         return _fail(
             f"internal error: {type(exc).__name__}: {exc}",

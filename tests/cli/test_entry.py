@@ -117,6 +117,66 @@ def test_output_to_a_full_disk_is_refused_with_its_reason_not_called_a_bug(
     assert "web:" in state.read_text()
 
 
+def _run(*args: str, **streams: Any) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "LBCTL_STATE")}
+    return subprocess.run([sys.executable, "-c", PROCESS, *args], text=True, timeout=120,
+                          env={**env, "NO_COLOR": "1"}, **streams)
+
+
+def _pools(tmp_path: Path, count: int) -> str:
+    """A state file with ``count`` pools: ``pool list`` prints a line for each."""
+    state = tmp_path / "lb.yaml"
+    state.write_text("schemaVersion: 1\npools:\n" + "".join(
+        f"  p{i:04d}: {{addresses: [10.{i // 250}.{i % 250}.0/24]}}\n" for i in range(count)))
+    return str(state)
+
+
+def test_messages_that_cannot_be_written_are_dropped_and_the_exit_code_still_tells(
+        tmp_path: Path) -> None:
+    """``2>/dev/full``: a message lbctl cannot write does not change how the command ends (a
+    success stays 0 with its output; an error keeps its code), as coreutils do."""
+    state = _pools(tmp_path, 1)
+    with open("/dev/full", "w") as full:
+        listed = _run("pool", "list", "--state", state, "--no-headers", "--warn-me",
+                      stdout=subprocess.PIPE, stderr=full)
+        assert (listed.returncode, listed.stdout) == (2, "")  # the usage error, unsaid
+        listed = _run("pool", "show", "nope", "--state", state,
+                      stdout=subprocess.PIPE, stderr=full)
+        assert (listed.returncode, listed.stdout) == (3, "")
+        added = _run("pool", "add", "web", "192.0.2.0/28", "--state", state,
+                     stdout=subprocess.PIPE, stderr=full)
+    assert (added.returncode, added.stdout) == (0, "pool/web created\n")
+    closed = _run("pool", "show", "nope", "--state", state, stdout=subprocess.PIPE,
+                  stderr=subprocess.DEVNULL, preexec_fn=lambda: os.close(2))
+    assert (closed.returncode, closed.stdout) == (3, "")
+
+
+def test_a_closed_stdout_is_refused_with_its_reason_not_called_a_bug(tmp_path: Path) -> None:
+    """``>&-``: nothing can be printed; one line on stderr says so, exit 4."""
+    done = _run("pool", "list", "--state", _pools(tmp_path, 1), stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 4
+    assert [line for line in done.stderr.splitlines() if line != "torn down"] == [
+        "lbctl: error: cannot write the output: standard output is closed",
+        "hint: send the output somewhere it can be written",
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_output_into_a_pipe_nobody_reads_ends_silently_by_sigpipe(tmp_path: Path,
+                                                                  fmt: str) -> None:
+    """``lbctl pool list | head -1`` once head has gone: lbctl stops at once and says
+    nothing, killed by SIGPIPE as coreutils and kubectl are (a shell shows 141)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader went away before lbctl wrote
+    try:
+        done = _run("pool", "list", "--state", _pools(tmp_path, 2000), "-o", fmt,
+                    stdout=write, stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (-signal.SIGPIPE, "")
+
+
 def test_a_long_running_command_gets_the_collector_back_and_exits_the_ordinary_way() -> None:
     """Building ``controller`` (here for its help) turns the collector on again: the process
     then exits as any Python program does, exit handlers included."""

@@ -881,6 +881,8 @@ HINTED_ELSEWHERE = {
     "lbctl/kube/__init__.py": {"this configuration needs the official Kubernetes client"},
     # a lost race: the store reads again and retries; its own error, if it gives up, has a hint
     "lbctl/state/file.py": {"{} changed while lbctl was working"},
+    # nobody reads the output: lbctl ends by SIGPIPE and prints nothing at all
+    "lbctl/cli/streams.py": {"the reader of the output went away"},
 }
 
 

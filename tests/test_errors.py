@@ -5,6 +5,7 @@ labels it as a credential; and the long-running commands' log lines go through i
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -57,3 +58,18 @@ def test_the_controller_log_is_redacted(fmt: str) -> None:
     controller.make_log(controller.LogFormat(fmt), out)("warning", f"watch failed: {LONG}", {})
     line = out.getvalue()
     assert LONG not in line and "watch failed: ***" in line
+
+
+def test_the_controller_json_log_is_redacted_where_json_escapes_the_secret() -> None:
+    """JSON escapes a quote: a short secret in its label's quotes (``md5-password "Zx9"``), or
+    a long one that holds a quote, is still redacted."""
+    from lbctl.cli import controller
+
+    quoted = 'Qk2"long-with-a-quote'
+    keep_secret(quoted)
+    out = io.StringIO()
+    controller.make_log(controller.LogFormat.json, out)(
+        "warning", f'exabgp: md5-password "{SHORT}"', {"hint": f"password {quoted}"})
+    line = out.getvalue()
+    assert SHORT not in line and "Qk2" not in line, line
+    assert json.loads(line)["msg"] == 'exabgp: md5-password "***"'

@@ -87,12 +87,12 @@ def delete_released(applied: Applied[Any], kube: Callable[[], KubeAPI] | None, *
     found = []
     for name, uid in core.released_secrets(applied.before, applied.after):
         by_hand = f"kubectl -n {SECRET_NAMESPACE} delete secret {name}"
-        if dry_run:
-            found.append(SecretCleanup(name, True))
-            continue
-        if kube is None:
+        if kube is None:  # (a dry run says the same: the real run would keep it too)
             found.append(SecretCleanup(name, False, "the state is a local file, not the "
                                        "cluster's", f"delete it on the cluster: {by_hand}"))
+            continue
+        if dry_run:
+            found.append(SecretCleanup(name, True))
             continue
         try:
             kube().delete(SECRETS, name, SECRET_NAMESPACE, uid=uid)

@@ -84,7 +84,10 @@ def make_log(fmt: LogFormat, stream: TextIO | None = None) -> Any:
         if as_json:
             line = {"time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "level": level,
                     "msg": message, **fields}
-            text = redact(json.dumps(line, default=str))
+            text = json.dumps(line, default=str)
+            if "\\" in text:  # JSON escaped a character (a quote): it may split a secret
+                text = json.dumps(_redacted(line), default=str)
+            text = redact(text)
         else:
             shown = " ".join(f"{k}={v}" for k, v in fields.items() if k != "hint" or v)
             text = redact(f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} {level:7} {message}"
@@ -97,6 +100,18 @@ def make_log(fmt: LogFormat, stream: TextIO | None = None) -> Any:
                 pass
 
     return log
+
+
+def _redacted(value: object) -> object:
+    """``value`` with every string in it redacted (:func:`lbctl.errors.redact`), before JSON
+    escapes a character a secret or its label holds."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return value
 
 
 @group_callback(app)

@@ -700,12 +700,15 @@ def test_with_a_state_file_the_secret_lbctl_created_is_left_to_kubectl(
     Path(state).write_text(
         "schemaVersion: 1\npeers:\n  router: {address: 192.168.200.1, asn: 64501, myASN: 64500,"
         " passwordSecret: lbctl-bgp-router, passwordSecretUID: 6f1c2d9e-1}\n")
+    stays = ("lbctl: warning: Secret kube-system/lbctl-bgp-router (the password lbctl stored "
+             "for router) stays: the state is a local file, not the cluster's; delete it on the "
+             "cluster: kubectl -n kube-system delete secret lbctl-bgp-router\n")
+    dry = cli("bgp", "peer", "remove", "router", "--dry-run", "--state", state)
+    # The dry run tells what the run will do: the Secret stays, it is not deleted.
+    assert (dry.code, dry.err) == (0, stays)
+    assert dry.out.endswith("bgppeer/router deleted (dry run)\n"), dry.out
     removed = cli("bgp", "peer", "remove", "router", "--state", state)
-    assert (removed.code, removed.out, removed.err) == (
-        0, "bgppeer/router deleted\n",
-        "lbctl: warning: Secret kube-system/lbctl-bgp-router (the password lbctl stored for "
-        "router) stays: the state is a local file, not the cluster's; delete it on the "
-        "cluster: kubectl -n kube-system delete secret lbctl-bgp-router\n")
+    assert (removed.code, removed.out, removed.err) == (0, "bgppeer/router deleted\n", stays)
     assert "peers" not in document(state)
 
 

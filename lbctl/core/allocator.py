@@ -330,11 +330,10 @@ class Allocator:
         return None
 
     def _mark(self, ip: str) -> None:
-        addr = parse_ip(ip)
-        index = bisect.bisect_right(self._index_keys, (addr.version, addr.value)) - 1
-        if index < 0 or addr not in self._index[index].range:
+        entry = self._entry_for(ip)
+        if entry is None:
             return
-        entry, value = self._index[index], addr.value
+        value = parse_ip(ip).value
         if entry.available(value) and not entry.is_used(value):
             entry.mark(value)
 

@@ -48,14 +48,19 @@ def web(bgp: BGPLab, nodes: set[str], *, policy: str = "Cluster", name: str = "w
     bgp.api.put_object(endpoint_slice(name, sorted(nodes)))
 
 
-def test_each_node_announces_the_vip_the_router_spreads_it_and_release_withdraws_it(
-        bgp: BGPLab) -> None:
+def web_on_every_node(bgp: BGPLab) -> Bird:
+    """The VIP allocated to web, served on every node, and a router with its three paths."""
     bgp.put_state(STATE)
     bgp.allocate({"web": [VIP]})
     web(bgp, ALL)
     bird = bgp.start_router()
     bgp.lab.start()
     bgp.wait_paths(ROUTE, ALL, within=30)
+    return bird
+
+def test_each_node_announces_the_vip_the_router_spreads_it_and_release_withdraws_it(
+        bgp: BGPLab) -> None:
+    bird = web_on_every_node(bgp)
     # ECMP in the router's forwarding table (its namespace's): one route, three next hops
     assert bird.kernel_next_hops(ROUTE) == set(bgp.ip.values())
     assert bird.established() == {f"lbctl_router_{n}" for n in sorted(ALL)}
@@ -88,12 +93,7 @@ def test_each_node_announces_the_vip_the_router_spreads_it_and_release_withdraws
 
 def test_a_peer_added_and_removed_leaves_the_first_routers_sessions_and_routes_alone(
         bgp: BGPLab, tmp_path: Path) -> None:
-    bgp.put_state(STATE)
-    bgp.allocate({"web": [VIP]})
-    web(bgp, ALL)
-    bird = bgp.start_router()
-    bgp.lab.start()
-    bgp.wait_paths(ROUTE, ALL, within=30)
+    bird = web_on_every_node(bgp)
     sessions = {f"lbctl_router_{n}" for n in sorted(ALL)}
     before = {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)}
     assert {imports for _, imports in before.values()} == {(1, 0)}  # one update, no withdraw
@@ -165,12 +165,7 @@ def test_a_dual_stack_pool_reaches_an_ipv4_and_an_ipv6_router(
 
 def test_sigkill_drops_a_nodes_path_within_the_hold_time_and_sigterm_at_once(
         bgp: BGPLab) -> None:
-    bgp.put_state(STATE)
-    bgp.allocate({"web": [VIP]})
-    web(bgp, ALL)
-    bgp.start_router()
-    bgp.lab.start()
-    bgp.wait_paths(ROUTE, ALL, within=30)
+    web_on_every_node(bgp)
     bgp.lab.kill("n1", signal.SIGKILL)
     # its ExaBGP dies with it: the connection closes (at the latest, the 3 s hold time runs out)
     assert bgp.wait_paths(ROUTE, {"n2", "n3"}, within=3.0) < 3.0

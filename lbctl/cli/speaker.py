@@ -20,7 +20,9 @@ Metrics (prometheus): ``lbctl_speaker_addresses_announced``,
 node should have, and has), ``lbctl_speaker_bgp_routes_announced`` (prefix-peer pairs),
 ``lbctl_speaker_requests_answered_total{protocol="arp|ndp"}``,
 ``lbctl_speaker_gratuitous_frames_total``, ``lbctl_speaker_lease_renewals_failed_total``,
-``lbctl_speaker_ownership_changes_total``.
+``lbctl_speaker_ownership_changes_total``, ``lbctl_speaker_state_missing`` (1 while the state
+is lost: the speaker answers from its last good state; one with none is not ready, and
+``/readyz`` says why).
 """
 
 from __future__ import annotations
@@ -155,6 +157,10 @@ def _registry(runner: Runner, responder: Responder) -> Any:
             yield CounterMetricFamily("lbctl_speaker_ownership_changes",
                                       "Addresses this node took over or released.",
                                       value=stats.ownership_changes)
+            yield GaugeMetricFamily("lbctl_speaker_state_missing",
+                                    "1 while the state is lost (missing while Services show "
+                                    "addresses): this node answers from its last good state.",
+                                    value=stats.state_missing)
             bgp = runner.bgp_status()
             if bgp is not None:
                 yield GaugeMetricFamily("lbctl_speaker_bgp_sessions",

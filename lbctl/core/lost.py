@@ -5,11 +5,14 @@ reservations, the holds and the BGP peers.  When the document is missing (the Co
 deleted) while LoadBalancer Services of lbctl's class still show addresses in their statuses,
 it was lost rather than never written.  Starting over would be a guess: a new state would
 not record those addresses (the speakers announce only recorded ones), and a pool added again
-would miss its reservations.  This module holds the rule once, for its three callers:
+would miss its reservations.  This module holds the rule once, for its callers:
 
 * the controller stops allocating while the state is missing and such Services exist (it is
   not ready, and says why and how to recover);
 * ``lbctl doctor`` reports it (``state.missing``);
+* the speakers keep answering for what their last good state recorded (a deleted ConfigMap
+  must not withdraw every address), and a speaker with no state of its own to answer from
+  gives its Lease up, so that the others keep answering for its share;
 * a write that would create a new state whose pools hold addresses that Services show, without
   recording them (``pool add`` of the pool that was there), is refused unless asked for
   explicitly.
@@ -82,13 +85,17 @@ def _services(found: Sequence[Stranded]) -> str:
 _BACKUP = "restore the state from a backup (kubectl apply -f BACKUP.yaml)"
 
 
-def missing(location: str, found: Sequence[Stranded]) -> RefusedError:
-    """The state is missing while ``found`` show addresses: what the controller and doctor
-    say."""
+#: What the controller (and doctor, on its behalf) does while the state is lost.
+ALLOCATES_NOTHING = "lbctl allocates nothing until it is back"
+
+
+def missing(location: str, found: Sequence[Stranded], meanwhile: str = ALLOCATES_NOTHING
+            ) -> RefusedError:
+    """The state is missing while ``found`` show addresses: what the controller, doctor and
+    the speakers say, each with what it does ``meanwhile``."""
     return RefusedError(
         f"{location} is missing, but {_services(found)} addresses it should record: "
-        f"{named(found)}; the state was deleted or lost, and lbctl allocates nothing until "
-        "it is back",
+        f"{named(found)}; the state was deleted or lost, and {meanwhile}",
         hint=f"{_BACKUP}; or add the pools again (lbctl pool add NAME ADDRESS... "
              f"{NEW_STATE_FLAG}) and record what the Services show: lbctl adopt --all -A")
 

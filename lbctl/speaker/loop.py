@@ -24,6 +24,14 @@ Per :meth:`sync`:
    newly owned address (or one whose interfaces changed) gets gratuitous ARP / unsolicited NA
    there at once and then at :data:`GRATUITOUS_SCHEDULE` seconds, while it stays owned.
 
+A state document that is missing while Services of lbctl's show addresses was lost
+(:mod:`lbctl.core.lost`), not never written: the speaker keeps answering and announcing what
+its last good state recorded (a deleted ConfigMap is no reason to withdraw every address), says
+so once (``log``, :attr:`Speaker.lost`, ``Stats.state_missing``), and takes the state up again
+when one is back.  A speaker that has no state of its own (it started while the state was lost)
+answers for nothing: :attr:`Speaker.stateless` tells the runner to give its Lease up, so that
+the others keep its share.
+
 Error policy: nothing raises out of :meth:`sync` for a bad fact: an unreadable state document
 or an address without an interface is logged (``log``) and the rest proceeds.  Port errors
 from the responder (no CAP_NET_RAW) pass through: the process cannot do its job.
@@ -34,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lbctl.core import leases, ownership
+from lbctl.core import leases, lost, ownership
 from lbctl.core import service as svc_core
 from lbctl.core.ownership import Ownership
 from lbctl.core.speakers import (
@@ -46,10 +54,11 @@ from lbctl.core.speakers import (
     unhealthy_text,
 )
 from lbctl.core.state import ServiceKey, State, decode
-from lbctl.core.statefile import KEY, unwrap
+from lbctl.core.statefile import unwrap
 from lbctl.errors import LbctlError
 from lbctl.nodeports import Announcer, Responder
 from lbctl.ports import Obj
+from lbctl.state.configmap import DEFAULT_NAME, DEFAULT_NAMESPACE, document_of, location_of
 
 #: Re-exported: the Lease's name and annotations are defined once, in lbctl.core.speakers.
 __all__ = ["LEASE_PREFIX", "UNHEALTHY_ANNOTATION", "Facts", "Liveness", "Speaker", "Stats",
@@ -79,6 +88,7 @@ class Stats:
     gratuitous_frames: int = 0
     ownership_changes: int = 0  # addresses gained or lost by this node
     lease_renewals_failed: int = 0
+    state_missing: int = 0  # 1 while the state is lost (lbctl.core.lost)
 
 
 @dataclass
@@ -94,9 +104,9 @@ class _Due:
 
 def read_state(configmap: Obj | None) -> State:
     """The state document in the state ConfigMap (empty when there is none)."""
-    if configmap is None:
+    text, _ = document_of(configmap)
+    if text is None:
         return State()
-    text = (configmap.get("data") or {}).get(KEY)
     document, _ = unwrap(text, "ConfigMap state")
     return decode(document, "the state ConfigMap")
 
@@ -134,7 +144,8 @@ class Speaker:
 
     def __init__(self, node: str, responder: Responder, announcer: Announcer, *,
                  interfaces: Sequence[str] = (), log: Callable[[str], None] = lambda _: None,
-                 stats: Stats | None = None) -> None:
+                 stats: Stats | None = None,
+                 location: str = location_of(DEFAULT_NAMESPACE, DEFAULT_NAME)) -> None:
         self.node = node
         self.responder = responder
         self.announcer = announcer
@@ -149,6 +160,10 @@ class Speaker:
         self._due: dict[str, _Due] = {}
         self._state_problem = ""
         self._state = State()
+        self.location = location  # the state's, for messages
+        #: While the state is lost: what is wrong and what this speaker does meanwhile.
+        self.lost = ""
+        self._kept = False  # self._state was read from a state document
         self._inputs: tuple[object, ...] | None = None
         self._candidates: list[ownership.Candidate] = []
         self._nodes: dict[str, ownership.NodeFacts] = {}
@@ -182,7 +197,7 @@ class Speaker:
         inputs = (facts.services, facts.endpoint_slices, facts.nodes, facts.state)
         cached = self._inputs
         if cached is None or any(a is not b for a, b in zip(inputs, cached, strict=True)):
-            self._state = self._read_state(facts.state)
+            self._state = self._read_state(facts.state, facts.services)
             endpoints = svc_core.ready_nodes(facts.endpoint_slices)
             self._candidates = ownership.announced(self._state, facts.services, endpoints)
             self._nodes = {f.name: f for f in map(ownership.node_facts, facts.nodes)}
@@ -291,7 +306,14 @@ class Speaker:
     def state(self) -> State:
         return self._state
 
-    def _read_state(self, configmap: Obj | None) -> State:
+    @property
+    def stateless(self) -> bool:
+        """The state is lost and this speaker has none of its own to answer from."""
+        return bool(self.lost) and not self._kept
+
+    def _read_state(self, configmap: Obj | None, services: Sequence[Obj]) -> State:
+        if document_of(configmap)[0] is None:
+            return self._missing(services)
         try:
             state = read_state(configmap)
         except LbctlError as exc:
@@ -301,4 +323,34 @@ class Speaker:
                 self._state_problem = exc.message
             return self._state
         self._state_problem = ""
+        self._kept = True
+        self._found(f"{self.location} is back: answering for what it records")
         return state
+
+    def _missing(self, services: Sequence[Obj]) -> State:
+        """No state document.  While Services show addresses it should record, it was lost:
+        keep the last good state (said once); else there is no state yet, nor anything of
+        lbctl's to announce."""
+        stranded = lost.stranded(services)
+        if not stranded:
+            self._found(f"{self.location} is still missing, but no Service shows an address "
+                        "it should record any more")
+            self._kept = False
+            return State()
+        if not self.lost:
+            meanwhile = ("this speaker keeps answering for what its last good state recorded "
+                         "until it is back" if self._kept else
+                         "this speaker has no state to answer from: it gives its Lease up "
+                         "(the others keep answering) until the state is back")
+            error = lost.missing(self.location, stranded, meanwhile)
+            self.lost = error.message
+            self.stats.state_missing = 1
+            self.log(error.logged())
+        return self._state
+
+    def _found(self, line: str) -> None:
+        """The state is no longer lost: say so, once."""
+        if self.lost:
+            self.lost = ""
+            self.stats.state_missing = 0
+            self.log(line)

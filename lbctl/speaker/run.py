@@ -20,6 +20,9 @@ with the number of Services or addresses.
 BGP (when a :class:`~lbctl.nodeports.BGPSpeaker` is given): after each layer 2 sync the same facts
 go to :class:`lbctl.speaker.bgp.BGPSide`, which peers and announces from this node.
 
+While the state is lost (:mod:`lbctl.core.lost`) the speaker answers from its last good state;
+one that has none holds no Lease and is not ready (:attr:`Speaker.stateless`).
+
 Stopping (:meth:`Runner.stop`, from SIGTERM): BGP routes are withdrawn and the sessions closed
 first (the routers stop sending traffic here at once); then the Lease is given up, so every
 peer recomputes at once and the new owners announce; then this node stops answering and exits.
@@ -56,6 +59,7 @@ from lbctl.speaker.loop import (
     lease_name,
     unhealthy_text,
 )
+from lbctl.state.configmap import location_of
 
 #: Lease timing: a dead speaker's addresses move within ``DURATION`` seconds of its last
 #: renewal (the failover benchmark's p95 target is 3 s); each node renews every ``RETRY``.
@@ -94,7 +98,9 @@ class Runner:
         self.log = log
         self.stats = Stats()
         self.speaker = Speaker(settings.node, responder, announcer,
-                               interfaces=settings.interfaces, log=log, stats=self.stats)
+                               interfaces=settings.interfaces, log=log, stats=self.stats,
+                               location=location_of(settings.state_namespace,
+                                                    settings.state_name))
         self.elector = Elector(kube, settings.lease_namespace, lease_name(settings.node),
                                settings.node, duration=settings.duration,
                                renew_deadline=settings.renew_deadline, retry=settings.retry,
@@ -127,10 +133,15 @@ class Runner:
     # -- health of the process --------------------------------------------------------------
 
     def ready(self) -> str:
-        """``""`` when synced and holding its Lease, else why not (for ``/readyz``)."""
+        """``""`` when synced and holding its Lease, else why not (for ``/readyz``).  While
+        the state is lost, a speaker answering from its last good state stays ready (a rolling
+        update of the DaemonSet replaces the pods that are not ready at once, which would
+        forget it), and one with nothing to answer from says why it is not."""
         waiting = [name for name, r in self.reflectors.items() if not r.synced.is_set()]
         if waiting:
             return "waiting for the first list of " + ", ".join(waiting)
+        if self.speaker.stateless:
+            return self.speaker.lost
         if not self.elector.leading:
             error = self.elector.last_error
             return "Lease not held" + (f": {error.message}" if error else "")
@@ -217,12 +228,18 @@ class Runner:
     def _hold_lease(self) -> None:
         leading = False
         while not self._stopping.is_set():
-            now_leading = self.elector.step()
-            if self.elector.last_error is not None:
-                self.stats.lease_renewals_failed += 1
+            stateless = self.speaker.stateless
+            if stateless:  # nothing to answer from: the others keep this node's share
+                self.elector.release()
+                now_leading = False
+            else:
+                now_leading = self.elector.step()
+                if self.elector.last_error is not None:
+                    self.stats.lease_renewals_failed += 1
             if now_leading != leading:
                 leading = now_leading
                 self.log("holding the Lease" if leading else
+                         "gave up the Lease while the state is lost" if stateless else
                          "lost the Lease: not answering until it is renewed")
                 self._dirty.set()
             if self._stopping.wait(self.settings.retry):

@@ -25,6 +25,11 @@ KEY = "state.yaml"
 MAX_BYTES = 1024 * 1024
 
 
+def location_of(namespace: str, name: str) -> str:
+    """How messages name the state ConfigMap: ``ConfigMap kube-system/lbctl-state``."""
+    return f"ConfigMap {namespace}/{name}"
+
+
 def document_of(configmap: Obj | None) -> tuple[str | None, object]:
     """What :meth:`ConfigMapBackend.read` makes of the ConfigMap as the API server sent it (a
     GET, a LIST item, a watch event): the state document and the version token."""
@@ -39,7 +44,7 @@ class ConfigMapBackend:
         self.api = api
         self.namespace = namespace
         self.name = name
-        self.location = f"ConfigMap {namespace}/{name}"
+        self.location = location_of(namespace, name)
 
     def exclusive(self) -> AbstractContextManager[None]:
         """No lock: the resourceVersion check of each write is the only guard."""

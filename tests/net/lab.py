@@ -177,7 +177,7 @@ class Lab:
 
     # -- speakers ---------------------------------------------------------------------------
 
-    def start(self, *names: str, extra: Iterable[str] = ()) -> None:
+    def start(self, *names: str, extra: Iterable[str] = (), wait: bool = True) -> None:
         for name in names or self.nodes:
             log = self.tmp / f"speaker-{name}.log"
             self.logs[name] = log
@@ -187,7 +187,8 @@ class Lab:
             env = {**os.environ, "NO_COLOR": "1"}
             self.procs[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                                 stderr=log.open("w"), text=True, env=env)
-        self.wait_started(*(names or self.nodes))
+        if wait:
+            self.wait_started(*(names or self.nodes))
 
     def wait_started(self, *names: str, within: float = 60.0) -> None:
         """Until every speaker named holds its Lease (start-up is slow on a loaded machine)."""

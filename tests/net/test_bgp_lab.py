@@ -117,6 +117,34 @@ def test_a_peer_added_and_removed_leaves_the_first_routers_sessions_and_routes_a
         edge.close()
 
 
+def test_a_deleted_state_configmap_withdraws_no_route(bgp: BGPLab) -> None:
+    """`kubectl delete cm -n kube-system lbctl-state` while web shows its VIP: every node
+    keeps announcing it from its last good state (the router sees no withdraw, its sessions
+    stay up) until the state is back; then a release withdraws it as usual."""
+    from tests.kubefake import resources
+
+    bird = web_on_every_node(bgp)
+    sessions = sorted(f"lbctl_router_{n}" for n in ALL)
+    before = {p: (bird.since(p), bird.imports(p)) for p in sessions}
+    text = bgp.state_text()
+    bgp.api.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state", {})
+    deadline = time.monotonic() + 10
+    while not all("keeps answering for what its last good state recorded" in bgp.lab.log(n)
+                  for n in ALL):
+        assert time.monotonic() < deadline, {n: bgp.lab.log(n)[-500:] for n in ALL}
+        time.sleep(0.05)
+    time.sleep(4)  # past the hold time (3 s) and several syncs of every speaker
+    assert bgp.paths(ROUTE) == ALL
+    assert {p: (bird.since(p), bird.imports(p)) for p in sessions} == before
+    bgp.put_state(text)
+    deadline = time.monotonic() + 10
+    while not all("lbctl-state is back" in bgp.lab.log(n) for n in ALL):
+        assert time.monotonic() < deadline, {n: bgp.lab.log(n)[-500:] for n in ALL}
+        time.sleep(0.05)
+    bgp.allocate({})
+    bgp.wait_paths(ROUTE, set(), within=10)
+
+
 def test_a_dual_stack_pool_reaches_an_ipv4_and_an_ipv6_router(
         bgp: BGPLab, tmp_path: Path) -> None:
     # dual-stack nodes: fd00:200::11.. beside 192.168.200.11.., both InternalIPs

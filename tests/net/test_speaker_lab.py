@@ -443,3 +443,84 @@ def test_a_pools_interfaces_choose_the_owner_and_the_interface_that_answers(lab:
     _wait_neighbour(lab, VIP, lab.macs[first], within=10)
     lab.wait_for(VIP, [first])
     lab.wait_for(VIP6, [first])
+
+
+def _health(path: str) -> tuple[int, str]:
+    """GET a speaker's ``path`` (it listens on 127.0.0.1 in its namespace): status, body."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:7473{path}", timeout=5) as answer:
+            return answer.status, answer.read().decode().rstrip("\n")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode().rstrip("\n")
+
+
+def _missing_metric(lab: Lab, name: str) -> float:
+    _, text = lab.lan.run(lab.ns[name], _health, "/metrics")
+    return float(next(line.split()[1] for line in text.splitlines()
+                      if line.startswith("lbctl_speaker_state_missing ")))
+
+
+def test_a_deleted_state_configmap_keeps_every_vip_answered_until_it_is_back(lab: Lab) -> None:
+    """`kubectl delete cm -n kube-system lbctl-state`: every VIP is still answered by its owner,
+    a failover still moves it (every speaker remembers the last good state), the speakers say
+    so (log once, lbctl_speaker_state_missing 1) and stay ready; a speaker started meanwhile
+    takes no Lease (it has nothing to answer from) instead of taking over addresses it would
+    not answer for, and is not ready, saying why.  The state restored, all resume."""
+    from tests.kubefake import resources
+
+    web(lab, [VIP, VIP6])
+    lab.start()
+    owner = lab.owner(VIP)
+    assert owner is not None and lab.owner(VIP6) == owner
+    lab.wait_for(VIP, [owner])
+    successor = lab.owner(VIP, live=[n for n in lab.nodes if n != owner])
+    assert successor is not None
+    backup = lab.api.get_object("configmaps", "lbctl-state", "kube-system")
+    lab.api.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state", {})
+    lost = ("ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service shows "
+            f"addresses it should record: shop/web ({VIP}, {VIP6}); the state was deleted or "
+            "lost, and this speaker keeps answering for what its last good state recorded "
+            "until it is back")
+    deadline = time.monotonic() + 10
+    while not all(lost in lab.log(n) for n in lab.nodes):
+        assert time.monotonic() < deadline, {n: lab.log(n)[-500:] for n in lab.nodes}
+        time.sleep(0.05)
+    for _ in range(3):
+        assert lab.probe([VIP, VIP6]) == [(lab.macs[owner],), (lab.macs[owner],)]
+    for name in lab.nodes:
+        assert lab.log(name).count(lost) == 1
+        assert lab.lan.run(lab.ns[name], _health, "/readyz") == (200, "ok")
+        assert lab.lan.run(lab.ns[name], _health, "/healthz") == (200, "ok")
+        assert _missing_metric(lab, name) == 1.0
+    # the owner dies while the state is lost: its successor takes over from what it remembers
+    lab.kill(owner)
+    lab.wait_for(VIP, [successor], within=10)
+    lab.wait_for(VIP6, [successor], within=10)
+    # restarted meanwhile, the owner has no state: it takes no Lease, the successor keeps it
+    lab.start(owner, wait=False)
+    deadline = time.monotonic() + 60
+    while "gave up the Lease while the state is lost" not in lab.log(owner):
+        assert time.monotonic() < deadline, lab.log(owner)
+        time.sleep(0.05)
+    assert lab.probe([VIP, VIP6]) == [(lab.macs[successor],), (lab.macs[successor],)]
+    assert lab.lan.run(lab.ns[owner], _health, "/readyz") == (503, lost.replace(
+        "this speaker keeps answering for what its last good state recorded until it is back",
+        "this speaker has no state to answer from: it gives its Lease up (the others keep "
+        "answering) until the state is back"))
+    # the state restored from the backup: everyone resumes, the owner takes its VIPs back
+    assert backup is not None
+    lab.api.put_object({**backup, "metadata": {"name": "lbctl-state",
+                                               "namespace": "kube-system"}})
+    lab.wait_started(owner)
+    lab.wait_for(VIP, [owner], within=10)
+    lab.wait_for(VIP6, [owner], within=10)
+    for name in lab.nodes:
+        assert "ConfigMap kube-system/lbctl-state is back" in lab.log(name) or name == owner
+        deadline = time.monotonic() + 10
+        while lab.lan.run(lab.ns[name], _health, "/readyz") != (200, "ok"):
+            assert time.monotonic() < deadline, lab.lan.run(lab.ns[name], _health, "/readyz")
+            time.sleep(0.1)
+        assert _missing_metric(lab, name) == 0.0

@@ -285,3 +285,90 @@ def test_a_wall_clock_set_forward_or_back_neither_expires_live_peers_nor_keeps_a
     speaker.sync(facts([last, lease(second, wall[-1]), lease(third, wall[-1])]),
                  silent_since + 2, self_alive=True)
     assert responder.calls == [[VIP]] and announcer.rounds == [[VIP]]
+
+
+LOST = ("ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service shows "
+        f"addresses it should record: shop/web ({VIP}); the state was deleted or lost, and ")
+
+
+def deleted(base: Facts, **changes: Any) -> Facts:
+    """``base`` after ``kubectl delete cm -n kube-system lbctl-state`` (and ``changes``)."""
+    return Facts(**{**base.__dict__, "state": None, **changes})
+
+
+def test_a_deleted_state_keeps_the_last_good_one_while_services_show_addresses() -> None:
+    """The state ConfigMap is deleted: the owner keeps answering and announcing (said once),
+    a failover still moves the address by the state every speaker remembers, and a state
+    back is taken up again."""
+    owner, (second, third) = owner_and_others()
+    lines: list[str] = []
+    speaker, responder, _ = speaker_for(owner)
+    speaker.log = lines.append
+    peer, peer_responder, _ = speaker_for(second)
+    alive = [lease(n, T0) for n in NODES]
+    good = facts(alive)
+    speaker.sync(good, TICK0, self_alive=True)
+    peer.sync(good, TICK0, self_alive=True)
+    for tick in (TICK0 + 1, TICK0 + 10):
+        speaker.sync(deleted(good, leases=list(alive)), tick, self_alive=True)
+    assert responder.calls == [[VIP]] and speaker.stats.announced == 1
+    assert lines[1:] == [
+        LOST + "this speaker keeps answering for what its last good state recorded until it "
+               "is back (hint: restore the state from a backup (kubectl apply -f "
+               "BACKUP.yaml); or add the pools again (lbctl pool add NAME ADDRESS... "
+               "--new-state) and record what the Services show: lbctl adopt --all -A)"]
+    assert speaker.lost == lines[1].split(" (hint: ")[0] and not speaker.stateless
+    assert speaker.stats.state_missing == 1
+    # the owner dies while the state is lost: the second takes over from what it remembers
+    later = T0 + timedelta(seconds=3)
+    peer.sync(deleted(good, leases=[lease(owner, T0), lease(second, later),
+                                    lease(third, later)]), TICK0 + 3, self_alive=True)
+    assert peer_responder.calls == [[VIP]] and peer.stats.state_missing == 1
+    speaker.sync(facts(list(alive)), TICK0 + 20, self_alive=True)
+    assert lines[-1] == ("ConfigMap kube-system/lbctl-state is back: answering for what it "
+                         "records")
+    assert (speaker.lost, speaker.stats.state_missing) == ("", 0)
+    assert responder.calls == [[VIP]] and speaker.stats.ownership_changes == 1  # kept
+
+
+def test_a_service_deleted_while_the_state_is_lost_is_released() -> None:
+    """What is kept is the state, not the world: a Service gone is released, and with no
+    Service left to show an address the state is not lost any more (nothing to answer for)."""
+    owner, _ = owner_and_others()
+    lines: list[str] = []
+    speaker, responder, _ = speaker_for(owner)
+    speaker.log = lines.append
+    good = facts([lease(n, T0) for n in NODES])
+    speaker.sync(good, TICK0, self_alive=True)
+    speaker.sync(deleted(good), TICK0 + 1, self_alive=True)
+    speaker.sync(deleted(good, services=[]), TICK0 + 2, self_alive=True)
+    assert responder.calls == [[VIP], []]
+    assert lines[-2:] == ["ConfigMap kube-system/lbctl-state is still missing, but no Service "
+                          "shows an address it should record any more", f"released {VIP}"]
+    assert (speaker.lost, speaker.stats.state_missing) == ("", 0)
+    speaker.sync(deleted(good, nodes=list(good.nodes)), TICK0 + 3, self_alive=True)
+    assert responder.calls == [[VIP], []]  # the old state was forgotten, not kept for later
+    assert speaker.stateless
+
+
+def test_a_speaker_started_while_the_state_is_lost_answers_for_nothing() -> None:
+    owner, _ = owner_and_others()
+    lines: list[str] = []
+    speaker, responder, _ = speaker_for(owner)
+    speaker.log = lines.append
+    speaker.sync(deleted(facts([lease(n, T0) for n in NODES])), TICK0, self_alive=True)
+    assert responder.calls == [] and speaker.stateless
+    assert lines == [LOST + "this speaker has no state to answer from: it gives its Lease up "
+                            "(the others keep answering) until the state is back (hint: "
+                            + lines[0].split(" (hint: ")[1]]
+
+
+def test_no_state_and_no_address_shown_is_a_cluster_without_a_state_yet() -> None:
+    """Nothing is served and nothing is lost: no message, ready, holding its Lease."""
+    lines: list[str] = []
+    speaker, responder, _ = speaker_for("n1")
+    speaker.log = lines.append
+    pending = facts([lease(n, T0) for n in NODES])
+    pending = deleted(pending, services=[{**pending.services[0], "status": {}}])
+    speaker.sync(pending, TICK0, self_alive=True)
+    assert (responder.calls, lines, speaker.lost, speaker.stateless) == ([], [], "", False)

@@ -16,6 +16,7 @@ from lbctl import kube as adapter
 from lbctl.actions.leases import utc_now
 from lbctl.core import leases
 from lbctl.core.ownership import score
+from lbctl.ports import CONFIGMAPS
 from lbctl.speaker.loop import lease_name
 from lbctl.speaker.run import Runner, Settings
 from tests.cli.test_rbac import call_of, grants
@@ -55,6 +56,10 @@ def test_a_recorded_address_reaches_the_speaker_at_once_with_its_rbac(
         kube_server: FakeKubeServer, kubeconfig: Path, cli: Cli) -> None:
     kube = adapter.connect(str(kubeconfig), None)
     put_web(kube_server, ["n1"])
+    state = {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+             "data": {"state.yaml": STATE.split("allocations:")[0] + "allocations: {}\n"}}
+    kube_server.put_object(state)  # (no state at all, while web shows it, is a lost state)
     responder = FakeResponder()
     runner = Runner(kube, responder, FakeAnnouncer(), Settings(node="n1"), log=lambda _: None)
     thread = threading.Thread(target=runner.run, daemon=True)
@@ -64,9 +69,7 @@ def test_a_recorded_address_reaches_the_speaker_at_once_with_its_rbac(
         eventually(lambda: runner.ready() == "", what="the speaker synced, its Lease held")
         assert responder.calls in ([], [[]])  # the state records nothing yet
         recorded = time.monotonic()
-        kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                                "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                                "data": {"state.yaml": STATE}})
+        kube_server.put_object({**state, "data": {"state.yaml": STATE}})
         eventually(lambda: ["192.0.2.10"] in responder.calls, timeout=5,
                    what=f"the address served (served so far: {responder.calls})")
         assert time.monotonic() - recorded < 1.5  # a watch, not the 2 s poll it was
@@ -143,3 +146,61 @@ def test_a_wall_clock_stepped_an_hour_forward_does_not_take_a_live_peers_address
         thread.join(timeout=15)
         renewer.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_a_deleted_state_keeps_the_address_served_and_a_speaker_started_meanwhile_out(
+        kube_server: FakeKubeServer, kubeconfig: Path) -> None:
+    """`kubectl delete cm lbctl-state`: the speaker serving 192.0.2.10 keeps serving it (and
+    stays ready).  A speaker started meanwhile has no state to answer from: it holds no Lease,
+    so the address is not handed to it (it would answer for nothing) even where it would own
+    it, and it is not ready, saying why.  The state restored, it is ready and takes the
+    address."""
+    newcomer, first = sorted(("n1", "n2"), key=lambda n: score(n, "192.0.2.10"))
+    put_web(kube_server, [first, newcomer])
+    configmap = kube_server.put_object({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+        "data": {"state.yaml": STATE}})
+    kube = adapter.connect(str(kubeconfig), None)
+    runners: list[tuple[Runner, threading.Thread]] = []
+
+    def start(node: str, responder: FakeResponder) -> Runner:
+        runner = Runner(kube, responder, FakeAnnouncer(), Settings(node=node),
+                        log=lambda _: None)
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        runners.append((runner, thread))
+        return runner
+
+    def holder(node: str) -> str | None:
+        lease = kube_server.get_object("leases", lease_name(node), "kube-system")
+        return None if lease is None else lease["spec"].get("holderIdentity")
+
+    serving, later = FakeResponder(), FakeResponder()
+    try:
+        one = start(first, serving)
+        eventually(lambda: serving.calls[-1:] == [["192.0.2.10"]], what="served")
+        kube.delete(CONFIGMAPS, "lbctl-state", "kube-system")  # kubectl delete cm
+        lost = ("ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service "
+                "shows addresses it should record: shop/web (192.0.2.10); the state was "
+                "deleted or lost, and ")
+        eventually(lambda: one.stats.state_missing == 1, what="the state lost")
+        assert one.speaker.lost == lost + ("this speaker keeps answering for what its last "
+                                           "good state recorded until it is back")
+        assert one.ready() == ""
+        two = start(newcomer, later)
+        eventually(lambda: two.ready().startswith(lost), what="the newcomer not ready")
+        assert two.speaker.stateless
+        time.sleep(1.0)  # four Lease rounds: the newcomer takes no Lease, the first serves on
+        assert holder(newcomer) in (None, "") and holder(first) == first
+        assert serving.calls[-1] == ["192.0.2.10"] and later.calls in ([], [[]])
+        kube_server.put_object({**configmap, "metadata": {"name": "lbctl-state",
+                                                         "namespace": "kube-system"}})
+        eventually(lambda: later.calls[-1:] == [["192.0.2.10"]], what="the newcomer owns it")
+        eventually(lambda: serving.calls[-1] == [], what="handed over")
+        eventually(lambda: one.ready() == two.ready() == "", what="both ready")
+        assert one.stats.state_missing == two.stats.state_missing == 0
+    finally:
+        for runner, thread in runners:
+            runner.stop()
+            thread.join(timeout=15)

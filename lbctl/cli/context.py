@@ -382,23 +382,33 @@ def app_of(ctx: typer.Context) -> App:
     return app
 
 
+class _WithGlobals:
+    # No docstring of its own: a command's help is its function's (inspect.getdoc).
+
+    def __init__(self, func: Callable[..., Any], exclude: tuple[str, ...]) -> None:
+        functools.update_wrapper(self, func)
+        self._func = func
+        self._added = [p for p in GLOBAL_PARAMETERS if p.name not in exclude]
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        """Made when typer builds the command: the commands of a module that this command line
+        does not run are never built, so their annotations are never evaluated."""
+        signature = inspect.signature(self._func, eval_str=True)
+        assert "ctx" in signature.parameters, (
+            f"{self._func.__name__} must take ctx: typer.Context")
+        return signature.replace(parameters=[*signature.parameters.values(), *self._added])
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        given = Options(**{p.name: params.pop(p.name) for p in self._added})
+        app_of(params["ctx"]).options.merge(given)
+        return self._func(*args, **params)
+
+
 def _with_globals(func: F, exclude: tuple[str, ...]) -> Callable[..., Any]:
     """``func`` with the global options (but ``exclude``) added to its parameters; the ones
     given are merged into the :class:`App` before ``func`` runs."""
-    added = [p for p in GLOBAL_PARAMETERS if p.name not in exclude]
-    signature = inspect.signature(func, eval_str=True)
-    assert "ctx" in signature.parameters, f"{func.__name__} must take ctx: typer.Context"
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **params: Any) -> Any:
-        given = Options(**{p.name: params.pop(p.name) for p in added})
-        app_of(params["ctx"]).options.merge(given)
-        return func(*args, **params)
-
-    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*signature.parameters.values(), *added]
-    )
-    return wrapper
+    return _WithGlobals(func, exclude)
 
 
 def command(group: typer.Typer, name: str, *, exclude: tuple[str, ...] = (),

@@ -193,12 +193,13 @@ def test_reading_commands_import_none_of_the_modules_they_do_not_read_with(
         assert found == f"0 {expected[args[0]]}", args
 
 
-def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_or_rich(
+def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_idna_or_rich(
     kube_server: Any, kubeconfig: Path
 ) -> None:
-    """Off a terminal, with no proxy and IPv4 addresses: ``svc list`` speaks http.client, reads
-    IPv4 without netaddr and writes a plain table without rich; so do ``pool list`` (its
-    utilisation bars too) and ``version``."""
+    """Off a terminal, with no proxy and IPv4 addresses: ``svc list`` speaks http.client (the
+    server's name reaches the resolver without the IDNA codec), reads IPv4 without netaddr and
+    writes a plain table without rich; so do ``pool list`` (its utilisation bars too) and
+    ``version``."""
     state = ("schemaVersion: 1\npools:\n  web:\n    addresses: [192.0.2.0/28]\n"
              "allocations:\n  shop:\n    web: {ips: [192.0.2.1], pool: web}\n")
     kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
@@ -208,7 +209,7 @@ def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_or_rich(
                             "metadata": {"name": "web", "namespace": "shop"},
                             "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
                             "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
-    heavy = ("urllib3", "netaddr", "rich", "rich.console")
+    heavy = ("urllib3", "netaddr", "rich", "rich.console", "encodings.idna")
     expected: dict[str, list[str]] = {"svc": [], "pool": [], "version": []}
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
         found = _imported([*args, "--kubeconfig", str(kubeconfig)], heavy)

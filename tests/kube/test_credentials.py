@@ -134,6 +134,34 @@ def test_tls_server_name_names_the_certificate_to_expect(
         kube.connect(str(unnamed), official=official).server_version()
 
 
+def test_a_tls_request_by_host_name_loads_no_idna_codec(
+    tmp_path: Path, pki: Pki, tls_server: FakeKubeServer
+) -> None:
+    """lbctl's transport hands an ASCII host name to the resolver and to TLS as bytes: the
+    certificate is still checked against the name (``tls-server-name``, ``localhost``), and the
+    IDNA codec, which text would make them import, stays unloaded (start-up time)."""
+    url = f"https://localhost:{tls_server.port}"
+    user = {"token": tls_server.token}
+    named = write(tmp_path / "named", url, user, **{"certificate-authority": str(pki.ca),
+                                                    "tls-server-name": "apiserver.test"})
+    unnamed = write(tmp_path / "unnamed", url, user, **{"certificate-authority": str(pki.ca)})
+    code = (
+        "import sys\n"
+        "from lbctl import kube\n"
+        "from lbctl.errors import UnreachableError\n"
+        "print(kube.connect(sys.argv[1]).server_version())\n"
+        "try:\n"
+        "    kube.connect(sys.argv[2]).server_version()\n"
+        "except UnreachableError as exc:\n"
+        "    print('TLS handshake failed' in exc.message)\n"
+        "print('encodings.idna' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(named), str(unnamed)],
+                          capture_output=True, text=True, check=True)
+    version, refused, idna = done.stdout.splitlines()
+    assert (version, refused, idna) == ("v1.30.4", "True", "False")
+
+
 @pytest.mark.parametrize("form", ["file", "data", "relative"])
 def test_client_certificates_in_every_form(
     tmp_path: Path, pki: Pki, mtls_server: FakeKubeServer, official: bool, form: str

@@ -34,7 +34,7 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -568,9 +568,10 @@ def reconcile(kube: KubeAPI, store: StateStore, namespace: str | None, *,
     * reports, without touching it, a status that shows an address the state does not record
       for that Service (it may belong to another controller, or be stale)."""
     services = kube.list(SERVICES, None)  # every status counts, whatever the namespace
-    plan = _reconcile_plan(kube, {core.key_of(s): s for s in services}, store.load(),
-                           lambda key: namespace in (None, key[0]), dry_run=dry_run,
-                           republish=False)
+    by_key = {core.key_of(s): s for s in services}
+    state = store.load()
+    keys = {key for key in (*by_key, *state.allocations) if namespace in (None, key[0])}
+    plan = _reconcile_plan(kube, by_key, state, keys, dry_run=dry_run, republish=False)
     return _run(kube, store, plan, dry_run=dry_run, now=now, warn=warn, progress=progress,
                 workers=workers)
 
@@ -594,20 +595,19 @@ def record_services(kube: KubeAPI, store: StateStore, services: Mapping[ServiceK
     ``published``: :func:`lbctl.core.service.published` of ``services``, when the caller keeps
     it already; ``followed``: the caller's allocators, from one batch to the next
     (:class:`lbctl.core.allocator.Followed`)."""
-    wanted = set(keys)
     base = base or store.read()
-    plan = _reconcile_plan(kube, services, base.state, wanted.__contains__, dry_run=False,
+    plan = _reconcile_plan(kube, services, base.state, set(keys), dry_run=False,
                            republish=True, published=published)
     return _record(store, plan, dry_run=False, now=now, base=base, followed=followed)
 
 
 def _reconcile_plan(kube: KubeAPI, by_key: Mapping[ServiceKey, Obj], state: State,
-                    wanted: Callable[[ServiceKey], bool], *, dry_run: bool,
-                    republish: bool,
+                    keys: Collection[ServiceKey], *, dry_run: bool, republish: bool,
                     published: Mapping[ServiceKey, tuple[str, ...]] | None = None) -> _Plan:
-    """What reconciling the Services (and allocations) ``wanted`` picks will do; ``by_key``:
-    every Service, by key (with ``published``, what their statuses show, when known)."""
-    mine = [svc for key, svc in by_key.items() if wanted(key)]
+    """What reconciling the Services (and allocations) ``keys`` will do; ``by_key``: every
+    Service, by key (with ``published``, what their statuses show, when known).  It costs what
+    ``keys`` holds, not what the cluster and the state hold (the controller's batches)."""
+    mine = [by_key[key] for key in keys if key in by_key]
     plan = _Plan(allocate=core.to_assign(mine),
                  published=dict(published) if published is not None
                  else core.published(by_key.values()))
@@ -623,7 +623,8 @@ def _reconcile_plan(kube: KubeAPI, by_key: Mapping[ServiceKey, Obj], state: Stat
         else:
             plan.outcomes.append(Outcome(key[0], key[1], DRIFT, core.ingress_ips(svc),
                                          reason=found.drift, message=found.detail))
-    recorded = [a for key, a in state.allocations.items() if wanted(key)]
+    allocations = state.allocations
+    recorded = [allocations[key] for key in keys if key in allocations]
     for orphan in core.orphans(recorded, by_key):
         _forget_orphan(kube, orphan, plan, dry_run=dry_run)
     return plan

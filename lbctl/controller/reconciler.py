@@ -42,7 +42,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from lbctl.actions import services as actions
@@ -240,10 +240,6 @@ class Reconciler:
             before = self.snapshot.state if self.snapshot is not None else None
             back = self._lost and stored.text is not None
             self.snapshot = stored
-            version = _version_of(stored.version)
-            if written and version and version not in self._watched:
-                self._echoes.append(version)
-                del self._echoes[:-RECENT]  # (a watch that brings nothing any more)
         if stored.text is None:
             self.state_lost()
         elif back:
@@ -259,6 +255,16 @@ class Reconciler:
             self.queue.add(self.pending())  # an operator's change: every one at once
         elif _freed(before, state):
             self.retry_pending()
+
+    def _expect_echo(self, stored: Stored) -> None:
+        """(Under the lock.)  This controller wrote ``stored``: its watch event, when it comes,
+        is known for an echo (:meth:`_state_seen`) rather than decoded and compared as another
+        writer's change.  Called as soon as the write returned, before its PATCHes start (they
+        give the watch thread the time to bring the event)."""
+        version = _version_of(stored.version)
+        if version and version not in self._watched:  # (else the watch brought it already)
+            self._echoes.append(version)
+            del self._echoes[:-RECENT]  # (a watch that brings nothing any more)
 
     def _usage(self, state: State) -> None:
         def usage() -> Iterator[tuple[str, int, int, int]]:
@@ -301,7 +307,7 @@ class Reconciler:
         again after a delay).  A key whose previous publication is still in flight waits for
         it (it is queued again when that one finishes), so it is not published twice."""
         with self._lock:
-            wanted = sorted(set(keys))
+            wanted = list(dict.fromkeys(keys))  # as queued: the oldest first
             busy = [key for key in wanted if key in self._in_flight]
             self._deferred.update(busy)
             keys = [key for key in wanted if key not in self._in_flight]
@@ -331,8 +337,15 @@ class Reconciler:
             for key in keys:
                 self.queue.retry(key)
             return None
+        # The PATCHes in the order the Services were queued, the oldest first (the allocator
+        # serves them by name).
+        order = {key: index for index, key in enumerate(keys)}
+        recorded = replace(recorded, jobs=sorted(recorded.jobs,
+                                                 key=lambda job: order.get(job.key, len(order))))
         with self._lock:
             self._in_flight.update(recorded.keys)
+            if recorded.written and recorded.stored is not None:
+                self._expect_echo(recorded.stored)
         # The PATCHes first: the rest is bookkeeping that no Service waits for.
         publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
                                           record_event=self.events.record,

@@ -389,6 +389,54 @@ def test_a_stale_state_is_refused_read_again_and_no_address_is_given_twice(
         reconciler.executor.shutdown(wait=True)
 
 
+def test_a_batch_publishes_the_longest_waiting_service_first_and_knows_its_own_write(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """The status PATCHes of a batch start in the order its Services were queued, the oldest
+    first (the allocator still serves them by name, as ``assign`` does); and the state write
+    of the batch is known for the controller's own as soon as it returned, so its watch event,
+    arriving while the PATCHes start, changes nothing."""
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    reconciler = Reconciler(kube, store, WorkQueue(), Metrics(), clock=utc_now, workers=1)
+    real = reconciler.executor
+    echoes: list[dict[str, Any]] = []
+    adopted: list[bool] = []  # whether the echo was taken for another writer's document
+
+    class WatchFirst:
+        """The executor of the PATCHes, with a watch that brings the state write before the
+        first PATCH starts."""
+
+        def submit(self, fn: Any, *args: Any) -> Any:
+            if not echoes:
+                found = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+                assert found is not None
+                echoes.append(found)
+                reconciler.state_changed(WatchEvent("MODIFIED", found))
+                snapshot = reconciler.snapshot
+                adopted.append(snapshot is not None and snapshot.version is found)
+            return real.submit(fn, *args)
+
+    reconciler.executor = WatchFirst()  # type: ignore[assignment]
+    order = ["zeta", "alpha", "mid"]  # as the watch brought them
+    try:
+        found = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+        reconciler.state_listed([found] if found else [])
+        reconciler.services_listed([])
+        for name in order:
+            create(kube, name)
+            reconciler.service_changed(WatchEvent("ADDED", kube.get(SERVICES, name, "shop")))
+        kube_server.requests.reset()
+        reconciler.handle([("shop", name) for name in order])
+        patched = [r.path.split("/")[-2] for r in kube_server.requests if r.method == "PATCH"]
+        assert patched == order
+        assert statuses(kube_server) == {("shop", "alpha"): ("192.0.2.10",),
+                                         ("shop", "mid"): ("192.0.2.11",),
+                                         ("shop", "zeta"): ("192.0.2.12",)}
+        assert adopted == [False]
+        assert reconciler.snapshot is not None and reconciler.snapshot.state == store.load()
+    finally:
+        real.shutdown(wait=True)
+
+
 def test_a_publication_stands_in_for_the_cache_until_its_event_at_most_for_a_while(
         kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
     """Until the watch brings the Service as the controller's PATCH left it, a batch sees the

@@ -36,7 +36,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("TERM", "dumb")
-    for name in ("KUBECONFIG", "LBCTL_STATE", "LBCTL_DEBUG"):
+    for name in ("KUBECONFIG", "LBCTL_STATE", "LBCTL_DEBUG", "LBCTL_CACHE_DIR", "XDG_CACHE_HOME"):
         monkeypatch.delenv(name, raising=False)
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:

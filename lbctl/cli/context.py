@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from lbctl.health import HealthServer
     from lbctl.nodeports import Announcer, BGPSpeaker, Prober, Responder
     from lbctl.ports import KubeAPI
+    from lbctl.state.cache import StateCache
     from lbctl.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -151,6 +152,8 @@ class App:
         self.err = err
         self._kube: KubeAPI | None = None
         self._kube_namespace = "default"
+        self._cluster = ""  # the API server and the context, which name the state's cache
+        self._caches: list[StateCache] = []
 
     @property
     def output(self) -> Output:
@@ -179,6 +182,7 @@ class App:
                 vet=_vet_kubeconfig,
             )
             self._kube, self._kube_namespace = cluster, cluster.default_namespace
+            self._cluster = f"{cluster.server} {cluster.context}"
         return self._kube
 
     def kube_unless_offline(self) -> KubeAPI | None:
@@ -241,10 +245,12 @@ class App:
 
         return HealthServer(address, registry, live=live, ready=ready, log=log).start()
 
-    def store(self, *, new_state: bool = False) -> StateStore:
+    def store(self, *, new_state: bool = False, cached: bool = True) -> StateStore:
         """The state store ``--state`` selects.  On the cluster, a write that would create the
         state is refused when Services show addresses of its pools that it would not record
-        (:mod:`lbctl.core.lost`), unless ``new_state``."""
+        (:mod:`lbctl.core.lost`), unless ``new_state``.  ``cached``: the last document read is
+        kept for the next command (:mod:`lbctl.state.cache`); a long-running command, which
+        keeps it in memory, says False."""
         from lbctl.state.store import StateStore
 
         if self.state_path is not None:
@@ -253,7 +259,8 @@ class App:
             from lbctl.state.file import FileBackend
 
             return StateStore(FileBackend(self.state_path),
-                              doctor=f"lbctl doctor --state {shlex.quote(self.state_path)}")
+                              doctor=f"lbctl doctor --state {shlex.quote(self.state_path)}",
+                              cache=self._state_cache(os.path.abspath(self.state_path), cached))
         from lbctl.state.configmap import ConfigMapBackend
 
         try:
@@ -272,7 +279,24 @@ class App:
 
             refuse_new_state(backend.location, new, kube.list(SERVICES, None))
 
-        return StateStore(backend, creating=None if new_state else creating)
+        return StateStore(backend, creating=None if new_state else creating,
+                          cache=self._state_cache(f"{self._cluster} {backend.location}", cached))
+
+    def _state_cache(self, slot: str, cached: bool) -> StateCache | None:
+        from lbctl.state.cache import StateCache, directory_of
+
+        directory = directory_of(os.environ) if cached else None
+        if directory is None:
+            return None
+        cache = StateCache(directory, slot)
+        self._caches.append(cache)
+        return cache
+
+    def succeeded(self) -> None:
+        """The command returned: what its stores keep for the next command is written now (a
+        command that fails changes no file)."""
+        for cache in self._caches:
+            cache.write()
 
     def now(self) -> datetime:
         """The commands' clock (ages, hold ends, Lease freshness, Event timestamps): aware UTC.
@@ -401,8 +425,11 @@ class _WithGlobals:
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         given = Options(**{p.name: params.pop(p.name) for p in self._added})
-        app_of(params["ctx"]).options.merge(given)
-        return self._func(*args, **params)
+        app = app_of(params["ctx"])
+        app.options.merge(given)
+        result = self._func(*args, **params)
+        app.succeeded()
+        return result
 
 
 def _with_globals(func: F, exclude: tuple[str, ...]) -> Callable[..., Any]:

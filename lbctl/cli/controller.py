@@ -172,7 +172,7 @@ def controller(
                         lease_duration=lease_duration, renew_deadline=renew_deadline,
                         retry=min(2.0, renew_deadline / 2), resync=resync)
     log = make_log(log_format)
-    runner = Controller(app.kube(), app.store(), settings, log=log)
+    runner = Controller(app.kube(), app.store(cached=False), settings, log=log)
     server = app.health_server(metrics_addr, registry(runner.metrics), live=runner.live,
                                ready=runner.ready, log=lambda line: log("error", line, {}))
     stop = threading.Event()

@@ -286,8 +286,16 @@ def decode(text: str | None, source: str = "state", *, doctor: str = "lbctl doct
     Strict: a value of the wrong type (a list where a note belongs, a mapping as a sharing key,
     a key that is not a string) is a problem, never converted, so that the next write cannot
     change what the document says.  Each such problem names its line and column."""
+    return decode_with_data(text, source, doctor=doctor)[0]
+
+
+def decode_with_data(text: str | None, source: str = "state", *,
+                     doctor: str = "lbctl doctor") -> tuple[State, dict[str, Any] | None]:
+    """:func:`decode`, and the data read from the document that the state was built from
+    (after migrations; None for an empty document): :func:`from_valid` builds the same state
+    from it again."""
     if text is None or not text.strip():
-        return State()
+        return State(), None
     try:
         raw = yamlkit.load(text, source)
     except yamlkit.YAMLInputError as exc:
@@ -295,7 +303,7 @@ def decode(text: str | None, source: str = "state", *, doctor: str = "lbctl doct
         raise _refused(exc.message, _NOT_OVERWRITTEN,
                        [Problem("parse", exc.problem + where, fatal=True)]) from exc
     if raw is None:
-        return State()
+        return State(), None
     if not isinstance(raw, dict):
         raise _invalid(source, [Problem("parse", "the document is not a mapping", fatal=True)],
                        doctor)
@@ -321,6 +329,18 @@ def decode(text: str | None, source: str = "state", *, doctor: str = "lbctl doct
     problems.items.extend(validate(state))
     if problems.items:
         raise _invalid(source, problems.items, doctor)
+    return state, raw
+
+
+def from_valid(data: dict[str, Any]) -> State:
+    """The state of a document that :func:`decode_with_data` decoded without a problem, built
+    again from the ``data`` it returned, without reading the document or checking the state
+    again (:mod:`lbctl.state.cache`).  A problem met all the same raises ValueError: never a
+    state built past one."""
+    problems = _Problems()
+    state = _build(data, problems)
+    if problems.items:
+        raise ValueError(f"not the data of a valid state document: {problems.items[0]}")
     return state
 
 

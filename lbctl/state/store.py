@@ -32,6 +32,7 @@ from lbctl.ports import StateBackend
 
 if TYPE_CHECKING:
     from lbctl.core.state import Encoder, State
+    from lbctl.state.cache import StateCache
 
 R = TypeVar("R")
 
@@ -66,15 +67,18 @@ class StateStore:
     """``sleep`` and ``jitter`` (a random number in [0, 1)) pace the retries, by the one
     compare-and-swap policy of :mod:`lbctl.core.retry`.  ``creating(new_state)`` runs before
     a change creates the document (none stored yet), a dry run included; it raises to
-    refuse."""
+    refuse.  ``cache`` keeps the last document decoded for the next command
+    (:mod:`lbctl.state.cache`)."""
 
     def __init__(self, backend: StateBackend, attempts: int = ATTEMPTS, *,
                  sleep: Callable[[float], None] = time.sleep,
                  jitter: Callable[[], float] = random.random,
                  doctor: str = "lbctl doctor",
-                 creating: Callable[[State], None] | None = None) -> None:
+                 creating: Callable[[State], None] | None = None,
+                 cache: StateCache | None = None) -> None:
         self.backend = backend
         self.creating = creating
+        self.cache = cache
         self.doctor = doctor  # the command that lists an invalid document's problems
         self.attempts = attempts
         self._sleep = sleep
@@ -95,16 +99,35 @@ class StateStore:
 
     def decode(self, text: str | None) -> State:
         """The state in ``text`` (as stored): the document this store last read or wrote is
-        not decoded again (a long-running caller reads its own writes back from a watch)."""
+        not decoded again (a long-running caller reads its own writes back from a watch), nor
+        the one the cache holds."""
         known = self._known
         if text is not None and known is not None and known[0] == text:
             return known[1]
-        from lbctl.core.state import decode
+        if text is None:
+            from lbctl.core.state import State
 
-        state = decode(text, self.backend.location, doctor=self.doctor)
-        if text is not None:
-            self._known = (text, state)
+            return State()
+        state = self._cached(text)
+        if state is None:
+            from lbctl.core.state import decode_with_data
+
+            state, data = decode_with_data(text, self.backend.location, doctor=self.doctor)
+            if self.cache is not None and data is not None:
+                self.cache.put(text, data)
+        self._known = (text, state)
         return state
+
+    def _cached(self, text: str) -> State | None:
+        data = self.cache.get(text) if self.cache is not None else None
+        if data is None:
+            return None
+        from lbctl.core.state import from_valid
+
+        try:
+            return from_valid(data)
+        except ValueError:
+            return None
 
     def stored(self, text: str | None, version: object) -> Stored:
         """A document the caller read itself (a watch event), decoded: a base for

@@ -8,7 +8,9 @@ on the cluster changes: the status already shows the address.
 
 Reaches Kubernetes only through :class:`~lbctl.ports.KubeAPI` (one GET or one LIST, and one
 LIST of every Service to see which addresses other Services show).  Error policy: one Service
-raises; ``--all`` reports each Service as an :class:`~lbctl.actions.services.Outcome`.
+raises; ``--all`` reports each Service as an :class:`~lbctl.actions.services.Outcome`.  With no
+state document while Services show addresses (:mod:`lbctl.core.lost`), both refuse at once:
+there is no pool to record them in, and the way to start one is ``pool add --new-state``.
 """
 
 from __future__ import annotations
@@ -16,18 +18,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from lbctl.actions.services import FAILED, UNCHANGED, Batch, Outcome, reason_of
-from lbctl.core import adoption, holds
+from lbctl.core import adoption, holds, lost
 from lbctl.core import service as core
 from lbctl.core.allocator import Allocator
 from lbctl.core.state import Allocation, ServiceKey, State
 from lbctl.errors import LbctlError, NotFoundError
 from lbctl.ports import SERVICES, KubeAPI, Obj
-from lbctl.state.store import StateStore
+from lbctl.state.store import StateStore, Stored
 
 ADOPTED = "adopted"
 
 
-def _adopt(store: StateStore, targets: list[Obj], services: list[Obj], *,
+def _read(store: StateStore, services: list[Obj]) -> Stored:
+    """The state document; refused when there is none while Services show addresses lbctl
+    could have handed out (every adoption would fail: there is no pool yet)."""
+    stored = store.read()
+    if stored.text is None and (found := lost.stranded(services)):
+        raise lost.missing(store.location, found, "there is no pool to record them in")
+    return stored
+
+
+def _adopt(store: StateStore, targets: list[Obj], services: list[Obj], base: Stored, *,
            now: datetime, dry_run: bool) -> dict[ServiceKey, tuple[Allocation, bool] | LbctlError]:
     published = adoption.published_except(core.published(services),
                                           {core.key_of(obj) for obj in targets})
@@ -44,7 +55,7 @@ def _adopt(store: StateStore, targets: list[Obj], services: list[Obj], *,
                 results[core.key_of(obj)] = exc
         return allocator.state(), results
 
-    return store.update(change, dry_run=dry_run).result
+    return store.update(change, dry_run=dry_run, base=base).result
 
 
 def adopt(kube: KubeAPI, store: StateStore, namespace: str, name: str, *, now: datetime,
@@ -57,7 +68,8 @@ def adopt(kube: KubeAPI, store: StateStore, namespace: str, name: str, *, now: d
         raise NotFoundError(f"service {namespace}/{name} not found",
                             hint=f"kubectl get svc -n {namespace} lists the Services") from exc
     core.check_ours(obj)
-    result = _adopt(store, [obj], kube.list(SERVICES, None), now=now,
+    services = kube.list(SERVICES, None)
+    result = _adopt(store, [obj], services, _read(store, services), now=now,
                     dry_run=dry_run)[(namespace, name)]
     if isinstance(result, LbctlError):
         raise result
@@ -69,13 +81,14 @@ def adopt_all(kube: KubeAPI, store: StateStore, namespace: str | None, *, now: d
     """Adopt every Service of ours in ``namespace`` (None: all) whose status shows addresses
     the state does not record for it, in one transaction; each Service is an outcome."""
     services = kube.list(SERVICES, None)
-    state = store.load()
+    stored = _read(store, services)
+    state = stored.state
     targets = [obj for obj in sorted(services, key=core.key_of)
                if core.is_ours(obj) and core.ingress_ips(obj)
                and (namespace is None or core.key_of(obj)[0] == namespace)
                and core.condition(obj, state.allocations.get(core.key_of(obj))).drift
                == core.UNRECORDED]
-    results = _adopt(store, targets, services, now=now, dry_run=dry_run)
+    results = _adopt(store, targets, services, stored, now=now, dry_run=dry_run)
     outcomes = []
     for key, result in sorted(results.items()):
         if isinstance(result, LbctlError):

@@ -8,7 +8,9 @@ batch table (the shape of ``assign --all``).  ``-o json``: one Service prints
 prints ``{"kind": "AdoptionList", "dryRun", "items": [...]}`` like ``assign --all``.
 
 Exit codes: 0 when every Service was adopted; 1 when ``--all`` finished with failures; a
-single Service's error has its own code (4 when an assignment check refuses it).
+single Service's error has its own code (4 when an assignment check refuses it); 4, nothing
+adopted, when there is no state document while Services show addresses (no pool yet: ``pool
+add --new-state`` first).
 """
 
 from __future__ import annotations

@@ -27,10 +27,12 @@ controller's own last write) left it, and writes with that version, without read
 someone else changed it meanwhile, the compare-and-swap refuses the write and the batch runs
 again on the document read afresh.  Safety rests on that compare-and-swap, never on the cache.
 
-A state document that is missing while Services of ours show addresses was lost, not never
-written (:mod:`lbctl.core.lost`): no batch runs then (the controller would start a state that
-records none of them); the error is logged once, with the way back, and counted
-(``lbctl_state_missing``).  When a state is there again, every Service is looked at.
+A state document that is missing while Services of ours show addresses lbctl could have
+handed out was lost, not never written (:mod:`lbctl.core.lost`; the Nodes are listed then,
+once, since their addresses are never lbctl's): no batch runs then (the controller would start
+a state that records none of them); the error is logged once, with the way back, and counted
+(``lbctl_state_missing``).  When a state is there again, or no such Service is left, that is
+logged, the gauge follows, and every Service is looked at.
 A Service the controller just published is seen published (the API server's answer) until
 the watch brings that version, so that a batch that looks at it sooner does not publish it
 again.
@@ -54,7 +56,7 @@ from lbctl.core.allocator import Allocator, Followed
 from lbctl.core.leases import parse_micro_time
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError
-from lbctl.ports import KubeAPI, Obj, WatchEvent
+from lbctl.ports import NODES, KubeAPI, Obj, WatchEvent
 from lbctl.state.configmap import document_of
 from lbctl.state.store import StateStore, Stored
 
@@ -130,6 +132,7 @@ class Reconciler:
         # made (this controller's own last write): not every address marked again per batch.
         self.allocators = Followed()
         self._lost = False  # the state was found missing while Services show addresses
+        self._nodes: list[Obj] | None = None  # listed while the state document is missing
         # The status PATCHes of every batch, on threads started once.
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
                                            thread_name_prefix="publish")
@@ -174,6 +177,8 @@ class Reconciler:
             work = [key for key in sorted(gone | set(fresh))
                     if self._needs_work(key, fresh.get(key))]
         self.queue.add(work)
+        if self._lost:
+            self.state_lost()
 
     def service_changed(self, event: WatchEvent) -> None:
         key = core.key_of(event.object)
@@ -198,6 +203,8 @@ class Reconciler:
             work = self._needs_work(key, svc)
         if work:
             self.queue.add([key])
+        if self._lost and (svc is None or not core.is_ours(svc) or not core.ingress_ips(svc)):
+            self.state_lost()  # (was it the last Service that showed an address?)
 
     # ------------------------------------------------------------------ state watch
 
@@ -242,11 +249,10 @@ class Reconciler:
             self.snapshot = stored
         if stored.text is None:
             self.state_lost()
-        elif back:
-            self._lost = False
-            self.metrics.missing(False)
-            self._log("info", f"{self.store.location} is back: looking at every Service", {})
-            self.queue.add(self.everything())
+        else:
+            self._nodes = None  # (listed again when the document is missing again)
+            if back:
+                self._found(f"{self.store.location} is back: looking at every Service")
         state = stored.state
         if before is state:
             return
@@ -276,22 +282,51 @@ class Reconciler:
         self.metrics.usage_from(usage)
 
     def missing(self) -> list[lost.Stranded]:
-        """The Services of ours that show addresses while the state document is missing."""
+        """The Services of ours that show addresses lbctl could have handed out while the
+        state document is missing."""
         with self._lock:
             if self.snapshot is None or self.snapshot.text is not None:
                 return []
             services = list(self.services.values())
-        return lost.stranded(services)
+        return lost.stranded(services, nodes=self._node_list())
+
+    def _node_list(self) -> list[Obj]:
+        """The Nodes, listed once while the state document is missing (none when they cannot
+        be listed: then their addresses count as lbctl's too, the safe side)."""
+        nodes = self._nodes
+        if nodes is None:
+            try:
+                nodes = self.kube.list(NODES)
+            except LbctlError as exc:
+                self._log("warning", f"cannot list the Nodes: {exc.message}; a Service showing "
+                          "a node's address counts as lbctl's", {"hint": exc.hint})
+                nodes = []
+            self._nodes = nodes
+        return nodes
 
     def state_lost(self) -> bool:
-        """Is the state lost (:meth:`missing` finds Services)?  The first time, say so."""
+        """Is the state lost (:meth:`missing` finds Services)?  Say so when that changes."""
         found = self.missing()
         if found and not self._lost:
             self._lost = True
             self.metrics.missing(True)
             error = lost.missing(self.store.location, found)
             self._log("error", error.message, {"hint": error.hint})
+        elif not found and self._lost:
+            with self._lock:
+                still = self.snapshot is not None and self.snapshot.text is None
+            if still:  # (else the document is back: _adopt says so)
+                self._found(f"{self.store.location} is still missing, but no Service shows an "
+                            "address it should record any more: looking at every Service")
         return bool(found)
+
+    def _found(self, message: str) -> None:
+        """The state is no longer lost: say so, and look at every Service (their batches were
+        dropped meanwhile)."""
+        self._lost = False
+        self.metrics.missing(False)
+        self._log("info", message, {})
+        self.queue.add(self.everything())
 
     # ------------------------------------------------------------------ one batch
 

@@ -1,11 +1,15 @@
-"""A lost state: no state document, while Services of lbctl's show addresses.
+"""A lost state: no state document, while Services of lbctl's show addresses it could have
+handed out.
 
 The state is the only record of which Service holds which address, and of the pools, their
 reservations, the holds and the BGP peers.  When the document is missing (the ConfigMap was
-deleted) while LoadBalancer Services of lbctl's class still show addresses in their statuses,
-it was lost rather than never written.  Starting over would be a guess: a new state would
-not record those addresses (the speakers announce only recorded ones), and a pool added again
-would miss its reservations.  This module holds the rule once, for its callers:
+deleted) while LoadBalancer Services lbctl serves (no class, or lbctl's) still show such
+addresses in their statuses, the state was lost, or another load balancer published them
+before lbctl ran: either way, starting over would be a guess: a new state would not record
+those addresses (the speakers announce only recorded ones), and a pool added again would miss
+its reservations.  Addresses lbctl never hands out do not count: one that can never be a VIP
+(loopback, link-local...) and a Node's own address (k3s ServiceLB publishes the nodes'; a pool
+may not hold one).  This module holds the rule once, for its callers:
 
 * the controller stops allocating while the state is missing and such Services exist (it is
   not ready, and says why and how to recover);
@@ -29,9 +33,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lbctl.core import service
-from lbctl.core.addresses import is_ip
+from lbctl.core.addresses import canonical_ip, is_ip, parse_vip
+from lbctl.core.ownership import node_addresses
 from lbctl.core.state import ServiceKey, State
-from lbctl.errors import RefusedError
+from lbctl.errors import LbctlError, RefusedError
 from lbctl.ports import Obj
 
 #: How many Services a message names before it says how many more there are.
@@ -49,11 +54,14 @@ class Stranded:
     ips: tuple[str, ...]
 
 
-def stranded(services: Iterable[Obj], state: State | None = None) -> list[Stranded]:
+def stranded(services: Iterable[Obj], state: State | None = None, *,
+             nodes: Iterable[Obj] = ()) -> list[Stranded]:
     """The Services of lbctl's (type LoadBalancer, lbctl's class or none) whose statuses show
-    addresses that ``state`` does not record for them (``None``: no state at all), with those
-    addresses, sorted.  With a state, only addresses in its pools count: those are the ones it
-    would hand out (the others are another allocator's business, or stale)."""
+    addresses that ``state`` does not record for them, with those addresses, sorted.  Only
+    addresses lbctl would hand out count: with a state, those in its pools (the others are
+    another allocator's business, or stale); with none (``None``), every address that may be a
+    VIP and is no address of ``nodes``."""
+    taken = {canonical_ip(ip) for node in nodes for ip in node_addresses(node) if is_ip(ip)}
     found = []
     for svc in services:
         if not service.is_ours(svc):
@@ -62,10 +70,19 @@ def stranded(services: Iterable[Obj], state: State | None = None) -> list[Strand
         recorded = state.allocations.get(key) if state is not None else None
         ips = tuple(ip for ip in service.ingress_ips(svc)
                     if (recorded is None or ip not in recorded.ips)
-                    and (state is None or (is_ip(ip) and state.pool_of(ip) is not None)))
+                    and (_handed_out(ip, taken) if state is None
+                         else is_ip(ip) and state.pool_of(ip) is not None))
         if ips:
             found.append(Stranded(key, ips))
     return sorted(found, key=lambda s: s.key)
+
+
+def _handed_out(ip: str, taken: set[str]) -> bool:
+    """Could lbctl have handed ``ip`` out (a VIP, and none of the nodes' addresses)?"""
+    try:
+        return str(parse_vip(ip)) not in taken
+    except LbctlError:
+        return False
 
 
 def named(found: Sequence[Stranded]) -> str:
@@ -83,6 +100,10 @@ def _services(found: Sequence[Stranded]) -> str:
 
 #: Where the lost records may still be.
 _BACKUP = "restore the state from a backup (kubectl apply -f BACKUP.yaml)"
+#: How to start a state that records them.
+_AGAIN = (f"or start a new one (lbctl pool add NAME ADDRESS... {NEW_STATE_FLAG}, or lbctl pool "
+          "import from the load balancer that published them) and record what the Services "
+          "show: lbctl adopt --all -A")
 
 
 #: What the controller (and doctor, on its behalf) does while the state is lost.
@@ -94,10 +115,10 @@ def missing(location: str, found: Sequence[Stranded], meanwhile: str = ALLOCATES
     """The state is missing while ``found`` show addresses: what the controller, doctor and
     the speakers say, each with what it does ``meanwhile``."""
     return RefusedError(
-        f"{location} is missing, but {_services(found)} addresses it should record: "
-        f"{named(found)}; the state was deleted or lost, and {meanwhile}",
-        hint=f"{_BACKUP}; or add the pools again (lbctl pool add NAME ADDRESS... "
-             f"{NEW_STATE_FLAG}) and record what the Services show: lbctl adopt --all -A")
+        f"{location} is missing, but {_services(found)} addresses no state records: "
+        f"{named(found)}; the state was deleted or lost (or another load balancer published "
+        f"them), and {meanwhile}",
+        hint=f"{_BACKUP}; {_AGAIN}")
 
 
 def refuse_new_state(location: str, new: State, services: Iterable[Obj]) -> None:
@@ -108,6 +129,6 @@ def refuse_new_state(location: str, new: State, services: Iterable[Obj]) -> None
         raise RefusedError(
             f"{location} does not exist, and {_services(found)} addresses of the pools "
             f"it would hold without recording them: {named(found)}; the state may have been "
-            "deleted or lost",
+            "deleted or lost (or another load balancer published them)",
             hint=f"{_BACKUP}; or start a new one with {NEW_STATE_FLAG}, then record what the "
                  "Services show: lbctl adopt --all -A")

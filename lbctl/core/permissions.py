@@ -154,7 +154,7 @@ PERMISSIONS: tuple[Permission, ...] = (
                namespace=SYSTEM_NAMESPACE),
     Permission("list", "", "nodes", "node addresses and pod CIDRs; k3s/RKE2 kube-proxy flags",
                ("pool add", "kube-proxy diff", "doctor", "speaker", "speaker status",
-                "svc check", "svc show")),
+                "svc check", "svc show", "controller")),
     # Other load balancers: the traces doctor looks for, the configuration pool import reads.
     Permission("list", "apps", "deployments", "find other load-balancer controllers",
                ("doctor",)),

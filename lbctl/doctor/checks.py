@@ -214,7 +214,8 @@ def check_state_missing(ctx: Context) -> list[Finding]:
     text = ctx.need(ctx.facts.state)
     if text.text is not None or text.problem:
         return _ok(f"{text.source}: the state document exists")
-    found = lost.stranded(ctx.services)
+    nodes = ctx.facts.nodes
+    found = lost.stranded(ctx.services, nodes=[] if isinstance(nodes, Absent) else nodes)
     if not found:
         return _ok(f"{text.source}: no state document yet, and no Service shows an address "
                    "it should record")

@@ -197,7 +197,7 @@ class Speaker:
         inputs = (facts.services, facts.endpoint_slices, facts.nodes, facts.state)
         cached = self._inputs
         if cached is None or any(a is not b for a, b in zip(inputs, cached, strict=True)):
-            self._state = self._read_state(facts.state, facts.services)
+            self._state = self._read_state(facts)
             endpoints = svc_core.ready_nodes(facts.endpoint_slices)
             self._candidates = ownership.announced(self._state, facts.services, endpoints)
             self._nodes = {f.name: f for f in map(ownership.node_facts, facts.nodes)}
@@ -311,9 +311,10 @@ class Speaker:
         """The state is lost and this speaker has none of its own to answer from."""
         return bool(self.lost) and not self._kept
 
-    def _read_state(self, configmap: Obj | None, services: Sequence[Obj]) -> State:
+    def _read_state(self, facts: Facts) -> State:
+        configmap = facts.state
         if document_of(configmap)[0] is None:
-            return self._missing(services)
+            return self._missing(facts)
         try:
             state = read_state(configmap)
         except LbctlError as exc:
@@ -327,11 +328,11 @@ class Speaker:
         self._found(f"{self.location} is back: answering for what it records")
         return state
 
-    def _missing(self, services: Sequence[Obj]) -> State:
+    def _missing(self, facts: Facts) -> State:
         """No state document.  While Services show addresses it should record, it was lost:
         keep the last good state (said once); else there is no state yet, nor anything of
         lbctl's to announce."""
-        stranded = lost.stranded(services)
+        stranded = lost.stranded(facts.services, nodes=facts.nodes)
         if not stranded:
             self._found(f"{self.location} is still missing, but no Service shows an address "
                         "it should record any more")

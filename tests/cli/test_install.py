@@ -51,6 +51,8 @@ def test_least_privilege_rbac(cli: Cli) -> None:
     cluster, role = found[1]["rules"], found[3]["rules"]
     assert cluster == [
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "get", "patch"]},
+        # nodes: listed while the state is missing (a node's address is never lbctl's)
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["services/status"], "verbs": ["patch"]},
     ]

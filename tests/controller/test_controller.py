@@ -498,8 +498,9 @@ def test_a_deleted_state_stops_the_controller_until_pools_are_added_and_adopted(
         assert before == {("shop", "a"): ("192.0.2.10",), ("shop", "b"): ("192.0.2.11",)}
         _delete_state(kube_server)
         lost = ("ConfigMap kube-system/lbctl-state is missing, but 2 LoadBalancer Services "
-                "show addresses it should record: shop/a (192.0.2.10), shop/b (192.0.2.11); "
-                "the state was deleted or lost, and lbctl allocates nothing until it is back")
+                "show addresses no state records: shop/a (192.0.2.10), shop/b (192.0.2.11); "
+                "the state was deleted or lost (or another load balancer published them), and "
+                "lbctl allocates nothing until it is back")
         eventually(lambda: controller.ready() == lost, what="not ready")
         eventually(lambda: ("error", lost) in logs, what="the error")
         assert controller.metrics.snapshot().state_missing == 1
@@ -511,13 +512,25 @@ def test_a_deleted_state_stops_the_controller_until_pools_are_added_and_adopted(
         assert [m for level, m in logs if level == "error"] == [lost]  # once
 
         config = ("--kubeconfig", str(kubeconfig))
+        early = cli(*config, "adopt", "--all", "-A")  # no pool to adopt into: the way, at once
+        assert (early.code, early.out) == (4, "")
+        assert early.err == (
+            "lbctl: error: ConfigMap kube-system/lbctl-state is missing, but 2 LoadBalancer "
+            "Services show addresses no state records: shop/a (192.0.2.10), shop/b "
+            "(192.0.2.11); the state was deleted or lost (or another load balancer published "
+            "them), and there is no pool to record them in\n"
+            "hint: restore the state from a backup (kubectl apply -f BACKUP.yaml); or start a "
+            "new one (lbctl pool add NAME ADDRESS... --new-state, or lbctl pool import from the "
+            "load balancer that published them) and record what the Services show: "
+            "lbctl adopt --all -A\n")
+        assert cli(*config, "adopt", "svc", "a", "-n", "shop").err == early.err
         refused = cli(*config, "pool", "add", "default", "192.0.2.10-192.0.2.19")
         assert (refused.code, refused.out) == (4, "")
         assert refused.err == (
             "lbctl: error: ConfigMap kube-system/lbctl-state does not exist, and 2 "
             "LoadBalancer Services show addresses of the pools it would hold without "
             "recording them: shop/a (192.0.2.10), shop/b (192.0.2.11); the state may have been "
-            "deleted or lost\n"
+            "deleted or lost (or another load balancer published them)\n"
             "hint: restore the state from a backup (kubectl apply -f BACKUP.yaml); or start a "
             "new one with --new-state, then record what the Services show: "
             "lbctl adopt --all -A\n")
@@ -579,3 +592,50 @@ def test_a_state_never_written_is_no_lost_state(
         create(kube, "a")
         eventually(lambda: controller.ready() == "" and controller.leading)
         assert controller.metrics.snapshot().state_missing == 0
+
+
+def test_a_lost_state_ends_when_no_service_shows_an_address_any_more(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
+    """The state deleted, then the Services that showed addresses deleted too: nothing is left
+    to record, so /readyz, lbctl_state_missing and the log follow at once (the gauge stayed 1
+    while /readyz was ready), and the Service that waited meanwhile is looked at."""
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    logs: list[tuple[str, str]] = []
+    with running(kube, store, log=lambda level, message, _: logs.append((level, message))
+                 ) as controller:
+        create(kube, "a")
+        eventually(lambda: len(statuses(kube_server)) == 1 and converged(kube_server, store))
+        _delete_state(kube_server)
+        eventually(lambda: controller.metrics.snapshot().state_missing == 1, what="lost")
+        create(kube, "waiting")
+        eventually(lambda: ("shop", "waiting") in controller.reconciler.services)
+        delete(kube_server, "a")
+        eventually(lambda: controller.metrics.snapshot().state_missing == 0, what="not lost")
+        assert controller.ready() == ""
+        back = ("ConfigMap kube-system/lbctl-state is still missing, but no Service shows an "
+                "address it should record any more: looking at every Service")
+        eventually(lambda: ("info", back) in logs, what="said")
+        # looked at: with no state there is no pool, and the allocator says so
+        eventually(lambda: any(level == "warning" and "NoPool" in message
+                               for level, message in logs), what="the waiting one")
+
+
+def test_a_nodes_address_k3s_servicelb_shows_is_no_lost_state(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore, cli: Cli,
+        kubeconfig: Path) -> None:
+    """A k3s cluster where ServiceLB published the nodes' addresses (then was disabled), and
+    lbctl has no state yet: that is no lost state (a pool may not hold a node's address), so
+    the controller is ready and a pool added serves new Services."""
+    kube_server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                            "status": {"addresses": [{"type": "InternalIP",
+                                                      "address": "10.0.0.11"}]}})
+    put(kube_server, "traefik", "kube-system", status=("10.0.0.11",))
+    with running(kube, store) as controller:
+        eventually(lambda: controller.ready() == "" and controller.leading, what="ready")
+        assert controller.metrics.snapshot().state_missing == 0
+        added = cli("--kubeconfig", str(kubeconfig), "pool", "add", "default",
+                    "192.0.2.10-192.0.2.19")
+        assert added.code == 0, added.err
+        create(kube, "web")
+        eventually(lambda: statuses(kube_server).get(("shop", "web")) == ("192.0.2.10",))
+        assert statuses(kube_server)[("kube-system", "traefik")] == ("10.0.0.11",)

@@ -43,8 +43,32 @@ def test_with_a_state_only_unrecorded_addresses_of_its_pools_count() -> None:
 def test_a_status_that_is_no_address_is_in_no_pool() -> None:
     state = state_of(pool("default", "192.0.2.10-192.0.2.19"))
     assert lost.stranded([svc("odd", ips=("not-an-ip",))], state) == []
-    assert lost.stranded([svc("odd", ips=("not-an-ip",))]) == [
-        Stranded(("shop", "odd"), ("not-an-ip",))]
+    assert lost.stranded([svc("odd", ips=("not-an-ip",))]) == []
+
+
+def node(name: str, *addresses: tuple[str, str]) -> dict[str, object]:
+    return {"metadata": {"name": name},
+            "status": {"addresses": [{"type": t, "address": a} for t, a in addresses]}}
+
+
+def test_without_a_state_addresses_lbctl_never_hands_out_are_someone_elses() -> None:
+    """k3s ServiceLB publishes the nodes' addresses (127.0.0.1 when rootless); a pool may hold
+    neither, so a Service showing them is no sign of a lost state."""
+    nodes = [node("n1", ("InternalIP", "10.0.0.11"), ("Hostname", "n1")),
+             node("n2", ("InternalIP", "10.0.0.12"), ("ExternalIP", "2001:DB8::12"))]
+    services = [svc("traefik", "kube-system", ips=("10.0.0.11", "10.0.0.12")),
+                svc("rootless", ips=("127.0.0.1",)),
+                svc("v6", ips=("2001:db8::12", "2001:db8::99")),
+                *SERVICES]
+    assert lost.stranded(services, nodes=nodes) == [
+        Stranded(("shop", "db"), ("192.0.2.11", "2001:db8::11")),
+        Stranded(("shop", "named"), ("192.0.2.14",)),
+        Stranded(("shop", "v6"), ("2001:db8::99",)),
+        Stranded(("shop", "web"), ("192.0.2.10",)),
+    ]
+    assert lost.stranded(services[:3], nodes=nodes[:1]) == [
+        Stranded(("kube-system", "traefik"), ("10.0.0.12",)),
+        Stranded(("shop", "v6"), ("2001:db8::12", "2001:db8::99"))]
 
 
 def test_the_messages_name_three_services_and_count_the_rest() -> None:
@@ -52,13 +76,14 @@ def test_the_messages_name_three_services_and_count_the_rest() -> None:
     error = lost.missing("ConfigMap kube-system/lbctl-state", found)
     assert error.message == (
         "ConfigMap kube-system/lbctl-state is missing, but 5 LoadBalancer Services show "
-        "addresses it should record: shop/s1 (192.0.2.1), shop/s2 (192.0.2.2), shop/s3 "
-        "(192.0.2.3) and 2 more; the state was deleted or lost, and lbctl allocates nothing "
-        "until it is back")
+        "addresses no state records: shop/s1 (192.0.2.1), shop/s2 (192.0.2.2), shop/s3 "
+        "(192.0.2.3) and 2 more; the state was deleted or lost (or another load balancer "
+        "published them), and lbctl allocates nothing until it is back")
     assert error.hint == (
-        "restore the state from a backup (kubectl apply -f BACKUP.yaml); or add the pools "
-        "again (lbctl pool add NAME ADDRESS... --new-state) and record what the Services "
-        "show: lbctl adopt --all -A")
+        "restore the state from a backup (kubectl apply -f BACKUP.yaml); or start a new one "
+        "(lbctl pool add NAME ADDRESS... --new-state, or lbctl pool import from the load "
+        "balancer that published them) and record what the Services show: "
+        "lbctl adopt --all -A")
     assert lost.named(found[:1]) == "shop/s1 (192.0.2.1)"
 
 
@@ -69,7 +94,7 @@ def test_a_new_state_is_refused_only_over_addresses_of_its_pools() -> None:
     assert refused.value.message == (
         "ConfigMap kube-system/lbctl-state does not exist, and 1 LoadBalancer Service shows "
         "addresses of the pools it would hold without recording them: shop/web (192.0.2.10); "
-        "the state may have been deleted or lost")
+        "the state may have been deleted or lost (or another load balancer published them)")
     lost.refuse_new_state("x", state_of(pool("other", "198.51.100.0/24")), SERVICES)
     recorded = state_of(pool("default", "192.0.2.10-192.0.2.19"), allocations=[
         Allocation("shop", "web", ("192.0.2.10",), "default")])

@@ -119,6 +119,15 @@ def test_a_state_configmap_gone_while_services_show_addresses_is_a_lost_state(
     def diagnose() -> dict[str, CheckResult]:
         return {r.id: r for r in checks.diagnose(gather.live(client, ConfigMapBackend(client)))}
 
+    # k3s ServiceLB published a node's address: not lbctl's, no sign of a lost state
+    kube_server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                            "status": {"addresses": [{"type": "InternalIP",
+                                                      "address": "10.0.0.11"}]}})
+    kube_server.put_object({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "traefik", "namespace": "kube-system"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.11"}]}}})
     assert diagnose()["state.missing"].findings[0].message == (
         "ConfigMap kube-system/lbctl-state: no state document yet, and no Service shows an "
         "address it should record")
@@ -133,7 +142,7 @@ def test_a_state_configmap_gone_while_services_show_addresses_is_a_lost_state(
     (finding,) = missing.findings
     assert finding.message.startswith(
         "ConfigMap kube-system/lbctl-state is missing, but 2 LoadBalancer Services show "
-        "addresses it should record: shop/db (192.0.2.11), shop/web (192.0.2.10);")
+        "addresses no state records: shop/db (192.0.2.11), shop/web (192.0.2.10);")
     assert "lbctl adopt --all -A" in finding.hint
     assert finding.objects == ("service/shop/db", "service/shop/web")
 

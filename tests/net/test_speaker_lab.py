@@ -481,9 +481,9 @@ def test_a_deleted_state_configmap_keeps_every_vip_answered_until_it_is_back(lab
     backup = lab.api.get_object("configmaps", "lbctl-state", "kube-system")
     lab.api.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state", {})
     lost = ("ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service shows "
-            f"addresses it should record: shop/web ({VIP}, {VIP6}); the state was deleted or "
-            "lost, and this speaker keeps answering for what its last good state recorded "
-            "until it is back")
+            f"addresses no state records: shop/web ({VIP}, {VIP6}); the state was deleted or "
+            "lost (or another load balancer published them), and this speaker keeps answering "
+            "for what its last good state recorded until it is back")
     deadline = time.monotonic() + 10
     while not all(lost in lab.log(n) for n in lab.nodes):
         assert time.monotonic() < deadline, {n: lab.log(n)[-500:] for n in lab.nodes}

@@ -288,7 +288,8 @@ def test_a_wall_clock_set_forward_or_back_neither_expires_live_peers_nor_keeps_a
 
 
 LOST = ("ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service shows "
-        f"addresses it should record: shop/web ({VIP}); the state was deleted or lost, and ")
+        f"addresses no state records: shop/web ({VIP}); the state was deleted or lost (or another "
+        "load balancer published them), and ")
 
 
 def deleted(base: Facts, **changes: Any) -> Facts:
@@ -315,8 +316,9 @@ def test_a_deleted_state_keeps_the_last_good_one_while_services_show_addresses()
     assert lines[1:] == [
         LOST + "this speaker keeps answering for what its last good state recorded until it "
                "is back (hint: restore the state from a backup (kubectl apply -f "
-               "BACKUP.yaml); or add the pools again (lbctl pool add NAME ADDRESS... "
-               "--new-state) and record what the Services show: lbctl adopt --all -A)"]
+               "BACKUP.yaml); or start a new one (lbctl pool add NAME ADDRESS... --new-state, "
+               "or lbctl pool import from the load balancer that published them) and record "
+               "what the Services show: lbctl adopt --all -A)"]
     assert speaker.lost == lines[1].split(" (hint: ")[0] and not speaker.stateless
     assert speaker.stats.state_missing == 1
     # the owner dies while the state is lost: the second takes over from what it remembers

@@ -182,8 +182,8 @@ def test_a_deleted_state_keeps_the_address_served_and_a_speaker_started_meanwhil
         eventually(lambda: serving.calls[-1:] == [["192.0.2.10"]], what="served")
         kube.delete(CONFIGMAPS, "lbctl-state", "kube-system")  # kubectl delete cm
         lost = ("ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service "
-                "shows addresses it should record: shop/web (192.0.2.10); the state was "
-                "deleted or lost, and ")
+                "shows addresses no state records: shop/web (192.0.2.10); the state was "
+                "deleted or lost (or another load balancer published them), and ")
         eventually(lambda: one.stats.state_missing == 1, what="the state lost")
         assert one.speaker.lost == lost + ("this speaker keeps answering for what its last "
                                            "good state recorded until it is back")

@@ -8,7 +8,9 @@ A password is never in the state: :func:`add_peer` writes it into the Secret the
 (key ``password``, namespace ``kube-system`` beside the state; created, never read or
 overwritten: lbctl's RBAC grants ``create`` and ``delete`` on Secrets, not ``get``), through the
 :class:`~lbctl.ports.KubeAPI` port, before the peer is recorded, so that no peer ever names a
-Secret that does not exist yet; the peer records the Secret's uid.  Once no peer names such a
+Secret that does not exist yet; the peer records the Secret's uid.  When that state write then
+fails, the new Secret is deleted again (by its uid) unless the state names it after all (a
+write whose answer was lost), and the error says which.  Once no peer names such a
 Secret any more (:func:`lbctl.core.peers.released_secrets`), it is deleted after the state is
 written, that object only (the uid is a precondition: a Secret replaced since by someone else
 stays).  Nothing here prints or returns the password.
@@ -55,6 +57,11 @@ class PeerRemoved:
     shared_with: list[str]
 
 
+def _delete(secret: str) -> str:
+    """The command that deletes a password Secret by hand."""
+    return f"kubectl -n {SECRET_NAMESPACE} delete secret {secret}"
+
+
 def write_password(kube: KubeAPI, name: str, password: str) -> str | None:
     """Create the Secret ``name`` (key ``password``) in :data:`SECRET_NAMESPACE`; its uid.  An
     existing Secret is never read nor overwritten (lbctl's RBAC may create Secrets there, not
@@ -72,8 +79,7 @@ def write_password(kube: KubeAPI, name: str, password: str) -> str | None:
         raise RefusedError(
             f"Secret {SECRET_NAMESPACE}/{name} already exists; lbctl does not overwrite it",
             hint=f"keep its password with --password-secret {name}, or change it with kubectl "
-                 f"(kubectl -n {SECRET_NAMESPACE} delete secret {name}, then add the peer "
-                 "again)") from exc
+                 f"({_delete(name)}, then add the peer again)") from exc
     uid = (created.get("metadata") or {}).get("uid")
     return uid if isinstance(uid, str) and uid else None  # none: lbctl never deletes it
 
@@ -86,7 +92,7 @@ def delete_released(applied: Applied[Any], kube: Callable[[], KubeAPI] | None, *
     state is a local file, they stay."""
     found = []
     for name, uid in core.released_secrets(applied.before, applied.after):
-        by_hand = f"kubectl -n {SECRET_NAMESPACE} delete secret {name}"
+        by_hand = _delete(name)
         if kube is None:  # (a dry run says the same: the real run would keep it too)
             found.append(SecretCleanup(name, False, "the state is a local file, not the "
                                        "cluster's", f"delete it on the cluster: {by_hand}"))
@@ -128,7 +134,40 @@ def _with_password(store: StateStore, name: str, change: PeerChange, password: s
         return trial
     assert kube is not None, "a password is written to the cluster"
     uid = write_password(kube, secret, password)
-    return store.update(lambda state: change(state, secret, uid), dry_run=False)
+    try:
+        return store.update(lambda state: change(state, secret, uid), dry_run=False)
+    except LbctlError as exc:
+        raise _unnamed(store, kube, name, secret, uid, exc) from exc
+
+
+def _unnamed(store: StateStore, kube: KubeAPI, peer: str, secret: str, uid: str | None,
+             error: LbctlError) -> LbctlError:
+    """The state write that was to name the Secret lbctl just created failed with ``error``:
+    delete the Secret again, by its uid, unless the state names it (the write may have been
+    made, its answer lost); ``error`` again, saying what became of the Secret."""
+    where = f"Secret {SECRET_NAMESPACE}/{secret}, created for peer {peer},"
+    try:
+        named: bool | None = any(p.password_secret == secret
+                                 for p in store.load().peers.values())
+    except LbctlError:
+        named = None  # unknown: it stays, the operator decides
+    deleted = False
+    if named is False and uid is not None:
+        try:
+            kube.delete(SECRETS, secret, SECRET_NAMESPACE, uid=uid)
+            deleted = True
+        except NotFoundError:
+            deleted = True  # gone already
+        except LbctlError:
+            pass  # it stays
+    if deleted:
+        fate = f"{where} was deleted again"
+    elif named:
+        fate = (f"{where} stays: the state names it (lbctl bgp peer list shows whether the "
+                "change was made)")
+    else:
+        fate = f"{where} stays (delete it with {_delete(secret)} if no peer names it)"
+    return type(error)(f"{error.message}; {fate}", error.hint)
 
 
 def add_peer(store: StateStore, peer: Peer, *, password: str | None = None,

@@ -28,6 +28,7 @@ import typer
 
 from lbctl.cli import complete, lists, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
+from lbctl.cli.setters import cleared
 from lbctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -268,19 +269,18 @@ def set_(
                 "--password-secret": password_secret is not None, "--no-password": no_password})
     _exclusive({"--source-address": source_address is not None,
                 "--no-source-address": no_source_address})
-    _exclusive({"--node-selector": bool(node_selectors), "--any-node": any_node})
+    node_selectors = cleared(node_selectors, any_node, "--any-node", "the node selectors",
+                             "--node-selector")
     changes: dict[str, Any] = {key: value for key, value in (
         ("address", address), ("asn", asn), ("my_asn", my_asn), ("port", port),
         ("hold_time", hold_time), ("password_secret", password_secret),
         ("source_address", source_address), ("ebgp_multihop", ebgp_multihop),
-        ("node_selectors", tuple(node_selectors) if node_selectors else None),
+        ("node_selectors", None if node_selectors is None else tuple(node_selectors)),
     ) if value is not None}
     if no_password:
         changes["password_secret"] = None
     if no_source_address:
         changes["source_address"] = None
-    if any_node:
-        changes["node_selectors"] = ()
     if not changes and password_file is None:
         raise UsageError(f"nothing to change in BGP peer {name}",
                          hint=f"example: lbctl bgp peer set {name} --hold-time 30")

@@ -18,6 +18,7 @@ import typer
 
 from lbctl.cli import complete, lists, numbers, render
 from lbctl.cli.context import App, Output, app_of, command, group
+from lbctl.cli.setters import cleared, refuse_both
 from lbctl.errors import ExitCode, UnreachableError, UsageError
 
 if TYPE_CHECKING:
@@ -365,20 +366,20 @@ def set_(
 
     app = app_of(ctx)
     app.require_output(*DOC_FORMATS)
-    namespaces = _cleared(namespaces, any_namespace, "--any-namespace", "the namespaces", "-n")
-    selectors = _cleared(selectors, any_labels, "--any-labels", "the Service selectors", "-l")
-    node_selectors = _cleared(node_selectors, any_node, "--any-node", "the node selectors",
-                              "--node-selector")
-    interfaces = _cleared(interfaces, any_interface, "--any-interface", "the interfaces",
-                          "--interface")
-    communities = _cleared(communities, no_communities, "--no-communities", "the communities",
-                           "--community")
-    bgp_peers = _cleared(bgp_peers, all_bgp_peers, "--all-bgp-peers", "the BGP peers it names",
-                         "--bgp-peer")
-    _refuse_both(no_priority, priority is not None, "--no-priority", "the priority",
-                 "--priority", "it")
-    _refuse_both(no_local_pref, local_pref is not None, "--no-local-pref", "the LOCAL_PREF",
-                 "--local-pref", "it")
+    namespaces = cleared(namespaces, any_namespace, "--any-namespace", "the namespaces", "-n")
+    selectors = cleared(selectors, any_labels, "--any-labels", "the Service selectors", "-l")
+    node_selectors = cleared(node_selectors, any_node, "--any-node", "the node selectors",
+                             "--node-selector")
+    interfaces = cleared(interfaces, any_interface, "--any-interface", "the interfaces",
+                         "--interface")
+    communities = cleared(communities, no_communities, "--no-communities", "the communities",
+                          "--community")
+    bgp_peers = cleared(bgp_peers, all_bgp_peers, "--all-bgp-peers", "the BGP peers it names",
+                        "--bgp-peer")
+    refuse_both(no_priority, priority is not None, "--no-priority", "the priority",
+                "--priority", "it")
+    refuse_both(no_local_pref, local_pref is not None, "--no-local-pref", "the LOCAL_PREF",
+                "--local-pref", "it")
     bgp = _bgp_changes(aggregation_length, aggregation_length_v6, local_pref, communities,
                        bgp_peers)
     if no_local_pref:
@@ -398,26 +399,6 @@ def set_(
         node_selectors=node_selectors, interfaces=interfaces,
         announce=announce.value if announce else None, bgp=bgp or None)
     _report(app, applied, "configured")
-
-
-def _cleared(values: list[str] | None, clear: bool, flag: str, what: str,
-             setter: str) -> list[str] | None:
-    """``values``, or an empty list when ``clear`` (``--any-node`` and its kind) asks to drop
-    them; both at once is a usage error, and so is an empty value (``-n ""``, as an unset
-    shell variable gives): it names nothing, and ``flag`` is how to drop them."""
-    _refuse_both(clear, bool(values), flag, what, setter, "them")
-    if values and not all(value.strip() for value in values):
-        raise UsageError(f"{setter} is empty",
-                         hint=f"to drop {what}, give {flag}; else give {setter} a value")
-    return [] if clear else values
-
-
-def _refuse_both(clear: bool, given: bool, flag: str, what: str, setter: str,
-                 pronoun: str) -> None:
-    """A usage error when the option ``flag`` that drops a setting and the option ``setter``
-    that sets it are both given."""
-    if clear and given:
-        raise UsageError(f"{flag} drops {what}; {setter} sets {pronoun}", hint="give one of them")
 
 
 @command(app, "list")

@@ -765,8 +765,12 @@ def test_peer_set_changes_fields_in_place_and_keeps_the_others(cli: Cli, state: 
          "lbctl: error: --password-secret and --no-password exclude each other",
          "hint: give one of --password-file, --password-secret, --no-password"),
         (("--node-selector", "rack=a", "--any-node"), 2,
-         "lbctl: error: --node-selector and --any-node exclude each other",
-         "hint: give one of --node-selector, --any-node"),
+         "lbctl: error: --any-node drops the node selectors; --node-selector sets them",
+         "hint: give one of them"),  # as pool set says it: one rule
+        (("--node-selector", ""), 2, "lbctl: error: --node-selector is empty",
+         "hint: to drop the node selectors, give --any-node; else give --node-selector a value"),
+        (("--node-selector", "rack=a", "--node-selector", " "), 2,
+         "lbctl: error: --node-selector is empty", "hint: to drop the node selectors"),
         (("--node-selector", "rack in (a"), 2, "lbctl: error: peer router: ", "hint: "),
         (("--password-file", "-"), 2,
          "lbctl: error: --password-file needs the cluster (the password goes into a Secret "
@@ -829,3 +833,32 @@ def test_peer_set_a_new_password_goes_into_a_new_secret_and_the_old_one_goes(
     assert kube_server.objects_of("secrets") == []
     for output in (dry, done, third, none, shown):
         assert "n3w-pa55word" not in output.out + output.err and "3rd" not in output.out
+
+
+def test_a_password_secret_whose_peer_was_not_recorded_is_deleted_again(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer, tmp_path: Path) -> None:
+    """The Secret is created before the peer names it; when that state write then fails,
+    `peer add` and `peer set` delete the Secret they created (by its uid) and say so: nothing
+    is left behind, and the state is as it was."""
+    k = ("--kubeconfig", str(kubeconfig))
+    password = tmp_path / "password"
+    password.write_text("s3cret-Pa55\n")
+    kube_server.inject(403, method="POST", path="/configmaps")  # the state's first write
+    added = cli(*ROUTER, "--password-file", str(password), *k)
+    assert (added.code, added.out) == (6, "")
+    assert added.err.splitlines()[0].endswith(
+        "; Secret kube-system/lbctl-bgp-router, created for peer router, was deleted again")
+    assert kube_server.objects_of("secrets") == []
+    assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+    _add_with_password(cli, k, tmp_path)
+    before = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+    kube_server.inject(403, method="PUT", path="/configmaps/lbctl-state")
+    changed = cli("bgp", "peer", "set", "router", "--password-file", str(password), *k)
+    assert (changed.code, changed.out) == (6, "")
+    assert changed.err.splitlines()[0].endswith(
+        "; Secret kube-system/lbctl-bgp-router-2, created for peer router, was deleted "
+        "again")
+    assert [s["metadata"]["name"] for s in kube_server.objects_of("secrets")] == [
+        "lbctl-bgp-router"]  # the peer's own Secret stays
+    assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") == before
+    assert "s3cret" not in added.err + changed.err

@@ -57,6 +57,10 @@ def test_a_one_shot_command_collects_nothing_and_skips_the_teardown_with_all_its
     assert [item["name"] for item in items] == [f"web-{i:03}" for i in range(300)]
 
 
+#: Seconds the server keeps a request unanswered in the Ctrl-C test.
+SILENT = 3600.0
+
+
 @pytest.mark.parametrize("slow", [("services",), ("services", "configmaps")],
                          ids=["list", "list-and-state"])
 def test_ctrl_c_ends_svc_list_at_once_with_130_and_no_traceback(
@@ -64,21 +68,24 @@ def test_ctrl_c_ends_svc_list_at_once_with_130_and_no_traceback(
 ) -> None:
     """A server that does not answer (the LIST, or the LIST and the state's read): Ctrl-C ends
     ``svc list`` at once, whichever read it interrupts, with exit 130 and, as kubectl, nothing
-    else (no traceback; the terminal shows the ^C)."""
+    else (no traceback; the terminal shows the ^C).  "At once" is "before the server answers":
+    it answers after an hour, so no wall-clock bound decides it (the ones below only keep a
+    broken lbctl from hanging the suite, and leave room for a loaded machine)."""
     for plural in slow:
-        kube_server.inject(60.0, method="GET", path=f"/{plural}", times=None)
+        kube_server.inject(SILENT, method="GET", path=f"/{plural}", times=None)
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "LBCTL_STATE")}
     process = subprocess.Popen(
         [sys.executable, "-c", PROCESS, "svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "NO_COLOR": "1"})
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SILENT / 4
         while not all(any(r.path.endswith(f"/{plural}") or f"/{plural}/" in r.path
                           for r in kube_server.requests) for plural in slow):
-            assert time.monotonic() < deadline and process.poll() is None
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "lbctl never asked"
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)  # the delays are 60 s
+        stdout, stderr = process.communicate(timeout=SILENT / 4)  # long before an answer
     finally:
         if process.poll() is None:
             process.kill()

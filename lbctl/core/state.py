@@ -921,45 +921,44 @@ class Encoder:
     """:func:`encode`, for a writer that encodes one state after another (the controller: a
     transaction per batch of Services).  The document is the same bytes; what it costs
     follows the change, not the size: each allocation's and hold's line (and each namespace's)
-    is remembered from the last text, and a state that differs in a few records is the text
-    of the pools (encoded again only when they changed), the remembered lines, and the new
-    lines, each encoded by libyaml in a small document of the same shape.
+    is remembered from the last text, with the text of each namespace's block (its line and
+    its records' lines, in order).  A state that differs in a few records is the text of the
+    pools (encoded again only when they changed), the blocks of the namespaces that did not
+    change, and the blocks of those that did, made again from the remembered lines and the new
+    ones, each encoded by libyaml in a small document of the same shape.
 
     Every remembered piece is checked for the one shape it can have (a namespace line at
     indent 2, a record at indent 4, one line each); anything else (a long key, a wrapped
     line) is encoded with the whole document.  Thread-safe: each call replaces what is
-    remembered in one assignment."""
+    remembered in one assignment, and never changes what it remembered before."""
 
     def __init__(self) -> None:
-        #: section -> (its records as last encoded, each one's line, each namespace's line)
-        self._sections: dict[str, _Lines] = {}
+        self._sections: dict[str, _Section] = {}
         self._head: tuple[Mapping[str, Pool], str] | None = None
 
     def encode(self, state: State) -> str:
         if not self._sections:
             return self._whole(state)
-        sections: dict[str, _Lines] = {}
+        sections: dict[str, _Section] = {}
         parts = [self._pools(state)]
         for section, found in ((s, _records_of(state, s)) for s in _SECTIONS):
             if not found:
                 parts.append(f"{section}: {{}}\n")
                 continue
-            before, known, known_namespaces = self._sections.get(section, ({}, {}, {}))
+            known = self._sections.get(section) or _Section({}, {}, {}, {}, {})
+            before = known.records
             # What changed: a writer that keeps the unchanged records (the allocator does)
             # makes this one identity test per record.
             new = {key: record for key, record in found.items()
                    if (was := before.get(key)) is not record and was != record}
             if any(len(key[0]) > _LONGEST_KEY or len(key[1]) > _LONGEST_KEY for key in new):
                 return self._whole(state)
-            lines = dict(known)
-            namespace_lines = dict(known_namespaces)
-            gone = before.keys() - found.keys()
-            if gone:
-                for key in gone:
-                    del lines[key]
-                present = {key[0] for key in found}
-                namespace_lines = {ns: line for ns, line in namespace_lines.items()
-                                   if ns in present}
+            added = [key for key in new if key not in before]
+            gone = before.keys() - found.keys() if len(before) + len(added) != len(found) else ()
+            lines = dict(known.lines)
+            namespace_lines = dict(known.namespace_lines)
+            members = dict(known.members)
+            blocks = dict(known.blocks)
             if new:
                 # A namespace without a line has no record in ``before``: every one of its
                 # records is new, and its line comes with theirs.
@@ -968,14 +967,26 @@ class Encoder:
                     return self._whole(state)
                 lines.update(pieces[0])
                 namespace_lines.update(pieces[1])
+            # The namespaces whose blocks change, with their keys (copies, changed here).
+            touched: dict[str, list[ServiceKey]] = {key[0]: [] for key in new}
+            touched.update((key[0], []) for key in gone)
+            for namespace in touched:
+                touched[namespace] = list(members.get(namespace, ()))
+            for key in gone:
+                del lines[key]
+                touched[key[0]].remove(key)
+            for key in added:
+                bisect.insort(touched[key[0]], key)
+            for namespace, keys in touched.items():
+                if keys:
+                    members[namespace] = keys
+                    blocks[namespace] = namespace_lines[namespace] + "".join(
+                        map(lines.__getitem__, keys))
+                else:
+                    del members[namespace], blocks[namespace], namespace_lines[namespace]
             parts.append(f"{section}:\n")
-            last = None
-            for key in sorted(found):
-                if key[0] != last:
-                    parts.append(namespace_lines[key[0]])
-                    last = key[0]
-                parts.append(lines[key])
-            sections[section] = (found, lines, namespace_lines)
+            parts.extend(blocks[namespace] for namespace in sorted(blocks))
+            sections[section] = _Section(found, lines, namespace_lines, members, blocks)
         if state.peers:
             parts.append(_dump({"peers": _peers_document(state)}))
         self._sections = sections
@@ -993,7 +1004,7 @@ class Encoder:
         """The whole document, by :func:`encode`; its lines remembered where each record is
         one line."""
         text = encode(state)
-        sections: dict[str, _Lines] = {}
+        sections: dict[str, _Section] = {}
         for section, found in ((s, _records_of(state, s)) for s in _SECTIONS):
             if not found:
                 continue
@@ -1001,12 +1012,29 @@ class Encoder:
             pieces = None if start < 0 else _split(text[start + len(section) + 3:], found)
             if pieces is None:
                 return text  # nothing remembered: the next call encodes the whole again
-            sections[section] = (found, *pieces)
+            lines, namespace_lines = pieces
+            members: dict[str, list[ServiceKey]] = {}
+            for key in sorted(found):
+                members.setdefault(key[0], []).append(key)
+            blocks = {namespace: namespace_lines[namespace] + "".join(map(lines.__getitem__,
+                                                                          keys))
+                      for namespace, keys in members.items()}
+            sections[section] = _Section(found, lines, namespace_lines, members, blocks)
         self._sections = sections
         return text
 
 
-_Lines = tuple[Mapping[ServiceKey, Allocation], dict[ServiceKey, str], dict[str, str]]
+@dataclass(frozen=True)
+class _Section:
+    """What :class:`Encoder` remembers of a section (allocations, holds) as it last wrote it:
+    its records, each one's line, each namespace's line, each namespace's keys in order and
+    its block of text.  Never changed once made."""
+
+    records: Mapping[ServiceKey, Allocation]
+    lines: dict[ServiceKey, str]
+    namespace_lines: dict[str, str]
+    members: dict[str, list[ServiceKey]]
+    blocks: dict[str, str]
 
 
 def _records_of(state: State, section: str) -> Mapping[ServiceKey, Allocation]:

@@ -122,7 +122,7 @@ SHORT = 4
 _SHORT: set[str] = set()
 #: Where a message labels a value as a credential: ``password: pw``, ``md5-password "pw";``,
 #: ``--password=pw``, ``token pw``, ``Basic pw``, and the password of ``scheme://user:pw@host``.
-_LABELLED = re.compile(
+_LABELLED = (
     r"""(?ix)
     (?: \b(?:md5[-_ ]?)?pass(?:word|wd)\b | \bmd5\b | \btoken\b | \bsecret\b | \bbasic\b
         | \bbearer\b ) ["']? \s* [:=]? \s* ["']? (?P<value>[^\s"',;}\]]+)
@@ -157,7 +157,7 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     if _SHORT:
-        text = _LABELLED.sub(_hide_short, text)
+        text = re.sub(_LABELLED, _hide_short, text)
     return text
 
 

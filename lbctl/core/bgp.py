@@ -31,10 +31,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from lbctl.core.addresses import AddrRange, format_ip, is_ip, parse_ip
-from lbctl.core.selectors import Selector, parse_selector
 from lbctl.errors import LbctlError, UsageError
+
+if TYPE_CHECKING:  # the selectors' module is imported where a selector is parsed
+    from lbctl.core.selectors import Selector
 
 #: How a pool's addresses are announced: ARP/NDP from one elected node (the default), BGP from
 #: every eligible node, or both at once.
@@ -62,12 +65,12 @@ WELL_KNOWN = {
     "graceful-shutdown": "65535:0",
 }
 
-_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z")
+_NAME = r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z"
 #: A Secret's name: a DNS subdomain.
-_SECRET = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
-_NUMBER = re.compile(r"[0-9]{1,10}\Z")
+_SECRET = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z"
+_NUMBER = r"[0-9]{1,10}\Z"
 #: An object's uid (a UUID, as the API server makes them; any short token of that alphabet).
-_UID = re.compile(r"[0-9a-zA-Z-]{1,128}\Z")
+_UID = r"[0-9a-zA-Z-]{1,128}\Z"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class Peer:
 
     @cached_property
     def parsed_node_selectors(self) -> tuple[Selector, ...]:
+        from lbctl.core.selectors import parse_selector
+
         return tuple(parse_selector(s) for s in self.node_selectors)
 
     def admits_node(self, labels: Mapping[str, str]) -> bool:
@@ -168,7 +173,7 @@ def peer_problems(peer: Peer) -> list[str]:
     """Everything wrong with one peer, as MetalLB validates a BGPPeer."""
     where = f"peer {peer.name}"
     found = []
-    if not _NAME.match(peer.name):
+    if not re.match(_NAME, peer.name):
         found.append(f"{where}: invalid name (lower-case letters, digits, '-' and '.')")
     if not is_ip(peer.address):
         found.append(f"{where}: address {peer.address!r} is not an IP address")
@@ -183,10 +188,10 @@ def peer_problems(peer: Peer) -> list[str]:
     if not _number(peer.hold_time, 0, MAX_HOLD_TIME) or 0 < peer.hold_time < MIN_HOLD_TIME:
         found.append(f"{where}: holdTime must be 0 or {MIN_HOLD_TIME}..{MAX_HOLD_TIME} seconds, "
                      f"not {peer.hold_time!r}")
-    if peer.password_secret is not None and not _SECRET.match(peer.password_secret):
+    if peer.password_secret is not None and not re.match(_SECRET, peer.password_secret):
         found.append(f"{where}: passwordSecret {peer.password_secret!r} is not a Secret name")
     if peer.password_secret_uid is not None and (
-            peer.password_secret is None or not _UID.match(peer.password_secret_uid)):
+            peer.password_secret is None or not re.match(_UID, peer.password_secret_uid)):
         found.append(f"{where}: passwordSecretUID {peer.password_secret_uid!r} must be the uid "
                      "of the Secret passwordSecret names (lbctl records it when it creates it)")
     if peer.source_address is not None:
@@ -202,6 +207,8 @@ def peer_problems(peer: Peer) -> list[str]:
     if peer.ebgp_multihop and peer.ibgp:
         found.append(f"{where}: ebgpMultiHop is for eBGP only, and asn = myASN = {peer.asn} "
                      "makes this an iBGP session")
+    from lbctl.core.selectors import parse_selector
+
     for text in peer.node_selectors:
         try:
             parse_selector(text)
@@ -232,10 +239,10 @@ def community_problem(text: str) -> str | None:
         return None
     parts = text.split(":")
     if parts[0] == "large":
-        if len(parts) == 4 and all(_NUMBER.match(p) and int(p) <= MAX_U32 for p in parts[1:]):
+        if len(parts) == 4 and all(re.match(_NUMBER, p) and int(p) <= MAX_U32 for p in parts[1:]):
             return None
         return f"invalid large community {text!r} (large:A:B:C, each 0..{MAX_U32})"
-    if len(parts) == 2 and all(_NUMBER.match(p) and int(p) <= 65535 for p in parts):
+    if len(parts) == 2 and all(re.match(_NUMBER, p) and int(p) <= 65535 for p in parts):
         return None
     return (f"invalid community {text!r} (AS:VALUE with each 0..65535, large:A:B:C, or one of "
             f"{', '.join(sorted(WELL_KNOWN))})")
@@ -253,7 +260,7 @@ def normal_community(text: str) -> str:
     else:
         parts = text.split(":")
         prefix = ""
-    if all(_NUMBER.match(p) for p in parts):
+    if all(re.match(_NUMBER, p) for p in parts):
         return prefix + ":".join(str(int(p)) for p in parts)
     return text
 
@@ -326,6 +333,8 @@ def make_peer(
     node_selectors: Iterable[str] = (),
 ) -> Peer:
     """Validate user input into a :class:`Peer` (addresses canonical, selectors normalised)."""
+    from lbctl.core.selectors import parse_selector
+
     canonical = [str(parse_ip(a.strip())) if is_ip(a.strip()) else a
                  for a in (address, source_address or "")]
     try:

@@ -19,12 +19,12 @@ from lbctl.core.state import STAMP, Allocation, State
 from lbctl.errors import UsageError
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
+_DURATION = r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z"
 
 
 def parse_duration(text: str) -> timedelta:
     """``"1h30m"`` -> 90 minutes.  Units ``d``, ``h``, ``m``, ``s``, in that order; positive."""
-    match = _DURATION.match(text.strip())
+    match = re.match(_DURATION, text.strip())
     if not text.strip() or match is None or not any(match.groups()):
         raise UsageError(f"invalid duration {text!r}",
                          hint="write it like 30m, 1h, 1h30m or 7d")

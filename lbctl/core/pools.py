@@ -36,13 +36,12 @@ from lbctl.core.bgp import (
     make_advertisement,
 )
 from lbctl.core.interfaces import name_problem
-from lbctl.core.selectors import parse_selector
 from lbctl.core.state import Pool, State, overlaps
 from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
 
-_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z")
+_NAME = r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\Z"
 #: A namespace's name, as Kubernetes takes it: a DNS label.
-_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_NAMESPACE = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z"
 
 
 def make_pool(
@@ -64,14 +63,14 @@ def make_pool(
     ``announce`` bgp or both; whether the peers they name exist is checked when the pool joins
     a state.  ``interfaces`` (Linux names, :mod:`lbctl.core.interfaces`) need ``announce``
     layer2 or both."""
-    if not _NAME.match(name):
+    if not re.match(_NAME, name):
         raise UsageError(
             f"invalid pool name {name!r}",
             hint="use lower-case letters, digits, '-' and '.', starting and ending alphanumeric",
         )
     namespaces = list(namespaces)
     for namespace in namespaces:
-        if not _NAMESPACE.match(namespace):
+        if not re.match(_NAMESPACE, namespace):
             raise UsageError(f"invalid namespace {namespace!r} for pool {name}",
                              hint="a namespace's name is up to 63 lower-case letters, digits "
                                   "and '-', starting and ending alphanumeric (kubectl get "
@@ -82,6 +81,8 @@ def make_pool(
         if problem:
             raise UsageError(problem, hint="give the name `ip -br link` shows on the nodes "
                                            "(up to 15 characters, no '/', ':' or spaces)")
+    from lbctl.core.selectors import parse_selector
+
     entries = [check_vip(parse_entry(text)) for text in addresses]
     if not entries:
         raise UsageError(f"pool {name} has no addresses",

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.nodes import Node, SequenceNode
@@ -70,9 +70,11 @@ from lbctl.core.bgp import (
     peer_problems,
 )
 from lbctl.core.interfaces import problems as interface_problems
-from lbctl.core.selectors import Selector, parse_selector
 from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError, UsageError
+
+if TYPE_CHECKING:  # the selectors' module is imported where a selector is parsed
+    from lbctl.core.selectors import Selector
 
 SCHEMA_VERSION = 1
 
@@ -114,6 +116,8 @@ class Pool:
     @cached_property
     def selectors(self) -> tuple[Selector, ...]:
         """The parsed ``service_selectors``: parsed once, not on every :meth:`admits`."""
+        from lbctl.core.selectors import parse_selector
+
         return tuple(parse_selector(s) for s in self.service_selectors)
 
     def admits(self, namespace: str, labels: Mapping[str, str]) -> bool:
@@ -126,6 +130,8 @@ class Pool:
 
     @cached_property
     def parsed_node_selectors(self) -> tuple[Selector, ...]:
+        from lbctl.core.selectors import parse_selector
+
         return tuple(parse_selector(s) for s in self.node_selectors)
 
     def admits_node(self, labels: Mapping[str, str]) -> bool:
@@ -633,8 +639,12 @@ def validate(state: State) -> list[Problem]:
             if not pool.entries:
                 add("consistency", f"pool {pool.name} has no addresses")
                 continue
-            for selector in (*pool.service_selectors, *pool.node_selectors):
-                parse_selector(selector)
+            selectors = (*pool.service_selectors, *pool.node_selectors)
+            if selectors:  # (a state without any never imports their parser)
+                from lbctl.core.selectors import parse_selector
+
+                for selector in selectors:
+                    parse_selector(selector)
         except LbctlError as exc:
             add("consistency", f"pool {pool.name}: {exc.message}")
             continue

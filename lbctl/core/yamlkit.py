@@ -75,7 +75,7 @@ _KIND = {_TAG + "null": "null", _TAG + "bool": "a boolean", _TAG + "int": "an in
 _NO_KEY = object()
 _MERGE = object()
 
-_BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")  # what YAML counts as a line break
+_BREAK = r"\r\n|\r|\n|\x85|\u2028|\u2029"  # what YAML counts as a line break
 Line = tuple[str, str]  # (content, line break) -- the break is "" on a last line without one
 
 
@@ -554,7 +554,7 @@ def lines(text: str) -> list[Line]:
     """Split as YAML does, keeping each line's break so that :func:`join` gives ``text``."""
     out: list[Line] = []
     pos = 0
-    for match in _BREAK.finditer(text):
+    for match in re.finditer(_BREAK, text):
         out.append((text[pos:match.start()], match.group()))
         pos = match.end()
     if pos < len(text):
@@ -568,7 +568,7 @@ def join(parts: Iterable[Line]) -> str:
 
 def newline(text: str) -> str:
     """The line break ``text`` uses (its first one); ``\\n`` when it has none."""
-    found = _BREAK.search(text)
+    found = re.search(_BREAK, text)
     return found.group() if found else "\n"
 
 

@@ -81,7 +81,7 @@ JSON_PATCH = "application/json-patch+json"
 _RETRY_ANY = frozenset({429, 503})
 #: Statuses retried only for reads: a write may have been applied before the failure.
 _RETRY_READS = frozenset({500, 502, 504})
-_FORBIDDEN_RE = re.compile(
+_FORBIDDEN_RE = (
     r'cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"'
     r'(?: in the namespace "(?P<namespace>[^"]+)")?'
 )
@@ -495,7 +495,7 @@ def _status_body(data: bytes) -> dict[str, Any]:
 
 
 def _forbidden(message: str, verb: str, target: _Target | None) -> PermissionDeniedError:
-    match = _FORBIDDEN_RE.search(message)
+    match = re.search(_FORBIDDEN_RE, message)
     if match is not None:
         verb, group, namespace = match["verb"], match["group"], match["namespace"]
         resource, _, subresource = match["resource"].partition("/")

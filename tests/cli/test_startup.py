@@ -16,6 +16,9 @@ import typer
 
 GROUPS = ("pool", "kube-proxy", "doctor", "arp", "svc", "assign", "release", "reconcile",
           "rbac", "version")
+#: A state with a pool (without label selectors) and an allocation.
+STATE = ("schemaVersion: 1\npools:\n  web:\n    addresses: [192.0.2.0/28]\n"
+         "allocations:\n  shop:\n    web: {ips: [192.0.2.1], pool: web}\n")
 HEAVY = ("kubernetes", "scapy", "yaml", "netaddr", "lbctl.core", "lbctl.actions", "lbctl.kube",
          "lbctl.net", "lbctl.doctor")
 
@@ -24,6 +27,7 @@ def _imported(args: list[str], names: tuple[str, ...]) -> str:
     """Run ``lbctl ARGS`` in a fresh interpreter, off a terminal: its exit code and which of
     the modules ``names`` it imported."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    env["LBCTL_CACHE_DIR"] = ""  # the state is read and checked every time (no cache)
     code = (
         "import sys\n"
         "from lbctl.cli.main import run\n"
@@ -179,13 +183,17 @@ def test_cluster_commands_on_the_fast_path_import_neither_the_client_nor_pydanti
 
 
 def test_reading_commands_import_none_of_the_modules_they_do_not_read_with(
-    kubeconfig: Path,
+    kube_server: Any, kubeconfig: Path,
 ) -> None:
     """``svc list`` reads Services and the state: not the allocator (building a request does),
-    not the node's ports (ARP, probes, BGP), not the permission list; ``pool list`` needs the
-    allocator's count of free addresses but neither of the others; ``version`` reads no state."""
+    not the node's ports (ARP, probes, BGP), not the permission list, not the label selectors
+    (a state whose pools have none parses none); ``pool list`` needs the allocator's count of
+    free addresses but none of the others; ``version`` reads no state."""
     unused = ("lbctl.core.allocator", "lbctl.nodeports", "lbctl.core.permissions",
-              "lbctl.core.state", "lbctl.actions.services")
+              "lbctl.core.state", "lbctl.actions.services", "lbctl.core.selectors")
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": STATE}})
     expected = {"svc": ["lbctl.core.state"], "pool": ["lbctl.core.allocator", "lbctl.core.state"],
                 "version": []}
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
@@ -200,11 +208,9 @@ def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_idna_or_ric
     server's name reaches the resolver without the IDNA codec), reads IPv4 without netaddr and
     writes a plain table without rich; so do ``pool list`` (its utilisation bars too) and
     ``version``."""
-    state = ("schemaVersion: 1\npools:\n  web:\n    addresses: [192.0.2.0/28]\n"
-             "allocations:\n  shop:\n    web: {ips: [192.0.2.1], pool: web}\n")
     kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
                             "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                            "data": {"state.yaml": state}})
+                            "data": {"state.yaml": STATE}})
     kube_server.put_object({"apiVersion": "v1", "kind": "Service",
                             "metadata": {"name": "web", "namespace": "shop"},
                             "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},

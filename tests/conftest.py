@@ -7,12 +7,26 @@ machine.  A command that hits the boundary's "internal error" path fails the tes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
 pytest_plugins = ["tests.kubefake.fixtures"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The lbctl processes the tests start keep the state's cache (lbctl.state.cache) in a
+    directory of the session, not in the home of whoever runs the tests."""
+    before = os.environ.get("LBCTL_CACHE_DIR")
+    os.environ["LBCTL_CACHE_DIR"] = str(tmp_path_factory.mktemp("lbctl-cache"))
+    yield
+    if before is None:
+        del os.environ["LBCTL_CACHE_DIR"]
+    else:
+        os.environ["LBCTL_CACHE_DIR"] = before
 
 
 @dataclass

@@ -28,8 +28,8 @@ What makes it safe to trust:
   fails changes no file.
 
 Where: ``$LBCTL_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/lbctl``, else
-``~/.cache/lbctl``.  The long-running commands do not use it (their store keeps the last document
-in memory).
+``~/.cache/lbctl``; the entries of the :data:`KEPT` states read last.  The long-running
+commands do not use it (their store keeps the last document in memory).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from typing import Any
 
 #: The layout of an entry; a change of it (or of what is kept) is a new number.
 FORMAT = 1
+#: How many states' entries are kept, the ones written last.
+KEPT = 8
 
 
 def directory_of(env: Mapping[str, str]) -> Path | None:
@@ -107,11 +109,12 @@ class StateCache:
             fd, name = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(entry, out, separators=(",", ":"))
+                    out.write(json.dumps(entry, separators=(",", ":")))  # (json.dump: no C)
                 os.replace(name, self.path)
             except BaseException:
                 os.unlink(name)
                 raise
+            _prune(self.directory)
         except OSError:
             return
 
@@ -129,6 +132,15 @@ class StateCache:
                 return json.loads(source.read())
             except (OSError, ValueError, RecursionError):
                 return None
+
+
+def _prune(directory: Path) -> None:
+    """Keep the :data:`KEPT` entries written last (one per state location: a person who
+    creates cluster after cluster does not fill the directory)."""
+    entries = [(found.stat().st_mtime_ns, found.path) for found in os.scandir(directory)
+               if found.name.startswith("state-") and found.name.endswith(".json")]
+    for _, path in sorted(entries, reverse=True)[KEPT:]:
+        os.unlink(path)
 
 
 def _private(found: os.stat_result) -> bool:

@@ -18,7 +18,7 @@ import pytest
 from lbctl.core import state as codec
 from lbctl.core.state import State, decode
 from lbctl.errors import InvalidStateError
-from lbctl.state.cache import StateCache, directory_of
+from lbctl.state.cache import KEPT, StateCache, directory_of
 from lbctl.state.store import StateStore
 from tests.conftest import Cli
 from tests.state.test_store import MemoryBackend
@@ -212,3 +212,15 @@ def test_a_command_that_fails_keeps_nothing(cli: Cli, tmp_path: Path) -> None:
     assert not cache.exists()
     assert cli("pool", "show", "web", "--state", state).code == 0
     assert len(list((cache / "lbctl").iterdir())) == 1
+
+
+def test_the_states_read_last_are_kept(tmp_path: Path) -> None:
+    """One entry per state location, and only the ones written last: a person who creates
+    cluster after cluster does not fill the directory."""
+    directory = tmp_path / "cache"
+    for number in range(KEPT + 3):
+        Command(DOCUMENT, StateCache(directory, f"https://10.0.0.{number}:6443 ctx")).load()
+    assert len(list(directory.iterdir())) == KEPT
+    last = StateCache(directory, f"https://10.0.0.{KEPT + 2}:6443 ctx")
+    first = StateCache(directory, "https://10.0.0.0:6443 ctx")
+    assert (last.path.exists(), first.path.exists()) == (True, False)

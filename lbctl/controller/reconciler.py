@@ -515,7 +515,5 @@ def _showing(svc: Obj, shown: tuple[str, ...]) -> Obj:
 def _freed(before: State, after: State) -> bool:
     """Did any recorded address (allocation or hold) go away?  Then a Service the allocator
     refused before may get an address now."""
-    allocations = after.allocations
-    return any((now := allocations.get(key)) is not record and now != record
-               for key, record in before.allocations.items()) or bool(
+    return not before.allocations.items() <= after.allocations.items() or bool(
         before.holds.keys() - after.holds.keys())

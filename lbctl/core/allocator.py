@@ -278,12 +278,16 @@ class Allocator:
         """What the Services show is now ``published``: only the statuses that changed since
         are looked at."""
         before = self._published
-        for key, shown in before.items():
-            if published.get(key) != shown:
-                self._unshow(key, shown)
-        for key, shown in published.items():
-            if before.get(key) != shown:
-                self._show(key, shown)
+        if before.items() <= published.items():  # (a test in C) nothing went or changed
+            for key in published.keys() - before.keys():
+                self._show(key, published[key])
+        else:
+            for key, shown in before.items():
+                if published.get(key) != shown:
+                    self._unshow(key, shown)
+            for key, shown in published.items():
+                if before.get(key) != shown:
+                    self._show(key, shown)
         self._published = dict(published)
 
     def _canonical(self, ip: str) -> str | None:

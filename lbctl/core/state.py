@@ -959,8 +959,11 @@ class Encoder:
             before = known.records
             # What changed: a writer that keeps the unchanged records (the allocator does)
             # makes this one identity test per record.
-            new = {key: record for key, record in found.items()
-                   if (was := before.get(key)) is not record and was != record}
+            if before.items() <= found.items():  # (a test in C) records were only added
+                new = {key: found[key] for key in found.keys() - before.keys()}
+            else:
+                new = {key: record for key, record in found.items()
+                       if (was := before.get(key)) is not record and was != record}
             if any(len(key[0]) > _LONGEST_KEY or len(key[1]) > _LONGEST_KEY for key in new):
                 return self._whole(state)
             added = [key for key in new if key not in before]

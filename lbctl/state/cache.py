@@ -101,7 +101,7 @@ class StateCache:
         entry = {"format": FORMAT, "lbctl": writer, "slot": self._slot, "text": text,
                  "data": data}
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _make(self.directory)
             if not _private(os.stat(self.directory)):
                 return
             import tempfile
@@ -132,6 +132,20 @@ class StateCache:
                 return json.loads(source.read())
             except (OSError, ValueError, RecursionError):
                 return None
+
+
+def _make(directory: Path) -> None:
+    """Make ``directory`` and its missing parents (0700), inside a directory of the user
+    running lbctl only: root running with another user's home (``sudo``) must leave no
+    directory of root's there (the user's ``~/.cache`` would become root's)."""
+    missing = []
+    while not os.path.lexists(directory):
+        missing.append(directory)
+        directory = directory.parent
+    if missing and os.stat(directory).st_uid != os.geteuid():
+        raise PermissionError(f"{directory} is another user's")
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
 
 
 def _prune(directory: Path) -> None:

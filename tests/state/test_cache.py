@@ -165,6 +165,22 @@ def test_no_place_for_a_cache_changes_nothing(tmp_path: Path) -> None:
     assert Command(None, cache).load() == decode(None)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory away needs root (CI has it)")
+def test_root_with_another_users_home_leaves_no_directory_there(tmp_path: Path) -> None:
+    """``sudo lbctl`` keeping the user's HOME: the user's ``~/.cache`` must not become root's;
+    the command reads its state all the same."""
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, 12345, 12345)
+    cache = StateCache(home / ".cache" / "lbctl", "slot")
+    assert Command(DOCUMENT, cache).load() == decode(DOCUMENT)
+    assert list(home.iterdir()) == []
+    (home / ".cache").mkdir()
+    os.chown(home / ".cache", 12345, 12345)
+    assert Command(DOCUMENT, cache).load() == decode(DOCUMENT)
+    assert list((home / ".cache").iterdir()) == []
+
+
 def test_where_the_cache_is(tmp_path: Path) -> None:
     assert directory_of({"HOME": str(tmp_path)}) == tmp_path / ".cache" / "lbctl"
     assert directory_of({"LBCTL_CACHE_DIR": "/x/y"}) == Path("/x/y")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from lbctl.core import service
 from lbctl.core.addresses import canonical_ip, is_ip, parse_vip
-from lbctl.core.ownership import node_addresses
+from lbctl.core.nodes import node_addresses
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError, RefusedError
 from lbctl.ports import Obj

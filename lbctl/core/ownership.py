@@ -44,6 +44,7 @@ from typing import Any
 from lbctl.core import service as svc_core
 from lbctl.core.addresses import parse_ip
 from lbctl.core.bgp import BGP, LAYER2, announces_bgp, announces_layer2
+from lbctl.core.nodes import node_addresses
 from lbctl.core.state import ServiceKey, State
 
 #: Nodes with this label never announce (the upstream label cloud load balancers honour).
@@ -329,17 +330,6 @@ def _why_not(name: str, members: list[Candidate], nodes: Mapping[str, NodeFacts]
         if name in failing.get(member.key, ()):
             return UNHEALTHY
     return ""
-
-
-def node_addresses(node: Obj | None) -> list[str]:
-    """A node's ``InternalIP`` addresses, then its ``ExternalIP`` ones (``status.addresses``,
-    in their order)."""
-    if node is None:
-        return []
-    entries = [a for a in (node.get("status") or {}).get("addresses") or []
-               if isinstance(a, Mapping) and a.get("address")]
-    return [str(a["address"]) for wanted in ("InternalIP", "ExternalIP")
-            for a in entries if a.get("type") == wanted]
 
 
 def node_address(node: Obj) -> str | None:

@@ -36,6 +36,7 @@ from lbctl.core.bgp import (
     make_advertisement,
 )
 from lbctl.core.interfaces import name_problem
+from lbctl.core.nodes import typed_node_addresses
 from lbctl.core.state import Pool, State, overlaps
 from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
 
@@ -393,14 +394,6 @@ def _name(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
-def node_addresses(node: Obj) -> list[tuple[str, str]]:
-    """(type, address) of a Node's InternalIP and ExternalIP addresses."""
-    return [(str(a.get("type")), str(a.get("address")))
-            for a in (node.get("status") or {}).get("addresses") or []
-            if isinstance(a, Mapping) and a.get("type") in ("InternalIP", "ExternalIP")
-            and a.get("address")]
-
-
 def _pool_holding(state: State, ip: str) -> str | None:
     """The pool holding ``ip``, unless it reserves it (then lbctl never hands it out)."""
     try:
@@ -419,7 +412,7 @@ def cluster_overlaps(pools: Iterable[Pool], nodes: Iterable[Obj],
     nodes = list(nodes)
     found = []
     for node in nodes:
-        for kind, ip in node_addresses(node):
+        for kind, ip in typed_node_addresses(node):
             name = _pool_holding(state, ip)
             if name is not None:
                 found.append(Overlap(NODE_ADDRESS, name, ip, _name(node),

@@ -31,6 +31,7 @@ from lbctl.core import service as svc_core
 from lbctl.core.addresses import parse_ip
 from lbctl.core.bgp import BGP, PASSWORD_KEY, Peer
 from lbctl.core.names import SYSTEM_NAMESPACE
+from lbctl.core.nodes import node_addresses
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError, keep_secret
 from lbctl.nodeports import BGPRoute, BGPSession, BGPSpeaker, BGPStatus
@@ -101,7 +102,7 @@ class BGPSide:
     # -- sessions ---------------------------------------------------------------------------
 
     def _sessions(self, peers: list[Peer], node: Obj | None, now: datetime) -> list[BGPSession]:
-        addresses = ownership.node_addresses(node)
+        addresses = node_addresses(node)
         ipv4 = [a for a in addresses if _version(a) == 4]
         router_id = ipv4[0] if ipv4 else None
         found = []

@@ -1,0 +1,35 @@
+"""What lbctl reads of a Node object: its addresses.
+
+One rule for every reader: ``pool add`` and doctor refuse a pool holding a node's address
+(:func:`lbctl.core.pools.cluster_overlaps`), the lost-state rule does not count a Service
+showing one (:mod:`lbctl.core.lost`: no pool may hold it), and the speakers and ``svc check``
+reach a node at its first one (:func:`lbctl.core.ownership.node_address`, BGP's router id and
+local address).  Pure; a malformed entry of ``status.addresses`` is left out, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: A Node as the API server sends it (read only).
+Node = Mapping[str, Any]
+
+#: The address types of ``status.addresses`` lbctl reads, in the order it prefers them.
+ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+
+
+def typed_node_addresses(node: Node | None) -> list[tuple[str, str]]:
+    """(type, address) of a node's ``InternalIP`` addresses, then of its ``ExternalIP`` ones
+    (each kind in the order ``status.addresses`` lists them)."""
+    if node is None:
+        return []
+    entries = [a for a in (node.get("status") or {}).get("addresses") or []
+               if isinstance(a, Mapping) and a.get("address")]
+    return [(wanted, str(a["address"])) for wanted in ADDRESS_TYPES
+            for a in entries if a.get("type") == wanted]
+
+
+def node_addresses(node: Node | None) -> list[str]:
+    """A node's addresses, as :func:`typed_node_addresses` orders them."""
+    return [address for _, address in typed_node_addresses(node)]

@@ -21,7 +21,9 @@ BGP (when a :class:`~lbctl.nodeports.BGPSpeaker` is given): after each layer 2 s
 go to :class:`lbctl.speaker.bgp.BGPSide`, which peers and announces from this node.
 
 While the state is lost (:mod:`lbctl.core.lost`) the speaker answers from its last good state;
-one that has none holds no Lease and is not ready (:attr:`Speaker.stateless`).
+one that has none holds no Lease and is not ready (:attr:`Speaker.stateless`).  The Lease is
+first taken once the speaker has synced: before that it cannot tell whether it has a state to
+answer from, and its peers, seeing it live, would hand it its share of the addresses.
 
 Stopping (:meth:`Runner.stop`, from SIGTERM): BGP routes are withdrawn and the sessions closed
 first (the routers stop sending traffic here at once); then the Lease is given up, so every
@@ -110,6 +112,7 @@ class Runner:
         self._health = health
         self._stopping = threading.Event()
         self._dirty = threading.Event()
+        self._synced = threading.Event()  # the first sync is done: the Lease may be taken
         self._unhealthy: set[ServiceKey] = set()
         self._macs = ""
         self._macs_extra: tuple[str, ...] = ()
@@ -201,6 +204,7 @@ class Runner:
         unhealthy = set(self._unhealthy)
         wake = self.speaker.sync(facts, tick, self_alive=self.elector.leading,
                                  unhealthy_here=unhealthy)
+        self._synced.set()
         if self.bgp is not None:
             self.bgp.sync(facts.services, facts.endpoint_slices, facts.nodes,
                           self.speaker.state, now, unhealthy)
@@ -226,21 +230,27 @@ class Runner:
     # -- the Lease thread -------------------------------------------------------------------
 
     def _hold_lease(self) -> None:
-        leading = False
+        while not self._synced.wait(0.05):  # (until then, is there a state to answer from?)
+            if self._stopping.is_set():
+                return
+        leading = stateless = False
         while not self._stopping.is_set():
-            stateless = self.speaker.stateless
+            was_stateless, stateless = stateless, self.speaker.stateless
             if stateless:  # nothing to answer from: the others keep this node's share
                 self.elector.release()
                 now_leading = False
+                if not was_stateless:
+                    self.log("holding no Lease while the state is lost: the other speakers "
+                             "keep answering for this node's share")
             else:
                 now_leading = self.elector.step()
                 if self.elector.last_error is not None:
                     self.stats.lease_renewals_failed += 1
             if now_leading != leading:
                 leading = now_leading
-                self.log("holding the Lease" if leading else
-                         "gave up the Lease while the state is lost" if stateless else
-                         "lost the Lease: not answering until it is renewed")
+                if not stateless:
+                    self.log("holding the Lease" if leading else
+                             "lost the Lease: not answering until it is renewed")
                 self._dirty.set()
             if self._stopping.wait(self.settings.retry):
                 return

@@ -499,12 +499,14 @@ def test_a_deleted_state_configmap_keeps_every_vip_answered_until_it_is_back(lab
     lab.kill(owner)
     lab.wait_for(VIP, [successor], within=10)
     lab.wait_for(VIP6, [successor], within=10)
-    # restarted meanwhile, the owner has no state: it takes no Lease, the successor keeps it
+    # restarted meanwhile, the owner has no state: it takes no Lease (not even before its
+    # first sync), the successor keeps answering
     lab.start(owner, wait=False)
     deadline = time.monotonic() + 60
-    while "gave up the Lease while the state is lost" not in lab.log(owner):
+    while "holding no Lease while the state is lost" not in lab.log(owner):
         assert time.monotonic() < deadline, lab.log(owner)
-        time.sleep(0.05)
+        assert lab.probe([VIP, VIP6]) == [(lab.macs[successor],), (lab.macs[successor],)]
+    assert "holding the Lease" not in lab.log(owner)
     assert lab.probe([VIP, VIP6]) == [(lab.macs[successor],), (lab.macs[successor],)]
     assert lab.lan.run(lab.ns[owner], _health, "/readyz") == (503, lost.replace(
         "this speaker keeps answering for what its last good state recorded until it is back",

@@ -16,11 +16,15 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 #: What every lab router configuration starts with: its log, in the test's directory, and
 #: protocol times to the millisecond (:meth:`Bird.since`).
 PREAMBLE = 'log "{log}" all;\ntimeformat protocol iso long ms;\n'
+#: How far the "since" BIRD shows for a session up all along may move between two readings
+#: (a millisecond was seen: :meth:`Bird.since`).
+JITTER = timedelta(milliseconds=100)
 
 
 
@@ -119,14 +123,21 @@ class Bird:
                 names.add(words[0])
         return names
 
-    def since(self, protocol: str) -> str:
-        """When ``protocol``'s state last changed (BIRD's clock, to the millisecond): a
-        session that stays up keeps it."""
+    def since(self, protocol: str) -> datetime:
+        """When ``protocol``'s state last changed, as BIRD shows it (to the millisecond).  A
+        session that stays up keeps it, give or take a millisecond: BIRD shows its own
+        monotonic clock's time on the wall clock, and two readings of one session up all along
+        were seen a millisecond apart."""
         for line in self.birdc("show", "protocols", protocol, check=False).splitlines():
             words = line.split()
-            if words and words[0] == protocol:
-                return " ".join(words[4:6])  # timeformat protocol iso long ms
+            if words and words[0] == protocol:  # timeformat protocol iso long ms
+                return datetime.strptime(" ".join(words[4:6]), "%Y-%m-%d %H:%M:%S.%f")
         raise AssertionError(f"no protocol {protocol}")
+
+    def up_since(self, protocol: str, since: datetime) -> bool:
+        """Is ``protocol`` up since ``since`` (an earlier :meth:`since`), never restarted?  A
+        restart moves it by the time between the readings, far more than :data:`JITTER`."""
+        return abs(self.since(protocol) - since) <= JITTER
 
     def imports(self, protocol: str) -> tuple[int, int]:
         """How many updates and withdraws ``protocol``'s channel received (since its session

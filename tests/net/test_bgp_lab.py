@@ -11,7 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,27 @@ from tests.net.bgplab import CLUSTER_AS, POOL, ROUTER_AS, ROUTER_IP, STATE, BGPL
 from tests.net.cli import lbctl
 from tests.net.lab import endpoint_slice, node, service
 from tests.net.netns import Lan, sh
-from tests.net.router import Bird, Frr, frr_unavailable, unavailable
+from tests.net.router import JITTER, Bird, Frr, frr_unavailable, unavailable
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 VIP = "192.168.197.10"
 ROUTE = f"{VIP}/32"
 ALL = {"n1", "n2", "n3"}
+Sessions = dict[str, tuple[datetime, tuple[int, int]]]
+
+
+def sessions(bird: Bird, protocols: Iterable[str]) -> Sessions:
+    """Each BGP session's "since" and how many updates and withdraws it received."""
+    return {p: (bird.since(p), bird.imports(p)) for p in sorted(protocols)}
+
+
+def assert_kept(before: Sessions, now: Sessions) -> None:
+    """The same sessions, up all along (no restart), with no update or withdraw since."""
+    assert now.keys() == before.keys()
+    for protocol, (since, imports) in now.items():
+        assert imports == before[protocol][1], (protocol, before[protocol], now[protocol])
+        assert abs(since - before[protocol][0]) <= JITTER, (protocol, before[protocol], since)
 
 
 @pytest.fixture
@@ -94,8 +109,8 @@ def test_each_node_announces_the_vip_the_router_spreads_it_and_release_withdraws
 def test_a_peer_added_and_removed_leaves_the_first_routers_sessions_and_routes_alone(
         bgp: BGPLab, tmp_path: Path) -> None:
     bird = web_on_every_node(bgp)
-    sessions = {f"lbctl_router_{n}" for n in sorted(ALL)}
-    before = {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)}
+    protocols = {f"lbctl_router_{n}" for n in sorted(ALL)}
+    before = sessions(bird, protocols)
     assert {imports for _, imports in before.values()} == {(1, 0)}  # one update, no withdraw
     cli = ("--kubeconfig", str(bgp.lab.kubeconfig))
     done = lbctl(bgp.lab.client, "bgp", "peer", "add", "edge", "--address", "192.168.200.2",
@@ -106,12 +121,12 @@ def test_a_peer_added_and_removed_leaves_the_first_routers_sessions_and_routes_a
     try:
         hops = set(bgp.ip.values())
         edge.wait_for(lambda r: r.get(ROUTE) == hops, 30, "the new router's paths")
-        assert bird.established() == sessions
-        assert {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)} == before
+        assert bird.established() == protocols
+        assert_kept(before, sessions(bird, protocols))
         done = lbctl(bgp.lab.client, "bgp", "peer", "remove", "edge", *cli)
         assert done.returncode == 0, done.stderr
         edge.wait_for(lambda r: ROUTE not in r, 10, "the removed router's paths gone")
-        assert {p: (bird.since(p), bird.imports(p)) for p in sorted(sessions)} == before
+        assert_kept(before, sessions(bird, protocols))
         assert all("starting it again" not in bgp.lab.log(n) for n in ALL)
     finally:
         edge.close()
@@ -124,17 +139,8 @@ def test_a_deleted_state_configmap_withdraws_no_route(bgp: BGPLab) -> None:
     from tests.kubefake import resources
 
     bird = web_on_every_node(bgp)
-    sessions = sorted(f"lbctl_router_{n}" for n in ALL)
-
-    def seen() -> dict[str, tuple[str, tuple[int, int]]]:
-        return {p: (bird.since(p), bird.imports(p)) for p in sessions}
-
-    before: dict[str, tuple[str, tuple[int, int]]] = {}
-    now = seen()
-    while now != before:  # (a session just up may still move its "since" by a millisecond)
-        before = now
-        time.sleep(0.5)
-        now = seen()
+    protocols = [f"lbctl_router_{n}" for n in ALL]
+    before = sessions(bird, protocols)
     text = bgp.state_text()
     bgp.api.store.delete(resources.lookup("configmaps"), "kube-system", "lbctl-state", {})
     deadline = time.monotonic() + 10
@@ -144,7 +150,7 @@ def test_a_deleted_state_configmap_withdraws_no_route(bgp: BGPLab) -> None:
         time.sleep(0.05)
     time.sleep(4)  # past the hold time (3 s) and several syncs of every speaker
     assert bgp.paths(ROUTE) == ALL
-    assert seen() == before
+    assert_kept(before, sessions(bird, protocols))
     bgp.put_state(text)
     deadline = time.monotonic() + 10
     while not all("lbctl-state is back" in bgp.lab.log(n) for n in ALL):

@@ -12,11 +12,15 @@ cluster with ``--kubeconfig`` (read-only commands only; nothing is assigned ther
   ``LBCTL_KUBE_CLIENT=official`` (the code path every kubeconfig took before)    (at most 1.0x)
 - for reference: ``lbctl svc list -A`` on the official client with a token kubeconfig.
 
-lbctl's modules are compiled to bytecode first, as installing lbctl does.  Each command runs
-once to warm caches (kubectl's discovery cache), then the commands alternate for ``--runs``
+The lbctl measured is what a user runs: this tree installed (``pip install --no-deps``, not
+editable) into a throwaway environment that sees this one's dependencies.  A development
+(editable) install pays for its import hook on every start (some 20-30 ms here) that no
+installed lbctl pays; ``--in-place`` measures the lbctl of this environment as it is (its
+modules compiled to bytecode first, as an install does).  Each command runs once to warm caches
+(kubectl's discovery cache, lbctl's state cache), then the commands alternate for ``--runs``
 rounds; the table shows medians.  Run:
 
-    python bench/bench_fastpath.py [--services 1000] [--runs 7] [--kubeconfig PATH]
+    python bench/bench_fastpath.py [--services 1000] [--runs 7] [--kubeconfig PATH] [--in-place]
 
 and it prints markdown (what ``bench/results-fastpath.md`` holds).
 """
@@ -42,9 +46,37 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_services import fake_server, write_seed  # noqa: E402
 
-LBCTL = [str(Path(sys.executable).parent / "lbctl")]
-if not Path(LBCTL[0]).exists():
-    LBCTL = [sys.executable, "-m", "lbctl"]
+
+def in_place() -> list[str]:
+    """The lbctl of this environment, its modules compiled to bytecode as an install does (an
+    editable install run under PYTHONDONTWRITEBYTECODE would compile every module anew on every
+    run, which no user pays)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "lbctl")], check=True)
+    command = Path(sys.executable).parent / "lbctl"
+    if not command.exists():
+        return [sys.executable, "-m", "lbctl"]
+    if "lbctl.cli.entry" not in command.read_text():
+        print(f"warning: {command} predates lbctl.cli.entry: reinstall lbctl (pip install -e .) "
+              "to measure what an install runs", file=sys.stderr)
+    return [str(command)]
+
+
+def installed(target: Path) -> list[str]:
+    """This tree installed as a user installs it (not editable) in a new environment at
+    ``target``, which finds its dependencies in this environment's site-packages (a path, so
+    this environment's editable-install hook is not loaded there)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
+    ours = subprocess.run([sys.executable, "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    python = target / "bin" / "python"
+    theirs = subprocess.run([str(python), "-c", "import sysconfig; "
+                             "print(sysconfig.get_paths()['purelib'])"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    Path(theirs, "bench-dependencies.pth").write_text(ours + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                    "--no-deps", str(ROOT)], check=True, stdout=subprocess.DEVNULL)
+    return [str(target / "bin" / "lbctl")]
 
 
 def seconds(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -119,20 +151,15 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--kubeconfig", type=Path, help="a real cluster (read-only commands)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="measure the lbctl of this environment (e.g. an editable install)")
     args = parser.parse_args()
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise SystemExit("kubectl is not on PATH: the comparison needs it")
-    if LBCTL[0].endswith("lbctl") and "lbctl.cli.entry" not in Path(LBCTL[0]).read_text():
-        print(f"warning: {LBCTL[0]} predates lbctl.cli.entry: reinstall lbctl (pip install -e .) "
-              "to measure what an install runs", file=sys.stderr)
-
-    # What an installed lbctl has: the bytecode of its modules (pip writes it when it installs;
-    # an editable install run under PYTHONDONTWRITEBYTECODE would compile every module anew on
-    # every run, which no user pays).
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "lbctl")], check=True)
     with tempfile.TemporaryDirectory(prefix="lbctl-bench-") as tmp:
         workdir = Path(tmp)
+        lbctl = in_place() if args.in_place else installed(workdir / "installed")
         if args.kubeconfig is None:
             seed = workdir / "seed.yaml"
             write_seed(seed, args.services)
@@ -142,34 +169,34 @@ def main() -> None:
         with server as kubeconfig:
             kc = ["--kubeconfig", str(kubeconfig)]
             if args.kubeconfig is None:
-                seconds([*LBCTL, "assign", "svc", "--all", "-A", *kc])
+                seconds([*lbctl, "assign", "svc", "--all", "-A", *kc])
             cache = ["--cache-dir", str(workdir / "kubectl-cache")]
             plugin = exec_kubeconfig(Path(kubeconfig), workdir / "exec-kubeconfig")
             official = {"LBCTL_KUBE_CLIENT": "official"}
             pairs: list[tuple[str, list[str], dict[str, str], str, list[str], dict[str, str],
                               float]] = [
                 ("`lbctl svc list -A` vs `kubectl get svc -A`",
-                 [*LBCTL, "svc", "list", "-A", *kc], {},
+                 [*lbctl, "svc", "list", "-A", *kc], {},
                  "kubectl", [kubectl, "get", "svc", "-A", *kc, *cache], {}, 1.2),
                 ("`lbctl version` vs `kubectl version`",
-                 [*LBCTL, "version", *kc], {},
+                 [*lbctl, "version", *kc], {},
                  "kubectl", [kubectl, "version", *kc, *cache], {}, 1.5),
                 ("`lbctl pool list` vs `kubectl -n kube-system get configmap lbctl-state`",
-                 [*LBCTL, "pool", "list", *kc], {},
+                 [*lbctl, "pool", "list", *kc], {},
                  "kubectl", [kubectl, "-n", "kube-system", "get", "configmap", "lbctl-state",
                              *kc, *cache], {}, 1.5),
                 ("`lbctl --help` vs `python -c \"import typer, rich\"`",
-                 [*LBCTL, "--help"], {},
+                 [*lbctl, "--help"], {},
                  "python", [sys.executable, "-c", "import typer, rich"], {}, 2.0),
                 ("`lbctl svc list -A`, exec-plugin kubeconfig, vs the same before the fast path "
                  "(`LBCTL_KUBE_CLIENT=official`)",
-                 [*LBCTL, "svc", "list", "-A", "--kubeconfig", str(plugin)], {},
-                 "before", [*LBCTL, "svc", "list", "-A", "--kubeconfig", str(plugin)], official,
+                 [*lbctl, "svc", "list", "-A", "--kubeconfig", str(plugin)], {},
+                 "before", [*lbctl, "svc", "list", "-A", "--kubeconfig", str(plugin)], official,
                  1.0),
                 ("`lbctl svc list -A`, token kubeconfig: fast path vs the official client "
                  "(for reference)",
-                 [*LBCTL, "svc", "list", "-A", *kc], {},
-                 "official", [*LBCTL, "svc", "list", "-A", *kc], official, 0.0),
+                 [*lbctl, "svc", "list", "-A", *kc], {},
+                 "official", [*lbctl, "svc", "list", "-A", *kc], official, 0.0),
             ]
             results = []
             for label, ours, our_env, _, theirs, their_env, target in pairs:
@@ -188,7 +215,8 @@ def main() -> None:
     print(f"# Fast path vs kubectl ({time.strftime('%Y-%m-%d')})\n")
     print(f"Against {where}; {args.runs} alternating runs per pair after one warm-up each, "
           f"medians (min-max). Python {platform.python_version()}, "
-          f"{platform.machine()}, {os.cpu_count()} CPUs.\n")
+          f"{platform.machine()}, {os.cpu_count()} CPUs. lbctl: "
+          f"{'this environment as it is' if args.in_place else 'installed (not editable)'}.\n")
     print("| pair | lbctl | other | ratio | target | met |")
     print("| --- | --- | --- | --- | --- | --- |")
     for label, mine, other, mlo, mhi, olo, ohi, target in results:

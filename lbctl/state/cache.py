@@ -50,9 +50,9 @@ KEPT = 8
 
 def directory_of(env: Mapping[str, str]) -> Path | None:
     """The cache's directory for this environment, or None when there is none."""
-    if "LBCTL_CACHE_DIR" in env:
-        chosen = env["LBCTL_CACHE_DIR"]
-        return Path(chosen).expanduser() if chosen else None
+    if "LBCTL_CACHE_DIR" in env:  # as XDG_CACHE_HOME: a relative one would be a directory
+        chosen = Path(env["LBCTL_CACHE_DIR"]).expanduser()  # in every working directory
+        return chosen if env["LBCTL_CACHE_DIR"] and chosen.is_absolute() else None
     xdg = env.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):  # a relative one is to be ignored (the XDG specification)
         return Path(xdg) / "lbctl"
@@ -136,13 +136,15 @@ class StateCache:
 
 def _make(directory: Path) -> None:
     """Make ``directory`` and its missing parents (0700), inside a directory of the user
-    running lbctl only: root running with another user's home (``sudo``) must leave no
-    directory of root's there (the user's ``~/.cache`` would become root's)."""
+    running lbctl, or one meant to be shared (sticky, as ``/tmp``), only: root running with
+    another user's home (``sudo``) must leave no directory of root's there (the user's
+    ``~/.cache`` would become root's)."""
     missing = []
     while not os.path.lexists(directory):
         missing.append(directory)
         directory = directory.parent
-    if missing and os.stat(directory).st_uid != os.geteuid():
+    found = os.stat(directory)
+    if missing and found.st_uid != os.geteuid() and not found.st_mode & stat.S_ISVTX:
         raise PermissionError(f"{directory} is another user's")
     for path in reversed(missing):
         path.mkdir(mode=0o700)

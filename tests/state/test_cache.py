@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -181,10 +182,26 @@ def test_root_with_another_users_home_leaves_no_directory_there(tmp_path: Path) 
     assert list((home / ".cache").iterdir()) == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory away needs root (CI has it)")
+def test_a_cache_made_in_a_shared_sticky_directory_is_used(tmp_path: Path) -> None:
+    """``LBCTL_CACHE_DIR=/tmp/new`` for a user who does not own /tmp (sticky and shared by
+    design): the directory is made, private, and the next read is a hit."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    os.chown(shared, 12345, 12345)
+    cache = StateCache(shared / "new" / "lbctl", "slot")
+    assert Command(DOCUMENT, cache).load() == decode(DOCUMENT)
+    assert stat.S_IMODE(os.stat(shared / "new").st_mode) == 0o700
+    assert cache.get(DOCUMENT) is not None
+
+
 def test_where_the_cache_is(tmp_path: Path) -> None:
     assert directory_of({"HOME": str(tmp_path)}) == tmp_path / ".cache" / "lbctl"
     assert directory_of({"LBCTL_CACHE_DIR": "/x/y"}) == Path("/x/y")
     assert directory_of({"LBCTL_CACHE_DIR": ""}) is None
+    assert directory_of({"LBCTL_CACHE_DIR": "rel", "HOME": "/h"}) is None  # not one per cwd
+    assert directory_of({"LBCTL_CACHE_DIR": "~/c", "HOME": "/h"}) == Path("~/c").expanduser()
     assert directory_of({"XDG_CACHE_HOME": "/c"}) == Path("/c/lbctl")
     assert directory_of({"XDG_CACHE_HOME": "relative", "HOME": "/h"}) == Path("/h/.cache/lbctl")
 

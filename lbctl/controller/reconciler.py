@@ -244,6 +244,11 @@ class Reconciler:
         with self._lock:
             if not written and self._echoes:
                 return  # this controller wrote meanwhile, on top of it (see _state_seen)
+            version = _version_of(stored.version)
+            if version in self._watched and version != self._watched[-1]:
+                # The document a batch planned on, or wrote, and the watch has brought a later
+                # one since (the CLI's, during the batch): that one stays the latest.
+                return
             before = self.snapshot.state if self.snapshot is not None else None
             back = self._lost and stored.text is not None
             self.snapshot = stored

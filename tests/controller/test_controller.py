@@ -15,6 +15,7 @@ import yaml
 
 from lbctl import kube as adapter
 from lbctl.actions.leases import utc_now
+from lbctl.controller import reconciler as reconciler_module
 from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
 from lbctl.controller.reconciler import PATCHED_TTL, Reconciler
@@ -435,6 +436,39 @@ def test_a_batch_publishes_the_longest_waiting_service_first_and_knows_its_own_w
         assert reconciler.snapshot is not None and reconciler.snapshot.state == store.load()
     finally:
         real.shutdown(wait=True)
+
+
+def test_a_pool_added_while_a_batch_runs_is_not_undone_by_that_batch(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No state yet; a Service's batch is refused for want of a pool while ``pool add`` writes
+    one and the watch brings it.  The batch planned on the older document: that document must
+    not replace the newer one the controller now knows (it did, and the Service stayed
+    pending until the next change of the state), and the Service is assigned next."""
+    reconciler = Reconciler(kube, store, WorkQueue(), Metrics(), clock=utc_now)
+    real = reconciler_module.actions.record_services
+
+    def pool_added_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        recorded = real(*args, **kwargs)
+        if not store.load().pools:
+            add(store, "default", "192.0.2.10-192.0.2.19")
+            found = kube_server.get_object("configmaps", "lbctl-state", "kube-system")
+            reconciler.state_changed(WatchEvent("ADDED", found))
+        return recorded
+
+    monkeypatch.setattr(reconciler_module.actions, "record_services", pool_added_meanwhile)
+    try:
+        reconciler.state_listed([])
+        reconciler.services_listed([])
+        create(kube, "web")
+        reconciler.service_changed(WatchEvent("ADDED", kube.get(SERVICES, "web", "shop")))
+        reconciler.handle(reconciler.queue.take(timeout=0))  # refused: no pool in its plan
+        assert ("shop", "web") not in statuses(kube_server)
+        assert reconciler.snapshot is not None and "default" in reconciler.snapshot.state.pools
+        reconciler.handle(reconciler.queue.take(timeout=0))
+        assert statuses(kube_server)[("shop", "web")] == ("192.0.2.10",)
+    finally:
+        reconciler.executor.shutdown(wait=True)
 
 
 def test_a_publication_stands_in_for_the_cache_until_its_event_at_most_for_a_while(

@@ -16,7 +16,9 @@ The lbctl measured is what a user runs: this tree installed (``pip install --no-
 editable) into a throwaway environment that sees this one's dependencies.  A development
 (editable) install pays for its import hook on every start (some 20-30 ms here) that no
 installed lbctl pays; ``--in-place`` measures the lbctl of this environment as it is (its
-modules compiled to bytecode first, as an install does).  Each command runs once to warm caches
+modules compiled to bytecode first, as an install does).  Installing builds the package, which
+needs setuptools and wheel from the package index (pip's build isolation).  lbctl's state cache
+is kept in the run's temporary directory, not the user's.  Each command runs once to warm caches
 (kubectl's discovery cache, lbctl's state cache), then the commands alternate for ``--runs``
 rounds; the table shows medians.  Run:
 
@@ -66,14 +68,16 @@ def installed(target: Path) -> list[str]:
     ``target``, which finds its dependencies in this environment's site-packages (a path, so
     this environment's editable-install hook is not loaded there)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
-    ours = subprocess.run([sys.executable, "-c", "import sysconfig; "
-                           "print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    ours = subprocess.run([sys.executable, "-c", "import sysconfig; paths = "
+                           "sysconfig.get_paths(); print(paths['purelib']); "
+                           "print(paths['platlib'])"],
+                          capture_output=True, text=True, check=True).stdout.split()
     python = target / "bin" / "python"
     theirs = subprocess.run([str(python), "-c", "import sysconfig; "
                              "print(sysconfig.get_paths()['purelib'])"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    Path(theirs, "bench-dependencies.pth").write_text(ours + "\n")
+    Path(theirs, "bench-dependencies.pth").write_text("".join(
+        f"{path}\n" for path in dict.fromkeys(ours)))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                     "--no-deps", str(ROOT)], check=True, stdout=subprocess.DEVNULL)
     return [str(target / "bin" / "lbctl")]
@@ -159,6 +163,7 @@ def main() -> None:
         raise SystemExit("kubectl is not on PATH: the comparison needs it")
     with tempfile.TemporaryDirectory(prefix="lbctl-bench-") as tmp:
         workdir = Path(tmp)
+        os.environ["LBCTL_CACHE_DIR"] = str(workdir / "lbctl-cache")  # (every command's)
         lbctl = in_place() if args.in_place else installed(workdir / "installed")
         if args.kubeconfig is None:
             seed = workdir / "seed.yaml"

@@ -239,8 +239,9 @@ class Reconciler:
         self._adopt(stored)
 
     def _adopt(self, stored: Stored, *, written: bool = False) -> None:
-        """``stored`` is the latest document: from the watch, or this controller's own
-        transaction (``written``: its write, whose watch event is still to come)."""
+        """``stored``, from the watch or this controller's own transaction (``written``: its
+        write, whose watch event is still to come), is adopted unless the watch has brought a
+        later document since."""
         with self._lock:
             if not written and self._echoes:
                 return  # this controller wrote meanwhile, on top of it (see _state_seen)

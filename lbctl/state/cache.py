@@ -27,7 +27,7 @@ What makes it safe to trust:
 - an entry is written when the command that read the document has succeeded: a command that
   fails changes no file.
 
-Where: ``$LBCTL_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/lbctl``, else
+Where: ``$LBCTL_CACHE_DIR`` (empty or relative: no cache), else ``$XDG_CACHE_HOME/lbctl``, else
 ``~/.cache/lbctl``; the entries of the :data:`KEPT` states read last.  The long-running
 commands do not use it (their store keeps the last document in memory).
 """
@@ -50,9 +50,11 @@ KEPT = 8
 
 def directory_of(env: Mapping[str, str]) -> Path | None:
     """The cache's directory for this environment, or None when there is none."""
-    if "LBCTL_CACHE_DIR" in env:  # as XDG_CACHE_HOME: a relative one would be a directory
-        chosen = Path(env["LBCTL_CACHE_DIR"]).expanduser()  # in every working directory
-        return chosen if env["LBCTL_CACHE_DIR"] and chosen.is_absolute() else None
+    if "LBCTL_CACHE_DIR" in env:
+        # As for XDG_CACHE_HOME, a relative one (a directory in every working directory; a
+        # "~" with no home to expand to stays relative) means no cache.
+        chosen = os.path.expanduser(env["LBCTL_CACHE_DIR"])
+        return Path(chosen) if os.path.isabs(chosen) else None
     xdg = env.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):  # a relative one is to be ignored (the XDG specification)
         return Path(xdg) / "lbctl"

@@ -201,7 +201,8 @@ def test_where_the_cache_is(tmp_path: Path) -> None:
     assert directory_of({"LBCTL_CACHE_DIR": "/x/y"}) == Path("/x/y")
     assert directory_of({"LBCTL_CACHE_DIR": ""}) is None
     assert directory_of({"LBCTL_CACHE_DIR": "rel", "HOME": "/h"}) is None  # not one per cwd
-    assert directory_of({"LBCTL_CACHE_DIR": "~/c", "HOME": "/h"}) == Path("~/c").expanduser()
+    assert directory_of({"LBCTL_CACHE_DIR": "~/c"}) == Path.home() / "c"
+    assert directory_of({"LBCTL_CACHE_DIR": "~nosuchuser/c"}) is None  # no home: no cache
     assert directory_of({"XDG_CACHE_HOME": "/c"}) == Path("/c/lbctl")
     assert directory_of({"XDG_CACHE_HOME": "relative", "HOME": "/h"}) == Path("/h/.cache/lbctl")
 

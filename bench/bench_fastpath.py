@@ -37,6 +37,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from contextlib import nullcontext
@@ -68,16 +69,10 @@ def installed(target: Path) -> list[str]:
     ``target``, which finds its dependencies in this environment's site-packages (a path, so
     this environment's editable-install hook is not loaded there)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
-    ours = subprocess.run([sys.executable, "-c", "import sysconfig; paths = "
-                           "sysconfig.get_paths(); print(paths['purelib']); "
-                           "print(paths['platlib'])"],
-                          capture_output=True, text=True, check=True).stdout.split()
+    ours = dict.fromkeys(sysconfig.get_path(kind) for kind in ("purelib", "platlib"))
     python = target / "bin" / "python"
-    theirs = subprocess.run([str(python), "-c", "import sysconfig; "
-                             "print(sysconfig.get_paths()['purelib'])"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    Path(theirs, "bench-dependencies.pth").write_text("".join(
-        f"{path}\n" for path in dict.fromkeys(ours)))
+    theirs = sysconfig.get_path("purelib", vars={"base": str(target), "platbase": str(target)})
+    Path(theirs, "bench-dependencies.pth").write_text("".join(f"{path}\n" for path in ours))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                     "--no-deps", str(ROOT)], check=True, stdout=subprocess.DEVNULL)
     return [str(target / "bin" / "lbctl")]

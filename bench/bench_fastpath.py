@@ -1,8 +1,10 @@
 """The fast path against kubectl: cluster commands side by side, as processes, in one run.
 
 Against the test API server (``python -m tests.kubefake``, its own process) seeded with N
-LoadBalancer Services (all assigned first, so the state holds N allocations), or against a real
-cluster with ``--kubeconfig`` (read-only commands only; nothing is assigned there):
+LoadBalancer Services (all assigned first, so the state holds N allocations), its kubeconfig
+rewritten by ``kubectl config view --raw`` into the YAML a user's ``~/.kube/config`` holds; or
+against a real cluster with ``--kubeconfig`` (read-only commands only; nothing is assigned
+there):
 
 - ``lbctl svc list -A``   vs ``kubectl get svc -A``                              (at most 1.2x)
 - ``lbctl version``       vs ``kubectl version``                                 (at most 1.5x)
@@ -88,6 +90,16 @@ def seconds(command: list[str], env: dict[str, str] | None = None) -> float:
     return elapsed
 
 
+def as_kubectl_writes(kubectl: str, kubeconfig: Path, workdir: Path) -> Path:
+    """The test server's kubeconfig (JSON) in the YAML layout kubectl writes, the form a
+    user's ``~/.kube/config`` has, so both sides read what they read on a real machine."""
+    target = workdir / "kubeconfig.yaml"
+    target.write_text(subprocess.run([kubectl, "config", "view", "--raw", "--kubeconfig",
+                                      str(kubeconfig)], check=True, capture_output=True,
+                                     text=True).stdout)
+    return target
+
+
 def exec_kubeconfig(kubeconfig: Path, target: Path) -> Path:
     """The same cluster, with the user's token handed out by an exec credential plugin."""
     config = json.loads(kubeconfig.read_text()) if kubeconfig.read_text().lstrip().startswith(
@@ -166,7 +178,9 @@ def main() -> None:
             server: Any = fake_server(seed, workdir)
         else:
             server = nullcontext(args.kubeconfig)
-        with server as kubeconfig:
+        with server as written:
+            kubeconfig = written if args.kubeconfig else as_kubectl_writes(kubectl, written,
+                                                                           workdir)
             kc = ["--kubeconfig", str(kubeconfig)]
             if args.kubeconfig is None:
                 seconds([*lbctl, "assign", "svc", "--all", "-A", *kc])
@@ -211,7 +225,8 @@ def main() -> None:
             breakdown = phases(Path(kubeconfig), args.runs)
 
     where = (f"a real cluster ({args.kubeconfig})" if args.kubeconfig else
-             f"the test API server with {args.services:,} LoadBalancer Services, all assigned")
+             f"the test API server with {args.services:,} LoadBalancer Services, all assigned "
+             "(kubeconfig: YAML as `kubectl config view --raw` writes it)")
     print(f"# Fast path vs kubectl ({time.strftime('%Y-%m-%d')})\n")
     print(f"Against {where}; {args.runs} alternating runs per pair after one warm-up each, "
           f"medians (min-max). Python {platform.python_version()}, "

@@ -51,10 +51,6 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from yaml.nodes import Node, SequenceNode
-
-from lbctl.core import yamlkit
 from lbctl.core.addresses import AddrRange, describe, is_ip, parse_entry, parse_ip
 from lbctl.core.bgp import (
     ANNOUNCE_MODES,
@@ -73,7 +69,11 @@ from lbctl.core.interfaces import problems as interface_problems
 from lbctl.core.sharing import conflicts
 from lbctl.errors import InvalidStateError, LbctlError, UsageError
 
-if TYPE_CHECKING:  # the selectors' module is imported where a selector is parsed
+if TYPE_CHECKING:  # the selectors' module is imported where a selector is parsed, and the
+    # YAML reader and writer where a text is read or written (a cached state reads none)
+    import yaml
+    from yaml.nodes import Node
+
     from lbctl.core.selectors import Selector
 
 SCHEMA_VERSION = 1
@@ -270,6 +270,10 @@ class _Problems:
         """`` (line L, column C)`` of the value at ``path`` (of its key with ``key``)."""
         if self.root is None:
             return ""
+        from yaml.nodes import SequenceNode
+
+        from lbctl.core import yamlkit
+
         node: Node = self.root
         for step in path:
             if isinstance(node, SequenceNode) and isinstance(step, int) and (
@@ -302,6 +306,8 @@ def decode_with_data(text: str | None, source: str = "state", *,
     from it again."""
     if text is None or not text.strip():
         return State(), None
+    from lbctl.core import yamlkit
+
     try:
         raw = yamlkit.load(text, source)
     except yamlkit.YAMLInputError as exc:
@@ -769,48 +775,53 @@ class _Flow(dict[str, Any]):
 # size, depth and aliases, duplicate keys and unusual tags refused) and written by feeding
 # libyaml's emitter events, not through PyYAML's representer, which is pure Python and costs
 # 3-7x more than the emitting on a large state.  Plain scalars are resolved with PyYAML's own
-# resolver, so the bytes are those ``yaml.safe_dump`` would write.
-
-_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
-    yaml.resolver.Resolver().resolve)
-_STR = yamlkit.STR
+# resolver, so the bytes are those ``yaml.safe_dump`` would write.  PyYAML is imported by the
+# first text read or written: a command whose state comes from the cache never imports it.
 
 
 def _dump(document: dict[str, Any]) -> str:
     """``yaml.safe_dump`` of a document of mappings (block; :class:`_Flow`: one line), lists
     (one line), strings, integers and booleans, with ``sort_keys=False`` and ``width=4096``."""
+    import yaml
+
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return str(yaml.emit(_events(document), Dumper=dumper, width=4096))
 
 
 def _events(document: dict[str, Any]) -> Iterator[yaml.Event]:
+    import yaml
+
+    from lbctl.core.yamlkit import STR
+
+    resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
+        yaml.resolver.Resolver().resolve)
+
+    def events_of(data: Any) -> Iterator[yaml.Event]:
+        if isinstance(data, dict):
+            yield yaml.MappingStartEvent(None, None, True, flow_style=isinstance(data, _Flow))
+            for key, value in data.items():
+                yield from events_of(key)
+                yield from events_of(value)
+            yield yaml.MappingEndEvent()
+        elif isinstance(data, list):
+            yield yaml.SequenceStartEvent(None, None, True, flow_style=True)
+            for item in data:
+                yield from events_of(item)
+            yield yaml.SequenceEndEvent()
+        elif isinstance(data, bool):
+            yield yaml.ScalarEvent(None, "tag:yaml.org,2002:bool", (True, False),
+                                   "true" if data else "false")
+        elif isinstance(data, int):
+            yield yaml.ScalarEvent(None, "tag:yaml.org,2002:int", (True, False), str(data))
+        else:
+            plain = resolve(yaml.ScalarNode, data, (True, False)) == STR
+            yield yaml.ScalarEvent(None, STR, (plain, True), data)
+
     yield yaml.StreamStartEvent()
     yield yaml.DocumentStartEvent(explicit=False)
-    yield from _events_of(document)
+    yield from events_of(document)
     yield yaml.DocumentEndEvent(explicit=False)
     yield yaml.StreamEndEvent()
-
-
-def _events_of(data: Any) -> Iterator[yaml.Event]:
-    if isinstance(data, dict):
-        yield yaml.MappingStartEvent(None, None, True, flow_style=isinstance(data, _Flow))
-        for key, value in data.items():
-            yield from _events_of(key)
-            yield from _events_of(value)
-        yield yaml.MappingEndEvent()
-    elif isinstance(data, list):
-        yield yaml.SequenceStartEvent(None, None, True, flow_style=True)
-        for item in data:
-            yield from _events_of(item)
-        yield yaml.SequenceEndEvent()
-    elif isinstance(data, bool):
-        yield yaml.ScalarEvent(None, "tag:yaml.org,2002:bool", (True, False),
-                               "true" if data else "false")
-    elif isinstance(data, int):
-        yield yaml.ScalarEvent(None, "tag:yaml.org,2002:int", (True, False), str(data))
-    else:
-        plain = _resolve(yaml.ScalarNode, data, (True, False)) == _STR
-        yield yaml.ScalarEvent(None, _STR, (plain, True), data)
 
 
 def to_document(state: State) -> dict[str, Any]:

@@ -223,3 +223,22 @@ def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_idna_or_ric
     assert "192.0.2.1" in subprocess.run(
         [sys.executable, "-m", "lbctl", "svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
         capture_output=True, text=True, check=True).stdout
+
+
+def test_a_state_built_from_the_caches_data_imports_no_yaml() -> None:
+    """The state's module imports neither PyYAML nor lbctl's YAML reader: a state the cache
+    gives (data, no text) is built without them; the first text written imports them."""
+    code = (
+        "import sys\n"
+        "from lbctl.core.state import encode, from_valid\n"
+        "state = from_valid({'schemaVersion': 1, 'pools': {'web': {'addresses': "
+        "['192.0.2.0/28']}}, 'allocations': {'shop': {'web': {'ips': ['192.0.2.1'], "
+        "'pool': 'web'}}}})\n"
+        "names = ('yaml', 'lbctl.core.yamlkit')\n"
+        "print(sorted(n for n in names if n in sys.modules), state.pool_of('192.0.2.1'))\n"
+        "text = encode(state)\n"
+        "print(sorted(n for n in names if n in sys.modules), text.splitlines()[-1])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.splitlines() == ["[] web", "['lbctl.core.yamlkit', 'yaml'] holds: {}"]

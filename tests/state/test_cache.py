@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lbctl.core import state as codec
+from lbctl.core import yamlkit
 from lbctl.core.state import State, decode
 from lbctl.errors import InvalidStateError
 from lbctl.state.cache import KEPT, StateCache, directory_of
@@ -70,7 +71,7 @@ def test_an_unchanged_document_is_built_from_what_was_read_from_it(
     def unread(*args: object, **kwargs: object) -> None:
         raise AssertionError("the document was read again")
 
-    monkeypatch.setattr(codec.yamlkit, "load", unread)  # a hit reads no YAML
+    monkeypatch.setattr(yamlkit, "load", unread)  # a hit reads no YAML
     again = Command(DOCUMENT, cache).load()
     assert again == first
     assert again.allocations[("shop", "front")].ips == ("192.0.2.1", "2001:db8::1")

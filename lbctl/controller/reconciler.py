@@ -113,6 +113,10 @@ class Reconciler:
         # come before the writer is back).
         self._echoes: list[str] = []
         self._watched: deque[str] = deque(maxlen=64)
+        # How many times the state watch LISTed (its first listing, then one per 410 Gone): a
+        # batch that took its document before the last listing cannot know whether its own
+        # (see :meth:`_adopt`).
+        self._listings = 0
         self.batches = 0
         self._in_flight: set[ServiceKey] = set()  # recorded, publication under way
         # Services this controller published (the resourceVersion the API server gave each,
@@ -210,6 +214,7 @@ class Reconciler:
 
     def state_listed(self, items: list[Obj]) -> None:
         with self._lock:
+            self._listings += 1
             self._echoes.clear()  # a listing is the latest there is
         self._state_seen(items[0] if items else None)
 
@@ -238,11 +243,18 @@ class Reconciler:
             return
         self._adopt(stored)
 
-    def _adopt(self, stored: Stored, *, written: bool = False) -> None:
+    def _adopt(self, stored: Stored, *, written: bool = False,
+               listings: int | None = None) -> None:
         """``stored``, from the watch or this controller's own transaction (``written``: its
-        write, whose watch event is still to come), is adopted unless the watch has brought a
-        later document since."""
+        write, whose watch event is still to come; ``listings``: :attr:`_listings` when the
+        batch took its document), is adopted unless the watch has brought a later document
+        since.  A batch's document is never adopted once the state watch has LISTed again
+        meanwhile: the LIST may have gone past it (the watch will never bring it) and brought
+        a later one, or it may not (the watch brings it, as it brings anyone's change);
+        resourceVersions are opaque, so which one it was is not asked."""
         with self._lock:
+            if listings is not None and listings != self._listings:
+                return
             if not written and self._echoes:
                 return  # this controller wrote meanwhile, on top of it (see _state_seen)
             version = _version_of(stored.version)
@@ -362,6 +374,7 @@ class Reconciler:
             published = dict(self._published)
             published.update((key, shown) for key, (_, shown, _) in self._patched.items())
             base = self.snapshot
+            listings = self._listings
         if not keys or (base is not None and base.text is None and self.state_lost()):
             return None  # (while the state is lost: every key is queued when it is back)
         shown_before = {key: bool(core.ingress_ips(services[key])) for key in keys
@@ -385,8 +398,8 @@ class Reconciler:
                                                  key=lambda job: order.get(job.key, len(order))))
         with self._lock:
             self._in_flight.update(recorded.keys)
-            if recorded.written and recorded.stored is not None:
-                self._expect_echo(recorded.stored)
+            if recorded.written and recorded.stored is not None and listings == self._listings:
+                self._expect_echo(recorded.stored)  # (after a LIST it may never come: _adopt)
         # The PATCHes first: the rest is bookkeeping that no Service waits for.
         publication = actions.Publication(self.kube, recorded, now=now, executor=self.executor,
                                           record_event=self.events.record,
@@ -394,7 +407,7 @@ class Reconciler:
         self.batches += 1
         self.metrics.transaction()
         if recorded.stored is not None:
-            self._adopt(recorded.stored, written=recorded.written)
+            self._adopt(recorded.stored, written=recorded.written, listings=listings)
         return InFlight(publication, services, shown_before)
 
     def finish(self, started: InFlight) -> actions.Batch:

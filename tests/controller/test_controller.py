@@ -471,6 +471,76 @@ def test_a_pool_added_while_a_batch_runs_is_not_undone_by_that_batch(
         reconciler.executor.shutdown(wait=True)
 
 
+def _relisted_during_the_write(kube_server: FakeKubeServer, store: StateStore,
+                               reconciler: Reconciler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next batch writes the state; before the controller takes its write in, ``pool
+    add`` adds the pool ``more`` and the state watch, its version expired (410 Gone), LISTs
+    again: the listing brings that later document, and the watch will never bring the
+    batch's (the LIST went past it)."""
+    real = reconciler_module.actions.record_services
+
+    def relisted_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        recorded = real(*args, **kwargs)
+        if recorded.written and "more" not in store.load().pools:
+            add(store, "more", "198.51.100.1-198.51.100.5")
+            reconciler.state_listed([kube_server.get_object("configmaps", "lbctl-state",
+                                                            "kube-system")])
+        return recorded
+
+    monkeypatch.setattr(reconciler_module.actions, "record_services", relisted_meanwhile)
+
+
+def _batch_of_two_one_refused(kube: KubeAPI, store: StateStore,
+                              reconciler: Reconciler) -> None:
+    """One address for two Services: the batch assigns ``a`` (a write) and refuses ``b``."""
+    add(store, "small", "192.0.2.10")
+    reconciler.state_listed([kube.get(CONFIGMAPS, "lbctl-state", "kube-system")])
+    reconciler.services_listed([])
+    for name in ("a", "b"):
+        create(kube, name)
+        reconciler.service_changed(WatchEvent("ADDED", kube.get(SERVICES, name, "shop")))
+    reconciler.handle(reconciler.queue.take(timeout=0))
+
+
+def test_a_batch_written_before_a_relisting_does_not_replace_what_the_listing_brought(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's document is older than the listing's: the controller keeps the listing's
+    (it took the batch's, without the pool ``more``, and ``b``, refused for want of an
+    address, stayed pending until the next change of the state), and ``b`` is assigned
+    next."""
+    reconciler = Reconciler(kube, store, WorkQueue(), Metrics(), clock=utc_now)
+    _relisted_during_the_write(kube_server, store, reconciler, monkeypatch)
+    try:
+        _batch_of_two_one_refused(kube, store, reconciler)
+        assert statuses(kube_server) == {("shop", "a"): ("192.0.2.10",)}
+        assert reconciler.snapshot is not None and "more" in reconciler.snapshot.state.pools
+        reconciler.handle(reconciler.queue.take(timeout=0))
+        assert statuses(kube_server)[("shop", "b")] == ("198.51.100.1",)
+        assert converged(kube_server, store)
+    finally:
+        reconciler.executor.shutdown(wait=True)
+
+
+def test_a_batch_written_before_a_relisting_expects_no_echo_of_its_write(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch will never bring the batch's write (the listing went past it): the
+    controller must not wait for it, taking every other writer's change for one made before
+    it (it did: the next ``pool add``, brought by the watch, was ignored until the
+    controller's next write)."""
+    reconciler = Reconciler(kube, store, WorkQueue(), Metrics(), clock=utc_now)
+    _relisted_during_the_write(kube_server, store, reconciler, monkeypatch)
+    try:
+        _batch_of_two_one_refused(kube, store, reconciler)
+        add(store, "third", "203.0.113.1")
+        reconciler.state_changed(WatchEvent("MODIFIED", kube_server.get_object(
+            "configmaps", "lbctl-state", "kube-system")))
+        assert reconciler.snapshot is not None and "third" in reconciler.snapshot.state.pools
+    finally:
+        reconciler.executor.shutdown(wait=True)
+
+
 def test_a_publication_stands_in_for_the_cache_until_its_event_at_most_for_a_while(
         kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
     """Until the watch brings the Service as the controller's PATCH left it, a batch sees the

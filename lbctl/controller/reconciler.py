@@ -135,7 +135,13 @@ class Reconciler:
         # Each batch's allocator starts from the last one's when it plans on the state that one
         # made (this controller's own last write): not every address marked again per batch.
         self.allocators = Followed()
-        self._lost = False  # the state was found missing while Services show addresses
+        # Whether the state is lost (found missing while Services show addresses): decided,
+        # logged and counted by one thread at a time (:meth:`state_lost`), on the latest view:
+        # every change of what that decision reads (the Services, the document) counts in
+        # _seen, and a decision that something changed under is taken again.
+        self._lost = False
+        self._deciding = threading.Lock()  # (taken before _lock, never inside it)
+        self._seen = 0
         self._nodes: list[Obj] | None = None  # listed while the state document is missing
         # The status PATCHes of every batch, on threads started once.
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
@@ -180,8 +186,10 @@ class Reconciler:
                 self._remember(key, _version_of(svc))
             work = [key for key in sorted(gone | set(fresh))
                     if self._needs_work(key, fresh.get(key))]
+            self._seen += 1
+            lost_before = self._lost
         self.queue.add(work)
-        if self._lost:
+        if lost_before:
             self.state_lost()
 
     def service_changed(self, event: WatchEvent) -> None:
@@ -205,9 +213,11 @@ class Reconciler:
                 else:
                     self._published.pop(key, None)
             work = self._needs_work(key, svc)
+            self._seen += 1
+            lost_before = self._lost
         if work:
             self.queue.add([key])
-        if self._lost and (svc is None or not core.is_ours(svc) or not core.ingress_ips(svc)):
+        if lost_before and (svc is None or not core.is_ours(svc) or not core.ingress_ips(svc)):
             self.state_lost()  # (was it the last Service that showed an address?)
 
     # ------------------------------------------------------------------ state watch
@@ -263,14 +273,13 @@ class Reconciler:
                 # one since (the CLI's, during the batch): that one stays the latest.
                 return
             before = self.snapshot.state if self.snapshot is not None else None
-            back = self._lost and stored.text is not None
             self.snapshot = stored
-        if stored.text is None:
-            self.state_lost()
-        else:
-            self._nodes = None  # (listed again when the document is missing again)
-            if back:
-                self._found(f"{self.store.location} is back: looking at every Service")
+            self._seen += 1
+            if stored.text is not None:
+                self._nodes = None  # (listed again when the document is missing again)
+            lost_before = self._lost
+        if stored.text is None or lost_before:
+            self.state_lost()  # (lost now? or back: then it says so)
         state = stored.state
         if before is state:
             return
@@ -302,49 +311,63 @@ class Reconciler:
     def missing(self) -> list[lost.Stranded]:
         """The Services of ours that show addresses lbctl could have handed out while the
         state document is missing."""
+        with self._deciding:
+            return self._stranded()
+
+    def _stranded(self) -> list[lost.Stranded]:
+        """(Under _deciding.)  :meth:`missing`."""
         with self._lock:
             if self.snapshot is None or self.snapshot.text is not None:
                 return []
             services = list(self.services.values())
-        return lost.stranded(services, nodes=self._node_list())
-
-    def _node_list(self) -> list[Obj]:
-        """The Nodes, listed once while the state document is missing (none when they cannot
-        be listed: then their addresses count as lbctl's too, the safe side)."""
-        nodes = self._nodes
+            nodes = self._nodes
         if nodes is None:
-            try:
-                nodes = self.kube.list(NODES)
-            except LbctlError as exc:
-                self._log("warning", f"cannot list the Nodes: {exc.message}; a Service showing "
-                          "a node's address counts as lbctl's", {"hint": exc.hint})
-                nodes = []
-            self._nodes = nodes
-        return nodes
+            nodes = self._list_nodes()
+            with self._lock:
+                if self.snapshot is not None and self.snapshot.text is None:
+                    self._nodes = nodes  # (else back meanwhile: listed again next time)
+        return lost.stranded(services, nodes=nodes)
+
+    def _list_nodes(self) -> list[Obj]:
+        """The Nodes (none when they cannot be listed: then their addresses count as lbctl's
+        too, the safe side)."""
+        try:
+            return self.kube.list(NODES)
+        except LbctlError as exc:
+            self._log("warning", f"cannot list the Nodes: {exc.message}; a Service showing "
+                      "a node's address counts as lbctl's", {"hint": exc.hint})
+            return []
 
     def state_lost(self) -> bool:
-        """Is the state lost (:meth:`missing` finds Services)?  Say so when that changes."""
-        found = self.missing()
-        if found and not self._lost:
-            self._lost = True
-            self.metrics.missing(True)
-            error = lost.missing(self.store.location, found)
-            self._log("error", error.message, {"hint": error.hint})
-        elif not found and self._lost:
-            with self._lock:
-                still = self.snapshot is not None and self.snapshot.text is None
-            if still:  # (else the document is back: _adopt says so)
-                self._found(f"{self.store.location} is still missing, but no Service shows an "
-                            "address it should record any more: looking at every Service")
+        """Is the state lost (:meth:`missing` finds Services)?  Say so when that changes: that
+        it is lost, that it is back, or that it is still missing but no Service shows an
+        address it should record any more (then look at every Service: their batches were
+        dropped meanwhile).  Any thread may ask; one decides at a time, on the latest view
+        (a change during the decision has it taken again), so that each change is said and
+        counted once, and the last word follows the last change."""
+        with self._deciding:
+            while True:
+                with self._lock:
+                    seen = self._seen
+                found = self._stranded()
+                with self._lock:
+                    if self._seen != seen:
+                        continue  # (a watch changed what it was decided on: again)
+                    was, self._lost = self._lost, bool(found)
+                    back = self.snapshot is None or self.snapshot.text is not None
+                    break
+            if found and not was:
+                self.metrics.missing(True)
+                error = lost.missing(self.store.location, found)
+                self._log("error", error.message, {"hint": error.hint})
+            elif was and not found:
+                self.metrics.missing(False)
+                self._log("info", f"{self.store.location} is back: looking at every Service"
+                          if back else f"{self.store.location} is still missing, but no "
+                          "Service shows an address it should record any more: looking at "
+                          "every Service", {})
+                self.queue.add(self.everything())
         return bool(found)
-
-    def _found(self, message: str) -> None:
-        """The state is no longer lost: say so, and look at every Service (their batches were
-        dropped meanwhile)."""
-        self._lost = False
-        self.metrics.missing(False)
-        self._log("info", message, {})
-        self.queue.add(self.everything())
 
     # ------------------------------------------------------------------ one batch
 

@@ -4,6 +4,7 @@ the state equals the statuses whatever the API server does in between."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -23,7 +24,7 @@ from lbctl.controller.run import Controller, Settings
 from lbctl.core.allocator import Allocator
 from lbctl.core.service import ingress_patch
 from lbctl.core.state import Allocation, State
-from lbctl.ports import CONFIGMAPS, SERVICES, KubeAPI, WatchEvent
+from lbctl.ports import CONFIGMAPS, NODES, SERVICES, KubeAPI, WatchEvent
 from lbctl.state.configmap import ConfigMapBackend
 from lbctl.state.store import StateStore
 from tests.actions.test_services import add, delete, put, recorded
@@ -743,3 +744,86 @@ def test_a_nodes_address_k3s_servicelb_shows_is_no_lost_state(
         create(kube, "web")
         eventually(lambda: statuses(kube_server).get(("shop", "web")) == ("192.0.2.10",))
         assert statuses(kube_server)[("kube-system", "traefik")] == ("10.0.0.11",)
+
+
+def _meanwhile_on_listing_nodes(kube: KubeAPI, monkeypatch: pytest.MonkeyPatch,
+                                change: Any) -> None:
+    """``change()`` runs in another thread (a watch's) while the controller lists the Nodes
+    (it decides whether the state is lost); the controller goes on when it has run."""
+    real = kube.list
+    done: list[bool] = []
+
+    def listing(resource: Any, *args: Any, **kwargs: Any) -> Any:
+        found = real(resource, *args, **kwargs)
+        if resource == NODES and not done:
+            done.append(True)
+            thread = threading.Thread(target=change)
+            thread.start()
+            thread.join(timeout=60)  # (a bound that catches a hang, never reached)
+            assert not thread.is_alive(), "the watch's change hung"
+        return found
+
+    monkeypatch.setattr(kube, "list", listing)
+
+
+def _state_lost_soon(kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+                     logs: list[tuple[str, str]]) -> tuple[Reconciler, dict[str, Any]]:
+    """A controller that knows the state and the Service ``a`` showing its address; the
+    state ConfigMap is deleted (returned) and the watch is about to say so."""
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    put(kube_server, "a", status=("192.0.2.10",))
+    reconciler = Reconciler(kube, store, WorkQueue(), Metrics(), clock=utc_now,
+                            log=lambda level, message, _: logs.append((level, message)))
+    reconciler.state_listed([kube.get(CONFIGMAPS, "lbctl-state", "kube-system")])
+    reconciler.services_listed([kube.get(SERVICES, "a", "shop")])
+    return reconciler, _delete_state(kube_server)
+
+
+def test_a_state_restored_while_the_controller_decides_it_is_lost_is_not_lost(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state ConfigMap is deleted, and restored while the controller finds it lost: the
+    controller ends up not lost (it said the state was lost after it had taken the restored
+    one in, and ``lbctl_state_missing`` stayed 1 with the state back)."""
+    logs: list[tuple[str, str]] = []
+    reconciler, backup = _state_lost_soon(kube_server, kube, store, logs)
+
+    def restored() -> None:
+        kube.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "lbctl-state",
+                                              "namespace": "kube-system"},
+                                 "data": backup["data"]}, "kube-system")
+        reconciler.state_changed(WatchEvent("ADDED", kube.get(CONFIGMAPS, "lbctl-state",
+                                                              "kube-system")))
+
+    _meanwhile_on_listing_nodes(kube, monkeypatch, restored)
+    try:
+        reconciler.state_changed(WatchEvent("DELETED", backup))
+        assert reconciler.missing() == []
+        assert reconciler.metrics.snapshot().state_missing == 0
+        assert [level for level, _ in logs if level != "info"] == []
+    finally:
+        reconciler.executor.shutdown(wait=True)
+
+
+def test_the_last_service_deleted_while_the_controller_decides_the_state_is_lost(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state ConfigMap is deleted, and the only Service that showed an address is
+    deleted while the controller finds the state lost: the controller ends up not lost
+    (``lbctl_state_missing`` stayed 1 until another Service changed)."""
+    logs: list[tuple[str, str]] = []
+    reconciler, backup = _state_lost_soon(kube_server, kube, store, logs)
+    gone = kube.get(SERVICES, "a", "shop")
+
+    def deleted() -> None:
+        delete(kube_server, "a")
+        reconciler.service_changed(WatchEvent("DELETED", gone))
+
+    _meanwhile_on_listing_nodes(kube, monkeypatch, deleted)
+    try:
+        reconciler.state_changed(WatchEvent("DELETED", backup))
+        assert reconciler.missing() == []
+        assert reconciler.metrics.snapshot().state_missing == 0
+    finally:
+        reconciler.executor.shutdown(wait=True)

@@ -11,6 +11,9 @@ LIST of every Service to see which addresses other Services show).  Error policy
 raises; ``--all`` reports each Service as an :class:`~lbctl.actions.services.Outcome`.  With no
 state document while Services show addresses (:mod:`lbctl.core.lost`), both refuse at once:
 there is no pool to record them in, and the way to start one is ``pool add --new-state``.
+Whether they do is the lost-state rule the controller and doctor apply, with the Nodes (one
+LIST, only then): a node's address (k3s ServiceLB) was never lbctl's.  When the Nodes may not
+be listed, that cannot be told, and both refuse, naming the permission.
 """
 
 from __future__ import annotations
@@ -22,19 +25,24 @@ from lbctl.core import adoption, holds, lost
 from lbctl.core import service as core
 from lbctl.core.allocator import Allocator
 from lbctl.core.state import Allocation, ServiceKey, State
-from lbctl.errors import LbctlError, NotFoundError
-from lbctl.ports import SERVICES, KubeAPI, Obj
+from lbctl.errors import LbctlError, NotFoundError, PermissionDeniedError
+from lbctl.ports import NODES, SERVICES, KubeAPI, Obj
 from lbctl.state.store import StateStore, Stored
 
 ADOPTED = "adopted"
 
 
-def _read(store: StateStore, services: list[Obj]) -> Stored:
+def _read(kube: KubeAPI, store: StateStore, services: list[Obj]) -> Stored:
     """The state document; refused when there is none while Services show addresses lbctl
     could have handed out (every adoption would fail: there is no pool yet)."""
     stored = store.read()
     if stored.text is None and (found := lost.stranded(services)):
-        raise lost.missing(store.location, found, "there is no pool to record them in")
+        try:  # (the Nodes, only when there is an address they may explain)
+            nodes = kube.list(NODES)
+        except PermissionDeniedError as exc:
+            raise lost.nodes_unknown(store.location, found, exc, "adopt") from exc
+        if found := lost.stranded(services, nodes=nodes):
+            raise lost.missing(store.location, found, "there is no pool to record them in")
     return stored
 
 
@@ -69,7 +77,7 @@ def adopt(kube: KubeAPI, store: StateStore, namespace: str, name: str, *, now: d
                             hint=f"kubectl get svc -n {namespace} lists the Services") from exc
     core.check_ours(obj)
     services = kube.list(SERVICES, None)
-    result = _adopt(store, [obj], services, _read(store, services), now=now,
+    result = _adopt(store, [obj], services, _read(kube, store, services), now=now,
                     dry_run=dry_run)[(namespace, name)]
     if isinstance(result, LbctlError):
         raise result
@@ -81,7 +89,7 @@ def adopt_all(kube: KubeAPI, store: StateStore, namespace: str | None, *, now: d
     """Adopt every Service of ours in ``namespace`` (None: all) whose status shows addresses
     the state does not record for it, in one transaction; each Service is an outcome."""
     services = kube.list(SERVICES, None)
-    stored = _read(store, services)
+    stored = _read(kube, store, services)
     state = stored.state
     targets = [obj for obj in sorted(services, key=core.key_of)
                if core.is_ours(obj) and core.ingress_ips(obj)

@@ -36,7 +36,7 @@ from lbctl.core import service
 from lbctl.core.addresses import canonical_ip, is_ip, parse_vip
 from lbctl.core.nodes import node_addresses
 from lbctl.core.state import ServiceKey, State
-from lbctl.errors import LbctlError, RefusedError
+from lbctl.errors import LbctlError, PermissionDeniedError, RefusedError
 from lbctl.ports import Obj
 
 #: How many Services a message names before it says how many more there are.
@@ -119,6 +119,17 @@ def missing(location: str, found: Sequence[Stranded], meanwhile: str = ALLOCATES
         f"{named(found)}; the state was deleted or lost (or another load balancer published "
         f"them), and {meanwhile}",
         hint=f"{_BACKUP}; {_AGAIN}")
+
+
+def nodes_unknown(location: str, found: Sequence[Stranded], error: LbctlError, command: str
+                  ) -> PermissionDeniedError:
+    """The state is missing while ``found`` show addresses, and the Nodes may not be listed
+    (``error``): whether those are the nodes' own cannot be told, so ``command`` refuses."""
+    return PermissionDeniedError(
+        f"{location} is missing, and {_services(found)} addresses no state records: "
+        f"{named(found)}; lbctl cannot tell whether they are the Nodes' own (k3s ServiceLB "
+        f"publishes them) or were lost with the state: {error.message}",
+        hint=f"{command} with no state needs list on nodes (lbctl rbac grants it); {error.hint}")
 
 
 def refuse_new_state(location: str, new: State, services: Iterable[Obj]) -> None:

@@ -66,16 +66,16 @@ class Permission:
         return f"{self.verb} {resource}{where}"
 
 
-_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "pool add", "pool import",
-        "doctor", "controller", "speaker", "speaker status", "svc check")
-_STATE = ("pool", "assign", "release", "reconcile", "arp announce", "doctor", "controller",
-          "speaker", "speaker status")
+_SVC = ("svc list", "svc show", "assign", "release", "reconcile", "adopt", "pool add",
+        "pool import", "doctor", "controller", "speaker", "speaker status", "svc check")
+_STATE = ("pool", "assign", "release", "reconcile", "adopt", "arp announce", "doctor",
+          "controller", "speaker", "speaker status")
 _PROXY = ("kube-proxy diff", "kube-proxy apply", "doctor")
 
 PERMISSIONS: tuple[Permission, ...] = (
     # Services and their published addresses.
-    Permission("get", "", "services", "read the Service being assigned, released or checked",
-               ("svc show", "assign", "release", "svc check")),
+    Permission("get", "", "services", "read the Service being assigned, released, adopted or "
+               "checked", ("svc show", "assign", "release", "adopt", "svc check")),
     Permission("list", "", "services", "find LoadBalancer Services and the ClusterIPs in use",
                _SVC),
     Permission("watch", "", "services", "assign new LoadBalancer Services as they appear; "
@@ -121,7 +121,7 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("create", "", "configmaps", "create the state ConfigMap on the first change",
                ("pool", "assign", "controller"), namespace=SYSTEM_NAMESPACE),
     Permission("update", "", "configmaps", "write the state document (compare-and-swap)",
-               ("pool", "assign", "release", "reconcile", "controller"),
+               ("pool", "assign", "release", "reconcile", "adopt", "controller"),
                namespace=SYSTEM_NAMESPACE, name=STATE_CONFIGMAP),
     # BGP peers' passwords: a new Secret lbctl-bgp-<peer>, never read or changed by the CLI.
     Permission("create", "", "secrets", "store a BGP peer's password (--password-file)",
@@ -152,8 +152,9 @@ PERMISSIONS: tuple[Permission, ...] = (
                ("kube-proxy apply",), namespace=SYSTEM_NAMESPACE, name=KUBE_PROXY),
     Permission("list", "", "pods", "read RKE2's kube-proxy flags from its static pods", _PROXY,
                namespace=SYSTEM_NAMESPACE),
-    Permission("list", "", "nodes", "node addresses and pod CIDRs; k3s/RKE2 kube-proxy flags",
-               ("pool add", "kube-proxy diff", "doctor", "speaker", "speaker status",
+    Permission("list", "", "nodes", "node addresses (never lbctl's, even with no state) and pod "
+               "CIDRs; k3s/RKE2 kube-proxy flags",
+               ("pool add", "adopt", "kube-proxy diff", "doctor", "speaker", "speaker status",
                 "svc check", "svc show", "controller")),
     # Other load balancers: the traces doctor looks for, the configuration pool import reads.
     Permission("list", "apps", "deployments", "find other load-balancer controllers",

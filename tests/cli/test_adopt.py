@@ -125,3 +125,59 @@ def test_adopt_all(run: Cli, kube_server: FakeKubeServer) -> None:
     assert set(allocations(kube_server)) == {"dev"}
     assert run("adopt", "--all", "-n", "dev").err == "nothing to do\n"
     assert run("adopt", "svc", "x", "--all").code == 2
+
+
+def _k3s_servicelb(server: FakeKubeServer) -> None:
+    """k3s with ServiceLB: Traefik's Service shows its node's address; lbctl has no state."""
+    server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                       "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.11"}]}})
+    put(server, "traefik", "10.0.0.11", namespace="kube-system")
+
+
+def test_adopt_with_no_state_counts_no_nodes_address_as_lost(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer) -> None:
+    """No state, and a Service shows a node's address (k3s ServiceLB): that is no lost state
+    (lbctl never hands a node's address out, as the controller and doctor know), so adopt does
+    not say the state was lost; the Service fails as one showing an address of no pool.  A
+    Service showing another address is still a lost state, named alone."""
+    _k3s_servicelb(kube_server)
+    config = ("--kubeconfig", str(kubeconfig))
+    one = cli("adopt", "svc", "traefik", "-n", "kube-system", *config)
+    assert (one.code, one.out, one.err) == (
+        4, "", "lbctl: error: 10.0.0.11 is outside every pool\n"
+               "hint: lbctl pool list shows the pools; add one with lbctl pool add NAME "
+               "ADDRESS...\n")
+    every = cli("adopt", "--all", "-A", *config)
+    assert (every.code, every.err) == (1, "hint: kube-system/traefik: lbctl pool list shows the "
+                                          "pools; add one with lbctl pool add NAME ADDRESS...\n"
+                                          "1 failed\n")
+    put(kube_server, "web", "192.0.2.10")
+    lost = cli("adopt", "--all", "-A", *config)
+    assert (lost.code, lost.out) == (4, "")
+    assert lost.err.startswith(
+        "lbctl: error: ConfigMap kube-system/lbctl-state is missing, but 1 LoadBalancer Service "
+        "shows addresses no state records: shop/web (192.0.2.10); ")
+    assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+
+
+def test_adopt_with_no_state_and_no_right_to_list_nodes_refuses_to_guess(
+        cli: Cli, kubeconfig: Path, kube_server: FakeKubeServer) -> None:
+    """No state, a Service shows an address, and the Nodes may not be listed: adopt cannot
+    tell a node's address from one lost with the state, so it refuses (exit 6, nothing
+    changed) naming the permission; with no address shown it needs no Node."""
+    _k3s_servicelb(kube_server)
+    kube_server.deny("list", "nodes")
+    config = ("--kubeconfig", str(kubeconfig))
+    for args in (("svc", "traefik", "-n", "kube-system"), ("--all", "-A")):
+        refused = cli("adopt", *args, *config)
+        assert (refused.code, refused.out, refused.err) == (
+            6, "", "lbctl: error: ConfigMap kube-system/lbctl-state is missing, and 1 "
+                   "LoadBalancer Service shows addresses no state records: "
+                   "kube-system/traefik (10.0.0.11); lbctl cannot tell whether they are the "
+                   "Nodes' own (k3s ServiceLB publishes them) or were lost with the state: "
+                   "forbidden: cannot list nodes at cluster scope\n"
+                   "hint: adopt with no state needs list on nodes (lbctl rbac grants it); "
+                   "kubectl auth can-i list nodes\n")
+    assert kube_server.get_object("configmaps", "lbctl-state", "kube-system") is None
+    put(kube_server, "traefik", namespace="kube-system")  # (ServiceLB disabled: no address)
+    assert cli("adopt", "--all", "-A", *config).err == "nothing to do\n"

@@ -301,12 +301,24 @@ def services(run: Run, server: FakeKubeServer) -> None:
     run("doctor", codes=(0, 1))
 
 
+def adoption(run: Run, server: FakeKubeServer) -> None:
+    server.put_object({"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": "web", "namespace": "shop"},
+                       "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+                       "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.3"}]}}})
+    run("adopt", "--all", "-A", codes=(4,))  # no state: lost (the Nodes are listed)
+    run("pool", "add", "a", "10.0.0.0/29", "--new-state")
+    run("adopt", "svc", "web", "-n", "shop", "--dry-run")
+    run("adopt", "--all", "-A")
+
+
 SCENARIOS: list[tuple[Callable[[Run, FakeKubeServer], None], tuple[str, ...]]] = [
     (pools, ("pool",)),
     (legacy_import, ("pool",)),
     (crd_import, ("pool",)),
     (kube_proxy, ("kube-proxy",)),
     (services, ("svc", "assign", "release", "reconcile", "doctor")),
+    (adoption, ("adopt",)),
 ]
 
 

@@ -29,7 +29,9 @@ again on the document read afresh.  Safety rests on that compare-and-swap, never
 
 A state document that is missing while Services of ours show addresses lbctl could have
 handed out was lost, not never written (:mod:`lbctl.core.lost`; the Nodes are listed then,
-once, since their addresses are never lbctl's): no batch runs then (the controller would start
+since their addresses are never lbctl's, and their addresses kept while the document is
+missing; listed again, once per NODES_TTL at most, while the state looks lost: a node may
+have joined, or the listing failed): no batch runs then (the controller would start
 a state that records none of them); the error is logged once, with the way back, and counted
 (``lbctl_state_missing``).  When a state is there again, or no such Service is left, that is
 logged, the gauge follows, and every Service is looked at.
@@ -54,6 +56,7 @@ from lbctl.core import lost
 from lbctl.core import service as core
 from lbctl.core.allocator import Allocator, Followed
 from lbctl.core.leases import parse_micro_time
+from lbctl.core.nodes import addresses_only
 from lbctl.core.state import ServiceKey, State
 from lbctl.errors import LbctlError
 from lbctl.ports import NODES, KubeAPI, Obj, WatchEvent
@@ -75,6 +78,9 @@ RECENT = 4096
 #: Seconds a publication stands in for the cache's copy of a Service at most (its watch event
 #: comes within milliseconds; past this the cache decides again, at worst a second PATCH).
 PATCHED_TTL = 30.0
+#: Seconds the Nodes listed while the state document is missing stand while the state looks
+#: lost (a Service shows an address of none of them) before they are listed again.
+NODES_TTL = 60.0
 
 
 def quiet(level: str, message: str, fields: Mapping[str, object]) -> None:
@@ -142,7 +148,9 @@ class Reconciler:
         self._lost = False
         self._deciding = threading.Lock()  # (taken before _lock, never inside it)
         self._seen = 0
-        self._nodes: list[Obj] | None = None  # listed while the state document is missing
+        # While the state document is missing: when (the queue's clock) the Nodes were listed,
+        # and their addresses.
+        self._nodes: tuple[float, list[Obj]] | None = None
         # The status PATCHes of every batch, on threads started once.
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers),
                                            thread_name_prefix="publish")
@@ -321,18 +329,22 @@ class Reconciler:
                 return []
             services = list(self.services.values())
             nodes = self._nodes
-        if nodes is None:
-            nodes = self._list_nodes()
-            with self._lock:
-                if self.snapshot is not None and self.snapshot.text is None:
-                    self._nodes = nodes  # (else back meanwhile: listed again next time)
-        return lost.stranded(services, nodes=nodes)
+        now = self.queue.now()
+        if nodes is not None:
+            found = lost.stranded(services, nodes=nodes[1])
+            if not found or now < nodes[0] + NODES_TTL:
+                return found
+        listed = self._list_nodes()
+        with self._lock:
+            if self.snapshot is not None and self.snapshot.text is None:
+                self._nodes = (now, listed)  # (else back meanwhile: listed again next time)
+        return lost.stranded(services, nodes=listed)
 
     def _list_nodes(self) -> list[Obj]:
-        """The Nodes (none when they cannot be listed: then their addresses count as lbctl's
-        too, the safe side)."""
+        """The Nodes, their addresses only (none when they cannot be listed: then their
+        addresses count as lbctl's too, the safe side)."""
         try:
-            return self.kube.list(NODES)
+            return [addresses_only(node) for node in self.kube.list(NODES)]
         except LbctlError as exc:
             self._log("warning", f"cannot list the Nodes: {exc.message}; a Service showing "
                       "a node's address counts as lbctl's", {"hint": exc.hint})

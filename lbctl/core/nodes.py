@@ -33,3 +33,10 @@ def typed_node_addresses(node: Node | None) -> list[tuple[str, str]]:
 def node_addresses(node: Node | None) -> list[str]:
     """A node's addresses, as :func:`typed_node_addresses` orders them."""
     return [address for _, address in typed_node_addresses(node)]
+
+
+def addresses_only(node: Node) -> dict[str, Any]:
+    """What :func:`typed_node_addresses` reads of ``node``, for a caller that keeps Nodes for
+    their addresses only (a Node's status lists its images, often most of its size)."""
+    return {"status": {"addresses": [a for a in (node.get("status") or {})
+                                     .get("addresses") or [] if isinstance(a, Mapping)]}}

@@ -827,3 +827,50 @@ def test_the_last_service_deleted_while_the_controller_decides_the_state_is_lost
         assert reconciler.metrics.snapshot().state_missing == 0
     finally:
         reconciler.executor.shutdown(wait=True)
+
+
+def _node(server: FakeKubeServer, name: str, address: str) -> None:
+    server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                       "status": {"addresses": [{"type": "InternalIP", "address": address}]}})
+
+
+def _nodes_listed(server: FakeKubeServer) -> int:
+    return sum(1 for r in server.requests if r.method == "GET" and r.path == "/api/v1/nodes")
+
+
+@pytest.mark.parametrize("first", ["stale", "forbidden"])
+def test_the_nodes_are_listed_again_while_a_missing_state_looks_lost(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore, first: str) -> None:
+    """No state, and a Service shows an address of no Node the controller knows: the state
+    looks lost.  The Nodes it listed then may be stale (a node joined since: k3s ServiceLB
+    published its address) or their listing may have failed (RBAC fixed since): once a
+    minute at most, not at every look, they are listed again, and the state is no longer
+    lost (it stayed lost until the state document came back)."""
+    logs: list[tuple[str, str]] = []
+    now = [1000.0]
+    _node(kube_server, "n1", "10.0.0.11")
+    put(kube_server, "traefik", "kube-system", status=("10.0.0.12",))
+    if first == "forbidden":
+        _node(kube_server, "n2", "10.0.0.12")
+        kube_server.inject(403, "GET", r"^/api/v1/nodes$")
+    reconciler = Reconciler(kube, store, WorkQueue(clock=lambda: now[0]), Metrics(),
+                            clock=utc_now, log=lambda level, message, _: logs.append(
+                                (level, message)))
+    try:
+        reconciler.services_listed([kube.get(SERVICES, "traefik", "kube-system")])
+        reconciler.state_listed([])
+        assert reconciler.metrics.snapshot().state_missing == 1
+        if first == "stale":
+            _node(kube_server, "n2", "10.0.0.12")  # joined; ServiceLB showed its address
+        listed = _nodes_listed(kube_server)
+        for _ in range(3):  # (a batch, a Service's change, a probe: within the minute)
+            now[0] += 10
+            assert reconciler.state_lost()
+        assert _nodes_listed(kube_server) == listed
+        now[0] += reconciler_module.NODES_TTL
+        assert not reconciler.state_lost()
+        assert reconciler.metrics.snapshot().state_missing == 0
+        assert ("info", "ConfigMap kube-system/lbctl-state is still missing, but no Service "
+                "shows an address it should record any more: looking at every Service") in logs
+    finally:
+        reconciler.executor.shutdown(wait=True)

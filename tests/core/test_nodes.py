@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lbctl.core import lost
-from lbctl.core.nodes import node_addresses, typed_node_addresses
+from lbctl.core.nodes import addresses_only, node_addresses, typed_node_addresses
 from lbctl.core.pools import cluster_overlaps
 from tests.core.support import pool
 
@@ -36,6 +36,15 @@ def test_a_nodes_addresses(obj: dict[str, Any] | None,
                            expected: list[tuple[str, str]]) -> None:
     assert typed_node_addresses(obj) == expected
     assert node_addresses(obj) == [address for _, address in expected]
+    if obj is not None:  # what a caller keeps of a Node for its addresses reads the same
+        assert typed_node_addresses(addresses_only(obj)) == expected
+
+
+def test_a_node_kept_for_its_addresses_keeps_nothing_else() -> None:
+    entry = {"type": "InternalIP", "address": "10.0.0.2"}
+    full = {**node(entry), "spec": {"podCIDR": "10.42.0.0/24"}}
+    full["status"]["images"] = [{"names": ["registry.example/app:1"], "sizeBytes": 1}] * 50
+    assert addresses_only(full) == {"status": {"addresses": [entry]}}
 
 
 def test_the_addresses_a_pool_may_not_hold_are_those_a_lost_state_does_not_count() -> None:

@@ -330,10 +330,9 @@ class Reconciler:
             services = list(self.services.values())
             nodes = self._nodes
         now = self.queue.now()
-        if nodes is not None:
-            found = lost.stranded(services, nodes=nodes[1])
-            if not found or now < nodes[0] + NODES_TTL:
-                return found
+        found = lost.stranded(services, nodes=nodes[1] if nodes is not None else ())
+        if not found or (nodes is not None and now < nodes[0] + NODES_TTL):
+            return found  # (no address shown, or none the Nodes listed lately explain)
         listed = self._list_nodes()
         with self._lock:
             if self.snapshot is not None and self.snapshot.text is None:

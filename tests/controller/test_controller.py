@@ -692,11 +692,14 @@ def test_a_deleted_state_restored_from_a_backup_is_taken_up_again(
 
 def test_a_state_never_written_is_no_lost_state(
         kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore) -> None:
-    """A cluster where lbctl has no state yet and no Service shows an address: ready."""
+    """A cluster where lbctl has no state yet and no Service shows an address: ready (and no
+    Node was listed: no address needs telling apart)."""
     with running(kube, store) as controller:
         create(kube, "a")
         eventually(lambda: controller.ready() == "" and controller.leading)
+        eventually(lambda: controller.reconciler.batches >= 1, what="a looked at")
         assert controller.metrics.snapshot().state_missing == 0
+        assert _nodes_listed(kube_server) == 0
 
 
 def test_a_lost_state_ends_when_no_service_shows_an_address_any_more(

@@ -316,14 +316,9 @@ class Reconciler:
 
         self.metrics.usage_from(usage)
 
-    def missing(self) -> list[lost.Stranded]:
-        """The Services of ours that show addresses lbctl could have handed out while the
-        state document is missing."""
-        with self._deciding:
-            return self._stranded()
-
     def _stranded(self) -> list[lost.Stranded]:
-        """(Under _deciding.)  :meth:`missing`."""
+        """(Under _deciding.)  The Services of ours that show addresses lbctl could have
+        handed out while the state document is missing."""
         with self._lock:
             if self.snapshot is None or self.snapshot.text is not None:
                 return []
@@ -349,13 +344,15 @@ class Reconciler:
                       "a node's address counts as lbctl's", {"hint": exc.hint})
             return []
 
-    def state_lost(self) -> bool:
-        """Is the state lost (:meth:`missing` finds Services)?  Say so when that changes: that
-        it is lost, that it is back, or that it is still missing but no Service shows an
+    def state_lost(self) -> list[lost.Stranded]:
+        """The Services that make the state lost (none: it is not).  Say so when that changes:
+        that it is lost, that it is back, or that it is still missing but no Service shows an
         address it should record any more (then look at every Service: their batches were
-        dropped meanwhile).  Any thread may ask; one decides at a time, on the latest view
-        (a change during the decision has it taken again), so that each change is said and
-        counted once, and the last word follows the last change."""
+        dropped meanwhile).  Any thread may ask (a batch, a watch, the readiness probe); one
+        decides at a time, on the latest view (a change during the decision has it taken
+        again), so that each change is said and counted once, the last word follows the last
+        change, and /readyz, the gauge and the log agree (Nodes listed again for one of them
+        are listed for all)."""
         with self._deciding:
             while True:
                 with self._lock:
@@ -378,7 +375,7 @@ class Reconciler:
                           "Service shows an address it should record any more: looking at "
                           "every Service", {})
                 self.queue.add(self.everything())
-        return bool(found)
+        return found
 
     # ------------------------------------------------------------------ one batch
 

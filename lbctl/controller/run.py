@@ -115,7 +115,7 @@ class Controller:
                    if not watch.synced.is_set()]
         if waiting:
             return f"not synced yet: {', '.join(waiting)}"
-        found = self.reconciler.missing()
+        found = self.reconciler.state_lost()  # (the decision itself: the gauge agrees)
         return lost.missing(self.store.location, found).message if found else ""
 
     @property

@@ -24,7 +24,8 @@ may not hold one).  This module holds the rule once, for its callers:
 The way back is the operator's choice: restore the document from a backup, or add the pools
 again and record what the Services show (``lbctl adopt --all -A``).
 
-Pure: no I/O; refusals are :class:`~lbctl.errors.RefusedError`.
+Pure: no I/O; refusals are :class:`~lbctl.errors.RefusedError`, except that the Nodes could
+not be listed (:func:`nodes_unknown`, a :class:`~lbctl.errors.PermissionDeniedError`).
 """
 
 from __future__ import annotations

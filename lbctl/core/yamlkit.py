@@ -19,9 +19,10 @@ without recursion, under limits:
   are refused rather than turned into something else; a scalar that cannot be read as its type
   (an integer of 5,000 digits, the 13th month) is refused too.
 
-:func:`load` first tries a line reader for the block-and-flow layout that lbctl itself writes
-(the state document): about twice as fast, it returns exactly what the event reader would and
-leaves anything else, errors included, to it.
+:func:`load` and :func:`vet` first try a line reader for the layouts lbctl itself (the state
+document) and kubectl (a kubeconfig) write, and for plain JSON: faster, and without importing
+PyYAML unless a scalar may be a number or a timestamp, it returns exactly what the event reader
+(and ``yaml.safe_load``) would and leaves anything else, errors included, to it.
 
 Every refusal is a :class:`YAMLInputError` (a :class:`~lbctl.errors.UsageError`, exit 2) whose
 message is ``SOURCE:LINE:COLUMN: what``, the one position format of lbctl; callers that need
@@ -42,16 +43,17 @@ Pure: text in, data out; no I/O.
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from lbctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 #: The longest text read, in characters (the ``-f`` readers bound their bytes the same way).
 MAX_CHARS = 32 * 1024 * 1024
@@ -60,10 +62,6 @@ MAX_DEPTH = 100
 #: How many nodes aliases may add to a stream, in all.
 MAX_ALIASED = 100_000
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
-_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
-    yaml.resolver.Resolver().resolve)
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 STR = _TAG + "str"
 _MERGE_TAG = _TAG + "merge"
@@ -134,6 +132,8 @@ def load_all(text: str, source: str, *, nodes: bool = False,
     if len(text) > MAX_CHARS:
         raise YAMLInputError(source, 1, 1, f"{len(text)} characters is more than lbctl reads "
                              f"({MAX_CHARS})", hint=hint)
+    import yaml
+
     bom = 1 if text.startswith("\ufeff") else 0
     try:
         return _read(text[bom:], nodes, bom)
@@ -159,6 +159,19 @@ def load_all(text: str, source: str, *, nodes: bool = False,
                              "character", hint=hint) from None
 
 
+def vet(text: str, source: str, *, hint: str | None = None) -> Document | None:
+    """Refuse ``text`` as :func:`load_all` does, reading it once if that can be done quickly:
+    its one document when the quick reader read it (its data is then what ``yaml.safe_load``
+    returns for ``text``: a loader need not read it again), else None once the event reader has
+    found nothing to refuse.  For inputs another loader reads (a kubeconfig)."""
+    if len(text) <= MAX_CHARS:
+        quick = _quick(text)
+        if quick is not _UNSURE:
+            return Document(quick, None, 1)
+    load_all(text, source, hint=hint)
+    return None
+
+
 def load(text: str, source: str, *, hint: str | None = None) -> Any:
     """The one document of ``text`` (None when there is none).  Text in the block-and-flow
     layout lbctl writes (the state document) is read by :func:`_quick` first."""
@@ -175,42 +188,81 @@ def load(text: str, source: str, *, hint: str | None = None) -> Any:
 
 # --------------------------------------------------------------------------- the quick reader
 #
-# The state document (and any YAML that PyYAML's emitter wrote the way lbctl writes the state)
-# is a block mapping indented two spaces a level, whose values are flow collections or scalars
-# on the key's line.  _quick reads exactly that subset with regular expressions, about three
-# times faster than libyaml's events for a state of a thousand allocations, and gives up
-# (_UNSURE) at the first thing outside it -- a comment, a blank line, a tab, a block sequence,
-# an anchor, a tag, a double-quoted or multi-line scalar, a key that is not a string, a key
-# given twice, a non-ASCII character, any spacing but the emitter's -- so that the reader above
-# reads it, with its errors.  Whatever _quick returns is what load_all would: the same
-# resolver and constructors decide what a plain scalar is (tests/core/test_yamlkit_quick.py
-# compares the two on generated documents and on every edit of one character).
+# Two layouts are read without the event reader (and without importing PyYAML when no scalar
+# needs its resolver):
+#
+# * block mappings and block sequences, one node per line, as lbctl writes the state and as
+#   kubectl (``kubectl config view --raw``), k3s (k3s.yaml) and kubeadm (admin.conf) write a
+#   kubeconfig: keys at one column per mapping, ``- `` items at their parent key's column or
+#   further right, values on the key's line as flow collections or one-line scalars (plain,
+#   single-quoted, or double-quoted without a backslash);
+# * JSON that YAML reads as JSON does (:func:`_quick_json`): a kubeconfig written by a tool or
+#   a test server.
+#
+# _quick gives up (_UNSURE) at the first thing outside them -- a comment, a blank line, a tab, an
+# anchor or alias, a tag, a multi-line or escaped scalar, a key that is not a string, a key
+# given twice, a non-ASCII character, a document marker, spacing it does not know -- so that
+# the event reader reads it, with its errors and its limits.  Whatever _quick returns is what
+# load_all would and what ``yaml.safe_load`` does: a plain scalar is read by the constants
+# below when its first character allows only a string, a boolean or null, else by PyYAML's own
+# resolver and constructors (tests/core/test_yamlkit_quick.py compares the three readers on
+# generated documents and on every edit of one character).
 
 _UNSURE = object()
-#: The first characters of the plain scalars that PyYAML's resolver (``_resolve``) may read as
-#: something other than a string; every character when it has a resolver for any first one.
-_RESOLVED_FIRST = frozenset(
-    key for key in yaml.resolver.Resolver.yaml_implicit_resolvers if key
-) if None not in yaml.resolver.Resolver.yaml_implicit_resolvers else frozenset(map(chr, range(128)))
-#: A plain scalar _quick reads: starts with a letter, a digit, "_" or "/", then those, ".",
-#: "-", "=", "(", ")" or "+", single spaces between words; no YAML indicator anywhere.
+#: YAML 1.1's booleans as PyYAML reads them (``y`` and ``n`` are strings there).
+_BOOLS = {"yes": True, "Yes": True, "YES": True, "no": False, "No": False, "NO": False,
+          "true": True, "True": True, "TRUE": True, "false": False, "False": False,
+          "FALSE": False, "on": True, "On": True, "ON": True, "off": False, "Off": False,
+          "OFF": False}
+_NULLS = frozenset({"~", "null", "Null", "NULL"})
+#: The first characters of the booleans and nulls: PyYAML's resolver knows nothing else there.
+_BOOL_OR_NULL_FIRST = frozenset("yYnNtTfFoO~")
+#: The first characters of the plain scalars its resolver may read as a number, a timestamp,
+#: a merge or value key, or an alias-like ``!``/``&``/``*``: read by PyYAML itself.
+_RESOLVED_FIRST = frozenset("!&*+-.0123456789<=")
+#: A plain scalar in a flow collection: starts with a letter, a digit, "_" or "/", then those,
+#: ".", "-", "=", "(", ")" or "+", single spaces between words; no YAML indicator anywhere.
 _PLAIN_TEXT = r"[A-Za-z0-9_/][A-Za-z0-9_./=()+-]*(?: [A-Za-z0-9_./=()+-]+)*"
+#: A plain scalar in block context (a URL, ``admin@cluster``, base64): no indicator first ("-"
+#: only before another character), then anything but "#" and a ":" that ends a key, single
+#: spaces between words.  PyYAML's and libyaml's scanners read this subset alike.
+_BLOCK_PLAIN = (r"(?:[^- ?:,\[\]{}#&*!|>'\"%@`]|-[^ #:])[^ #:]*(?::+[^ #:]+)*"
+                r"(?: [^ #:]+(?::+[^ #:]+)*)*")
 _QUOTED_TEXT = r"'(?:[^'\n]|'')*'"
-_KEY_LINE = re.compile(rf"( *)({_PLAIN_TEXT}|{_QUOTED_TEXT}):"
-                       rf"(?: ({_PLAIN_TEXT}|{_QUOTED_TEXT}|[\[{{].*))?")
+_DOUBLE_QUOTED = r'"[^"\\\n]*"'  # no escape: its text is what is between the quotes
+_BLOCK_KEY = rf"{_BLOCK_PLAIN}|{_QUOTED_TEXT}|{_DOUBLE_QUOTED}"
+_BLOCK_VALUE = rf"{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|[\[{{].*|{_BLOCK_PLAIN}"
+#: One line: its indent, "- " when it is a sequence item, then ``key:``, ``key: value`` or (an
+#: item only) a value.
+_LINE = re.compile(rf"( *)(- )?(?:({_BLOCK_KEY}):(?: ({_BLOCK_VALUE}))?|({_BLOCK_VALUE}))")
 #: A flow collection's pieces; what is none of them comes out one character at a time.
-_FLOW_TOKEN = re.compile(rf"[\[\]{{}}]|, |: |{_QUOTED_TEXT}|{_PLAIN_TEXT}|.")
-#: The first characters of the tokens that are scalars, plain or single-quoted; any other
-#: token (a mark such as ", " or ": ", or a character _quick gives up on) is not a node.
-_SCALAR_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/'")
+_FLOW_TOKEN = re.compile(
+    rf"[\[\]{{}}]|, |: |{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|{_PLAIN_TEXT}|.")
+#: The first characters of the tokens that are scalars, plain or quoted; any other token (a
+#: mark such as ", " or ": ", or a character _quick gives up on) is not a node.
+_SCALAR_FIRST = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/'\"")
 _ODD = re.compile(r"[^\n\x20-\x7e]")  # a tab, a carriage return, any other control character
+_MARKER = re.compile(r"^(?:---|\.\.\.)", re.MULTILINE)  # a document's start or end, maybe
+#: JSON without escapes, numbers or tabs, each key (of at most 1,000 characters: a YAML key
+#: must end within 1,024) followed by its ":" at once; json.loads checks the grammar.
+_JSON = re.compile(r'(?:[ \n]*+(?:"[^"\\\n]{0,1000}+":|"[^"\\\n]*+"|[\[\]{},]|true|false|null))*+'
+                   r"[ \n]*+")
 _MAX_KEY = 1024  # libyaml's limit on an implicit key
 _QUICK_DEPTH = 32
 
 
+class _Twice(Exception):
+    """A JSON object gives a key twice (json.loads would keep the last, lbctl refuses)."""
+
+
 def _quick(text: str) -> Any:
-    """The document in ``text`` when it is in the subset above, else :data:`_UNSURE`."""
-    if not text or not text.isascii() or _ODD.search(text) or text[-1:] != "\n":
+    """The document in ``text`` when it is in a layout above, else :data:`_UNSURE`."""
+    if not text or not text.isascii() or _ODD.search(text):
+        return _UNSURE
+    if text.lstrip(" \n")[:1] in ("{", "["):
+        return _quick_json(text)
+    if text[-1] != "\n" or _MARKER.search(text):
         return _UNSURE
     collecting = gc.isenabled()
     gc.disable()
@@ -223,74 +275,106 @@ def _quick(text: str) -> Any:
 
 def _quick_block(lines: list[str]) -> Any:
     root: dict[str, Any] = {}
-    stack = [root]  # the open block mappings; level n is indented 2n
-    pending: tuple[dict[str, Any], str] | None = None  # a key whose value is on the next lines
-    match_line, token = _KEY_LINE.fullmatch, _quick_token
+    opened: list[Any] = [root]  # the open block collections, innermost last
+    columns = [0]  # the column of each one's keys or "- "
+    pending: tuple[dict[str, Any], str, int] | None = None  # ``key:``, its mapping's column
+    match_line, value_of = _LINE.fullmatch, _quick_value
     for line in lines:
         found = match_line(line)
         if found is None:
             return _UNSURE
-        indent, key_text, rest = found.groups()
-        level, odd = divmod(len(indent), 2)
-        if odd:
-            return _UNSURE
+        indent, dash, key_text, rest, item = found.groups()
+        column = len(indent)
         if pending is not None:
-            if level == len(stack):  # the pending key opens a block mapping
-                if level >= _QUICK_DEPTH:
+            mapping, key, at = pending
+            pending = None
+            if column > at or (dash and column == at):  # the key's value opens here
+                if len(opened) >= _QUICK_DEPTH:
                     return _UNSURE
-                child: dict[str, Any] = {}
-                pending[0][pending[1]] = child
-                stack.append(child)
-            pending = None  # else its value stays null
-        if level >= len(stack):
+                child: Any = [] if dash else {}
+                mapping[key] = child
+                opened.append(child)
+                columns.append(column)
+            # else its value stays null
+        while columns[-1] > column:
+            del opened[-1], columns[-1]
+        if columns[-1] != column:
             return _UNSURE
-        del stack[level + 1:]
-        target = stack[level]
-        key = token(key_text)
+        target = opened[-1]
+        if dash:
+            if type(target) is not list:
+                return _UNSURE
+            if key_text is None:  # a scalar or a flow collection
+                value = value_of(item, len(opened))
+                if value is _UNSURE:
+                    return _UNSURE
+                target.append(value)
+                continue
+            if len(opened) >= _QUICK_DEPTH:
+                return _UNSURE
+            target = {}  # a mapping, whose keys sit two columns right of the "-"
+            opened[-1].append(target)
+            opened.append(target)
+            column += 2
+            columns.append(column)
+        elif item is not None:  # a scalar alone on its line
+            return _UNSURE
+        elif type(target) is list:  # a sequence at its key's column ends at the next key
+            del opened[-1], columns[-1]
+            target = opened[-1]
+            if columns[-1] != column or type(target) is not dict:
+                return _UNSURE
+        key = _quick_token(key_text)
         if type(key) is not str or key in target or len(key_text) > _MAX_KEY:
             return _UNSURE
         if rest is None:
             target[key] = None
-            pending = (target, key)
+            pending = (target, key, column)
             continue
-        first = rest[0]
-        if first == "{" or first == "[":
-            value = _quick_flow(rest, level)
-        else:
-            value = token(rest)
+        value = value_of(rest, len(opened))
         if value is _UNSURE:
             return _UNSURE
         target[key] = value
     return root if lines else _UNSURE
 
 
+def _quick_value(text: str, depth: int) -> Any:
+    """A value on a line of its own (a flow collection or a scalar), or :data:`_UNSURE`."""
+    first = text[0]
+    if first == "{" or first == "[":
+        return _quick_flow(text, depth)
+    return _quick_token(text)
+
+
 def _quick_token(text: str) -> Any:
-    """The value of one scalar token (plain or single-quoted), or :data:`_UNSURE`."""
-    if text[0] == "'":
+    """The value of one scalar token (plain or quoted), or :data:`_UNSURE`."""
+    first = text[0]
+    if first == "'":
         if len(text) < 2 or text[-1] != "'":
             return _UNSURE
         return text[1:-1].replace("''", "'")
-    if text[0] not in _RESOLVED_FIRST:  # no implicit resolver starts there: a string
+    if first == '"':
+        return text[1:-1] if len(text) >= 2 and text[-1] == '"' else _UNSURE
+    if first in _BOOL_OR_NULL_FIRST:
+        return None if text in _NULLS else _BOOLS.get(text, text)
+    if first not in _RESOLVED_FIRST:  # no implicit resolver starts there: a string
         return text
-    tag = _PLAIN.get(text)
-    if tag is None:
-        if len(_PLAIN) > 4096:
-            _PLAIN.clear()
-        tag = _PLAIN[text] = _resolve(yaml.ScalarNode, text, (True, False))
+    tag = _plain_tag(text)
     if tag == STR:
         return text
     if tag not in _SCALARS:
         return _UNSURE
+    kit = _pyyaml()
     try:
-        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, text))
-    except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+        return kit.construct(tag, text)
+    except kit.unreadable:
         return _UNSURE
 
 
-def _quick_flow(text: str, level: int) -> Any:
+def _quick_flow(text: str, depth: int) -> Any:
     """A flow collection that is the whole of ``text``, or :data:`_UNSURE`."""
     tokens = _FLOW_TOKEN.findall(text)
-    value, end = _quick_flow_at(tokens, 0, level)
+    value, end = _quick_flow_at(tokens, 0, depth)
     return value if end == len(tokens) else _UNSURE
 
 
@@ -341,6 +425,73 @@ def _quick_flow_at(tokens: list[str], at: int, depth: int) -> tuple[Any, int]:
     return _UNSURE, at
 
 
+def _quick_json(text: str) -> Any:
+    """JSON that YAML reads as JSON does (strings without escapes, ``true``, ``false``,
+    ``null``, no numbers: ``1e3`` is a string to YAML 1.1), or :data:`_UNSURE`."""
+    if _JSON.fullmatch(text) is None:
+        return _UNSURE
+    import json
+
+    try:
+        data = json.loads(text, object_pairs_hook=_json_object)
+    except (ValueError, RecursionError, _Twice):
+        return _UNSURE
+    opened = [(data, 1)]  # no deeper than the block layout
+    while opened:
+        value, depth = opened.pop()
+        if isinstance(value, (dict, list)):
+            if depth > _QUICK_DEPTH:
+                return _UNSURE
+            opened.extend((item, depth + 1)
+                          for item in (value.values() if isinstance(value, dict) else value))
+    return data
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _Twice
+    return data
+
+
+class _PyYAML:
+    """The pieces of PyYAML lbctl reads with, made on first use: importing PyYAML costs more
+    than reading a kubeconfig, and the quick reader mostly needs none of it."""
+
+    def __init__(self) -> None:
+        import yaml
+
+        self.loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if there
+        self.scalar_node = yaml.ScalarNode
+        self.resolve = yaml.resolver.Resolver().resolve
+        self.constructor = yaml.constructor.SafeConstructor()
+        #: What a constructor raises for a scalar it cannot read as its type.
+        self.unreadable = (ValueError, OverflowError, yaml.constructor.ConstructorError)
+
+    def tag(self, value: str, implicit: tuple[bool, bool]) -> str:
+        return str(self.resolve(self.scalar_node, value, implicit))
+
+    def construct(self, tag: str, value: str) -> Any:
+        constructor = self.constructor
+        return constructor.yaml_constructors[tag](constructor, self.scalar_node(tag, value))
+
+
+@functools.cache
+def _pyyaml() -> _PyYAML:
+    return _PyYAML()
+
+
+def _plain_tag(value: str) -> str:
+    """The tag PyYAML's resolver gives the plain scalar ``value`` (remembered: plain scalars
+    repeat -- v1, Service, TCP, true)."""
+    tag = _PLAIN.get(value)
+    if tag is None:
+        if len(_PLAIN) > 4096:
+            _PLAIN.clear()
+        tag = _PLAIN[value] = _pyyaml().tag(value, (True, False))
+    return tag
+
+
 def _position(text: str, index: int) -> tuple[int, int]:
     line_start = text.rfind("\n", 0, index) + 1
     return text.count("\n", 0, index) + 1, index - line_start + 1
@@ -356,7 +507,7 @@ def _first_line(exc: Exception) -> str:
 
 def _read(text: str, nodes: bool, shift: int) -> list[Document]:
     mark_of = _shifted if shift else _same
-    parser = _LOADER(text)
+    parser = _pyyaml().loader(text)
     # The reader makes millions of small objects and frees none: the cyclic collector would
     # scan them again and again (5x the time of a large read), for nothing to collect.
     collecting = gc.isenabled()
@@ -370,6 +521,9 @@ def _read(text: str, nodes: bool, shift: int) -> list[Document]:
 
 
 def _events(parser: Any, nodes: bool, mark_of: Callable[[Any], Any]) -> list[Document]:
+    import yaml
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     documents: list[Document] = []
     stack: list[_Open] = []
     anchors: dict[str, tuple[Any, Node | None, int]] = {}
@@ -499,17 +653,11 @@ def _scalar_tag(event: Any) -> str:
     if event.tag is not None and event.tag != "!":
         return str(event.tag)
     if not event.implicit[0]:  # quoted: a string, unless the tag says otherwise
-        return _resolve(yaml.ScalarNode, event.value, event.implicit)
-    tag = _PLAIN.get(event.value)
-    if tag is None:
-        if len(_PLAIN) > 4096:
-            _PLAIN.clear()
-        tag = _PLAIN[event.value] = _resolve(yaml.ScalarNode, event.value, event.implicit)
-    return tag
+        return _pyyaml().tag(event.value, event.implicit)
+    return _plain_tag(event.value)
 
 
-#: Plain scalars repeat (v1, Service, TCP, true): their resolved tags, remembered.
-_PLAIN: dict[str, str] = {}
+_PLAIN: dict[str, str] = {}  # see _plain_tag
 
 
 def _scalar(event: Any, *, key: bool) -> Any:
@@ -525,9 +673,10 @@ def _scalar(event: Any, *, key: bool) -> Any:
             raise _Refused(event.start_mark, "a plain = is not read by lbctl; quote it")
         raise _Refused(event.start_mark, f"the tag {_short(tag)} is not read by lbctl; "
                        "write plain YAML")
+    kit = _pyyaml()
     try:
-        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, event.value))
-    except (ValueError, OverflowError, yaml.constructor.ConstructorError) as exc:
+        return kit.construct(tag, event.value)
+    except kit.unreadable as exc:
         shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
         raise _Refused(event.start_mark, f"{shown!r} cannot be read as {_KIND[tag]}: "
                        f"{_first_line(exc).split(';')[0]}") from None
@@ -543,6 +692,8 @@ def _same(mark: Any) -> Any:
 
 def _shifted(mark: Any) -> Any:
     """A mark counted in the text with its byte-order mark (libyaml does not count it)."""
+    import yaml
+
     return yaml.error.Mark(mark.name, mark.index + 1, mark.line, mark.column,
                            None, None)  # type: ignore[arg-type]
 
@@ -575,6 +726,8 @@ def newline(text: str) -> str:
 def entry(mapping: Node | None, key: str) -> tuple[Node, Node] | None:
     """The ``(key, value)`` nodes of ``key`` in a mapping node (the reader refuses duplicate
     keys, so there is at most one); None when absent or not a mapping."""
+    from yaml.nodes import MappingNode, ScalarNode
+
     if not isinstance(mapping, MappingNode):
         return None
     for key_node, value_node in mapping.value:
@@ -585,6 +738,8 @@ def entry(mapping: Node | None, key: str) -> tuple[Node, Node] | None:
 
 def is_empty(node: Node) -> bool:
     """``key:`` with no value at all (its marks sit just after the ``:`` or ``-``)."""
+    from yaml.nodes import ScalarNode
+
     return (isinstance(node, ScalarNode) and node.value == "" and node.style is None
             and node.start_mark.index == node.end_mark.index)
 
@@ -592,6 +747,8 @@ def is_empty(node: Node) -> bool:
 def one_line(node: Node) -> bool:
     """A scalar on one line, plain or quoted (not a block scalar): one a text edit can
     replace."""
+    from yaml.nodes import ScalarNode
+
     return (isinstance(node, ScalarNode) and node.style in (None, "'", '"')
             and node.start_mark.line == node.end_mark.line)
 
@@ -612,9 +769,12 @@ def reads_as(text: str, source: str, expected: Sequence[Any],
 def plain_or_quoted(value: str) -> str:
     """``value`` as a plain scalar when YAML reads it back as the same string (``true``,
     ``1:2:3:4:5:6:7:8`` or ``a: b`` would not), else double-quoted."""
+    import yaml
+
+    kit = _pyyaml()
     try:
-        plain = (_resolve(yaml.ScalarNode, value, (True, False)) == STR
-                 and yaml.load(f"k: {value}", Loader=_LOADER) == {"k": value})
+        plain = (kit.tag(value, (True, False)) == STR
+                 and yaml.load(f"k: {value}", Loader=kit.loader) == {"k": value})
     except yaml.YAMLError:
         plain = False
     if plain:

@@ -349,12 +349,16 @@ def hint_with_state(hint: str, path: str | None) -> str:
                   f"lbctl --state {shlex.quote(path)} ", hint)
 
 
-def _vet_kubeconfig(text: str, path: str) -> None:
+def _vet_kubeconfig(text: str, path: str) -> dict[str, Any] | None:
     """A kubeconfig passes lbctl's one YAML reader (its size, depth and alias limits, keys that
-    read the same refused) before any kubeconfig loader sees it."""
+    read the same refused) before any kubeconfig loader sees it.  In the layouts kubectl writes
+    (and in plain JSON) that one reading is the kubeconfig's, returned as ``yaml.safe_load``
+    reads it (a mapping; else None, and lbctl's kubeconfig reader reads the file itself)."""
     from lbctl.core import yamlkit
 
-    yamlkit.load_all(text, path, hint="fix the kubeconfig, or pass another one with --kubeconfig")
+    read = yamlkit.vet(text, path, hint="fix the kubeconfig, or pass another one with "
+                       "--kubeconfig")
+    return read.data if read is not None and isinstance(read.data, dict) else None
 
 
 def completion_kube(kubeconfig: str | None, context: str | None) -> tuple[KubeAPI, str] | None:

@@ -27,6 +27,7 @@ import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from lbctl.errors import NoClusterConfigError, UnreachableError, UsageError, file_kind
 from lbctl.kube.client import JSON_PATCH, MERGE_PATCH, PAGE_SIZE, KubeClient
@@ -61,7 +62,7 @@ def connect(
     official: bool = False,
     fast_only: bool = False,
     retries: int = 2,
-    vet: Callable[[str, str], None] | None = None,
+    vet: Callable[[str, str], dict[str, Any] | None] | None = None,
 ) -> KubeClient:
     """Load the configuration like kubectl does and return a client for it.
 
@@ -73,13 +74,16 @@ def connect(
     ``fast_only=True`` refuses it instead (:class:`~lbctl.errors.UnreachableError`): shell
     completion must never run an exec plugin nor pay for importing the official client.
     ``vet(text, path)`` sees each kubeconfig file's text before any loader does, and raises to
-    refuse it (the caller's bounded YAML reader: an alias bomb must not reach a loader).
+    refuse it (the caller's bounded YAML reader: an alias bomb must not reach a loader); when it
+    read the file exactly as ``yaml.safe_load`` would, into a mapping, it returns that mapping
+    and lbctl's reader uses it instead of reading the file again (else it returns None).
     """
     from lbctl.kube import kubeconfig as reader
 
     env = os.environ if environ is None else environ
     paths = reader.kubeconfig_paths(kubeconfig, env)
     existing = [p for p in paths if Path(p).expanduser().exists()]
+    vetted: dict[str, dict[str, Any]] = {}
     for name in existing:
         path = Path(name).expanduser()
         _refuse_unless_regular(path)
@@ -88,7 +92,9 @@ def connect(
                 text = path.read_bytes().decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 continue  # the readers below word these
-            vet(text, str(path))
+            document = vet(text, str(path))
+            if document is not None:
+                vetted[name] = document
     in_cluster = (
         not kubeconfig
         and not context
@@ -104,7 +110,8 @@ def connect(
     account = Path(service_account_dir)
     config = None
     if not official:
-        config = reader.in_cluster(env, account) if in_cluster else reader.read(existing, context)
+        config = (reader.in_cluster(env, account) if in_cluster
+                  else reader.read(existing, context, vetted))
     if config is not None:
         from lbctl.kube import transport
 

@@ -85,13 +85,16 @@ def kubeconfig_paths(kubeconfig: str | None, env: Mapping[str, str]) -> list[str
     return list(dict.fromkeys(listed)) or ["~/.kube/config"]
 
 
-def read(files: list[str], context: str | None) -> ClusterConfig | None:
+def read(files: list[str], context: str | None,
+         read_already: Mapping[str, dict[str, Any]] | None = None) -> ClusterConfig | None:
     """The configuration of ``context`` (else the current context) merged from ``files`` (which
-    exist), or ``None`` when the official client must handle it."""
+    exist), or ``None`` when the official client must handle it.  ``read_already`` holds the
+    files a caller has read already, as ``yaml.safe_load`` reads them (see
+    :func:`lbctl.kube.connect`'s ``vet``): they are not read again."""
     documents: list[tuple[Path, dict[str, Any]]] = []
     for name in files:
         path = Path(name).expanduser()
-        document = _load(path)
+        document = read_already[name] if read_already and name in read_already else _load(path)
         if document is None:
             return None
         documents.append((path.absolute(), document))

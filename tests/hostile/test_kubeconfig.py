@@ -58,6 +58,17 @@ def kubeconfig(*, current: str = "c", cluster: str = "{server: 'https://127.0.0.
     )
 
 
+def kubectl_layout(*, current: str = "c", user: str = "    token: x") -> str:
+    """A kubeconfig as kubectl writes it (block style, sequences at their key's column): the
+    layout lbctl reads in one pass, without its event reader, when it holds nothing hostile."""
+    return (
+        "apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:1\n  name: k\n"
+        "contexts:\n- context:\n    cluster: k\n    user: u\n  name: c\n"
+        f"current-context: {current}\nkind: Config\npreferences: {{}}\n"
+        f"users:\n- name: u\n  user:\n{user}\n"
+    )
+
+
 #: Nine levels of nine aliases each: 9**9 strings once expanded, 480 bytes as text.
 _BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)
@@ -93,6 +104,17 @@ HAZARDS = [
     Hazard("nested-too-deep", kubeconfig(user="{token: x, extra: " + "[" * 200 + "]" * 200 + "}"),
            2, "{tmp}/bad.yaml:6:139: collections nested more than 100 deep", "--kubeconfig",
            commands=FEW),
+    Hazard("kubectl-layout-alias-bomb", _BOMB + kubectl_layout(user="    token: *a8"), 2,
+           "{tmp}/bad.yaml:6:10: aliases expand to more than 100000 nodes", "--kubeconfig",
+           commands=FEW),
+    Hazard("kubectl-layout-nested-too-deep",
+           kubectl_layout(user="".join(f"{'  ' * i}    k:\n" for i in range(120)).rstrip()), 2,
+           "{tmp}/bad.yaml:114:199: collections nested more than 100 deep", "--kubeconfig", commands=FEW),
+    Hazard("kubectl-layout-current-context-missing", kubectl_layout(current="gone"), 2,
+           "{tmp}/bad.yaml", commands=FEW),
+    Hazard("kubectl-layout-server-refuses-connections", kubectl_layout(), 7,
+           "cannot reach the API server at https://127.0.0.1:1: connection refused",
+           "the cluster is up", commands=FEW),
     Hazard("a-named-pipe", Fifo(), 2,
            "kubeconfig {tmp}/bad.yaml is a named pipe, not a regular file", "--kubeconfig"),
     Hazard("a-link-to-dev-zero", Link("/dev/zero"), 2,

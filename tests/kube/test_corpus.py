@@ -10,6 +10,9 @@ client certificate and key, CA, TLS options, proxy.  Three readers must produce 
   on which the official loader is known to differ from kubectl (lbctl follows kubectl);
 - ``kubectl config view --minify --flatten``, when kubectl is installed (files embedded as data,
   so the comparison covers which file a relative path was resolved against).
+
+Each case is written twice: as JSON, and as YAML in the layout kubectl writes (block style,
+sequences at their key's column), the two layouts lbctl reads in one pass without PyYAML.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from lbctl import kube
 from lbctl.errors import UsageError
@@ -194,14 +198,25 @@ CASES = [
 ]
 
 
-def materialise(case: Case, root: Path) -> tuple[list[str], list[str]]:
-    """Write the case's files under ``root``; the KUBECONFIG entries and the existing files."""
+LAYOUTS = ("json", "kubectl")
+
+
+def kubectl_layout(document: dict[str, Any]) -> str:
+    """A kubeconfig as ``kubectl config view`` writes it: block style, each sequence at its
+    key's column, sorted keys, long lines (certificate data) never folded."""
+    return yaml.safe_dump(document, default_flow_style=False, sort_keys=True, width=1 << 20)
+
+
+def materialise(case: Case, root: Path, layout: str = "json") -> tuple[list[str], list[str]]:
+    """Write the case's files under ``root`` (kubeconfigs as JSON or in kubectl's YAML layout);
+    the KUBECONFIG entries and the existing files."""
     for name, content in case.files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, dict):
-            text = json.dumps(content).replace('"ABS:', f'"{path.parent}/')
-            path.write_text(text)
+            document = json.loads(json.dumps(content).replace('"ABS:', f'"{path.parent}/'))
+            path.write_text(json.dumps(document) if layout == "json"
+                            else kubectl_layout(document))
         else:
             path.write_text(content)
     entries = [str(root / e) if e else "" for e in case.kubeconfig]
@@ -230,8 +245,7 @@ def _official(case: Case, existing: list[str]) -> dict[str, Any] | None:
     context = case.context
     if context is None:  # kubectl's rule: the first file that names a current context wins
         for path in existing:
-            text = Path(path).read_text()
-            document = json.loads(text) if text.strip() else {}
+            document = yaml.safe_load(Path(path).read_text()) or {}
             if document.get("current-context"):
                 context = document["current-context"]
                 break
@@ -293,9 +307,10 @@ def test_the_corpus_is_large_enough() -> None:
     assert len({c.name for c in CASES}) == len(CASES)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_lbctl_and_the_official_loader_agree(case: Case, tmp_path: Path) -> None:
-    entries, existing = materialise(case, tmp_path)
+def test_lbctl_and_the_official_loader_agree(case: Case, layout: str, tmp_path: Path) -> None:
+    entries, existing = materialise(case, tmp_path, layout)
     ours = _lbctl(case, existing)
     if case.expect is None:
         assert ours is None and _official(case, existing) is None
@@ -331,9 +346,10 @@ def test_lbctl_and_the_official_loader_agree(case: Case, tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_kubectl_agrees(case: Case, tmp_path: Path) -> None:
-    entries, existing = materialise(case, tmp_path)
+def test_kubectl_agrees(case: Case, layout: str, tmp_path: Path) -> None:
+    entries, existing = materialise(case, tmp_path, layout)
     theirs = _kubectl(case, entries, existing)
     if case.expect is None:
         assert theirs is None
@@ -343,3 +359,61 @@ def test_kubectl_agrees(case: Case, tmp_path: Path) -> None:
     if not case.fast and "exec" in json.dumps(case.files):
         wanted["token"] = None  # kubectl config view does not run the plugin
     assert theirs == wanted
+
+
+def _vetted(existing: list[str]) -> dict[str, dict[str, Any]]:
+    """What the command line's vet (lbctl's one YAML reader) hands lbctl's reader."""
+    from lbctl.cli.context import _vet_kubeconfig
+
+    found = {}
+    for path in existing:
+        document = _vet_kubeconfig(Path(path).read_text(), path)
+        if document is not None:
+            found[path] = document
+    return found
+
+
+#: Cases whose kubeconfig holds a scalar the quick reader leaves to the event reader (an escaped
+#: line break): vetted by it, then read again by lbctl's reader, as before.
+READ_TWICE = {"token-with-newline"}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_kubeconfig_is_read_once(case: Case, layout: str, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """In both layouts the kubeconfigs of the corpus are read once, by the vet, and lbctl's
+    reader gives from that reading what it gives reading the files itself."""
+    entries, existing = materialise(case, tmp_path, layout)
+    kubeconfigs = [p for p in existing if Path(p).read_text().strip()]
+    vetted = _vetted(existing)
+    assert sorted(vetted) == ([] if case.name in READ_TWICE else sorted(kubeconfigs))
+    expected = reader.read(existing, case.context)
+    if case.name in READ_TWICE:
+        return
+
+    def read_again(path: Path) -> None:
+        raise AssertionError(f"{path} read again")
+
+    monkeypatch.setattr(reader, "_load", lambda path: {} if path.stat().st_size == 0
+                        else read_again(path))
+    assert reader.read(existing, case.context, vetted) == expected
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_what_kubectl_writes_is_read_once_as_pyyaml_reads_it(case: Case, tmp_path: Path) -> None:
+    """``kubectl config view --raw`` (the layout of every kubeconfig kubectl, k3s and kubeadm
+    write) is read by the quick reader, as ``yaml.safe_load`` reads it."""
+    from lbctl.core import yamlkit
+
+    entries, _ = materialise(case, tmp_path)
+    done = subprocess.run(["kubectl", "config", "view", "--raw"], capture_output=True,
+                          text=True, timeout=30, check=True,
+                          env={**os.environ, "KUBECONFIG": os.pathsep.join(entries)})
+    read = yamlkit.vet(done.stdout, "view")
+    if case.name in READ_TWICE | {"exec-user"}:  # kubectl folds the plugin's long argument
+        assert read is None
+        return
+    assert read is not None, done.stdout
+    assert read.data == yaml.safe_load(done.stdout)

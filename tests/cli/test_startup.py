@@ -242,3 +242,22 @@ def test_a_state_built_from_the_caches_data_imports_no_yaml() -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     assert out.splitlines() == ["[] web", "['lbctl.core.yamlkit', 'yaml'] holds: {}"]
+
+
+@pytest.mark.parametrize("layout", ["json", "kubectl"])
+def test_a_kubeconfig_as_kubectl_or_json_writes_it_is_read_without_pyyaml(
+    kube_server: Any, kubeconfig: Path, layout: str
+) -> None:
+    """``lbctl version`` with a kubeconfig in JSON or in the layout kubectl writes (k3s.yaml,
+    kubeadm's admin.conf): lbctl's one YAML reader vets and reads it in one pass, and PyYAML
+    (~15 % of a short command's start-up) is never imported; a comment sends the kubeconfig
+    through the event reader, which imports it."""
+    import yaml
+
+    if layout == "kubectl":
+        document = yaml.safe_load(kubeconfig.read_text())
+        kubeconfig.write_text(yaml.safe_dump(document, default_flow_style=False))
+        assert kubeconfig.read_text().startswith("apiVersion: v1\nclusters:\n- cluster:\n")
+    assert _imported(["version", "--kubeconfig", str(kubeconfig)], ("yaml",)) == "0 []"
+    kubeconfig.write_text("# a comment\n" + kubeconfig.read_text())
+    assert _imported(["version", "--kubeconfig", str(kubeconfig)], ("yaml",)) == "0 ['yaml']"

@@ -220,24 +220,26 @@ _BOOL_OR_NULL_FIRST = frozenset("yYnNtTfFoO~")
 #: The first characters of the plain scalars its resolver may read as a number, a timestamp,
 #: a merge or value key, or an alias-like ``!``/``&``/``*``: read by PyYAML itself.
 _RESOLVED_FIRST = frozenset("!&*+-.0123456789<=")
+#: The first characters of a token that may be something but the text it is.
+_NOT_JUST_TEXT = frozenset("'\"") | _BOOL_OR_NULL_FIRST | _RESOLVED_FIRST
 #: A plain scalar in a flow collection: starts with a letter, a digit, "_" or "/", then those,
 #: ".", "-", "=", "(", ")" or "+", single spaces between words; no YAML indicator anywhere.
 _PLAIN_TEXT = r"[A-Za-z0-9_/][A-Za-z0-9_./=()+-]*(?: [A-Za-z0-9_./=()+-]+)*"
 #: A plain scalar in block context (a URL, ``admin@cluster``, base64): no indicator first ("-"
 #: only before another character), then anything but "#" and a ":" that ends a key, single
 #: spaces between words.  PyYAML's and libyaml's scanners read this subset alike.
-_BLOCK_PLAIN = (r"(?:[^- ?:,\[\]{}#&*!|>'\"%@`]|-[^ #:])[^ #:]*(?::+[^ #:]+)*"
-                r"(?: [^ #:]+(?::+[^ #:]+)*)*")
+_BLOCK_PLAIN = (r"(?>(?:[^- ?:,\[\]{}#&*!|>'\"%@`]|-[^ #:])[^ #:]*+(?::++[^ #:]++)*+"
+                r"(?: [^ #:]++(?::++[^ #:]++)*+)*+)")  # atomic: it never gives back
 _QUOTED_TEXT = r"'(?:[^'\n]|'')*'"
 _DOUBLE_QUOTED = r'"[^"\\\n]*"'  # no escape: its text is what is between the quotes
 _BLOCK_KEY = rf"{_BLOCK_PLAIN}|{_QUOTED_TEXT}|{_DOUBLE_QUOTED}"
 _BLOCK_VALUE = rf"{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|[\[{{].*|{_BLOCK_PLAIN}"
 #: One line: its indent, "- " when it is a sequence item, then ``key:``, ``key: value`` or (an
 #: item only) a value.
-_LINE = re.compile(rf"( *)(- )?(?:({_BLOCK_KEY}):(?: ({_BLOCK_VALUE}))?|({_BLOCK_VALUE}))")
+_LINE = re.compile(rf"( *+)(- )?(?:({_BLOCK_KEY}):(?: ({_BLOCK_VALUE}))?|({_BLOCK_VALUE}))")
 #: A flow collection's pieces; what is none of them comes out one character at a time.
 _FLOW_TOKEN = re.compile(
-    rf"[\[\]{{}}]|, |: |{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|{_PLAIN_TEXT}|.")
+    rf"[\[\]{{}}]|, |: |{_PLAIN_TEXT}|{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|.")
 #: The first characters of the tokens that are scalars, plain or quoted; any other token (a
 #: mark such as ", " or ": ", or a character _quick gives up on) is not a node.
 _SCALAR_FIRST = frozenset(
@@ -278,7 +280,7 @@ def _quick_block(lines: list[str]) -> Any:
     opened: list[Any] = [root]  # the open block collections, innermost last
     columns = [0]  # the column of each one's keys or "- "
     pending: tuple[dict[str, Any], str, int] | None = None  # ``key:``, its mapping's column
-    match_line, value_of = _LINE.fullmatch, _quick_value
+    match_line, token, flow = _LINE.fullmatch, _quick_token, _quick_flow
     for line in lines:
         found = match_line(line)
         if found is None:
@@ -305,7 +307,9 @@ def _quick_block(lines: list[str]) -> Any:
             if type(target) is not list:
                 return _UNSURE
             if key_text is None:  # a scalar or a flow collection
-                value = value_of(item, len(opened))
+                first = item[0]
+                value = (flow(item, len(opened)) if first == "{" or first == "["
+                         else token(item))
                 if value is _UNSURE:
                     return _UNSURE
                 target.append(value)
@@ -324,31 +328,26 @@ def _quick_block(lines: list[str]) -> Any:
             target = opened[-1]
             if columns[-1] != column or type(target) is not dict:
                 return _UNSURE
-        key = _quick_token(key_text)
+        key = token(key_text)
         if type(key) is not str or key in target or len(key_text) > _MAX_KEY:
             return _UNSURE
         if rest is None:
             target[key] = None
             pending = (target, key, column)
             continue
-        value = value_of(rest, len(opened))
+        first = rest[0]
+        value = flow(rest, len(opened)) if first == "{" or first == "[" else token(rest)
         if value is _UNSURE:
             return _UNSURE
         target[key] = value
     return root if lines else _UNSURE
 
 
-def _quick_value(text: str, depth: int) -> Any:
-    """A value on a line of its own (a flow collection or a scalar), or :data:`_UNSURE`."""
-    first = text[0]
-    if first == "{" or first == "[":
-        return _quick_flow(text, depth)
-    return _quick_token(text)
-
-
 def _quick_token(text: str) -> Any:
     """The value of one scalar token (plain or quoted), or :data:`_UNSURE`."""
     first = text[0]
+    if first not in _NOT_JUST_TEXT:  # a plain scalar no implicit resolver reads: a string
+        return text
     if first == "'":
         if len(text) < 2 or text[-1] != "'":
             return _UNSURE
@@ -357,9 +356,7 @@ def _quick_token(text: str) -> Any:
         return text[1:-1] if len(text) >= 2 and text[-1] == '"' else _UNSURE
     if first in _BOOL_OR_NULL_FIRST:
         return None if text in _NULLS else _BOOLS.get(text, text)
-    if first not in _RESOLVED_FIRST:  # no implicit resolver starts there: a string
-        return text
-    tag = _plain_tag(text)
+    tag = _PLAIN.get(text) or _plain_tag(text)
     if tag == STR:
         return text
     if tag not in _SCALARS:

@@ -232,11 +232,11 @@ _BLOCK_PLAIN = (r"(?>(?:[^- ?:,\[\]{}#&*!|>'\"%@`]|-[^ #:])[^ #:]*+(?::++[^ #:]+
                 r"(?: [^ #:]++(?::++[^ #:]++)*+)*+)")  # atomic: it never gives back
 _QUOTED_TEXT = r"'(?:[^'\n]|'')*'"
 _DOUBLE_QUOTED = r'"[^"\\\n]*"'  # no escape: its text is what is between the quotes
-_BLOCK_KEY = rf"{_BLOCK_PLAIN}|{_QUOTED_TEXT}|{_DOUBLE_QUOTED}"
 _BLOCK_VALUE = rf"{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|[\[{{].*|{_BLOCK_PLAIN}"
-#: One line: its indent, "- " when it is a sequence item, then ``key:``, ``key: value`` or (an
-#: item only) a value.
-_LINE = re.compile(rf"( *+)(- )?(?:({_BLOCK_KEY}):(?: ({_BLOCK_VALUE}))?|({_BLOCK_VALUE}))")
+#: One line: its indent, "- " when it is a sequence item, then a value alone (an item only),
+#: ``key:`` or ``key: value`` (a flow collection takes the rest of its line: it is no key).
+#: Compiled on first use (by re.compile, which keeps it): compiling costs a JSON reading.
+_LINE = rf"( *+)(- )?({_BLOCK_VALUE})(?:(:)(?: ({_BLOCK_VALUE}))?)?"
 #: A flow collection's pieces; what is none of them comes out one character at a time.
 _FLOW_TOKEN = re.compile(
     rf"[\[\]{{}}]|, |: |{_PLAIN_TEXT}|{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|.")
@@ -245,11 +245,11 @@ _FLOW_TOKEN = re.compile(
 _SCALAR_FIRST = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/'\"")
 _ODD = re.compile(r"[^\n\x20-\x7e]")  # a tab, a carriage return, any other control character
-_MARKER = re.compile(r"^(?:---|\.\.\.)", re.MULTILINE)  # a document's start or end, maybe
 #: JSON without escapes, numbers or tabs, each key (of at most 1,000 characters: a YAML key
 #: must end within 1,024) followed by its ":" at once; json.loads checks the grammar.
-_JSON = re.compile(r'(?:[ \n]*+(?:"[^"\\\n]{0,1000}+":|"[^"\\\n]*+"|[\[\]{},]|true|false|null))*+'
-                   r"[ \n]*+")
+#: Compiled on first use.
+_JSON = (r'(?:[ \n]*+(?:"[^"\\\n]{0,1000}+":|"[^"\\\n]*+"|[\[\]{},]|true|false|null))*+'
+         r"[ \n]*+")
 _MAX_KEY = 1024  # libyaml's limit on an implicit key
 _QUICK_DEPTH = 32
 
@@ -264,7 +264,8 @@ def _quick(text: str) -> Any:
         return _UNSURE
     if text.lstrip(" \n")[:1] in ("{", "["):
         return _quick_json(text)
-    if text[-1] != "\n" or _MARKER.search(text):
+    if text[-1] != "\n" or text.startswith(("---", "...")) or "\n---" in text or (
+            "\n..." in text):  # a document's start or end, maybe
         return _UNSURE
     collecting = gc.isenabled()
     gc.disable()
@@ -280,12 +281,12 @@ def _quick_block(lines: list[str]) -> Any:
     opened: list[Any] = [root]  # the open block collections, innermost last
     columns = [0]  # the column of each one's keys or "- "
     pending: tuple[dict[str, Any], str, int] | None = None  # ``key:``, its mapping's column
-    match_line, token, flow = _LINE.fullmatch, _quick_token, _quick_flow
+    match_line, token, flow = re.compile(_LINE).fullmatch, _quick_token, _quick_flow
     for line in lines:
         found = match_line(line)
         if found is None:
             return _UNSURE
-        indent, dash, key_text, rest, item = found.groups()
+        indent, dash, key_text, colon, rest = found.groups()
         column = len(indent)
         if pending is not None:
             mapping, key, at = pending
@@ -306,10 +307,10 @@ def _quick_block(lines: list[str]) -> Any:
         if dash:
             if type(target) is not list:
                 return _UNSURE
-            if key_text is None:  # a scalar or a flow collection
-                first = item[0]
-                value = (flow(item, len(opened)) if first == "{" or first == "["
-                         else token(item))
+            if colon is None:  # a scalar or a flow collection
+                first = key_text[0]
+                value = (flow(key_text, len(opened)) if first == "{" or first == "["
+                         else token(key_text))
                 if value is _UNSURE:
                     return _UNSURE
                 target.append(value)
@@ -321,7 +322,7 @@ def _quick_block(lines: list[str]) -> Any:
             opened.append(target)
             column += 2
             columns.append(column)
-        elif item is not None:  # a scalar alone on its line
+        elif colon is None:  # a scalar alone on its line
             return _UNSURE
         elif type(target) is list:  # a sequence at its key's column ends at the next key
             del opened[-1], columns[-1]
@@ -425,7 +426,7 @@ def _quick_flow_at(tokens: list[str], at: int, depth: int) -> tuple[Any, int]:
 def _quick_json(text: str) -> Any:
     """JSON that YAML reads as JSON does (strings without escapes, ``true``, ``false``,
     ``null``, no numbers: ``1e3`` is a string to YAML 1.1), or :data:`_UNSURE`."""
-    if _JSON.fullmatch(text) is None:
+    if re.compile(_JSON).fullmatch(text) is None:
         return _UNSURE
     import json
 

@@ -461,13 +461,14 @@ class _PyYAML:
 
         self.loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if there
         self.scalar_node = yaml.ScalarNode
-        self.resolve = yaml.resolver.Resolver().resolve
+        self.resolve: Callable[[Any, str, tuple[bool, bool]], str] = (
+            yaml.resolver.Resolver().resolve)
         self.constructor = yaml.constructor.SafeConstructor()
         #: What a constructor raises for a scalar it cannot read as its type.
         self.unreadable = (ValueError, OverflowError, yaml.constructor.ConstructorError)
 
     def tag(self, value: str, implicit: tuple[bool, bool]) -> str:
-        return str(self.resolve(self.scalar_node, value, implicit))
+        return self.resolve(self.scalar_node, value, implicit)
 
     def construct(self, tag: str, value: str) -> Any:
         constructor = self.constructor

@@ -23,11 +23,12 @@ HEAVY = ("kubernetes", "scapy", "yaml", "netaddr", "lbctl.core", "lbctl.actions"
          "lbctl.net", "lbctl.doctor")
 
 
-def _imported(args: list[str], names: tuple[str, ...]) -> str:
+def _imported(args: list[str], names: tuple[str, ...], cache: str = "") -> str:
     """Run ``lbctl ARGS`` in a fresh interpreter, off a terminal: its exit code and which of
-    the modules ``names`` it imported."""
+    the modules ``names`` it imported.  ``cache``: the state cache's directory (none: the state
+    is read and checked every time)."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    env["LBCTL_CACHE_DIR"] = ""  # the state is read and checked every time (no cache)
+    env["LBCTL_CACHE_DIR"] = cache
     code = (
         "import sys\n"
         "from lbctl.cli.main import run\n"
@@ -246,18 +247,28 @@ def test_a_state_built_from_the_caches_data_imports_no_yaml() -> None:
 
 @pytest.mark.parametrize("layout", ["json", "kubectl"])
 def test_a_kubeconfig_as_kubectl_or_json_writes_it_is_read_without_pyyaml(
-    kube_server: Any, kubeconfig: Path, layout: str
+    kube_server: Any, kubeconfig: Path, layout: str, tmp_path: Path
 ) -> None:
-    """``lbctl version`` with a kubeconfig in JSON or in the layout kubectl writes (k3s.yaml,
-    kubeadm's admin.conf): lbctl's one YAML reader vets and reads it in one pass, and PyYAML
-    (~15 % of a short command's start-up) is never imported; a comment sends the kubeconfig
-    through the event reader, which imports it."""
+    """``version``, and ``pool list`` and ``svc list -A`` with a warm state cache, with a
+    kubeconfig in JSON or in the layout kubectl writes (k3s.yaml, kubeadm's admin.conf):
+    lbctl's one YAML reader vets and reads it in one pass, and PyYAML (~15 % of a short
+    command's start-up) is never imported; a comment sends the kubeconfig through the event
+    reader, which imports it."""
     import yaml
 
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": STATE}})
     if layout == "kubectl":
         document = yaml.safe_load(kubeconfig.read_text())
         kubeconfig.write_text(yaml.safe_dump(document, default_flow_style=False))
         assert kubeconfig.read_text().startswith("apiVersion: v1\nclusters:\n- cluster:\n")
-    assert _imported(["version", "--kubeconfig", str(kubeconfig)], ("yaml",)) == "0 []"
+    cache = str(tmp_path / "cache")
+    for args in (["version"], ["pool", "list"], ["svc", "list", "-A"]):
+        command = [*args, "--kubeconfig", str(kubeconfig)]
+        _imported(command, ("yaml",), cache)  # (the state, read and kept in the cache)
+        assert _imported(command, ("yaml",), cache) == "0 []", args
     kubeconfig.write_text("# a comment\n" + kubeconfig.read_text())
-    assert _imported(["version", "--kubeconfig", str(kubeconfig)], ("yaml",)) == "0 ['yaml']"
+    for args in (["version"], ["pool", "list"]):
+        found = _imported([*args, "--kubeconfig", str(kubeconfig)], ("yaml",), cache)
+        assert found == "0 ['yaml']", args

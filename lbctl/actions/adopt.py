@@ -36,13 +36,15 @@ def _read(kube: KubeAPI, store: StateStore, services: list[Obj]) -> Stored:
     """The state document; refused when there is none while Services show addresses lbctl
     could have handed out (every adoption would fail: there is no pool yet)."""
     stored = store.read()
-    if stored.text is None and (found := lost.stranded(services)):
-        try:  # (the Nodes, only when there is an address they may explain)
-            nodes = kube.list(NODES)
+
+    def nodes(found: list[lost.Stranded]) -> list[Obj]:
+        try:
+            return kube.list(NODES)
         except PermissionDeniedError as exc:
             raise lost.nodes_unknown(store.location, found, exc, "adopt") from exc
-        if found := lost.stranded(services, nodes=nodes):
-            raise lost.missing(store.location, found, "there is no pool to record them in")
+
+    if stored.text is None and (found := lost.stranded_without_state(services, nodes)):
+        raise lost.missing(store.location, found, "there is no pool to record them in")
     return stored
 
 

@@ -325,14 +325,18 @@ class Reconciler:
             services = list(self.services.values())
             nodes = self._nodes
         now = self.queue.now()
-        found = lost.stranded(services, nodes=nodes[1] if nodes is not None else ())
-        if not found or (nodes is not None and now < nodes[0] + NODES_TTL):
-            return found  # (no address shown, or none the Nodes listed lately explain)
-        listed = self._list_nodes()
-        with self._lock:
-            if self.snapshot is not None and self.snapshot.text is None:
-                self._nodes = (now, listed)  # (else back meanwhile: listed again next time)
-        return lost.stranded(services, nodes=listed)
+
+        def fresh(found: list[lost.Stranded]) -> list[Obj] | None:
+            if nodes is not None and now < nodes[0] + NODES_TTL:
+                return None  # (none the Nodes listed lately explain)
+            listed = self._list_nodes()
+            with self._lock:
+                if self.snapshot is not None and self.snapshot.text is None:
+                    self._nodes = (now, listed)  # (else back meanwhile: listed again next time)
+            return listed
+
+        return lost.stranded_without_state(services, fresh,
+                                           known=nodes[1] if nodes is not None else ())
 
     def _list_nodes(self) -> list[Obj]:
         """The Nodes, their addresses only (none when they cannot be listed: then their

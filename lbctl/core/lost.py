@@ -30,7 +30,7 @@ not be listed (:func:`nodes_unknown`, a :class:`~lbctl.errors.PermissionDeniedEr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from lbctl.core import service
@@ -76,6 +76,19 @@ def stranded(services: Iterable[Obj], state: State | None = None, *,
         if ips:
             found.append(Stranded(key, ips))
     return sorted(found, key=lambda s: s.key)
+
+
+def stranded_without_state(services: Collection[Obj],
+                           nodes: Callable[[list[Stranded]], Iterable[Obj] | None], *,
+                           known: Iterable[Obj] = ()) -> list[Stranded]:
+    """With no state document: :func:`stranded`, with the Nodes asked for only when they may
+    matter.  A Service showing an address that none of the ``known`` Nodes has (none known:
+    any address) has ``nodes`` called, with those Services, for the Nodes to decide with (None:
+    the known ones stand); the answer leaves their addresses out.  ``nodes`` does the caller's
+    I/O (a LIST, a cache) and its error policy (refuse, or count every address as lbctl's)."""
+    found = stranded(services, nodes=known)
+    listed = nodes(found) if found else None
+    return found if listed is None else stranded(services, nodes=listed)
 
 
 def _handed_out(ip: str, taken: set[str]) -> bool:

@@ -19,13 +19,20 @@ Node = Mapping[str, Any]
 ADDRESS_TYPES = ("InternalIP", "ExternalIP")
 
 
+def _entries(node: Node | None) -> list[Mapping[str, Any]]:
+    """The entries of ``status.addresses`` lbctl reads (of a type it reads, with an address)."""
+    status = node.get("status") if node is not None else None
+    entries = status.get("addresses") if isinstance(status, Mapping) else None
+    if not isinstance(entries, list):
+        return []
+    return [a for a in entries
+            if isinstance(a, Mapping) and a.get("address") and a.get("type") in ADDRESS_TYPES]
+
+
 def typed_node_addresses(node: Node | None) -> list[tuple[str, str]]:
     """(type, address) of a node's ``InternalIP`` addresses, then of its ``ExternalIP`` ones
     (each kind in the order ``status.addresses`` lists them)."""
-    if node is None:
-        return []
-    entries = [a for a in (node.get("status") or {}).get("addresses") or []
-               if isinstance(a, Mapping) and a.get("address")]
+    entries = _entries(node)
     return [(wanted, str(a["address"])) for wanted in ADDRESS_TYPES
             for a in entries if a.get("type") == wanted]
 
@@ -36,7 +43,7 @@ def node_addresses(node: Node | None) -> list[str]:
 
 
 def addresses_only(node: Node) -> dict[str, Any]:
-    """What :func:`typed_node_addresses` reads of ``node``, for a caller that keeps Nodes for
-    their addresses only (a Node's status lists its images, often most of its size)."""
-    return {"status": {"addresses": [a for a in (node.get("status") or {})
-                                     .get("addresses") or [] if isinstance(a, Mapping)]}}
+    """What :func:`typed_node_addresses` reads of ``node`` and nothing else, for a caller that
+    keeps Nodes for their addresses only (a Node's status lists its images, often most of its
+    size)."""
+    return {"status": {"addresses": _entries(node)}}

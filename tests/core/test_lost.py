@@ -3,6 +3,8 @@ when a new state would start over them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from lbctl.core import lost
@@ -69,6 +71,35 @@ def test_without_a_state_addresses_lbctl_never_hands_out_are_someone_elses() -> 
     assert lost.stranded(services[:3], nodes=nodes[:1]) == [
         Stranded(("kube-system", "traefik"), ("10.0.0.12",)),
         Stranded(("shop", "v6"), ("2001:db8::12", "2001:db8::99"))]
+
+
+def test_with_no_state_the_nodes_are_asked_for_only_when_they_may_explain_an_address(
+        ) -> None:
+    """One rule for adopt and the controller: the Nodes are asked for (a LIST, or the
+    controller's cache) only when a Service shows an address the Nodes known so far do not
+    explain, given those Services (adopt names them when it may not list the Nodes); their
+    answer decides, None keeps the known ones."""
+    n1 = node("n1", ("InternalIP", "10.0.0.11"))
+    n2 = node("n2", ("InternalIP", "10.0.0.12"))
+    traefik = svc("traefik", "kube-system", ips=("10.0.0.11", "10.0.0.12"))
+    asked: list[list[Stranded]] = []
+
+    def nodes(answer: list[dict[str, object]] | None
+              ) -> Callable[[list[Stranded]], list[dict[str, object]] | None]:
+        def listing(found: list[Stranded]) -> list[dict[str, object]] | None:
+            asked.append(found)
+            return answer
+        return listing
+
+    assert lost.stranded_without_state([svc("pending")], nodes([n1])) == []
+    assert lost.stranded_without_state([traefik], nodes([n1, n2]), known=[n1, n2]) == []
+    assert asked == []  # (no address shown; every one explained by the known Nodes)
+    assert lost.stranded_without_state([traefik], nodes([n1, n2]), known=[n1]) == []
+    assert asked == [[Stranded(("kube-system", "traefik"), ("10.0.0.12",))]]
+    assert lost.stranded_without_state([traefik], nodes(None), known=[n1]) == [
+        Stranded(("kube-system", "traefik"), ("10.0.0.12",))]
+    assert lost.stranded_without_state([traefik], nodes([])) == [
+        Stranded(("kube-system", "traefik"), ("10.0.0.11", "10.0.0.12"))]
 
 
 def test_the_messages_name_three_services_and_count_the_rest() -> None:

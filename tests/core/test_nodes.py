@@ -47,6 +47,17 @@ def test_a_node_kept_for_its_addresses_keeps_nothing_else() -> None:
     assert addresses_only(full) == {"status": {"addresses": [entry]}}
 
 
+def test_a_node_kept_for_its_addresses_keeps_only_the_entries_read() -> None:
+    """One reading of ``status.addresses``: what is kept is what is read (a Hostname, an
+    entry with no address, a malformed status are not)."""
+    entry = {"type": "ExternalIP", "address": "203.0.113.1"}
+    assert addresses_only(node({"type": "Hostname", "address": "n1"}, {"type": "InternalIP"},
+                               "10.0.0.9", entry)) == {"status": {"addresses": [entry]}}
+    for status in (["10.0.0.9"], {"addresses": "10.0.0.9"}, None):
+        assert addresses_only({"status": status}) == {"status": {"addresses": []}}
+        assert typed_node_addresses({"status": status}) == []
+
+
 def test_the_addresses_a_pool_may_not_hold_are_those_a_lost_state_does_not_count() -> None:
     n1 = node({"type": "ExternalIP", "address": "192.0.2.7"},
               {"type": "InternalIP", "address": "192.0.2.5"},

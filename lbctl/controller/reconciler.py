@@ -141,12 +141,14 @@ class Reconciler:
         # Each batch's allocator starts from the last one's when it plans on the state that one
         # made (this controller's own last write): not every address marked again per batch.
         self.allocators = Followed()
-        # Whether the state is lost (found missing while Services show addresses): decided,
-        # logged and counted by one thread at a time (:meth:`state_lost`), on the latest view:
-        # every change of what that decision reads (the Services, the document) counts in
-        # _seen, and a decision that something changed under is taken again.
-        self._lost = False
+        # The Services that make the state lost (found missing while they show addresses):
+        # decided, logged and counted by one thread at a time (:meth:`state_lost`), on the
+        # latest view: every change of what that decision reads (the Services, the document,
+        # the Nodes) counts in _seen, and a decision that something changed under is taken
+        # again.  No I/O under _deciding: the Nodes are listed outside it, under _listing.
+        self._found: list[lost.Stranded] = []
         self._deciding = threading.Lock()  # (taken before _lock, never inside it)
+        self._listing = threading.Lock()  # (never taken with another lock held)
         self._seen = 0
         # While the state document is missing: when (the queue's clock) the Nodes were listed,
         # and their addresses.
@@ -195,10 +197,10 @@ class Reconciler:
             work = [key for key in sorted(gone | set(fresh))
                     if self._needs_work(key, fresh.get(key))]
             self._seen += 1
-            lost_before = self._lost
+            lost_before = bool(self._found)
         self.queue.add(work)
         if lost_before:
-            self.state_lost()
+            self.state_lost(wait=False)
 
     def service_changed(self, event: WatchEvent) -> None:
         key = core.key_of(event.object)
@@ -222,11 +224,11 @@ class Reconciler:
                     self._published.pop(key, None)
             work = self._needs_work(key, svc)
             self._seen += 1
-            lost_before = self._lost
+            lost_before = bool(self._found)
         if work:
             self.queue.add([key])
         if lost_before and (svc is None or not core.is_ours(svc) or not core.ingress_ips(svc)):
-            self.state_lost()  # (was it the last Service that showed an address?)
+            self.state_lost(wait=False)  # (was it the last Service that showed an address?)
 
     # ------------------------------------------------------------------ state watch
 
@@ -285,9 +287,9 @@ class Reconciler:
             self._seen += 1
             if stored.text is not None:
                 self._nodes = None  # (listed again when the document is missing again)
-            lost_before = self._lost
+            lost_before = bool(self._found)
         if stored.text is None or lost_before:
-            self.state_lost()  # (lost now? or back: then it says so)
+            self.state_lost(wait=False)  # (lost now? or back: then it says so)
         state = stored.state
         if before is state:
             return
@@ -316,27 +318,102 @@ class Reconciler:
 
         self.metrics.usage_from(usage)
 
-    def _stranded(self) -> list[lost.Stranded]:
+    def state_lost(self, *, wait: bool = True) -> list[lost.Stranded]:
+        """The Services that make the state lost (none: it is not).  Say so when that changes:
+        that it is lost, that it is back, or that it is still missing but no Service shows an
+        address it should record any more (then look at every Service: their batches were
+        dropped meanwhile).  Any thread may ask (a batch, a watch, the readiness probe); one
+        decides at a time, on the latest view (a change during the decision has it taken
+        again), so that each change is said and counted once, the last word follows the last
+        change, and /readyz, the gauge and the log agree (Nodes listed again for one of them
+        are listed for all).
+
+        The Nodes, when the decision needs them listed (again), are listed with no lock held
+        that a watch takes (the API server may take its timeouts and retries), by one thread
+        at a time, and the decision is taken again with them.  A thread that does not
+        ``wait`` (a watch's: the answer is not its business) leaves a decision that needs
+        the Nodes another thread is listing to that thread, which decides after its LIST,
+        on a view that holds this change, and gets the last decision meanwhile."""
+        listed: tuple[float, list[Obj]] | None = None
+        while True:
+            with self._deciding:
+                found = self._decide(listed)
+            if found is not None:
+                return found
+            if not self._listing.acquire(blocking=wait):
+                with self._lock:
+                    return self._found
+            try:
+                listed = self._nodes_listed()
+            finally:
+                self._listing.release()
+
+    def _decide(self, listed: tuple[float, list[Obj]] | None) -> list[lost.Stranded] | None:
+        """(Under _deciding.)  :meth:`state_lost`'s decision, said and counted; None (nothing
+        decided) when the Nodes must be listed first."""
+        while True:
+            with self._lock:
+                seen = self._seen
+            found = self._stranded(listed)
+            if found is None:
+                return None
+            with self._lock:
+                if self._seen != seen:
+                    continue  # (a watch changed what it was decided on: again)
+                was, self._found = bool(self._found), found
+                back = self.snapshot is None or self.snapshot.text is not None
+                break
+        if found and not was:
+            self.metrics.missing(True)
+            error = lost.missing(self.store.location, found)
+            self._log("error", error.message, {"hint": error.hint})
+        elif was and not found:
+            self.metrics.missing(False)
+            self._log("info", f"{self.store.location} is back: looking at every Service"
+                      if back else f"{self.store.location} is still missing, but no "
+                      "Service shows an address it should record any more: looking at "
+                      "every Service", {})
+            self.queue.add(self.everything())
+        return found
+
+    def _stranded(self, listed: tuple[float, list[Obj]] | None) -> list[lost.Stranded] | None:
         """(Under _deciding.)  The Services of ours that show addresses lbctl could have
-        handed out while the state document is missing."""
+        handed out while the state document is missing; None when the Nodes are to be listed
+        first: never listed, or over NODES_TTL ago (and not ``listed`` for this decision),
+        while a Service shows an address none of them has."""
         with self._lock:
             if self.snapshot is None or self.snapshot.text is not None:
                 return []
             services = list(self.services.values())
             nodes = self._nodes
+        stale = nodes is None or (nodes is not listed
+                                  and self.queue.now() >= nodes[0] + NODES_TTL)
+        needed = False
+
+        def fresh(found: list[lost.Stranded]) -> None:
+            nonlocal needed
+            needed = stale  # (else the Nodes listed lately stand)
+
+        found = lost.stranded_without_state(services, fresh,
+                                            known=nodes[1] if nodes is not None else ())
+        return None if needed else found
+
+    def _nodes_listed(self) -> tuple[float, list[Obj]] | None:
+        """(Under _listing.)  The Nodes while the state document is missing (None: it is back),
+        listed now unless another thread listed them while this one waited, and kept."""
+        with self._lock:
+            if self.snapshot is None or self.snapshot.text is not None:
+                return None
+            nodes = self._nodes
         now = self.queue.now()
-
-        def fresh(found: list[lost.Stranded]) -> list[Obj] | None:
-            if nodes is not None and now < nodes[0] + NODES_TTL:
-                return None  # (none the Nodes listed lately explain)
-            listed = self._list_nodes()
-            with self._lock:
-                if self.snapshot is not None and self.snapshot.text is None:
-                    self._nodes = (now, listed)  # (else back meanwhile: listed again next time)
-            return listed
-
-        return lost.stranded_without_state(services, fresh,
-                                           known=nodes[1] if nodes is not None else ())
+        if nodes is not None and now < nodes[0] + NODES_TTL:
+            return nodes
+        listed = (now, self._list_nodes())
+        with self._lock:
+            if self.snapshot is not None and self.snapshot.text is None:
+                self._nodes = listed  # (else back meanwhile: listed again next time)
+                self._seen += 1
+        return listed
 
     def _list_nodes(self) -> list[Obj]:
         """The Nodes, their addresses only (none when they cannot be listed: then their
@@ -347,39 +424,6 @@ class Reconciler:
             self._log("warning", f"cannot list the Nodes: {exc.message}; a Service showing "
                       "a node's address counts as lbctl's", {"hint": exc.hint})
             return []
-
-    def state_lost(self) -> list[lost.Stranded]:
-        """The Services that make the state lost (none: it is not).  Say so when that changes:
-        that it is lost, that it is back, or that it is still missing but no Service shows an
-        address it should record any more (then look at every Service: their batches were
-        dropped meanwhile).  Any thread may ask (a batch, a watch, the readiness probe); one
-        decides at a time, on the latest view (a change during the decision has it taken
-        again), so that each change is said and counted once, the last word follows the last
-        change, and /readyz, the gauge and the log agree (Nodes listed again for one of them
-        are listed for all)."""
-        with self._deciding:
-            while True:
-                with self._lock:
-                    seen = self._seen
-                found = self._stranded()
-                with self._lock:
-                    if self._seen != seen:
-                        continue  # (a watch changed what it was decided on: again)
-                    was, self._lost = self._lost, bool(found)
-                    back = self.snapshot is None or self.snapshot.text is not None
-                    break
-            if found and not was:
-                self.metrics.missing(True)
-                error = lost.missing(self.store.location, found)
-                self._log("error", error.message, {"hint": error.hint})
-            elif was and not found:
-                self.metrics.missing(False)
-                self._log("info", f"{self.store.location} is back: looking at every Service"
-                          if back else f"{self.store.location} is still missing, but no "
-                          "Service shows an address it should record any more: looking at "
-                          "every Service", {})
-                self.queue.add(self.everything())
-        return found
 
     # ------------------------------------------------------------------ one batch
 

@@ -21,6 +21,7 @@ from lbctl.controller.metrics import Metrics
 from lbctl.controller.queue import WorkQueue
 from lbctl.controller.reconciler import PATCHED_TTL, Reconciler
 from lbctl.controller.run import Controller, Settings
+from lbctl.core import lost
 from lbctl.core.allocator import Allocator
 from lbctl.core.service import ingress_patch
 from lbctl.core.state import Allocation, State
@@ -829,6 +830,84 @@ def test_the_last_service_deleted_while_the_controller_decides_the_state_is_lost
         assert ("shop", "a") not in reconciler.services
         assert reconciler.metrics.snapshot().state_missing == 0
     finally:
+        reconciler.executor.shutdown(wait=True)
+
+
+def test_a_slow_node_listing_holds_no_watch_up(
+        kube_server: FakeKubeServer, kube: KubeAPI, store: StateStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state is lost, the minute has passed, and the readiness probe has the Nodes listed
+    again from a slow API server (10 s to connect, 30 s to read, 2 retries): meanwhile the
+    watches go on (they waited for that LIST, on a lock they take while the state is lost).
+    A Service whose address goes is taken in by the decision after the LIST; a restored state
+    is said back at once."""
+    logs: list[tuple[str, str]] = []
+    now = [1000.0]
+    add(store, "default", "192.0.2.10-192.0.2.19")
+    put(kube_server, "a", status=("192.0.2.10",))
+    put(kube_server, "b", status=("192.0.2.11",))
+    reconciler = Reconciler(kube, store, WorkQueue(clock=lambda: now[0]), Metrics(),
+                            clock=utc_now, log=lambda level, message, _: logs.append(
+                                (level, message)))
+    listing, release = threading.Event(), threading.Event()
+    decided: list[list[Any]] = []
+    probe = threading.Thread(target=lambda: decided.append(reconciler.state_lost()))
+    try:
+        reconciler.state_listed([kube.get(CONFIGMAPS, "lbctl-state", "kube-system")])
+        reconciler.services_listed([kube.get(SERVICES, name, "shop") for name in "ab"])
+        backup = _delete_state(kube_server)
+        reconciler.state_changed(WatchEvent("DELETED", backup))
+        assert reconciler.metrics.snapshot().state_missing == 1
+        now[0] += reconciler_module.NODES_TTL
+        real = kube.list
+
+        def slow(resource: Any, *args: Any, **kwargs: Any) -> Any:
+            if resource == NODES:
+                listing.set()
+                release.wait(timeout=60)  # (a bound that catches a hang, never reached)
+            return real(resource, *args, **kwargs)
+
+        monkeypatch.setattr(kube, "list", slow)
+        probe.start()
+        assert listing.wait(timeout=60)
+        gone = kube.get(SERVICES, "b", "shop")
+        delete(kube_server, "b")
+
+        def the_watches(change: Any) -> None:
+            watch = threading.Thread(target=change)
+            watch.start()
+            watch.join(timeout=60)  # (a bound that catches a hang, never reached)
+            assert not watch.is_alive(), "a watch waited for the Node LIST"
+
+        the_watches(lambda: reconciler.service_changed(WatchEvent("DELETED", gone)))
+        assert reconciler.metrics.snapshot().state_missing == 1  # (a still shows its address)
+        release.set()
+        probe.join(timeout=60)
+        assert decided == [[lost.Stranded(("shop", "a"), ("192.0.2.10",))]]
+        assert _nodes_listed(kube_server) == 2
+        listing.clear()
+        release.clear()
+        now[0] += reconciler_module.NODES_TTL
+        decided.clear()
+        probe = threading.Thread(target=lambda: decided.append(reconciler.state_lost()))
+        probe.start()
+        assert listing.wait(timeout=60)
+        kube.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "lbctl-state",
+                                              "namespace": "kube-system"},
+                                 "data": backup["data"]}, "kube-system")
+        restored = kube.get(CONFIGMAPS, "lbctl-state", "kube-system")
+        the_watches(lambda: reconciler.state_changed(WatchEvent("ADDED", restored)))
+        assert reconciler.metrics.snapshot().state_missing == 0
+        assert ("info", "ConfigMap kube-system/lbctl-state is back: looking at every "
+                "Service") in logs
+        release.set()
+        probe.join(timeout=60)
+        assert decided == [[]]
+    finally:
+        release.set()
+        if probe.ident is not None:
+            probe.join(timeout=60)
         reconciler.executor.shutdown(wait=True)
 
 

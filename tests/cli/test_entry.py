@@ -34,6 +34,14 @@ PROCESS = (
     "sys.argv = ['lbctl', *sys.argv[1:]]\n"
     "main()\n"
 )
+#: ``PROCESS`` as a terminal's foreground command starts, with Ctrl-C raising
+#: KeyboardInterrupt.  A child inherits an ignored SIGINT, and Python then leaves it ignored:
+#: a suite started in the background by a script (``pytest ... &``: the shell ignores SIGINT in
+#: its background jobs) had lbctl ignore the test's Ctrl-C, which ran into the client's
+#: timeouts (30 s, read twice) and exited 7, unreachable, after a minute, as ``lbctl svc list &``
+#: rightly does.
+INTERRUPTIBLE = ("import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                 + PROCESS)
 
 
 def _lbctl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -75,7 +83,8 @@ def test_ctrl_c_ends_svc_list_at_once_with_130_and_no_traceback(
         kube_server.inject(SILENT, method="GET", path=f"/{plural}", times=None)
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "LBCTL_STATE")}
     process = subprocess.Popen(
-        [sys.executable, "-c", PROCESS, "svc", "list", "-A", "--kubeconfig", str(kubeconfig)],
+        [sys.executable, "-c", INTERRUPTIBLE, "svc", "list", "-A", "--kubeconfig",
+         str(kubeconfig)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "NO_COLOR": "1"})
     try:
         deadline = time.monotonic() + SILENT / 4

@@ -13,14 +13,15 @@ imports neither) and reads the state.  Which error a failed listing reports does
 which answer came first: opening the store's, else the Services' LIST's, else the state's, else
 the EndpointSlices' -- the order in which they came one after the other before.  Ctrl-C is
 not held up by a LIST still waiting for the server: its thread is a daemon, left to end with
-the process.  ``pool list`` reads the same way: the state's read is sent first, and the allocator
-that counts the free addresses is imported while the server answers.
+the process.  ``pool list`` reads the same way: the state's read is sent first, and what counts
+the used and free addresses (:mod:`lbctl.core.used`, not the allocator) is imported while the
+server answers.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -30,9 +31,9 @@ from lbctl.ports import ENDPOINTSLICES, SERVICES, KubeAPI, Obj
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from lbctl.actions.pools import PoolView
     from lbctl.core import service as core
-    from lbctl.core.state import Allocation, ServiceKey
+    from lbctl.core.state import Allocation, Pool, ServiceKey, State
+    from lbctl.core.used import FamilyUsage
     from lbctl.state.store import StateStore
 
 T = TypeVar("T")
@@ -137,13 +138,48 @@ def list_services(kube: KubeAPI, store: StateStore | Callable[[], StateStore],
     return [view for _, view in views]
 
 
+@dataclass(frozen=True)
+class PoolView:
+    """A pool with its usage per family; its allocations and holds (sorted) when asked for."""
+
+    pool: Pool
+    usage: list[FamilyUsage]
+    state: State  # the state the view was made of
+
+    @cached_property
+    def allocations(self) -> list[Allocation]:
+        return self._records(self.state.allocations.values())
+
+    @cached_property
+    def holds(self) -> list[Allocation]:
+        return self._records(self.state.holds.values())
+
+    def _records(self, records: Iterable[Allocation]) -> list[Allocation]:
+        name = self.pool.name
+        return sorted((a for a in records if a.pool == name), key=lambda a: a.key)
+
+
+def views(state: State, names: Sequence[str] = ()) -> list[PoolView]:
+    """Pools (all, or the ones named) with exact usage (:func:`lbctl.core.used.usage`)."""
+    from lbctl.core.used import usage
+
+    if names:
+        from lbctl.core.pools import get_pool  # (names a missing pool with its hint)
+
+        selected = [get_pool(state, n) for n in names]
+    else:
+        selected = [state.pools[n] for n in sorted(state.pools)]
+    used = usage(state)
+    return [PoolView(pool, used[pool.name], state) for pool in selected]
+
+
 def list_pools(store: StateStore, now: Callable[[], datetime]) -> list[PoolView]:
-    """Every pool with its exact usage and its allocations (:func:`lbctl.actions.pools.views`)
-    as allocation sees the state at ``now()`` (holds whose end has passed are free): the
-    state's read is sent in a thread first, and meanwhile this imports the allocator, the
-    pools' rules and the state's codec (importing this module imports none of them)."""
+    """Every pool with its exact usage (:func:`views`) as allocation sees the state at
+    ``now()`` (holds whose end has passed are free): the state's read is sent in a thread
+    first, and meanwhile this imports what counts the used addresses and the state's codec
+    (importing this module imports neither)."""
     state_read = _Meanwhile(store.backend.read, "lbctl-state-read")
-    from lbctl.actions.pools import views
+    from lbctl.core import used  # noqa: F401 - imported while the server answers
     from lbctl.core.holds import live
 
     state = store.stored(*state_read.result()).state

@@ -2,7 +2,8 @@
 
 Each mutating action runs one pure change from :mod:`lbctl.core.pools` through the state store
 and returns the :class:`~lbctl.state.store.Applied` record (before/after states), which is what
-``--dry-run`` shows as a diff.  Reading actions return views with exact usage numbers.
+``--dry-run`` shows as a diff.  Reading pools with their usage is
+:mod:`lbctl.actions.listing`'s (``pool list`` imports neither this module nor the allocator).
 
 On a cluster, a new pool is first checked against the cluster's own addresses
 (:func:`check_cluster`: nodes, pod CIDRs, ClusterIPs in use), through the
@@ -12,26 +13,15 @@ On a cluster, a new pool is first checked against the cluster's own addresses
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from lbctl.core import pools as core
-from lbctl.core.state import Allocation, Pool, State
+from lbctl.core.state import Pool, State
 from lbctl.ports import NODES, SERVICES, KubeAPI
 from lbctl.state.store import Applied, StateStore
 
 #: The ``pool add`` option that skips :func:`check_cluster`, named in its refusal.
 ALLOW_CLUSTER_OVERLAP = "--allow-cluster-overlap"
-
-
-@dataclass(frozen=True)
-class PoolView:
-    """A pool with its usage per family, and its allocations and holds."""
-
-    pool: Pool
-    usage: list[core.FamilyUsage]
-    allocations: list[Allocation]  # allocations and holds in this pool, sorted
-    holds: list[Allocation]
 
 
 def check_cluster(kube: KubeAPI, pools: Sequence[Pool], *,
@@ -89,21 +79,3 @@ def unreserve(store: StateStore, name: str, ips: Sequence[str], *,
         return new, new.pools[name]
 
     return store.update(change, dry_run=dry_run)
-
-
-def views(state: State, names: Sequence[str] = ()) -> list[PoolView]:
-    """Pools (all, or the ones named) with exact usage and their allocations."""
-    selected = [core.get_pool(state, n) for n in names] or [state.pools[n]
-                                                          for n in sorted(state.pools)]
-    usage = core.usage(state)
-    return [
-        PoolView(
-            pool=pool,
-            usage=usage[pool.name],
-            allocations=sorted((a for a in state.allocations.values() if a.pool == pool.name),
-                               key=lambda a: a.key),
-            holds=sorted((a for a in state.holds.values() if a.pool == pool.name),
-                         key=lambda a: a.key),
-        )
-        for pool in selected
-    ]

@@ -1,8 +1,9 @@
 """``lbctl pool``: address pools (add, list, show, remove, reserve, unreserve, import, export).
 
-Each command parses its arguments, makes one call into :mod:`lbctl.actions.pools`, and renders
-the result.  Mutating commands print ``pool/NAME <verb>`` to stdout (kubectl's convention) and,
-with ``--dry-run``, the diff of the state document they would write.
+Each command parses its arguments, makes one call into :mod:`lbctl.actions.pools` (the reading
+ones into :mod:`lbctl.actions.listing`), and renders the result.  Mutating commands print
+``pool/NAME <verb>`` to stdout (kubectl's convention) and, with ``--dry-run``, the diff of the
+state document they would write.
 
 Like every command module, this one imports actions and the core inside the command bodies, so
 ``lbctl --help`` and shell completion never pay for them.
@@ -22,7 +23,7 @@ from lbctl.cli.setters import cleared, refuse_both
 from lbctl.errors import ExitCode, UnreachableError, UsageError
 
 if TYPE_CHECKING:
-    from lbctl.actions.pools import PoolView
+    from lbctl.actions.listing import PoolView
     from lbctl.core.interop import Imported
     from lbctl.core.state import Allocation, Pool, State
     from lbctl.state.store import Applied
@@ -158,7 +159,7 @@ def _state_diff(app: App, applied: Applied[Any]) -> None:
 
 def _report(app: App, applied: Applied[Pool], verb: str) -> None:
     """kubectl-style outcome line, and with --dry-run the diff of the state document."""
-    from lbctl.actions.pools import views
+    from lbctl.actions.listing import views
 
     pool = applied.result
     render.warn_unheard(app.err, applied.after, [pool.name])
@@ -463,7 +464,7 @@ def show(
 
     Example: lbctl pool show default
     """
-    from lbctl.actions.pools import views
+    from lbctl.actions.listing import views
 
     app = app_of(ctx)
     output = app.require_output(*DOC_FORMATS)
@@ -680,7 +681,7 @@ def import_(
 
 
 def _report_import(app: App, applied: Applied[Imported], output: Output) -> None:
-    from lbctl.actions.pools import views
+    from lbctl.actions.listing import views
 
     imported = applied.result
     if output is Output.name:

@@ -22,10 +22,10 @@ Batches: :func:`allocate_many` is the one "release these, allocate each of those
 refusal" loop that ``assign --all``, ``reconcile``, ``assign -f``, doctor and the controller
 share.
 
-Cost: each pool entry keeps its used addresses as sorted, merged runs, so finding the lowest free
-address is a binary search and marking one is O(log runs): the per-allocation cost does not grow
-with the size of a pool (an IPv6 /64 is never enumerated) nor, in practice, with the number of
-allocations.
+Cost: each pool entry keeps its used addresses as sorted, merged runs (:mod:`lbctl.core.used`,
+which ``pool list`` counts on without this module), so finding the lowest free address is a
+binary search and marking one is O(log runs): the per-allocation cost does not grow with the size
+of a pool (an IPv6 /64 is never enumerated) nor, in practice, with the number of allocations.
 
 Pure: no I/O.  The allocator works on its own copy of a :class:`State`; :meth:`Allocator.state`
 returns the new state.  Refusals raise :class:`AllocationError` whose ``reason`` is a stable code
@@ -39,18 +39,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Union
 
-from lbctl.core.addresses import (
-    FAMILY_NAMES,
-    IPV4,
-    IPV6,
-    AddrRange,
-    count_buggy,
-    format_ip,
-    is_buggy,
-    parse_ip,
-)
+from lbctl.core.addresses import FAMILY_NAMES, IPV4, format_ip, parse_ip
 from lbctl.core.sharing import conflict
 from lbctl.core.state import Allocation, Pool, ServiceKey, State
+from lbctl.core.used import marked
 from lbctl.errors import LbctlError, NotFoundError, RefusedError, UsageError
 
 # Stable reason codes (README, "Why a Service stays pending").
@@ -100,103 +92,6 @@ class Request:
         return f"{self.namespace}/{self.name}"
 
 
-class _Entry:
-    """One pool entry and the runs of its used addresses.
-
-    Unavailable addresses are never handed out: IPv4 .0/.255 with ``avoidBuggyIPs``, and the
-    first address of an IPv6 CIDR entry larger than a /127 — its Subnet-Router anycast address
-    (RFC 4291 section 2.6.1), which routers on the link answer for.
-
-    Invariants: ``starts``/``ends`` are sorted, disjoint, inclusive runs whose ends are used
-    addresses; every *available* address inside a run is used; between two runs lies at least one
-    available, unused address (runs separated only by unavailable addresses are merged).
-    """
-
-    __slots__ = ("range", "pool", "avoid", "anycast", "starts", "ends", "used")
-
-    def __init__(self, entry: AddrRange, pool: Pool) -> None:
-        self.range = entry
-        self.pool = pool
-        self.avoid = pool.avoid_buggy_ips and entry.version == IPV4
-        self.anycast = (entry.first if entry.version == IPV6 and "/" in entry.text
-                        and entry.size > 2 else None)
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.used = 0
-
-    def copy(self) -> _Entry:
-        copy = _Entry.__new__(_Entry)
-        copy.range, copy.pool, copy.avoid, copy.anycast = (self.range, self.pool, self.avoid,
-                                                           self.anycast)
-        copy.starts, copy.ends, copy.used = list(self.starts), list(self.ends), self.used
-        return copy
-
-    @property
-    def capacity(self) -> int:
-        buggy = count_buggy(self.range.version, self.range.first, self.range.last)
-        return (self.range.size - (buggy if self.avoid else 0)
-                - (0 if self.anycast is None else 1))
-
-    def available(self, value: int) -> bool:
-        return value != self.anycast and not (self.avoid and is_buggy(IPV4, value))
-
-    def _next_available(self, value: int) -> int:
-        if self.avoid:
-            low = value & 0xFF
-            value += 1 if low == 0 else 2 if low == 0xFF else 0
-        return value + 1 if value == self.anycast else value
-
-    def _prev_available(self, value: int) -> int:
-        if self.avoid:
-            low = value & 0xFF
-            value -= 2 if low == 0 else 1 if low == 0xFF else 0
-        return value - 1 if value == self.anycast else value
-
-    def _run(self, value: int) -> int:
-        """Index of the run containing ``value``, or -1."""
-        index = bisect.bisect_right(self.starts, value) - 1
-        return index if index >= 0 and self.ends[index] >= value else -1
-
-    def is_used(self, value: int) -> bool:
-        return self.available(value) and self._run(value) >= 0
-
-    def lowest_free(self) -> int | None:
-        value = self._next_available(self.range.first)
-        if self.starts and self.starts[0] <= value:
-            value = self._next_available(self.ends[0] + 1)
-        return value if value <= self.range.last else None
-
-    def mark(self, value: int) -> None:
-        index = bisect.bisect_right(self.starts, value) - 1
-        if index >= 0 and self._next_available(self.ends[index] + 1) == value:
-            self.ends[index] = value
-        else:
-            index += 1
-            self.starts.insert(index, value)
-            self.ends.insert(index, value)
-        if index + 1 < len(self.starts) and (
-            self._next_available(self.ends[index] + 1) == self.starts[index + 1]
-        ):
-            self.ends[index] = self.ends.pop(index + 1)
-            del self.starts[index + 1]
-        self.used += 1
-
-    def unmark(self, value: int) -> None:
-        index = self._run(value)
-        start, end = self.starts[index], self.ends[index]
-        if start == end:
-            del self.starts[index], self.ends[index]
-        elif value == start:
-            self.starts[index] = self._next_available(value + 1)
-        elif value == end:
-            self.ends[index] = self._prev_available(value - 1)
-        else:
-            self.ends[index] = self._prev_available(value - 1)
-            self.starts.insert(index + 1, self._next_available(value + 1))
-            self.ends.insert(index + 1, end)
-        self.used -= 1
-
-
 def pool_order(pools: Mapping[str, Pool]) -> list[Pool]:
     """Pools in the order the allocator tries them: priority (lower first, unset last), name."""
     return sorted(
@@ -235,18 +130,9 @@ class Allocator:
         self._order = pool_order(self._pools)
         self._owners: dict[str, list[Allocation]] = {}
         self._by_sharing_key: dict[str, set[ServiceKey]] = {}
-        self._entries = {pool.name: [_Entry(e, pool) for e in pool.entries]
-                         for pool in self._pools.values()}
-        pairs = sorted(
-            ((e.range.version, e.range.first), e) for es in self._entries.values() for e in es
-        )
-        self._index_keys = [k for k, _ in pairs]
-        self._index = [e for _, e in pairs]
-        for pool in self._pools.values():
-            for ip in pool.reservations:
-                self._mark(ip)
+        self._entries = marked(state)
         for record in state.all_records():
-            self._add_owner(record)
+            self._own(record)
         self._shown_by: dict[str, list[ServiceKey]] = {}
         self._published: dict[ServiceKey, Sequence[str]] = dict(published or {})
         for key, shown in sorted(self._published.items()):
@@ -265,11 +151,7 @@ class Allocator:
         fork._order = self._order
         fork._owners = dict(self._owners)
         fork._by_sharing_key = dict(self._by_sharing_key)
-        copies = {id(entry): entry.copy() for entry in self._index}
-        fork._entries = {name: [copies[id(e)] for e in entries]
-                         for name, entries in self._entries.items()}
-        fork._index_keys = self._index_keys
-        fork._index = [copies[id(e)] for e in self._index]
+        fork._entries = self._entries.copy()
         fork._shown_by = dict(self._shown_by)
         fork._published = self._published
         return fork
@@ -306,7 +188,7 @@ class Allocator:
             if canonical is None:
                 continue
             if canonical not in self._owners:  # (an owned address is marked already)
-                self._mark(canonical)
+                self._entries.mark(canonical)
             keys = [*self._shown_by.get(canonical, ())]
             bisect.insort(keys, key)
             self._shown_by[canonical] = keys
@@ -326,27 +208,16 @@ class Allocator:
 
     # ------------------------------------------------------------------ lookups
 
-    def _entry_for(self, ip: str) -> _Entry | None:
-        addr = parse_ip(ip)
-        index = bisect.bisect_right(self._index_keys, (addr.version, addr.value)) - 1
-        if index >= 0 and addr in self._index[index].range:
-            return self._index[index]
-        return None
-
-    def _mark(self, ip: str) -> None:
-        entry = self._entry_for(ip)
-        if entry is None:
-            return
-        value = parse_ip(ip).value
-        if entry.available(value) and not entry.is_used(value):
-            entry.mark(value)
-
     def _add_owner(self, record: Allocation) -> None:
         for ip in record.ips:
-            owners = self._owners.get(ip)
-            if not owners:
-                self._mark(ip)
-            self._owners[ip] = [*(owners or ()), record]
+            if ip not in self._owners:
+                self._entries.mark(ip)
+        self._own(record)
+
+    def _own(self, record: Allocation) -> None:
+        """``record`` owns its addresses (already marked used)."""
+        for ip in record.ips:
+            self._owners[ip] = [*self._owners.get(ip, ()), record]
         if record.sharing_key:
             keys = self._by_sharing_key.get(record.sharing_key, set())
             self._by_sharing_key[record.sharing_key] = keys | {record.key}
@@ -366,7 +237,7 @@ class Allocator:
 
     def _free(self, ip: str) -> None:
         """``ip`` (canonical) is neither recorded nor shown any more: free, unless reserved."""
-        entry = self._entry_for(ip)
+        entry = self._entries.entry_for(ip)
         if entry is None or ip in entry.pool.reservations:
             return
         value = parse_ip(ip).value
@@ -379,11 +250,7 @@ class Allocator:
 
     def usage(self, pool: str) -> dict[int, tuple[int, int]]:
         """Per family: (used, capacity) of a pool, exact for any size."""
-        out: dict[int, tuple[int, int]] = {}
-        for entry in self._entries[pool]:
-            used, capacity = out.get(entry.range.version, (0, 0))
-            out[entry.range.version] = (used + entry.used, capacity + entry.capacity)
-        return out
+        return self._entries.usage(pool)
 
     # ------------------------------------------------------------------ allocate
 
@@ -403,7 +270,7 @@ class Allocator:
         if hold is not None:
             self._remove_owner(hold)
             del self._holds[request.key]
-        pool = self._entry_for(ips[0])
+        pool = self._entries.entry_for(ips[0])
         assert pool is not None  # every path above checked pool membership
         record = Allocation(
             namespace=request.namespace,
@@ -451,7 +318,7 @@ class Allocator:
             )
         entries = []
         for addr in addrs:
-            entry = self._entry_for(str(addr))
+            entry = self._entries.entry_for(str(addr))
             if entry is None:
                 raise AllocationError(
                     OUT_OF_POOL,
@@ -628,7 +495,7 @@ class Allocator:
         )
 
     def _lowest_free(self, pool: Pool, family: int) -> int | None:
-        for entry in self._entries[pool.name]:
+        for entry in self._entries.of[pool.name]:
             if entry.range.version == family:
                 value = entry.lowest_free()
                 if value is not None:

@@ -1,4 +1,5 @@
-"""Pool changes and pool usage, as pure functions of a :class:`~lbctl.core.state.State`.
+"""Pool changes, as pure functions of a :class:`~lbctl.core.state.State` (how full each pool
+is: :mod:`lbctl.core.used`).
 
 Each change takes a state and returns a new one, or raises an :mod:`lbctl.errors` class naming
 exactly what is wrong (the overlapping pools and addresses, the allocations that keep a pool in
@@ -16,7 +17,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lbctl.core.addresses import (
-    FAMILY_NAMES,
     AddrRange,
     canonical_ip,
     check_vip,
@@ -25,7 +25,6 @@ from lbctl.core.addresses import (
     parse_entry,
     parse_vip,
 )
-from lbctl.core.allocator import Allocator
 from lbctl.core.bgp import (
     ANNOUNCE_MODES,
     LAYER2,
@@ -341,31 +340,6 @@ def unreserve(state: State, name: str, ips: Iterable[str]) -> State:
 
 def _with_pool(state: State, pool: Pool) -> State:
     return replace(state, pools={**state.pools, pool.name: pool})
-
-
-@dataclass(frozen=True)
-class FamilyUsage:
-    """How full one IP family of a pool is."""
-
-    family: str  # "IPv4" / "IPv6"
-    used: int  # allocated, held and reserved addresses
-    capacity: int  # every address the pool may hand out (exact for any size)
-
-    @property
-    def free(self) -> int:
-        return self.capacity - self.used
-
-
-def usage(state: State) -> dict[str, list[FamilyUsage]]:
-    """Used and capacity per pool and family, exact, without enumerating any pool."""
-    allocator = Allocator(state)
-    return {
-        name: [
-            FamilyUsage(FAMILY_NAMES[family], used, capacity)
-            for family, (used, capacity) in sorted(allocator.usage(name).items())
-        ]
-        for name in sorted(state.pools)
-    }
 
 
 # ------------------------------------------------------------------------ the cluster's addresses

@@ -3,7 +3,7 @@
 Each :class:`Check` has a stable ID (``group.name``; docs/doctor.md explains each one and how to
 fix what it finds) and judges one thing.  The judging itself belongs to the core, never to this
 module: the state document is decoded and validated by :func:`lbctl.core.state.decode`, pool
-usage comes from :func:`lbctl.core.pools.usage`, why a Service stays pending from the
+usage comes from :func:`lbctl.core.used.usage`, why a Service stays pending from the
 :class:`~lbctl.core.allocator.Allocator`, a Service's request and condition from
 :mod:`lbctl.core.service`, sharing from :func:`lbctl.core.sharing.conflict`, strictARP from
 :mod:`lbctl.core.kubeproxy`, other implementations from :mod:`lbctl.doctor.others`.  This module
@@ -28,10 +28,11 @@ from lbctl.core.allocator import EXHAUSTED, Allocated, AllocationError, Granted,
 from lbctl.core.bgp import announces_bgp, announces_layer2
 from lbctl.core.names import CONTROLLER, CONTROLLER_LEASE, SYSTEM_NAMESPACE
 from lbctl.core.pinning import differs
-from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps, usage
+from lbctl.core.pools import CLUSTER_IP, NODE_ADDRESS, POD_CIDR, Overlap, cluster_overlaps
 from lbctl.core.probe import judge
 from lbctl.core.sharing import conflicts
 from lbctl.core.state import Allocation, Problem, ServiceKey, State, decode, problems_of
+from lbctl.core.used import usage
 from lbctl.doctor.facts import Absent, Facts, Known, ProbeFailed
 from lbctl.doctor.others import IMPLEMENTATIONS, Implementation, evidence
 from lbctl.doctor.report import CheckResult, Finding, Severity

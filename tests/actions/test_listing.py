@@ -74,11 +74,11 @@ STATE = ("schemaVersion: 1\npools:\n  web:\n    addresses: [192.0.2.0/28]\n"
          "allocations:\n  shop:\n    web: {ips: [192.0.2.1], pool: web}\n")
 
 
-def test_pool_list_imports_the_allocator_while_the_state_read_is_on_its_way(
+def test_pool_list_imports_what_counts_usage_while_the_state_read_is_on_its_way(
         kube_server: FakeKubeServer, kubeconfig: Path) -> None:
-    """In a fresh interpreter: opening the store imports neither the state's codec nor the
-    allocator; the state's GET is sent first, and the allocator is imported before its
-    answer (held back a second and a half by the server) comes."""
+    """In a fresh interpreter: opening the store imports neither the state's codec nor what
+    counts the used addresses; the state's GET is sent first, and they are imported before its
+    answer (held back a second and a half by the server) comes.  The allocator never is."""
     kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
                             "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
                             "data": {"state.yaml": STATE}})
@@ -91,7 +91,7 @@ def test_pool_list_imports_the_allocator_while_the_state_read_is_on_its_way(
         "from lbctl.state.configmap import ConfigMapBackend\n"
         "from lbctl.state.store import StateStore\n"
         f"store = StateStore(ConfigMapBackend(kube.connect({str(kubeconfig)!r}, None)))\n"
-        "heavy = ('lbctl.core.state', 'lbctl.core.allocator')\n"
+        "heavy = ('lbctl.core.state', 'lbctl.core.used', 'lbctl.core.allocator')\n"
         "opened = [m for m in heavy if m in sys.modules]\n"
         "answered = []\n"
         "read = store.backend.read\n"
@@ -107,7 +107,7 @@ def test_pool_list_imports_the_allocator_while_the_state_read_is_on_its_way(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == (
-        "[] ['lbctl.core.state', 'lbctl.core.allocator'] [('web', [(1, 15)])]")
+        "[] ['lbctl.core.state', 'lbctl.core.used'] [('web', [(1, 15)])]")
 
 
 def test_pool_list_reports_the_state_reads_error(kube: KubeAPI,

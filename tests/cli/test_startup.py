@@ -188,18 +188,39 @@ def test_reading_commands_import_none_of_the_modules_they_do_not_read_with(
 ) -> None:
     """``svc list`` reads Services and the state: not the allocator (building a request does),
     not the node's ports (ARP, probes, BGP), not the permission list, not the label selectors
-    (a state whose pools have none parses none); ``pool list`` needs the allocator's count of
-    free addresses but none of the others; ``version`` reads no state."""
+    (a state whose pools have none parses none); ``pool list`` counts the used addresses
+    without the allocator (nor the pools' changes, nor the actions that make them);
+    ``version`` reads no state."""
     unused = ("lbctl.core.allocator", "lbctl.nodeports", "lbctl.core.permissions",
-              "lbctl.core.state", "lbctl.actions.services", "lbctl.core.selectors")
+              "lbctl.core.state", "lbctl.actions.services", "lbctl.core.selectors",
+              "lbctl.core.pools", "lbctl.actions.pools")
     kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
                             "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
                             "data": {"state.yaml": STATE}})
-    expected = {"svc": ["lbctl.core.state"], "pool": ["lbctl.core.allocator", "lbctl.core.state"],
-                "version": []}
+    expected = {"svc": ["lbctl.core.state"], "pool": ["lbctl.core.state"], "version": []}
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
         found = _imported([*args, "--kubeconfig", str(kubeconfig)], unused)
         assert found == f"0 {expected[args[0]]}", args
+
+
+def test_listing_commands_with_a_warm_state_cache_allocate_nothing(
+    kube_server: Any, kubeconfig: Path, tmp_path: Path,
+) -> None:
+    """With the state cache warm (the state unchanged since the last command), ``pool list``
+    and ``svc list -A`` build the state from the cache's data and import neither the
+    allocator, nor the pools' changes, nor the actions that change Services; the first run
+    (cold) filled the cache."""
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": STATE}})
+    heavy = ("lbctl.core.allocator", "lbctl.core.pools", "lbctl.actions.pools",
+             "lbctl.actions.services")
+    cache = tmp_path / "cache"
+    for args in (["pool", "list"], ["svc", "list", "-A"]):
+        command = [*args, "--kubeconfig", str(kubeconfig)]
+        assert _imported(command, heavy, str(cache)) == "0 []", args
+        assert list(cache.glob("state-*.json")), args
+        assert _imported(command, heavy, str(cache)) == "0 []", args
 
 
 def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_idna_or_rich(

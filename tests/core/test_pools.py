@@ -1,4 +1,4 @@
-"""Pool changes: names, normal form, overlaps named precisely, removal, reservations, usage."""
+"""Pool changes: names, normal form, overlaps named precisely, removal, reservations."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from collections.abc import Callable
 import pytest
 
 from lbctl.core.pools import (
-    FamilyUsage,
     add_pool,
     get_pool,
     make_pool,
     remove_pool,
     reserve,
     unreserve,
-    usage,
 )
 from lbctl.core.state import Allocation, Pool, State
 from lbctl.errors import ExitCode, LbctlError, NotFoundError, RefusedError, UsageError
@@ -185,15 +183,3 @@ def test_reservation_refusals(change: Callable[[State], State], error: type[Lbct
     with pytest.raises(error) as caught:
         change(state)
     assert caught.value.message == message
-
-
-def test_usage_is_exact() -> None:
-    base = pool("a", "10.0.0.0/23", "10.0.2.0-10.0.2.9", "2001:db8::/64", avoid_buggy_ips=True)
-    state = reserve(state_of(base), "a", ["10.0.0.1", "2001:db8::1"], "")
-    state = State(pools=state.pools, allocations={("web", "x"): alloc("x", "10.0.0.2")},
-                  holds={("web", "old"): alloc("old", "10.0.2.5")})
-    assert usage(state) == {"a": [
-        FamilyUsage("IPv4", 3, 512 - 4 + 10 - 1),  # a reservation, an allocation, a hold
-        FamilyUsage("IPv6", 1, 2**64 - 1),  # less the Subnet-Router anycast address
-    ]}
-    assert usage(state)["a"][1].free == 2**64 - 2

@@ -23,6 +23,7 @@ from lbctl.core.addresses import (
     FAMILY_NAMES,
     IPV4,
     IPV6,
+    Address,
     AddrRange,
     count_buggy,
     is_buggy,
@@ -98,7 +99,10 @@ class Entry:
         return value if value <= self.range.last else None
 
     def mark(self, value: int) -> None:
+        """Mark ``value``, an available address of this entry, used (it may be already)."""
         index = bisect.bisect_right(self.starts, value) - 1
+        if index >= 0 and self.ends[index] >= value:
+            return
         if index >= 0 and self._next_available(self.ends[index] + 1) == value:
             self.ends[index] = value
         else:
@@ -154,7 +158,9 @@ class Entries:
 
     def entry_for(self, ip: str) -> Entry | None:
         """The entry holding ``ip``, or None when no pool does."""
-        addr = parse_ip(ip)
+        return self._entry_of(parse_ip(ip))
+
+    def _entry_of(self, addr: Address) -> Entry | None:
         index = bisect.bisect_right(self._keys, (addr.version, addr.value)) - 1
         if index >= 0 and addr in self._index[index].range:
             return self._index[index]
@@ -163,12 +169,10 @@ class Entries:
     def mark(self, ip: str) -> None:
         """``ip`` is used (nothing happens to an address no pool holds, or one never handed
         out)."""
-        entry = self.entry_for(ip)
-        if entry is None:
-            return
-        value = parse_ip(ip).value
-        if entry.available(value) and not entry.is_used(value):
-            entry.mark(value)
+        addr = parse_ip(ip)
+        entry = self._entry_of(addr)
+        if entry is not None and entry.available(addr.value):
+            entry.mark(addr.value)
 
     def usage(self, pool: str) -> dict[int, tuple[int, int]]:
         """Per family: (used, capacity) of a pool, exact for any size."""

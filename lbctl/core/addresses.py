@@ -98,8 +98,14 @@ def is_ip(text: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1 << 17)
 def canonical_ip(text: str) -> str:
-    """Parse and re-format, so that ``2001:DB8::0001`` and ``2001:db8::1`` compare equal."""
+    """Parse and re-format, so that ``2001:DB8::0001`` and ``2001:db8::1`` compare equal.
+
+    Cached; an IPv4 address spelled canonically already (as every status and the state spell
+    them) is its own canonical text, without an :class:`Address` made and formatted."""
+    if isinstance(text, str) and _ipv4(text) is not None:
+        return text
     return str(parse_ip(text))
 
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from lbctl.core.addresses import FAMILY_NAMES, IPV4, IPV6, canonical_ip, parse_ip, parse_vip
 from lbctl.core.state import Allocation, ServiceKey
@@ -415,8 +415,7 @@ def ingress_patch(ips: Sequence[str]) -> dict[str, Any]:
     return {"status": {"loadBalancer": {"ingress": ingress}}}
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     state: str  # ASSIGNED, PENDING, DRIFT, FOREIGN
     drift: str = ""  # UNPUBLISHED, UNRECORDED, MISMATCH when state is DRIFT
     detail: str = ""  # one line for a person; "" when assigned or pending

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lbctl.core.addresses import AddrRange, describe, is_ip, parse_entry, parse_ip
 from lbctl.core.bgp import (
@@ -233,8 +233,7 @@ class State:
 # --------------------------------------------------------------------------- decoding
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with a state document.  ``kind`` is a stable code that says which rule
     it breaks (doctor files it under the check ``state.<kind>``): ``parse`` (not YAML, not the
     document's shape), ``schema``, ``pool-overlap``, ``shared-ip``, ``outside-pool``,
@@ -1048,8 +1047,7 @@ class Encoder:
         return text
 
 
-@dataclass(frozen=True)
-class _Section:
+class _Section(NamedTuple):
     """What :class:`Encoder` remembers of a section (allocations, holds) as it last wrote it:
     its records, each one's line, each namespace's line, each namespace's keys in order and
     its block of text.  Never changed once made."""

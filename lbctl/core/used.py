@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lbctl.core.addresses import (
     FAMILY_NAMES,
@@ -196,8 +196,7 @@ def marked(state: State) -> Entries:
     return entries
 
 
-@dataclass(frozen=True)
-class FamilyUsage:
+class FamilyUsage(NamedTuple):
     """How full one IP family of a pool is."""
 
     family: str  # "IPv4" / "IPv6"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from lbctl.errors import UsageError
 
@@ -29,8 +30,7 @@ IPV6 = 6
 FAMILY_NAMES = {IPV4: "IPv4", IPV6: "IPv6"}
 
 
-@dataclass(frozen=True, order=True)
-class Address:
+class Address(NamedTuple):
     """One IP address: its family and its integer value.  Orders IPv4 before IPv6."""
 
     version: int

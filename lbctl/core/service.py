@@ -46,7 +46,6 @@ is not a list of IPs, two families without a dual-stack policy) raise
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -162,8 +161,7 @@ def annotation(svc: Obj, name: str) -> tuple[str, str] | None:
     return None
 
 
-@dataclass(frozen=True)
-class Asked:
+class Asked(NamedTuple):
     """The explicit part of a request and where it came from (shown by ``svc show``)."""
 
     ips: tuple[str, ...] = ()
@@ -456,8 +454,7 @@ NOT_LOAD_BALANCER = "not-load-balancer"  # it exists, but is no longer of type L
 OTHER_CLASS = "other-class"  # it is now of another loadBalancerClass: another controller's
 
 
-@dataclass(frozen=True)
-class Orphan:
+class Orphan(NamedTuple):
     """An allocation in the state whose Service is no longer lbctl's."""
 
     allocation: Allocation

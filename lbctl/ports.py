@@ -19,15 +19,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 #: A Kubernetes object as JSON: ``{"apiVersion": ..., "kind": ..., "metadata": ..., ...}``.
 Obj = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Text the user gave with ``-f``: a file's content, or stdin's (``name`` is ``-``)."""
 
     name: str  # the path as given, or "-"
@@ -44,8 +42,7 @@ class Source:
         return "stdin" if self.name == "-" else self.name
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     """Where a kind of object lives in the API: ``/api/v1/namespaces/{ns}/services``."""
 
     group_version: str  # "v1", "apps/v1", "discovery.k8s.io/v1"
@@ -67,8 +64,7 @@ LEASES = Resource("coordination.k8s.io/v1", "leases", "Lease")
 SECRETS = Resource("v1", "secrets", "Secret")
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(NamedTuple):
     """Every object of a LIST (all pages) and the list's ``resourceVersion``: where a watch of the
     same collection resumes so that it misses nothing and repeats nothing."""
 
@@ -80,8 +76,7 @@ class Listing:
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 
 
-@dataclass(frozen=True)
-class WatchEvent:
+class WatchEvent(NamedTuple):
     """One change of a watched collection, as the API server streamed it."""
 
     type: WatchEventType

@@ -123,8 +123,6 @@ import typer
 t.append(time.perf_counter())
 import http.client, ssl
 t.append(time.perf_counter())
-import yaml
-t.append(time.perf_counter())
 import lbctl.cli.main, lbctl.cli.svc, lbctl.actions.listing
 # svc list imports these once its LIST is sent (lbctl.actions.listing); counted here as
 # before, with lbctl's modules
@@ -142,9 +140,9 @@ StateStore(ConfigMapBackend(client)).load()
 t.append(time.perf_counter())
 print(json.dumps([b - a for a, b in zip(t, t[1:], strict=False)]))
 """
-PHASE_NAMES = ["typer", "http.client + ssl", "yaml", "lbctl's modules for svc list",
+PHASE_NAMES = ["typer", "http.client + ssl", "lbctl's modules for svc list",
                "read the kubeconfig, build the transport", "LIST of the Services (2 pages)",
-               "state read (GET + decode + checks)"]
+               "state read without lbctl's state cache (GET, PyYAML's import, decode, checks)"]
 
 
 def phases(kubeconfig: Path, runs: int) -> list[float]:

@@ -46,6 +46,7 @@ import copy
 import functools
 import gc
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -235,7 +236,7 @@ _DOUBLE_QUOTED = r'"[^"\\\n]*"'  # no escape: its text is what is between the qu
 _BLOCK_VALUE = rf"{_QUOTED_TEXT}|{_DOUBLE_QUOTED}|[\[{{].*|{_BLOCK_PLAIN}"
 #: One line: its indent, "- " when it is a sequence item, then a value alone (an item only),
 #: ``key:`` or ``key: value`` (a flow collection takes the rest of its line: it is no key).
-#: Compiled on first use (by re.compile, which keeps it): compiling costs a JSON reading.
+#: Compiled on first use (:func:`_compiled`): compiling costs a JSON reading.
 _LINE = rf"( *+)(- )?({_BLOCK_VALUE})(?:(:)(?: ({_BLOCK_VALUE}))?)?"
 #: A flow collection's pieces; what is none of them comes out one character at a time.
 _FLOW_TOKEN = re.compile(
@@ -252,6 +253,20 @@ _JSON = (r'(?:[ \n]*+(?:"[^"\\\n]{0,1000}+":|"[^"\\\n]*+"|[\[\]{},]|true|false|n
          r"[ \n]*+")
 _MAX_KEY = 1024  # libyaml's limit on an implicit key
 _QUICK_DEPTH = 32
+#: Whether this Python's re reads atomic groups and possessive quantifiers (3.11 and later).
+_POSSESSIVE = sys.version_info >= (3, 11)
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """``pattern`` (:data:`_LINE`, :data:`_JSON`) compiled (re keeps it).  Its atomic group
+    and possessive quantifiers only spare the matcher its backtracking: no match depends on
+    them, since no shorter piece can be followed by what its pattern wants next (a word ends
+    at " ", ":" or the line's end, a JSON token at its last character).  Python 3.10, which
+    lbctl supports, reads neither: there they are plain ones."""
+    if not _POSSESSIVE:
+        pattern = (pattern.replace("(?>", "(?:").replace("*+", "*").replace("++", "+")
+                   .replace("}+", "}"))
+    return re.compile(pattern)
 
 
 class _Twice(Exception):
@@ -281,7 +296,7 @@ def _quick_block(lines: list[str]) -> Any:
     opened: list[Any] = [root]  # the open block collections, innermost last
     columns = [0]  # the column of each one's keys or "- "
     pending: tuple[dict[str, Any], str, int] | None = None  # ``key:``, its mapping's column
-    match_line, token, flow = re.compile(_LINE).fullmatch, _quick_token, _quick_flow
+    match_line, token, flow = _compiled(_LINE).fullmatch, _quick_token, _quick_flow
     for line in lines:
         found = match_line(line)
         if found is None:
@@ -426,7 +441,7 @@ def _quick_flow_at(tokens: list[str], at: int, depth: int) -> tuple[Any, int]:
 def _quick_json(text: str) -> Any:
     """JSON that YAML reads as JSON does (strings without escapes, ``true``, ``false``,
     ``null``, no numbers: ``1e3`` is a string to YAML 1.1), or :data:`_UNSURE`."""
-    if re.compile(_JSON).fullmatch(text) is None:
+    if _compiled(_JSON).fullmatch(text) is None:
         return _UNSURE
     import json
 

@@ -600,3 +600,68 @@ def test_generated_json_reads_as_the_event_reader_and_pyyaml(
         return
     assert typed(quick) == read_or_refused(text) == pyyaml_reads(text), text
     assert quick == document
+
+
+def _python_3_10() -> str | None:
+    """A Python 3.10 that runs on this machine (pyenv's, or on PATH), or None."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    for python in [*map(str, sorted(versions.glob("3.10*/bin/python3.10"))),
+                   shutil.which("python3.10")]:
+        if python and subprocess.run(
+                [python, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
+                capture_output=True, check=False).returncode == 0:
+            return python
+    return None
+
+
+def test_the_quick_reader_reads_on_python_3_10() -> None:
+    """lbctl supports Python 3.10 (README), whose re has no atomic groups nor possessive
+    quantifiers: the quick reader reads a kubeconfig in kubectl's layout, JSON and a state
+    there too (it raised re.error: every command reading a state or a kubeconfig failed)."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    python = _python_3_10()
+    if python is None:
+        pytest.skip("no Python 3.10 on this machine")
+    root = Path(__file__).resolve().parents[2]
+    static = KUBECTL.split("- name: eks")[0]  # (PyYAML is not needed: 3.10 may lack it)
+    texts = [static, '{"a": [true, null, "b"]}', "a: {b: [c, yes]}\nd:\n- e: f\n"]
+    code = ("import json, sys\nfrom lbctl.core import yamlkit\n"
+            f"print(json.dumps([yamlkit._quick(t) for t in {texts!r}]))\n")
+    done = subprocess.run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(root)!r})"
+                           f"\n{code}"], capture_output=True, text=True, check=False,
+                          cwd=root, env={"PATH": os.environ.get("PATH", "")})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [yaml.safe_load(text) for text in texts]
+
+
+@pytest.mark.parametrize("source", [SMALL_KUBECONFIG, STATE,
+                                    '{\n  "a": [{"b": "c:d"}, true],\n  "e": null\n}\n'],
+                         ids=["kubectl-layout", "state", "json"])
+def test_the_patterns_read_the_same_without_possessive_quantifiers(
+        source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The form of the patterns Python 3.10 reads (no atomic group, no possessive quantifier)
+    reads every edit of one character of a kubeconfig, a state and JSON as the 3.11 form."""
+    read = 0
+    for at in range(len(source) + 1):
+        edits = [source[:at] + c + source[at:] for c in EDITS + ['"', "@", "\\", "0"]]
+        if at < len(source):
+            edits.append(source[:at] + source[at + 1:])
+        for text in edits:
+            monkeypatch.setattr(yamlkit, "_POSSESSIVE", True)
+            possessive = yamlkit._quick(text)
+            monkeypatch.setattr(yamlkit, "_POSSESSIVE", False)
+            plain = yamlkit._quick(text)
+            assert (plain is yamlkit._UNSURE) == (possessive is yamlkit._UNSURE), text
+            if plain is not yamlkit._UNSURE:
+                assert typed(plain) == typed(possessive), text
+                read += 1
+    assert read > 100

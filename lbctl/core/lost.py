@@ -143,7 +143,8 @@ def nodes_unknown(location: str, found: Sequence[Stranded], error: LbctlError, c
         f"{location} is missing, and {_services(found)} addresses no state records: "
         f"{named(found)}; lbctl cannot tell whether they are the Nodes' own (k3s ServiceLB "
         f"publishes them) or were lost with the state: {error.message}",
-        hint=f"{command} with no state needs list on nodes (lbctl rbac grants it); {error.hint}")
+        hint="; ".join(filter(None, (f"{command} with no state needs list on nodes (lbctl rbac "
+                                     "grants it)", error.hint))))
 
 
 def refuse_new_state(location: str, new: State, services: Iterable[Obj]) -> None:

@@ -102,10 +102,12 @@ class Document:
 
 
 class _Refused(Exception):
-    def __init__(self, mark: Any, problem: str) -> None:
+    def __init__(self, mark: Any, problem: str, secret: str | None = None) -> None:
         super().__init__(problem)
         self.mark = mark
         self.problem = problem
+        #: The problem said without the input's text, for inputs whose values may be secrets.
+        self.secret = secret
 
 
 class _Open:
@@ -127,9 +129,10 @@ class _Open:
         self.keys: dict[str, Any] = {}  # each key as text -> where it was
 
 
-def load_all(text: str, source: str, *, nodes: bool = False,
-             hint: str | None = None) -> list[Document]:
-    """Every document of ``text`` (``---``-separated), read under the limits above."""
+def load_all(text: str, source: str, *, nodes: bool = False, hint: str | None = None,
+             secrets: bool = False) -> list[Document]:
+    """Every document of ``text`` (``---``-separated), read under the limits above.
+    ``secrets``: its values may be credentials (a kubeconfig), so no refusal quotes one."""
     if len(text) > MAX_CHARS:
         raise YAMLInputError(source, 1, 1, f"{len(text)} characters is more than lbctl reads "
                              f"({MAX_CHARS})", hint=hint)
@@ -139,7 +142,8 @@ def load_all(text: str, source: str, *, nodes: bool = False,
     try:
         return _read(text[bom:], nodes, bom)
     except _Refused as exc:
-        raise YAMLInputError(source, exc.mark.line + 1, exc.mark.column + 1, exc.problem,
+        problem = exc.secret if secrets and exc.secret is not None else exc.problem
+        raise YAMLInputError(source, exc.mark.line + 1, exc.mark.column + 1, problem,
                              hint=hint) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -164,12 +168,13 @@ def vet(text: str, source: str, *, hint: str | None = None) -> Document | None:
     """Refuse ``text`` as :func:`load_all` does, reading it once if that can be done quickly:
     its one document when the quick reader read it (its data is then what ``yaml.safe_load``
     returns for ``text``: a loader need not read it again), else None once the event reader has
-    found nothing to refuse.  For inputs another loader reads (a kubeconfig)."""
+    found nothing to refuse.  For inputs another loader reads (a kubeconfig: its values may
+    be credentials, so no refusal quotes one)."""
     if len(text) <= MAX_CHARS:
         quick = _quick(text)
         if quick is not _UNSURE:
             return Document(quick, None, 1)
-    load_all(text, source, hint=hint)
+    load_all(text, source, hint=hint, secrets=True)
     return None
 
 
@@ -693,7 +698,9 @@ def _scalar(event: Any, *, key: bool) -> Any:
     except kit.unreadable as exc:
         shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
         raise _Refused(event.start_mark, f"{shown!r} cannot be read as {_KIND[tag]}: "
-                       f"{_first_line(exc).split(';')[0]}") from None
+                       f"{_first_line(exc).split(';')[0]}",
+                       secret=f"this value cannot be read as {_KIND[tag]} (not shown: it may "
+                       "be a credential)") from None
 
 
 def _short(tag: str | None) -> str:

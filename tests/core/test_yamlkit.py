@@ -240,3 +240,19 @@ def test_the_scalars_an_edit_may_replace(text: str, empty: bool, one_line: bool)
     node = load_all(text, "t", nodes=True)[0].node
     value = yamlkit.entry(node, "k")[1]  # type: ignore[index]
     assert (yamlkit.is_empty(value), yamlkit.one_line(value)) == (empty, one_line)
+
+
+@pytest.mark.parametrize("value", ["2023-02-30", "2023-13-01", "2023-01-01 25:00:00"])
+def test_a_kubeconfig_value_that_cannot_be_read_is_refused_without_being_shown(
+    value: str
+) -> None:
+    """A kubeconfig's values may be credentials (a token that looks like a date): the vetting
+    refusal says where and why, never what; other inputs (the state) still quote the value."""
+    text = f"users:\n- name: u\n  user:\n    token: {value}\n"
+    with pytest.raises(YAMLInputError) as refused:
+        yamlkit.vet(text, "kc")
+    assert value not in str(refused.value) and value not in (refused.value.hint or "")
+    assert (refused.value.line, refused.value.column) == (4, 12)
+    assert "cannot be read as a timestamp" in refused.value.problem
+    with pytest.raises(YAMLInputError, match=f"'{value}' cannot be read as a timestamp"):
+        load_all(text, "state")

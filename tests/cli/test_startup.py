@@ -41,6 +41,19 @@ def _imported(args: list[str], names: tuple[str, ...], cache: str = "") -> str:
     return done.stdout.splitlines()[-1]
 
 
+def _seed(kube_server: Any, *, service: bool = False) -> None:
+    """The state document :data:`STATE` in the cluster; with ``service``, the LoadBalancer
+    Service ``shop/web`` showing its address 192.0.2.1."""
+    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
+                            "data": {"state.yaml": STATE}})
+    if service:
+        kube_server.put_object({"apiVersion": "v1", "kind": "Service",
+                                "metadata": {"name": "web", "namespace": "shop"},
+                                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+                                "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
+
+
 def test_help_imports_none_of_the_heavy_modules() -> None:
     code = (
         "import sys\n"
@@ -195,9 +208,7 @@ def test_reading_commands_import_none_of_the_modules_they_do_not_read_with(
     unused = ("lbctl.core.allocator", "lbctl.nodeports", "lbctl.core.permissions",
               "lbctl.core.state", "lbctl.actions.services", "lbctl.core.selectors",
               "lbctl.core.pools", "lbctl.actions.pools")
-    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                            "data": {"state.yaml": STATE}})
+    _seed(kube_server)
     expected = {"svc": ["lbctl.core.state"], "pool": ["lbctl.core.state"], "version": []}
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
         found = _imported([*args, "--kubeconfig", str(kubeconfig)], unused)
@@ -211,9 +222,7 @@ def test_listing_commands_with_a_warm_state_cache_allocate_nothing(
     and ``svc list -A`` build the state from the cache's data and import neither the
     allocator, nor the pools' changes, nor the actions that change Services; the first run
     (cold) filled the cache."""
-    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                            "data": {"state.yaml": STATE}})
+    _seed(kube_server)
     heavy = ("lbctl.core.allocator", "lbctl.core.pools", "lbctl.actions.pools",
              "lbctl.actions.services")
     cache = tmp_path / "cache"
@@ -231,13 +240,7 @@ def test_json_output_off_a_terminal_is_written_without_rich_or_yaml(
     no rich (which cost more than making the document: 1,000 Services took 1,675 M
     instructions, 723 M without it), no PyYAML (imported for ``-o yaml`` only); the output is
     the document, one line break after it."""
-    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                            "data": {"state.yaml": STATE}})
-    kube_server.put_object({"apiVersion": "v1", "kind": "Service",
-                            "metadata": {"name": "web", "namespace": "shop"},
-                            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
-                            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
+    _seed(kube_server, service=True)
     cache = tmp_path / "cache"
     command = ["svc", "list", "-A", "-o", "json", "--kubeconfig", str(kubeconfig)]
     _imported(command, (), str(cache))  # fills the state cache
@@ -257,13 +260,7 @@ def test_an_ipv4_cluster_without_proxy_lists_without_urllib3_netaddr_idna_or_ric
     server's name reaches the resolver without the IDNA codec), reads IPv4 without netaddr and
     writes a plain table without rich; so do ``pool list`` (its utilisation bars too) and
     ``version``."""
-    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                            "data": {"state.yaml": STATE}})
-    kube_server.put_object({"apiVersion": "v1", "kind": "Service",
-                            "metadata": {"name": "web", "namespace": "shop"},
-                            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
-                            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
+    _seed(kube_server, service=True)
     heavy = ("urllib3", "netaddr", "rich", "rich.console", "encodings.idna")
     expected: dict[str, list[str]] = {"svc": [], "pool": [], "version": []}
     for args in (["svc", "list", "-A"], ["pool", "list"], ["version"]):
@@ -304,9 +301,7 @@ def test_a_kubeconfig_as_kubectl_or_json_writes_it_is_read_without_pyyaml(
     reader, which imports it."""
     import yaml
 
-    kube_server.put_object({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "lbctl-state", "namespace": "kube-system"},
-                            "data": {"state.yaml": STATE}})
+    _seed(kube_server)
     if layout == "kubectl":
         document = yaml.safe_load(kubeconfig.read_text())
         kubeconfig.write_text(yaml.safe_dump(document, default_flow_style=False))
